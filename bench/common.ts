@@ -1,0 +1,65 @@
+// Shared benchmark helpers: benchmark.js timing, a table with ms, GB/s and
+// ratios against a baseline row. Every area's bench module exports
+// `run(): Promise<void>` and is listed in bench/index.ts.
+import Benchmark from 'benchmark';
+
+export interface Case {
+  name: string;
+  /** Bytes read per call, for GB/s (omit when not meaningful). */
+  bytes?: number;
+  /** Synchronous body, or an async one (deferred benchmark). */
+  fn: () => unknown | Promise<unknown>;
+  async?: boolean;
+}
+
+export interface Row { name: string; ms: number; gbps?: number; rme: number; samples: number }
+
+/** Times one case with benchmark.js (min 1 s of samples unless quick mode). */
+export function time(c: Case, minTime = Number(process.env.BENCH_MIN_TIME ?? 1)): Promise<Row> {
+  return new Promise((resolve, reject) => {
+    const b = c.async
+      ? new Benchmark(c.name, { defer: true, minSamples: 5, minTime, fn: (d: { resolve(): void }) => { (c.fn() as Promise<unknown>).then(() => d.resolve()); } })
+      : new Benchmark(c.name, { minSamples: 5, minTime, fn: c.fn });
+    b.on('complete', () => {
+      if (b.error) return reject(b.error);
+      const ms = b.stats.mean * 1e3;
+      resolve({ name: c.name, ms, gbps: c.bytes ? c.bytes / (ms / 1e3) / 1e9 : undefined, rme: b.stats.rme, samples: b.stats.sample.length });
+    });
+    b.run();
+  });
+}
+
+/** Runs cases and prints a markdown table; ratios are against `baseline` (a row name). */
+export async function table(title: string, cases: Case[], ratios: Array<{ label: string; of: string; to: string; by: 'time' | 'gbps' }> = []): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const c of cases) rows.push(await time(c));
+  console.log(`\n### ${title}\n`);
+  console.log('| case | ms | GB/s | ±% |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.ms.toFixed(3)} | ${r.gbps === undefined ? '' : r.gbps.toFixed(2)} | ${r.rme.toFixed(1)} |`);
+  if (ratios.length) {
+    console.log('');
+    for (const q of ratios) {
+      const a = rows.find((r) => r.name === q.of);
+      const b = rows.find((r) => r.name === q.to);
+      if (!a || !b) continue;
+      const v = q.by === 'time' ? a.ms / b.ms : (a.gbps ?? 0) / (b.gbps ?? 1);
+      console.log(`- ${q.label}: ${v.toFixed(2)}×`);
+    }
+  }
+  return rows;
+}
+
+/** Deterministic pseudo-random floats (mulberry32) for benchmark inputs. */
+export function randomFloats(n: number, seed = 1): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}

@@ -1,0 +1,14 @@
+// `npm run bench`: every area's benchmarks in one run. `npm run bench -- gae`
+// runs only the modules whose name contains the argument.
+import { capabilities } from '../src/index.js';
+
+const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
+  ['progress', () => import('./progress.js')],
+];
+
+const filter = process.argv[2];
+console.log(`feat2go bench on ${process.platform}-${process.arch}, Node ${process.versions.node}:`, JSON.stringify(capabilities()));
+for (const [name, load] of modules) {
+  if (filter && !name.includes(filter)) continue;
+  await (await load()).run();
+}

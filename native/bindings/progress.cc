@@ -1,0 +1,239 @@
+// N-API bindings for the progress kernels (SPEC §1-3). Thin: check arguments,
+// wrap typed arrays in place, call kernels/progress.h.
+#include <cmath>
+#include <memory>
+#include <string>
+
+#include "bindings/napi_util.h"
+#include "kernels/pool.h"
+#include "kernels/progress.h"
+
+namespace f2g {
+namespace {
+
+struct Episode {
+  View<float> data;
+  std::size_t T, N, D;
+};
+
+std::string ShapeStr(std::size_t T, std::size_t N, std::size_t D) {
+  return "[" + std::to_string(T) + "," + std::to_string(N) + "," + std::to_string(D) + "]";
+}
+
+Episode EpisodeArgs(const Napi::Value& data, const Napi::Value& T, const Napi::Value& N,
+                    const Napi::Value& D, const char* name) {
+  Episode e;
+  std::string dn = std::string(name) + ".data";
+  e.data = Float32Arg(data, dn.c_str());
+  e.T = SizeArg(T, (std::string(name) + ".shape[0]").c_str(), 1);
+  e.N = SizeArg(N, (std::string(name) + ".shape[1]").c_str(), 1);
+  e.D = SizeArg(D, (std::string(name) + ".shape[2]").c_str(), 1);
+  std::size_t need = CheckedProduct({e.T, e.N, e.D}, name);
+  RequireLength(e.data.length, need, dn.c_str(), ShapeStr(e.T, e.N, e.D));
+  return e;
+}
+
+struct Opts {
+  ProgressParams p;
+  std::size_t threads = 0;
+};
+
+Opts ParseOpts(const Napi::Value& v) {
+  Opts o;
+  if (v.IsUndefined()) return o;
+  if (!v.IsObject()) ThrowType("Expected an object for opts but received " + Describe(v));
+  Napi::Object obj = v.As<Napi::Object>();
+  Napi::Value x;
+  if (!(x = obj.Get("lambda")).IsUndefined()) {
+    o.p.lambda = NumberArg(x, "opts.lambda");
+    if (o.p.lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(x));
+  }
+  if (!(x = obj.Get("window")).IsUndefined()) o.p.window = SizeArg(x, "opts.window", 2);
+  if (!(x = obj.Get("maxClusterFrames")).IsUndefined())
+    o.p.max_cluster = SizeArg(x, "opts.maxClusterFrames", 1);
+  if (o.p.max_cluster < o.p.window)
+    ThrowRange("Expected opts.maxClusterFrames ≥ opts.window (" + std::to_string(o.p.window) +
+               ") but received " + std::to_string(o.p.max_cluster));
+  if (!(x = obj.Get("threshold")).IsUndefined()) o.p.threshold = NumberArg(x, "opts.threshold");
+  if (!(x = obj.Get("threads")).IsUndefined()) o.threads = SizeArg(x, "opts.threads");
+  return o;
+}
+
+struct Result {
+  std::unique_ptr<float[]> values, similarity;
+  std::vector<Segment> segments;
+  std::size_t T = 0;
+};
+
+void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
+  r.T = e.T;
+  r.values.reset(new float[e.T]);
+  r.similarity.reset(new float[e.T]);
+  std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(),
+                                      r.similarity.get(), r.segments, o.threads);
+  if (bad >= 0)
+    ThrowRange("Expected finite values in " + where + " but frame " + std::to_string(bad) +
+               " contains NaN or Inf");
+}
+
+Napi::Value ToJs(Napi::Env env, Result& r) {
+  Napi::Object o = Napi::Object::New(env);
+  auto values = Napi::Float32Array::New(env, r.T);
+  auto sim = Napi::Float32Array::New(env, r.T);
+  std::copy(r.values.get(), r.values.get() + r.T, values.Data());
+  std::copy(r.similarity.get(), r.similarity.get() + r.T, sim.Data());
+  auto segs = Napi::Int32Array::New(env, r.segments.size() * 2);
+  for (std::size_t k = 0; k < r.segments.size(); ++k) {
+    segs[2 * k] = static_cast<std::int32_t>(r.segments[k].start);
+    segs[2 * k + 1] = static_cast<std::int32_t>(r.segments[k].end);
+  }
+  o.Set("values", values);
+  o.Set("similarity", sim);
+  o.Set("segments", segs);
+  return o;
+}
+
+#define F2G_GUARD(body)                       \
+  try {                                        \
+    body                                       \
+  } catch (const ArgError& err) {              \
+    ThrowJs(info.Env(), err);                  \
+  }
+
+// patchSimilarity(data, T, N, D, goal: Float32Array [N*D], lambda, threads, out: Float32Array[T]) → first non-finite frame or -1
+Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+    auto goal = Float32Arg(info[4], "goal");
+    RequireLength(goal.length, e.N * e.D, "goal", "[" + std::to_string(e.N) + "," + std::to_string(e.D) + "]");
+    double lambda = NumberArg(info[5], "opts.lambda");
+    if (lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(info[5]));
+    std::size_t threads = SizeArg(info[6], "opts.threads");
+    auto out = Float32Arg(info[7], "out");
+    RequireLength(out.length, e.T, "out", "[" + std::to_string(e.T) + "]");
+    patch_similarity(e.data.data, e.T, e.N, e.D, goal.data, lambda, out.data, threads);
+    for (std::size_t t = 0; t < e.T; ++t)
+      if (!std::isfinite(out.data[t])) return Napi::Number::New(info.Env(), static_cast<double>(t));
+    return Napi::Number::New(info.Env(), -1);
+  })
+}
+
+// slidingSlopes(series: Float32Array, B, L, window, threads, out: Float32Array [B*(L-w+1)])
+Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    auto s = Float32Arg(info[0], "series.data");
+    std::size_t B = SizeArg(info[1], "series.shape[0]", 1);
+    std::size_t L = SizeArg(info[2], "series.shape[1]", 1);
+    std::size_t w = SizeArg(info[3], "window", 2);
+    if (w > L)
+      ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " + std::to_string(w));
+    std::size_t threads = SizeArg(info[4], "threads");
+    RequireLength(s.length, CheckedProduct({B, L}, "series"), "series.data",
+                  "[" + std::to_string(B) + "," + std::to_string(L) + "]");
+    auto out = Float32Arg(info[5], "out");
+    RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
+    sliding_slopes(s.data, B, L, w, out.data, threads);
+    return info.Env().Undefined();
+  })
+}
+
+// progressTargetsSync(data, T, N, D, opts) → { values, similarity, segments: Int32Array }
+Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+    Opts o = ParseOpts(info[4]);
+    Result r;
+    Run(e, o, r, "features");
+    return ToJs(info.Env(), r);
+  })
+}
+
+// progressTargets(data, T, N, D, opts) → Promise<same as sync>
+Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+    Opts o = ParseOpts(info[4]);
+    auto r = std::make_shared<Result>();
+    auto* w = new PromiseWorker(
+        info.Env(), [e, o, r] { Run(e, o, *r, "features"); },
+        [r](Napi::Env env) { return ToJs(env, *r); }, {info[0]});
+    return w->Queue();
+  })
+}
+
+// progressTargetsBatch(episodes: Array<[data, T, N, D]>, opts) → Promise<result[]>
+// Episodes run in parallel on the pool (each single-threaded inside); the
+// first bad episode rejects the call, naming its index.
+Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    if (!info[0].IsArray()) ThrowType("Expected an array for episodes but received " + Describe(info[0]));
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Episode> eps;
+    std::vector<Napi::Value> keep;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      std::string name = "episodes[" + std::to_string(i) + "]";
+      Napi::Value item = arr.Get(i);
+      if (!item.IsArray() || item.As<Napi::Array>().Length() != 4)
+        ThrowType("Expected [data, T, N, D] for " + name + " but received " + Describe(item));
+      Napi::Array a = item.As<Napi::Array>();
+      eps.push_back(EpisodeArgs(a.Get(0u), a.Get(1u), a.Get(2u), a.Get(3u), name.c_str()));
+      keep.push_back(a.Get(0u));
+    }
+    Opts o = ParseOpts(info[1]);
+    auto results = std::make_shared<std::vector<Result>>(eps.size());
+    auto* w = new PromiseWorker(
+        info.Env(),
+        [eps, o, results] {
+          std::vector<std::string> errors(eps.size());
+          std::vector<ArgError::Kind> kinds(eps.size(), ArgError::kPlain);
+          parallel_for(eps.size(), o.threads, 1, [&](std::size_t b, std::size_t e) {
+            for (std::size_t i = b; i < e; ++i) {
+              std::string name = "episodes[" + std::to_string(i) + "]";
+              try {
+                Run(eps[i], o, (*results)[i], name);
+              } catch (const ArgError& err) {
+                errors[i] = err.message;
+                kinds[i] = err.kind;
+              } catch (const std::exception& err) {
+                errors[i] = name + ": " + err.what();
+              }
+            }
+          });
+          for (std::size_t i = 0; i < eps.size(); ++i)
+            if (!errors[i].empty()) throw ArgError{kinds[i], errors[i]};
+        },
+        [results](Napi::Env env) {
+          Napi::Array out = Napi::Array::New(env, results->size());
+          for (std::size_t i = 0; i < results->size(); ++i) out.Set(i, ToJs(env, (*results)[i]));
+          return out;
+        },
+        keep);
+    return w->Queue();
+  })
+}
+
+// stepsToGo(T, out)
+Napi::Value StepsToGo(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    std::size_t T = SizeArg(info[0], "length", 1);
+    auto out = Float32Arg(info[1], "out");
+    RequireLength(out.length, T, "out", "[" + std::to_string(T) + "]");
+    steps_to_go(T, out.data);
+    return info.Env().Undefined();
+  })
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("patchSimilarity", Napi::Function::New(env, PatchSimilarity, "patchSimilarity"));
+  exports.Set("slidingSlopes", Napi::Function::New(env, SlidingSlopes, "slidingSlopes"));
+  exports.Set("progressTargetsSync", Napi::Function::New(env, ProgressSync, "progressTargetsSync"));
+  exports.Set("progressTargets", Napi::Function::New(env, ProgressAsync, "progressTargets"));
+  exports.Set("progressTargetsBatch", Napi::Function::New(env, ProgressBatch, "progressTargetsBatch"));
+  exports.Set("stepsToGo", Napi::Function::New(env, StepsToGo, "stepsToGo"));
+}
+
+}  // namespace
+
+F2G_REGISTER(progress, Init);
+
+}  // namespace f2g

@@ -1,0 +1,206 @@
+#include "kernels/progress.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/dispatch.h"
+#include "kernels/pool.h"
+
+namespace f2g {
+namespace {
+
+F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, float* norms) {
+  for (std::size_t p = 0; p < N; ++p) {
+    const float* gp = g + p * D;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (std::size_t i = 0; i < D; ++i) s += gp[i] * gp[i];
+    norms[p] = std::sqrt(s);
+  }
+}
+
+// One fused pass per patch: x·g, ‖x‖² and ‖x−g‖₁ together; the per-patch
+// terms are combined in double.
+F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const float* gn,
+                                  std::size_t N, std::size_t D, double lambda) {
+  const double beta = lambda / static_cast<double>(D);
+  double total = 0.0;
+  for (std::size_t p = 0; p < N; ++p) {
+    const float* xp = x + p * D;
+    const float* gp = g + p * D;
+    float dot = 0.f, nx = 0.f, l1 = 0.f;
+#pragma omp simd reduction(+ : dot, nx, l1)
+    for (std::size_t i = 0; i < D; ++i) {
+      float a = xp[i], b = gp[i];
+      dot += a * b;
+      nx += a * a;
+      l1 += std::fabs(a - b);
+    }
+    double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gn[p]);
+    // cos ∈ [−1, 1] mathematically; clamping only removes rounding overshoot.
+    double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
+    total += cosv * std::exp(-beta * static_cast<double>(l1));
+  }
+  return total / static_cast<double>(N);
+}
+
+// S(g, g) exactly: cos(g_p, g_p) = ‖g_p‖² / max(‖g_p‖², 1e-8), exp(0) = 1.
+double SelfSimilarity(const float* gn, std::size_t N) {
+  double total = 0.0;
+  for (std::size_t p = 0; p < N; ++p) {
+    double n2 = static_cast<double>(gn[p]) * gn[p];
+    total += n2 / std::max(n2, 1e-8);
+  }
+  return total / static_cast<double>(N);
+}
+
+bool AllFinite(const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+void goal_norms(const float* goal, std::size_t N, std::size_t D, float* norms) {
+  NormsImpl(goal, N, D, norms);
+}
+
+double frame_similarity(const float* frame, const float* goal, const float* goal_norm,
+                        std::size_t N, std::size_t D, double lambda) {
+  return FrameImpl(frame, goal, goal_norm, N, D, lambda);
+}
+
+void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D,
+                      const float* goal, double lambda, float* out, std::size_t threads) {
+  std::vector<float> gn(N);
+  goal_norms(goal, N, D, gn.data());
+  const std::size_t frame = N * D;
+  // A frame of a [*, 256, 1024] episode is 1 MiB: one frame per grain is plenty.
+  std::size_t grain = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(frame, 1));
+  parallel_for(T, threads, grain, [&](std::size_t b, std::size_t e) {
+    for (std::size_t t = b; t < e; ++t)
+      out[t] = static_cast<float>(FrameImpl(features + t * frame, goal, gn.data(), N, D, lambda));
+  });
+}
+
+void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w,
+                    float* out, std::size_t threads) {
+  if (w < 2 || L < w) return;
+  const std::size_t P = L - w + 1;
+  const double kbar = (static_cast<double>(w) - 1.0) / 2.0;
+  const double denom = static_cast<double>(w) * (static_cast<double>(w) * w - 1.0) / 12.0;
+  parallel_for(B, threads, std::max<std::size_t>(1, 4096 / L), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      const float* y = series + b * L;
+      float* o = out + b * P;
+      // Running sums: Sy = Σ y_{i+k}, Sky = Σ k·y_{i+k}; slope = (Sky − k̄·Sy)/Σ(k−k̄)².
+      double sy = 0.0, sky = 0.0;
+      for (std::size_t k = 0; k < w; ++k) {
+        sy += y[k];
+        sky += static_cast<double>(k) * y[k];
+      }
+      o[0] = static_cast<float>((sky - kbar * sy) / denom);
+      for (std::size_t i = 1; i < P; ++i) {
+        double yin = y[i + w - 1];
+        sy += yin - y[i - 1];
+        sky += static_cast<double>(w) * yin - sy;  // shift indices down by one
+        o[i] = static_cast<float>((sky - kbar * sy) / denom);
+      }
+      // Recompute exactly every so often? Not needed: drift is O(P·eps) in double.
+    }
+  });
+}
+
+std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N,
+                              std::size_t D, const ProgressParams& p, float* values,
+                              float* similarity, std::vector<Segment>& segments,
+                              std::size_t threads) {
+  segments.clear();
+  if (T == 0) return -1;
+  const std::size_t frame = N * D;
+  const std::size_t w = p.window, M = p.max_cluster;
+  const double kbar = (static_cast<double>(w) - 1.0) / 2.0;
+  const double denom = static_cast<double>(w) * (static_cast<double>(w) * w - 1.0) / 12.0;
+  std::vector<float> gn(N);
+  std::int64_t bad = -1;
+
+  // Backward pass (SPEC §2). similarity[lo..g] holds S(frame_j, frame_g) for
+  // the current subgoal g; positions before the cut belong to earlier
+  // clusters and are overwritten when those are scanned. values[t] holds ŝ_t
+  // until the cluster count K is known.
+  std::int64_t g = static_cast<std::int64_t>(T) - 1;
+  while (g >= 0) {
+    const std::size_t gu = static_cast<std::size_t>(g);
+    const std::size_t lo = gu + 1 >= M ? gu + 1 - M : 0;
+    const float* goal = features + gu * frame;
+    goal_norms(goal, N, D, gn.data());
+    const std::size_t n = gu - lo + 1;
+    parallel_for(n, threads, 1, [&](std::size_t b, std::size_t e) {
+      for (std::size_t j = lo + b; j < lo + e; ++j)
+        similarity[j] = j == gu ? static_cast<float>(SelfSimilarity(gn.data(), N))
+                                : static_cast<float>(FrameImpl(features + j * frame, goal, gn.data(), N, D, p.lambda));
+    });
+    // The subgoal's own similarity is set exactly, so check its frame through
+    // its patch norms (a NaN/Inf anywhere in the frame makes a norm non-finite).
+    if (!AllFinite(gn.data(), N)) return g;
+    for (std::size_t j = lo; j <= gu; ++j) {
+      if (!std::isfinite(similarity[j]) && (bad < 0 || static_cast<std::int64_t>(j) < bad))
+        bad = static_cast<std::int64_t>(j);
+    }
+    if (bad >= 0) return bad;
+
+    // Earliest window [i, i+w−1] ⊂ [lo, g] whose slope exceeds τ.
+    std::size_t cut = lo;
+    if (n >= w) {
+      const float* y = similarity + lo;
+      double sy = 0.0, sky = 0.0;
+      for (std::size_t k = 0; k < w; ++k) {
+        sy += y[k];
+        sky += static_cast<double>(k) * y[k];
+      }
+      for (std::size_t i = 0;; ++i) {
+        if ((sky - kbar * sy) / denom > p.threshold) {
+          cut = lo + i;
+          break;
+        }
+        if (i + w >= n) break;
+        double yin = y[i + w];
+        sy += yin - y[i];
+        sky += static_cast<double>(w) * yin - sy;
+      }
+    }
+
+    // ŝ over the cluster [cut, g], reusing the scan's similarities.
+    float mn = similarity[cut], mx = similarity[cut];
+    for (std::size_t j = cut; j <= gu; ++j) {
+      mn = std::min(mn, similarity[j]);
+      mx = std::max(mx, similarity[j]);
+    }
+    const double range = static_cast<double>(mx) - static_cast<double>(mn);
+    for (std::size_t j = cut; j <= gu; ++j)
+      values[j] = range < 1e-12 ? 1.0f
+                                : static_cast<float>((static_cast<double>(similarity[j]) - mn) / range);
+    segments.push_back({static_cast<std::int64_t>(cut), g});
+    g = static_cast<std::int64_t>(cut) - 1;
+  }
+
+  std::reverse(segments.begin(), segments.end());
+  const double K = static_cast<double>(segments.size());
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    for (std::int64_t t = segments[k].start; t <= segments[k].end; ++t)
+      values[t] = static_cast<float>((static_cast<double>(k) + values[t]) / K);
+  }
+  return -1;
+}
+
+void steps_to_go(std::size_t T, float* out) {
+  if (T == 1) {
+    out[0] = 1.0f;
+    return;
+  }
+  for (std::size_t t = 0; t < T; ++t)
+    out[t] = static_cast<float>(static_cast<double>(t) / static_cast<double>(T - 1));
+}
+
+}  // namespace f2g

@@ -1,0 +1,53 @@
+// Feat2Go progress targets (SPEC §1-3) over raw pointers. No N-API here.
+//
+// Features are row-major float32 [T, N, D]; a frame is N*D contiguous floats.
+// Callers validate sizes; these functions trust them.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace f2g {
+
+struct ProgressParams {
+  double lambda = 1.0;          // λ ≥ 0, L1 penalty scale (β = λ / D)
+  std::size_t window = 5;       // w ≥ 2
+  std::size_t max_cluster = 50; // M ≥ w
+  double threshold = 0.01;      // τ
+};
+
+struct Segment {
+  std::int64_t start, end;  // inclusive
+};
+
+/// L2 norms of the goal's N patches (computed once per goal).
+void goal_norms(const float* goal, std::size_t N, std::size_t D, float* norms);
+
+/// S(frame, goal) for one frame (SPEC §1), given the goal's patch norms.
+/// One fused pass: dot product, the frame patch's norm and the L1 distance.
+double frame_similarity(const float* frame, const float* goal, const float* goal_norm,
+                        std::size_t N, std::size_t D, double lambda);
+
+/// out[t] = S(features[t], goal) for t in [0, T), frames split over the pool.
+void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D,
+                      const float* goal, double lambda, float* out, std::size_t threads);
+
+/// Least-squares slopes of every length-w window of each row of `series`
+/// [B, L] against k = 0..w-1; out is [B, L-w+1]. O(L) per row (running sums).
+void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w,
+                    float* out, std::size_t threads);
+
+/// Segmentation + structural values (SPEC §2-3) for one episode.
+/// Writes values[T] and similarity[T] (similarity to each frame's subgoal) and
+/// fills `segments` in temporal order. Extra memory: the N goal norms only.
+/// Returns the first frame whose similarity is not finite (NaN/Inf in the
+/// features), or -1 when every value is finite.
+std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N,
+                              std::size_t D, const ProgressParams& p, float* values,
+                              float* similarity, std::vector<Segment>& segments,
+                              std::size_t threads);
+
+/// Baseline "Steps-To-Go" target: V(t) = t / (T-1), V = [1] when T = 1.
+void steps_to_go(std::size_t T, float* out);
+
+}  // namespace f2g

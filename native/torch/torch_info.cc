@@ -1,0 +1,31 @@
+#include "torch/torch_info.h"
+
+#include <torch/torch.h>
+
+#include <mutex>
+
+#include "kernels/pool.h"
+
+namespace f2g {
+
+void EnsureTorchThreads() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    int n = static_cast<int>(hardware_threads());
+    if (const char* env = std::getenv("FEAT2GO_TORCH_THREADS")) {
+      int v = std::atoi(env);
+      if (v > 0) n = v;
+    }
+    torch::set_num_threads(n);
+  });
+}
+
+void AddTorchCapabilities(Napi::Env env, Napi::Object o) {
+  EnsureTorchThreads();
+  o.Set("torch", true);
+  o.Set("torchVersion", TORCH_VERSION);
+  o.Set("torchCuda", torch::cuda::is_available());
+  o.Set("torchThreads", static_cast<double>(torch::get_num_threads()));
+}
+
+}  // namespace f2g

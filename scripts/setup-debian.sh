@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what feat2go needs on Debian/Ubuntu: a C++17 compiler and cmake for
+# the addon, libtorch (CPU) with OpenBLAS for the training classes, and ffmpeg
+# for video episodes. Uses sudo when not root. Safe to run twice.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+pkgs="cmake g++ make libtorch-dev libopenblas0-pthread ffmpeg"
+missing=""
+for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+if [ -n "$missing" ]; then
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends $missing
+fi

@@ -1,0 +1,8 @@
+// feat2go: Feat2Go progress targets, value heads and RL math for Node.
+export type { Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, Capabilities } from './types.js';
+export { native, useAddon, addonCandidates, AddonLoadError } from './native.js';
+export { capabilities, memoryReadProbe } from './system.js';
+export {
+  patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
+  progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
+} from './progress.js';

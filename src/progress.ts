@@ -1,0 +1,183 @@
+// Feat2Go progress targets (SPEC §1–3): patch-wise composite similarity,
+// trend-mutation segmentation and the structural progress value.
+import { native } from './native.js';
+import type { NativeProgressOptions, NativeProgressResult } from './native-types.js';
+import type { ProgressOptions, ProgressResult, Segment, Tensor } from './types.js';
+import {
+  checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, withCallerStack,
+} from './validate.js';
+
+/** Defaults of {@link ProgressOptions} (SPEC §2; the paper's DROID settings differ per task). */
+export const DEFAULT_PROGRESS_OPTIONS = Object.freeze({ lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 });
+
+function checkEpisode(features: unknown, name = 'features'): { data: Float32Array; T: number; N: number; D: number } {
+  const f = checkTensor(features, name, 3, '[T, N, D]');
+  const [T, N, D] = f.shape;
+  if (T < 1) throw rangeError(`${name}.shape[0]`, 'an episode of at least 1 frame (T ≥ 1)', T);
+  if (N < 1) throw rangeError(`${name}.shape[1]`, 'at least 1 patch (N ≥ 1)', N);
+  if (D < 1) throw rangeError(`${name}.shape[2]`, 'at least 1 feature dim (D ≥ 1)', D);
+  return { data: f.data, T, N, D };
+}
+
+function checkProgressOptions(opts: ProgressOptions | undefined): NativeProgressOptions {
+  const o = checkOptions(opts);
+  const out: NativeProgressOptions = {};
+  if (o.lambda !== undefined) out.lambda = checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
+  if (o.window !== undefined) out.window = checkInt(o.window, 'opts.window', 2);
+  if (o.maxClusterFrames !== undefined) out.maxClusterFrames = checkInt(o.maxClusterFrames, 'opts.maxClusterFrames', 1);
+  const w = out.window ?? DEFAULT_PROGRESS_OPTIONS.window;
+  const m = out.maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames;
+  if (m < w) throw rangeError('opts.maxClusterFrames', `an integer ≥ opts.window (${w})`, m);
+  if (o.threshold !== undefined) out.threshold = checkNumber(o.threshold, 'opts.threshold');
+  if (o.threads !== undefined) out.threads = checkInt(o.threads, 'opts.threads', 0, 4096);
+  return out;
+}
+
+function toResult(r: NativeProgressResult): ProgressResult {
+  const segments: Segment[] = [];
+  for (let i = 0; i < r.segments.length; i += 2) segments.push({ start: r.segments[i], end: r.segments[i + 1] });
+  return { values: r.values, similarity: r.similarity, segments };
+}
+
+function hasNonFinite(a: Float32Array, from = 0, to = a.length): boolean {
+  for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return true;
+  return false;
+}
+
+/**
+ * Patch-wise composite similarity S(x_t, g) of every frame to a goal (SPEC §1):
+ * `(1/N) Σ_p cos(x_p, g_p) · exp(−λ‖x_p − g_p‖₁ / D)`, one fused pass per frame
+ * on the shared thread pool.
+ *
+ * @param features episode `[T, N, D]` (read in place; subarrays are fine)
+ * @param goal frame index into `features` (negative counts from the end, −1 = last) or a `[N, D]` goal tensor
+ * @param opts `lambda` (≥ 0, default 1), `threads` (default all cores)
+ * @returns `[T]` similarities; 1 for frames equal to the goal
+ * @throws {TypeError|RangeError} on bad shapes, indices, options or NaN/Inf in the data
+ * @example
+ * const s = patchSimilarity({ data, shape: [T, 256, 1024] }, -1); // similarity to the last frame
+ */
+export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: { lambda?: number; threads?: number }): Float32Array {
+  const e = checkEpisode(features);
+  const o = checkOptions(opts);
+  const lambda = o.lambda === undefined ? 1 : checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
+  const threads = o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096);
+  const frame = e.N * e.D;
+  let goalData: Float32Array;
+  let goalIndex = -1;
+  if (typeof goal === 'number') {
+    if (!Number.isInteger(goal)) throw new TypeError(`Expected an integer frame index or a [N,D] tensor for goal but received the number ${goal}`);
+    if (goal < -e.T || goal >= e.T) throw rangeError('goal', `a frame index in [${-e.T}, ${e.T - 1}]`, goal);
+    goalIndex = goal < 0 ? e.T + goal : goal;
+    goalData = e.data.subarray(goalIndex * frame, (goalIndex + 1) * frame);
+  } else {
+    const g = checkTensor(goal, 'goal', 2, '[N, D]');
+    if (g.shape[0] !== e.N || g.shape[1] !== e.D) {
+      throw rangeError('goal.shape', `[N,D] = ${shapeStr([e.N, e.D])} to match features`, shapeStr(g.shape), true);
+    }
+    goalData = g.data;
+  }
+  const out = new Float32Array(e.T);
+  const bad = native().patchSimilarity(e.data, e.T, e.N, e.D, goalData, lambda, threads, out);
+  if (bad >= 0) {
+    if (hasNonFinite(goalData, 0, frame)) {
+      throw new RangeError(goalIndex >= 0
+        ? `Expected finite values in features but frame ${goalIndex} (the goal) contains NaN or Inf`
+        : 'Expected finite values in goal but it contains NaN or Inf');
+    }
+    throw new RangeError(`Expected finite values in features but frame ${bad} contains NaN or Inf`);
+  }
+  return out;
+}
+
+/**
+ * Least-squares slopes of every length-`window` window of each row (SPEC §2, paper Eq. 2),
+ * computed with running sums: O(L) per row.
+ *
+ * @param series `[B, L]` rows of values (e.g. similarity curves)
+ * @param window w with 2 ≤ w ≤ L
+ * @returns `[B, L − w + 1]` slopes; entry i is the slope of `y[i..i+w−1]` against k = 0..w−1
+ */
+export function slidingSlopes(series: Tensor, window: number): Tensor {
+  const s = checkTensor(series, 'series', 2, '[B, L]');
+  const [B, L] = s.shape;
+  const w = checkInt(window, 'window', 2);
+  if (w > L) throw rangeError('window', `an integer ≤ series.shape[1] (${L})`, w);
+  const P = L - w + 1;
+  const out = new Float32Array(B * P);
+  if (B > 0) native().slidingSlopes(s.data, B, L, w, 0, out);
+  return { data: out, shape: [B, P] };
+}
+
+/**
+ * Labels one episode with Feat2Go's progress targets (SPEC §2–3), synchronously.
+ * Prefer {@link progressTargets} for large episodes on a server's main thread.
+ *
+ * @param features episode `[T, N, D]` of patch features (e.g. V-JEPA 2 tokens per step)
+ * @param opts see {@link ProgressOptions}
+ * @returns values V(t), stages in temporal order, and each frame's similarity to its stage's subgoal
+ * @throws {TypeError|RangeError} on bad shapes, options, or NaN/Inf in the features (naming the frame)
+ */
+export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): ProgressResult {
+  const e = checkEpisode(features);
+  const o = checkProgressOptions(opts);
+  return toResult(native().progressTargetsSync(e.data, e.T, e.N, e.D, o));
+}
+
+/**
+ * Labels one episode off the main thread (an AsyncWorker on the shared pool).
+ * The input is kept alive until the promise settles; do not write to it meanwhile.
+ *
+ * @example
+ * const { values, segments } = await progressTargets({ data, shape: [300, 256, 1024] }, { window: 5 });
+ */
+export function progressTargets(features: Tensor, opts?: ProgressOptions): Promise<ProgressResult> {
+  const stack = new Error().stack;
+  try {
+    const e = checkEpisode(features);
+    const o = checkProgressOptions(opts);
+    return withCallerStack(native().progressTargets(e.data, e.T, e.N, e.D, o).then(toResult), stack);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Labels many episodes in one call, spread across the thread pool (one episode
+ * per thread at a time). A bad episode rejects the whole call with an error
+ * naming its index (`episodes[3]`).
+ */
+export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressOptions): Promise<ProgressResult[]> {
+  const stack = new Error().stack;
+  try {
+    if (!Array.isArray(episodes)) throw new TypeError(`Expected an array of [T,N,D] tensors for episodes but received ${typeof episodes}`);
+    const list = episodes.map((ep, i) => {
+      const e = checkEpisode(ep, `episodes[${i}]`);
+      return [e.data, e.T, e.N, e.D] as [Float32Array, number, number, number];
+    });
+    const o = checkProgressOptions(opts);
+    if (list.length === 0) return Promise.resolve([]);
+    return withCallerStack(native().progressTargetsBatch(list, o).then((rs) => rs.map(toResult)), stack);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * The stages of an episode (SPEC §2), in temporal order. Same work as
+ * {@link progressTargetsSync}; use that when the values are needed too.
+ */
+export function segmentEpisode(features: Tensor, opts?: ProgressOptions): Segment[] {
+  return progressTargetsSync(features, opts).segments;
+}
+
+/**
+ * Baseline "Steps-To-Go" targets (paper §4.3): `V(t) = t / (T − 1)`, `[1]` when T = 1.
+ * @param length episode length T ≥ 1
+ */
+export function stepsToGoTargets(length: number): Float32Array {
+  const T = checkInt(length, 'length', 1);
+  const out = new Float32Array(T);
+  native().stepsToGo(T, out);
+  return out;
+}

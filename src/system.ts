@@ -1,0 +1,23 @@
+// Build information and the memory-read probe.
+import { native } from './native.js';
+import type { Capabilities } from './types.js';
+import { checkInt, checkOptions, typeError } from './validate.js';
+
+/**
+ * What the native addon was built with and runs on.
+ * @example capabilities() // { version: '0.1.0', threads: 8, simd: 'avx2', torch: true, cuda: false, ... }
+ */
+export function capabilities(): Capabilities {
+  return native().capabilities();
+}
+
+/**
+ * Sums a buffer with the shared pool's threads: the memory-read probe that
+ * benchmarks compare streaming kernels against (the physical limit here).
+ * @returns the sum (so the read cannot be optimised away)
+ */
+export function memoryReadProbe(data: Float32Array, opts?: { threads?: number }): number {
+  if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
+  const o = checkOptions(opts);
+  return native().readProbe(data, o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096));
+}

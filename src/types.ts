@@ -1,0 +1,58 @@
+/** A row-major float32 tensor. `data` is read in place, never copied. */
+export interface Tensor {
+  data: Float32Array;
+  shape: number[];
+}
+
+/** A flag tensor: `Uint8Array` or 0/1 `Float32Array` data. */
+export interface FlagTensor {
+  data: Uint8Array | Float32Array;
+  shape: number[];
+}
+
+/** An inclusive frame range `[start, end]` of one stage of an episode. */
+export interface Segment {
+  start: number;
+  end: number;
+}
+
+/** Options of the progress pipeline (SPEC §1–3). */
+export interface ProgressOptions {
+  /** L1 penalty λ ≥ 0 of the composite similarity (β = λ / D). Default 1. */
+  lambda?: number;
+  /** Sliding-window length w ≥ 2 for the slope test. Default 5. */
+  window?: number;
+  /** Most frames a stage may hold, M ≥ window. Default 50. */
+  maxClusterFrames?: number;
+  /** Slope τ above which a window starts a trend. Default 0.01. */
+  threshold?: number;
+  /** Threads to use (0 or absent: every core of the machine). */
+  threads?: number;
+}
+
+/** Result of labelling one episode. */
+export interface ProgressResult {
+  /** Structural progress V(t) ∈ [0, 1], V(T−1) = 1. */
+  values: Float32Array;
+  /** Stages in temporal order, partitioning [0, T−1]. */
+  segments: Segment[];
+  /** s(t) = S(frame_t, frame of its stage's subgoal). */
+  similarity: Float32Array;
+}
+
+/** What the native addon was built with. */
+export interface Capabilities {
+  version: string;
+  /** Threads of the shared pool (the CPUs this process may use). */
+  threads: number;
+  /** Vector unit the kernels dispatch to: 'avx512', 'avx2', 'sse2' or 'generic'. */
+  simd: string;
+  /** Whether the training classes (libtorch) are available. */
+  torch: boolean;
+  torchVersion?: string;
+  /** Whether libtorch can use a CUDA device. */
+  torchCuda?: boolean;
+  torchThreads?: number;
+  /** Whether the CUDA kernels were built. */
+  cuda: boolean;
+}
