@@ -1,0 +1,59 @@
+// Atomic file writes: the data goes to a temporary file in the same folder,
+// is flushed to disk, and is renamed over the target, so a reader never sees
+// a half-written file and a crash leaves either the old file or the new one.
+import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** Data accepted by {@link writeFileAtomic}: a string (UTF-8), bytes, or a list of byte chunks written in order. */
+export type AtomicData = string | ArrayBufferView | ReadonlyArray<ArrayBufferView>;
+
+function toBytes(v: ArrayBufferView): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** The temporary name used next to `target` (hidden, unique per call). */
+function tempName(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/**
+ * Writes a file atomically and synchronously: a temporary file in the same
+ * folder is written, `fsync`ed and renamed over `file`. On any failure the
+ * temporary file is removed and the error is rethrown; `file` is then either
+ * unchanged or absent. The parent folder must exist.
+ *
+ * @param file destination path
+ * @param data a string (written as UTF-8), a typed array / Buffer, or an array of chunks written back to back (no concatenation copy)
+ * @param opts `mode` of the new file (default 0o644)
+ * @example
+ * writeFileAtomic('out/summary.json', JSON.stringify(summary));
+ */
+export function writeFileAtomic(file: string, data: AtomicData, opts: { mode?: number } = {}): void {
+  if (typeof file !== 'string' || file.length === 0) throw new TypeError(`Expected a file path string for file but received ${typeof file}`);
+  const chunks: Uint8Array[] = typeof data === 'string'
+    ? [Buffer.from(data, 'utf8')]
+    : Array.isArray(data) ? (data as ArrayBufferView[]).map(toBytes) : [toBytes(data as ArrayBufferView)];
+  const tmp = tempName(file);
+  let fd = -1;
+  try {
+    fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o644);
+    for (const c of chunks) {
+      let off = 0;
+      while (off < c.byteLength) off += fs.writeSync(fd, c, off, Math.min(c.byteLength - off, 1 << 30));
+    }
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    if (fd >= 0) try { fs.closeSync(fd); } catch { /* already failing */ }
+    try { fs.unlinkSync(tmp); } catch { /* never created or already gone */ }
+    throw err;
+  }
+  // Make the rename itself durable where the platform allows it.
+  try {
+    const dfd = fs.openSync(path.dirname(file), 'r');
+    try { fs.fsyncSync(dfd); } finally { fs.closeSync(dfd); }
+  } catch { /* fsync of a folder is not supported everywhere (Windows) */ }
+}

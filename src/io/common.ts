@@ -1,0 +1,123 @@
+// Shared pieces of the file readers: the error type, half-float decoding and
+// little-endian typed views that never read past a buffer.
+import fs from 'node:fs';
+import os from 'node:os';
+
+/** Error thrown when a file (or buffer) is not a valid, supported tensor file. `file` names it, `reason` says what is wrong. */
+export class FileFormatError extends Error {
+  /** The file (or the name given for a buffer). */
+  readonly file: string;
+  /** What is wrong, without the file name. */
+  readonly reason: string;
+  constructor(file: string, format: string, reason: string) {
+    super(`${file}: not a valid ${format} file: ${reason}`);
+    this.name = 'FileFormatError';
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+const LITTLE_ENDIAN = os.endianness() === 'LE';
+
+let halfTable: Float32Array | undefined;
+
+/** Float32 value of every IEEE 754 binary16 bit pattern (built once, 256 KiB). */
+function halfToFloatTable(): Float32Array {
+  if (halfTable) return halfTable;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    let v: number;
+    if (exp === 0) v = mant * 2 ** -24; // zero and subnormals
+    else if (exp === 31) v = mant === 0 ? Infinity : NaN;
+    else v = (1 + mant / 1024) * 2 ** (exp - 15);
+    t[h] = sign * v;
+  }
+  halfTable = t;
+  return t;
+}
+
+/** Converts `count` little-endian float16 values at `bytes[offset..]` to float32. */
+export function decodeF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
+  const table = halfToFloatTable();
+  const out = new Float32Array(count);
+  for (let i = 0, p = offset; i < count; i++, p += 2) out[i] = table[bytes[p] | (bytes[p + 1] << 8)];
+  return out;
+}
+
+/** Converts `count` little-endian bfloat16 values at `bytes[offset..]` to float32 (exact: bf16 is the top half of a float32). */
+export function decodeBF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  const bits = new Uint32Array(out.buffer);
+  if (LITTLE_ENDIAN) {
+    for (let i = 0, p = offset; i < count; i++, p += 2) bits[i] = ((bytes[p] | (bytes[p + 1] << 8)) << 16) >>> 0;
+  } else {
+    const dv = new DataView(out.buffer);
+    for (let i = 0, p = offset; i < count; i++, p += 2) dv.setUint32(i * 4, ((bytes[p] | (bytes[p + 1] << 8)) << 16) >>> 0, true);
+  }
+  return out;
+}
+
+/**
+ * `count` little-endian 4-byte values at `bytes[offset..]` as a Float32Array or Int32Array.
+ * Shares memory with `bytes` when `share` is set, the platform is little-endian and the
+ * data is 4-byte aligned; otherwise copies (byte-swapping on big-endian platforms).
+ */
+export function view32<T extends Float32Array | Int32Array>(
+  Ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (length: number): T },
+  bytes: Uint8Array, offset: number, count: number, share: boolean,
+): T {
+  const abs = bytes.byteOffset + offset;
+  if (LITTLE_ENDIAN && share && abs % 4 === 0) return new Ctor(bytes.buffer, abs, count);
+  const out = new Ctor(count);
+  if (LITTLE_ENDIAN) {
+    new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + count * 4));
+  } else {
+    const dv = new DataView(bytes.buffer, abs, count * 4);
+    const isFloat = out instanceof Float32Array;
+    for (let i = 0; i < count; i++) out[i] = isFloat ? dv.getFloat32(i * 4, true) : dv.getInt32(i * 4, true);
+  }
+  return out;
+}
+
+/** Little-endian bytes of a Float32Array/Int32Array (a view on little-endian platforms, a swapped copy otherwise). */
+export function bytesLE(a: Float32Array | Int32Array | Uint8Array): Uint8Array {
+  if (a instanceof Uint8Array) return a;
+  if (LITTLE_ENDIAN) return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const out = new Uint8Array(a.byteLength);
+  const dv = new DataView(out.buffer);
+  for (let i = 0; i < a.length; i++) {
+    if (a instanceof Float32Array) dv.setFloat32(i * 4, a[i], true); else dv.setInt32(i * 4, a[i], true);
+  }
+  return out;
+}
+
+/** Reads a whole file into a fresh, unpooled buffer (so typed views of it own their memory). */
+export function readWholeFile(file: string): Uint8Array {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = new Uint8Array(size);
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, Math.min(size - off, 1 << 30), off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Product of a shape, or -1 when it is not a safe integer. */
+export function shapeSize(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    n *= d;
+    if (!Number.isSafeInteger(n)) return -1;
+  }
+  return n;
+}
