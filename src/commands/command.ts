@@ -1,0 +1,117 @@
+// The small framework behind the `feat2go` command line: each subcommand
+// declares its options once; parsing (node:util parseArgs, strict), value
+// checks and the --help text all come from that declaration.
+import { parseArgs } from 'node:util';
+
+/** One option of a subcommand. */
+export interface OptionSpec {
+  /** Long name without dashes, e.g. 'max-cluster-frames'. */
+  name: string;
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder of the value in help, e.g. 'N', 'X', 'DIR'. */
+  value?: string;
+  description: string;
+  /** Default shown in help. */
+  default?: string;
+}
+
+/** Where a command writes, and whether stderr is a terminal. */
+export interface CommandIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+/** A subcommand of `feat2go`. Add one by writing a file like `label.ts` and listing it in `cli.ts`. */
+export interface Command {
+  name: string;
+  /** One line for `feat2go --help`. */
+  summary: string;
+  /** Usage line after `feat2go <name>`, e.g. '<file|folder>... [options]'. */
+  usage: string;
+  /** Paragraphs printed after the usage line. */
+  description: string;
+  options: OptionSpec[];
+  examples: string[];
+  /** Runs with parsed values; returns the exit status. Throw {@link UsageError} for bad values. */
+  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CommandIO): Promise<number>;
+}
+
+/** A bad command line: printed with a pointer to --help, exit status 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', description: 'Show this help and exit.' };
+
+/** Parses `argv` for `cmd` strictly (unknown options are errors). */
+export function parseCommandArgs(cmd: Command, argv: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const o of [...cmd.options, HELP]) options[o.name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    return { values: values as Record<string, string | boolean | undefined>, positionals };
+  } catch (err) {
+    // parseArgs' messages are clear but long; keep the first sentence.
+    const msg = (err as Error).message.split('. To specify a positional')[0].replace(/\s+$/, '');
+    throw new UsageError(msg);
+  }
+}
+
+function wrap(text: string, width: number, indent: string): string {
+  const words = text.split(/\s+/);
+  const lines: string[] = [];
+  let cur = '';
+  for (const w of words) {
+    if (cur && cur.length + 1 + w.length > width) { lines.push(cur); cur = w; } else cur = cur ? `${cur} ${w}` : w;
+  }
+  if (cur) lines.push(cur);
+  return lines.map((l, i) => (i === 0 ? l : indent + l)).join('\n');
+}
+
+/** The --help text of a subcommand, generated from its declaration. */
+export function commandHelp(cmd: Command): string {
+  const rows = [...cmd.options, HELP].map((o) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}` : ''}`;
+    const desc = `${o.description}${o.default !== undefined ? ` (default: ${o.default})` : ''}`;
+    return [flag, desc];
+  });
+  const w = Math.max(...rows.map((r) => r[0].length)) + 2;
+  return [
+    `Usage: feat2go ${cmd.name} ${cmd.usage}`,
+    '',
+    ...cmd.description.split('\n\n').map((p) => `${wrap(p.replace(/\n/g, ' '), 78, '')}\n`),
+    'Options:',
+    ...rows.map(([f, d]) => `  ${f.padEnd(w)}${wrap(d, 78 - w - 2, ' '.repeat(w + 2))}`),
+    '',
+    'Examples:',
+    ...cmd.examples.map((e) => `  ${e}`),
+    '',
+  ].join('\n');
+}
+
+/** Parses an integer option value strictly ("12"; not "12.5", "1e3" or "abc"). */
+export function intOption(v: string | boolean | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  const n = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    throw new UsageError(`--${name} expects ${range} but received '${String(v)}'`);
+  }
+  return n;
+}
+
+/** Parses a finite number option value strictly (≥ `min` when given). */
+export function numberOption(v: string | boolean | undefined, name: string, min = -Infinity): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  const n = s === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? NaN : Number(s);
+  if (!Number.isFinite(n) || n < min) {
+    throw new UsageError(`--${name} expects a finite number${Number.isFinite(min) ? ` ≥ ${min}` : ''} but received '${String(v)}'`);
+  }
+  return n;
+}

@@ -1,0 +1,264 @@
+// Labels episode files with Feat2Go progress targets and writes the results:
+// the shared code path of `feat2go label` and `npm start`.
+import fs from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_PROGRESS_OPTIONS, progressTargets } from './progress.js';
+import { writeFileAtomic } from './io/atomic.js';
+import { FileFormatError } from './io/common.js';
+import { readNpyFloat32, writeNpy } from './io/npy.js';
+import { readSafetensors, readSafetensorsHeader } from './io/safetensors.js';
+import { plotEpisodeSvg } from './plot.js';
+import type { ProgressOptions, ProgressResult, Tensor } from './types.js';
+
+/** Options of {@link labelPaths}: the progress options plus where to write. */
+export interface LabelPathsOptions extends ProgressOptions {
+  /** Output folder (created if missing). */
+  out: string;
+  /** Called after each episode, labelled or failed. */
+  onProgress?: (done: number, total: number, episode: string) => void;
+  /** Called for each file or tensor that is skipped. */
+  onFailure?: (failure: LabelFailure) => void;
+}
+
+/** One episode found in the inputs. */
+export interface EpisodeSource {
+  /** Output name (relative path under the output folder, `/`-separated). */
+  name: string;
+  /** File it comes from. */
+  file: string;
+  /** Tensor name inside a safetensors file. */
+  tensor?: string;
+}
+
+/** A labelled episode, as listed in summary.json. */
+export interface LabelledEpisode {
+  episode: string;
+  file: string;
+  tensor?: string;
+  /** `[T, N, D]` of the features. */
+  shape: number[];
+  frames: number;
+  stages: number;
+  meanValue: number;
+  /** Milliseconds spent in progressTargets (reading and writing not included). */
+  ms: number;
+  /** Folder with this episode's outputs. */
+  dir: string;
+}
+
+/** A file (or a tensor in a file) that was skipped, with a one-line reason. */
+export interface LabelFailure {
+  file: string;
+  tensor?: string;
+  reason: string;
+}
+
+/** Everything {@link labelPaths} did. */
+export interface LabelReport {
+  out: string;
+  options: Required<Omit<ProgressOptions, 'threads'>> & { threads: number };
+  episodes: LabelledEpisode[];
+  failures: LabelFailure[];
+  /** summary.json and summary.md paths. */
+  summary: { json: string; md: string };
+}
+
+const EXTENSIONS = ['.npy', '.safetensors'];
+
+function oneLine(s: string): string {
+  return s.replace(/\s*\n\s*/g, ' ').trim();
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof FileFormatError) return oneLine(err.reason);
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as NodeJS.ErrnoException).code === 'string') {
+    const e = err as NodeJS.ErrnoException;
+    return oneLine(`${e.code}: ${e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '')}`);
+  }
+  return oneLine(err instanceof Error ? err.message : String(err));
+}
+
+function walk(dir: string, skip: string, found: string[]): void {
+  const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.') || e.name === 'node_modules') continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (path.resolve(p) !== skip) walk(p, skip, found);
+    } else if (e.isFile() && EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
+      found.push(p);
+    }
+  }
+}
+
+function safeName(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_') || '_';
+}
+
+/**
+ * Finds the episodes in files and folders: each `.npy` file is one episode; each rank-3
+ * float tensor in a `.safetensors` file is one. Folders are searched recursively (hidden
+ * folders, node_modules and `skipDir` excluded), in name order.
+ *
+ * @returns the episodes and the inputs that could not be used, each with a one-line reason
+ */
+export function findEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
+  const episodes: EpisodeSource[] = [];
+  const failures: LabelFailure[] = [];
+  const used = new Set<string>();
+  const unique = (base: string) => {
+    let name = base;
+    for (let k = 2; used.has(name); k++) name = `${base}-${k}`;
+    used.add(name);
+    return name;
+  };
+  const skip = skipDir ? path.resolve(skipDir) : '';
+  for (const input of inputs) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(input);
+    } catch (err) {
+      failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
+      continue;
+    }
+    let files: Array<{ file: string; rel: string }>;
+    if (stat.isDirectory()) {
+      const found: string[] = [];
+      try {
+        walk(input, skip, found);
+      } catch (err) {
+        failures.push({ file: input, reason: reasonOf(err) });
+        continue;
+      }
+      if (found.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
+      files = found.map((f) => ({ file: f, rel: path.relative(input, f) }));
+    } else {
+      if (!EXTENSIONS.includes(path.extname(input).toLowerCase())) {
+        failures.push({ file: input, reason: 'not a .npy or .safetensors file' });
+        continue;
+      }
+      files = [{ file: input, rel: path.basename(input) }];
+    }
+    for (const { file, rel } of files) {
+      const stem = rel.slice(0, rel.length - path.extname(rel).length).split(path.sep).map(safeName).join('/');
+      if (path.extname(file).toLowerCase() === '.npy') {
+        episodes.push({ name: unique(stem), file });
+        continue;
+      }
+      try {
+        const h = readSafetensorsHeader(file);
+        const rank3 = h.tensors.filter((t) => t.shape.length === 3);
+        if (rank3.length === 0) {
+          failures.push({ file, reason: `no [T,N,D] (rank-3) tensors among its ${h.tensors.length} tensors` });
+          continue;
+        }
+        for (const t of rank3) {
+          if (!['F32', 'F16', 'BF16'].includes(t.dtype)) {
+            failures.push({ file, tensor: t.name, reason: `tensor '${t.name}' has dtype ${t.dtype}; only F32, F16 and BF16 can be labelled` });
+            continue;
+          }
+          episodes.push({ name: unique(`${stem}/${safeName(t.name)}`), file, tensor: t.name });
+        }
+      } catch (err) {
+        failures.push({ file, reason: reasonOf(err) });
+      }
+    }
+  }
+  return { episodes, failures };
+}
+
+function loadEpisode(src: EpisodeSource): Tensor {
+  if (src.tensor === undefined) {
+    const t = readNpyFloat32(src.file);
+    if (t.shape.length !== 3) throw new FileFormatError(src.file, 'episode', `expected a [T,N,D] (rank-3) array but its shape is (${t.shape.join(', ')})`);
+    return t;
+  }
+  const t = readSafetensors(src.file, { names: [src.tensor] }).get(src.tensor)!;
+  return { data: t.data, shape: t.shape };
+}
+
+/** Float32 values as JSON numbers with 9 significant digits (enough to round-trip float32 exactly). */
+function f32Json(a: Float32Array): number[] {
+  return Array.from(a, (v) => Number(v.toPrecision(9)));
+}
+
+function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options']): LabelledEpisode {
+  fs.mkdirSync(dir, { recursive: true });
+  const T = r.values.length;
+  const K = r.segments.length;
+  const seg = new Int32Array(2 * K);
+  r.segments.forEach((s, k) => { seg[2 * k] = s.start; seg[2 * k + 1] = s.end; });
+  let sum = 0;
+  for (let i = 0; i < T; i++) sum += r.values[i];
+  const meanValue = T ? sum / T : 0;
+  writeNpy(path.join(dir, 'values.npy'), { data: r.values, shape: [T] });
+  writeNpy(path.join(dir, 'similarity.npy'), { data: r.similarity, shape: [T] });
+  writeNpy(path.join(dir, 'segments.npy'), { data: seg, shape: [K, 2] });
+  writeFileAtomic(path.join(dir, 'segments.json'), `${JSON.stringify(r.segments)}\n`);
+  const result = {
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    shape, options, frames: T, stages: K, meanValue, ms,
+    segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
+  };
+  writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
+  writeFileAtomic(path.join(dir, 'plot.svg'), plotEpisodeSvg({
+    title: src.name,
+    subtitle: `${T} frames of ${shape[1]} patches × ${shape[2]} dims · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames} frames/stage, threshold ${options.threshold}, λ ${options.lambda}`,
+    similarity: r.similarity, values: r.values, segments: r.segments,
+  }));
+  return { episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: K, meanValue, ms, dir };
+}
+
+/** The summary table as Markdown (episode, frames, stages, mean value, time). */
+export function formatSummaryTable(report: Pick<LabelReport, 'episodes' | 'failures'>): string {
+  const rows = report.episodes.map((e) => [e.episode, String(e.frames), String(e.stages), e.meanValue.toFixed(3), e.ms.toFixed(1)]);
+  const head = ['episode', 'frames', 'stages', 'mean value', 'time (ms)'];
+  const w = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const line = (cells: string[]) => `| ${cells.map((s, c) => (c === 0 ? s.padEnd(w[c]) : s.padStart(w[c]))).join(' | ')} |`;
+  const out = [line(head), `|${w.map((n, c) => (c === 0 ? `${'-'.repeat(n + 1)}-` : `${'-'.repeat(n + 1)}:`)).join('|')}|`, ...rows.map(line)];
+  if (report.failures.length) {
+    out.push('', `Skipped (${report.failures.length}):`, '');
+    for (const f of report.failures) out.push(`- ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}: ${f.reason}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/**
+ * Labels every episode in `inputs` (files or folders of `.npy` / `.safetensors`) with
+ * {@link progressTargets}, one episode at a time on the whole thread pool, and writes for
+ * each episode `<out>/<name>/`: `values.npy` `[T]`, `similarity.npy` `[T]`, `segments.npy`
+ * `[K,2]` int32, `segments.json`, `result.json` (everything) and `plot.svg`; then
+ * `<out>/summary.json` and `<out>/summary.md`. Every file is written atomically.
+ * A file that cannot be read or labelled is skipped and listed in `failures`.
+ *
+ * @example
+ * const report = await labelPaths(['episodes/'], { out: 'labels', window: 5 });
+ * console.log(formatSummaryTable(report));
+ */
+export async function labelPaths(inputs: readonly string[], opts: LabelPathsOptions): Promise<LabelReport> {
+  const { out, onProgress, onFailure, ...progressOpts } = opts;
+  const options = { ...DEFAULT_PROGRESS_OPTIONS, threads: 0, ...progressOpts };
+  const { episodes: sources, failures } = findEpisodes(inputs, out);
+  failures.forEach((f) => onFailure?.(f));
+  fs.mkdirSync(out, { recursive: true });
+  const episodes: LabelledEpisode[] = [];
+  let done = 0;
+  for (const src of sources) {
+    try {
+      const features = loadEpisode(src);
+      const t0 = performance.now();
+      const r = await progressTargets(features, progressOpts);
+      const ms = performance.now() - t0;
+      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options));
+    } catch (err) {
+      const f: LabelFailure = { file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), reason: reasonOf(err) };
+      failures.push(f);
+      onFailure?.(f);
+    }
+    onProgress?.(++done, sources.length, src.name);
+  }
+  const summary = { json: path.join(out, 'summary.json'), md: path.join(out, 'summary.md') };
+  writeFileAtomic(summary.json, `${JSON.stringify({ options, episodes, failures }, null, 2)}\n`);
+  writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures })}`);
+  return { out, options, episodes, failures, summary };
+}
