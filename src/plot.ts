@@ -80,7 +80,7 @@ export function plotEpisodeSvg(input: EpisodePlotInput, opts: { width?: number; 
     if (k > 0) out.push(`<line x1="${r(a)}" y1="${m.top}" x2="${r(a)}" y2="${m.top + ph}" stroke="${COLORS.boundary}" stroke-width="1" stroke-dasharray="4 3"/>`);
   });
   // Grid and y ticks.
-  const ys = niceStep(hi - lo, 6);
+  const ys = niceStep(hi - lo, 7);
   for (let v = Math.ceil(lo / ys - 1e-9) * ys; v <= hi + 1e-9; v += ys) {
     const y = r(Y(v));
     out.push(`<line x1="${m.left}" y1="${y}" x2="${m.left + pw}" y2="${y}" stroke="${COLORS.grid}" stroke-width="1"/>`);
