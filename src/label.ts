@@ -2,7 +2,7 @@
 // the shared code path of `feat2go label` and `npm start`.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PROGRESS_OPTIONS, progressTargets } from './progress.js';
+import { DEFAULT_PROGRESS_OPTIONS, progressTargets, progressTargetsSync } from './progress.js';
 import { writeFileAtomic } from './io/atomic.js';
 import { FileFormatError } from './io/common.js';
 import { readNpyFloat32, writeNpy } from './io/npy.js';
@@ -231,12 +231,19 @@ export function formatSummaryTable(report: Pick<LabelReport, 'episodes' | 'failu
  * `<out>/summary.json` and `<out>/summary.md`. Every file is written atomically.
  * A file that cannot be read or labelled is skipped and listed in `failures`.
  *
+ * @throws {TypeError|RangeError} on bad options (before anything is read or written)
  * @example
  * const report = await labelPaths(['episodes/'], { out: 'labels', window: 5 });
  * console.log(formatSummaryTable(report));
  */
 export async function labelPaths(inputs: readonly string[], opts: LabelPathsOptions): Promise<LabelReport> {
+  if (opts === null || typeof opts !== 'object' || typeof opts.out !== 'string' || opts.out === '') {
+    throw new TypeError(`Expected an options object with an output folder string for opts.out but received ${opts === null || typeof opts !== 'object' ? String(opts) : typeof opts.out}`);
+  }
+  if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   const { out, onProgress, onFailure, ...progressOpts } = opts;
+  // Bad options fail the call once, up front, with progressTargets' own checks (a 1-frame probe episode).
+  progressTargetsSync({ data: new Float32Array(1), shape: [1, 1, 1] }, progressOpts);
   const options = { ...DEFAULT_PROGRESS_OPTIONS, threads: 0, ...progressOpts };
   const { episodes: sources, failures } = findEpisodes(inputs, out);
   failures.forEach((f) => onFailure?.(f));

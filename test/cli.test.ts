@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { progressTargetsSync, readNpy, sampleEpisodes, type Tensor } from '../src/index.js';
+import { labelPaths, progressTargetsSync, readNpy, sampleEpisodes, type Tensor } from '../src/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-cli-'));
@@ -201,6 +201,19 @@ test('--help documents every option; bad command lines exit 2 with a clear messa
   const none = cli([]);
   assert.is(none.code, 2);
   assert.match(none.stderr, /Usage: feat2go/);
+});
+
+test('labelPaths rejects bad options before reading or writing anything', async () => {
+  const out = path.join(dir, 'never');
+  for (const [o, re] of [
+    [{ out, window: 1 }, /opts\.window/],
+    [{ out, window: 6, maxClusterFrames: 5 }, /opts\.maxClusterFrames/],
+    [{ out, lambda: -1 }, /opts\.lambda/],
+  ] as const) {
+    await labelPaths([inputs], o).then(() => assert.unreachable('should reject'), (e: Error) => assert.match(e.message, re));
+  }
+  await labelPaths([inputs], { out: '' } as never).then(() => assert.unreachable('should reject'), (e: Error) => assert.instance(e, TypeError));
+  assert.not.ok(fs.existsSync(out));
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
