@@ -97,6 +97,13 @@ test('npy float16 known values are converted exactly to float32', () => {
   assert.is(a.dtype, 'float16');
   assert.instance(a.data, Float32Array);
   want.forEach((w, i) => assert.ok(Object.is(a.data[i], w), `bit pattern 0x${bits[i].toString(16)}: ${a.data[i]} ≠ ${w}`));
+  const f16file = npy("{'descr': '<f2', 'fortran_order': False, 'shape': (11,), }", u16le(bits));
+  for (const shift of [1, 2]) {
+    const buf = new Uint8Array(f16file.length + shift);
+    buf.set(f16file, shift);
+    const p = parseNpy(buf.subarray(shift));
+    want.forEach((w, i) => assert.ok(Object.is(p.data[i], w), `shift ${shift}, pattern 0x${bits[i].toString(16)}`));
+  }
   assert.equal(readNpyFloat32(tmp('f16b.npy', npy("{'descr': '<f2', 'fortran_order': False, 'shape': (1, 1, 2), }", u16le([0x4000, 0x3800]))), 3).data, new Float32Array([2, 0.5]));
 });
 
@@ -291,6 +298,16 @@ test('safetensors F32, F16 and BF16 read as exact float32; names selects tensors
   const mem = parseSafetensors(st(MIXED_HEADER, MIXED_DATA), 'mem', { names: ['u', 'a'] });
   assert.equal(Array.from(mem.get('u')!.data), [0.25]);
   assert.equal(Array.from(mem.get('a')!.data), [1.5, -2]);
+  // Both byte parities of the buffer: the 2-byte types are decoded aligned in one and unaligned in the other.
+  const file = st(MIXED_HEADER, MIXED_DATA);
+  for (const shift of [0, 1, 2, 3]) {
+    const buf = new Uint8Array(file.length + shift);
+    buf.set(file, shift);
+    const p = parseSafetensors(buf.subarray(shift), 'mem', { names: ['a', 'h', 'b', 'u'] });
+    assert.equal(Array.from(p.get('h')!.data), [1, -0.5, 65504], `F16 at shift ${shift}`);
+    assert.equal(Array.from(p.get('b')!.data), [1, -3, 3.140625, 2 ** -133], `BF16 at shift ${shift}`);
+    assert.equal(Array.from(p.get('u')!.data), [0.25], `F32 at shift ${shift}`);
+  }
 });
 
 test('safetensors: unsupported dtype and unknown names are clear errors', () => {

@@ -43,7 +43,13 @@ function halfToFloatTable(): Float32Array {
 export function decodeF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
   const table = halfToFloatTable();
   const out = new Float32Array(count);
-  for (let i = 0, p = offset; i < count; i++, p += 2) out[i] = table[bytes[p] | (bytes[p + 1] << 8)];
+  const abs = bytes.byteOffset + offset;
+  if (LITTLE_ENDIAN && abs % 2 === 0) {
+    const src = new Uint16Array(bytes.buffer, abs, count);
+    for (let i = 0; i < count; i++) out[i] = table[src[i]];
+  } else {
+    for (let i = 0, p = offset; i < count; i++, p += 2) out[i] = table[bytes[p] | (bytes[p + 1] << 8)];
+  }
   return out;
 }
 
@@ -51,7 +57,11 @@ export function decodeF16(bytes: Uint8Array, offset: number, count: number): Flo
 export function decodeBF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
   const out = new Float32Array(count);
   const bits = new Uint32Array(out.buffer);
-  if (LITTLE_ENDIAN) {
+  const abs = bytes.byteOffset + offset;
+  if (LITTLE_ENDIAN && abs % 2 === 0) {
+    const src = new Uint16Array(bytes.buffer, abs, count);
+    for (let i = 0; i < count; i++) bits[i] = src[i] << 16;
+  } else if (LITTLE_ENDIAN) {
     for (let i = 0, p = offset; i < count; i++, p += 2) bits[i] = ((bytes[p] | (bytes[p + 1] << 8)) << 16) >>> 0;
   } else {
     const dv = new DataView(out.buffer);
