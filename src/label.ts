@@ -80,6 +80,9 @@ function reasonOf(err: unknown): string {
 
 function walk(dir: string, skip: string, found: string[]): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // A folder of feat2go outputs (an earlier run's `<name>/`): its values.npy etc. are not episodes.
+  const names = new Set(entries.map((e) => e.name));
+  if (names.has('result.json') && names.has('values.npy') && names.has('segments.npy')) return;
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = path.join(dir, e.name);
@@ -98,7 +101,8 @@ function safeName(s: string): string {
 /**
  * Finds the episodes in files and folders: each `.npy` file is one episode; each rank-3
  * float tensor in a `.safetensors` file is one. Folders are searched recursively (hidden
- * folders, node_modules and `skipDir` excluded), in name order.
+ * folders, node_modules, `skipDir` and earlier feat2go output folders — those holding
+ * result.json, values.npy and segments.npy — excluded), in name order.
  *
  * @returns the episodes and the inputs that could not be used, each with a one-line reason
  */

@@ -116,6 +116,10 @@ test('label: a folder of .npy and .safetensors episodes, outputs equal progressT
   assert.match(r.stdout, /\| a +\| +60 \|/, 'table printed');
   assert.match(r.stdout, /3 episodes labelled; outputs in /);
   noTempFiles(out);
+  // Labelling a folder that holds inputs and this earlier output: the outputs are not taken for episodes.
+  const again = cli(['label', dir, '--out', path.join(dir, 'out-again'), '--window', '4', '--max-cluster-frames', '30', '--json']);
+  assert.is(again.code, 0, again.stderr);
+  assert.equal(JSON.parse(again.stdout).episodes.map((e: { episode: string }) => e.episode), ['in/a', 'in/sub/run/cam_left', 'in/sub/run/right']);
 });
 
 test('label: a bad file among good ones is skipped with one line; the rest are labelled; exit 1', () => {

@@ -10,7 +10,7 @@ export class FileFormatError extends Error {
   /** What is wrong, without the file name. */
   readonly reason: string;
   constructor(file: string, format: string, reason: string) {
-    super(`${file}: not a valid ${format} file: ${reason}`);
+    super(`${file}: cannot read ${format} file: ${reason}`);
     this.name = 'FileFormatError';
     this.file = file;
     this.reason = reason;

@@ -107,7 +107,8 @@ function parsePyLiteral(src: string): PyValue {
  * @param bytes the whole file
  * @param name name used in error messages (default `'buffer'`)
  * @throws {FileFormatError} on a bad magic, unsupported version, corrupt or oversized header,
- *   unsupported dtype (anything but `<f4`, `<f2`, `|u1`, `<i4`), big-endian data, Fortran order,
+ *   unsupported dtype (anything but `<f4`, `<f2`, `|u1`, `<i4`), big-endian data, Fortran order
+ *   (rank ≥ 2; for rank 0 and 1 the layouts are identical),
  *   truncated data or trailing bytes — never a silent wrong read
  */
 export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
