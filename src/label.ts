@@ -78,6 +78,15 @@ function reasonOf(err: unknown): string {
   return oneLine(err instanceof Error ? err.message : String(err));
 }
 
+/** Whether a symbolic link points to a regular file (links to folders are not followed: no cycles). */
+function isFileTarget(p: string): boolean {
+  try {
+    return fs.statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
 function walk(dir: string, skip: string, found: string[]): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // A folder of feat2go outputs (an earlier run's `<name>/`): its values.npy etc. are not episodes.
@@ -88,7 +97,7 @@ function walk(dir: string, skip: string, found: string[]): void {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
       if (path.resolve(p) !== skip) walk(p, skip, found);
-    } else if (e.isFile() && EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
+    } else if ((e.isFile() || (e.isSymbolicLink() && isFileTarget(p))) && EXTENSIONS.includes(path.extname(e.name).toLowerCase())) {
       found.push(p);
     }
   }
