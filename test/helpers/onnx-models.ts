@@ -62,8 +62,6 @@ export interface PatchifySpec {
   proj: number;
   /** declared element type of the input (default float). */
   inputType?: number;
-  /** declare a rank-4 input instead (for rank-mismatch tests). */
-  rank4?: boolean;
 }
 
 export interface PatchifyWeights {
@@ -87,7 +85,7 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
   };
   const dynamic = typeof spec.frames === 'string';
   const steps = dynamic ? -1 : (spec.frames as number) / tau;
-  const inputDims: Dim[] = spec.rank4 ? ['batch', 3, S, S] : [dynamic ? 1 : 'batch', spec.frames, 3, S, S];
+  const inputDims: Dim[] = [dynamic ? 1 : 'batch', spec.frames, 3, S, S];
   const graph = {
     name: 'patchify-encoder',
     input: [valueInfo('pixel_values', inputDims, spec.inputType ?? FLOAT)],
@@ -147,3 +145,14 @@ export function poolingBackboneModel(opts: { size?: number; hidden: number; sequ
 }
 
 export const ONNX_INT64 = INT64;
+
+/** x (elemType, dims) → Cast(float) → y: for input type-mismatch tests. */
+export function castModel(elemType: number, dims: Dim[]): Uint8Array {
+  const graph = {
+    name: 'cast',
+    input: [valueInfo('x', dims, elemType)],
+    output: [valueInfo('y', dims)],
+    node: [{ opType: 'Cast', input: ['x'], output: ['y'], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: FLOAT }] }],
+  };
+  return encodeModel(graph);
+}
