@@ -19,7 +19,7 @@ function valueInfo(name: string, dims: Dim[], elemType = FLOAT) {
 }
 
 function floatInit(name: string, dims: number[], data: Float32Array) {
-  return { name, dims, dataType: FLOAT, floatData: Array.from(data) };
+  return { name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
 function int64Init(name: string, values: number[]) {
@@ -62,6 +62,8 @@ export interface PatchifySpec {
   proj: number;
   /** declared element type of the input (default float). */
   inputType?: number;
+  /** extra MatMul [proj, proj] + Relu layers after the projection (benchmark stand-ins). */
+  mlpLayers?: number;
 }
 
 export interface PatchifyWeights {
@@ -86,6 +88,14 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
   const dynamic = typeof spec.frames === 'string';
   const steps = dynamic ? -1 : (spec.frames as number) / tau;
   const inputDims: Dim[] = [dynamic ? 1 : 'batch', spec.frames, 3, S, S];
+  const layers = spec.mlpLayers ?? 0;
+  const mlp: object[] = [];
+  const mlpInit: object[] = [];
+  for (let l = 0; l < layers; l++) {
+    mlpInit.push(floatInit(`mlp_${l}`, [proj, proj], smallWeights(proj * proj, seed + 10 + l).map((v) => v / proj)));
+    mlp.push({ opType: 'MatMul', input: [`h${l}`, `mlp_${l}`], output: [`m${l}`] });
+    mlp.push({ opType: 'Relu', input: [`m${l}`], output: [l === layers - 1 ? 'last_hidden_state' : `h${l + 1}`] });
+  }
   const graph = {
     name: 'patchify-encoder',
     input: [valueInfo('pixel_values', inputDims, spec.inputType ?? FLOAT)],
@@ -97,6 +107,7 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
       int64Init('shape_a', [-1, 3 * tau, S, S]),
       int64Init('shape_b', dynamic ? [1, -1, dim, P] : [-1, steps, dim, P]),
       int64Init('shape_c', dynamic ? [1, -1, dim] : [-1, steps * P, dim]),
+      ...mlpInit,
     ],
     node: [
       { opType: 'Reshape', input: ['pixel_values', 'shape_a'], output: ['a'] },
@@ -104,7 +115,8 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
       { opType: 'Reshape', input: ['c', 'shape_b'], output: ['r'] },
       { opType: 'Transpose', input: ['r'], output: ['t'], attribute: [ints('perm', [0, 1, 3, 2])] },
       { opType: 'Reshape', input: ['t', 'shape_c'], output: ['y0'] },
-      { opType: 'MatMul', input: ['y0', 'proj_w'], output: ['last_hidden_state'] },
+      { opType: 'MatMul', input: ['y0', 'proj_w'], output: [layers > 0 ? 'h0' : 'last_hidden_state'] },
+      ...mlp,
     ],
   };
   return { bytes: encodeModel(graph), weights };
