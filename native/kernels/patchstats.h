@@ -23,7 +23,8 @@ inline std::size_t patch_stats_dim(const PatchStatsParams& p) { return 6 + p.bin
 ///   [meanR, meanG, meanB, stdR, stdG, stdB] / 255 (population std), then
 ///   hist[b] = Σ_px m·w_b / (n·255) where Y = 0.299R + 0.587G + 0.114B,
 ///   gx = (Y[y][x+1] − Y[y][x−1]) / 2, gy likewise (indices clamped at the
-///   border), m = √(gx²+gy²), θ = atan2(gy, gx) mod π, and θ is split linearly
+///   border), m = √(gx²+gy²), θ = atan2(gy, gx) mod π (a minimax arctangent,
+///   |error| < 1e-5 rad), and θ is split linearly
 ///   between the two nearest bin centres (b + ½)·π/bins, circularly.
 /// Frames run in parallel on the shared pool (at most `threads`, 0 = all).
 void patch_stats(const std::uint8_t* frames, std::size_t T, std::size_t H, std::size_t W,
