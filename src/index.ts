@@ -10,8 +10,8 @@ export {
 // ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './episodes.js';
-export type { FrameEncoder, EncoderStream, EncodeFramesOptions } from './encoders/encoder.js';
-export { encodeFrames } from './encoders/encoder.js';
+export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
+export { encodeFrames, encodeEpisodes } from './encoders/encoder.js';
 export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js';
 export { patchStatsEncoder } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { encodeCommand, patchStatsEncoder, openEpisode, encodeFrames, OnnxVisualEncoder, parseEncodeArgs } from '../src/index.js';
+import { encodeCommand, patchStatsEncoder, openEpisode, encodeFrames, encodeEpisodes, OnnxVisualEncoder, parseEncodeArgs } from '../src/index.js';
 import { patchifyEncoderModel } from './helpers/onnx-models.js';
 
 const root = mkdtempSync(join(tmpdir(), 'f2g-encode-'));
@@ -105,6 +105,25 @@ test('encode: usage and encoder errors exit 2 with a message', async () => {
   }
   assert.not.ok(existsSync(join(root, 'ep_a.npy')));
   assert.equal(parseEncodeArgs(['x', '-o', 'd', '--image-size', '64', '--frames-per-clip', '16', '--tubelet', '2']).spec, { imageSize: 64, framesPerClip: 16, tubelet: 2 });
+});
+
+test('encodeEpisodes: a bad episode in a batch is reported, the others encoded, in order', async () => {
+  const a = join(root, 'ep_a');
+  const b = join(root, 'ep_b');
+  const missing = join(root, 'ep_missing');
+  const progress: number[][] = [];
+  const ended: number[] = [];
+  const res = await encodeEpisodes([a, missing, b], patchStatsEncoder({ grid: 2 }), {
+    chunkFrames: 2,
+    onProgress: (e, d, t, n) => progress.push([e, d, t ?? -1, n]),
+    onEpisode: (_r, i) => { ended.push(i); },
+  });
+  assert.equal(res.map((r) => r.ok), [true, false, true]);
+  assert.equal(ended, [0, 1, 2]);
+  const bad = res[1];
+  assert.ok(!bad.ok && bad.error.message.includes(missing) && /no such file/.test(bad.error.message));
+  assert.ok(res[0].ok && res[0].frames === 5 && res[0].features.shape[0] === 5);
+  assert.equal(progress.filter((p) => p[0] === 0), [[0, 2, 5, 3], [0, 4, 5, 3], [0, 5, 5, 3]]);
 });
 
 test.run();

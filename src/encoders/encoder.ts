@@ -90,3 +90,50 @@ export function concatSteps(pieces: Tensor[], N: number, D: number): Tensor {
   }
   return { data, shape: [steps, N, D] };
 }
+
+/** Outcome of one episode of {@link encodeEpisodes}. */
+export type EncodedEpisode =
+  | { path: string; ok: true; features: Tensor; frames: number }
+  | { path: string; ok: false; error: Error };
+
+/** Options of {@link encodeEpisodes}. */
+export interface EncodeEpisodesOptions {
+  chunkFrames?: number;
+  /** Called after every chunk: episode index, frames done in it, its total when known, episodes in all. */
+  onProgress?: (episode: number, framesDone: number, framesTotal: number | undefined, episodes: number) => void;
+  /** Called when an episode ends (encoded or failed), e.g. to write or label it right away. */
+  onEpisode?: (result: EncodedEpisode, index: number) => void | Promise<void>;
+}
+
+/**
+ * Encodes many episodes one after another. A bad episode (unreadable, empty,
+ * mixed frame sizes…) does not stop the others: its result carries the error,
+ * which names the file. Results come back in input order.
+ *
+ * @example
+ * const results = await encodeEpisodes(paths, patchStatsEncoder());
+ * for (const r of results) if (!r.ok) console.error(r.error.message);
+ */
+export async function encodeEpisodes(sources: Array<string | FrameSource>, encoder: FrameEncoder, opts?: EncodeEpisodesOptions): Promise<EncodedEpisode[]> {
+  if (!Array.isArray(sources)) throw typeError('sources', 'an array of episode paths or FrameSources', sources);
+  const o = checkOptions(opts);
+  const results: EncodedEpisode[] = [];
+  for (let i = 0; i < sources.length; i++) {
+    const s = sources[i];
+    const path = typeof s === 'string' ? s : (s as FrameSource)?.path ?? `sources[${i}]`;
+    let frames = 0;
+    let r: EncodedEpisode;
+    try {
+      const features = await encodeFrames(s, encoder, {
+        chunkFrames: o.chunkFrames,
+        onProgress: (done, total) => { frames = done; o.onProgress?.(i, done, total, sources.length); },
+      });
+      r = { path, ok: true, features, frames };
+    } catch (err) {
+      r = { path, ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    results.push(r);
+    await o.onEpisode?.(r, i);
+  }
+  return results;
+}
