@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OnnxVisualEncoder, OnnxBackbone, planClips, encodeFrames, framesFromArray } from '../src/index.js';
 import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from './helpers/onnx-models.js';
-import { patchifyRef } from './reference/patchify.js';
+import { patchifyRef, patchifyRefFloat, normalise } from './reference/patchify.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'f2g-onnx-'));
 function save(name: string, bytes: Uint8Array): string {
@@ -78,6 +78,32 @@ test('sliding clips over a longer episode; the last frame repeated to fill a tub
   assert.is(enc.runs, 3);
   const padded = [...fs, fs[8]];
   close(out.data, patchifyRef(padded, { size: 8, patch: 4, dim: 3, proj: 2, tubelet: 2 }, fixed.weights).data);
+});
+
+test('clip-dependent model: hand-computed clips [0,4) and the end-aligned [2,6) for a 5-frame episode', async () => {
+  // The model adds each clip's mean frame to its frames before patchifying, so a step's
+  // features depend on the whole clip: this pins down exactly which frames form each clip.
+  const m = patchifyEncoderModel({ ...spec, clipMean: true }, 21);
+  const enc = await OnnxVisualEncoder.load(save('patchify-clipmean.onnx', m.bytes));
+  const fs = frames(5, 8, 8, 9);
+  const out = await encodeFrames(framesFromArray(stack(fs, 8, 8)), enc, { chunkFrames: 2 });
+  assert.equal(out.shape, [3, 4, 2]);
+  const n = fs.map((f) => normalise(f, 8));
+  const withMean = (clip: Float64Array[]) => {
+    const mean = new Float64Array(clip[0].length);
+    for (const f of clip) for (let i = 0; i < f.length; i++) mean[i] += f[i] / clip.length;
+    return clip.map((f) => f.map((v, i) => v + mean[i]));
+  };
+  const sp = { size: 8, patch: 4, dim: 3, proj: 2, tubelet: 2 };
+  const clipA = patchifyRefFloat(withMean([n[0], n[1], n[2], n[3]]), sp, m.weights); // steps 0, 1
+  const clipB = patchifyRefFloat(withMean([n[2], n[3], n[4], n[4]]), sp, m.weights); // keep its step 1 (= episode step 2)
+  const want = [...clipA.data, ...clipB.data.subarray(8, 16)];
+  close(out.data, want);
+  // and with a stride of 2 frames: clips [0,4), [2,6) — the second keeps its last step
+  const enc2 = await OnnxVisualEncoder.load(save('patchify-clipmean.onnx', m.bytes), { clipStride: 2 });
+  const out2 = await encodeFrames(framesFromArray(stack(fs, 8, 8)), enc2);
+  close(out2.data, want);
+  assert.is(enc2.runs, 2);
 });
 
 test('overlapping clips (clipStride) give the same per-step features for a tubelet-local model', async () => {

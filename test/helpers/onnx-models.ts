@@ -64,6 +64,8 @@ export interface PatchifySpec {
   inputType?: number;
   /** extra MatMul [proj, proj] + Relu layers after the projection (benchmark stand-ins). */
   mlpLayers?: number;
+  /** add the clip's mean frame to every frame first, so outputs depend on which frames share a clip. */
+  clipMean?: boolean;
 }
 
 export interface PatchifyWeights {
@@ -110,7 +112,11 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
       ...mlpInit,
     ],
     node: [
-      { opType: 'Reshape', input: ['pixel_values', 'shape_a'], output: ['a'] },
+      ...(spec.clipMean ? [
+        { opType: 'ReduceMean', input: ['pixel_values'], output: ['clip_mean'], attribute: [ints('axes', [1]), { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+        { opType: 'Add', input: ['pixel_values', 'clip_mean'], output: ['x_in'] },
+      ] : []),
+      { opType: 'Reshape', input: [spec.clipMean ? 'x_in' : 'pixel_values', 'shape_a'], output: ['a'] },
       { opType: 'Conv', input: ['a', 'conv_w', 'conv_b'], output: ['c'], attribute: [ints('kernel_shape', [p, p]), ints('strides', [p, p])] },
       { opType: 'Reshape', input: ['c', 'shape_b'], output: ['r'] },
       { opType: 'Transpose', input: ['r'], output: ['t'], attribute: [ints('perm', [0, 1, 3, 2])] },
