@@ -287,7 +287,7 @@ function probeVideo(ffprobe: string, file: string): { width: number; height: num
   const r = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file], { encoding: 'utf8' });
   const m = /^(\d+),(\d+)/.exec((r.stdout ?? '').trim());
   if (r.status !== 0 || !m) {
-    const why = (r.stderr ?? '').trim().split('\n').pop() || 'no video stream found';
+    const why = (r.stderr ?? '').trim().split('\n').pop() || 'no video stream: the file has zero frames or is not a video';
     throw new Error(`${file}: cannot read video (${why})`);
   }
   return { width: Number(m[1]), height: Number(m[2]) };

@@ -183,6 +183,9 @@ test('video without ffmpeg on PATH, and a corrupt video → errors naming the to
   const broken = join(root, 'broken.mp4');
   writeFileSync(broken, rand(2000, 5));
   await rejectsWith(openEpisode(broken), broken, 'cannot read video');
+  const zero = join(root, 'zero.mp4');
+  ffmpeg(['-f', 'lavfi', '-i', 'testsrc=size=32x24:rate=10', '-frames:v', '0', '-c:v', 'libx264', zero]);
+  await rejectsWith(openEpisode(zero), zero, 'zero frames');
 });
 
 test('encodeFrames on a folder streams chunks: same features as encoding all frames at once', async () => {
