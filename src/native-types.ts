@@ -40,4 +40,6 @@ export interface NativeAddon {
     bins: number, threads: number, out: Float32Array): void;
   patchStats(frames: Uint8Array, T: number, H: number, W: number, gridH: number, gridW: number,
     bins: number, threads: number, out: Float32Array): Promise<void>;
+  framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
+    threads: number, out: Float32Array): Promise<void>;
 }

@@ -2,14 +2,15 @@
 #include <string>
 
 #include "bindings/napi_util.h"
+#include "kernels/frames.h"
 #include "kernels/patchstats.h"
 
 namespace f2g {
 namespace {
 
-#define F2G_GUARD(body)          \
+#define F2G_GUARD(...)           \
   try {                          \
-    body                         \
+    __VA_ARGS__                  \
   } catch (const ArgError& err) { \
     ThrowJs(info.Env(), err);    \
   }
@@ -62,7 +63,37 @@ Napi::Value PatchStatsAsync(const Napi::CallbackInfo& info) {
   })
 }
 
+// framesToChw(frames: Uint8Array [n,H,W,3], n, H, W, mean: Float32Array(3), std: Float32Array(3), threads,
+//             out: Float32Array [n,3,H,W]) → Promise<void>
+Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    auto frames = Uint8Arg(info[0], "frames");
+    std::size_t n = SizeArg(info[1], "frames.shape[0]", 1);
+    std::size_t H = SizeArg(info[2], "frames.shape[1]", 1);
+    std::size_t W = SizeArg(info[3], "frames.shape[2]", 1);
+    auto mean = Float32Arg(info[4], "mean");
+    auto sd = Float32Arg(info[5], "std");
+    RequireLength(mean.length, 3, "mean", "[3]");
+    RequireLength(sd.length, 3, "std", "[3]");
+    for (int c = 0; c < 3; ++c)
+      if (!(sd.data[c] > 0)) ThrowRange("Expected std[" + std::to_string(c) + "] > 0 but received " + std::to_string(sd.data[c]));
+    std::size_t threads = SizeArg(info[6], "threads");
+    auto out = Float32Arg(info[7], "out");
+    const std::size_t need = CheckedProduct({n, H, W, 3}, "frames");
+    RequireLength(frames.length, need, "frames", "[n,H,W,3]");
+    RequireLength(out.length, need, "out", "[n,3,H,W]");
+    float m[3] = {mean.data[0], mean.data[1], mean.data[2]};
+    float s[3] = {sd.data[0], sd.data[1], sd.data[2]};
+    auto* w = new PromiseWorker(
+        info.Env(),
+        [frames, n, H, W, m, s, threads, out] { frames_to_chw(frames.data, n, H, W, m, s, out.data, threads); },
+        [](Napi::Env env) { return env.Undefined(); }, {info[0], info[7]});
+    return w->Queue();
+  })
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("framesToChw", Napi::Function::New(env, FramesToChw, "framesToChw"));
   exports.Set("patchStatsSync", Napi::Function::New(env, PatchStatsSync, "patchStatsSync"));
   exports.Set("patchStats", Napi::Function::New(env, PatchStatsAsync, "patchStats"));
 }

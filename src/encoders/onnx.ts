@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { FrameChunk } from '../episodes.js';
+import { native } from '../native.js';
 import type { Tensor } from '../types.js';
 import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
@@ -311,17 +312,13 @@ export class OnnxVisualEncoder implements FrameEncoder {
     return { data: out.data as Float32Array, shape: [steps, P, D] };
   }
 
-  /** Converts one RGB frame `[S, S, 3]` uint8 to normalised `[3, S, S]` float32. */
-  private preprocess(rgb: Uint8Array): Float32Array {
-    const plane = this.imageSize * this.imageSize;
-    const out = new Float32Array(3 * plane);
-    for (let c = 0; c < 3; c++) {
-      const a = 1 / (255 * this.std[c]);
-      const b = -this.mean[c] / this.std[c];
-      const o = out.subarray(c * plane, (c + 1) * plane);
-      for (let i = 0; i < plane; i++) o[i] = rgb[3 * i + c] * a + b;
-    }
-    return out;
+  /** Converts a chunk of RGB frames `[n, S, S, 3]` uint8 to normalised `[3, S, S]` float32 views, in C++ off the main thread. */
+  private async preprocess(chunk: FrameChunk): Promise<Float32Array[]> {
+    const S = this.imageSize;
+    const per = 3 * S * S;
+    const out = new Float32Array(chunk.count * per);
+    await native().framesToChw(chunk.data, chunk.count, S, S, new Float32Array(this.mean), new Float32Array(this.std), 0, out);
+    return Array.from({ length: chunk.count }, (_, i) => out.subarray(i * per, (i + 1) * per));
   }
 
   /** Starts streaming one episode: clips run as soon as enough frames arrived; only the last F frames are kept. */
@@ -349,9 +346,9 @@ export class OnnxVisualEncoder implements FrameEncoder {
         if (chunk.width !== this.imageSize || chunk.height !== this.imageSize) {
           throw new Error(`${label}: frames must be ${this.imageSize}×${this.imageSize} for ${this.name} but a chunk is ${chunk.width}×${chunk.height}`);
         }
-        const fb = this.imageSize * this.imageSize * 3;
+        const pre = await this.preprocess(chunk);
         for (let i = 0; i < chunk.count; i++) {
-          buf.push(this.preprocess(chunk.data.subarray(i * fb, (i + 1) * fb)));
+          buf.push(pre[i]);
           seen++;
           while (nextStart + F <= seen) {
             const clip = Array.from({ length: F }, (_, k) => frame(nextStart + k));
