@@ -17,6 +17,6 @@ export { patchStatsEncoder } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
 export type { ImageEpisode, SceneStage, SceneOptions } from './scene.js';
-export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode } from './scene.js';
+export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from './scene.js';
 export type { EncoderSpecOptions, CliIO } from './encode-cli.js';
 export { encodeCommand, createEncoder, parseEncodeArgs } from './encode-cli.js';

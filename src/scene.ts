@@ -9,6 +9,13 @@ import { checkInt, checkNumber, checkOptions } from './validate.js';
 import type { FrameEncoder } from './encoders/encoder.js';
 import { encodeFrames } from './encoders/encoder.js';
 
+/**
+ * Progress options suited to the built-in scene encoded with the built-in encoder
+ * (similarities stay near 1 because most patches are static background, so the
+ * slope threshold is lower than the default 0.01).
+ */
+export const SCENE_PROGRESS_OPTIONS = Object.freeze({ threshold: 0.003, window: 5 });
+
 /** One stage of a rendered episode (inclusive frame range). */
 export interface SceneStage {
   name: 'reach' | 'pause-1' | 'grasp' | 'pause-2' | 'carry' | 'pause-3' | 'release';

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { patchStatsEncoder, patchSimilarity, sampleImageEpisodes, encodeSceneEpisode, progressTargets, framesFromArray, encodeFrames } from '../src/index.js';
+import { patchStatsEncoder, patchSimilarity, sampleImageEpisodes, encodeSceneEpisode, progressTargets, framesFromArray, encodeFrames, SCENE_PROGRESS_OPTIONS } from '../src/index.js';
 import { patchStatsRef } from './reference/patchstats.js';
 
 function randomBytes(n: number, seed: number): Uint8Array {
@@ -126,7 +126,7 @@ test('scene episodes: deterministic, stages partition the episode, stages visibl
     const carry = ep.stages.find((x) => x.name === 'carry')!;
     assert.ok(Math.abs(s[pause.end] - s[pause.start]) < 0.005, 'pause is flat');
     assert.ok(s[carry.end] - s[carry.start] > 0.02, `carry moves towards the goal: ${s[carry.start]} → ${s[carry.end]}`);
-    const r = await progressTargets(f, { threshold: 0.003 });
+    const r = await progressTargets(f, SCENE_PROGRESS_OPTIONS);
     assert.ok(r.segments.length >= 3, `found ${r.segments.length} stages`);
     assert.ok(Math.abs(r.values[T - 1] - 1) < 1e-6);
   }
