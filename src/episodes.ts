@@ -141,6 +141,7 @@ async function decodeImage(file: string): Promise<{ data: Uint8Array; width: num
   try {
     const { data, info } = await sharp(file).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+    if (data.length !== info.width * info.height * 3) throw new Error(`decoded to ${data.length / (info.width * info.height * 3)} bytes per sample, expected 8-bit RGB`);
     return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
   } catch (err) {
     throw new Error(`${file}: cannot decode image (${(err as Error).message})`);

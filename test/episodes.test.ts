@@ -83,6 +83,19 @@ test('image folder: JPEG frames decode to RGB of the right size; resize + centre
   assert.ok(maxRed < 40, `centre crop kept only the dark middle (max red ${maxRed})`);
 });
 
+test('greyscale and RGBA PNG frames decode to 8-bit RGB', async () => {
+  const dir = join(root, 'ep_grey');
+  mkdirSync(dir);
+  const g = new Uint8Array(16).map((_, i) => i * 10);
+  await sharp(g, { raw: { width: 4, height: 4, channels: 1 } }).png().toFile(join(dir, 'f_1.png'));
+  const rgba = new Uint8Array(64).map((_, i) => (i % 4 === 3 ? 255 : i));
+  await sharp(rgba, { raw: { width: 4, height: 4, channels: 4 } }).png().toFile(join(dir, 'f_2.png'));
+  const got = await collect(await openEpisode(dir));
+  assert.equal(got.chunks, [{ start: 0, count: 2, height: 4, width: 4 }]);
+  assert.equal(Array.from(got.data.subarray(0, 48)), Array.from(g).flatMap((v) => [v, v, v]));
+  assert.equal(Array.from(got.data.subarray(48, 96)), Array.from(rgba).filter((_, i) => i % 4 !== 3));
+});
+
 test('image folder errors: empty folder, unreadable image, frames of mixed sizes — naming the file', async () => {
   const empty = join(root, 'empty');
   mkdirSync(empty);
