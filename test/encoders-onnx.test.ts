@@ -69,6 +69,15 @@ test('loads the model, reads names from metadata, reshapes [1, steps·P, D] → 
   assert.is(enc.runs, 1);
 });
 
+test('rank-4 output [1, steps, P, D] is read as is', async () => {
+  const m = patchifyEncoderModel({ ...spec, rank4Output: true }, 31);
+  const enc = await OnnxVisualEncoder.load(save('patchify-r4.onnx', m.bytes));
+  const fs = frames(6, 8, 8, 12);
+  const out = await encodeFrames(framesFromArray(stack(fs, 8, 8)), enc);
+  assert.equal(out.shape, [3, 4, 2]);
+  close(out.data, patchifyRef(fs, { size: 8, patch: 4, dim: 3, proj: 2, tubelet: 2 }, m.weights).data);
+});
+
 test('sliding clips over a longer episode; the last frame repeated to fill a tubelet', async () => {
   const enc = await OnnxVisualEncoder.load(fixedPath, { tubelet: 2 });
   const fs = frames(9, 8, 8, 2);
@@ -163,6 +172,10 @@ test('bad models: missing, corrupt, wrong rank, wrong dtype, mismatched sizes �
   const i64 = save('int64.onnx', castModel(ONNX_INT64, ['batch', 4, 3, 8, 8]));
   await OnnxVisualEncoder.load(i64).then(() => assert.unreachable('loaded'), (e: Error) => {
     assert.match(e.message, i64); assert.match(e.message, 'expects int64'); assert.match(e.message, 'float32');
+  });
+  const outRank = save('out-rank5.onnx', castModel(1, ['batch', 4, 3, 8, 8]));
+  await OnnxVisualEncoder.load(outRank).then(() => assert.unreachable('loaded'), (e: Error) => {
+    assert.match(e.message, outRank); assert.match(e.message, "output 'y' has rank 5"); assert.match(e.message, '[B, steps·P, D]');
   });
   await OnnxVisualEncoder.load(fixedPath, { imageSize: 16 }).then(() => assert.unreachable('loaded'), (e: Error) => assert.match(e.message, 'expects 8×8 frames'));
   await OnnxVisualEncoder.load(fixedPath, { framesPerClip: 8 }).then(() => assert.unreachable('loaded'), (e: Error) => assert.match(e.message, 'clips of 4 frames'));

@@ -64,6 +64,8 @@ export interface PatchifySpec {
   inputType?: number;
   /** extra MatMul [proj, proj] + Relu layers after the projection (benchmark stand-ins). */
   mlpLayers?: number;
+  /** output [B, steps, P, proj] instead of [B, steps·P, proj]. */
+  rank4Output?: boolean;
   /** add the clip's mean frame to every frame first, so outputs depend on which frames share a clip. */
   clipMean?: boolean;
 }
@@ -101,7 +103,7 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
   const graph = {
     name: 'patchify-encoder',
     input: [valueInfo('pixel_values', inputDims, spec.inputType ?? FLOAT)],
-    output: [valueInfo('last_hidden_state', [dynamic ? 1 : 'batch', dynamic ? 'tokens' : steps * P, proj])],
+    output: [valueInfo('last_hidden_state', spec.rank4Output ? ['batch', steps, P, proj] : [dynamic ? 1 : 'batch', dynamic ? 'tokens' : steps * P, proj])],
     initializer: [
       floatInit('conv_w', [dim, 3 * tau, p, p], weights.conv),
       floatInit('conv_b', [dim], weights.bias),
@@ -120,7 +122,7 @@ export function patchifyEncoderModel(spec: PatchifySpec, seed = 1): { bytes: Uin
       { opType: 'Conv', input: ['a', 'conv_w', 'conv_b'], output: ['c'], attribute: [ints('kernel_shape', [p, p]), ints('strides', [p, p])] },
       { opType: 'Reshape', input: ['c', 'shape_b'], output: ['r'] },
       { opType: 'Transpose', input: ['r'], output: ['t'], attribute: [ints('perm', [0, 1, 3, 2])] },
-      { opType: 'Reshape', input: ['t', 'shape_c'], output: ['y0'] },
+      { opType: spec.rank4Output ? 'Identity' : 'Reshape', input: spec.rank4Output ? ['t'] : ['t', 'shape_c'], output: ['y0'] },
       { opType: 'MatMul', input: ['y0', 'proj_w'], output: [layers > 0 ? 'h0' : 'last_hidden_state'] },
       ...mlp,
     ],
