@@ -5,6 +5,7 @@ import { capabilities } from '../src/index.js';
 const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
   ['io', () => import('./io.js')],
+  ['encoders', () => import('./encoders.js')],
 ];
 
 const filter = process.argv[2];

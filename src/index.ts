@@ -25,3 +25,16 @@ export {
 } from './label.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './plot.js';
 export { sampleEpisodes, sampleEpisode, type SampleOptions, type SampleEpisode } from './sample.js';
+// ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
+export type { FrameChunk, FrameSource, ChunkOptions } from './episodes.js';
+export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './episodes.js';
+export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
+export { encodeFrames, encodeEpisodes } from './encoders/encoder.js';
+export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js';
+export { patchStatsEncoder } from './encoders/builtin.js';
+export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
+export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { ImageEpisode, SceneStage, SceneOptions } from './scene.js';
+export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from './scene.js';
+export type { EncoderSpecOptions, CliIO } from './encode-cli.js';
+export { encodeCommand, createEncoder, parseEncodeArgs } from './encode-cli.js';

@@ -34,4 +34,12 @@ export interface NativeAddon {
   progressTargetsBatch(episodes: Array<[Float32Array, number, number, number]>,
     opts: NativeProgressOptions): Promise<NativeProgressResult[]>;
   stepsToGo(length: number, out: Float32Array): void;
+
+  // ---- encoders (native/bindings/encoders.cc) ----
+  patchStatsSync(frames: Uint8Array, T: number, H: number, W: number, gridH: number, gridW: number,
+    bins: number, threads: number, out: Float32Array): void;
+  patchStats(frames: Uint8Array, T: number, H: number, W: number, gridH: number, gridW: number,
+    bins: number, threads: number, out: Float32Array): Promise<void>;
+  framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
+    threads: number, out: Float32Array): Promise<void>;
 }

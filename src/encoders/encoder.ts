@@ -1,0 +1,139 @@
+// The streaming encoder interface shared by the built-in and ONNX encoders,
+// and `encodeFrames`, which drives a frame source through an encoder chunk by
+// chunk so that no more than one chunk (or one clip) of decoded frames is
+// alive at a time.
+import { openEpisode, type FrameChunk, type FrameSource } from '../episodes.js';
+import type { Tensor } from '../types.js';
+import { checkInt, checkOptions, typeError } from '../validate.js';
+
+/** One episode being encoded: frames are pushed in order, features come out at the end. */
+export interface EncoderStream {
+  /** Feeds the next chunk of frames (resolves once the chunk's work is done or buffered). */
+  push(chunk: FrameChunk): Promise<void>;
+  /** Ends the episode and returns its features `[steps, N, D]`. */
+  finish(): Promise<Tensor>;
+}
+
+/** A visual encoder that turns an episode's frames into per-step patch features `[steps, N, D]`. */
+export interface FrameEncoder {
+  /** 'builtin:patch-stats' or the model path. */
+  readonly name: string;
+  /** Side of the square frames the encoder wants (short-side resize + centre crop), or undefined for native size. */
+  readonly imageSize: number | undefined;
+  /** Frames it likes to receive per chunk. */
+  readonly chunkFrames: number;
+  /** Starts one episode; `label` names it in error messages. */
+  begin(label: string): EncoderStream;
+}
+
+/** Options of {@link encodeFrames}. */
+export interface EncodeFramesOptions {
+  /** Frames decoded per chunk (default: the encoder's `chunkFrames`). */
+  chunkFrames?: number;
+  /** Called after every chunk with frames done so far and the total when known. */
+  onProgress?: (framesDone: number, framesTotal: number | undefined) => void;
+}
+
+/**
+ * Encodes one episode: decodes it chunk by chunk (resized/cropped to the
+ * encoder's `imageSize` while decoding) and streams the chunks through the
+ * encoder. Decoding and inference run off the main thread.
+ *
+ * @param source a path (see {@link openEpisode}) or an opened {@link FrameSource}
+ * @param encoder {@link patchStatsEncoder} or an {@link OnnxVisualEncoder}
+ * @returns features `[steps, N, D]` (steps = T for the built-in encoder, ⌈T/tubelet⌉ for video models)
+ * @throws {Error} naming the episode's path and the problem
+ * @example
+ * const features = await encodeFrames('episodes/ep_000', patchStatsEncoder());
+ * const { values } = await progressTargets(features);
+ */
+export async function encodeFrames(source: string | FrameSource, encoder: FrameEncoder, opts?: EncodeFramesOptions): Promise<Tensor> {
+  if (encoder === null || typeof encoder !== 'object' || typeof (encoder as FrameEncoder).begin !== 'function') {
+    throw typeError('encoder', 'a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder)', encoder);
+  }
+  const o = checkOptions(opts);
+  const chunkFrames = o.chunkFrames === undefined ? encoder.chunkFrames : checkInt(o.chunkFrames, 'opts.chunkFrames', 1);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
+  const src = typeof source === 'string' ? await openEpisode(source) : source;
+  if (src === null || typeof src !== 'object' || typeof src.chunks !== 'function') throw typeError('source', 'a path or a FrameSource', source);
+  const stream = encoder.begin(src.path);
+  let done = 0;
+  try {
+    for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize })) {
+      await stream.push(chunk);
+      done += chunk.count;
+      o.onProgress?.(done, src.length);
+    }
+  } catch (err) {
+    const e = err as Error;
+    if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
+    throw e;
+  }
+  if (done === 0) throw new Error(`${src.path}: the episode has zero frames`);
+  try {
+    return await stream.finish();
+  } catch (err) {
+    const e = err as Error;
+    if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
+    throw e;
+  }
+}
+
+/** Concatenates `[n_i, N, D]` pieces along the first axis. */
+export function concatSteps(pieces: Tensor[], N: number, D: number): Tensor {
+  const steps = pieces.reduce((a, p) => a + p.shape[0], 0);
+  const data = new Float32Array(steps * N * D);
+  let off = 0;
+  for (const p of pieces) {
+    data.set(p.data.subarray(0, p.shape[0] * N * D), off);
+    off += p.shape[0] * N * D;
+  }
+  return { data, shape: [steps, N, D] };
+}
+
+/** Outcome of one episode of {@link encodeEpisodes}. */
+export type EncodedEpisode =
+  | { path: string; ok: true; features: Tensor; frames: number }
+  | { path: string; ok: false; error: Error };
+
+/** Options of {@link encodeEpisodes}. */
+export interface EncodeEpisodesOptions {
+  chunkFrames?: number;
+  /** Called after every chunk: episode index, frames done in it, its total when known, episodes in all. */
+  onProgress?: (episode: number, framesDone: number, framesTotal: number | undefined, episodes: number) => void;
+  /** Called when an episode ends (encoded or failed), e.g. to write or label it right away. */
+  onEpisode?: (result: EncodedEpisode, index: number) => void | Promise<void>;
+}
+
+/**
+ * Encodes many episodes one after another. A bad episode (unreadable, empty,
+ * mixed frame sizes…) does not stop the others: its result carries the error,
+ * which names the file. Results come back in input order.
+ *
+ * @example
+ * const results = await encodeEpisodes(paths, patchStatsEncoder());
+ * for (const r of results) if (!r.ok) console.error(r.error.message);
+ */
+export async function encodeEpisodes(sources: Array<string | FrameSource>, encoder: FrameEncoder, opts?: EncodeEpisodesOptions): Promise<EncodedEpisode[]> {
+  if (!Array.isArray(sources)) throw typeError('sources', 'an array of episode paths or FrameSources', sources);
+  const o = checkOptions(opts);
+  const results: EncodedEpisode[] = [];
+  for (let i = 0; i < sources.length; i++) {
+    const s = sources[i];
+    const path = typeof s === 'string' ? s : (s as FrameSource)?.path ?? `sources[${i}]`;
+    let frames = 0;
+    let r: EncodedEpisode;
+    try {
+      const features = await encodeFrames(s, encoder, {
+        chunkFrames: o.chunkFrames,
+        onProgress: (done, total) => { frames = done; o.onProgress?.(i, done, total, sources.length); },
+      });
+      r = { path, ok: true, features, frames };
+    } catch (err) {
+      r = { path, ok: false, error: err instanceof Error ? err : new Error(String(err)) };
+    }
+    results.push(r);
+    await o.onEpisode?.(r, i);
+  }
+  return results;
+}
