@@ -6,3 +6,10 @@ export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
   progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
 } from './progress.js';
+
+// ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
+export { ValueHead } from './value.js';
+export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './value.js';
+export { TorchUnavailableError } from './torch-common.js';
+export { SafetensorsError } from './torch-files.js';
+export type { NamedTensor } from './torch-files.js';
