@@ -13,3 +13,7 @@ export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './value.j
 export { TorchUnavailableError } from './torch-common.js';
 export { SafetensorsError } from './torch-files.js';
 export type { NamedTensor } from './torch-files.js';
+export { Policy } from './policy.js';
+export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './policy.js';
+export { PpoTrainer, GrpoTrainer } from './trainer.js';
+export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics, Aggregation } from './trainer.js';

@@ -41,6 +41,37 @@ export interface NativeProgressOptions {
   threads?: number;
 }
 
+export interface NativePolicy {
+  linearModules(): Array<[string, number, number, boolean]>;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+  addLora(config: { rank: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; seed: number }): void;
+  mergeAdapters(): void;
+  adapterState(): NativeNamedTensor[];
+  loadAdapterState(adapters: NativeNamedTensor[]): void;
+  trainableNames(): string[];
+  act(obs: Float32Array, B: number, deterministic: boolean): { actions: Float32Array; logProbs: Float32Array; values: Float32Array };
+  evaluate(obs: Float32Array, B: number, actions: Float32Array): { logProbs: Float32Array; entropy: Float32Array; values: Float32Array };
+}
+export interface NativeTrainerOptions {
+  clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
+  entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;
+  epochs: number; minibatches: number; useCritic: boolean; seed: number;
+}
+export interface NativeBatch {
+  B: number; T: number; obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
+  returns?: Float32Array; oldValues?: Float32Array; mask?: Float32Array;
+}
+export interface NativeMetrics {
+  policyLoss: number; valueLoss: number; entropy: number; clipFraction: number; approxKl: number; gradNorm: number;
+  kl: number; loss: number; steps: number;
+}
+export interface NativeTrainer {
+  updateSync(batch: NativeBatch): NativeMetrics;
+  update(batch: NativeBatch): Promise<NativeMetrics>;
+  losses(batch: NativeBatch): NativeMetrics;
+}
+
 export interface NativeAddon {
   capabilities(): Capabilities;
   readProbe(data: Float32Array, threads: number): number;
@@ -60,4 +91,6 @@ export interface NativeAddon {
 
   // ---- libtorch (native/torch/*_binding.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
+  PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
+  TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
 }
