@@ -4,6 +4,7 @@ import { capabilities } from '../src/index.js';
 
 const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
+  ['torch', () => import('./torch.js')],
 ];
 
 const filter = process.argv[2];

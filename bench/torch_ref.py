@@ -153,12 +153,15 @@ def value_case():
 
 
 def timeit(fn):
+    """Median of per-call times over at least 5 calls and min_s seconds."""
     fn()  # warm-up
-    n, start = 0, time.perf_counter()
-    while n < 5 or time.perf_counter() - start < min_s:
+    times, start = [], time.perf_counter()
+    while len(times) < 5 or time.perf_counter() - start < min_s:
+        t0 = time.perf_counter()
         fn()
-        n += 1
-    return (time.perf_counter() - start) / n * 1e3
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    return times[len(times) // 2]
 
 
 print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
