@@ -121,6 +121,28 @@ if (!hasTorch) {
     assert.is(head.predict(h).length, 64);
   });
 
+  test('cosine schedule: step k of K uses lr·½(1 + cos(πk/K)); constant keeps lr; a throwing onProgress rejects fit', async () => {
+    const h = { data: hidden.subarray(0, 32 * D), shape: [32, D] };
+    const t = targets.subarray(0, 32);
+    const cfg = { inputDim: D, hiddenDim: 16, bins: 11, seed: 6 };
+    const near = (a: ValueHead, b: ValueHead) => a.stateDict().every(([, x], i) => x.every((v, j) => Math.abs(v - b.stateDict()[i][1][j]) < 1e-5));
+    const fitted = new ValueHead(cfg);
+    fitted.fitSync(h, t, { epochs: 3, batchSize: 32, lr: 1e-2, weightDecay: 0.1 }); // 3 full-batch steps
+    const stepped = new ValueHead(cfg);
+    for (const k of [0, 1, 2]) stepped.trainStep(h, t, { lr: 1e-2 * 0.5 * (1 + Math.cos((Math.PI * k) / 3)), weightDecay: 0.1 });
+    assert.ok(near(fitted, stepped), 'cosine steps');
+    const constant = new ValueHead(cfg);
+    constant.fitSync(h, t, { epochs: 3, batchSize: 32, lr: 1e-2, weightDecay: 0.1, schedule: 'constant' });
+    const steppedC = new ValueHead(cfg);
+    for (let k = 0; k < 3; k++) steppedC.trainStep(h, t, { lr: 1e-2, weightDecay: 0.1 });
+    assert.ok(near(constant, steppedC) && !near(constant, stepped), 'constant steps');
+    const head = new ValueHead(cfg);
+    let err: unknown;
+    try { await head.fit(h, t, { epochs: 2, onProgress: () => { throw new Error('stop here'); } }); } catch (e) { err = e; }
+    assert.match(String(err), /stop here/);
+    assert.is(head.predict(h).length, 32); // not left busy
+  });
+
   test('save/load round trip gives identical predictions; files are atomic', () => {
     const head = new ValueHead({ inputDim: D, hiddenDim: 16, bins: 21, seed: 4, targets: 'one-hot' });
     head.fitSync(H, targets, { epochs: 1, batchSize: 256 });
