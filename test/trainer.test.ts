@@ -81,6 +81,27 @@ if (!capabilities().torch) {
     assert.ok(grpo.losses(gb).loss < b0);
   });
 
+  test('categorical head (tokenised actions): losses match the reference and a step lowers the loss', () => {
+    const p = new Policy({ obsDim: 4, trunk: { sizes: [16] }, head: { type: 'categorical', actionDims: 3, bins: 5 }, seed: 8 });
+    const r = rng(12); const n = Bs * Ts;
+    const obs = Float32Array.from({ length: n * 4 }, () => r() * 2 - 1);
+    const a = p.act({ data: obs, shape: [n, 4] });
+    const batch: RolloutBatch = {
+      obs: { data: obs, shape: [Bs, Ts, 4] }, actions: { data: a.actions.data, shape: [Bs, Ts, 3] },
+      oldLogProbs: { data: Float32Array.from(a.logProbs, (x) => x + (r() - 0.5) * 0.6), shape: [Bs, Ts] },
+      advantages: { data: Float32Array.from({ length: n }, () => r() * 2 - 1), shape: [Bs, Ts] },
+    };
+    const grpo = new GrpoTrainer(p, { aggregation: 'seq-mean-token-mean', actorLr: 1e-2 });
+    const m = grpo.losses(batch);
+    const ones = rows(new Float32Array(n).fill(1), Bs, Ts);
+    const ref = surrogate({ logp: rows(a.logProbs, Bs, Ts), oldLogp: rows(d(batch.oldLogProbs), Bs, Ts), adv: rows(d(batch.advantages), Bs, Ts), mask: ones },
+      { clipLow: 0.2, clipHigh: 0.28, aggregation: 'seq-mean-token-mean' });
+    assert.ok(close(m.policyLoss, ref.loss) && close(m.clipFraction, ref.clipFraction, 1e-6), `${m.policyLoss} vs ${ref.loss}`);
+    grpo.updateSync(batch);
+    assert.ok(grpo.losses(batch).policyLoss < m.policyLoss);
+    assert.throws(() => grpo.updateSync({ ...batch, actions: { data: new Float32Array(n * 3).fill(1.5), shape: [Bs, Ts, 3] } }), /class index in \[0, 4\]/);
+  });
+
   test('k3 KL penalty to the frozen reference equals the reference estimator', () => {
     const p = new Policy(spec); const batch = makeBatch(p, 5);
     const obs = { data: d(batch.obs), shape: [Bs * Ts, 4] }; const act = { data: d(batch.actions), shape: [Bs * Ts, 2] };
