@@ -47,6 +47,17 @@ inline const float* TensorArg(const Napi::Value& v, const char* name, const std:
 /// Throws RangeError naming the first NaN/Inf (or out-of-[lo,hi]) element.
 inline void CheckValues(const float* p, std::size_t n, const char* name, double lo = -INFINITY,
                         double hi = INFINITY) {
+  if (n == 0) return;
+  {
+    // Fast path: one vectorised (and threaded) ATen pass; the scalar scan
+    // below only runs to name the first bad element.
+    TorchThreadsHere();
+    torch::NoGradGuard ng;
+    torch::Tensor t = Blob(p, {static_cast<int64_t>(n)});
+    const bool ok = std::isinf(lo) && std::isinf(hi) ? torch::isfinite(t).all().item<bool>()
+                                                      : torch::logical_and(t >= lo, t <= hi).all().item<bool>();
+    if (ok) return;
+  }
   for (std::size_t i = 0; i < n; ++i) {
     const float x = p[i];
     if (!std::isfinite(x))
