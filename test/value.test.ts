@@ -115,9 +115,13 @@ if (!hasTorch) {
     assert.ok(Math.abs(first - l0) < 1e-5);
     for (let i = 0; i < 20; i++) head.trainStep(h, t, { lr: 1e-2 });
     assert.ok(head.loss(h, t) < l0 * 0.8, `${l0} → ${head.loss(h, t)}`);
-    const p = head.fit(H, targets, { epochs: 2 });
+    let ticks = 0;
+    const timer = setInterval(() => { ticks++; }, 1);
+    const p = head.fit(H, targets, { epochs: 30, batchSize: 64 });
     assert.throws(() => head.predict(h), /busy/);
     await p;
+    clearInterval(timer);
+    assert.ok(ticks > 0, 'the event loop ran while fit() trained off the main thread');
     assert.is(head.predict(h).length, 64);
   });
 
