@@ -3,7 +3,7 @@
 // determinism, bad batches, and PPO / GRPO learning a sparse-reward reaching task.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { capabilities, GrpoTrainer, Policy, PpoTrainer, type PolicySpec, type RolloutBatch } from '../src/index.js';
+import { capabilities, GrpoTrainer, native, Policy, PpoTrainer, type PolicySpec, type RolloutBatch } from '../src/index.js';
 import { gae, grpoAdvantages, k3, maskedMean, rng, rows, surrogate, valueLoss, type Aggregation } from './reference/surrogate.js';
 
 const spec: PolicySpec = { obsDim: 4, trunk: { sizes: [16, 16] }, head: { type: 'gaussian', actionDim: 2, initLogStd: -0.5 }, critic: { sizes: [16] }, seed: 5 };
@@ -154,6 +154,7 @@ if (!capabilities().torch) {
     assert.throws(() => new PpoTrainer(p, { aggregation: 'sum' as Aggregation }), TypeError);
     assert.throws(() => new PpoTrainer(new Policy({ ...spec, critic: null })), /critic/);
     assert.throws(() => new PpoTrainer({} as Policy), TypeError);
+    assert.throws(() => new (native().TrainerNative)({ act() {} } as never, {} as never), (e: Error) => e instanceof TypeError && /Expected a Policy/.test(e.message));
     const m = await ppo.update(batch);
     assert.is(m.steps, 16);
     p.addLora({ rank: 2, targets: ['trunk.0'] });

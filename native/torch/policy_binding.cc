@@ -24,7 +24,9 @@ std::string StringArg(const Napi::Value& v, const char* name) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-Napi::FunctionReference* policy_ctor = nullptr;
+// Tags PolicyNative objects so TrainerNative can check its argument without a
+// per-process constructor reference (safe with worker_threads).
+const napi_type_tag kPolicyTag = {0x6f2a9b3c51d04e77ULL, 0x8c1de5a2f09b4d13ULL};
 
 class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
  public:
@@ -40,7 +42,6 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
          InstanceMethod("loadAdapterState", &PolicyWrap::LoadAdapterState),
          InstanceMethod("trainableNames", &PolicyWrap::TrainableNames),
          InstanceMethod("act", &PolicyWrap::Act), InstanceMethod("evaluate", &PolicyWrap::Evaluate)});
-    policy_ctor = new Napi::FunctionReference(Napi::Persistent(cls));
     exports.Set("PolicyNative", cls);
   }
 
@@ -71,6 +72,7 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
       }
       s.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "spec.seed"));
       policy_ = std::make_shared<Policy>(s);
+      info.This().As<Napi::Object>().TypeTag(&kPolicyTag);
     })
   }
 
@@ -211,7 +213,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
 
   explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
     F2G_TGUARD(info.Env(), {
-      if (!info[0].IsObject() || !policy_ctor || !info[0].As<Napi::Object>().InstanceOf(policy_ctor->Value()))
+      if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kPolicyTag))
         ThrowType("Expected a Policy for policy but received " + Describe(info[0]));
       std::shared_ptr<Policy> policy = PolicyWrap::Unwrap(info[0].As<Napi::Object>())->policy_;
       if (!info[1].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[1]));
