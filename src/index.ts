@@ -38,3 +38,13 @@ export type { ImageEpisode, SceneStage, SceneOptions } from './scene.js';
 export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from './scene.js';
 export type { EncoderSpecOptions, CliIO } from './encode-cli.js';
 export { encodeCommand, createEncoder, parseEncodeArgs } from './encode-cli.js';
+// ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
+export { ValueHead } from './value.js';
+export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './value.js';
+export { TorchUnavailableError } from './torch-common.js';
+export { SafetensorsError } from './torch-files.js';
+export type { NamedTensor } from './torch-files.js';
+export { Policy } from './policy.js';
+export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './policy.js';
+export { PpoTrainer, GrpoTrainer } from './trainer.js';
+export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics, Aggregation } from './trainer.js';

@@ -3,6 +3,29 @@
 // checks again so that nothing reads past a buffer.
 import type { Capabilities } from './types.js';
 
+// ---- libtorch training classes (native/torch/*; present only when built with libtorch) ----
+/** [name, float32 data, shape] as exchanged with the libtorch classes. */
+export type NativeNamedTensor = [string, Float32Array, number[]];
+
+export interface NativeValueHeadConfig {
+  inputDim: number; hiddenDim: number; bins: number; oneHot: boolean; seed: number;
+}
+export interface NativeFitOptions {
+  epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number;
+}
+export interface NativeValueHead {
+  targets(values: Float32Array): Float32Array;
+  predict(hidden: Float32Array, B: number): Float32Array;
+  predictDistribution(hidden: Float32Array, B: number): Float32Array;
+  loss(hidden: Float32Array, B: number, targets: Float32Array): number;
+  trainStep(hidden: Float32Array, B: number, targets: Float32Array, lr: number, weightDecay: number): number;
+  fitSync(hidden: Float32Array, B: number, targets: Float32Array, opts: NativeFitOptions): number[];
+  fit(hidden: Float32Array, B: number, targets: Float32Array, opts: NativeFitOptions,
+    onProgress?: (epoch: number, epochs: number, loss: number) => void): Promise<number[]>;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+}
+
 /** Per-episode result as the addon returns it (segments as [start, end] pairs). */
 export interface NativeProgressResult {
   values: Float32Array;
@@ -16,6 +39,37 @@ export interface NativeProgressOptions {
   maxClusterFrames?: number;
   threshold?: number;
   threads?: number;
+}
+
+export interface NativePolicy {
+  linearModules(): Array<[string, number, number, boolean]>;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+  addLora(config: { rank: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; seed: number }): void;
+  mergeAdapters(): void;
+  adapterState(): NativeNamedTensor[];
+  loadAdapterState(adapters: NativeNamedTensor[]): void;
+  trainableNames(): string[];
+  act(obs: Float32Array, B: number, deterministic: boolean): { actions: Float32Array; logProbs: Float32Array; values: Float32Array };
+  evaluate(obs: Float32Array, B: number, actions: Float32Array): { logProbs: Float32Array; entropy: Float32Array; values: Float32Array };
+}
+export interface NativeTrainerOptions {
+  clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
+  entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;
+  epochs: number; minibatches: number; useCritic: boolean; seed: number;
+}
+export interface NativeBatch {
+  B: number; T: number; obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
+  returns?: Float32Array; oldValues?: Float32Array; mask?: Float32Array;
+}
+export interface NativeMetrics {
+  policyLoss: number; valueLoss: number; entropy: number; clipFraction: number; approxKl: number; gradNorm: number;
+  kl: number; loss: number; steps: number;
+}
+export interface NativeTrainer {
+  updateSync(batch: NativeBatch): NativeMetrics;
+  update(batch: NativeBatch): Promise<NativeMetrics>;
+  losses(batch: NativeBatch): NativeMetrics;
 }
 
 export interface NativeAddon {
@@ -42,4 +96,8 @@ export interface NativeAddon {
     bins: number, threads: number, out: Float32Array): Promise<void>;
   framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
     threads: number, out: Float32Array): Promise<void>;
+  // ---- libtorch (native/torch/*_binding.cc); undefined without libtorch ----
+  ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
+  PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
+  TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
 }

@@ -45,6 +45,11 @@ export class AddonLoadError extends Error {
 }
 
 function tryLoad(candidates: string[]): NativeAddon {
+  // libtorch's OpenMP threads spin between parallel regions by default; on a
+  // shared or oversubscribed machine that costs up to 10× (measured: a PPO
+  // update 1291 ms → 190 ms on 2 busy cores). libgomp reads this once, when
+  // the addon loads it, so it is set here unless the user chose a policy.
+  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   const attempts: Array<{ path: string; error: string }> = [];
   for (const p of candidates) {
     if (!existsSync(p)) {

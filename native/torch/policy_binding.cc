@@ -1,0 +1,331 @@
+// N-API classes PolicyNative and TrainerNative over f2g::Policy/Trainer
+// (SPEC §8, §9). The TS layer (src/policy.ts, src/trainer.ts) normalises
+// specs and options; this layer re-checks every size it reads.
+#include <memory>
+
+#include "torch/policy.h"
+#include "torch/tnapi.h"
+#include "torch/trainer.h"
+
+namespace f2g {
+namespace {
+
+std::vector<int64_t> SizesArg(const Napi::Value& v, const char* name) {
+  if (!v.IsArray()) ThrowType(std::string("Expected an array of sizes for ") + name + " but received " + Describe(v));
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<int64_t> out;
+  for (uint32_t i = 0; i < a.Length(); ++i)
+    out.push_back(static_cast<int64_t>(SizeArg(a.Get(i), (std::string(name) + "[" + std::to_string(i) + "]").c_str(), 1)));
+  return out;
+}
+
+std::string StringArg(const Napi::Value& v, const char* name) {
+  if (!v.IsString()) ThrowType(std::string("Expected a string for ") + name + " but received " + Describe(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// Tags PolicyNative objects so TrainerNative can check its argument without a
+// per-process constructor reference (safe with worker_threads).
+const napi_type_tag kPolicyTag = {0x6f2a9b3c51d04e77ULL, 0x8c1de5a2f09b4d13ULL};
+
+class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(
+        env, "PolicyNative",
+        {InstanceMethod("linearModules", &PolicyWrap::LinearModules),
+         InstanceMethod("stateDict", &PolicyWrap::StateDict),
+         InstanceMethod("loadStateDict", &PolicyWrap::LoadStateDict),
+         InstanceMethod("addLora", &PolicyWrap::AddLora),
+         InstanceMethod("mergeAdapters", &PolicyWrap::MergeAdapters),
+         InstanceMethod("adapterState", &PolicyWrap::AdapterState),
+         InstanceMethod("loadAdapterState", &PolicyWrap::LoadAdapterState),
+         InstanceMethod("trainableNames", &PolicyWrap::TrainableNames),
+         InstanceMethod("act", &PolicyWrap::Act), InstanceMethod("evaluate", &PolicyWrap::Evaluate)});
+    exports.Set("PolicyNative", cls);
+  }
+
+  explicit PolicyWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PolicyWrap>(info) {
+    F2G_TGUARD(info.Env(), {
+      if (!info[0].IsObject()) ThrowType("Expected a policy spec object for spec but received " + Describe(info[0]));
+      Napi::Object o = info[0].As<Napi::Object>();
+      PolicySpec s;
+      s.obs_dim = static_cast<int64_t>(SizeArg(o.Get("obsDim"), "spec.obsDim", 1));
+      s.hidden = SizesArg(o.Get("hidden"), "spec.trunk.sizes");
+      s.activation = StringArg(o.Get("activation"), "spec.trunk.activation");
+      s.categorical = o.Get("categorical").ToBoolean().Value();
+      if (s.categorical) {
+        s.action_dims = static_cast<int64_t>(SizeArg(o.Get("actionDims"), "spec.head.actionDims", 1));
+        s.bins = static_cast<int64_t>(SizeArg(o.Get("bins"), "spec.head.bins", 2));
+      } else {
+        s.action_dim = static_cast<int64_t>(SizeArg(o.Get("actionDim"), "spec.head.actionDim", 1));
+        s.state_dependent_std = o.Get("stateDependentStd").ToBoolean().Value();
+        s.squash = o.Get("squash").ToBoolean().Value();
+        s.init_log_std = NumberArg(o.Get("initLogStd"), "spec.head.initLogStd");
+        s.log_std_min = NumberArg(o.Get("logStdMin"), "spec.head.logStdMin");
+        s.log_std_max = NumberArg(o.Get("logStdMax"), "spec.head.logStdMax");
+      }
+      s.critic = o.Get("critic").ToBoolean().Value();
+      if (s.critic) {
+        s.critic_hidden = SizesArg(o.Get("criticHidden"), "spec.critic.sizes");
+        s.critic_activation = StringArg(o.Get("criticActivation"), "spec.critic.activation");
+      }
+      s.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "spec.seed"));
+      policy_ = std::make_shared<Policy>(s);
+      info.This().As<Napi::Object>().TypeTag(&kPolicyTag);
+    })
+  }
+
+  std::shared_ptr<Policy> policy_;
+
+ private:
+  Napi::Value LinearModules(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    auto layers = policy_->Linears();
+    Napi::Array out = Napi::Array::New(env, layers.size());
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      Napi::Array item = Napi::Array::New(env, 4);
+      item.Set(0u, layers[i]->path);
+      item.Set(1u, static_cast<double>(layers[i]->w.size(1)));
+      item.Set(2u, static_cast<double>(layers[i]->w.size(0)));
+      item.Set(3u, layers[i]->lora);
+      out.Set(static_cast<uint32_t>(i), item);
+    }
+    return out;
+  }
+  Napi::Value StateDict(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      BusyGuard g(policy_->busy, "Policy");
+      return NamedToJs(info.Env(), policy_->StateDict());
+    })
+  }
+  Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      NamedTensors src = NamedFromJs(info[0], "weights");
+      BusyGuard g(policy_->busy, "Policy");
+      policy_->LoadStateDict(src);
+      return info.Env().Undefined();
+    })
+  }
+  Napi::Value AddLora(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      if (!info[0].IsObject()) ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
+      Napi::Object o = info[0].As<Napi::Object>();
+      LoraConfig c;
+      c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
+      c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
+      c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");
+      if (c.dropout < 0 || c.dropout >= 1) ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
+      c.rslora = o.Get("rslora").ToBoolean().Value();
+      c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
+      Napi::Value t = o.Get("targets");
+      if (!t.IsArray()) ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
+      Napi::Array ta = t.As<Napi::Array>();
+      for (uint32_t i = 0; i < ta.Length(); ++i)
+        c.targets.push_back(StringArg(ta.Get(i), ("lora.targets[" + std::to_string(i) + "]").c_str()));
+      BusyGuard g(policy_->busy, "Policy");
+      policy_->AddLora(c);
+      return info.Env().Undefined();
+    })
+  }
+  Napi::Value MergeAdapters(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      BusyGuard g(policy_->busy, "Policy");
+      policy_->MergeAdapters();
+      return info.Env().Undefined();
+    })
+  }
+  Napi::Value AdapterState(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      BusyGuard g(policy_->busy, "Policy");
+      return NamedToJs(info.Env(), policy_->AdapterState());
+    })
+  }
+  Napi::Value LoadAdapterState(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      NamedTensors src = NamedFromJs(info[0], "adapters");
+      BusyGuard g(policy_->busy, "Policy");
+      policy_->LoadAdapterState(src);
+      return info.Env().Undefined();
+    })
+  }
+  Napi::Value TrainableNames(const Napi::CallbackInfo& info) {
+    auto names = policy_->TrainableNames();
+    Napi::Array out = Napi::Array::New(info.Env(), names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) out.Set(static_cast<uint32_t>(i), names[i]);
+    return out;
+  }
+
+  torch::Tensor Obs(const Napi::CallbackInfo& info, int64_t* B) {
+    *B = static_cast<int64_t>(SizeArg(info[1], "obs.shape[0]", 1));
+    const int64_t O = policy_->spec().obs_dim;
+    const float* p = TensorArg(info[0], "obs.data", {*B, O});
+    CheckValues(p, static_cast<std::size_t>(*B * O), "obs");
+    return Blob(p, {*B, O});
+  }
+
+  // act(obs, B, deterministic) → { actions [B*width], logProbs [B], values [B] }
+  Napi::Value Act(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      int64_t B;
+      torch::Tensor obs = Obs(info, &B);
+      bool det = info[2].ToBoolean().Value();
+      BusyGuard g(policy_->busy, "Policy");
+      TorchThreadsHere();
+      Policy::ActOut a = policy_->Act(obs, det);
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("actions", ToJs(info.Env(), a.actions));
+      o.Set("logProbs", ToJs(info.Env(), a.logp));
+      o.Set("values", ToJs(info.Env(), a.values));
+      return o;
+    })
+  }
+  // evaluate(obs, B, actions) → { logProbs, entropy, values } (no dropout, no gradient)
+  Napi::Value Evaluate(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      int64_t B;
+      torch::Tensor obs = Obs(info, &B);
+      const int64_t W = policy_->ActionWidth();
+      const float* a = TensorArg(info[2], "actions.data", {B, W});
+      CheckValues(a, static_cast<std::size_t>(B * W), "actions");
+      BusyGuard g(policy_->busy, "Policy");
+      TorchThreadsHere();
+      torch::NoGradGuard ng;
+      Policy::Eval e = policy_->Evaluate(obs, Blob(a, {B, W}), false, nullptr);
+      Napi::Object o = Napi::Object::New(info.Env());
+      o.Set("logProbs", ToJs(info.Env(), e.logp));
+      o.Set("entropy", ToJs(info.Env(), e.entropy));
+      o.Set("values", ToJs(info.Env(), e.values));
+      return o;
+    })
+  }
+};
+
+class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(env, "TrainerNative",
+                                     {InstanceMethod("updateSync", &TrainerWrap::UpdateSync),
+                                      InstanceMethod("update", &TrainerWrap::Update),
+                                      InstanceMethod("losses", &TrainerWrap::Losses)});
+    exports.Set("TrainerNative", cls);
+  }
+
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
+    F2G_TGUARD(info.Env(), {
+      if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kPolicyTag))
+        ThrowType("Expected a Policy for policy but received " + Describe(info[0]));
+      std::shared_ptr<Policy> policy = PolicyWrap::Unwrap(info[0].As<Napi::Object>())->policy_;
+      if (!info[1].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[1]));
+      Napi::Object o = info[1].As<Napi::Object>();
+      TrainerOptions t;
+      t.clip_low = NumberArg(o.Get("clipLow"), "opts.clipLow");
+      t.clip_high = NumberArg(o.Get("clipHigh"), "opts.clipHigh");
+      t.dual_clip = NumberArg(o.Get("dualClip"), "opts.dualClip");
+      t.aggregation = static_cast<Aggregation>(SizeArg(o.Get("aggregation"), "opts.aggregation"));
+      t.value_coef = NumberArg(o.Get("valueCoef"), "opts.valueCoef");
+      t.value_clip = NumberArg(o.Get("valueClip"), "opts.valueClip");
+      t.entropy_coef = NumberArg(o.Get("entropyCoef"), "opts.entropyCoef");
+      t.kl_coef = NumberArg(o.Get("klCoef"), "opts.klCoef");
+      t.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
+      t.actor_lr = NumberArg(o.Get("actorLr"), "opts.actorLr");
+      t.critic_lr = NumberArg(o.Get("criticLr"), "opts.criticLr");
+      t.weight_decay = NumberArg(o.Get("weightDecay"), "opts.weightDecay");
+      t.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
+      t.minibatches = static_cast<int64_t>(SizeArg(o.Get("minibatches"), "opts.minibatches", 1));
+      t.use_critic = o.Get("useCritic").ToBoolean().Value();
+      t.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+      trainer_ = std::make_shared<Trainer>(policy, t);
+    })
+  }
+
+ private:
+  RolloutBatch Batch(const Napi::Value& v, std::vector<Napi::Value>* keep) {
+    if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
+    Napi::Object o = v.As<Napi::Object>();
+    const Policy& p = *trainer_->policy();
+    RolloutBatch b;
+    b.B = static_cast<int64_t>(SizeArg(o.Get("B"), "batch.B", 1));
+    b.T = static_cast<int64_t>(SizeArg(o.Get("T"), "batch.T", 1));
+    const std::size_t n = static_cast<std::size_t>(b.B * b.T);
+    auto tensor = [&](const char* key, std::vector<int64_t> shape, bool required, double lo, double hi) {
+      Napi::Value x = o.Get(key);
+      if (x.IsUndefined() && !required) return torch::Tensor();
+      std::string name = std::string("batch.") + key;
+      const float* d = TensorArg(x, name.c_str(), shape);
+      std::size_t count = 1;
+      for (int64_t s : shape) count *= static_cast<std::size_t>(s);
+      CheckValues(d, count, name.c_str(), lo, hi);
+      if (keep) keep->push_back(x);
+      return Blob(d, shape);
+    };
+    b.obs = tensor("obs", {b.B, b.T, p.spec().obs_dim}, true, -INFINITY, INFINITY);
+    b.actions = tensor("actions", {b.B, b.T, p.ActionWidth()}, true, -INFINITY, INFINITY);
+    b.old_logp = tensor("oldLogProbs", {b.B, b.T}, true, -INFINITY, INFINITY);
+    b.advantages = tensor("advantages", {b.B, b.T}, true, -INFINITY, INFINITY);
+    b.returns = tensor("returns", {b.B, b.T}, false, -INFINITY, INFINITY);
+    b.old_values = tensor("oldValues", {b.B, b.T}, false, -INFINITY, INFINITY);
+    b.mask = tensor("mask", {b.B, b.T}, false, 0.0, 1.0);
+    (void)n;
+    return b;
+  }
+
+  static Napi::Value Metrics(Napi::Env env, const UpdateMetrics& m) {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("policyLoss", m.policy_loss);
+    o.Set("valueLoss", m.value_loss);
+    o.Set("entropy", m.entropy);
+    o.Set("clipFraction", m.clip_fraction);
+    o.Set("approxKl", m.approx_kl);
+    o.Set("gradNorm", m.grad_norm);
+    o.Set("kl", m.kl);
+    o.Set("loss", m.loss);
+    o.Set("steps", static_cast<double>(m.steps));
+    return o;
+  }
+
+  Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      RolloutBatch b = Batch(info[0], nullptr);
+      BusyGuard g(trainer_->policy()->busy, "Policy");
+      return Metrics(info.Env(), trainer_->Update(b));
+    })
+  }
+  Napi::Value Losses(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      RolloutBatch b = Batch(info[0], nullptr);
+      BusyGuard g(trainer_->policy()->busy, "Policy");
+      return Metrics(info.Env(), trainer_->Losses(b));
+    })
+  }
+  Napi::Value Update(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      std::vector<Napi::Value> keep{info.This()};
+      RolloutBatch b = Batch(info[0], &keep);
+      auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
+      auto trainer = trainer_;
+      auto out = std::make_shared<UpdateMetrics>();
+      auto* w = new PromiseWorker(
+          info.Env(), [trainer, b, out, busy] { *out = trainer->Update(b); },
+          [out, busy](Napi::Env env) mutable {
+            busy.reset();
+            return Metrics(env, *out);
+          },
+          keep);
+      return w->Queue();
+    })
+  }
+
+  std::shared_ptr<Trainer> trainer_;
+};
+
+void Init(Napi::Env env, Napi::Object exports) {
+  PolicyWrap::Init(env, exports);
+  TrainerWrap::Init(env, exports);
+}
+
+}  // namespace
+
+F2G_REGISTER(policy, Init);
+
+}  // namespace f2g

@@ -1,0 +1,200 @@
+// N-API helpers shared by the libtorch bindings (header-only): named tensor
+// lists to and from JS, finite/range checks, and a Promise worker that also
+// reports progress on the JS thread.
+#pragma once
+#include <napi.h>
+
+#include <cmath>
+#include <functional>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bindings/napi_util.h"
+#include "torch/tcommon.h"
+
+namespace f2g {
+
+#define F2G_TGUARD(env, body)                             \
+  try {                                                   \
+    body                                                  \
+  } catch (const ::f2g::ArgError& err) {                  \
+    ::f2g::ThrowJs(env, err);                             \
+  } catch (const std::invalid_argument& err) {            \
+    throw Napi::RangeError::New(env, err.what());         \
+  } catch (const Napi::Error&) {                          \
+    throw;                                                \
+  } catch (const std::exception& err) {                   \
+    throw Napi::Error::New(env, err.what());              \
+  }
+
+inline std::string ShapeString(const std::vector<int64_t>& s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+/// A Float32Array argument holding at least prod(shape) values.
+inline const float* TensorArg(const Napi::Value& v, const char* name, const std::vector<int64_t>& shape) {
+  View<float> view = Float32Arg(v, name);
+  std::size_t need = 1;
+  for (int64_t d : shape) need *= static_cast<std::size_t>(d);
+  RequireLength(view.length, need, name, ShapeString(shape));
+  return view.data;
+}
+
+/// Throws RangeError naming the first NaN/Inf (or out-of-[lo,hi]) element.
+inline void CheckValues(const float* p, std::size_t n, const char* name, double lo = -INFINITY,
+                        double hi = INFINITY) {
+  if (n == 0) return;
+  {
+    // Fast path: one vectorised (and threaded) ATen pass; the scalar scan
+    // below only runs to name the first bad element.
+    TorchThreadsHere();
+    torch::NoGradGuard ng;
+    torch::Tensor t = Blob(p, {static_cast<int64_t>(n)});
+    const bool ok = std::isinf(lo) && std::isinf(hi) ? torch::isfinite(t).all().item<bool>()
+                                                      : torch::logical_and(t >= lo, t <= hi).all().item<bool>();
+    if (ok) return;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    const float x = p[i];
+    if (!std::isfinite(x))
+      ThrowRange(std::string("Expected finite values in ") + name + " but element " + std::to_string(i) +
+                 " is " + (std::isnan(x) ? "NaN" : "Infinity"));
+    if (x < lo || x > hi) {
+      std::ostringstream m;
+      m << "Expected values in [" << lo << ", " << hi << "] for " << name << " but element " << i << " is " << x;
+      ThrowRange(m.str());
+    }
+  }
+}
+
+inline Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
+  auto out = Napi::Float32Array::New(env, static_cast<std::size_t>(t.numel()));
+  CopyOut(t, out.Data());
+  return out;
+}
+
+/// [[name, Float32Array (a copy), shape[]], ...]
+inline Napi::Array NamedToJs(Napi::Env env, const NamedTensors& named) {
+  Napi::Array arr = Napi::Array::New(env, named.size());
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    Napi::Array item = Napi::Array::New(env, 3);
+    item.Set(0u, named[i].first);
+    item.Set(1u, ToJs(env, named[i].second));
+    Napi::Array shape = Napi::Array::New(env, named[i].second.dim());
+    for (int64_t d = 0; d < named[i].second.dim(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(named[i].second.size(d)));
+    item.Set(1u + 1u, shape);
+    arr.Set(static_cast<uint32_t>(i), item);
+  }
+  return arr;
+}
+
+/// Reads [[name, Float32Array, shape[]], ...] as tensors over the arrays' memory.
+inline NamedTensors NamedFromJs(const Napi::Value& v, const char* name) {
+  if (!v.IsArray()) ThrowType(std::string("Expected an array of [name, Float32Array, shape] for ") + name + " but received " + Describe(v));
+  Napi::Array arr = v.As<Napi::Array>();
+  NamedTensors out;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    std::string item_name = std::string(name) + "[" + std::to_string(i) + "]";
+    Napi::Value item = arr.Get(i);
+    if (!item.IsArray() || item.As<Napi::Array>().Length() != 3 || !item.As<Napi::Array>().Get(0u).IsString())
+      ThrowType("Expected [name, Float32Array, shape] for " + item_name + " but received " + Describe(item));
+    Napi::Array a = item.As<Napi::Array>();
+    std::string tname = a.Get(0u).As<Napi::String>().Utf8Value();
+    Napi::Value sv = a.Get(2u);
+    if (!sv.IsArray()) ThrowType("Expected a shape array for " + item_name + " but received " + Describe(sv));
+    std::vector<int64_t> shape;
+    Napi::Array sa = sv.As<Napi::Array>();
+    for (uint32_t d = 0; d < sa.Length(); ++d)
+      shape.push_back(static_cast<int64_t>(SizeArg(sa.Get(d), (item_name + ".shape").c_str())));
+    const float* p = TensorArg(a.Get(1u), ("tensor '" + tname + "'").c_str(), shape);
+    out.emplace_back(tname, Blob(p, shape));
+  }
+  return out;
+}
+
+/// Promise-returning worker whose Execute may post progress values that
+/// `on_progress` receives on the JS thread (a ThreadSafeFunction underneath).
+class ProgressPromiseWorker : public Napi::AsyncProgressQueueWorker<double> {
+ public:
+  using Report = std::function<void(const double*, std::size_t)>;
+  ProgressPromiseWorker(Napi::Env env, std::function<void(const Report&)> exec,
+                        std::function<Napi::Value(Napi::Env)> done, Napi::Value on_progress,
+                        const std::vector<Napi::Value>& keep)
+      : Napi::AsyncProgressQueueWorker<double>(env),
+        exec_(std::move(exec)),
+        done_(std::move(done)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    if (on_progress.IsFunction()) progress_ = Napi::Persistent(on_progress.As<Napi::Function>());
+    for (const auto& v : keep) keep_.push_back(Napi::Persistent(v));
+  }
+  Napi::Promise Queue() {
+    Napi::Promise p = deferred_.Promise();
+    Napi::AsyncProgressQueueWorker<double>::Queue();
+    return p;
+  }
+
+ protected:
+  void Execute(const ExecutionProgress& progress) override {
+    try {
+      exec_([&progress](const double* d, std::size_t n) { progress.Send(d, n); });
+    } catch (const ArgError& e) {
+      kind_ = e.kind;
+      SetError(e.message);
+    } catch (const std::invalid_argument& e) {
+      kind_ = ArgError::kRange;
+      SetError(e.what());
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    } catch (...) {
+      SetError("feat2go: unknown native error");
+    }
+  }
+  void OnProgress(const double* data, std::size_t count) override {
+    if (progress_.IsEmpty() || callback_failed_) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    std::vector<napi_value> args;
+    for (std::size_t i = 0; i < count; ++i) args.push_back(Napi::Number::New(env, data[i]));
+    try {
+      progress_.Call(args);
+    } catch (const Napi::Error& e) {
+      callback_failed_ = true;
+      callback_error_ = Napi::Persistent(e.Value());
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (callback_failed_) {
+      deferred_.Reject(callback_error_.Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(done_(env));
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    Napi::Env env = Env();
+    Napi::Value err = e.Value();
+    if (kind_ == ArgError::kType) err = Napi::TypeError::New(env, e.Message()).Value();
+    if (kind_ == ArgError::kRange) err = Napi::RangeError::New(env, e.Message()).Value();
+    deferred_.Reject(err);
+  }
+
+ private:
+  std::function<void(const Report&)> exec_;
+  std::function<Napi::Value(Napi::Env)> done_;
+  Napi::FunctionReference progress_;
+  Napi::ObjectReference callback_error_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+  Napi::Promise::Deferred deferred_;
+  ArgError::Kind kind_ = ArgError::kPlain;
+  bool callback_failed_ = false;
+};
+
+}  // namespace f2g

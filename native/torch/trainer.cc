@@ -1,0 +1,151 @@
+#include "torch/trainer.h"
+
+#include <stdexcept>
+
+namespace f2g {
+
+torch::Tensor Aggregate(const torch::Tensor& l, const torch::Tensor& m, Aggregation mode) {
+  if (mode == Aggregation::kTokenMean) return (l * m).sum() / m.sum().clamp_min(1.0);
+  torch::Tensor per_seq_mask = m.sum(1);
+  torch::Tensor s = (l * m).sum(1);
+  if (mode == Aggregation::kSeqMeanTokenMean) s = s / per_seq_mask.clamp_min(1.0);
+  torch::Tensor valid = (per_seq_mask > 0).to(torch::kFloat32);
+  return (s * valid).sum() / valid.sum().clamp_min(1.0);
+}
+
+Trainer::Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o)
+    : policy_(std::move(policy)), o_(o), gen_(MakeGen(o.seed)), policy_version_(policy_->version()) {
+  TorchThreadsHere();
+  if (o_.use_critic && !policy_->spec().critic)
+    throw std::invalid_argument("The policy has no critic: build it with a critic or set valueCoef to 0");
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  std::vector<torch::Tensor> actor = policy_->ActorParams();
+  params_ = actor;
+  if (!actor.empty())
+    groups.emplace_back(actor, std::make_unique<torch::optim::AdamWOptions>(
+                                   torch::optim::AdamWOptions(o_.actor_lr).weight_decay(o_.weight_decay)));
+  if (o_.use_critic) {
+    std::vector<torch::Tensor> critic = policy_->CriticParams();
+    params_.insert(params_.end(), critic.begin(), critic.end());
+    if (!critic.empty())
+      groups.emplace_back(critic, std::make_unique<torch::optim::AdamWOptions>(
+                                      torch::optim::AdamWOptions(o_.critic_lr).weight_decay(o_.weight_decay)));
+  }
+  if (groups.empty()) throw std::invalid_argument("The policy has no trainable parameters");
+  opt_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o_.actor_lr).weight_decay(o_.weight_decay));
+  if (o_.kl_coef > 0) reference_ = policy_->Clone();
+}
+
+Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
+  const int64_t n = mb.B * mb.T;
+  const torch::Tensor obs = mb.obs.reshape({n, -1});
+  const torch::Tensor act = mb.actions.reshape({n, -1});
+  Policy::Eval e = policy_->Evaluate(obs, act, train, &policy_->gen);
+  const torch::Tensor m = mb.mask.defined() ? mb.mask : torch::ones({mb.B, mb.T}, torch::kFloat32);
+  const torch::Tensor logp = e.logp.view({mb.B, mb.T});
+  const torch::Tensor log_ratio = logp - mb.old_logp;
+  const torch::Tensor ratio = torch::exp(log_ratio);
+  const torch::Tensor& adv = mb.advantages;
+  const torch::Tensor s1 = ratio * adv;
+  const torch::Tensor s2 = torch::clamp(ratio, 1.0 - o_.clip_low, 1.0 + o_.clip_high) * adv;
+  torch::Tensor l = -torch::min(s1, s2);
+  if (o_.dual_clip > 0) l = torch::where(adv < 0, torch::min(l, o_.dual_clip * adv.abs()), l);
+  Terms t;
+  torch::Tensor pg = Aggregate(l, m, o_.aggregation);
+  const torch::Tensor msum = m.sum().clamp_min(1.0);
+  torch::Tensor ent = (e.entropy.view({mb.B, mb.T}) * m).sum() / msum;
+  t.total = pg - o_.entropy_coef * ent;
+  if (o_.use_critic) {
+    torch::Tensor v = e.values.view({mb.B, mb.T});
+    torch::Tensor err = (v - mb.returns).pow(2);
+    if (o_.value_clip > 0) {
+      torch::Tensor vc = mb.old_values + torch::clamp(v - mb.old_values, -o_.value_clip, o_.value_clip);
+      err = torch::max(err, (vc - mb.returns).pow(2));
+    }
+    torch::Tensor vl = 0.5 * (err * m).sum() / msum;
+    t.total = t.total + o_.value_coef * vl;
+    t.m.value_loss = vl.item<double>();
+  }
+  if (o_.kl_coef > 0) {
+    torch::Tensor ref;
+    {
+      torch::NoGradGuard ng;
+      ref = reference_->Evaluate(obs, act, false, nullptr).logp.view({mb.B, mb.T});
+    }
+    torch::Tensor d = ref - logp;
+    torch::Tensor k3 = ((torch::exp(d) - d - 1.0) * m).sum() / msum;
+    t.total = t.total + o_.kl_coef * k3;
+    t.m.kl = k3.item<double>();
+  }
+  {
+    torch::NoGradGuard ng;
+    t.m.policy_loss = pg.item<double>();
+    t.m.entropy = ent.item<double>();
+    t.m.clip_fraction = (((s2 < s1).to(torch::kFloat32)) * m).sum().item<double>() / msum.item<double>();
+    t.m.approx_kl = ((((ratio - 1.0) - log_ratio)) * m).sum().item<double>() / msum.item<double>();
+    t.m.loss = t.total.item<double>();
+  }
+  return t;
+}
+
+static RolloutBatch Slice(const RolloutBatch& b, const torch::Tensor& idx) {
+  RolloutBatch mb;
+  mb.B = idx.size(0);
+  mb.T = b.T;
+  auto pick = [&idx](const torch::Tensor& t) { return t.defined() ? t.index_select(0, idx) : t; };
+  mb.obs = pick(b.obs);
+  mb.actions = pick(b.actions);
+  mb.old_logp = pick(b.old_logp);
+  mb.advantages = pick(b.advantages);
+  mb.returns = pick(b.returns);
+  mb.old_values = pick(b.old_values);
+  mb.mask = pick(b.mask);
+  return mb;
+}
+
+UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
+  TorchThreadsHere();
+  if (policy_->version() != policy_version_)
+    throw std::runtime_error("The policy's adapters changed after this trainer was created; create a new trainer");
+  if (o_.minibatches > batch.B)
+    throw std::invalid_argument("Expected minibatches ≤ the batch's sequence count " + std::to_string(batch.B) +
+                                " but received " + std::to_string(o_.minibatches));
+  UpdateMetrics sum;
+  for (int64_t e = 0; e < o_.epochs; ++e) {
+    torch::Tensor perm = at::randperm(batch.B, gen_);
+    for (int64_t k = 0; k < o_.minibatches; ++k) {
+      const int64_t lo = batch.B * k / o_.minibatches, hi = batch.B * (k + 1) / o_.minibatches;
+      RolloutBatch mb = Slice(batch, perm.slice(0, lo, hi));
+      Terms t = Compute(mb, true);
+      opt_->zero_grad();
+      t.total.backward();
+      double norm = torch::nn::utils::clip_grad_norm_(
+          params_, o_.max_grad_norm > 0 ? o_.max_grad_norm : std::numeric_limits<double>::infinity());
+      opt_->step();
+      sum.policy_loss += t.m.policy_loss;
+      sum.value_loss += t.m.value_loss;
+      sum.entropy += t.m.entropy;
+      sum.clip_fraction += t.m.clip_fraction;
+      sum.approx_kl += t.m.approx_kl;
+      sum.kl += t.m.kl;
+      sum.loss += t.m.loss;
+      sum.grad_norm += norm;
+      ++sum.steps;
+    }
+  }
+  const double n = static_cast<double>(sum.steps);
+  for (double* p : {&sum.policy_loss, &sum.value_loss, &sum.entropy, &sum.clip_fraction, &sum.approx_kl, &sum.kl,
+                    &sum.loss, &sum.grad_norm})
+    *p /= n;
+  return sum;
+}
+
+UpdateMetrics Trainer::Losses(const RolloutBatch& batch) {
+  TorchThreadsHere();
+  torch::NoGradGuard ng;
+  Terms t = Compute(batch, false);
+  t.m.steps = 0;
+  return t.m;
+}
+
+}  // namespace f2g

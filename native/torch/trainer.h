@@ -1,0 +1,73 @@
+// PPO / GRPO updates of a Policy (SPEC §8): clipped surrogate with
+// asymmetric and dual clip, three aggregation modes, clipped value loss,
+// entropy bonus, k3 KL penalty to a frozen reference, gradient-norm clipping,
+// AdamW with separate actor and critic learning rates.
+#pragma once
+#include <memory>
+
+#include "torch/policy.h"
+
+namespace f2g {
+
+enum class Aggregation { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2 };
+
+struct TrainerOptions {
+  double clip_low = 0.2, clip_high = 0.2;
+  double dual_clip = 0;   // 0: off; else c > 1
+  Aggregation aggregation = Aggregation::kTokenMean;
+  double value_coef = 0.5;
+  double value_clip = 0;  // 0: unclipped value loss
+  double entropy_coef = 0;
+  double kl_coef = 0;
+  double max_grad_norm = 0.5;  // 0: no clipping (the norm is still reported)
+  double actor_lr = 3e-4, critic_lr = 1e-3, weight_decay = 0;
+  int64_t epochs = 4, minibatches = 4;
+  bool use_critic = true;
+  std::uint64_t seed = 0;
+};
+
+/// A rollout batch of B sequences × T steps; minibatches split the sequences.
+struct RolloutBatch {
+  int64_t B = 0, T = 0;
+  torch::Tensor obs;         // [B, T, obs_dim]
+  torch::Tensor actions;     // [B, T, width]
+  torch::Tensor old_logp;    // [B, T]
+  torch::Tensor advantages;  // [B, T]
+  torch::Tensor returns;     // [B, T] (critic only)
+  torch::Tensor old_values;  // [B, T] (value clipping only)
+  torch::Tensor mask;        // [B, T] 0/1 or undefined (all ones)
+};
+
+struct UpdateMetrics {
+  double policy_loss = 0, value_loss = 0, entropy = 0, clip_fraction = 0, approx_kl = 0, grad_norm = 0, kl = 0, loss = 0;
+  int64_t steps = 0;
+};
+
+/// The aggregation of SPEC §8 of per-step values l [b, T] under mask m.
+torch::Tensor Aggregate(const torch::Tensor& l, const torch::Tensor& m, Aggregation mode);
+
+class Trainer {
+ public:
+  Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o);
+  /// epochs × minibatches optimizer steps; metrics averaged over the steps.
+  UpdateMetrics Update(const RolloutBatch& batch);
+  /// The same losses on the whole batch, without a step or dropout.
+  UpdateMetrics Losses(const RolloutBatch& batch);
+  const std::shared_ptr<Policy>& policy() const { return policy_; }
+
+ private:
+  struct Terms {
+    torch::Tensor total;
+    UpdateMetrics m;
+  };
+  Terms Compute(const RolloutBatch& mb, bool train);
+  std::shared_ptr<Policy> policy_;
+  std::unique_ptr<Policy> reference_;
+  TrainerOptions o_;
+  std::unique_ptr<torch::optim::AdamW> opt_;
+  std::vector<torch::Tensor> params_;
+  at::Generator gen_;
+  int64_t policy_version_;
+};
+
+}  // namespace f2g

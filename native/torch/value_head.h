@@ -1,0 +1,63 @@
+// Embodied value head (SPEC §4): Linear(H, Hh) → LayerNorm(Hh) → GELU →
+// Linear(Hh, nBins) over the atoms z_b = b / (nBins − 1) of [0, 1], trained
+// with cross-entropy against two-hot (or one-hot) targets.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "torch/tcommon.h"
+
+namespace f2g {
+
+struct ValueHeadConfig {
+  int64_t input_dim = 0;
+  int64_t hidden_dim = 0;
+  int64_t bins = 201;
+  bool one_hot = false;
+  std::uint64_t seed = 0;
+};
+
+struct FitOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 256;
+  double lr = 1e-3;
+  double weight_decay = 0.01;
+  bool cosine = true;
+  std::uint64_t seed = 0;
+};
+
+class ValueHead {
+ public:
+  explicit ValueHead(const ValueHeadConfig& cfg);
+  const ValueHeadConfig& config() const { return cfg_; }
+
+  /// Target distributions [B, bins] of values v ∈ [0, 1] (two-hot or one-hot).
+  torch::Tensor Targets(const torch::Tensor& v) const;
+  torch::Tensor Logits(const torch::Tensor& h) const;
+  /// Expectation Σ softmax(logits)·z, [B].
+  torch::Tensor Predict(const torch::Tensor& h) const;
+  torch::Tensor Distribution(const torch::Tensor& h) const;
+  /// Mean cross-entropy against the targets of v (no gradient).
+  double Loss(const torch::Tensor& h, const torch::Tensor& v) const;
+  /// One AdamW step on the batch; returns the loss before the step.
+  double TrainStep(const torch::Tensor& h, const torch::Tensor& v, double lr, double weight_decay);
+  /// Epochs of shuffled minibatches; returns the mean loss of each epoch.
+  std::vector<double> Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
+                          const std::function<void(int64_t, int64_t, double)>& progress);
+
+  NamedTensors StateDict() const;
+  /// Copies tensors in; names and shapes must equal StateDict()'s exactly.
+  void LoadStateDict(const NamedTensors& src);
+
+  std::atomic<bool> busy{false};
+
+ private:
+  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd);
+  ValueHeadConfig cfg_;
+  torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
+  std::unique_ptr<torch::optim::AdamW> opt_;
+};
+
+}  // namespace f2g
