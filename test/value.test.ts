@@ -169,14 +169,14 @@ if (!hasTorch) {
     assert.throws(() => wrong.loadWeights(file), (e: Error) => e instanceof SafetensorsError && /net\.0\.weight' has shape \[16,16\] but the model expects \[8,16\]/.test(e.message));
     const junk = path.join(dir, 'junk.safetensors');
     writeFileSync(junk, Buffer.from([1, 0, 0, 0, 0, 0, 0, 0, 0x7b]));
-    assert.throws(() => wrong.loadWeights(junk), /not valid JSON/);
+    assert.throws(() => wrong.loadWeights(junk), /Invalid safetensors file .*junk\.safetensors: header is not valid UTF-8 JSON/);
     const hdr = Buffer.from(JSON.stringify({ a: { dtype: 'F32', shape: [2], data_offsets: [0, 4] } }));
     const len = Buffer.alloc(8); len.writeBigUInt64LE(BigInt(hdr.length));
     writeFileSync(junk, Buffer.concat([len, hdr, Buffer.alloc(4)]));
-    assert.throws(() => wrong.loadWeights(junk), /spans 4 bytes but F32 \[2\] needs 8/);
+    assert.throws(() => wrong.loadWeights(junk), /tensor 'a' of shape \[2\] F32 needs 8 bytes but data_offsets \[0, 4\] hold 4/);
     const big = Buffer.alloc(8); big.writeBigUInt64LE(1000n);
     writeFileSync(junk, Buffer.concat([big, hdr]));
-    assert.throws(() => wrong.loadWeights(junk), /header length 1000 exceeds/);
+    assert.throws(() => wrong.loadWeights(junk), /header length 1000 runs past the end of the file/);
   });
 
   test('bad input: config, shapes, targets outside [0,1], NaN', () => {

@@ -8,13 +8,6 @@
 namespace f2g {
 namespace {
 
-#define F2G_GUARD(...)           \
-  try {                          \
-    __VA_ARGS__                  \
-  } catch (const ArgError& err) { \
-    ThrowJs(info.Env(), err);    \
-  }
-
 struct Call {
   View<std::uint8_t> frames;
   View<float> out;

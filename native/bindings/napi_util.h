@@ -37,6 +37,15 @@ struct ArgError {
 /// "a Float64Array(3)", "undefined", "the number 2.5" ...
 std::string Describe(const Napi::Value& v);
 
+/// Wraps a binding's body: an ArgError thrown inside becomes the matching JS
+/// error. Expects a `const Napi::CallbackInfo& info` in scope.
+#define F2G_GUARD(...)             \
+  try {                            \
+    __VA_ARGS__                    \
+  } catch (const ::f2g::ArgError& err) { \
+    ::f2g::ThrowJs(info.Env(), err);     \
+  }
+
 // ---- typed arrays (zero-copy; Data() already includes byteOffset) ----
 template <typename T>
 struct View {

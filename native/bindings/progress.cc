@@ -93,13 +93,6 @@ Napi::Value ToJs(Napi::Env env, Result& r) {
   return o;
 }
 
-#define F2G_GUARD(body)                       \
-  try {                                        \
-    body                                       \
-  } catch (const ArgError& err) {              \
-    ThrowJs(info.Env(), err);                  \
-  }
-
 // patchSimilarity(data, T, N, D, goal: Float32Array [N*D], lambda, threads, out: Float32Array[T]) → first non-finite frame or -1
 Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
   F2G_GUARD({
