@@ -11,8 +11,8 @@ export {
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
 export { FileFormatError } from './io/common.js';
 export {
-  readNpy, readNpyFloat32, parseNpy, npyToFloat32, encodeNpy, writeNpy, NPY_MAX_HEADER_BYTES,
-  type NpyArray, type NpyDtype, type NpyWritable,
+  readNpy, readNpyFloat32, readNpyHeader, parseNpy, parseNpyHeader, npyToFloat32, encodeNpy, writeNpy, NPY_MAX_HEADER_BYTES,
+  type NpyArray, type NpyHeader, type NpyDtype, type NpyWritable,
 } from './io/npy.js';
 export {
   readSafetensors, readSafetensorsHeader, parseSafetensors, parseSafetensorsHeader, encodeSafetensors, writeSafetensors,

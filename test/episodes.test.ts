@@ -143,7 +143,7 @@ test('npy [T,H,W,3] uint8: streamed in chunks, exact; bad dtype / shape / trunca
   await rejectsWith(openEpisode(trunc), trunc, 'truncated', '96 bytes');
   const junk = join(root, 'junk.npy');
   writeFileSync(junk, 'hello world, not numpy');
-  await rejectsWith(openEpisode(junk), junk, 'not a .npy file');
+  await rejectsWith(openEpisode(junk), junk, 'cannot read .npy file', 'bad magic');
 });
 
 test('in-memory frames: zero-length and bad shapes rejected', () => {
