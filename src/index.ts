@@ -20,7 +20,7 @@ export {
   type SafetensorsTensor, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFloatDtype, type SafetensorsWritable,
 } from './io/safetensors.js';
 export {
-  labelPaths, findEpisodes, formatSummaryTable,
+  labelPaths, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './label.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './plot.js';
@@ -36,5 +36,7 @@ export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, Clip
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
 export type { ImageEpisode, SceneStage, SceneOptions } from './scene.js';
 export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from './scene.js';
-export type { EncoderSpecOptions, CliIO } from './encode-cli.js';
-export { encodeCommand, createEncoder, parseEncodeArgs } from './encode-cli.js';
+export type { EncoderSpecOptions } from './encoders/create.js';
+export { createEncoder } from './encoders/create.js';
+export type { CliIO, EncodeArgs } from './commands/encode.js';
+export { encodeCommand, parseEncodeArgs } from './commands/encode.js';
