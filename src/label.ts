@@ -311,7 +311,7 @@ function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: Progr
   writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
   writeFileAtomic(path.join(dir, 'plot.svg'), plotEpisodeSvg({
     title: src.name,
-    subtitle: `${enc ? `${enc.framesIn} frames encoded by ${enc.encoder} to ` : ''}${T} ${enc ? 'steps' : 'frames'} of ${shape[1]} patches × ${shape[2]} dims · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames} frames/stage, threshold ${options.threshold}, λ ${options.lambda}`,
+    subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames}/stage, τ ${options.threshold}, λ ${options.lambda}`,
     similarity: r.similarity, values: r.values, segments: r.segments,
   }));
   return { episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: K, meanValue, ms, ...enc, dir };
