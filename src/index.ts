@@ -40,3 +40,10 @@ export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
 export type { CliIO, EncodeArgs } from './commands/encode.js';
 export { encodeCommand, parseEncodeArgs } from './commands/encode.js';
+// ---- the command line as a library (wire): run a subcommand in-process ----
+export type { Command, CommandIO, OptionSpec } from './commands/command.js';
+export { runCommand, commandHelp, UsageError } from './commands/command.js';
+export { labelCommand } from './commands/label.js';
+export { encodeCommandSpec } from './commands/encode.js';
+export type { MainOptions, MainResult } from './main.js';
+export { runMain } from './main.js';
