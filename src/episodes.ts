@@ -111,20 +111,26 @@ export function framesFromArray(frames: { data: Uint8Array; shape: number[] }, n
     path: name,
     kind: 'memory',
     length: T,
-    async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+    chunks(opts) {
       const fb = H * W * 3;
-      for (let start = 0; start < T; start += chunkFrames) {
-        const count = Math.min(chunkFrames, T - start);
-        const view = frames.data.subarray(start * fb, (start + count) * fb);
-        if (size === undefined) {
-          yield { data: view, count, height: H, width: W, start };
-        } else {
-          yield { data: await resizeChunk(view, count, W, H, size), count, height: size, width: size, start };
-        }
-      }
+      return rawChunks(T, H, W, opts, (start, count) => frames.data.subarray(start * fb, (start + count) * fb));
     },
   };
+}
+
+/**
+ * Streams `[T, H, W, 3]` frames in chunks: `read(start, count)` gives each chunk's raw
+ * bytes, which are resized/cropped when `opts.size` asks for it.
+ */
+async function* rawChunks(T: number, H: number, W: number, opts: ChunkOptions | undefined,
+  read: (start: number, count: number) => Uint8Array | Promise<Uint8Array>): AsyncGenerator<FrameChunk> {
+  const { chunkFrames, size } = chunkOpts(opts);
+  for (let start = 0; start < T; start += chunkFrames) {
+    const count = Math.min(chunkFrames, T - start);
+    const data = await read(start, count);
+    if (size === undefined) yield { data, count, height: H, width: W, start };
+    else yield { data: await resizeChunk(data, count, W, H, size), count, height: size, width: size, start };
+  }
 }
 
 async function resizeChunk(data: Uint8Array, count: number, W: number, H: number, size: number): Promise<Uint8Array> {
@@ -204,18 +210,16 @@ async function npyEpisode(file: string): Promise<FrameSource> {
     kind: 'npy',
     length: T,
     async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+      chunkOpts(opts); // bad options fail before the file is opened
       const fb = H * W * 3;
       const fh = await open(file, 'r');
       try {
-        for (let start = 0; start < T; start += chunkFrames) {
-          const count = Math.min(chunkFrames, T - start);
+        yield* rawChunks(T, H, W, opts, async (start, count) => {
           const buf = new Uint8Array(count * fb);
           const { bytesRead } = await fh.read(buf, 0, buf.length, dataOffset + start * fb);
           if (bytesRead < buf.length) throw new Error(`${file}: file shrank while reading frame ${start}`);
-          if (size === undefined) yield { data: buf, count, height: H, width: W, start };
-          else yield { data: await resizeChunk(buf, count, W, H, size), count, height: size, width: size, start };
-        }
+          return buf;
+        });
       } finally {
         await fh.close();
       }

@@ -154,14 +154,30 @@ function stemOf(rel: string, isDir: boolean): string {
   return base.split(path.sep).filter((x) => x !== '' && x !== '.').map(safeName).join('/') || '_';
 }
 
-/** Stats an input, turning a missing one into a failure. */
-function statInput(input: string, failures: LabelFailure[]): fs.Stats | undefined {
-  try {
-    return fs.statSync(input);
-  } catch (err) {
-    failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
-    return undefined;
+/** What an input visitor of {@link discover} adds to. */
+interface Discovery {
+  episodes: EpisodeSource[];
+  failures: LabelFailure[];
+  /** Makes an output name unique among the episodes found. */
+  unique: (base: string) => string;
+  /** Resolved folder not to search ('' for none). */
+  skip: string;
+}
+
+/** Runs `visit` on every input that exists (a missing one becomes a failure) and collects what it finds. */
+function discover(inputs: readonly string[], skipDir: string | undefined, visit: (input: string, stat: fs.Stats, d: Discovery) => void): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
+  const d: Discovery = { episodes: [], failures: [], unique: uniqueNames(), skip: skipDir ? path.resolve(skipDir) : '' };
+  for (const input of inputs) {
+    let stat: fs.Stats;
+    try {
+      stat = fs.statSync(input);
+    } catch (err) {
+      d.failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
+      continue;
+    }
+    visit(input, stat, d);
   }
+  return { episodes: d.episodes, failures: d.failures };
 }
 
 function safeName(s: string): string {
@@ -177,13 +193,7 @@ function safeName(s: string): string {
  * @returns the episodes and the inputs that could not be used, each with a one-line reason
  */
 export function findEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
-  const episodes: EpisodeSource[] = [];
-  const failures: LabelFailure[] = [];
-  const unique = uniqueNames();
-  const skip = skipDir ? path.resolve(skipDir) : '';
-  for (const input of inputs) {
-    const stat = statInput(input, failures);
-    if (!stat) continue;
+  return discover(inputs, skipDir, (input, stat, { episodes, failures, unique, skip }) => {
     let files: Array<{ file: string; rel: string }>;
     if (stat.isDirectory()) {
       const found: string[] = [];
@@ -191,14 +201,14 @@ export function findEpisodes(inputs: readonly string[], skipDir?: string): { epi
         walk(input, skip, found, EXTENSIONS);
       } catch (err) {
         failures.push({ file: input, reason: reasonOf(err) });
-        continue;
+        return;
       }
       if (found.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
       files = found.map((f) => ({ file: f, rel: path.relative(input, f) }));
     } else {
       if (!EXTENSIONS.includes(path.extname(input).toLowerCase())) {
         failures.push({ file: input, reason: 'not a .npy or .safetensors file' });
-        continue;
+        return;
       }
       files = [{ file: input, rel: path.basename(input) }];
     }
@@ -226,8 +236,7 @@ export function findEpisodes(inputs: readonly string[], skipDir?: string): { epi
         failures.push({ file, reason: reasonOf(err) });
       }
     }
-  }
-  return { episodes, failures };
+  });
 }
 
 const FRAME_FILE_EXTENSIONS = ['.npy', ...VIDEO_EXTENSIONS];
@@ -243,24 +252,18 @@ const FRAME_FILE_EXTENSIONS = ['.npy', ...VIDEO_EXTENSIONS];
  * const { episodes } = findFrameEpisodes(['recordings/']); // recordings/ep_000/frame_0.png … → one episode per folder
  */
 export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
-  const episodes: EpisodeSource[] = [];
-  const failures: LabelFailure[] = [];
-  const unique = uniqueNames();
-  const skip = skipDir ? path.resolve(skipDir) : '';
-  for (const input of inputs) {
-    const stat = statInput(input, failures);
-    if (!stat) continue;
+  return discover(inputs, skipDir, (input, stat, { episodes, failures, unique, skip }) => {
     if (!stat.isDirectory()) {
       // A single file: an image, a .npy or a video, checked when it is opened.
       episodes.push({ name: unique(stemOf(path.basename(input), false)), file: input, kind: 'frames' });
-      continue;
+      return;
     }
     const found: string[] = [];
     try {
       walk(input, skip, found, FRAME_FILE_EXTENSIONS, true);
     } catch (err) {
       failures.push({ file: input, reason: reasonOf(err) });
-      continue;
+      return;
     }
     if (found.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
     for (const f of found) {
@@ -268,8 +271,7 @@ export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): 
       const rel = f === input ? path.basename(path.resolve(input)) : path.relative(input, f);
       episodes.push({ name: unique(stemOf(rel, isDir)), file: f, kind: 'frames' });
     }
-  }
-  return { episodes, failures };
+  });
 }
 
 function loadEpisode(src: EpisodeSource): Tensor {

@@ -5,16 +5,10 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeCommand, patchStatsEncoder, openEpisode, encodeFrames, encodeEpisodes, OnnxVisualEncoder, parseEncodeArgs } from '../src/index.js';
+import { rand } from './helpers/data.js';
 import { patchifyEncoderModel } from './helpers/onnx-models.js';
 
 const root = mkdtempSync(join(tmpdir(), 'f2g-encode-'));
-
-function rand(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; out[i] = a >>> 24; }
-  return out;
-}
 
 /** Independent minimal .npy float32 reader for the test. */
 function readNpyF32(file: string): { shape: number[]; data: Float32Array } {

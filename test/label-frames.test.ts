@@ -2,11 +2,9 @@
 // (`feat2go label --encoder`, `feat2go encode`) and the `npm start` main job.
 // Label outputs are checked against progressTargetsSync on the features that
 // `feat2go encode` wrote for the same episodes.
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -14,16 +12,10 @@ import {
   commandHelp, encodeCommand, encodeCommandSpec, encodeSceneEpisode, labelCommand, patchStatsEncoder, progressTargetsSync, readNpy, runCommand, runMain,
   sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type Tensor,
 } from '../src/index.js';
+import { cli } from './helpers/cli.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-frames-'));
 
-function cli(args: string[]) {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A uint8 .npy written by hand (format 1.0), independent of src/io. */
 function npyU8(shape: number[], data: Uint8Array): Buffer {
