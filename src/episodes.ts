@@ -194,7 +194,10 @@ async function imageFolder(dir: string): Promise<FrameSource> {
 /** Checks a `.npy` header (read by the io module) for `[T,H,W,3]` uint8 frames. */
 function readNpyFramesHeader(file: string): { shape: [number, number, number, number]; dataOffset: number } {
   const h = readNpyHeader(file);
-  if (h.dtype !== 'uint8') throw new Error(`${file}: frames must be uint8 ('|u1') but the array has dtype '${h.descr}'`);
+  if (h.dtype !== 'uint8') {
+    const hint = h.dtype === 'float32' || h.dtype === 'float16' ? ' (a float array holds features: label it without --encoder)' : '';
+    throw new Error(`${file}: frames must be uint8 ('|u1') but the array has dtype '${h.descr}'${hint}`);
+  }
   const shape = h.shape;
   if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${file}: frames must have shape [T, H, W, 3] but the array has shape ${shapeStr(shape)}`);
   if (shape[0] === 0) throw new Error(`${file}: the episode has zero frames (shape ${shapeStr(shape)})`);
