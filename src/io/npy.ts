@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Tensor } from '../types.js';
 import { writeFileAtomic } from './atomic.js';
-import { FileFormatError, bytesLE, decodeF16, readWholeFile, shapeSize, view32 } from './common.js';
+import { FileFormatError, bytesLE, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
 
 /** Element types that {@link readNpy} understands (`float16` data is returned as float32). */
 export type NpyDtype = 'float32' | 'float16' | 'uint8' | 'int32';
@@ -194,16 +194,7 @@ export function readNpyHeader(file: string): NpyHeader {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const read = (n: number) => {
-      const b = new Uint8Array(Math.min(size, n));
-      let off = 0;
-      while (off < b.length) {
-        const k = fs.readSync(fd, b, off, b.length - off, off);
-        if (k === 0) break;
-        off += k;
-      }
-      return b.subarray(0, off);
-    };
+    const read = (n: number) => readAt(fd, Math.min(size, n), 0);
     let bytes = read(4096);
     if (bytes.length >= 12 && bytes.length < size) {
       // A longer header than the first read: read exactly up to its end (within the limit).
