@@ -9,10 +9,11 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  commandHelp, encodeCommand, encodeCommandSpec, encodeSceneEpisode, labelCommand, patchStatsEncoder, progressTargetsSync, readNpy, runCommand, runMain,
+  commandHelp, encodeCommand, encodeCommandSpec, encodeFrames, OnnxVisualEncoder, encodeSceneEpisode, labelCommand, patchStatsEncoder, progressTargetsSync, readNpy, runCommand, runMain,
   sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type Tensor,
 } from '../src/index.js';
 import { cli } from './helpers/cli.js';
+import { patchifyEncoderModel } from './helpers/onnx-models.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-frames-'));
 
@@ -138,6 +139,21 @@ test('encode/label in-process: usage errors exit 2', async () => {
     assert.match(err, re);
   }
   assert.not.ok(fs.existsSync(path.join(dir, 'x')));
+});
+
+test('label --encoder model.onnx: frames through a tiny ONNX video encoder, values equal progressTargetsSync on its features', async () => {
+  const model = path.join(dir, 'enc.onnx');
+  fs.writeFileSync(model, patchifyEncoderModel({ frames: 4, tubelet: 2, size: 8, patch: 4, dim: 3, proj: 2 }).bytes);
+  const out = path.join(dir, 'labels-onnx');
+  const io = { stdout: { write: () => true }, stderr: { write: () => true } } as unknown as Parameters<typeof runCommand>[2];
+  const ep = path.join(frames, 'ep_img');
+  assert.is(await runCommand(labelCommand, ['--encoder', model, ep, '--out', out, '--window', '2', '--max-cluster-frames', '4', '--threshold', '0.001'], io), 0);
+  const features = await encodeFrames(ep, await OnnxVisualEncoder.load(model));
+  assert.equal(features.shape, [6, 4, 2], '12 frames resized to 8², tubelet 2 → 6 steps of 2×2 patches');
+  const want = progressTargetsSync(features, { window: 2, maxClusterFrames: 4, threshold: 0.001 });
+  assert.equal(readNpy(path.join(out, 'ep_img', 'values.npy')).data, want.values);
+  const res = JSON.parse(fs.readFileSync(path.join(out, 'ep_img', 'result.json'), 'utf8'));
+  assert.equal([res.encoder, res.framesIn, res.shape], [model, 12, [6, 4, 2]]);
 });
 
 test('npm start main job: renders, encodes and labels the scene; writes plots, summary, frames and episodes', async () => {
