@@ -82,6 +82,8 @@ export interface LabelReport {
   failures: LabelFailure[];
   /** summary.json and summary.md paths. */
   summary: { json: string; md: string };
+  /** Name of the encoder when the inputs were frame episodes. */
+  encoder?: string;
 }
 
 const EXTENSIONS = ['.npy', '.safetensors'];
@@ -320,8 +322,8 @@ function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: Progr
 }
 
 /** The summary table as Markdown (episode, frames, stages, mean value, time). */
-export function formatSummaryTable(report: Pick<LabelReport, 'episodes' | 'failures'>): string {
-  const encoded = report.episodes.some((e) => e.encodeMs !== undefined);
+export function formatSummaryTable(report: Pick<LabelReport, 'episodes' | 'failures' | 'encoder'>): string {
+  const encoded = report.encoder !== undefined || report.episodes.some((e) => e.encodeMs !== undefined);
   const rows = report.episodes.map((e) => [e.episode, String(e.frames), String(e.stages), e.meanValue.toFixed(3), e.ms.toFixed(1),
     ...(encoded ? [e.encodeMs === undefined ? '' : e.encodeMs.toFixed(1)] : [])]);
   const head = ['episode', encoded ? 'steps' : 'frames', 'stages', 'mean value', 'time (ms)', ...(encoded ? ['encode (ms)'] : [])];
@@ -396,7 +398,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     onProgress?.(++done, sources.length, src.name);
   }
   const summary = { json: path.join(out, 'summary.json'), md: path.join(out, 'summary.md') };
-  writeFileAtomic(summary.json, `${JSON.stringify({ options, episodes, failures }, null, 2)}\n`);
-  writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures })}`);
-  return { out, options, episodes, failures, summary };
+  const enc = encoder ? { encoder: encoder.name } : {};
+  writeFileAtomic(summary.json, `${JSON.stringify({ options, ...enc, episodes, failures }, null, 2)}\n`);
+  writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures, ...enc })}`);
+  return { out, options, episodes, failures, summary, ...enc };
 }

@@ -69,6 +69,7 @@ test('label --encoder builtin: image folder and uint8 .npy labelled, bad episode
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.episodes.map((e: { episode: string }) => e.episode), ['ep_arr', 'ep_img']);
   assert.equal(summary.failures.map((f: { file: string }) => f.file), [bad]);
+  assert.is(summary.encoder, 'builtin:patch-stats');
   for (const [name, T] of [['ep_img', 12], ['ep_arr', 15]] as const) {
     const f = readNpy(path.join(feats, `${name}.npy`));
     assert.equal(f.shape, [T, 16, 14], 'one step per frame, 4×4 patches, 14 dims');

@@ -171,9 +171,9 @@ export const labelCommand: Command = {
     bar?.clear();
     const ok = report.failures.length === 0;
     if (json) {
-      io.stdout.write(`${JSON.stringify({ ok, out: path.resolve(report.out), options: report.options, episodes: report.episodes, failures: report.failures, summary: report.summary })}\n`);
+      io.stdout.write(`${JSON.stringify({ ok, out: path.resolve(report.out), options: report.options, ...(report.encoder ? { encoder: report.encoder } : {}), episodes: report.episodes, failures: report.failures, summary: report.summary })}\n`);
     } else {
-      io.stdout.write(formatSummaryTable({ episodes: report.episodes, failures: [] }));
+      io.stdout.write(formatSummaryTable({ episodes: report.episodes, failures: [], encoder: report.encoder }));
       io.stdout.write(`\n${report.episodes.length} episode${report.episodes.length === 1 ? '' : 's'} labelled` +
         `${report.failures.length ? `, ${report.failures.length} skipped` : ''}; outputs in ${path.resolve(report.out)}` +
         ` (summary: ${report.summary.md})\n`);
