@@ -2,12 +2,14 @@
 // `feat2go`: the command line. Subcommands live in src/commands/; add one by
 // writing its file and listing it in COMMANDS below.
 import { readFileSync } from 'node:fs';
-import { UsageError, commandHelp, parseCommandArgs, type Command, type CommandIO } from './commands/command.js';
+import { commandHelp, runCommand, type Command, type CommandIO } from './commands/command.js';
+import { encodeCommandSpec } from './commands/encode.js';
 import { labelCommand } from './commands/label.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 export const COMMANDS: Command[] = [
   labelCommand,
+  encodeCommandSpec,
 ];
 
 function version(): string {
@@ -24,7 +26,7 @@ export function mainHelp(): string {
   return [
     'Usage: feat2go <command> [options]',
     '',
-    'Feat2Go progress targets from visual patch features, on the command line.',
+    'Feat2Go progress targets from visual patch features (or from frames, through an encoder), on the command line.',
     '',
     'Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),
@@ -61,21 +63,7 @@ export async function runCli(argv: string[], io: CommandIO = { stdout: process.s
     io.stderr.write(`feat2go: unknown ${first.startsWith('-') ? 'option' : 'command'} '${first}'\nRun 'feat2go --help' for the commands.\n`);
     return 2;
   }
-  try {
-    const args = parseCommandArgs(cmd, rest);
-    if (args.values.help) {
-      io.stdout.write(commandHelp(cmd));
-      return 0;
-    }
-    return await cmd.run(args, io);
-  } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr.write(`feat2go ${cmd.name}: ${err.message}\nRun 'feat2go ${cmd.name} --help' for usage.\n`);
-      return 2;
-    }
-    io.stderr.write(`feat2go ${cmd.name}: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
-  }
+  return runCommand(cmd, rest, io);
 }
 
 process.exitCode = await runCli(process.argv.slice(2));

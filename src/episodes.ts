@@ -8,6 +8,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, delimiter, extname, join } from 'node:path';
 import sharp from 'sharp';
+import { readNpyHeader } from './io/npy.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError } from './validate.js';
 
 /** A chunk of consecutive RGB frames, `[count, height, width, 3]` uint8, row-major. */
@@ -110,20 +111,26 @@ export function framesFromArray(frames: { data: Uint8Array; shape: number[] }, n
     path: name,
     kind: 'memory',
     length: T,
-    async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+    chunks(opts) {
       const fb = H * W * 3;
-      for (let start = 0; start < T; start += chunkFrames) {
-        const count = Math.min(chunkFrames, T - start);
-        const view = frames.data.subarray(start * fb, (start + count) * fb);
-        if (size === undefined) {
-          yield { data: view, count, height: H, width: W, start };
-        } else {
-          yield { data: await resizeChunk(view, count, W, H, size), count, height: size, width: size, start };
-        }
-      }
+      return rawChunks(T, H, W, opts, (start, count) => frames.data.subarray(start * fb, (start + count) * fb));
     },
   };
+}
+
+/**
+ * Streams `[T, H, W, 3]` frames in chunks: `read(start, count)` gives each chunk's raw
+ * bytes, which are resized/cropped when `opts.size` asks for it.
+ */
+async function* rawChunks(T: number, H: number, W: number, opts: ChunkOptions | undefined,
+  read: (start: number, count: number) => Uint8Array | Promise<Uint8Array>): AsyncGenerator<FrameChunk> {
+  const { chunkFrames, size } = chunkOpts(opts);
+  for (let start = 0; start < T; start += chunkFrames) {
+    const count = Math.min(chunkFrames, T - start);
+    const data = await read(start, count);
+    if (size === undefined) yield { data, count, height: H, width: W, start };
+    else yield { data: await resizeChunk(data, count, W, H, size), count, height: size, width: size, start };
+  }
 }
 
 async function resizeChunk(data: Uint8Array, count: number, W: number, H: number, size: number): Promise<Uint8Array> {
@@ -184,75 +191,38 @@ async function imageFolder(dir: string): Promise<FrameSource> {
 
 // ---------------------------------------------------------------- npy
 
-/** Header of a uint8 `.npy` frame array. */
-interface NpyFrames { shape: [number, number, number, number]; dataOffset: number }
-
-/**
- * Minimal private `.npy` header parser for `[T,H,W,3]` uint8 frame arrays (the
- * io module's float readers cover feature files; frames only need uint8).
- */
-async function readNpyFramesHeader(file: string): Promise<NpyFrames> {
-  const fh = await open(file, 'r');
-  try {
-    const head = Buffer.alloc(10);
-    const { bytesRead } = await fh.read(head, 0, 10, 0);
-    if (bytesRead < 10 || head[0] !== 0x93 || head.toString('latin1', 1, 6) !== 'NUMPY') {
-      throw new Error(`${file}: not a .npy file (missing the \\x93NUMPY magic)`);
-    }
-    const major = head[6];
-    let len: number;
-    let off: number;
-    if (major === 1) { len = head.readUInt16LE(8); off = 10; } else if (major === 2 || major === 3) {
-      const b = Buffer.alloc(4);
-      await fh.read(b, 0, 4, 8);
-      len = b.readUInt32LE(0); off = 12;
-    } else throw new Error(`${file}: unsupported .npy format version ${major}`);
-    const hb = Buffer.alloc(len);
-    const r = await fh.read(hb, 0, len, off);
-    if (r.bytesRead < len) throw new Error(`${file}: truncated .npy header`);
-    const header = hb.toString('latin1');
-    const descr = /'descr'\s*:\s*'([^']*)'/.exec(header)?.[1];
-    const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
-    const shapeText = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-    if (descr === undefined || fortran === undefined || shapeText === undefined) throw new Error(`${file}: malformed .npy header ${JSON.stringify(header.trim())}`);
-    if (descr !== '|u1' && descr !== '<u1' && descr !== 'u1' && descr !== '|b1') {
-      throw new Error(`${file}: frames must be uint8 ('|u1') but the array has dtype '${descr}'`);
-    }
-    if (fortran === 'True') throw new Error(`${file}: frames must be C-ordered but the array is Fortran-ordered`);
-    const shape = shapeText.split(',').map((x) => x.trim()).filter((x) => x.length > 0).map(Number);
-    if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${file}: frames must have shape [T, H, W, 3] but the array has shape ${shapeStr(shape)}`);
-    if (shape[0] === 0) throw new Error(`${file}: the episode has zero frames (shape ${shapeStr(shape)})`);
-    if (shape[1] === 0 || shape[2] === 0) throw new Error(`${file}: frames of zero size (shape ${shapeStr(shape)})`);
-    const dataOffset = off + len;
-    const need = shape[0] * shape[1] * shape[2] * 3;
-    const { size } = await fh.stat();
-    if (size - dataOffset < need) throw new Error(`${file}: truncated .npy data: shape ${shapeStr(shape)} needs ${need} bytes but the file holds ${size - dataOffset}`);
-    return { shape: shape as [number, number, number, number], dataOffset };
-  } finally {
-    await fh.close();
+/** Checks a `.npy` header (read by the io module) for `[T,H,W,3]` uint8 frames. */
+function readNpyFramesHeader(file: string): { shape: [number, number, number, number]; dataOffset: number } {
+  const h = readNpyHeader(file);
+  if (h.dtype !== 'uint8') {
+    const hint = h.dtype === 'float32' || h.dtype === 'float16' ? ' (a float array holds features: label it without --encoder)' : '';
+    throw new Error(`${file}: frames must be uint8 ('|u1') but the array has dtype '${h.descr}'${hint}`);
   }
+  const shape = h.shape;
+  if (shape.length !== 4 || shape[3] !== 3) throw new Error(`${file}: frames must have shape [T, H, W, 3] but the array has shape ${shapeStr(shape)}`);
+  if (shape[0] === 0) throw new Error(`${file}: the episode has zero frames (shape ${shapeStr(shape)})`);
+  if (shape[1] === 0 || shape[2] === 0) throw new Error(`${file}: frames of zero size (shape ${shapeStr(shape)})`);
+  return { shape: shape as [number, number, number, number], dataOffset: h.dataOffset };
 }
 
 async function npyEpisode(file: string): Promise<FrameSource> {
-  const { shape, dataOffset } = await readNpyFramesHeader(file);
+  const { shape, dataOffset } = readNpyFramesHeader(file);
   const [T, H, W] = shape;
   return {
     path: file,
     kind: 'npy',
     length: T,
     async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+      chunkOpts(opts); // bad options fail before the file is opened
       const fb = H * W * 3;
       const fh = await open(file, 'r');
       try {
-        for (let start = 0; start < T; start += chunkFrames) {
-          const count = Math.min(chunkFrames, T - start);
+        yield* rawChunks(T, H, W, opts, async (start, count) => {
           const buf = new Uint8Array(count * fb);
           const { bytesRead } = await fh.read(buf, 0, buf.length, dataOffset + start * fb);
           if (bytesRead < buf.length) throw new Error(`${file}: file shrank while reading frame ${start}`);
-          if (size === undefined) yield { data: buf, count, height: H, width: W, start };
-          else yield { data: await resizeChunk(buf, count, W, H, size), count, height: size, width: size, start };
-        }
+          return buf;
+        });
       } finally {
         await fh.close();
       }

@@ -11,8 +11,8 @@ export {
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
 export { FileFormatError } from './io/common.js';
 export {
-  readNpy, readNpyFloat32, parseNpy, npyToFloat32, encodeNpy, writeNpy, NPY_MAX_HEADER_BYTES,
-  type NpyArray, type NpyDtype, type NpyWritable,
+  readNpy, readNpyFloat32, readNpyHeader, parseNpy, parseNpyHeader, npyToFloat32, encodeNpy, writeNpy, NPY_MAX_HEADER_BYTES,
+  type NpyArray, type NpyHeader, type NpyDtype, type NpyWritable,
 } from './io/npy.js';
 export {
   readSafetensors, readSafetensorsHeader, parseSafetensors, parseSafetensorsHeader, encodeSafetensors, writeSafetensors,
@@ -20,7 +20,7 @@ export {
   type SafetensorsTensor, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFloatDtype, type SafetensorsWritable,
 } from './io/safetensors.js';
 export {
-  labelPaths, findEpisodes, formatSummaryTable,
+  labelPaths, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './label.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './plot.js';
@@ -36,8 +36,6 @@ export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, Clip
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
 export type { ImageEpisode, SceneStage, SceneOptions } from './scene.js';
 export { sampleImageEpisodes, sceneFrameSource, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from './scene.js';
-export type { EncoderSpecOptions, CliIO } from './encode-cli.js';
-export { encodeCommand, createEncoder, parseEncodeArgs } from './encode-cli.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './value.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './value.js';
@@ -48,3 +46,14 @@ export { Policy } from './policy.js';
 export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './policy.js';
 export { PpoTrainer, GrpoTrainer } from './trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics, Aggregation } from './trainer.js';
+export type { EncoderSpecOptions } from './encoders/create.js';
+export { createEncoder } from './encoders/create.js';
+export type { CliIO, EncodeArgs } from './commands/encode.js';
+export { encodeCommand, parseEncodeArgs } from './commands/encode.js';
+// ---- the command line as a library (wire): run a subcommand in-process ----
+export type { Command, CommandIO, OptionSpec } from './commands/command.js';
+export { runCommand, commandHelp, UsageError } from './commands/command.js';
+export { labelCommand } from './commands/label.js';
+export { encodeCommandSpec } from './commands/encode.js';
+export type { MainOptions, MainResult } from './main.js';
+export { runMain } from './main.js';

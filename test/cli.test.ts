@@ -2,23 +2,13 @@
 // a user runs it; outputs compared with progressTargetsSync on the same data.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { labelPaths, progressTargetsSync, readNpy, sampleEpisodes, type Tensor } from '../src/index.js';
+import { cli } from './helpers/cli.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-cli-'));
-
-function cli(args: string[]) {
-  // Run from the package root so that `--import tsx` resolves; every path given is absolute.
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'src', 'cli.ts'), ...args], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 // Hand-rolled writers (independent of src/io) for the input files.
 function npyBytes(descr: string, shape: number[], data: Uint8Array): Buffer {

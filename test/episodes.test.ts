@@ -6,15 +6,9 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { openEpisode, naturalSort, framesFromArray, encodeFrames, patchStatsEncoder, type FrameSource } from '../src/index.js';
+import { rand } from './helpers/data.js';
 
 const root = mkdtempSync(join(tmpdir(), 'f2g-episodes-'));
-
-function rand(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; out[i] = a >>> 24; }
-  return out;
-}
 
 /** A uint8 .npy written by hand (format 1.0). */
 function npyBytes(shape: number[], data: Uint8Array, descr = '|u1'): Uint8Array {
@@ -143,7 +137,7 @@ test('npy [T,H,W,3] uint8: streamed in chunks, exact; bad dtype / shape / trunca
   await rejectsWith(openEpisode(trunc), trunc, 'truncated', '96 bytes');
   const junk = join(root, 'junk.npy');
   writeFileSync(junk, 'hello world, not numpy');
-  await rejectsWith(openEpisode(junk), junk, 'not a .npy file');
+  await rejectsWith(openEpisode(junk), junk, 'cannot read .npy file', 'bad magic');
 });
 
 test('in-memory frames: zero-length and bad shapes rejected', () => {

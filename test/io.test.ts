@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  FileFormatError, NPY_MAX_HEADER_BYTES, parseNpy, parseSafetensors, readNpy, readNpyFloat32, readSafetensors,
+  FileFormatError, NPY_MAX_HEADER_BYTES, parseNpy, readNpyHeader, parseSafetensors, readNpy, readNpyFloat32, readSafetensors,
   readSafetensorsHeader, writeFileAtomic, writeNpy, writeSafetensors,
 } from '../src/index.js';
 
@@ -404,4 +404,24 @@ test('writeFileAtomic failures remove the temporary file and keep the target', (
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+test('readNpyHeader: header only, long headers (v1 and v2), data length checked against the file size', () => {
+  const data = Uint8Array.from({ length: 2 * 3 * 4 * 3 }, (_, i) => i);
+  const header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3, 4, 3), }";
+  const short = tmp('h.npy', npy(header, data));
+  const h = readNpyHeader(short);
+  assert.equal([h.dtype, h.descr, h.shape, h.dataOffset, h.dataBytes], ['uint8', '|u1', [2, 3, 4, 3], 128, 72]);
+  // A header longer than the first 4096-byte read, in format 1.0 and 2.0.
+  for (const major of [1, 2]) {
+    const long = tmp(`long${major}.npy`, npy(header.padEnd(5000, ' '), data, major));
+    const lh = readNpyHeader(long);
+    const pre = major === 1 ? 10 : 12;
+    assert.equal([lh.shape, lh.dataOffset], [[2, 3, 4, 3], Math.ceil((pre + 5001) / 64) * 64]);
+    assert.equal(Array.from(fs.readFileSync(long).subarray(lh.dataOffset)), Array.from(data), 'data starts at dataOffset');
+    assert.equal(parseNpy(fs.readFileSync(long)).shape, lh.shape);
+  }
+  throwsFormat(() => readNpyHeader(tmp('trunc.npy', npy(header, data.subarray(0, 70)))), /trunc/, /truncated data: .* needs 72 bytes but only 70/);
+  throwsFormat(() => readNpyHeader(tmp('extra.npy', npy(header, concat(data, Uint8Array.of(1))))), /extra/, /1 unexpected bytes after the data/);
+  throwsFormat(() => readNpyHeader(tmp('magic.npy', ascii('not numpy at all'))), /magic/, /bad magic/);
+});
+
 test.run();

@@ -115,3 +115,27 @@ export function numberOption(v: string | boolean | undefined, name: string, min 
   }
   return n;
 }
+
+/**
+ * Parses `argv` for `cmd` and runs it: --help prints its help (0), a bad command line
+ * prints the reason and a pointer to --help (2), an unexpected error prints one line (1).
+ *
+ * @returns the exit status
+ */
+export async function runCommand(cmd: Command, argv: string[], io: CommandIO): Promise<number> {
+  try {
+    const args = parseCommandArgs(cmd, argv);
+    if (args.values.help) {
+      io.stdout.write(commandHelp(cmd));
+      return 0;
+    }
+    return await cmd.run(args, io);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`feat2go ${cmd.name}: ${err.message}\nRun 'feat2go ${cmd.name} --help' for usage.\n`);
+      return 2;
+    }
+    io.stderr.write(`feat2go ${cmd.name}: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}

@@ -57,6 +57,12 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   const src = typeof source === 'string' ? await openEpisode(source) : source;
   if (src === null || typeof src !== 'object' || typeof src.chunks !== 'function') throw typeError('source', 'a path or a FrameSource', source);
   const stream = encoder.begin(src.path);
+  /** Prefixes an error with the episode's path unless it already names it. */
+  const named = (err: unknown): Error => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
+    return e;
+  };
   let done = 0;
   try {
     for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize })) {
@@ -65,17 +71,13 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
       o.onProgress?.(done, src.length);
     }
   } catch (err) {
-    const e = err as Error;
-    if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
-    throw e;
+    throw named(err);
   }
   if (done === 0) throw new Error(`${src.path}: the episode has zero frames`);
   try {
     return await stream.finish();
   } catch (err) {
-    const e = err as Error;
-    if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
-    throw e;
+    throw named(err);
   }
 }
 

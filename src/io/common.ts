@@ -104,19 +104,26 @@ export function bytesLE(a: Float32Array | Int32Array | Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Reads `length` bytes at `position` of an open file into a fresh buffer, looping over
+ * short reads; at the end of the file it returns the bytes there were (a shorter view).
+ */
+export function readAt(fd: number, length: number, position: number): Uint8Array {
+  const buf = new Uint8Array(length);
+  let off = 0;
+  while (off < length) {
+    const n = fs.readSync(fd, buf, off, Math.min(length - off, 1 << 30), position + off);
+    if (n === 0) break;
+    off += n;
+  }
+  return off === length ? buf : buf.subarray(0, off);
+}
+
 /** Reads a whole file into a fresh, unpooled buffer (so typed views of it own their memory). */
 export function readWholeFile(file: string): Uint8Array {
   const fd = fs.openSync(file, 'r');
   try {
-    const size = fs.fstatSync(fd).size;
-    const buf = new Uint8Array(size);
-    let off = 0;
-    while (off < size) {
-      const n = fs.readSync(fd, buf, off, Math.min(size - off, 1 << 30), off);
-      if (n === 0) break;
-      off += n;
-    }
-    return off === size ? buf : buf.subarray(0, off);
+    return readAt(fd, fs.fstatSync(fd).size, 0);
   } finally {
     fs.closeSync(fd);
   }

@@ -2,9 +2,10 @@
 // little-endian float32, float16 (converted to float32), uint8 and int32 arrays
 // in C order, and atomic writing of float32, int32 and uint8 arrays.
 // Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
+import fs from 'node:fs';
 import type { Tensor } from '../types.js';
 import { writeFileAtomic } from './atomic.js';
-import { FileFormatError, bytesLE, decodeF16, readWholeFile, shapeSize, view32 } from './common.js';
+import { FileFormatError, bytesLE, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
 
 /** Element types that {@link readNpy} understands (`float16` data is returned as float32). */
 export type NpyDtype = 'float32' | 'float16' | 'uint8' | 'int32';
@@ -100,18 +101,28 @@ function parsePyLiteral(src: string): PyValue {
   return v;
 }
 
+/** The header of a `.npy` file: what the data is and where it starts. */
+export interface NpyHeader {
+  /** Element type stored in the file. */
+  dtype: NpyDtype;
+  /** The dtype string as written in the file, e.g. `'<f4'`, `'|u1'`. */
+  descr: string;
+  shape: number[];
+  /** Byte offset of the data from the start of the file. */
+  dataOffset: number;
+  /** Bytes of data the shape and dtype call for. */
+  dataBytes: number;
+}
+
 /**
- * Parses a `.npy` file held in memory. Float32/int32 data shares memory with
- * `bytes` when it is 4-byte aligned (NumPy aligns data to 64 bytes), otherwise it is copied.
+ * Parses the header of a `.npy` file from its first bytes (the data need not be present).
  *
- * @param bytes the whole file
+ * @param bytes the file, or at least its header
  * @param name name used in error messages (default `'buffer'`)
- * @throws {FileFormatError} on a bad magic, unsupported version, corrupt or oversized header,
- *   unsupported dtype (anything but `<f4`, `<f2`, `|u1`, `<i4`), big-endian data, Fortran order
- *   (rank ≥ 2; for rank 0 and 1 the layouts are identical),
- *   truncated data or trailing bytes — never a silent wrong read
+ * @throws {FileFormatError} on a bad magic, unsupported version, corrupt, truncated or oversized header,
+ *   unsupported dtype, big-endian data or Fortran order (rank ≥ 2)
  */
-export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
+export function parseNpyHeader(bytes: Uint8Array, name = 'buffer'): NpyHeader {
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`Expected a Uint8Array or Buffer for bytes but received ${typeof bytes}`);
   const bad = (reason: string): never => { throw new FileFormatError(name, '.npy', reason); };
   if (bytes.length < 10 || MAGIC.some((b, k) => bytes[k] !== b)) {
@@ -161,16 +172,67 @@ export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
   if (fortran && dims.length > 1) bad("fortran_order is True; only C-order arrays are supported (save np.ascontiguousarray(x))");
   const count = shapeSize(dims);
   if (count < 0 || count * kind.size > Number.MAX_SAFE_INTEGER) return bad(`shape ${JSON.stringify(dims)} is too large`);
-  const need = count * kind.size;
-  const have = bytes.length - dataStart;
-  if (have < need) bad(`truncated data: shape (${dims.join(', ')}) of ${kind.dtype} needs ${need} bytes but only ${have} follow the header`);
-  if (have > need) bad(`${have - need} unexpected bytes after the data of shape (${dims.join(', ')}) ${kind.dtype}`);
+  return { dtype: kind.dtype, descr, shape: dims.slice(), dataOffset: dataStart, dataBytes: count * kind.size };
+}
+
+/** Checks that `have` bytes of data follow the header: exactly what it calls for. */
+function checkDataLength(h: NpyHeader, have: number, name: string): void {
+  if (have < h.dataBytes) throw new FileFormatError(name, '.npy', `truncated data: shape (${h.shape.join(', ')}) of ${h.dtype} needs ${h.dataBytes} bytes but only ${have} follow the header`);
+  if (have > h.dataBytes) throw new FileFormatError(name, '.npy', `${have - h.dataBytes} unexpected bytes after the data of shape (${h.shape.join(', ')}) ${h.dtype}`);
+}
+
+/**
+ * Reads and checks only the header of a `.npy` file (synchronously), and that the file
+ * holds exactly the data the header declares — for streaming the data in pieces
+ * (e.g. the frames of a long `[T,H,W,3]` uint8 episode).
+ *
+ * @throws {FileFormatError} as {@link parseNpy} does (truncated data, trailing bytes included)
+ * @example
+ * const { dtype, shape, dataOffset } = readNpyHeader('frames.npy'); // 'uint8', [T, H, W, 3], 128
+ */
+export function readNpyHeader(file: string): NpyHeader {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const read = (n: number) => readAt(fd, Math.min(size, n), 0);
+    let bytes = read(4096);
+    if (bytes.length >= 12 && bytes.length < size) {
+      // A longer header than the first read: read exactly up to its end (within the limit).
+      const major = bytes[6];
+      const len = major === 1 ? bytes[8] | (bytes[9] << 8) : (bytes[8] | (bytes[9] << 8) | (bytes[10] << 16)) + bytes[11] * 2 ** 24;
+      const end = (major === 1 ? 10 : 12) + Math.min(len, NPY_MAX_HEADER_BYTES + 1);
+      if (end > bytes.length) bytes = read(end);
+    }
+    const h = parseNpyHeader(bytes, file);
+    checkDataLength(h, size - h.dataOffset, file);
+    return h;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Parses a `.npy` file held in memory. Float32/int32 data shares memory with
+ * `bytes` when it is 4-byte aligned (NumPy aligns data to 64 bytes), otherwise it is copied.
+ *
+ * @param bytes the whole file
+ * @param name name used in error messages (default `'buffer'`)
+ * @throws {FileFormatError} on a bad magic, unsupported version, corrupt or oversized header,
+ *   unsupported dtype (anything but `<f4`, `<f2`, `|u1`, `<i4`), big-endian data, Fortran order
+ *   (rank ≥ 2; for rank 0 and 1 the layouts are identical),
+ *   truncated data or trailing bytes — never a silent wrong read
+ */
+export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
+  const h = parseNpyHeader(bytes, name);
+  checkDataLength(h, bytes.length - h.dataOffset, name);
+  const count = shapeSize(h.shape);
+  const dataStart = h.dataOffset;
   let data: NpyArray['data'];
-  if (kind.dtype === 'float32') data = view32(Float32Array, bytes, dataStart, count, true);
-  else if (kind.dtype === 'int32') data = view32(Int32Array, bytes, dataStart, count, true);
-  else if (kind.dtype === 'float16') data = decodeF16(bytes, dataStart, count);
+  if (h.dtype === 'float32') data = view32(Float32Array, bytes, dataStart, count, true);
+  else if (h.dtype === 'int32') data = view32(Int32Array, bytes, dataStart, count, true);
+  else if (h.dtype === 'float16') data = decodeF16(bytes, dataStart, count);
   else data = bytes.subarray(dataStart, dataStart + count);
-  return { dtype: kind.dtype, shape: dims.slice(), data };
+  return { dtype: h.dtype, shape: h.shape, data };
 }
 
 /**

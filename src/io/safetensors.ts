@@ -4,7 +4,7 @@
 // writes F32. Spec: https://github.com/huggingface/safetensors#format
 import fs from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import { FileFormatError, bytesLE, decodeBF16, decodeF16, readWholeFile, shapeSize, view32 } from './common.js';
+import { FileFormatError, bytesLE, decodeBF16, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
 
 /** Largest JSON header accepted (the reference implementation's limit). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
@@ -118,17 +118,10 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const first = new Uint8Array(Math.min(size, 8));
-    fs.readSync(fd, first, 0, first.length, 0);
-    const r = parseHeaderBytes(first, size, file, false);
+    const r = parseHeaderBytes(readAt(fd, Math.min(size, 8), 0), size, file, false);
     if (typeof r !== 'number') return r;
-    const all = new Uint8Array(8 + r);
-    let off = 0;
-    while (off < all.length) {
-      const k = fs.readSync(fd, all, off, all.length - off, off);
-      if (k === 0) throw new FileFormatError(file, 'safetensors', 'file shrank while being read');
-      off += k;
-    }
+    const all = readAt(fd, 8 + r, 0);
+    if (all.length < 8 + r) throw new FileFormatError(file, 'safetensors', 'file shrank while being read');
     return parseHeaderBytes(all, size, file, true) as SafetensorsHeader;
   } finally {
     fs.closeSync(fd);
@@ -198,13 +191,8 @@ export function readSafetensors(file: string, opts: { names?: readonly string[] 
   const fd = fs.openSync(file, 'r');
   try {
     for (const e of entries) {
-      const buf = new Uint8Array(e.end - e.begin);
-      let off = 0;
-      while (off < buf.length) {
-        const k = fs.readSync(fd, buf, off, Math.min(buf.length - off, 1 << 30), h.dataOffset + e.begin + off);
-        if (k === 0) throw new FileFormatError(file, 'safetensors', `file ends inside tensor '${e.name}'`);
-        off += k;
-      }
+      const buf = readAt(fd, e.end - e.begin, h.dataOffset + e.begin);
+      if (buf.length < e.end - e.begin) throw new FileFormatError(file, 'safetensors', `file ends inside tensor '${e.name}'`);
       out.set(e.name, decodeEntry(e, buf, 0, file, true));
     }
   } finally {
