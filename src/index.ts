@@ -6,3 +6,12 @@ export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
   progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
 } from './progress.js';
+// reinforcement learning (§5–8)
+export {
+  shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
+  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
+} from './rl.js';
+export type {
+  Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,
+  SurrogateOptions, SurrogateResult, ValueLossInput, ValueLossOptions, ValueLossResult, KlInput, KlOptions,
+} from './rl.js';

@@ -1,0 +1,668 @@
+// Policy-optimisation kernels (SPEC §5–8). See rl.h for the contract.
+#include "kernels/rl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/pool.h"
+
+namespace f2g {
+namespace rl {
+namespace {
+
+#define F2G_INLINE inline __attribute__((always_inline))
+
+// ---- data checks fused into the compute loops ----
+// `x - x` is +0 for finite x and NaN for NaN/±Inf, so summing it into a float
+// accumulator leaves 0 exactly when every value was finite.
+F2G_INLINE float fin(float x) { return x - x; }
+// Flag check contributions: 0 for a valid flag, non-zero (or NaN) otherwise.
+F2G_INLINE float flag_bad(float f) { return std::fabs(f * (1.f - f)); }
+F2G_INLINE float flag_bad(std::uint8_t f) { return f > 1 ? 1.f : 0.f; }
+F2G_INLINE float flag_val(float f) { return f; }
+F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(f); }
+
+// ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
+F2G_INLINE float exp_fast(float x) {
+  const float xc = std::min(std::max(x, -87.0f), 88.5f);
+  const float k = std::nearbyint(xc * 1.44269504088896341f);
+  float r = xc - k * 0.693145751953125f;  // ln2 split (Cody–Waite)
+  r = r - k * 1.428606765330187045e-06f;
+  // Taylor to r^7 on |r| ≤ ln2/2: truncation < 1e-8 relative.
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  float e = p * scale;
+  e = x > 88.5f ? INFINITY : e;
+  e = x < -87.0f ? 0.f : e;
+  return e;
+}
+
+// expm1(x) and k3(x) = expm1(x) − x, without cancellation for small |x|.
+F2G_INLINE void expm1_k3(float x, float& em1, float& k3) {
+  // |x| < 0.5: k3 = x²(1/2 + x/6 + … + x^7/9!), truncation < 3e-10 relative.
+  float q = 1.f / 362880.f;
+  q = q * x + 1.f / 40320.f;
+  q = q * x + 1.f / 5040.f;
+  q = q * x + 1.f / 720.f;
+  q = q * x + 1.f / 120.f;
+  q = q * x + 1.f / 24.f;
+  q = q * x + 1.f / 6.f;
+  q = q * x + 0.5f;
+  const float k3s = x * x * q;
+  const float em1l = exp_fast(x) - 1.f;
+  const bool small = std::fabs(x) < 0.5f;
+  em1 = small ? x + k3s : em1l;
+  k3 = small ? k3s : em1l - x;
+}
+
+// ------------------------------------------------------------------ GAE
+// Batch-major: phase 1 computes δ_t and the recursion coefficient
+// c_t = γλ(1 − done_t) for a row, vectorised along t, into double scratch;
+// phase 2 runs the backward recursion on 4 rows at once (independent FMA
+// chains hide the latency) and writes advantages and returns.
+
+template <class FT, class FD>
+F2G_INLINE float gae_phase1_t(const float* r, const float* v, const float* nv, const FT* term,
+                              const FD* done, std::size_t T, double gamma, double gl, double* d,
+                              double* c) {
+  float chk = 0.f;
+#pragma omp simd reduction(+ : chk)
+  for (std::size_t t = 0; t < T; ++t) {
+    const float ft = flag_val(term[t]), fd = flag_val(done[t]);
+    d[t] = static_cast<double>(r[t]) +
+           gamma * (1.0 - static_cast<double>(ft)) * static_cast<double>(nv[t]) -
+           static_cast<double>(v[t]);
+    c[t] = gl * (1.0 - static_cast<double>(fd));
+    chk += fin(r[t]) + fin(v[t]) + fin(nv[t]) + flag_bad(term[t]) + flag_bad(done[t]);
+  }
+  return chk;
+}
+
+F2G_MULTIVERSION float gae_phase1(const float* r, const float* v, const float* nv, FlagView term,
+                                  FlagView done, std::size_t T, double gamma, double gl,
+                                  double* d, double* c) {
+  if (term.u8 && done.u8) return gae_phase1_t(r, v, nv, term.u8, done.u8, T, gamma, gl, d, c);
+  if (term.u8) return gae_phase1_t(r, v, nv, term.u8, done.f32, T, gamma, gl, d, c);
+  if (done.u8) return gae_phase1_t(r, v, nv, term.f32, done.u8, T, gamma, gl, d, c);
+  return gae_phase1_t(r, v, nv, term.f32, done.f32, T, gamma, gl, d, c);
+}
+
+// Backward recursion for K rows (scratch row stride T).
+template <int K>
+F2G_INLINE void gae_phase2(const double* d, const double* c, const float* const* v, float* const* adv,
+                           float* const* ret, std::size_t T) {
+  double A[K];
+  for (int k = 0; k < K; ++k) A[k] = 0.0;
+  for (std::size_t t = T; t-- > 0;) {
+    for (int k = 0; k < K; ++k) {
+      A[k] = d[k * T + t] + c[k * T + t] * A[k];
+      adv[k][t] = static_cast<float>(A[k]);
+      ret[k][t] = static_cast<float>(A[k] + static_cast<double>(v[k][t]));
+    }
+  }
+}
+
+F2G_MULTIVERSION void gae_phase2_4(const double* d, const double* c, const float* const* v,
+                                   float* const* adv, float* const* ret, std::size_t T) {
+  gae_phase2<4>(d, c, v, adv, ret, T);
+}
+F2G_MULTIVERSION void gae_phase2_1(const double* d, const double* c, const float* const* v,
+                                   float* const* adv, float* const* ret, std::size_t T) {
+  gae_phase2<1>(d, c, v, adv, ret, T);
+}
+
+bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double gl,
+                     float* adv, float* ret, std::size_t threads) {
+  std::vector<char> bad_chunk(B, 0);
+  constexpr std::size_t K = 4;
+  const std::size_t grain = std::max<std::size_t>(K, (std::size_t{1} << 15) / std::max<std::size_t>(T, 1));
+  parallel_for(B, threads, grain, [&](std::size_t b0, std::size_t b1) {
+    std::vector<double> d(K * T), c(K * T);
+    auto flag_row = [T](FlagView f, std::size_t b) {
+      FlagView r;
+      if (f.u8) r.u8 = f.u8 + b * T;
+      else r.f32 = f.f32 + b * T;
+      return r;
+    };
+    for (std::size_t b = b0; b < b1; b += K) {
+      const std::size_t k_n = std::min(K, b1 - b);
+      const float* vp[K];
+      float* ap[K];
+      float* rp[K];
+      float chk = 0.f;
+      for (std::size_t k = 0; k < k_n; ++k) {
+        const std::size_t row = b + k;
+        const std::size_t o = row * T;
+        chk += gae_phase1(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, row),
+                          flag_row(in.done, row), T, gamma, gl, d.data() + k * T, c.data() + k * T);
+        vp[k] = in.values + o;
+        ap[k] = adv + o;
+        rp[k] = ret + o;
+      }
+      if (chk != 0.f) {  // also true for NaN
+        bad_chunk[b] = 1;
+        continue;
+      }
+      if (k_n == K) {
+        gae_phase2_4(d.data(), c.data(), vp, ap, rp, T);
+      } else {
+        for (std::size_t k = 0; k < k_n; ++k)
+          gae_phase2_1(d.data() + k * T, c.data() + k * T, vp + k, ap + k, rp + k, T);
+      }
+    }
+  });
+  return std::find(bad_chunk.begin(), bad_chunk.end(), 1) == bad_chunk.end();
+}
+
+// Time-major [T,B]: the recursion is vectorised across a block of columns.
+template <class FT, class FD>
+F2G_INLINE float gae_tm_step(const float* r, const float* v, const float* nv, const FT* term,
+                             const FD* done, std::size_t n, double gamma, double gl, double* A,
+                             float* adv, float* ret) {
+  float chk = 0.f;
+#pragma omp simd reduction(+ : chk)
+  for (std::size_t j = 0; j < n; ++j) {
+    const double vj = static_cast<double>(v[j]);
+    const double dlt = static_cast<double>(r[j]) +
+                       gamma * (1.0 - static_cast<double>(flag_val(term[j]))) * static_cast<double>(nv[j]) - vj;
+    const double a = dlt + gl * (1.0 - static_cast<double>(flag_val(done[j]))) * A[j];
+    A[j] = a;
+    adv[j] = static_cast<float>(a);
+    ret[j] = static_cast<float>(a + vj);
+    chk += fin(r[j]) + fin(v[j]) + fin(nv[j]) + flag_bad(term[j]) + flag_bad(done[j]);
+  }
+  return chk;
+}
+
+F2G_MULTIVERSION float gae_tm_block(const GaeInputs& in, std::size_t B, std::size_t T, std::size_t j0,
+                                    std::size_t n, double gamma, double gl, double* A, float* adv,
+                                    float* ret) {
+  float chk = 0.f;
+  for (std::size_t j = 0; j < n; ++j) A[j] = 0.0;
+  for (std::size_t t = T; t-- > 0;) {
+    const std::size_t o = t * B + j0;
+    const float *r = in.rewards + o, *v = in.values + o, *nv = in.next_values + o;
+    const FlagView tf = in.terminated, df = in.done;
+    if (tf.u8 && df.u8) chk += gae_tm_step(r, v, nv, tf.u8 + o, df.u8 + o, n, gamma, gl, A, adv + o, ret + o);
+    else if (tf.u8) chk += gae_tm_step(r, v, nv, tf.u8 + o, df.f32 + o, n, gamma, gl, A, adv + o, ret + o);
+    else if (df.u8) chk += gae_tm_step(r, v, nv, tf.f32 + o, df.u8 + o, n, gamma, gl, A, adv + o, ret + o);
+    else chk += gae_tm_step(r, v, nv, tf.f32 + o, df.f32 + o, n, gamma, gl, A, adv + o, ret + o);
+  }
+  return chk;
+}
+
+bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double gl,
+                    float* adv, float* ret, std::size_t threads) {
+  constexpr std::size_t kBlock = 512;  // columns per block: 4 KiB of double state
+  const std::size_t nblocks = (B + kBlock - 1) / kBlock;
+  std::vector<char> bad(nblocks, 0);
+  parallel_for(nblocks, threads, 1, [&](std::size_t k0, std::size_t k1) {
+    double A[kBlock];
+    for (std::size_t k = k0; k < k1; ++k) {
+      const std::size_t j0 = k * kBlock, n = std::min(kBlock, B - j0);
+      const float chk = gae_tm_block(in, B, T, j0, n, gamma, gl, A, adv, ret);
+      if (chk != 0.f) bad[k] = 1;
+    }
+  });
+  return std::find(bad.begin(), bad.end(), 1) == bad.end();
+}
+
+// ------------------------------------------------------------------ helpers
+
+struct MeanStd {
+  double mean, std;
+};
+MeanStd mean_std(const float* x, std::size_t n, StdKind kind) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += x[i];
+  const double m = s / static_cast<double>(n);
+  double q = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double dx = x[i] - m;
+    q += dx * dx;
+  }
+  double sd = 0;
+  if (kind == StdKind::kPopulation) sd = std::sqrt(q / static_cast<double>(n));
+  else sd = n > 1 ? std::sqrt(q / static_cast<double>(n - 1)) : 0.0;
+  return {m, sd};
+}
+
+bool all_equal(const float* x, std::size_t n) {
+  for (std::size_t i = 1; i < n; ++i)
+    if (x[i] != x[0]) return false;
+  return true;
+}
+
+// Per-row sums of a masked loss.
+struct RowSums {
+  double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0;
+  float chk = 0;
+};
+
+LossResult aggregate(const std::vector<RowSums>& rows, Aggregation agg) {
+  LossResult r;
+  double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0, nseq = 0;
+  float chk = 0;
+  for (const RowSums& s : rows) {
+    chk += s.chk;
+    mask += s.mask;
+    clip += s.clip;
+    dual += s.dual;
+    kl += s.kl;
+    if (agg == Aggregation::kTokenMean) {
+      loss += s.loss;
+    } else if (s.mask > 0) {
+      loss += agg == Aggregation::kSeqMeanTokenMean ? s.loss / s.mask : s.loss;
+      nseq += 1;
+    }
+  }
+  r.ok = chk == 0.f;
+  r.masked = static_cast<std::size_t>(mask);
+  if (mask > 0) {
+    r.loss = agg == Aggregation::kTokenMean ? loss / mask : loss / nseq;
+    r.clip_fraction = clip / mask;
+    r.dual_clip_fraction = dual / mask;
+    r.approx_kl = kl / mask;
+  }
+  return r;
+}
+
+// ------------------------------------------------------------------ surrogate
+
+template <class FM>
+F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const float* a, const FM* m,
+                                   std::size_t T, float lo, float hi, float dual) {
+  double sl = 0, sm = 0, sc = 0, sd = 0, sk = 0;
+  float chk = 0;
+#pragma omp simd reduction(+ : sl, sm, sc, sd, sk, chk)
+  for (std::size_t t = 0; t < T; ++t) {
+    const float x = lp[t] - olp[t];
+    float em1, k3;
+    expm1_k3(x, em1, k3);
+    const float rho = 1.f + em1;
+    const float rc = std::min(std::max(rho, lo), hi);
+    const float s1 = rho * a[t], s2 = rc * a[t];
+    const bool clipped = s2 < s1;
+    float l = -(clipped ? s2 : s1);
+    const float dc = -dual * a[t];  // c·|A| where A < 0
+    const bool dual_on = dual > 0.f && a[t] < 0.f && dc < l;
+    l = dual_on ? dc : l;
+    const float mv = m ? flag_val(m[t]) : 1.f;
+    const bool on = mv != 0.f;
+    sl += on ? static_cast<double>(l) : 0.0;
+    sm += static_cast<double>(mv);
+    sc += on && clipped ? 1.0 : 0.0;
+    sd += on && dual_on ? 1.0 : 0.0;
+    sk += on ? static_cast<double>(k3) : 0.0;
+    chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (m ? flag_bad(m[t]) : 0.f);
+  }
+  RowSums s;
+  s.loss = sl;
+  s.mask = sm;
+  s.clip = sc;
+  s.dual = sd;
+  s.kl = sk;
+  s.chk = chk;
+  return s;
+}
+
+F2G_MULTIVERSION RowSums surrogate_row(const float* lp, const float* olp, const float* a, FlagView m,
+                                       std::size_t T, float lo, float hi, float dual) {
+  if (m.u8) return surrogate_row_t(lp, olp, a, m.u8, T, lo, hi, dual);
+  return surrogate_row_t(lp, olp, a, m.f32, T, lo, hi, dual);  // f32 may be null: all ones
+}
+
+FlagView flag_row(FlagView f, std::size_t off) {
+  FlagView r;
+  if (f.u8) r.u8 = f.u8 + off;
+  if (f.f32) r.f32 = f.f32 + off;
+  return r;
+}
+
+std::size_t row_grain(std::size_t T) {
+  return std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(T, 1));
+}
+
+// ------------------------------------------------------------------ value loss
+
+F2G_INLINE float huber_or_sq(float e, float delta) {
+  const float ae = std::fabs(e);
+  return delta > 0.f && ae > delta ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
+}
+
+template <class FM>
+F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m,
+                               std::size_t T, float clip, float delta) {
+  double sl = 0, sm = 0, sc = 0;
+  float chk = 0;
+#pragma omp simd reduction(+ : sl, sm, sc, chk)
+  for (std::size_t t = 0; t < T; ++t) {
+    float l = huber_or_sq(v[t] - R[t], delta);
+    bool clipped = false;
+    float ovc = 0.f;
+    if (ov) {
+      ovc = fin(ov[t]);
+      const float vc = ov[t] + std::min(std::max(v[t] - ov[t], -clip), clip);
+      const float lc = huber_or_sq(vc - R[t], delta);
+      clipped = lc > l;
+      l = clipped ? lc : l;
+    }
+    const float mv = m ? flag_val(m[t]) : 1.f;
+    const bool on = mv != 0.f;
+    sl += on ? static_cast<double>(l) : 0.0;
+    sm += static_cast<double>(mv);
+    sc += on && clipped ? 1.0 : 0.0;
+    chk += fin(v[t]) + fin(R[t]) + ovc + (m ? flag_bad(m[t]) : 0.f);
+  }
+  RowSums s;
+  s.loss = sl;
+  s.mask = sm;
+  s.clip = sc;
+  s.chk = chk;
+  return s;
+}
+
+F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* ov, FlagView m,
+                                   std::size_t T, float clip, float delta) {
+  if (m.u8) return value_row_t(v, R, ov, m.u8, T, clip, delta);
+  return value_row_t(v, R, ov, m.f32, T, clip, delta);
+}
+
+// ------------------------------------------------------------------ KL
+
+template <class FM>
+F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std::size_t T, int est) {
+  double sl = 0, sm = 0;
+  float chk = 0;
+#pragma omp simd reduction(+ : sl, sm, chk)
+  for (std::size_t t = 0; t < T; ++t) {
+    const float x = lp[t] - ref[t];
+    float em1, k3;
+    expm1_k3(-x, em1, k3);  // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
+    const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3;
+    const float mv = m ? flag_val(m[t]) : 1.f;
+    sl += mv != 0.f ? static_cast<double>(l) : 0.0;
+    sm += static_cast<double>(mv);
+    chk += fin(lp[t]) + fin(ref[t]) + (m ? flag_bad(m[t]) : 0.f);
+  }
+  RowSums s;
+  s.loss = sl;
+  s.mask = sm;
+  s.chk = chk;
+  return s;
+}
+
+F2G_MULTIVERSION RowSums kl_row(const float* lp, const float* ref, FlagView m, std::size_t T, int est) {
+  if (m.u8) return kl_row_t(lp, ref, m.u8, T, est);
+  return kl_row_t(lp, ref, m.f32, T, est);
+}
+
+template <class RowFn>
+LossResult per_row_loss(std::size_t B, std::size_t T, Aggregation agg, std::size_t threads, RowFn fn) {
+  std::vector<RowSums> rows(B);
+  parallel_for(B, threads, row_grain(T), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) rows[b] = fn(b * T);
+  });
+  return aggregate(rows, agg);
+}
+
+// ------------------------------------------------------------------ normalize
+
+F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, double& s, double& cnt, float& chk) {
+  double a = 0, c = 0;
+  float k = 0;
+  if (m.u8) {
+#pragma omp simd reduction(+ : a, c, k)
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool on = m.u8[i] != 0;
+      a += on ? static_cast<double>(x[i]) : 0.0;
+      c += static_cast<double>(m.u8[i]);
+      k += fin(x[i]) + flag_bad(m.u8[i]);
+    }
+  } else if (m.f32) {
+#pragma omp simd reduction(+ : a, c, k)
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool on = m.f32[i] != 0.f;
+      a += on ? static_cast<double>(x[i]) : 0.0;
+      c += static_cast<double>(m.f32[i]);
+      k += fin(x[i]) + flag_bad(m.f32[i]);
+    }
+  } else {
+#pragma omp simd reduction(+ : a, k)
+    for (std::size_t i = 0; i < n; ++i) {
+      a += static_cast<double>(x[i]);
+      k += fin(x[i]);
+    }
+    c = static_cast<double>(n);
+  }
+  s = a;
+  cnt = c;
+  chk = k;
+}
+
+F2G_MULTIVERSION double masked_sq(const float* x, FlagView m, std::size_t n, double mean) {
+  double q = 0;
+  if (m.u8) {
+#pragma omp simd reduction(+ : q)
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(x[i]) - mean;
+      q += m.u8[i] ? d * d : 0.0;
+    }
+  } else if (m.f32) {
+#pragma omp simd reduction(+ : q)
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(x[i]) - mean;
+      q += m.f32[i] != 0.f ? d * d : 0.0;
+    }
+  } else {
+#pragma omp simd reduction(+ : q)
+    for (std::size_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(x[i]) - mean;
+      q += d * d;
+    }
+  }
+  return q;
+}
+
+F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, double mean, double inv, float* out) {
+  if (m.u8) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = m.u8[i] ? static_cast<float>((static_cast<double>(x[i]) - mean) * inv) : 0.f;
+  } else if (m.f32) {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i)
+      out[i] = m.f32[i] != 0.f ? static_cast<float>((static_cast<double>(x[i]) - mean) * inv) : 0.f;
+  } else {
+#pragma omp simd
+    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>((static_cast<double>(x[i]) - mean) * inv);
+  }
+}
+
+F2G_MULTIVERSION void fill_scaled(const double* pw, std::size_t L, double a, float* out) {
+  // out[t] = γ^{L−1−t} · a, with pw[k] = γ^k.
+#pragma omp simd
+  for (std::size_t t = 0; t < L; ++t) out[t] = static_cast<float>(pw[L - 1 - t] * a);
+}
+
+}  // namespace
+
+// ================================================================== public
+
+std::int64_t locate_non_finite(const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return static_cast<std::int64_t>(i);
+  return -1;
+}
+
+std::int64_t locate_bad_flag(FlagView f, std::size_t n) {
+  if (f.u8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (f.u8[i] > 1) return static_cast<std::int64_t>(i);
+  } else if (f.f32) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(f.f32[i] == 0.f || f.f32[i] == 1.f)) return static_cast<std::int64_t>(i);
+  }
+  return -1;
+}
+
+bool shape_terminal_rewards(const std::uint8_t* success, const float* v, std::size_t n,
+                            double failure_scale, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return false;
+    const double y = success[i] ? 1.0 : 0.0;
+    const double vc = std::min(std::max(static_cast<double>(v[i]), 0.0), 1.0);
+    out[i] = static_cast<float>(y + (1.0 - y) * failure_scale * vc);
+  }
+  return true;
+}
+
+void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B, std::size_t horizon,
+                      float* out, std::size_t threads) {
+  parallel_for(B, threads, row_grain(horizon), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      float* row = out + b * horizon;
+      std::fill(row, row + horizon, 0.f);
+      row[lengths[b] - 1] = R[b];
+    }
+  });
+}
+
+bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
+         float* advantages, float* returns, std::size_t threads) {
+  if (B == 0 || T == 0) return true;
+  const double gl = gamma * lambda;
+  return time_major ? gae_time_major(in, B, T, gamma, gl, advantages, returns, threads)
+                    : gae_batch_major(in, B, T, gamma, gl, advantages, returns, threads);
+}
+
+bool grpo_advantages(const float* R, std::size_t n, std::size_t g, double eps, StdKind kind, Scale scale,
+                     float* out) {
+  if (locate_non_finite(R, n) >= 0) return false;
+  double batch_std = 1.0;
+  if (scale == Scale::kBatch && kind != StdKind::kNone && n > 0) batch_std = mean_std(R, n, kind).std;
+  for (std::size_t i0 = 0; i0 < n; i0 += g) {
+    const MeanStd ms = mean_std(R + i0, g, kind);
+    double denom = 1.0;
+    if (kind != StdKind::kNone) denom = (scale == Scale::kBatch ? batch_std : ms.std) + eps;
+    for (std::size_t i = i0; i < i0 + g; ++i)
+      out[i] = g == 1 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
+  }
+  return true;
+}
+
+GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t g, StdKind kind) {
+  GroupStats s;
+  if (kind == StdKind::kNone) kind = StdKind::kSample;
+  std::size_t groups = 0;
+  double sum = 0;
+  for (std::size_t i0 = 0; i0 < n; i0 += g, ++groups) {
+    if (all_equal(R + i0, g)) ++s.zero_std_groups;
+    sum += mean_std(R + i0, g, kind).std;
+  }
+  s.mean_std = groups ? sum / static_cast<double>(groups) : 0.0;
+  return s;
+}
+
+bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B, std::size_t horizon,
+                     double gamma, float* out, std::size_t threads) {
+  if (locate_non_finite(adv, B) >= 0) return false;
+  std::vector<double> pw(horizon);
+  double p = 1.0;
+  for (std::size_t k = 0; k < horizon; ++k, p *= gamma) pw[k] = p;
+  parallel_for(B, threads, row_grain(horizon), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      float* row = out + b * horizon;
+      const std::size_t L = static_cast<std::size_t>(lengths[b]);
+      fill_scaled(pw.data(), L, static_cast<double>(adv[b]), row);
+      std::fill(row + L, row + horizon, 0.f);
+    }
+  });
+  return true;
+}
+
+WhitenStats normalize_advantages(const float* x, FlagView m, std::size_t n, double eps, bool sample_std,
+                                 float* out, std::size_t threads) {
+  WhitenStats w;
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  const std::size_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<double> s(nb), c(nb), q(nb);
+  std::vector<float> k(nb);
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      masked_sum(x + o, flag_row(m, o), len, s[i], c[i], k[i]);
+    }
+  });
+  double sum = 0, cnt = 0;
+  float chk = 0;
+  for (std::size_t i = 0; i < nb; ++i) sum += s[i], cnt += c[i], chk += k[i];
+  w.ok = chk == 0.f;
+  w.count = static_cast<std::size_t>(cnt);
+  if (!w.ok || w.count == 0) return w;
+  w.mean = sum / cnt;
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      q[i] = masked_sq(x + o, flag_row(m, o), len, w.mean);
+    }
+  });
+  double sq = 0;
+  for (std::size_t i = 0; i < nb; ++i) sq += q[i];
+  if (sample_std) w.std = w.count > 1 ? std::sqrt(sq / (cnt - 1)) : 0.0;
+  else w.std = std::sqrt(sq / cnt);
+  const double inv = 1.0 / (w.std + eps);
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      masked_whiten(x + o, flag_row(m, o), len, w.mean, inv, out + o);
+    }
+  });
+  return w;
+}
+
+LossResult clipped_surrogate(const float* lp, const float* olp, const float* a, FlagView m, std::size_t B,
+                             std::size_t T, const SurrogateParams& p, std::size_t threads) {
+  const float lo = static_cast<float>(1.0 - p.clip_low), hi = static_cast<float>(1.0 + p.clip_high);
+  const float dual = static_cast<float>(p.dual_clip);
+  return per_row_loss(B, T, p.aggregation, threads, [&](std::size_t o) {
+    return surrogate_row(lp + o, olp + o, a + o, flag_row(m, o), T, lo, hi, dual);
+  });
+}
+
+LossResult clipped_value_loss(const float* v, const float* R, const float* ov, FlagView m, std::size_t B,
+                              std::size_t T, const ValueLossParams& p, std::size_t threads) {
+  const float clip = static_cast<float>(p.clip), delta = static_cast<float>(p.huber_delta);
+  const float* old = p.clip > 0 ? ov : nullptr;
+  LossResult r = per_row_loss(B, T, p.aggregation, threads, [&](std::size_t o) {
+    return value_row(v + o, R + o, old ? old + o : nullptr, flag_row(m, o), T, clip, delta);
+  });
+  r.approx_kl = 0;
+  r.dual_clip_fraction = 0;
+  return r;
+}
+
+LossResult kl_penalty(const float* lp, const float* ref, FlagView m, std::size_t B, std::size_t T,
+                      KlEstimator est, Aggregation agg, std::size_t threads) {
+  const int e = est == KlEstimator::kK1 ? 0 : est == KlEstimator::kK2 ? 1 : 2;
+  LossResult r = per_row_loss(B, T, agg, threads, [&](std::size_t o) {
+    return kl_row(lp + o, ref + o, flag_row(m, o), T, e);
+  });
+  r.clip_fraction = r.dual_clip_fraction = r.approx_kl = 0;
+  return r;
+}
+
+}  // namespace rl
+}  // namespace f2g
