@@ -354,7 +354,9 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
     float ovc = 0.f;
     if (ov) {
       ovc = fin(ov[t]);
-      const float vc = ov[t] + std::min(std::max(v[t] - ov[t], -clip), clip);
+      // V clipped to old ± clip; V itself when within (so lc == l exactly there).
+      const float dv = v[t] - ov[t];
+      const float vc = dv > clip ? ov[t] + clip : dv < -clip ? ov[t] - clip : v[t];
       const float lc = huber_or_sq(vc - R[t], delta);
       clipped = lc > l;
       l = clipped ? lc : l;
@@ -558,7 +560,8 @@ bool grpo_advantages(const float* R, std::size_t n, std::size_t g, double eps, S
     double denom = 1.0;
     if (kind != StdKind::kNone) denom = (scale == Scale::kBatch ? batch_std : ms.std) + eps;
     for (std::size_t i = i0; i < i0 + g; ++i)
-      out[i] = g == 1 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
+      // Size-1 groups, and all-equal groups with ε = 0 (0/0), give 0.
+      out[i] = g == 1 || denom == 0.0 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
   }
   return true;
 }

@@ -75,7 +75,8 @@ enum class Scale { kGroup, kBatch };
 /// (SPEC §7). std: sample (n−1), population (n) or none (no division).
 /// Scale::kGroup divides by the group's std; Scale::kBatch centres by the
 /// group mean and divides by the std of all n rewards (TRL scale_rewards=
-/// 'batch'). A group of size 1 gives 0 (its sample std is defined as 0).
+/// 'batch'). A group of size 1 gives 0 (its sample std is defined as 0), and
+/// so does a zero denominator (all-equal rewards with ε = 0): never NaN.
 /// Returns false if some R_i is NaN/Inf.
 bool grpo_advantages(const float* R, std::size_t n, std::size_t group_size, double epsilon,
                      StdKind std_kind, Scale scale, float* out);
@@ -147,9 +148,9 @@ struct ValueLossParams {
 };
 
 /// Value loss per step, e = V − R: ½e² (or Huber_δ(e) = ½e² for |e| ≤ δ,
-/// δ(|e| − ½δ) beyond). With clip: V_c = V_old + clamp(V − V_old, −clip, clip)
-/// and ℓ = max(f(V − R), f(V_c − R)) (PPO2 / CleanRL). `old_values` may be
-/// null when clip = 0.
+/// δ(|e| − ½δ) beyond). With clip: V_c = V_old ± clip where |V − V_old| > clip
+/// (else V itself) and ℓ = max(f(V − R), f(V_c − R)) (PPO2 / CleanRL).
+/// `old_values` may be null when clip = 0.
 LossResult clipped_value_loss(const float* values, const float* returns, const float* old_values,
                               FlagView mask, std::size_t B, std::size_t T,
                               const ValueLossParams& p, std::size_t threads);
