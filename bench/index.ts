@@ -4,6 +4,7 @@ import { capabilities } from '../src/index.js';
 
 const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
+  ['rl', () => import('./rl.js')],
 ];
 
 const filter = process.argv[2];

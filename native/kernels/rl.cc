@@ -21,9 +21,11 @@ namespace {
 F2G_INLINE float fin(float x) { return x - x; }
 // Flag check contributions: 0 for a valid flag, non-zero (or NaN) otherwise.
 F2G_INLINE float flag_bad(float f) { return std::fabs(f * (1.f - f)); }
-F2G_INLINE float flag_bad(std::uint8_t f) { return f > 1 ? 1.f : 0.f; }
+// (Integer arithmetic rather than a branch or a uint8→double conversion: GCC
+// vectorises these loops only in this form.)
+F2G_INLINE float flag_bad(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f >> 1)); }
 F2G_INLINE float flag_val(float f) { return f; }
-F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(f); }
+F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f)); }
 
 // ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
 F2G_INLINE float exp_fast(float x) {
@@ -49,8 +51,9 @@ F2G_INLINE float exp_fast(float x) {
   return e;
 }
 
-// expm1(x) and k3(x) = expm1(x) − x, without cancellation for small |x|.
-F2G_INLINE void expm1_k3(float x, float& em1, float& k3) {
+// k3(x) = expm1(x) − x without cancellation for small |x|, and expm1(x).
+// Returned by value (locals passed by reference block vectorisation).
+F2G_INLINE float k3_small(float x) {
   // |x| < 0.5: k3 = x²(1/2 + x/6 + … + x^7/9!), truncation < 3e-10 relative.
   float q = 1.f / 362880.f;
   q = q * x + 1.f / 40320.f;
@@ -60,160 +63,148 @@ F2G_INLINE void expm1_k3(float x, float& em1, float& k3) {
   q = q * x + 1.f / 24.f;
   q = q * x + 1.f / 6.f;
   q = q * x + 0.5f;
-  const float k3s = x * x * q;
-  const float em1l = exp_fast(x) - 1.f;
-  const bool small = std::fabs(x) < 0.5f;
-  em1 = small ? x + k3s : em1l;
-  k3 = small ? k3s : em1l - x;
+  return x * x * q;
+}
+F2G_INLINE float k3_of(float x) {
+  return std::fabs(x) < 0.5f ? k3_small(x) : (exp_fast(x) - 1.f) - x;
+}
+F2G_INLINE float expm1_of(float x) {
+  return std::fabs(x) < 0.5f ? x + k3_small(x) : exp_fast(x) - 1.f;
 }
 
 // ------------------------------------------------------------------ GAE
-// Batch-major: phase 1 computes δ_t and the recursion coefficient
-// c_t = γλ(1 − done_t) for a row, vectorised along t, into double scratch;
-// phase 2 runs the backward recursion on 4 rows at once (independent FMA
-// chains hide the latency) and writes advantages and returns.
+// δ_t and the recursion coefficient c_t = γλ(1 − done_t) are per-step
+// expressions of float inputs and are formed in float (one rounding each);
+// the recursion A_t = δ_t + c_t·A_{t+1}, the only accumulation, runs in double.
+// Loops are split so that each has one element width (GCC vectorises
+// uint8→float and float→double loops well, mixed uint8/float/double poorly).
 
+// The flags of a row starting at element `off`.
+FlagView flag_row(FlagView f, std::size_t off) {
+  FlagView r;
+  if (f.u8) r.u8 = f.u8 + off;
+  if (f.f32) r.f32 = f.f32 + off;
+  return r;
+}
+
+// Phase 1 over n contiguous steps: δ and c into float scratch, plus the data check.
 template <class FT, class FD>
-F2G_INLINE float gae_phase1_t(const float* r, const float* v, const float* nv, const FT* term,
-                              const FD* done, std::size_t T, double gamma, double gl, double* d,
-                              double* c) {
+F2G_INLINE float gae_delta_t(const float* r, const float* v, const float* nv, const FT* term, const FD* done,
+                             std::size_t n, float gamma, float gl, float* d, float* c) {
   float chk = 0.f;
-#pragma omp simd reduction(+ : chk)
-  for (std::size_t t = 0; t < T; ++t) {
+#pragma omp simd simdlen(16) reduction(+ : chk)
+  for (std::size_t t = 0; t < n; ++t) {
     const float ft = flag_val(term[t]), fd = flag_val(done[t]);
-    d[t] = static_cast<double>(r[t]) +
-           gamma * (1.0 - static_cast<double>(ft)) * static_cast<double>(nv[t]) -
-           static_cast<double>(v[t]);
-    c[t] = gl * (1.0 - static_cast<double>(fd));
+    d[t] = r[t] + (gamma - gamma * ft) * nv[t] - v[t];
+    c[t] = gl - gl * fd;
     chk += fin(r[t]) + fin(v[t]) + fin(nv[t]) + flag_bad(term[t]) + flag_bad(done[t]);
   }
   return chk;
 }
 
-F2G_MULTIVERSION float gae_phase1(const float* r, const float* v, const float* nv, FlagView term,
-                                  FlagView done, std::size_t T, double gamma, double gl,
-                                  double* d, double* c) {
-  if (term.u8 && done.u8) return gae_phase1_t(r, v, nv, term.u8, done.u8, T, gamma, gl, d, c);
-  if (term.u8) return gae_phase1_t(r, v, nv, term.u8, done.f32, T, gamma, gl, d, c);
-  if (done.u8) return gae_phase1_t(r, v, nv, term.f32, done.u8, T, gamma, gl, d, c);
-  return gae_phase1_t(r, v, nv, term.f32, done.f32, T, gamma, gl, d, c);
+F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term, FlagView done,
+                                 std::size_t n, float gamma, float gl, float* d, float* c) {
+  if (term.u8 && done.u8) return gae_delta_t(r, v, nv, term.u8, done.u8, n, gamma, gl, d, c);
+  if (term.u8) return gae_delta_t(r, v, nv, term.u8, done.f32, n, gamma, gl, d, c);
+  if (done.u8) return gae_delta_t(r, v, nv, term.f32, done.u8, n, gamma, gl, d, c);
+  return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, gl, d, c);
 }
 
-// Backward recursion for K rows (scratch row stride T).
+// Batch-major phase 2: the backward recursion for K rows at once
+// (independent FMA chains hide the latency); A into double scratch.
 template <int K>
-F2G_INLINE void gae_phase2(const double* d, const double* c, const float* const* v, float* const* adv,
-                           float* const* ret, std::size_t T) {
-  double A[K];
-  for (int k = 0; k < K; ++k) A[k] = 0.0;
+F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, double* A) {
+  double a[K];
+  for (int k = 0; k < K; ++k) a[k] = 0.0;
   for (std::size_t t = T; t-- > 0;) {
     for (int k = 0; k < K; ++k) {
-      A[k] = d[k * T + t] + c[k * T + t] * A[k];
-      adv[k][t] = static_cast<float>(A[k]);
-      ret[k][t] = static_cast<float>(A[k] + static_cast<double>(v[k][t]));
+      a[k] = static_cast<double>(d[k * T + t]) + static_cast<double>(c[k * T + t]) * a[k];
+      A[k * T + t] = a[k];
     }
   }
 }
-
-F2G_MULTIVERSION void gae_phase2_4(const double* d, const double* c, const float* const* v,
-                                   float* const* adv, float* const* ret, std::size_t T) {
-  gae_phase2<4>(d, c, v, adv, ret, T);
+F2G_MULTIVERSION void gae_recursion_8(const float* d, const float* c, std::size_t T, double* A) {
+  gae_recursion<8>(d, c, T, A);
 }
-F2G_MULTIVERSION void gae_phase2_1(const double* d, const double* c, const float* const* v,
-                                   float* const* adv, float* const* ret, std::size_t T) {
-  gae_phase2<1>(d, c, v, adv, ret, T);
+F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, double* A) {
+  gae_recursion<1>(d, c, T, A);
 }
 
-bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double gl,
-                     float* adv, float* ret, std::size_t threads) {
-  std::vector<char> bad_chunk(B, 0);
-  constexpr std::size_t K = 4;
-  const std::size_t grain = std::max<std::size_t>(K, (std::size_t{1} << 15) / std::max<std::size_t>(T, 1));
-  parallel_for(B, threads, grain, [&](std::size_t b0, std::size_t b1) {
-    std::vector<double> d(K * T), c(K * T);
-    auto flag_row = [T](FlagView f, std::size_t b) {
-      FlagView r;
-      if (f.u8) r.u8 = f.u8 + b * T;
-      else r.f32 = f.f32 + b * T;
-      return r;
-    };
-    for (std::size_t b = b0; b < b1; b += K) {
-      const std::size_t k_n = std::min(K, b1 - b);
-      const float* vp[K];
-      float* ap[K];
-      float* rp[K];
+// Batch-major phase 3 (vectorised along t): advantages and returns of one row.
+F2G_MULTIVERSION void gae_store(const double* A, const float* v, std::size_t T, float* adv, float* ret) {
+#pragma omp simd simdlen(8)
+  for (std::size_t t = 0; t < T; ++t) {
+    adv[t] = static_cast<float>(A[t]);
+    ret[t] = static_cast<float>(A[t] + static_cast<double>(v[t]));
+  }
+}
+
+bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, float gl, float* adv,
+                     float* ret, std::size_t threads) {
+  constexpr std::size_t K = 8;
+  const std::size_t nblocks = (B + K - 1) / K;
+  std::vector<char> bad(nblocks, 0);
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(K * T, 1));
+  parallel_for(nblocks, threads, grain, [&](std::size_t k0, std::size_t k1) {
+    std::vector<float> d(K * T), c(K * T);  // δ and c of K rows
+    std::vector<double> A(K * T);
+    for (std::size_t blk = k0; blk < k1; ++blk) {
+      const std::size_t b = blk * K, k_n = std::min(K, B - b);
       float chk = 0.f;
       for (std::size_t k = 0; k < k_n; ++k) {
-        const std::size_t row = b + k;
-        const std::size_t o = row * T;
-        chk += gae_phase1(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, row),
-                          flag_row(in.done, row), T, gamma, gl, d.data() + k * T, c.data() + k * T);
-        vp[k] = in.values + o;
-        ap[k] = adv + o;
-        rp[k] = ret + o;
+        const std::size_t o = (b + k) * T;
+        chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
+                         flag_row(in.done, o), T, gamma, gl, d.data() + k * T, c.data() + k * T);
       }
       if (chk != 0.f) {  // also true for NaN
-        bad_chunk[b] = 1;
+        bad[blk] = 1;
         continue;
       }
       if (k_n == K) {
-        gae_phase2_4(d.data(), c.data(), vp, ap, rp, T);
+        gae_recursion_8(d.data(), c.data(), T, A.data());
       } else {
-        for (std::size_t k = 0; k < k_n; ++k)
-          gae_phase2_1(d.data() + k * T, c.data() + k * T, vp + k, ap + k, rp + k, T);
+        for (std::size_t k = 0; k < k_n; ++k) gae_recursion_1(d.data() + k * T, c.data() + k * T, T, A.data() + k * T);
+      }
+      for (std::size_t k = 0; k < k_n; ++k) {
+        const std::size_t o = (b + k) * T;
+        gae_store(A.data() + k * T, in.values + o, T, adv + o, ret + o);
       }
     }
   });
-  return std::find(bad_chunk.begin(), bad_chunk.end(), 1) == bad_chunk.end();
+  return std::find(bad.begin(), bad.end(), 1) == bad.end();
 }
 
 // Time-major [T,B]: the recursion is vectorised across a block of columns.
-template <class FT, class FD>
-F2G_INLINE float gae_tm_step(const float* r, const float* v, const float* nv, const FT* term,
-                             const FD* done, std::size_t n, double gamma, double gl, double* A,
-                             float* adv, float* ret) {
-  float chk = 0.f;
-#pragma omp simd reduction(+ : chk)
+F2G_MULTIVERSION void gae_tm_step(const float* d, const float* c, const float* v, std::size_t n, double* A,
+                                  float* adv, float* ret) {
+#pragma omp simd simdlen(8)
   for (std::size_t j = 0; j < n; ++j) {
-    const double vj = static_cast<double>(v[j]);
-    const double dlt = static_cast<double>(r[j]) +
-                       gamma * (1.0 - static_cast<double>(flag_val(term[j]))) * static_cast<double>(nv[j]) - vj;
-    const double a = dlt + gl * (1.0 - static_cast<double>(flag_val(done[j]))) * A[j];
+    const double a = static_cast<double>(d[j]) + static_cast<double>(c[j]) * A[j];
     A[j] = a;
     adv[j] = static_cast<float>(a);
-    ret[j] = static_cast<float>(a + vj);
-    chk += fin(r[j]) + fin(v[j]) + fin(nv[j]) + flag_bad(term[j]) + flag_bad(done[j]);
+    ret[j] = static_cast<float>(a + static_cast<double>(v[j]));
   }
-  return chk;
 }
 
-F2G_MULTIVERSION float gae_tm_block(const GaeInputs& in, std::size_t B, std::size_t T, std::size_t j0,
-                                    std::size_t n, double gamma, double gl, double* A, float* adv,
-                                    float* ret) {
-  float chk = 0.f;
-  for (std::size_t j = 0; j < n; ++j) A[j] = 0.0;
-  for (std::size_t t = T; t-- > 0;) {
-    const std::size_t o = t * B + j0;
-    const float *r = in.rewards + o, *v = in.values + o, *nv = in.next_values + o;
-    const FlagView tf = in.terminated, df = in.done;
-    if (tf.u8 && df.u8) chk += gae_tm_step(r, v, nv, tf.u8 + o, df.u8 + o, n, gamma, gl, A, adv + o, ret + o);
-    else if (tf.u8) chk += gae_tm_step(r, v, nv, tf.u8 + o, df.f32 + o, n, gamma, gl, A, adv + o, ret + o);
-    else if (df.u8) chk += gae_tm_step(r, v, nv, tf.f32 + o, df.u8 + o, n, gamma, gl, A, adv + o, ret + o);
-    else chk += gae_tm_step(r, v, nv, tf.f32 + o, df.f32 + o, n, gamma, gl, A, adv + o, ret + o);
-  }
-  return chk;
-}
-
-bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double gl,
-                    float* adv, float* ret, std::size_t threads) {
-  constexpr std::size_t kBlock = 512;  // columns per block: 4 KiB of double state
+bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, float gl, float* adv,
+                    float* ret, std::size_t threads) {
+  constexpr std::size_t kBlock = 512;  // columns per block
   const std::size_t nblocks = (B + kBlock - 1) / kBlock;
   std::vector<char> bad(nblocks, 0);
   parallel_for(nblocks, threads, 1, [&](std::size_t k0, std::size_t k1) {
     double A[kBlock];
-    for (std::size_t k = k0; k < k1; ++k) {
-      const std::size_t j0 = k * kBlock, n = std::min(kBlock, B - j0);
-      const float chk = gae_tm_block(in, B, T, j0, n, gamma, gl, A, adv, ret);
-      if (chk != 0.f) bad[k] = 1;
+    float d[kBlock], c[kBlock];
+    for (std::size_t blk = k0; blk < k1; ++blk) {
+      const std::size_t j0 = blk * kBlock, n = std::min(kBlock, B - j0);
+      float chk = 0.f;
+      std::fill(A, A + n, 0.0);
+      for (std::size_t t = T; t-- > 0;) {
+        const std::size_t o = t * B + j0;
+        chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
+                         flag_row(in.done, o), n, gamma, gl, d, c);
+        gae_tm_step(d, c, in.values + o, n, A, adv + o, ret + o);
+      }
+      if (chk != 0.f) bad[blk] = 1;
     }
   });
   return std::find(bad.begin(), bad.end(), 1) == bad.end();
@@ -289,9 +280,8 @@ F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const floa
 #pragma omp simd reduction(+ : sl, sm, sc, sd, sk, chk)
   for (std::size_t t = 0; t < T; ++t) {
     const float x = lp[t] - olp[t];
-    float em1, k3;
-    expm1_k3(x, em1, k3);
-    const float rho = 1.f + em1;
+    const float k3 = k3_of(x);
+    const float rho = 1.f + (k3 + x);  // 1 + expm1(x)
     const float rc = std::min(std::max(rho, lo), hi);
     const float s1 = rho * a[t], s2 = rc * a[t];
     const bool clipped = s2 < s1;
@@ -322,13 +312,6 @@ F2G_MULTIVERSION RowSums surrogate_row(const float* lp, const float* olp, const 
                                        std::size_t T, float lo, float hi, float dual) {
   if (m.u8) return surrogate_row_t(lp, olp, a, m.u8, T, lo, hi, dual);
   return surrogate_row_t(lp, olp, a, m.f32, T, lo, hi, dual);  // f32 may be null: all ones
-}
-
-FlagView flag_row(FlagView f, std::size_t off) {
-  FlagView r;
-  if (f.u8) r.u8 = f.u8 + off;
-  if (f.f32) r.f32 = f.f32 + off;
-  return r;
 }
 
 std::size_t row_grain(std::size_t T) {
@@ -391,9 +374,8 @@ F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std:
 #pragma omp simd reduction(+ : sl, sm, chk)
   for (std::size_t t = 0; t < T; ++t) {
     const float x = lp[t] - ref[t];
-    float em1, k3;
-    expm1_k3(-x, em1, k3);  // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
-    const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3;
+    // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
+    const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3_of(-x);
     const float mv = m ? flag_val(m[t]) : 1.f;
     sl += mv != 0.f ? static_cast<double>(l) : 0.0;
     sm += static_cast<double>(mv);
@@ -545,9 +527,9 @@ void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
          float* advantages, float* returns, std::size_t threads) {
   if (B == 0 || T == 0) return true;
-  const double gl = gamma * lambda;
-  return time_major ? gae_time_major(in, B, T, gamma, gl, advantages, returns, threads)
-                    : gae_batch_major(in, B, T, gamma, gl, advantages, returns, threads);
+  const float g = static_cast<float>(gamma), gl = static_cast<float>(gamma * lambda);
+  return time_major ? gae_time_major(in, B, T, g, gl, advantages, returns, threads)
+                    : gae_batch_major(in, B, T, g, gl, advantages, returns, threads);
 }
 
 bool grpo_advantages(const float* R, std::size_t n, std::size_t g, double eps, StdKind kind, Scale scale,
