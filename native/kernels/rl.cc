@@ -30,7 +30,8 @@ F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(static_cas
 // ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
 F2G_INLINE float exp_fast(float x) {
   const float xc = std::min(std::max(x, -87.0f), 88.5f);
-  const float k = std::nearbyint(xc * 1.44269504088896341f);
+  // Round to nearest with the 1.5·2^23 trick (vectorises without SSE4.1 rounding).
+  const float k = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = xc - k * 0.693145751953125f;  // ln2 split (Cody–Waite)
   r = r - k * 1.428606765330187045e-06f;
   // Taylor to r^7 on |r| ≤ ln2/2: truncation < 1e-8 relative.
@@ -66,10 +67,8 @@ F2G_INLINE float k3_small(float x) {
   return x * x * q;
 }
 F2G_INLINE float k3_of(float x) {
-  return std::fabs(x) < 0.5f ? k3_small(x) : (exp_fast(x) - 1.f) - x;
-}
-F2G_INLINE float expm1_of(float x) {
-  return std::fabs(x) < 0.5f ? x + k3_small(x) : exp_fast(x) - 1.f;
+  const float small = k3_small(x), large = (exp_fast(x) - 1.f) - x;
+  return std::fabs(x) < 0.5f ? small : large;
 }
 
 // ------------------------------------------------------------------ GAE
@@ -239,7 +238,7 @@ bool all_equal(const float* x, std::size_t n) {
 // Per-row sums of a masked loss.
 struct RowSums {
   double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0;
-  float chk = 0;
+  float chk = 0;  // 0 iff every input was finite and every flag 0/1
 };
 
 LossResult aggregate(const std::vector<RowSums>& rows, Aggregation agg) {
@@ -270,41 +269,58 @@ LossResult aggregate(const std::vector<RowSums>& rows, Aggregation agg) {
   return r;
 }
 
+// Row kernels below work in chunks of kChunk steps: one vector loop forms the
+// masked per-step terms in float (with float counts, exact below 2^24) into
+// small buffers, then each buffer is summed in double. (A single loop with
+// several double and float reductions does not vectorise in GCC.)
+constexpr std::size_t kChunk = 256;
+
+F2G_INLINE double sum_d(const float* x, std::size_t n) {
+  double a = 0;
+#pragma omp simd reduction(+ : a)
+  for (std::size_t i = 0; i < n; ++i) a += static_cast<double>(x[i]);
+  return a;
+}
+
 // ------------------------------------------------------------------ surrogate
 
 template <class FM>
 F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const float* a, const FM* m,
                                    std::size_t T, float lo, float hi, float dual) {
-  double sl = 0, sm = 0, sc = 0, sd = 0, sk = 0;
-  float chk = 0;
-#pragma omp simd reduction(+ : sl, sm, sc, sd, sk, chk)
-  for (std::size_t t = 0; t < T; ++t) {
-    const float x = lp[t] - olp[t];
-    const float k3 = k3_of(x);
-    const float rho = 1.f + (k3 + x);  // 1 + expm1(x)
-    const float rc = std::min(std::max(rho, lo), hi);
-    const float s1 = rho * a[t], s2 = rc * a[t];
-    const bool clipped = s2 < s1;
-    float l = -(clipped ? s2 : s1);
-    const float dc = -dual * a[t];  // c·|A| where A < 0
-    const bool dual_on = dual > 0.f && a[t] < 0.f && dc < l;
-    l = dual_on ? dc : l;
-    const float mv = m ? flag_val(m[t]) : 1.f;
-    const bool on = mv != 0.f;
-    sl += on ? static_cast<double>(l) : 0.0;
-    sm += static_cast<double>(mv);
-    sc += on && clipped ? 1.0 : 0.0;
-    sd += on && dual_on ? 1.0 : 0.0;
-    sk += on ? static_cast<double>(k3) : 0.0;
-    chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (m ? flag_bad(m[t]) : 0.f);
-  }
   RowSums s;
-  s.loss = sl;
-  s.mask = sm;
-  s.clip = sc;
-  s.dual = sd;
-  s.kl = sk;
-  s.chk = chk;
+  float lb[kChunk], kb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, cc = 0, cd = 0, chk = 0;
+#pragma omp simd reduction(+ : cm, cc, cd, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      const float x = lp[t] - olp[t];
+      const float k3 = k3_of(x);
+      const float rho = 1.f + (k3 + x);  // 1 + expm1(x)
+      const float rc = std::min(std::max(rho, lo), hi);
+      const float s1 = rho * a[t], s2 = rc * a[t];
+      const bool clipped = s2 < s1;
+      float l = -(clipped ? s2 : s1);
+      const float dc = -dual * a[t];  // c·|A| where A < 0
+      const bool dual_on = (dual > 0.f) & (a[t] < 0.f) & (dc < l);
+      l = dual_on ? dc : l;
+      const float mv = m ? flag_val(m[t]) : 1.f;
+      const bool on = mv != 0.f;
+      lb[j] = on ? l : 0.f;
+      kb[j] = on ? k3 : 0.f;
+      cm += mv;
+      cc += (on & clipped) ? 1.f : 0.f;
+      cd += (on & dual_on) ? 1.f : 0.f;
+      chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (m ? flag_bad(m[t]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.kl += sum_d(kb, n);
+    s.mask += cm;
+    s.clip += cc;
+    s.dual += cd;
+    s.chk += chk;
+  }
   return s;
 }
 
@@ -322,40 +338,44 @@ std::size_t row_grain(std::size_t T) {
 
 F2G_INLINE float huber_or_sq(float e, float delta) {
   const float ae = std::fabs(e);
-  return delta > 0.f && ae > delta ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
+  return (delta > 0.f) & (ae > delta) ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
 }
 
 template <class FM>
 F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m,
                                std::size_t T, float clip, float delta) {
-  double sl = 0, sm = 0, sc = 0;
-  float chk = 0;
-#pragma omp simd reduction(+ : sl, sm, sc, chk)
-  for (std::size_t t = 0; t < T; ++t) {
-    float l = huber_or_sq(v[t] - R[t], delta);
-    bool clipped = false;
-    float ovc = 0.f;
-    if (ov) {
-      ovc = fin(ov[t]);
-      // V clipped to old ± clip; V itself when within (so lc == l exactly there).
-      const float dv = v[t] - ov[t];
-      const float vc = dv > clip ? ov[t] + clip : dv < -clip ? ov[t] - clip : v[t];
-      const float lc = huber_or_sq(vc - R[t], delta);
-      clipped = lc > l;
-      l = clipped ? lc : l;
-    }
-    const float mv = m ? flag_val(m[t]) : 1.f;
-    const bool on = mv != 0.f;
-    sl += on ? static_cast<double>(l) : 0.0;
-    sm += static_cast<double>(mv);
-    sc += on && clipped ? 1.0 : 0.0;
-    chk += fin(v[t]) + fin(R[t]) + ovc + (m ? flag_bad(m[t]) : 0.f);
-  }
   RowSums s;
-  s.loss = sl;
-  s.mask = sm;
-  s.clip = sc;
-  s.chk = chk;
+  float lb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, cc = 0, chk = 0;
+#pragma omp simd reduction(+ : cm, cc, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      float l = huber_or_sq(v[t] - R[t], delta);
+      bool clipped = false;
+      float ovc = 0.f;
+      if (ov) {
+        ovc = fin(ov[t]);
+        // V clipped to old ± clip; V itself when within (so lc == l exactly there).
+        const float dv = v[t] - ov[t];
+        const float vc = dv > clip ? ov[t] + clip : dv < -clip ? ov[t] - clip : v[t];
+        const float lc = huber_or_sq(vc - R[t], delta);
+        clipped = lc > l;
+        l = clipped ? lc : l;
+      }
+      const float mv = m ? flag_val(m[t]) : 1.f;
+      const bool on = mv != 0.f;
+      lb[j] = on ? l : 0.f;
+      cm += mv;
+      cc += (on & clipped) ? 1.f : 0.f;
+      chk += fin(v[t]) + fin(R[t]) + ovc + (m ? flag_bad(m[t]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.mask += cm;
+    s.clip += cc;
+    s.chk += chk;
+  }
   return s;
 }
 
@@ -369,22 +389,26 @@ F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* 
 
 template <class FM>
 F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std::size_t T, int est) {
-  double sl = 0, sm = 0;
-  float chk = 0;
-#pragma omp simd reduction(+ : sl, sm, chk)
-  for (std::size_t t = 0; t < T; ++t) {
-    const float x = lp[t] - ref[t];
-    // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
-    const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3_of(-x);
-    const float mv = m ? flag_val(m[t]) : 1.f;
-    sl += mv != 0.f ? static_cast<double>(l) : 0.0;
-    sm += static_cast<double>(mv);
-    chk += fin(lp[t]) + fin(ref[t]) + (m ? flag_bad(m[t]) : 0.f);
-  }
   RowSums s;
-  s.loss = sl;
-  s.mask = sm;
-  s.chk = chk;
+  float lb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, chk = 0;
+#pragma omp simd reduction(+ : cm, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      const float x = lp[t] - ref[t];
+      // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
+      const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3_of(-x);
+      const float mv = m ? flag_val(m[t]) : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
+      cm += mv;
+      chk += fin(lp[t]) + fin(ref[t]) + (m ? flag_bad(m[t]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.mask += cm;
+    s.chk += chk;
+  }
   return s;
 }
 
