@@ -34,10 +34,12 @@ async function gaeCase(B: number, T: number): Promise<void> {
   const bytes = n * (3 * 4 + 2); // three float32 inputs + two uint8 flag arrays
   const probe = new Float32Array(bytes / 4);
   const opts = { gamma: 0.99, lambda: 0.95 };
+  const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
   const name = `[${B},${T}]`;
   await table(`gae ${name} (uint8 flags)`, [
-    { name: `gae ${name} native`, bytes, fn: () => gae(input, opts) },
-    { name: `gae [${T},${B}] time-major native`, bytes, fn: () => gae(tmInput, { ...opts, timeMajor: true }) },
+    { name: `gae ${name} native`, bytes, fn: () => gae(input, { ...opts, out }) },
+    { name: `gae ${name} native, new outputs`, bytes, fn: () => gae(input, opts) },
+    { name: `gae [${T},${B}] time-major native`, bytes, fn: () => gae(tmInput, { ...opts, timeMajor: true, out }) },
     { name: `gae ${name} TS reference`, bytes, fn: () => refGae(r, v, nv, term, done, B, T, 0.99, 0.95) },
     { name: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, bytes, fn: () => memoryReadProbe(probe) },
   ], [
@@ -57,8 +59,10 @@ async function grpoCase(): Promise<void> {
   const lengths = Int32Array.from(lengthsU, (x) => 1 + Math.floor(((x + 1) / 2) * (H - 1)));
   const written = B * H * 4; // the [B,H] output dominates the traffic
   const probe = new Float32Array(written / 4);
+  const out = new Float32Array(B * H);
   await table(`grpoAdvantages + stepAdvantages, ${B} trajectories × ${H} steps (group ${g})`, [
-    { name: 'grpo+step native', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99) },
+    { name: 'grpo+step native', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99, { out }) },
+    { name: 'grpo+step native, new output', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99) },
     { name: 'grpo+step TS reference', bytes: written, fn: () => refStepAdvantages(refGrpo(R, g), lengths, H, 0.99) },
     { name: 'read probe (output bytes)', bytes: written, fn: () => memoryReadProbe(probe) },
   ], [

@@ -35,9 +35,15 @@ export interface GaeOptions {
   timeMajor?: boolean;
   /** Threads (0 or absent: every core). */
   threads?: number;
+  /**
+   * Write into these arrays (at least B·T elements each, not overlapping the
+   * inputs) instead of allocating: reusing buffers across calls avoids the
+   * page faults of fresh large allocations.
+   */
+  out?: { advantages: Float32Array; returns: Float32Array };
 }
 
-/** Result of {@link gae}: two new tensors of the input's shape. */
+/** Result of {@link gae}: two tensors of the input's shape (new, or views of `opts.out`). */
 export interface GaeResult {
   advantages: Tensor;
   /** `advantages + values` (the value-function targets). */
@@ -295,7 +301,7 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  *
  * @param input `rewards`, `values`, `nextValues` (Float32) and `terminated`,
  *   `done` (Uint8Array or 0/1 Float32Array), all `[B,T]` (or `[T,B]` with `timeMajor`)
- * @param opts `gamma`, `lambda` in [0, 1]; `timeMajor`; `threads`
+ * @param opts `gamma`, `lambda` in [0, 1]; `timeMajor`; `threads`; `out` buffers to reuse
  * @returns new `advantages` and `returns` tensors of the input's shape
  * @throws {TypeError|RangeError} on shape mismatch, flags other than 0/1, NaN/Inf, γ or λ outside [0, 1]
  * @example
@@ -321,10 +327,28 @@ export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
   const threads = threadsOpt(o);
   const [B, T] = tm ? [shape[1], shape[0]] : [shape[0], shape[1]];
   const n = B * T;
-  const adv = new Float32Array(n);
-  const ret = new Float32Array(n);
+  let adv: Float32Array;
+  let ret: Float32Array;
+  if (o.out !== undefined) {
+    if (o.out === null || typeof o.out !== 'object') throw typeError('opts.out', 'an object { advantages, returns } of Float32Arrays', o.out);
+    adv = outArray(o.out.advantages, 'opts.out.advantages', n);
+    ret = outArray(o.out.returns, 'opts.out.returns', n);
+    if (adv.buffer === ret.buffer && adv.byteOffset < ret.byteOffset + 4 * n && ret.byteOffset < adv.byteOffset + 4 * n) {
+      throw rangeError('opts.out.returns', 'an array not overlapping opts.out.advantages', 'an overlapping view', true);
+    }
+  } else {
+    adv = new Float32Array(n);
+    ret = new Float32Array(n);
+  }
   native().rlGae(r.data, v.data, nv.data, term.data, done.data, B, T, gamma, lambda, tm, threads, adv, ret);
   return { advantages: { data: adv, shape: [...shape] }, returns: { data: ret, shape: [...shape] } };
+}
+
+/** A caller-provided output: a Float32Array of at least n elements (its first n are used). */
+function outArray(x: unknown, name: string, n: number): Float32Array {
+  if (!(x instanceof Float32Array)) throw typeError(name, 'a Float32Array', x);
+  if (x.length < n) throw rangeError(`${name}.length`, `at least ${n}`, x.length, true);
+  return x.length === n ? x : x.subarray(0, n);
 }
 
 /**
@@ -386,19 +410,21 @@ export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: nu
  * @param lengths `L_i`, integers in [1, horizon]
  * @param horizon T of the output
  * @param gamma γ ∈ [0, 1]
+ * @param opts `threads`; `out`: a Float32Array of ≥ B·horizon elements to write into instead of allocating
  * @returns `[B, horizon]`
  * @throws {TypeError|RangeError} on bad lengths, γ, length mismatch or NaN/Inf
  * @example
  * stepAdvantages([1], [3], 4, 0.5).data // [0.25, 0.5, 1, 0]
  */
 export function stepAdvantages(trajectoryAdvantages: ArrayLike<number>, lengths: ArrayLike<number>, horizon: number,
-  gamma: number, opts?: { threads?: number }): Tensor {
+  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor {
   const A = floats(trajectoryAdvantages, 'trajectoryAdvantages');
   const H = checkInt(horizon, 'horizon', 1);
   const L = lengthsArg(lengths, 'lengths', A.length, H);
   const g = checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]');
-  const threads = threadsOpt(checkOptions(opts));
-  const out = new Float32Array(A.length * H);
+  const o = checkOptions(opts);
+  const threads = threadsOpt(o);
+  const out = o.out === undefined ? new Float32Array(A.length * H) : outArray(o.out, 'opts.out', A.length * H);
   native().rlStepAdvantages(A, L, H, g, threads, out);
   return { data: out, shape: [A.length, H] };
 }

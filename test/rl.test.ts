@@ -236,6 +236,27 @@ test('gae results do not depend on the thread count', () => {
   assert.equal(Array.from(a.advantages.data), Array.from(c.advantages.data));
 });
 
+test('gae and stepAdvantages write into caller buffers with opts.out', () => {
+  const B = 5;
+  const T = 7;
+  const b = randomBatch(17, B, T);
+  const fresh = gaeOf(b, B, T, 0.9, 0.9);
+  const advantages = new Float32Array(B * T + 3).fill(7);
+  const returns = new Float32Array(B * T);
+  const reused = gaeOf(b, B, T, 0.9, 0.9, true, { out: { advantages, returns } });
+  assert.is(reused.returns.data, returns);
+  assert.is(reused.advantages.data.buffer, advantages.buffer);
+  assert.equal(Array.from(reused.advantages.data), Array.from(fresh.advantages.data));
+  assert.equal(Array.from(returns), Array.from(fresh.returns.data));
+  assert.is(advantages[B * T], 7); // past the view: untouched
+  throwsLike(() => gaeOf(b, B, T, 0.9, 0.9, true, { out: { advantages: new Float32Array(3), returns } }), RangeError, /opts\.out\.advantages\.length/, /35/, /3/);
+  throwsLike(() => gaeOf(b, B, T, 0.9, 0.9, true, { out: { advantages: returns, returns } }), RangeError, /opts\.out\.returns/, /overlapping/);
+  const buf = new Float32Array(8).fill(9);
+  assert.is(stepAdvantages([1, 2], [1, 2], 4, 0.5, { out: buf }).data, buf);
+  assert.equal(Array.from(buf), [1, 0, 0, 0, 1, 2, 0, 0]);
+  throwsLike(() => stepAdvantages([1], [1], 4, 0.5, { out: new Float64Array(4) as unknown as Float32Array }), TypeError, /opts\.out/, /Float64Array/);
+});
+
 // ---------------------------------------------------------------- §7 GRPO
 
 test('grpoAdvantages: hand-worked group, all-equal groups and groups of size 1 give 0 (not NaN)', () => {
