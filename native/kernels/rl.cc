@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/dispatch.h"
@@ -26,6 +27,16 @@ F2G_INLINE float flag_bad(float f) { return std::fabs(f * (1.f - f)); }
 F2G_INLINE float flag_bad(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f >> 1)); }
 F2G_INLINE float flag_val(float f) { return f; }
 F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f)); }
+
+// uint8 flags → float, for loops that then run on float flags only: GCC
+// sizes vectors by the narrowest element, so a uint8 operand in a float loop
+// makes it use 16-byte vectors. The values are copied unchanged (a 2 stays 2
+// and fails the float flag check).
+constexpr std::size_t kChunk = 256;
+F2G_INLINE void u8_to_f32(const std::uint8_t* f, std::size_t n, float* out) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<std::int32_t>(f[i]));
+}
 
 // ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
 F2G_INLINE float exp_fast(float x) {
@@ -103,10 +114,17 @@ F2G_INLINE float gae_delta_t(const float* r, const float* v, const float* nv, co
 
 F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term, FlagView done,
                                  std::size_t n, float gamma, float gl, float* d, float* c) {
-  if (term.u8 && done.u8) return gae_delta_t(r, v, nv, term.u8, done.u8, n, gamma, gl, d, c);
-  if (term.u8) return gae_delta_t(r, v, nv, term.u8, done.f32, n, gamma, gl, d, c);
-  if (done.u8) return gae_delta_t(r, v, nv, term.f32, done.u8, n, gamma, gl, d, c);
-  return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, gl, d, c);
+  if (!term.u8 && !done.u8) return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, gl, d, c);
+  float tb[kChunk], db[kChunk], chk = 0.f;
+  for (std::size_t i = 0; i < n; i += kChunk) {
+    const std::size_t m = std::min(kChunk, n - i);
+    const float* tf = term.f32 ? term.f32 + i : tb;
+    const float* df = done.f32 ? done.f32 + i : db;
+    if (term.u8) u8_to_f32(term.u8 + i, m, tb);
+    if (done.u8) u8_to_f32(done.u8 + i, m, db);
+    chk += gae_delta_t(r + i, v + i, nv + i, tf, df, m, gamma, gl, d + i, c + i);
+  }
+  return chk;
 }
 
 // Batch-major phase 2: the backward recursion for K rows at once
@@ -273,7 +291,6 @@ LossResult aggregate(const std::vector<RowSums>& rows, Aggregation agg) {
 // masked per-step terms in float (with float counts, exact below 2^24) into
 // small buffers, then each buffer is summed in double. (A single loop with
 // several double and float reductions does not vectorise in GCC.)
-constexpr std::size_t kChunk = 256;
 
 F2G_INLINE double sum_d(const float* x, std::size_t n) {
   double a = 0;
@@ -282,9 +299,24 @@ F2G_INLINE double sum_d(const float* x, std::size_t n) {
   return a;
 }
 
+// The mask of steps [c0, c0+n) as floats (converted into `buf` when uint8).
+template <bool kMask, class FM>
+F2G_INLINE const float* chunk_mask(const FM* m, std::size_t c0, std::size_t n, float* buf) {
+  if constexpr (!kMask) {
+    return nullptr;
+  } else if constexpr (std::is_same_v<FM, std::uint8_t>) {
+    u8_to_f32(m + c0, n, buf);
+    return buf;
+  } else {
+    return m + c0;
+  }
+}
+
 // ------------------------------------------------------------------ surrogate
 
-template <class FM>
+// kMask = false: no mask (all ones; m is not read). Template flags rather than
+// null checks inside the loops, which GCC does not unswitch-and-vectorise.
+template <bool kMask, class FM>
 F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const float* a, const FM* m,
                                    std::size_t T, float lo, float hi, float dual) {
   RowSums s;
@@ -292,7 +324,9 @@ F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const floa
   for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
     const std::size_t n = std::min(kChunk, T - c0);
     float cm = 0, cc = 0, cd = 0, chk = 0;
-#pragma omp simd reduction(+ : cm, cc, cd, chk)
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, cc, cd, chk)
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t t = c0 + j;
       const float x = lp[t] - olp[t];
@@ -303,16 +337,17 @@ F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const floa
       const bool clipped = s2 < s1;
       float l = -(clipped ? s2 : s1);
       const float dc = -dual * a[t];  // c·|A| where A < 0
-      const bool dual_on = (dual > 0.f) & (a[t] < 0.f) & (dc < l);
-      l = dual_on ? dc : l;
-      const float mv = m ? flag_val(m[t]) : 1.f;
-      const bool on = mv != 0.f;
-      lb[j] = on ? l : 0.f;
-      kb[j] = on ? k3 : 0.f;
+      const float dual_on = dual > 0.f && a[t] < 0.f && dc < l ? 1.f : 0.f;
+      l = dual_on != 0.f ? dc : l;
+      // Masked-out steps contribute exact zeros (a select, so an overflowed ℓ
+      // there cannot turn into NaN); counts use float products.
+      const float mv = kMask ? mf[j] : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
+      kb[j] = mv != 0.f ? k3 : 0.f;
       cm += mv;
-      cc += (on & clipped) ? 1.f : 0.f;
-      cd += (on & dual_on) ? 1.f : 0.f;
-      chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (m ? flag_bad(m[t]) : 0.f);
+      cc += mv * (clipped ? 1.f : 0.f);
+      cd += mv * dual_on;
+      chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (kMask ? flag_bad(mf[j]) : 0.f);
     }
     s.loss += sum_d(lb, n);
     s.kl += sum_d(kb, n);
@@ -326,8 +361,9 @@ F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const floa
 
 F2G_MULTIVERSION RowSums surrogate_row(const float* lp, const float* olp, const float* a, FlagView m,
                                        std::size_t T, float lo, float hi, float dual) {
-  if (m.u8) return surrogate_row_t(lp, olp, a, m.u8, T, lo, hi, dual);
-  return surrogate_row_t(lp, olp, a, m.f32, T, lo, hi, dual);  // f32 may be null: all ones
+  if (m.u8) return surrogate_row_t<true>(lp, olp, a, m.u8, T, lo, hi, dual);
+  if (m.f32) return surrogate_row_t<true>(lp, olp, a, m.f32, T, lo, hi, dual);
+  return surrogate_row_t<false>(lp, olp, a, m.f32, T, lo, hi, dual);
 }
 
 std::size_t row_grain(std::size_t T) {
@@ -341,7 +377,7 @@ F2G_INLINE float huber_or_sq(float e, float delta) {
   return (delta > 0.f) & (ae > delta) ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
 }
 
-template <class FM>
+template <bool kMask, bool kOld, class FM>
 F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m,
                                std::size_t T, float clip, float delta) {
   RowSums s;
@@ -349,13 +385,15 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
   for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
     const std::size_t n = std::min(kChunk, T - c0);
     float cm = 0, cc = 0, chk = 0;
-#pragma omp simd reduction(+ : cm, cc, chk)
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, cc, chk)
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t t = c0 + j;
       float l = huber_or_sq(v[t] - R[t], delta);
       bool clipped = false;
       float ovc = 0.f;
-      if (ov) {
+      if (kOld) {
         ovc = fin(ov[t]);
         // V clipped to old ± clip; V itself when within (so lc == l exactly there).
         const float dv = v[t] - ov[t];
@@ -364,12 +402,11 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
         clipped = lc > l;
         l = clipped ? lc : l;
       }
-      const float mv = m ? flag_val(m[t]) : 1.f;
-      const bool on = mv != 0.f;
-      lb[j] = on ? l : 0.f;
+      const float mv = kMask ? mf[j] : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
       cm += mv;
-      cc += (on & clipped) ? 1.f : 0.f;
-      chk += fin(v[t]) + fin(R[t]) + ovc + (m ? flag_bad(m[t]) : 0.f);
+      cc += mv * (clipped ? 1.f : 0.f);
+      chk += fin(v[t]) + fin(R[t]) + ovc + (kMask ? flag_bad(mf[j]) : 0.f);
     }
     s.loss += sum_d(lb, n);
     s.mask += cm;
@@ -381,29 +418,37 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
 
 F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* ov, FlagView m,
                                    std::size_t T, float clip, float delta) {
-  if (m.u8) return value_row_t(v, R, ov, m.u8, T, clip, delta);
-  return value_row_t(v, R, ov, m.f32, T, clip, delta);
+  if (ov) {
+    if (m.u8) return value_row_t<true, true>(v, R, ov, m.u8, T, clip, delta);
+    if (m.f32) return value_row_t<true, true>(v, R, ov, m.f32, T, clip, delta);
+    return value_row_t<false, true>(v, R, ov, m.f32, T, clip, delta);
+  }
+  if (m.u8) return value_row_t<true, false>(v, R, ov, m.u8, T, clip, delta);
+  if (m.f32) return value_row_t<true, false>(v, R, ov, m.f32, T, clip, delta);
+  return value_row_t<false, false>(v, R, ov, m.f32, T, clip, delta);
 }
 
 // ------------------------------------------------------------------ KL
 
-template <class FM>
-F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std::size_t T, int est) {
+template <bool kMask, int kEst, class FM>
+F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std::size_t T) {
   RowSums s;
   float lb[kChunk];
   for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
     const std::size_t n = std::min(kChunk, T - c0);
     float cm = 0, chk = 0;
-#pragma omp simd reduction(+ : cm, chk)
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, chk)
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t t = c0 + j;
       const float x = lp[t] - ref[t];
       // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
-      const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3_of(-x);
-      const float mv = m ? flag_val(m[t]) : 1.f;
+      const float l = kEst == 0 ? x : kEst == 1 ? 0.5f * x * x : k3_of(-x);
+      const float mv = kMask ? mf[j] : 1.f;
       lb[j] = mv != 0.f ? l : 0.f;
       cm += mv;
-      chk += fin(lp[t]) + fin(ref[t]) + (m ? flag_bad(m[t]) : 0.f);
+      chk += fin(lp[t]) + fin(ref[t]) + (kMask ? flag_bad(mf[j]) : 0.f);
     }
     s.loss += sum_d(lb, n);
     s.mask += cm;
@@ -412,9 +457,17 @@ F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std:
   return s;
 }
 
+template <int kEst>
+F2G_INLINE RowSums kl_row_e(const float* lp, const float* ref, FlagView m, std::size_t T) {
+  if (m.u8) return kl_row_t<true, kEst>(lp, ref, m.u8, T);
+  if (m.f32) return kl_row_t<true, kEst>(lp, ref, m.f32, T);
+  return kl_row_t<false, kEst>(lp, ref, m.f32, T);
+}
+
 F2G_MULTIVERSION RowSums kl_row(const float* lp, const float* ref, FlagView m, std::size_t T, int est) {
-  if (m.u8) return kl_row_t(lp, ref, m.u8, T, est);
-  return kl_row_t(lp, ref, m.f32, T, est);
+  if (est == 0) return kl_row_e<0>(lp, ref, m, T);
+  if (est == 1) return kl_row_e<1>(lp, ref, m, T);
+  return kl_row_e<2>(lp, ref, m, T);
 }
 
 template <class RowFn>
