@@ -128,23 +128,25 @@ F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv
 }
 
 // Batch-major phase 2: the backward recursion for K rows at once
-// (independent FMA chains hide the latency); A into double scratch.
+// (independent FMA chains hide the latency); A into double scratch. Scratch
+// rows are `S` elements apart (S = T + padding, so that the K rows do not
+// fall into the same L1 sets when T is a multiple of 1024).
 template <int K>
-F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, double* A) {
+F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
   double a[K];
   for (int k = 0; k < K; ++k) a[k] = 0.0;
   for (std::size_t t = T; t-- > 0;) {
     for (int k = 0; k < K; ++k) {
-      a[k] = static_cast<double>(d[k * T + t]) + static_cast<double>(c[k * T + t]) * a[k];
-      A[k * T + t] = a[k];
+      a[k] = static_cast<double>(d[k * S + t]) + static_cast<double>(c[k * S + t]) * a[k];
+      A[k * S + t] = a[k];
     }
   }
 }
-F2G_MULTIVERSION void gae_recursion_8(const float* d, const float* c, std::size_t T, double* A) {
-  gae_recursion<8>(d, c, T, A);
+F2G_MULTIVERSION void gae_recursion_8(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
+  gae_recursion<8>(d, c, T, S, A);
 }
-F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, double* A) {
-  gae_recursion<1>(d, c, T, A);
+F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
+  gae_recursion<1>(d, c, T, S, A);
 }
 
 // Batch-major phase 3 (vectorised along t): advantages and returns of one row.
@@ -163,28 +165,30 @@ bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float ga
   std::vector<char> bad(nblocks, 0);
   const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(K * T, 1));
   parallel_for(nblocks, threads, grain, [&](std::size_t k0, std::size_t k1) {
-    std::vector<float> d(K * T), c(K * T);  // δ and c of K rows
-    std::vector<double> A(K * T);
+    const std::size_t S = T + 24;  // padded scratch row stride (elements)
+    std::vector<float> d(K * S), c(K * S);  // δ and c of K rows
+    std::vector<double> A(K * S);
     for (std::size_t blk = k0; blk < k1; ++blk) {
       const std::size_t b = blk * K, k_n = std::min(K, B - b);
       float chk = 0.f;
       for (std::size_t k = 0; k < k_n; ++k) {
         const std::size_t o = (b + k) * T;
         chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
-                         flag_row(in.done, o), T, gamma, gl, d.data() + k * T, c.data() + k * T);
+                         flag_row(in.done, o), T, gamma, gl, d.data() + k * S, c.data() + k * S);
       }
       if (chk != 0.f) {  // also true for NaN
         bad[blk] = 1;
         continue;
       }
       if (k_n == K) {
-        gae_recursion_8(d.data(), c.data(), T, A.data());
+        gae_recursion_8(d.data(), c.data(), T, S, A.data());
       } else {
-        for (std::size_t k = 0; k < k_n; ++k) gae_recursion_1(d.data() + k * T, c.data() + k * T, T, A.data() + k * T);
+        for (std::size_t k = 0; k < k_n; ++k)
+          gae_recursion_1(d.data() + k * S, c.data() + k * S, T, S, A.data() + k * S);
       }
       for (std::size_t k = 0; k < k_n; ++k) {
         const std::size_t o = (b + k) * T;
-        gae_store(A.data() + k * T, in.values + o, T, adv + o, ret + o);
+        gae_store(A.data() + k * S, in.values + o, T, adv + o, ret + o);
       }
     }
   });
