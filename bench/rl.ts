@@ -42,7 +42,10 @@ async function gaeCase(B: number, T: number): Promise<void> {
     { name: `gae [${T},${B}] time-major native`, bytes, fn: () => gae(tmInput, { ...opts, timeMajor: true, out }) },
     { name: `gae ${name} TS reference`, bytes, fn: () => refGae(r, v, nv, term, done, B, T, 0.99, 0.95) },
     { name: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, bytes, fn: () => memoryReadProbe(probe) },
+    { name: `gae ${name} native, 1 thread`, bytes, fn: () => gae(input, { ...opts, out, threads: 1 }) },
+    { name: 'read probe, 1 thread', bytes, fn: () => memoryReadProbe(probe, { threads: 1 }) },
   ], [
+    { label: `gae ${name}, 1 thread: bandwidth / 1-thread probe`, of: `gae ${name} native, 1 thread`, to: 'read probe, 1 thread', by: 'gbps' },
     { label: `gae ${name}: native vs TS reference (time)`, of: `gae ${name} TS reference`, to: `gae ${name} native`, by: 'time' },
     { label: `gae ${name}: native bandwidth / probe`, of: `gae ${name} native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
     { label: `gae time-major: bandwidth / probe`, of: `gae [${T},${B}] time-major native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
