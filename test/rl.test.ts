@@ -143,6 +143,28 @@ test('gae matches the reference on random batches (uint8 and float flags, severa
   }
 });
 
+test('gae keeps 1e-5 accuracy over long horizons with γ close to 1 (double recursion)', () => {
+  const B = 3;
+  const T = 6000;
+  const r = rng(99);
+  const b: Batch = { r: randn(r, B * T), v: randn(r, B * T), nv: randn(r, B * T), term: new Uint8Array(B * T), done: new Uint8Array(B * T) };
+  b.done[T + 2999] = 1; // one episode boundary in row 1
+  for (const [gamma, lambda] of [[0.9999, 1], [1, 0.999], [0.99999, 0.99999]]) {
+    const ref = refGae(b.r, b.v, b.nv, b.term, b.done, B, T, gamma, lambda);
+    for (const timeMajor of [false, true]) {
+      const inp = timeMajor
+        ? { ...b, r: transpose(b.r, B, T), v: transpose(b.v, B, T), nv: transpose(b.nv, B, T), term: b.term, done: transpose(b.done, B, T) as unknown as Uint8Array }
+        : b;
+      const out = timeMajor
+        ? gae({ rewards: T2(inp.r, T, B), values: T2(inp.v, T, B), nextValues: T2(inp.nv, T, B), terminated: F2(inp.term, T, B), done: F2(inp.done, T, B) }, { gamma, lambda, timeMajor })
+        : gaeOf(b, B, T, gamma, lambda);
+      const adv = timeMajor ? transpose(out.advantages.data, T, B) : out.advantages.data;
+      // scale of the terms summed: |A| can be O(√T); compare relative to max(1, |ref|)
+      close(adv, ref.adv, 1e-5, 1e-5, `γ=${gamma} λ=${lambda} tm=${timeMajor}`);
+    }
+  }
+});
+
 test('gae: CleanRL\'s loop is the special case nextValues[t] = values[t+1], terminated = done', () => {
   // CleanRL ppo.py, written literally over time-major [numSteps, numEnvs] arrays.
   const numSteps = 16;

@@ -83,9 +83,10 @@ F2G_INLINE float k3_of(float x) {
 }
 
 // ------------------------------------------------------------------ GAE
-// δ_t and the recursion coefficient c_t = γλ(1 − done_t) are per-step
-// expressions of float inputs and are formed in float (one rounding each);
-// the recursion A_t = δ_t + c_t·A_{t+1}, the only accumulation, runs in double.
+// δ_t is a per-step expression of float inputs and is formed in float (a
+// rounding per step, never compounded); the recursion
+// A_t = δ_t + (1 − done_t)·γλ·A_{t+1}, the only accumulation, runs in double
+// with γλ in double, so long horizons with γ ≈ 1 do not drift.
 // Loops are split so that each has one element width (GCC vectorises
 // uint8→float and float→double loops well, mixed uint8/float/double poorly).
 
@@ -100,21 +101,21 @@ FlagView flag_row(FlagView f, std::size_t off) {
 // Phase 1 over n contiguous steps: δ and c into float scratch, plus the data check.
 template <class FT, class FD>
 F2G_INLINE float gae_delta_t(const float* r, const float* v, const float* nv, const FT* term, const FD* done,
-                             std::size_t n, float gamma, float gl, float* d, float* c) {
+                             std::size_t n, float gamma, float* d, float* c) {
   float chk = 0.f;
 #pragma omp simd simdlen(16) reduction(+ : chk)
   for (std::size_t t = 0; t < n; ++t) {
     const float ft = flag_val(term[t]), fd = flag_val(done[t]);
     d[t] = r[t] + (gamma - gamma * ft) * nv[t] - v[t];
-    c[t] = gl - gl * fd;
+    c[t] = 1.f - fd;  // exact; γλ is applied in double by the recursion
     chk += fin(r[t]) + fin(v[t]) + fin(nv[t]) + flag_bad(term[t]) + flag_bad(done[t]);
   }
   return chk;
 }
 
 F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term, FlagView done,
-                                 std::size_t n, float gamma, float gl, float* d, float* c) {
-  if (!term.u8 && !done.u8) return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, gl, d, c);
+                                 std::size_t n, float gamma, float* d, float* c) {
+  if (!term.u8 && !done.u8) return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, d, c);
   float tb[kChunk], db[kChunk], chk = 0.f;
   for (std::size_t i = 0; i < n; i += kChunk) {
     const std::size_t m = std::min(kChunk, n - i);
@@ -122,7 +123,7 @@ F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv
     const float* df = done.f32 ? done.f32 + i : db;
     if (term.u8) u8_to_f32(term.u8 + i, m, tb);
     if (done.u8) u8_to_f32(done.u8 + i, m, db);
-    chk += gae_delta_t(r + i, v + i, nv + i, tf, df, m, gamma, gl, d + i, c + i);
+    chk += gae_delta_t(r + i, v + i, nv + i, tf, df, m, gamma, d + i, c + i);
   }
   return chk;
 }
@@ -132,21 +133,23 @@ F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv
 // rows are `S` elements apart (S = T + padding, so that the K rows do not
 // fall into the same L1 sets when T is a multiple of 1024).
 template <int K>
-F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
+F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, std::size_t S, double gl, double* A) {
   double a[K];
   for (int k = 0; k < K; ++k) a[k] = 0.0;
   for (std::size_t t = T; t-- > 0;) {
     for (int k = 0; k < K; ++k) {
-      a[k] = static_cast<double>(d[k * S + t]) + static_cast<double>(c[k * S + t]) * a[k];
+      a[k] = static_cast<double>(d[k * S + t]) + (static_cast<double>(c[k * S + t]) * gl) * a[k];
       A[k * S + t] = a[k];
     }
   }
 }
-F2G_MULTIVERSION void gae_recursion_8(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
-  gae_recursion<8>(d, c, T, S, A);
+F2G_MULTIVERSION void gae_recursion_8(const float* d, const float* c, std::size_t T, std::size_t S, double gl,
+                                      double* A) {
+  gae_recursion<8>(d, c, T, S, gl, A);
 }
-F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, std::size_t S, double* A) {
-  gae_recursion<1>(d, c, T, S, A);
+F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, std::size_t S, double gl,
+                                      double* A) {
+  gae_recursion<1>(d, c, T, S, gl, A);
 }
 
 // Batch-major phase 3 (vectorised along t): advantages and returns of one row.
@@ -158,7 +161,7 @@ F2G_MULTIVERSION void gae_store(const double* A, const float* v, std::size_t T, 
   }
 }
 
-bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, float gl, float* adv,
+bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, double gl, float* adv,
                      float* ret, std::size_t threads) {
   constexpr std::size_t K = 8;
   const std::size_t nblocks = (B + K - 1) / K;
@@ -174,17 +177,17 @@ bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float ga
       for (std::size_t k = 0; k < k_n; ++k) {
         const std::size_t o = (b + k) * T;
         chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
-                         flag_row(in.done, o), T, gamma, gl, d.data() + k * S, c.data() + k * S);
+                         flag_row(in.done, o), T, gamma, d.data() + k * S, c.data() + k * S);
       }
       if (chk != 0.f) {  // also true for NaN
         bad[blk] = 1;
         continue;
       }
       if (k_n == K) {
-        gae_recursion_8(d.data(), c.data(), T, S, A.data());
+        gae_recursion_8(d.data(), c.data(), T, S, gl, A.data());
       } else {
         for (std::size_t k = 0; k < k_n; ++k)
-          gae_recursion_1(d.data() + k * S, c.data() + k * S, T, S, A.data() + k * S);
+          gae_recursion_1(d.data() + k * S, c.data() + k * S, T, S, gl, A.data() + k * S);
       }
       for (std::size_t k = 0; k < k_n; ++k) {
         const std::size_t o = (b + k) * T;
@@ -196,18 +199,18 @@ bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float ga
 }
 
 // Time-major [T,B]: the recursion is vectorised across a block of columns.
-F2G_MULTIVERSION void gae_tm_step(const float* d, const float* c, const float* v, std::size_t n, double* A,
-                                  float* adv, float* ret) {
+F2G_MULTIVERSION void gae_tm_step(const float* d, const float* c, const float* v, std::size_t n, double gl,
+                                  double* A, float* adv, float* ret) {
 #pragma omp simd simdlen(8)
   for (std::size_t j = 0; j < n; ++j) {
-    const double a = static_cast<double>(d[j]) + static_cast<double>(c[j]) * A[j];
+    const double a = static_cast<double>(d[j]) + (static_cast<double>(c[j]) * gl) * A[j];
     A[j] = a;
     adv[j] = static_cast<float>(a);
     ret[j] = static_cast<float>(a + static_cast<double>(v[j]));
   }
 }
 
-bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, float gl, float* adv,
+bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, double gl, float* adv,
                     float* ret, std::size_t threads) {
   constexpr std::size_t kBlock = 512;  // columns per block
   const std::size_t nblocks = (B + kBlock - 1) / kBlock;
@@ -222,8 +225,8 @@ bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, float gam
       for (std::size_t t = T; t-- > 0;) {
         const std::size_t o = t * B + j0;
         chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
-                         flag_row(in.done, o), n, gamma, gl, d, c);
-        gae_tm_step(d, c, in.values + o, n, A, adv + o, ret + o);
+                         flag_row(in.done, o), n, gamma, d, c);
+        gae_tm_step(d, c, in.values + o, n, gl, A, adv + o, ret + o);
       }
       if (chk != 0.f) bad[blk] = 1;
     }
@@ -608,7 +611,8 @@ void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
          float* advantages, float* returns, std::size_t threads) {
   if (B == 0 || T == 0) return true;
-  const float g = static_cast<float>(gamma), gl = static_cast<float>(gamma * lambda);
+  const float g = static_cast<float>(gamma);  // per-step δ only: no compounding
+  const double gl = gamma * lambda;           // the recursion's factor stays double
   return time_major ? gae_time_major(in, B, T, g, gl, advantages, returns, threads)
                     : gae_batch_major(in, B, T, g, gl, advantages, returns, threads);
 }

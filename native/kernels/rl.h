@@ -61,9 +61,9 @@ struct GaeInputs {
 /// TorchRL-convention GAE, for t = T−1 … 0 (A_T = 0):
 ///   δ_t = r_t + γ(1 − terminated_t)·V'_t − V_t
 ///   A_t = δ_t + γλ(1 − done_t)·A_{t+1},   returns_t = A_t + V_t
-/// δ_t and γλ(1 − done_t) are formed in float (γ and γλ rounded to float);
-/// the recursion — the only accumulation — runs in double, and A_t + V_t is
-/// rounded once. Layout `[B,T]`, or `[T,B]` when time_major. Batch-major rows
+/// δ_t is formed in float (γ rounded to float there: one rounding per step,
+/// not compounded); the recursion — the only accumulation — runs in double
+/// with γλ in double, and A_t + V_t is rounded once. Layout `[B,T]`, or `[T,B]` when time_major. Batch-major rows
 /// are processed 8 at a time (δ vectorised along t, then 8 interleaved
 /// scalar recursions); time-major vectorises the recursion across columns.
 /// Returns false if an input is non-finite or a float flag is not 0/1.
