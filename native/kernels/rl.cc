@@ -488,32 +488,27 @@ LossResult per_row_loss(std::size_t B, std::size_t T, Aggregation agg, std::size
 
 // ------------------------------------------------------------------ normalize
 
+// Masked statistics in chunks (as the loss rows): float mask, float terms
+// into a buffer, one double reduction per loop.
 F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, double& s, double& cnt, float& chk) {
   double a = 0, c = 0;
   float k = 0;
-  if (m.u8) {
-#pragma omp simd reduction(+ : a, c, k)
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool on = m.u8[i] != 0;
-      a += on ? static_cast<double>(x[i]) : 0.0;
-      c += static_cast<double>(m.u8[i]);
-      k += fin(x[i]) + flag_bad(m.u8[i]);
+  float mb[kChunk], xb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+    float cm = 0, ck = 0;
+#pragma omp simd reduction(+ : cm, ck)
+    for (std::size_t j = 0; j < len; ++j) {
+      xb[j] = mf[j] != 0.f ? x[c0 + j] : 0.f;
+      cm += mf[j];
+      ck += fin(x[c0 + j]) + flag_bad(mf[j]);
     }
-  } else if (m.f32) {
-#pragma omp simd reduction(+ : a, c, k)
-    for (std::size_t i = 0; i < n; ++i) {
-      const bool on = m.f32[i] != 0.f;
-      a += on ? static_cast<double>(x[i]) : 0.0;
-      c += static_cast<double>(m.f32[i]);
-      k += fin(x[i]) + flag_bad(m.f32[i]);
-    }
-  } else {
-#pragma omp simd reduction(+ : a, k)
-    for (std::size_t i = 0; i < n; ++i) {
-      a += static_cast<double>(x[i]);
-      k += fin(x[i]);
-    }
-    c = static_cast<double>(n);
+    a += sum_d(xb, len);
+    c += cm;
+    k += ck;
   }
   s = a;
   cnt = c;
@@ -522,40 +517,35 @@ F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, doub
 
 F2G_MULTIVERSION double masked_sq(const float* x, FlagView m, std::size_t n, double mean) {
   double q = 0;
-  if (m.u8) {
-#pragma omp simd reduction(+ : q)
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = static_cast<double>(x[i]) - mean;
-      q += m.u8[i] ? d * d : 0.0;
+  float mb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+    double qc = 0;
+#pragma omp simd reduction(+ : qc)
+    for (std::size_t j = 0; j < len; ++j) {
+      const double d = static_cast<double>(x[c0 + j]) - mean;
+      qc += static_cast<double>(mf[j]) * (d * d);  // inputs are finite here (checked by masked_sum)
     }
-  } else if (m.f32) {
-#pragma omp simd reduction(+ : q)
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = static_cast<double>(x[i]) - mean;
-      q += m.f32[i] != 0.f ? d * d : 0.0;
-    }
-  } else {
-#pragma omp simd reduction(+ : q)
-    for (std::size_t i = 0; i < n; ++i) {
-      const double d = static_cast<double>(x[i]) - mean;
-      q += d * d;
-    }
+    q += qc;
   }
   return q;
 }
 
 F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, double mean, double inv, float* out) {
-  if (m.u8) {
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = m.u8[i] ? static_cast<float>((static_cast<double>(x[i]) - mean) * inv) : 0.f;
-  } else if (m.f32) {
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i)
-      out[i] = m.f32[i] != 0.f ? static_cast<float>((static_cast<double>(x[i]) - mean) * inv) : 0.f;
-  } else {
-#pragma omp simd
-    for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>((static_cast<double>(x[i]) - mean) * inv);
+  float mb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+#pragma omp simd simdlen(8)
+    for (std::size_t j = 0; j < len; ++j) {
+      const float w = static_cast<float>((static_cast<double>(x[c0 + j]) - mean) * inv);
+      out[c0 + j] = mf[j] != 0.f ? w : 0.f;
+    }
   }
 }
 
