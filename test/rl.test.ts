@@ -585,7 +585,7 @@ test('bad input: NaN / Inf anywhere, naming the argument and the element', () =>
   // time-major: the row/step of the message is in the [T,B] layout
   const b = ok();
   b.values.data[4] = NaN;
-  throwsLike(() => gae(b, { ...G, timeMajor: true }), RangeError, /values\.data/, /NaN at index 4/);
+  throwsLike(() => gae(b, { ...G, timeMajor: true }), RangeError, /values\.data/, /NaN at index 4 \(step 1, env 1\)/);
   const s = surr();
   s.logProbs.data[2] = NaN;
   throwsLike(() => clippedSurrogate(s, { clipLow: 0.2 }), RangeError, /logProbs\.data/, /NaN at index 2/);

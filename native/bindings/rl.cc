@@ -49,10 +49,13 @@ FlagView FlagArg(const Napi::Value& v, const char* name, std::size_t n, const st
   return f;
 }
 
-std::string Where(std::int64_t i, std::size_t T) {
-  if (T == 0) return "index " + std::to_string(i);
-  return "index " + std::to_string(i) + " (row " + std::to_string(i / static_cast<std::int64_t>(T)) +
-         ", step " + std::to_string(i % static_cast<std::int64_t>(T)) + ")";
+// "index i (row b, step t)" for [B,T] data; time-major [T,B] data reads
+// "index i (step t, env b)". row_len = 0: flat data.
+std::string Where(std::int64_t i, std::size_t row_len, bool time_major) {
+  if (row_len == 0) return "index " + std::to_string(i);
+  const std::int64_t n = static_cast<std::int64_t>(row_len);
+  return "index " + std::to_string(i) + (time_major ? " (step " : " (row ") + std::to_string(i / n) +
+         (time_major ? ", env " : ", step ") + std::to_string(i % n) + ")";
 }
 
 std::string FloatStr(double x) {
@@ -72,19 +75,20 @@ struct Named {
 // Throws RangeError naming the first non-finite value / non-0/1 flag in the
 // given arguments (checked in order). `T` = row length for row/step in the
 // message (0: flat).
-[[noreturn]] void ThrowBadData(std::initializer_list<Named> args, std::size_t n, std::size_t T) {
+[[noreturn]] void ThrowBadData(std::initializer_list<Named> args, std::size_t n, std::size_t T,
+                               bool time_major = false) {
   for (const Named& a : args) {
     if (a.data) {
       std::int64_t i = rl::locate_non_finite(a.data, n);
       if (i >= 0)
         ThrowRange(std::string("Expected finite values for ") + a.name + " but received " +
-                   FloatStr(a.data[i]) + " at " + Where(i, T));
+                   FloatStr(a.data[i]) + " at " + Where(i, T, time_major));
     } else if (a.flag.present()) {
       std::int64_t i = rl::locate_bad_flag(a.flag, n);
       if (i >= 0) {
         double v = a.flag.u8 ? a.flag.u8[i] : a.flag.f32[i];
         ThrowRange(std::string("Expected 0 or 1 for ") + a.name + " but received " + FloatStr(v) + " at " +
-                   Where(i, T));
+                   Where(i, T, time_major));
       }
     }
   }
@@ -192,7 +196,7 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
                     {"nextValues.data", in.next_values, {}},
                     {"terminated.data", nullptr, in.terminated},
                     {"done.data", nullptr, in.done}},
-                   n, row);
+                   n, row, tm);
     }
     return info.Env().Undefined();
   })
