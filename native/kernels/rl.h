@@ -7,7 +7,9 @@
 //    or float32 0.0/1.0 data. Exactly one pointer is set (mask: both may be
 //    null = "all ones").
 //  * Sums, means and variances accumulate in double; results are stored as
-//    float32 (or returned as double for scalar losses).
+//    float32 (or returned as double for scalar losses). Per-step loss terms
+//    (ρ = exp(Δlogπ) via a vectorised float exp of ≈1 ulp, k3 = expm1(x) − x
+//    by a series for |x| < 0.5 so it does not cancel) are formed in float.
 //  * Callers validate sizes and scalar parameters (see the binding
 //    native/bindings/rl.cc and src/rl.ts). Kernels DO check the data itself in
 //    the same pass that computes (no extra read): functions returning `bool`
