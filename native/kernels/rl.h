@@ -65,9 +65,10 @@ struct GaeInputs {
 ///   A_t = δ_t + γλ(1 − done_t)·A_{t+1},   returns_t = A_t + V_t
 /// δ_t is formed in float (γ rounded to float there: one rounding per step,
 /// not compounded); the recursion — the only accumulation — runs in double
-/// with γλ in double, and A_t + V_t is rounded once. Layout `[B,T]`, or `[T,B]` when time_major. Batch-major rows
-/// are processed 8 at a time (δ vectorised along t, then 8 interleaved
-/// scalar recursions); time-major vectorises the recursion across columns.
+/// with γλ in double, and A_t + V_t is rounded once. Layout `[B,T]`, or
+/// `[T,B]` when time_major. Batch-major rows are processed 4 at a time (δ
+/// vectorised along t, then 4 interleaved scalar recursions); time-major
+/// vectorises the recursion across columns.
 /// Returns false if an input is non-finite or a float flag is not 0/1.
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda,
          bool time_major, float* advantages, float* returns, std::size_t threads);
