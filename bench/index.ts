@@ -7,6 +7,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['io', () => import('./io.js')],
   ['encoders', () => import('./encoders.js')],
   ['torch', () => import('./torch.js')],
+  ['rl', () => import('./rl.js')],
 ];
 
 const filter = process.argv[2];

@@ -45,7 +45,7 @@ export type { NamedTensor } from './torch-files.js';
 export { Policy } from './policy.js';
 export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './policy.js';
 export { PpoTrainer, GrpoTrainer } from './trainer.js';
-export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics, Aggregation } from './trainer.js';
+export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './trainer.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
 export type { CliIO, EncodeArgs } from './commands/encode.js';
@@ -57,3 +57,12 @@ export { labelCommand } from './commands/label.js';
 export { encodeCommandSpec } from './commands/encode.js';
 export type { MainOptions, MainResult } from './main.js';
 export { runMain } from './main.js';
+// reinforcement learning (§5–8)
+export {
+  shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
+  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
+} from './rl.js';
+export type {
+  Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,
+  SurrogateOptions, SurrogateResult, ValueLossInput, ValueLossOptions, ValueLossResult, KlInput, KlOptions,
+} from './rl.js';

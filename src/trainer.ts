@@ -6,7 +6,9 @@ import type { FlagTensor, Tensor } from './types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from './validate.js';
 
 /** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
-export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+import type { Aggregation } from './rl.js';
+
+export type { Aggregation };
 const AGG: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 
 /** Options shared by {@link PpoTrainer} and {@link GrpoTrainer}. */

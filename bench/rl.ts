@@ -1,0 +1,107 @@
+// RL math benchmarks (issue 3): native kernels against the plain TypeScript
+// reference loops of test/reference/rl.ts and against the memory-read probe
+// over a buffer of as many bytes as the kernel reads.
+import {
+  clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages,
+} from '../src/index.js';
+import { refGae, refGrpo, refStepAdvantages, refSurrogate } from '../test/reference/rl.js';
+import { randomFloats, table } from './common.js';
+
+function flags(n: number, p: number, seed: number): Uint8Array {
+  const u = randomFloats(n, seed);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (u[i] + 1) / 2 < p ? 1 : 0;
+  return out;
+}
+
+async function gaeCase(B: number, T: number): Promise<void> {
+  const n = B * T;
+  const shape = [B, T];
+  const r = randomFloats(n, 1);
+  const v = randomFloats(n, 2);
+  const nv = randomFloats(n, 3);
+  const term = flags(n, 0.01, 4);
+  const done = term.map((x, i) => x | (i % T === T - 1 ? 1 : 0));
+  const input = {
+    rewards: { data: r, shape }, values: { data: v, shape }, nextValues: { data: nv, shape },
+    terminated: { data: term, shape }, done: { data: done, shape },
+  };
+  const tmShape = [T, B];
+  const tmInput = {
+    rewards: { data: r, shape: tmShape }, values: { data: v, shape: tmShape }, nextValues: { data: nv, shape: tmShape },
+    terminated: { data: term, shape: tmShape }, done: { data: done, shape: tmShape },
+  };
+  const bytes = n * (3 * 4 + 2); // three float32 inputs + two uint8 flag arrays
+  const probe = new Float32Array(bytes / 4);
+  const opts = { gamma: 0.99, lambda: 0.95 };
+  const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
+  const name = `[${B},${T}]`;
+  await table(`gae ${name} (uint8 flags)`, [
+    { name: `gae ${name} native`, bytes, fn: () => gae(input, { ...opts, out }) },
+    { name: `gae ${name} native, new outputs`, bytes, fn: () => gae(input, opts) },
+    { name: `gae [${T},${B}] time-major native`, bytes, fn: () => gae(tmInput, { ...opts, timeMajor: true, out }) },
+    { name: `gae ${name} TS reference`, bytes, fn: () => refGae(r, v, nv, term, done, B, T, 0.99, 0.95) },
+    { name: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, bytes, fn: () => memoryReadProbe(probe) },
+    { name: `gae ${name} native, 1 thread`, bytes, fn: () => gae(input, { ...opts, out, threads: 1 }) },
+    { name: 'read probe, 1 thread', bytes, fn: () => memoryReadProbe(probe, { threads: 1 }) },
+  ], [
+    { label: `gae ${name}, 1 thread: bandwidth / 1-thread probe`, of: `gae ${name} native, 1 thread`, to: 'read probe, 1 thread', by: 'gbps' },
+    { label: `gae ${name}: native vs TS reference (time)`, of: `gae ${name} TS reference`, to: `gae ${name} native`, by: 'time' },
+    { label: `gae ${name}: native bandwidth / probe`, of: `gae ${name} native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
+    { label: `gae time-major: bandwidth / probe`, of: `gae [${T},${B}] time-major native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
+  ]);
+}
+
+async function grpoCase(): Promise<void> {
+  const B = 8192;
+  const H = 400;
+  const g = 8;
+  const u = randomFloats(B, 7);
+  const R = u.map((x) => (x > 0 ? 1 : (x + 1) * 0.8));
+  const lengthsU = randomFloats(B, 8);
+  const lengths = Int32Array.from(lengthsU, (x) => 1 + Math.floor(((x + 1) / 2) * (H - 1)));
+  const written = B * H * 4; // the [B,H] output dominates the traffic
+  const probe = new Float32Array(written / 4);
+  const out = new Float32Array(B * H);
+  await table(`grpoAdvantages + stepAdvantages, ${B} trajectories × ${H} steps (group ${g})`, [
+    { name: 'grpo+step native', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99, { out }) },
+    { name: 'grpo+step native, new output', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99) },
+    { name: 'grpo+step TS reference', bytes: written, fn: () => refStepAdvantages(refGrpo(R, g), lengths, H, 0.99) },
+    { name: 'read probe (output bytes)', bytes: written, fn: () => memoryReadProbe(probe) },
+  ], [
+    { label: 'grpo+step: native vs TS reference (time)', of: 'grpo+step TS reference', to: 'grpo+step native', by: 'time' },
+    { label: 'grpo+step: output bandwidth / probe read bandwidth', of: 'grpo+step native', to: 'read probe (output bytes)', by: 'gbps' },
+  ]);
+}
+
+async function surrogateCase(): Promise<void> {
+  const B = 4096;
+  const T = 256;
+  const n = B * T;
+  const shape = [B, T];
+  const lp = randomFloats(n, 11).map((x) => x - 2);
+  const noise = randomFloats(n, 12);
+  const olp = lp.map((x, i) => x + 0.2 * noise[i]);
+  const adv = randomFloats(n, 13);
+  const mask = flags(n, 0.9, 14);
+  const bytes = n * (3 * 4 + 1);
+  const probe = new Float32Array(Math.ceil(bytes / 4));
+  const input = { logProbs: { data: lp, shape }, oldLogProbs: { data: olp, shape }, advantages: { data: adv, shape }, mask: { data: mask, shape } };
+  await table(`clippedSurrogate [${B},${T}] (mask, clip 0.2/0.28, dual clip 3)`, [
+    { name: 'surrogate native', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3 }) },
+    { name: 'surrogate native seq-mean-token-mean', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, aggregation: 'seq-mean-token-mean' }) },
+    { name: 'surrogate TS reference', bytes, fn: () => refSurrogate(lp, olp, adv, mask, B, T, 0.2, 0.28, 3) },
+    { name: 'read probe (same bytes)', bytes, fn: () => memoryReadProbe(probe) },
+  ], [
+    { label: 'surrogate: native vs TS reference (time)', of: 'surrogate TS reference', to: 'surrogate native', by: 'time' },
+    { label: 'surrogate: native bandwidth / probe', of: 'surrogate native', to: 'read probe (same bytes)', by: 'gbps' },
+  ]);
+}
+
+/** Runs the RL benchmarks. */
+export async function run(): Promise<void> {
+  await gaeCase(256, 1024);
+  await gaeCase(8192, 80);
+  await grpoCase();
+  await surrogateCase();
+}

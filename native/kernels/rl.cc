@@ -1,0 +1,728 @@
+// Policy-optimisation kernels (SPEC §5–8). See rl.h for the contract.
+#include "kernels/rl.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/dispatch.h"
+#include "kernels/pool.h"
+
+namespace f2g {
+namespace rl {
+namespace {
+
+#define F2G_INLINE inline __attribute__((always_inline))
+
+// ---- data checks fused into the compute loops ----
+// `x - x` is +0 for finite x and NaN for NaN/±Inf, so summing it into a float
+// accumulator leaves 0 exactly when every value was finite.
+F2G_INLINE float fin(float x) { return x - x; }
+// Flag check contributions: 0 for a valid flag, non-zero (or NaN) otherwise.
+F2G_INLINE float flag_bad(float f) { return std::fabs(f * (1.f - f)); }
+// (Integer arithmetic rather than a branch or a uint8→double conversion: GCC
+// vectorises these loops only in this form.)
+F2G_INLINE float flag_bad(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f >> 1)); }
+F2G_INLINE float flag_val(float f) { return f; }
+F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f)); }
+
+// uint8 flags → float, for loops that then run on float flags only: GCC
+// sizes vectors by the narrowest element, so a uint8 operand in a float loop
+// makes it use 16-byte vectors. The values are copied unchanged (a 2 stays 2
+// and fails the float flag check).
+constexpr std::size_t kChunk = 256;
+F2G_INLINE void u8_to_f32(const std::uint8_t* f, std::size_t n, float* out) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<std::int32_t>(f[i]));
+}
+
+// ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
+F2G_INLINE float exp_fast(float x) {
+  const float xc = std::min(std::max(x, -87.0f), 88.5f);
+  // Round to nearest with the 1.5·2^23 trick (vectorises without SSE4.1 rounding).
+  const float k = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
+  float r = xc - k * 0.693145751953125f;  // ln2 split (Cody–Waite)
+  r = r - k * 1.428606765330187045e-06f;
+  // Taylor to r^7 on |r| ≤ ln2/2: truncation < 1e-8 relative.
+  float p = 1.f / 5040.f;
+  p = p * r + 1.f / 720.f;
+  p = p * r + 1.f / 120.f;
+  p = p * r + 1.f / 24.f;
+  p = p * r + 1.f / 6.f;
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  float e = p * scale;
+  e = x > 88.5f ? INFINITY : e;
+  e = x < -87.0f ? 0.f : e;
+  return e;
+}
+
+// k3(x) = expm1(x) − x without cancellation for small |x|, and expm1(x).
+// Returned by value (locals passed by reference block vectorisation).
+F2G_INLINE float k3_small(float x) {
+  // |x| < 0.5: k3 = x²(1/2 + x/6 + … + x^7/9!), truncation < 3e-10 relative.
+  float q = 1.f / 362880.f;
+  q = q * x + 1.f / 40320.f;
+  q = q * x + 1.f / 5040.f;
+  q = q * x + 1.f / 720.f;
+  q = q * x + 1.f / 120.f;
+  q = q * x + 1.f / 24.f;
+  q = q * x + 1.f / 6.f;
+  q = q * x + 0.5f;
+  return x * x * q;
+}
+F2G_INLINE float k3_of(float x) {
+  const float small = k3_small(x), large = (exp_fast(x) - 1.f) - x;
+  return std::fabs(x) < 0.5f ? small : large;
+}
+
+// ------------------------------------------------------------------ GAE
+// δ_t is a per-step expression of float inputs and is formed in float (a
+// rounding per step, never compounded); the recursion
+// A_t = δ_t + (1 − done_t)·γλ·A_{t+1}, the only accumulation, runs in double
+// with γλ in double, so long horizons with γ ≈ 1 do not drift.
+// Loops are split so that each has one element width (GCC vectorises
+// uint8→float and float→double loops well, mixed uint8/float/double poorly).
+
+// The flags of a row starting at element `off`.
+FlagView flag_row(FlagView f, std::size_t off) {
+  FlagView r;
+  if (f.u8) r.u8 = f.u8 + off;
+  if (f.f32) r.f32 = f.f32 + off;
+  return r;
+}
+
+// Phase 1 over n contiguous steps: δ and c into float scratch, plus the data check.
+template <class FT, class FD>
+F2G_INLINE float gae_delta_t(const float* r, const float* v, const float* nv, const FT* term, const FD* done,
+                             std::size_t n, float gamma, float* d, float* c) {
+  float chk = 0.f;
+#pragma omp simd simdlen(16) reduction(+ : chk)
+  for (std::size_t t = 0; t < n; ++t) {
+    const float ft = flag_val(term[t]), fd = flag_val(done[t]);
+    d[t] = r[t] + (gamma - gamma * ft) * nv[t] - v[t];
+    c[t] = 1.f - fd;  // exact; γλ is applied in double by the recursion
+    chk += fin(r[t]) + fin(v[t]) + fin(nv[t]) + flag_bad(term[t]) + flag_bad(done[t]);
+  }
+  return chk;
+}
+
+F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term, FlagView done,
+                                 std::size_t n, float gamma, float* d, float* c) {
+  if (!term.u8 && !done.u8) return gae_delta_t(r, v, nv, term.f32, done.f32, n, gamma, d, c);
+  float tb[kChunk], db[kChunk], chk = 0.f;
+  for (std::size_t i = 0; i < n; i += kChunk) {
+    const std::size_t m = std::min(kChunk, n - i);
+    const float* tf = term.f32 ? term.f32 + i : tb;
+    const float* df = done.f32 ? done.f32 + i : db;
+    if (term.u8) u8_to_f32(term.u8 + i, m, tb);
+    if (done.u8) u8_to_f32(done.u8 + i, m, db);
+    chk += gae_delta_t(r + i, v + i, nv + i, tf, df, m, gamma, d + i, c + i);
+  }
+  return chk;
+}
+
+// Batch-major phase 2: the backward recursion for K rows at once
+// (independent FMA chains hide the latency); A into double scratch. Scratch
+// rows are `S` elements apart (S = T + padding, so that the K rows do not
+// fall into the same L1 sets when T is a multiple of 1024).
+template <int K>
+F2G_INLINE void gae_recursion(const float* d, const float* c, std::size_t T, std::size_t S, double gl, double* A) {
+  double a[K];
+  for (int k = 0; k < K; ++k) a[k] = 0.0;
+  for (std::size_t t = T; t-- > 0;) {
+    for (int k = 0; k < K; ++k) {
+      a[k] = static_cast<double>(d[k * S + t]) + (static_cast<double>(c[k * S + t]) * gl) * a[k];
+      A[k * S + t] = a[k];
+    }
+  }
+}
+F2G_MULTIVERSION void gae_recursion_4(const float* d, const float* c, std::size_t T, std::size_t S, double gl,
+                                      double* A) {
+  gae_recursion<4>(d, c, T, S, gl, A);
+}
+F2G_MULTIVERSION void gae_recursion_1(const float* d, const float* c, std::size_t T, std::size_t S, double gl,
+                                      double* A) {
+  gae_recursion<1>(d, c, T, S, gl, A);
+}
+
+// Batch-major phase 3 (vectorised along t): advantages and returns of one row.
+F2G_MULTIVERSION void gae_store(const double* A, const float* v, std::size_t T, float* adv, float* ret) {
+#pragma omp simd simdlen(8)
+  for (std::size_t t = 0; t < T; ++t) {
+    adv[t] = static_cast<float>(A[t]);
+    ret[t] = static_cast<float>(A[t] + static_cast<double>(v[t]));
+  }
+}
+
+bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, double gl, float* adv,
+                     float* ret, std::size_t threads) {
+  constexpr std::size_t K = 4;  // rows per block (measured: 4 beats 8 and 16)
+  const std::size_t nblocks = (B + K - 1) / K;
+  std::vector<char> bad(nblocks, 0);
+  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(K * T, 1));
+  parallel_for(nblocks, threads, grain, [&](std::size_t k0, std::size_t k1) {
+    const std::size_t S = T + 24;  // padded scratch row stride (elements)
+    std::vector<float> d(K * S), c(K * S);  // δ and c of K rows
+    std::vector<double> A(K * S);
+    for (std::size_t blk = k0; blk < k1; ++blk) {
+      const std::size_t b = blk * K, k_n = std::min(K, B - b);
+      float chk = 0.f;
+      for (std::size_t k = 0; k < k_n; ++k) {
+        const std::size_t o = (b + k) * T;
+        chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
+                         flag_row(in.done, o), T, gamma, d.data() + k * S, c.data() + k * S);
+      }
+      if (chk != 0.f) {  // also true for NaN
+        bad[blk] = 1;
+        continue;
+      }
+      if (k_n == K) {
+        gae_recursion_4(d.data(), c.data(), T, S, gl, A.data());
+      } else {
+        for (std::size_t k = 0; k < k_n; ++k)
+          gae_recursion_1(d.data() + k * S, c.data() + k * S, T, S, gl, A.data() + k * S);
+      }
+      for (std::size_t k = 0; k < k_n; ++k) {
+        const std::size_t o = (b + k) * T;
+        gae_store(A.data() + k * S, in.values + o, T, adv + o, ret + o);
+      }
+    }
+  });
+  return std::find(bad.begin(), bad.end(), 1) == bad.end();
+}
+
+// Time-major [T,B]: the recursion is vectorised across a block of columns.
+F2G_MULTIVERSION void gae_tm_step(const float* d, const float* c, const float* v, std::size_t n, double gl,
+                                  double* A, float* adv, float* ret) {
+#pragma omp simd simdlen(8)
+  for (std::size_t j = 0; j < n; ++j) {
+    const double a = static_cast<double>(d[j]) + (static_cast<double>(c[j]) * gl) * A[j];
+    A[j] = a;
+    adv[j] = static_cast<float>(a);
+    ret[j] = static_cast<float>(a + static_cast<double>(v[j]));
+  }
+}
+
+bool gae_time_major(const GaeInputs& in, std::size_t B, std::size_t T, float gamma, double gl, float* adv,
+                    float* ret, std::size_t threads) {
+  constexpr std::size_t kBlock = 512;  // columns per block
+  const std::size_t nblocks = (B + kBlock - 1) / kBlock;
+  std::vector<char> bad(nblocks, 0);
+  parallel_for(nblocks, threads, 1, [&](std::size_t k0, std::size_t k1) {
+    double A[kBlock];
+    float d[kBlock], c[kBlock];
+    for (std::size_t blk = k0; blk < k1; ++blk) {
+      const std::size_t j0 = blk * kBlock, n = std::min(kBlock, B - j0);
+      float chk = 0.f;
+      std::fill(A, A + n, 0.0);
+      for (std::size_t t = T; t-- > 0;) {
+        const std::size_t o = t * B + j0;
+        chk += gae_delta(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
+                         flag_row(in.done, o), n, gamma, d, c);
+        gae_tm_step(d, c, in.values + o, n, gl, A, adv + o, ret + o);
+      }
+      if (chk != 0.f) bad[blk] = 1;
+    }
+  });
+  return std::find(bad.begin(), bad.end(), 1) == bad.end();
+}
+
+// ------------------------------------------------------------------ helpers
+
+struct MeanStd {
+  double mean, std;
+};
+MeanStd mean_std(const float* x, std::size_t n, StdKind kind) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += x[i];
+  const double m = s / static_cast<double>(n);
+  double q = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double dx = x[i] - m;
+    q += dx * dx;
+  }
+  double sd = 0;
+  if (kind == StdKind::kPopulation) sd = std::sqrt(q / static_cast<double>(n));
+  else sd = n > 1 ? std::sqrt(q / static_cast<double>(n - 1)) : 0.0;
+  return {m, sd};
+}
+
+bool all_equal(const float* x, std::size_t n) {
+  for (std::size_t i = 1; i < n; ++i)
+    if (x[i] != x[0]) return false;
+  return true;
+}
+
+// Per-row sums of a masked loss.
+struct RowSums {
+  double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0;
+  float chk = 0;  // 0 iff every input was finite and every flag 0/1
+};
+
+LossResult aggregate(const std::vector<RowSums>& rows, Aggregation agg) {
+  LossResult r;
+  double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0, nseq = 0;
+  float chk = 0;
+  for (const RowSums& s : rows) {
+    chk += s.chk;
+    mask += s.mask;
+    clip += s.clip;
+    dual += s.dual;
+    kl += s.kl;
+    if (agg == Aggregation::kTokenMean) {
+      loss += s.loss;
+    } else if (s.mask > 0) {
+      loss += agg == Aggregation::kSeqMeanTokenMean ? s.loss / s.mask : s.loss;
+      nseq += 1;
+    }
+  }
+  r.ok = chk == 0.f;
+  r.masked = static_cast<std::size_t>(mask);
+  if (mask > 0) {
+    r.loss = agg == Aggregation::kTokenMean ? loss / mask : loss / nseq;
+    r.clip_fraction = clip / mask;
+    r.dual_clip_fraction = dual / mask;
+    r.approx_kl = kl / mask;
+  }
+  return r;
+}
+
+// Row kernels below work in chunks of kChunk steps: one vector loop forms the
+// masked per-step terms in float (with float counts, exact below 2^24) into
+// small buffers, then each buffer is summed in double. (A single loop with
+// several double and float reductions does not vectorise in GCC.)
+
+F2G_INLINE double sum_d(const float* x, std::size_t n) {
+  double a = 0;
+#pragma omp simd reduction(+ : a)
+  for (std::size_t i = 0; i < n; ++i) a += static_cast<double>(x[i]);
+  return a;
+}
+
+// The mask of steps [c0, c0+n) as floats (converted into `buf` when uint8).
+template <bool kMask, class FM>
+F2G_INLINE const float* chunk_mask(const FM* m, std::size_t c0, std::size_t n, float* buf) {
+  if constexpr (!kMask) {
+    return nullptr;
+  } else if constexpr (std::is_same_v<FM, std::uint8_t>) {
+    u8_to_f32(m + c0, n, buf);
+    return buf;
+  } else {
+    return m + c0;
+  }
+}
+
+// ------------------------------------------------------------------ surrogate
+
+// kMask = false: no mask (all ones; m is not read). Template flags rather than
+// null checks inside the loops, which GCC does not unswitch-and-vectorise.
+template <bool kMask, class FM>
+F2G_INLINE RowSums surrogate_row_t(const float* lp, const float* olp, const float* a, const FM* m,
+                                   std::size_t T, float lo, float hi, float dual) {
+  RowSums s;
+  float lb[kChunk], kb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, cc = 0, cd = 0, chk = 0;
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, cc, cd, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      const float x = lp[t] - olp[t];
+      const float k3 = k3_of(x);
+      const float rho = 1.f + (k3 + x);  // 1 + expm1(x)
+      const float rc = std::min(std::max(rho, lo), hi);
+      const float s1 = rho * a[t], s2 = rc * a[t];
+      const bool clipped = s2 < s1;
+      float l = -(clipped ? s2 : s1);
+      const float dc = -dual * a[t];  // c·|A| where A < 0
+      const float dual_on = dual > 0.f && a[t] < 0.f && dc < l ? 1.f : 0.f;
+      l = dual_on != 0.f ? dc : l;
+      // Masked-out steps contribute exact zeros (a select, so an overflowed ℓ
+      // there cannot turn into NaN); counts use float products.
+      const float mv = kMask ? mf[j] : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
+      kb[j] = mv != 0.f ? k3 : 0.f;
+      cm += mv;
+      cc += mv * (clipped ? 1.f : 0.f);
+      cd += mv * dual_on;
+      chk += fin(lp[t]) + fin(olp[t]) + fin(a[t]) + (kMask ? flag_bad(mf[j]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.kl += sum_d(kb, n);
+    s.mask += cm;
+    s.clip += cc;
+    s.dual += cd;
+    s.chk += chk;
+  }
+  return s;
+}
+
+F2G_MULTIVERSION RowSums surrogate_row(const float* lp, const float* olp, const float* a, FlagView m,
+                                       std::size_t T, float lo, float hi, float dual) {
+  if (m.u8) return surrogate_row_t<true>(lp, olp, a, m.u8, T, lo, hi, dual);
+  if (m.f32) return surrogate_row_t<true>(lp, olp, a, m.f32, T, lo, hi, dual);
+  return surrogate_row_t<false>(lp, olp, a, m.f32, T, lo, hi, dual);
+}
+
+std::size_t row_grain(std::size_t T) {
+  return std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(T, 1));
+}
+
+// ------------------------------------------------------------------ value loss
+
+F2G_INLINE float huber_or_sq(float e, float delta) {
+  const float ae = std::fabs(e);
+  return (delta > 0.f) & (ae > delta) ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
+}
+
+template <bool kMask, bool kOld, class FM>
+F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m,
+                               std::size_t T, float clip, float delta) {
+  RowSums s;
+  float lb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, cc = 0, chk = 0;
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, cc, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      float l = huber_or_sq(v[t] - R[t], delta);
+      bool clipped = false;
+      float ovc = 0.f;
+      if (kOld) {
+        ovc = fin(ov[t]);
+        // V clipped to old ± clip; V itself when within (so lc == l exactly there).
+        const float dv = v[t] - ov[t];
+        const float vc = dv > clip ? ov[t] + clip : dv < -clip ? ov[t] - clip : v[t];
+        const float lc = huber_or_sq(vc - R[t], delta);
+        clipped = lc > l;
+        l = clipped ? lc : l;
+      }
+      const float mv = kMask ? mf[j] : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
+      cm += mv;
+      cc += mv * (clipped ? 1.f : 0.f);
+      chk += fin(v[t]) + fin(R[t]) + ovc + (kMask ? flag_bad(mf[j]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.mask += cm;
+    s.clip += cc;
+    s.chk += chk;
+  }
+  return s;
+}
+
+F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* ov, FlagView m,
+                                   std::size_t T, float clip, float delta) {
+  if (ov) {
+    if (m.u8) return value_row_t<true, true>(v, R, ov, m.u8, T, clip, delta);
+    if (m.f32) return value_row_t<true, true>(v, R, ov, m.f32, T, clip, delta);
+    return value_row_t<false, true>(v, R, ov, m.f32, T, clip, delta);
+  }
+  if (m.u8) return value_row_t<true, false>(v, R, ov, m.u8, T, clip, delta);
+  if (m.f32) return value_row_t<true, false>(v, R, ov, m.f32, T, clip, delta);
+  return value_row_t<false, false>(v, R, ov, m.f32, T, clip, delta);
+}
+
+// ------------------------------------------------------------------ KL
+
+template <bool kMask, int kEst, class FM>
+F2G_INLINE RowSums kl_row_t(const float* lp, const float* ref, const FM* m, std::size_t T) {
+  RowSums s;
+  float lb[kChunk];
+  for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
+    const std::size_t n = std::min(kChunk, T - c0);
+    float cm = 0, chk = 0;
+    float mb[kChunk];
+    const float* mf = chunk_mask<kMask>(m, c0, n, mb);
+#pragma omp simd simdlen(16) reduction(+ : cm, chk)
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t t = c0 + j;
+      const float x = lp[t] - ref[t];
+      // k3 estimator: (e^{−x} − 1) + x = expm1(−x) − (−x)
+      const float l = kEst == 0 ? x : kEst == 1 ? 0.5f * x * x : k3_of(-x);
+      const float mv = kMask ? mf[j] : 1.f;
+      lb[j] = mv != 0.f ? l : 0.f;
+      cm += mv;
+      chk += fin(lp[t]) + fin(ref[t]) + (kMask ? flag_bad(mf[j]) : 0.f);
+    }
+    s.loss += sum_d(lb, n);
+    s.mask += cm;
+    s.chk += chk;
+  }
+  return s;
+}
+
+template <int kEst>
+F2G_INLINE RowSums kl_row_e(const float* lp, const float* ref, FlagView m, std::size_t T) {
+  if (m.u8) return kl_row_t<true, kEst>(lp, ref, m.u8, T);
+  if (m.f32) return kl_row_t<true, kEst>(lp, ref, m.f32, T);
+  return kl_row_t<false, kEst>(lp, ref, m.f32, T);
+}
+
+F2G_MULTIVERSION RowSums kl_row(const float* lp, const float* ref, FlagView m, std::size_t T, int est) {
+  if (est == 0) return kl_row_e<0>(lp, ref, m, T);
+  if (est == 1) return kl_row_e<1>(lp, ref, m, T);
+  return kl_row_e<2>(lp, ref, m, T);
+}
+
+template <class RowFn>
+LossResult per_row_loss(std::size_t B, std::size_t T, Aggregation agg, std::size_t threads, RowFn fn) {
+  std::vector<RowSums> rows(B);
+  parallel_for(B, threads, row_grain(T), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) rows[b] = fn(b * T);
+  });
+  return aggregate(rows, agg);
+}
+
+// ------------------------------------------------------------------ normalize
+
+// Masked statistics in chunks (as the loss rows): float mask, float terms
+// into a buffer, one double reduction per loop.
+F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, double& s, double& cnt, float& chk) {
+  double a = 0, c = 0;
+  float k = 0;
+  float mb[kChunk], xb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+    float cm = 0, ck = 0;
+#pragma omp simd reduction(+ : cm, ck)
+    for (std::size_t j = 0; j < len; ++j) {
+      xb[j] = mf[j] != 0.f ? x[c0 + j] : 0.f;
+      cm += mf[j];
+      ck += fin(x[c0 + j]) + flag_bad(mf[j]);
+    }
+    a += sum_d(xb, len);
+    c += cm;
+    k += ck;
+  }
+  s = a;
+  cnt = c;
+  chk = k;
+}
+
+F2G_MULTIVERSION double masked_sq(const float* x, FlagView m, std::size_t n, double mean) {
+  double q = 0;
+  float mb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+    double qc = 0;
+#pragma omp simd reduction(+ : qc)
+    for (std::size_t j = 0; j < len; ++j) {
+      const double d = static_cast<double>(x[c0 + j]) - mean;
+      qc += static_cast<double>(mf[j]) * (d * d);  // inputs are finite here (checked by masked_sum)
+    }
+    q += qc;
+  }
+  return q;
+}
+
+F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, double mean, double inv, float* out) {
+  float mb[kChunk];
+  for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+    const std::size_t len = std::min(kChunk, n - c0);
+    const float* mf = m.f32 ? m.f32 + c0 : mb;
+    if (m.u8) u8_to_f32(m.u8 + c0, len, mb);
+    if (!m.present()) std::fill(mb, mb + len, 1.f);
+#pragma omp simd simdlen(8)
+    for (std::size_t j = 0; j < len; ++j) {
+      const float w = static_cast<float>((static_cast<double>(x[c0 + j]) - mean) * inv);
+      out[c0 + j] = mf[j] != 0.f ? w : 0.f;
+    }
+  }
+}
+
+F2G_MULTIVERSION void fill_scaled(const double* pw, std::size_t L, double a, float* out) {
+  // out[t] = γ^{L−1−t} · a, with pw[k] = γ^k.
+#pragma omp simd
+  for (std::size_t t = 0; t < L; ++t) out[t] = static_cast<float>(pw[L - 1 - t] * a);
+}
+
+}  // namespace
+
+// ================================================================== public
+
+std::int64_t locate_non_finite(const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return static_cast<std::int64_t>(i);
+  return -1;
+}
+
+std::int64_t locate_bad_flag(FlagView f, std::size_t n) {
+  if (f.u8) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (f.u8[i] > 1) return static_cast<std::int64_t>(i);
+  } else if (f.f32) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (!(f.f32[i] == 0.f || f.f32[i] == 1.f)) return static_cast<std::int64_t>(i);
+  }
+  return -1;
+}
+
+bool shape_terminal_rewards(const std::uint8_t* success, const float* v, std::size_t n,
+                            double failure_scale, float* out) {
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(v[i])) return false;
+    const double y = success[i] ? 1.0 : 0.0;
+    const double vc = std::min(std::max(static_cast<double>(v[i]), 0.0), 1.0);
+    out[i] = static_cast<float>(y + (1.0 - y) * failure_scale * vc);
+  }
+  return true;
+}
+
+void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B, std::size_t horizon,
+                      float* out, std::size_t threads) {
+  parallel_for(B, threads, row_grain(horizon), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      float* row = out + b * horizon;
+      std::fill(row, row + horizon, 0.f);
+      row[lengths[b] - 1] = R[b];
+    }
+  });
+}
+
+bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
+         float* advantages, float* returns, std::size_t threads) {
+  if (B == 0 || T == 0) return true;
+  const float g = static_cast<float>(gamma);  // per-step δ only: no compounding
+  const double gl = gamma * lambda;           // the recursion's factor stays double
+  return time_major ? gae_time_major(in, B, T, g, gl, advantages, returns, threads)
+                    : gae_batch_major(in, B, T, g, gl, advantages, returns, threads);
+}
+
+bool grpo_advantages(const float* R, std::size_t n, std::size_t g, double eps, StdKind kind, Scale scale,
+                     float* out) {
+  if (locate_non_finite(R, n) >= 0) return false;
+  double batch_std = 1.0;
+  if (scale == Scale::kBatch && kind != StdKind::kNone && n > 0) batch_std = mean_std(R, n, kind).std;
+  for (std::size_t i0 = 0; i0 < n; i0 += g) {
+    const MeanStd ms = mean_std(R + i0, g, kind);
+    double denom = 1.0;
+    if (kind != StdKind::kNone) denom = (scale == Scale::kBatch ? batch_std : ms.std) + eps;
+    for (std::size_t i = i0; i < i0 + g; ++i)
+      // Size-1 groups, and all-equal groups with ε = 0 (0/0), give 0.
+      out[i] = g == 1 || denom == 0.0 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
+  }
+  return true;
+}
+
+GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t g, StdKind kind) {
+  GroupStats s;
+  if (kind == StdKind::kNone) kind = StdKind::kSample;
+  std::size_t groups = 0;
+  double sum = 0;
+  for (std::size_t i0 = 0; i0 < n; i0 += g, ++groups) {
+    if (all_equal(R + i0, g)) ++s.zero_std_groups;
+    sum += mean_std(R + i0, g, kind).std;
+  }
+  s.mean_std = groups ? sum / static_cast<double>(groups) : 0.0;
+  return s;
+}
+
+bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B, std::size_t horizon,
+                     double gamma, float* out, std::size_t threads) {
+  if (locate_non_finite(adv, B) >= 0) return false;
+  std::vector<double> pw(horizon);
+  double p = 1.0;
+  for (std::size_t k = 0; k < horizon; ++k, p *= gamma) pw[k] = p;
+  parallel_for(B, threads, row_grain(horizon), [&](std::size_t b0, std::size_t b1) {
+    for (std::size_t b = b0; b < b1; ++b) {
+      float* row = out + b * horizon;
+      const std::size_t L = static_cast<std::size_t>(lengths[b]);
+      fill_scaled(pw.data(), L, static_cast<double>(adv[b]), row);
+      std::fill(row + L, row + horizon, 0.f);
+    }
+  });
+  return true;
+}
+
+WhitenStats normalize_advantages(const float* x, FlagView m, std::size_t n, double eps, bool sample_std,
+                                 float* out, std::size_t threads) {
+  WhitenStats w;
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  const std::size_t nb = (n + kBlock - 1) / kBlock;
+  std::vector<double> s(nb), c(nb), q(nb);
+  std::vector<float> k(nb);
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      masked_sum(x + o, flag_row(m, o), len, s[i], c[i], k[i]);
+    }
+  });
+  double sum = 0, cnt = 0;
+  float chk = 0;
+  for (std::size_t i = 0; i < nb; ++i) sum += s[i], cnt += c[i], chk += k[i];
+  w.ok = chk == 0.f;
+  w.count = static_cast<std::size_t>(cnt);
+  if (!w.ok || w.count == 0) return w;
+  w.mean = sum / cnt;
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      q[i] = masked_sq(x + o, flag_row(m, o), len, w.mean);
+    }
+  });
+  double sq = 0;
+  for (std::size_t i = 0; i < nb; ++i) sq += q[i];
+  if (sample_std) w.std = w.count > 1 ? std::sqrt(sq / (cnt - 1)) : 0.0;
+  else w.std = std::sqrt(sq / cnt);
+  const double inv = 1.0 / (w.std + eps);
+  parallel_for(nb, threads, 1, [&](std::size_t i0, std::size_t i1) {
+    for (std::size_t i = i0; i < i1; ++i) {
+      const std::size_t o = i * kBlock, len = std::min(kBlock, n - o);
+      masked_whiten(x + o, flag_row(m, o), len, w.mean, inv, out + o);
+    }
+  });
+  return w;
+}
+
+LossResult clipped_surrogate(const float* lp, const float* olp, const float* a, FlagView m, std::size_t B,
+                             std::size_t T, const SurrogateParams& p, std::size_t threads) {
+  const float lo = static_cast<float>(1.0 - p.clip_low), hi = static_cast<float>(1.0 + p.clip_high);
+  const float dual = static_cast<float>(p.dual_clip);
+  return per_row_loss(B, T, p.aggregation, threads, [&](std::size_t o) {
+    return surrogate_row(lp + o, olp + o, a + o, flag_row(m, o), T, lo, hi, dual);
+  });
+}
+
+LossResult clipped_value_loss(const float* v, const float* R, const float* ov, FlagView m, std::size_t B,
+                              std::size_t T, const ValueLossParams& p, std::size_t threads) {
+  const float clip = static_cast<float>(p.clip), delta = static_cast<float>(p.huber_delta);
+  const float* old = p.clip > 0 ? ov : nullptr;
+  LossResult r = per_row_loss(B, T, p.aggregation, threads, [&](std::size_t o) {
+    return value_row(v + o, R + o, old ? old + o : nullptr, flag_row(m, o), T, clip, delta);
+  });
+  r.approx_kl = 0;
+  r.dual_clip_fraction = 0;
+  return r;
+}
+
+LossResult kl_penalty(const float* lp, const float* ref, FlagView m, std::size_t B, std::size_t T,
+                      KlEstimator est, Aggregation agg, std::size_t threads) {
+  const int e = est == KlEstimator::kK1 ? 0 : est == KlEstimator::kK2 ? 1 : 2;
+  LossResult r = per_row_loss(B, T, agg, threads, [&](std::size_t o) {
+    return kl_row(lp + o, ref + o, flag_row(m, o), T, e);
+  });
+  r.clip_fraction = r.dual_clip_fraction = r.approx_kl = 0;
+  return r;
+}
+
+}  // namespace rl
+}  // namespace f2g
