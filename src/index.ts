@@ -66,3 +66,5 @@ export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,
   SurrogateOptions, SurrogateResult, ValueLossInput, ValueLossOptions, ValueLossResult, KlInput, KlOptions,
 } from './rl.js';
+// ---- value model: ONNX backbone + libtorch value head ----
+export { ValueModel } from './value-model.js';
