@@ -13,7 +13,7 @@ import { randomFloats } from './common.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 
-interface PyServer { info: { torch: string; threads: number; omp_wait_policy: string | null }; call(what: 'ppo' | 'value'): Promise<number>; close(): void }
+interface PyServer { info: { torch: string; threads: number; omp_wait_policy: string | null }; call(what: 'ppo' | 'value'): Promise<[number, number]>; close(): void }
 
 /** Starts bench/torch_ref.py in serve mode: one timed call per request line. */
 async function pythonServer(threads: number): Promise<PyServer | string> {
@@ -32,7 +32,8 @@ async function pythonServer(threads: number): Promise<PyServer | string> {
       child.stdin.write(`${what}\n`);
       const r = await lines.next();
       if (r.done) throw new Error(`python3 exited: ${err.trim().split('\n').pop()}`);
-      return Number(r.value);
+      const [ms, faults] = r.value.split(' ').map(Number);
+      return [ms, faults];
     },
     close() { child.stdin.end(); },
   };
@@ -75,8 +76,14 @@ export async function run(): Promise<void> {
   const ppoCalls = 3, valueCalls = 10;
   const py = await pythonServer(threads);
   const s: Record<string, number[][]> = { async: [], sync: [], pyPpo: [], value: [], pyValue: [] };
-  const push = (k: string, r: number, ms: number) => { (s[k][r] ??= []).push(ms); };
-  const timed = async (fn: () => unknown) => { const t0 = performance.now(); await fn(); return performance.now() - t0; };
+  const faults: Record<string, number[]> = { async: [], sync: [], pyPpo: [], value: [], pyValue: [] };
+  const push = (k: string, r: number, [ms, f]: [number, number]) => { (s[k][r] ??= []).push(ms); faults[k].push(f); };
+  const timed = async (fn: () => unknown): Promise<[number, number]> => {
+    const f0 = process.resourceUsage().minorPageFault;
+    const t0 = performance.now();
+    await fn();
+    return [performance.now() - t0, process.resourceUsage().minorPageFault - f0];
+  };
   await ppo.update(batch);
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < ppoCalls; i++) {
@@ -95,14 +102,15 @@ export async function run(): Promise<void> {
   const all = (k: string) => s[k].flat();
   const ok = typeof py !== 'string';
   console.log(`\n### libtorch training (libtorch ${caps.torchVersion}, ${threads} threads, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} on both sides, ${rounds} rounds of calls alternating with PyTorch)\n`);
-  console.log('| case | feat2go median (min) ms | PyTorch median (min) ms | ratio of medians | ratio of mins | per-round ratio range |');
-  console.log('|---|---:|---:|---:|---:|---:|');
+  console.log('| case | feat2go median (min) ms | PyTorch median (min) ms | ratio of medians | ratio of mins | per-round ratio range | page faults / call feat2go : PyTorch |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
   const line = (name: string, k: string, p: string) => {
     const m = med(all(k)), mn = Math.min(...all(k));
-    if (!ok) return console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | n/a | | | |`);
+    const fl = (x: string) => med(faults[x]).toFixed(0);
+    if (!ok) return console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | n/a | | | | ${fl(k)} |`);
     const pm = med(all(p)), pmn = Math.min(...all(p));
     const per = s[k].map((x, r) => med(x) / med(s[p][r]));
-    console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | ${pm.toFixed(1)} (${pmn.toFixed(1)}) | ${(m / pm).toFixed(2)}× | ${(mn / pmn).toFixed(2)}× | ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}× |`);
+    console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | ${pm.toFixed(1)} (${pmn.toFixed(1)}) | ${(m / pm).toFixed(2)}× | ${(mn / pmn).toFixed(2)}× | ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}× | ${fl(k)} : ${fl(p)} |`);
   };
   line(`PpoTrainer.update (async), 4 × 4 minibatches of 1024 [${rounds}×${ppoCalls} calls]`, 'async', 'pyPpo');
   line(`PpoTrainer.updateSync [${rounds}×${ppoCalls} calls]`, 'sync', 'pyPpo');

@@ -3,7 +3,8 @@
 Usage: python3 bench/torch_ref.py <threads> <min_seconds>
 Prints one JSON line: {"torch": version, "ppo_ms": ..., "value_ms": ...}.
 Or: python3 bench/torch_ref.py <threads> serve — after a JSON line, times
-one call per stdin line "ppo" / "value" and prints its ms (interleaving).
+one call per stdin line "ppo" / "value" and prints its ms and minor page
+faults (interleaving).
 Same shapes, ops, optimizer and metrics as feat2go's PpoTrainer.update and
 ValueHead.trainStep (SPEC §4, §8, §9).
 """
@@ -177,11 +178,14 @@ if serve:
         fn()
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}), flush=True)
+    import resource
     for line in sys.stdin:
         fn = cases[line.strip()]
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         fn()
-        print((time.perf_counter() - t0) * 1e3, flush=True)
+        ms = (time.perf_counter() - t0) * 1e3
+        print(ms, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0, flush=True)
 else:
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
                       "ppo_ms": timeit(ppo_case()), "value_ms": timeit(value_case())}))
