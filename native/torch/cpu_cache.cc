@@ -41,12 +41,23 @@ void Delete(void* data) {
   const std::size_t size = *reinterpret_cast<std::size_t*>(base);
   if (size >= kMinCached) {
     Cache& c = TheCache();
-    std::lock_guard<std::mutex> lock(c.mu);
-    if (c.idle + size <= c.cap) {
-      c.free[size].push_back(base);
-      c.idle += size;
-      return;
+    std::vector<void*> stale;
+    {
+      std::lock_guard<std::mutex> lock(c.mu);
+      if (c.idle + size > c.cap) {
+        // Full: drop every idle block (sizes of an earlier workload would
+        // otherwise pin the cache), then keep this one if it fits alone.
+        for (auto& [sz, blocks] : c.free) stale.insert(stale.end(), blocks.begin(), blocks.end());
+        c.free.clear();
+        c.idle = 0;
+      }
+      if (size <= c.cap) {
+        c.free[size].push_back(base);
+        c.idle += size;
+        base = nullptr;
+      }
     }
+    for (void* b : stale) std::free(b);
   }
   std::free(base);
 }

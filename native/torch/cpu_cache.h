@@ -11,8 +11,10 @@
 // arithmetic is unchanged (same kernels, same results).
 //
 // Blocks ≥ 64 KiB are cached by size rounded up to 4 KiB, up to
-// FEAT2GO_TORCH_CACHE_MB megabytes of idle blocks (default 256; 0 turns the
-// cache off and keeps libtorch's default allocator).
+// FEAT2GO_TORCH_CACHE_MB MiB of idle blocks (default 256; 0 turns the
+// cache off and keeps libtorch's default allocator). A free that would exceed
+// the limit first returns every idle block to malloc, so a cache filled by an
+// earlier workload's sizes does not stay pinned.
 #pragma once
 #include <cstddef>
 

@@ -1,6 +1,7 @@
-// Child-process script for torch-cache.test.ts: a fixed PPO update and a
-// value-head fit, printing their metrics and the exact bytes of every
-// trained tensor as one JSON line (run with and without the CPU tensor cache).
+// Child-process script for torch-cache.test.ts: a fixed PPO update, then an
+// async PPO update and a value-head fit at the same time, printing their
+// metrics and the exact bytes of every trained tensor as one JSON line (run
+// with and without the CPU tensor cache).
 import { createHash } from 'node:crypto';
 import { capabilities, Policy, PpoTrainer, ValueHead } from '../../src/index.js';
 
@@ -28,12 +29,13 @@ const batch = {
 };
 const ppo = new PpoTrainer(policy, { epochs: 2, minibatches: 2, seed: 7 });
 const m1 = ppo.updateSync(batch);
-const m2 = await ppo.update(batch);
 
 const head = new ValueHead({ inputDim: 512, hiddenDim: 256, bins: 51, seed: 5 });
 const hidden = { data: rand(4, 256 * 512), shape: [256, 512] };
 const targets = Float32Array.from(rand(5, 256), (x) => (x + 1) / 2);
-const losses = await head.fit(hidden, targets, { epochs: 3, batchSize: 64, seed: 1 });
+// The async update and fit run at the same time on two worker threads, so
+// the cache sees concurrent allocations and frees.
+const [m2, losses] = await Promise.all([ppo.update(batch), head.fit(hidden, targets, { epochs: 3, batchSize: 64, seed: 1 })]);
 const step = head.trainStep(hidden, targets);
 
 console.log(JSON.stringify({
