@@ -3,7 +3,8 @@
 // ValueHead training step at inputDim 2560 (Qwen3-VL-4B), batch 256, each
 // compared in the same run with the same computation in Python PyTorch
 // (bench/torch_ref.py, same thread count and OpenMP wait policy).
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capabilities, Policy, PpoTrainer, ValueHead } from '../src/index.js';
@@ -11,27 +12,31 @@ import { randomFloats } from './common.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function python(threads: number, minTime: number): { ppo_ms: number; value_ms: number; torch: string } | string {
-  const r = spawnSync('/usr/bin/python3', [path.join(here, 'torch_ref.py'), String(threads), String(minTime)], {
-    encoding: 'utf8', env: { ...process.env }, timeout: 600_000,
-  });
-  if (r.error) return `python3 could not run (${r.error.message})`;
-  if (r.status !== 0) return /No module named 'torch'/.test(r.stderr) ? 'python3 has no torch module (apt-get install python3-torch)' : `python3 failed: ${r.stderr.trim().split('\n').pop()}`;
-  return JSON.parse(r.stdout.trim().split('\n').pop()!);
-}
 
-/** Median per-call time (ms) over at least 5 calls and `minTime` seconds, after a warm-up call. */
-async function median(fn: () => unknown, minTime: number): Promise<number> {
-  await fn();
-  const times: number[] = [];
-  const start = performance.now();
-  while (times.length < 5 || performance.now() - start < minTime * 1e3) {
-    const t0 = performance.now();
-    await fn();
-    times.push(performance.now() - t0);
+interface PyServer { info: { torch: string; threads: number; omp_wait_policy: string | null }; call(what: 'ppo' | 'value'): Promise<[number, number]>; close(): void }
+
+/** Starts bench/torch_ref.py in serve mode: one timed call per request line. */
+async function pythonServer(threads: number): Promise<PyServer | string> {
+  const child = spawn('/usr/bin/python3', [path.join(here, 'torch_ref.py'), String(threads), 'serve'], { env: { ...process.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await Promise.race([lines.next(), new Promise<{ done: true; value: undefined }>((res) => child.on('error', () => res({ done: true, value: undefined })))]);
+  if (first.done) {
+    child.kill();
+    return /No module named 'torch'/.test(err) ? 'python3 has no torch module (apt-get install python3-torch)' : `python3 failed: ${err.trim().split('\n').pop() ?? 'could not start'}`;
   }
-  times.sort((a, b) => a - b);
-  return times[times.length >> 1];
+  return {
+    info: JSON.parse(first.value),
+    async call(what) {
+      child.stdin.write(`${what}\n`);
+      const r = await lines.next();
+      if (r.done) throw new Error(`python3 exited: ${err.trim().split('\n').pop()}`);
+      const [ms, faults] = r.value.split(' ').map(Number);
+      return [ms, faults];
+    },
+    close() { child.stdin.end(); },
+  };
 }
 
 export async function run(): Promise<void> {
@@ -62,28 +67,54 @@ export async function run(): Promise<void> {
   const targets = Float32Array.from(randomFloats(256, 7), (x) => (x + 1) / 2);
   head.trainStep(hidden, targets);
 
-  // The machine may be shared: alternate feat2go and PyTorch rounds and keep
-  // each side's best median, so both see the same background load.
-  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-  const best = { async: Infinity, sync: Infinity, value: Infinity, pyPpo: Infinity, pyValue: Infinity };
-  let py: ReturnType<typeof python> = '';
+  // The machine may be shared: one persistent Python process answers one
+  // timed call per request, and the two sides alternate call by call, so
+  // both see the same background load. Both processes run with the same
+  // OMP_WAIT_POLICY (src/native.ts sets PASSIVE before loading libgomp; the
+  // child inherits it) and the same libtorch thread count.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+  const ppoCalls = 3, valueCalls = 10;
+  const py = await pythonServer(threads);
+  const s: Record<string, number[][]> = { async: [], sync: [], pyPpo: [], value: [], pyValue: [] };
+  const faults: Record<string, number[]> = { async: [], sync: [], pyPpo: [], value: [], pyValue: [] };
+  const push = (k: string, r: number, [ms, f]: [number, number]) => { (s[k][r] ??= []).push(ms); faults[k].push(f); };
+  const timed = async (fn: () => unknown): Promise<[number, number]> => {
+    const f0 = process.resourceUsage().minorPageFault;
+    const t0 = performance.now();
+    await fn();
+    return [performance.now() - t0, process.resourceUsage().minorPageFault - f0];
+  };
+  await ppo.update(batch);
   for (let r = 0; r < rounds; r++) {
-    best.async = Math.min(best.async, await median(() => ppo.update(batch), minTime));
-    best.sync = Math.min(best.sync, await median(() => ppo.updateSync(batch), minTime));
-    best.value = Math.min(best.value, await median(() => head.trainStep(hidden, targets), minTime));
-    py = python(threads, minTime);
-    if (typeof py === 'string') continue;
-    best.pyPpo = Math.min(best.pyPpo, py.ppo_ms);
-    best.pyValue = Math.min(best.pyValue, py.value_ms);
+    for (let i = 0; i < ppoCalls; i++) {
+      push('async', r, await timed(() => ppo.update(batch)));
+      if (typeof py !== 'string') push('pyPpo', r, await py.call('ppo'));
+      push('sync', r, await timed(() => ppo.updateSync(batch)));
+      if (typeof py !== 'string') push('pyPpo', r, await py.call('ppo'));
+    }
+    for (let i = 0; i < valueCalls; i++) {
+      push('value', r, await timed(() => head.trainStep(hidden, targets)));
+      if (typeof py !== 'string') push('pyValue', r, await py.call('value'));
+    }
   }
-  console.log(`\n### libtorch training (libtorch ${caps.torchVersion}, ${threads} threads, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY}, best median of ${rounds} alternating rounds)\n`);
-  console.log('| case | feat2go ms | PyTorch ms | ratio |');
-  console.log('|---|---:|---:|---:|');
+  if (typeof py !== 'string') py.close();
+  const med = (a: number[]) => { const b = [...a].sort((x, y) => x - y); return b.length % 2 ? b[b.length >> 1] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2; };
+  const all = (k: string) => s[k].flat();
   const ok = typeof py !== 'string';
-  const line = (name: string, ms: number, p: number) => console.log(`| ${name} | ${ms.toFixed(1)} | ${ok ? p.toFixed(1) : 'n/a'} | ${ok ? `${(ms / p).toFixed(2)}×` : ''} |`);
-  line('PpoTrainer.update (async), 4 × 4 minibatches of 1024', best.async, best.pyPpo);
-  line('PpoTrainer.updateSync', best.sync, best.pyPpo);
-  line('ValueHead.trainStep [256 × 2560] → 512 → 201', best.value, best.pyValue);
+  console.log(`\n### libtorch training (libtorch ${caps.torchVersion}, ${threads} threads, OMP_WAIT_POLICY=${process.env.OMP_WAIT_POLICY} on both sides, ${rounds} rounds of calls alternating with PyTorch)\n`);
+  console.log('| case | feat2go median (min) ms | PyTorch median (min) ms | ratio of medians | ratio of mins | per-round ratio range | page faults / call feat2go : PyTorch |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|');
+  const line = (name: string, k: string, p: string) => {
+    const m = med(all(k)), mn = Math.min(...all(k));
+    const fl = (x: string) => med(faults[x]).toFixed(0);
+    if (!ok) return console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | n/a | | | | ${fl(k)} |`);
+    const pm = med(all(p)), pmn = Math.min(...all(p));
+    const per = s[k].map((x, r) => med(x) / med(s[p][r]));
+    console.log(`| ${name} | ${m.toFixed(1)} (${mn.toFixed(1)}) | ${pm.toFixed(1)} (${pmn.toFixed(1)}) | ${(m / pm).toFixed(2)}× | ${(mn / pmn).toFixed(2)}× | ${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}× | ${fl(k)} : ${fl(p)} |`);
+  };
+  line(`PpoTrainer.update (async), 4 × 4 minibatches of 1024 [${rounds}×${ppoCalls} calls]`, 'async', 'pyPpo');
+  line(`PpoTrainer.updateSync [${rounds}×${ppoCalls} calls]`, 'sync', 'pyPpo');
+  line(`ValueHead.trainStep [256 × 2560] → 512 → 201 [${rounds}×${valueCalls} calls]`, 'value', 'pyValue');
   if (typeof py === 'string') console.log(`\nPyTorch comparison skipped: ${py}`);
-  else console.log(`\nPyTorch ${py.torch} (python3 bench/torch_ref.py ${threads}); target ≤ 1.10×.`);
+  else console.log(`\nPyTorch ${py.info.torch} (python3 bench/torch_ref.py ${threads} serve, ${py.info.threads} threads, OMP_WAIT_POLICY=${py.info.omp_wait_policy}); target ≤ 1.10×.`);
 }

@@ -2,11 +2,15 @@
 
 Usage: python3 bench/torch_ref.py <threads> <min_seconds>
 Prints one JSON line: {"torch": version, "ppo_ms": ..., "value_ms": ...}.
+Or: python3 bench/torch_ref.py <threads> serve — after a JSON line, times
+one call per stdin line "ppo" / "value" and prints its ms and minor page
+faults (interleaving).
 Same shapes, ops, optimizer and metrics as feat2go's PpoTrainer.update and
 ValueHead.trainStep (SPEC §4, §8, §9).
 """
 import json
 import math
+import os
 import sys
 import time
 
@@ -14,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 threads = int(sys.argv[1])
-min_s = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0
+serve = len(sys.argv) > 2 and sys.argv[2] == "serve"
+min_s = float(sys.argv[2]) if len(sys.argv) > 2 and not serve else 1.0
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 LOG2PI = math.log(2 * math.pi)
@@ -164,5 +169,23 @@ def timeit(fn):
     return times[len(times) // 2]
 
 
-print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
-                  "ppo_ms": timeit(ppo_case()), "value_ms": timeit(value_case())}))
+if serve:
+    # Interleaved mode (bench/torch.ts): one warm-up each, then one line per
+    # request "ppo" / "value" on stdin, answered with that call's time in ms,
+    # so that both sides' calls alternate under the same background load.
+    cases = {"ppo": ppo_case(), "value": value_case()}
+    for fn in cases.values():
+        fn()
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}), flush=True)
+    import resource
+    for line in sys.stdin:
+        fn = cases[line.strip()]
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        t0 = time.perf_counter()
+        fn()
+        ms = (time.perf_counter() - t0) * 1e3
+        print(ms, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0, flush=True)
+else:
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "ppo_ms": timeit(ppo_case()), "value_ms": timeit(value_case())}))

@@ -53,6 +53,11 @@ export interface Capabilities {
   /** Whether libtorch can use a CUDA device. */
   torchCuda?: boolean;
   torchThreads?: number;
+  /**
+   * Limit in MiB of idle CPU tensor blocks that libtorch keeps for reuse
+   * between training steps (`FEAT2GO_TORCH_CACHE_MB`, default 256; 0: off).
+   */
+  torchCpuCacheMB?: number;
   /** Whether the CUDA kernels were built. */
   cuda: boolean;
 }

@@ -192,6 +192,17 @@ if (!hasTorch) {
     assert.throws(() => head.fitSync(h, [NaN, 0.5]), /element 0 is NaN/);
     const bad = new Float32Array(8); bad[5] = NaN;
     assert.throws(() => head.predict({ data: bad, shape: [2, 4] }), /finite values in hidden but element 5 is NaN/);
+    // The vectorised check works in blocks of 65536 values: bad values in later blocks and in the last element.
+    const rows = 40000; const big = new Float32Array(rows * 4).fill(0.25);
+    head.predict({ data: big, shape: [rows, 4] });
+    for (const [i, x, what] of [[150001, Infinity, 'Infinity'], [65536, -Infinity, 'Infinity'], [rows * 4 - 1, NaN, 'NaN']] as const) {
+      const b2 = Float32Array.from(big); b2[i] = x;
+      assert.throws(() => head.predict({ data: b2, shape: [rows, 4] }), new RegExp(`finite values in hidden but element ${i} is ${what}`));
+    }
+    const t2 = new Float32Array(rows).fill(0.5); t2[rows - 1] = NaN;
+    assert.throws(() => head.trainStep({ data: big, shape: [rows, 4] }, t2), new RegExp(`element ${rows - 1} is NaN`));
+    t2[rows - 1] = 1; t2[33333] = 1.0000001;
+    assert.throws(() => head.trainStep({ data: big, shape: [rows, 4] }, t2), /\[0, 1\] for targets but element 33333/);
     assert.throws(() => head.fitSync(h, [0.1, 0.2], { schedule: 'linear' as 'cosine' }), TypeError);
     assert.throws(() => head.fitSync(h, [0.1, 0.2], { batchSize: 0 }), RangeError);
   });

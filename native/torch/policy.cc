@@ -276,7 +276,7 @@ Policy::Eval Policy::Evaluate(const torch::Tensor& obs, const torch::Tensor& act
 }
 
 Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
-  torch::NoGradGuard ng;
+  c10::InferenceMode im;  // no autograd bookkeeping at all (outputs are copied out)
   torch::Tensor feat = Mlp(trunk_, spec_.activation, obs, false, false, nullptr);
   ActOut out;
   if (spec_.categorical) {

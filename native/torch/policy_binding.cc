@@ -190,7 +190,7 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
       CheckValues(a, static_cast<std::size_t>(B * W), "actions");
       BusyGuard g(policy_->busy, "Policy");
       TorchThreadsHere();
-      torch::NoGradGuard ng;
+      c10::InferenceMode im;  // outputs are copied out; no autograd bookkeeping
       Policy::Eval e = policy_->Evaluate(obs, Blob(a, {B, W}), false, nullptr);
       Napi::Object o = Napi::Object::New(info.Env());
       o.Set("logProbs", ToJs(info.Env(), e.logp));

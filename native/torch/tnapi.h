@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bindings/napi_util.h"
+#include "kernels/finite.h"
 #include "torch/tcommon.h"
 
 namespace f2g {
@@ -48,16 +49,13 @@ inline const float* TensorArg(const Napi::Value& v, const char* name, const std:
 inline void CheckValues(const float* p, std::size_t n, const char* name, double lo = -INFINITY,
                         double hi = INFINITY) {
   if (n == 0) return;
-  {
-    // Fast path: one vectorised (and threaded) ATen pass; the scalar scan
-    // below only runs to name the first bad element.
-    TorchThreadsHere();
-    torch::NoGradGuard ng;
-    torch::Tensor t = Blob(p, {static_cast<int64_t>(n)});
-    const bool ok = std::isinf(lo) && std::isinf(hi) ? torch::isfinite(t).all().item<bool>()
-                                                      : torch::logical_and(t >= lo, t <= hi).all().item<bool>();
-    if (ok) return;
-  }
+  // Fast path: one vectorised pass without allocation (native/kernels/finite.cc);
+  // the scalar scan below only runs to name the first bad element.
+  // A range with an infinite end also rejects NaN and ±Infinity (as the scan does).
+  const bool ok = std::isinf(lo) && std::isinf(hi) ? AllFinite(p, n)
+                                                    : AllInRange(p, n, static_cast<float>(lo), static_cast<float>(hi)) &&
+                                                          ((std::isfinite(lo) && std::isfinite(hi)) || AllFinite(p, n));
+  if (ok) return;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = p[i];
     if (!std::isfinite(x))

@@ -5,12 +5,14 @@
 #include <mutex>
 
 #include "kernels/pool.h"
+#include "torch/cpu_cache.h"
 
 namespace f2g {
 
 void EnsureTorchThreads() {
   static std::once_flag once;
   std::call_once(once, [] {
+    InstallTorchCpuCache();
     int n = static_cast<int>(hardware_threads());
     if (const char* env = std::getenv("FEAT2GO_TORCH_THREADS")) {
       int v = std::atoi(env);
@@ -26,6 +28,7 @@ void AddTorchCapabilities(Napi::Env env, Napi::Object o) {
   o.Set("torchVersion", TORCH_VERSION);
   o.Set("torchCuda", torch::cuda::is_available());
   o.Set("torchThreads", static_cast<double>(torch::get_num_threads()));
+  o.Set("torchCpuCacheMB", static_cast<double>(TorchCpuCacheCapMB()));
 }
 
 }  // namespace f2g

@@ -51,17 +51,17 @@ torch::Tensor ValueHead::Logits(const torch::Tensor& h) const {
 }
 
 torch::Tensor ValueHead::Distribution(const torch::Tensor& h) const {
-  torch::NoGradGuard ng;
+  c10::InferenceMode im;
   return torch::softmax(Logits(h), -1);
 }
 
 torch::Tensor ValueHead::Predict(const torch::Tensor& h) const {
-  torch::NoGradGuard ng;
+  c10::InferenceMode im;
   return torch::matmul(torch::softmax(Logits(h), -1), atoms_);
 }
 
 double ValueHead::Loss(const torch::Tensor& h, const torch::Tensor& v) const {
-  torch::NoGradGuard ng;
+  c10::InferenceMode im;
   torch::Tensor t = Targets(v);
   return -(t * torch::log_softmax(Logits(h), -1)).sum(-1).mean().item<double>();
 }
