@@ -44,6 +44,39 @@ F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const float* g
   return total / static_cast<double>(N);
 }
 
+// S(frame_t, g) for t in [t0, t1): patch-outer over a block of frames so each
+// goal patch stays in L1 while the frames stream past (the goal is read once
+// per block, not once per frame). Same per-patch arithmetic and the same
+// summation order over p as FrameImpl, so results are identical.
+F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size_t t1, const float* g,
+                                const float* gn, std::size_t N, std::size_t D, double lambda, float* out) {
+  constexpr std::size_t kBlock = 16;
+  const double beta = lambda / static_cast<double>(D);
+  const std::size_t F = N * D;
+  for (std::size_t b = t0; b < t1; b += kBlock) {
+    const std::size_t e = std::min(t1, b + kBlock);
+    double total[kBlock] = {0};
+    for (std::size_t p = 0; p < N; ++p) {
+      const float* gp = g + p * D;
+      for (std::size_t t = b; t < e; ++t) {
+        const float* xp = features + t * F + p * D;
+        float dot = 0.f, nx = 0.f, l1 = 0.f;
+#pragma omp simd reduction(+ : dot, nx, l1)
+        for (std::size_t i = 0; i < D; ++i) {
+          float a = xp[i], c = gp[i];
+          dot += a * c;
+          nx += a * a;
+          l1 += std::fabs(a - c);
+        }
+        double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gn[p]);
+        double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
+        total[t - b] += cosv * std::exp(-beta * static_cast<double>(l1));
+      }
+    }
+    for (std::size_t t = b; t < e; ++t) out[t] = static_cast<float>(total[t - b] / static_cast<double>(N));
+  }
+}
+
 // S(g, g) exactly: cos(g_p, g_p) = ‖g_p‖² / max(‖g_p‖², 1e-8), exp(0) = 1.
 double SelfSimilarity(const float* gn, std::size_t N) {
   double total = 0.0;
@@ -79,8 +112,7 @@ void patch_similarity(const float* features, std::size_t T, std::size_t N, std::
   // A frame of a [*, 256, 1024] episode is 1 MiB: one frame per grain is plenty.
   std::size_t grain = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(frame, 1));
   parallel_for(T, threads, grain, [&](std::size_t b, std::size_t e) {
-    for (std::size_t t = b; t < e; ++t)
-      out[t] = static_cast<float>(FrameImpl(features + t * frame, goal, gn.data(), N, D, lambda));
+    RangeImpl(features, b, e, goal, gn.data(), N, D, lambda, out);
   });
 }
 
