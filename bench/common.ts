@@ -63,3 +63,14 @@ export function randomFloats(n: number, seed = 1): Float32Array {
   }
   return out;
 }
+
+/**
+ * A buffer for the memory-read probe: `bytes` (rounded up to whole floats) of
+ * written data. It must be written: a fresh, all-zero typed array of this
+ * size is backed by pages the OS has not given memory yet, which all map one
+ * shared zero page, so "reading" it is served from L1 and overstates the
+ * bandwidth two- to threefold.
+ */
+export function probeBuffer(bytes: number): Float32Array {
+  return randomFloats(Math.ceil(bytes / 4), 99);
+}

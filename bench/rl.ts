@@ -5,7 +5,7 @@ import {
   clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages,
 } from '../src/index.js';
 import { refGae, refGrpo, refStepAdvantages, refSurrogate } from '../test/reference/rl.js';
-import { randomFloats, table, time } from './common.js';
+import { probeBuffer, randomFloats, table, time } from './common.js';
 
 function flags(n: number, p: number, seed: number): Uint8Array {
   const u = randomFloats(n, seed);
@@ -32,7 +32,7 @@ async function gaeCase(B: number, T: number): Promise<void> {
     terminated: { data: term, shape: tmShape }, done: { data: done, shape: tmShape },
   };
   const bytes = n * (3 * 4 + 2); // three float32 inputs + two uint8 flag arrays
-  const probe = new Float32Array(bytes / 4);
+  const probe = probeBuffer(bytes);
   const opts = { gamma: 0.99, lambda: 0.95 };
   const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
   const name = `[${B},${T}]`;
@@ -73,7 +73,7 @@ async function grpoCase(): Promise<void> {
   const lengthsU = randomFloats(B, 8);
   const lengths = Int32Array.from(lengthsU, (x) => 1 + Math.floor(((x + 1) / 2) * (H - 1)));
   const written = B * H * 4; // the [B,H] output dominates the traffic
-  const probe = new Float32Array(written / 4);
+  const probe = probeBuffer(written);
   const out = new Float32Array(B * H);
   await table(`grpoAdvantages + stepAdvantages, ${B} trajectories × ${H} steps (group ${g})`, [
     { name: 'grpo+step native', bytes: written, fn: () => stepAdvantages(grpoAdvantages(R, { groupSize: g }), lengths, H, 0.99, { out }) },
@@ -97,7 +97,7 @@ async function surrogateCase(): Promise<void> {
   const adv = randomFloats(n, 13);
   const mask = flags(n, 0.9, 14);
   const bytes = n * (3 * 4 + 1);
-  const probe = new Float32Array(Math.ceil(bytes / 4));
+  const probe = probeBuffer(bytes);
   const input = { logProbs: { data: lp, shape }, oldLogProbs: { data: olp, shape }, advantages: { data: adv, shape }, mask: { data: mask, shape } };
   await table(`clippedSurrogate [${B},${T}] (mask, clip 0.2/0.28, dual clip 3)`, [
     { name: 'surrogate native', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3 }) },

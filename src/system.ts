@@ -14,6 +14,9 @@ export function capabilities(): Capabilities {
 /**
  * Sums a buffer with the shared pool's threads: the memory-read probe that
  * benchmarks compare streaming kernels against (the physical limit here).
+ * Pass data that has been written: a freshly allocated, never-written large
+ * typed array is backed by the OS's shared zero page, which is read from
+ * cache and overstates the bandwidth two- to threefold.
  * @returns the sum (so the read cannot be optimised away)
  */
 export function memoryReadProbe(data: Float32Array, opts?: { threads?: number }): number {
