@@ -1,6 +1,9 @@
 // Reinforcement-learning math (SPEC §5–8): native kernels against the
 // independent reference in test/reference/rl.ts, hand-worked cases,
 // properties, and every bad input of issue 3.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -8,6 +11,7 @@ import {
   shapeTerminalRewards, stepAdvantages, terminalRewards,
 } from '../src/index.js';
 import type { FlagTensor, Tensor } from '../src/index.js';
+import { native } from '../src/native.js';
 import {
   refGae, refGrpo, refKl, refNormalize, refShapeTerminal, refStepAdvantages, refSurrogate, refValueLoss,
 } from './reference/rl.js';
@@ -226,6 +230,81 @@ test('gae: time-major input equals batch-major transposed', () => {
     assert.equal(tm.advantages.shape, [T, B]);
     assert.equal(Array.from(tm.advantages.data), Array.from(transpose(bm.advantages.data, B, T)));
     assert.equal(Array.from(tm.returns.data), Array.from(transpose(bm.returns.data, B, T)));
+  }
+});
+
+test('gae: long rows with and without dones inside 16-step chunks — reference, and both layouts bit for bit', () => {
+  // The kernel scans 16-step chunks (a faster path where a chunk has no done)
+  // and runs the first T mod 16 steps one by one; the shapes cover chunk
+  // boundaries, partial 8-environment groups and > 1 time-major tile.
+  for (const [B, T, p] of [[37, 53, 0.01], [70, 100, 0.004], [9, 16, 0.05], [129, 35, 0.02], [3, 200, 0], [1300, 17, 0.01]] as const) {
+    const r = rng(B * 1000 + T);
+    const n = B * T;
+    const term = bits(r, n, p);
+    const done = term.map((x, i) => x | (r() < p ? 1 : 0) | (i % T === T - 1 && r() < 0.5 ? 1 : 0));
+    const b: Batch = { r: randn(r, n), v: randn(r, n, 2), nv: randn(r, n, 2), term, done };
+    const ref = refGae(b.r, b.v, b.nv, b.term, b.done, B, T, 0.99, 0.95);
+    for (const u8 of [true, false]) {
+      const bm = gaeOf(b, B, T, 0.99, 0.95, u8);
+      close(bm.advantages.data, ref.adv, 1e-5, 1e-6, `[${B},${T}] advantages`);
+      close(bm.returns.data, ref.ret, 1e-5, 1e-6, `[${B},${T}] returns`);
+      const tm = gae({
+        rewards: T2(transpose(b.r, B, T), T, B), values: T2(transpose(b.v, B, T), T, B),
+        nextValues: T2(transpose(b.nv, B, T), T, B), terminated: F2(transpose(b.term, B, T), T, B, u8),
+        done: F2(transpose(b.done, B, T), T, B, u8),
+      }, { gamma: 0.99, lambda: 0.95, timeMajor: true });
+      assert.equal(Array.from(transpose(tm.advantages.data, T, B)), Array.from(bm.advantages.data), `[${B},${T}] layouts`);
+      assert.equal(Array.from(transpose(tm.returns.data, T, B)), Array.from(bm.returns.data), `[${B},${T}] layouts`);
+    }
+  }
+});
+
+test('gae: a NaN at any step is caught, also where every step is done (0·NaN is NaN)', () => {
+  const B = 3;
+  const T = 40; // two 16-step chunks, then 8 steps one by one
+  for (const timeMajor of [false, true]) {
+    for (const name of ['rewards', 'values', 'nextValues'] as const) {
+      for (const t of [0, 7, 8, 15, 16, 23, 24, 31, 39]) {
+        const data = { rewards: new Float32Array(B * T), values: new Float32Array(B * T), nextValues: new Float32Array(B * T) };
+        const i = timeMajor ? t * B + 1 : T + t; // env 1, step t
+        data[name][i] = NaN;
+        const shape = timeMajor ? [T, B] : [B, T];
+        const ones = { data: new Uint8Array(B * T).fill(1), shape };
+        throwsLike(() => gae({
+          rewards: { data: data.rewards, shape }, values: { data: data.values, shape }, nextValues: { data: data.nextValues, shape },
+          terminated: ones, done: ones,
+        }, { gamma: 0.9, lambda: 0.9, timeMajor }), RangeError, new RegExp(`${name}\\.data`), new RegExp(`NaN at index ${i}\\b`));
+      }
+    }
+  }
+});
+
+test('gae: finite inputs whose δ overflows float give ±Infinity, not an error', () => {
+  const B = 2;
+  const T = 20;
+  const big = new Float32Array(B * T).fill(3e38);
+  const zeros = new Uint8Array(B * T);
+  const out = gae({
+    rewards: T2(big, B, T), values: T2(new Float32Array(B * T), B, T), nextValues: T2(big, B, T),
+    terminated: F2(zeros, B, T), done: F2(zeros, B, T),
+  }, { gamma: 1, lambda: 0.5 });
+  assert.ok(out.advantages.data.every((x) => x === Infinity));
+  assert.ok(out.returns.data.every((x) => x === Infinity));
+});
+
+test('gae: every instruction-set level of the kernel (FEAT2GO_GAE_ISA) matches the reference, both layouts bit for bit', () => {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const child = path.join(here, 'helpers', 'gae-isa-child.ts');
+  const top = native().rlGaeIsa();
+  for (const level of [0, 3, 4].filter((l) => l <= top)) {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', child], {
+      encoding: 'utf8', env: { ...process.env, FEAT2GO_GAE_ISA: String(level) },
+    });
+    assert.is(r.status, 0, `level ${level}: ${r.stderr}`);
+    const res = JSON.parse(r.stdout) as { level: number; maxErr: number; layoutsEqual: boolean };
+    assert.is(res.level, level);
+    assert.ok(res.maxErr <= 1e-5, `level ${level}: max error ${res.maxErr}`);
+    assert.ok(res.layoutsEqual, `level ${level}: layouts differ`);
   }
 });
 

@@ -377,6 +377,11 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("rlShapeTerminalRewards", Napi::Function::New(env, ShapeTerminal, "rlShapeTerminalRewards"));
   exports.Set("rlTerminalRewards", Napi::Function::New(env, TerminalRewards, "rlTerminalRewards"));
   exports.Set("rlGae", Napi::Function::New(env, Gae, "rlGae"));
+  exports.Set("rlGaeIsa", Napi::Function::New(
+                              env, [](const Napi::CallbackInfo& info) -> Napi::Value {
+                                return Napi::Number::New(info.Env(), rl::gae_isa());
+                              },
+                              "rlGaeIsa"));
   exports.Set("rlGrpoAdvantages", Napi::Function::New(env, Grpo, "rlGrpoAdvantages"));
   exports.Set("rlGrpoGroupStats", Napi::Function::New(env, GrpoStats, "rlGrpoGroupStats"));
   exports.Set("rlStepAdvantages", Napi::Function::New(env, StepAdv, "rlStepAdvantages"));
