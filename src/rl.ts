@@ -296,8 +296,10 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  * `done` (terminated or truncated: the recursion stops), so a truncated step
  * still bootstraps from `nextValues`. CleanRL's loop is the special case
  * `nextValues[t] = values[t+1]` (last column: the value of the next
- * observation), `terminated = done`. The recursion runs in double precision;
- * work is spread over environments.
+ * observation), `terminated = done`. The recursion runs in double precision
+ * (a blocked scan over 16-step chunks); both layouts and any thread count give
+ * bit-identical results; work is spread over environments. Finite inputs whose
+ * δ overflows float32 give ±Infinity rather than an error.
  *
  * @param input `rewards`, `values`, `nextValues` (Float32) and `terminated`,
  *   `done` (Uint8Array or 0/1 Float32Array), all `[B,T]` (or `[T,B]` with `timeMajor`)
