@@ -44,6 +44,7 @@ Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  f2g::participate_in_own_jobs();  // Init runs on the JavaScript thread (per worker_thread too)
   exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
   exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
   for (auto& [area, fn] : f2g::registry()) fn(env, exports);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -16,6 +17,7 @@ namespace f2g {
 namespace {
 
 thread_local bool tls_in_pool = false;
+thread_local bool tls_participates = false;
 
 struct Job {
   const std::function<void(std::size_t, std::size_t)>* fn = nullptr;
@@ -26,6 +28,7 @@ struct Job {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
+  std::atomic<bool> done_flag{false};  // `done`, readable without the mutex
   std::exception_ptr error;
 };
 
@@ -45,17 +48,40 @@ class Pool {
   }
   std::size_t size() const { return workers_.size(); }
 
-  void Run(const std::shared_ptr<Job>& job) {
+  // Queues the job; with `participate`, the caller also runs chunks of it
+  // (and the job takes one pool thread fewer). Returns once every chunk ran.
+  void Run(const std::shared_ptr<Job>& job, bool participate) {
     {
       std::lock_guard<std::mutex> lk(mu_);
       queue_.push_back(job);
+      gen_.fetch_add(1, std::memory_order_release);
     }
     cv_.notify_all();
+    if (participate) {
+      tls_in_pool = true;  // calls nested in a chunk run inline, as on a worker
+      Work(*job);
+      tls_in_pool = false;
+      // Whatever is left is running on pool threads right now: a short spin
+      // beats sleeping and being woken (tens of microseconds on some VMs).
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
+      for (unsigned i = 1; !job->done_flag.load(std::memory_order_acquire); ++i) {
+        Pause();
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+      }
+    }
     std::unique_lock<std::mutex> lk(job->mu);
     job->cv.wait(lk, [&] { return job->done; });
   }
 
  private:
+  static void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    std::this_thread::yield();
+#endif
+  }
+
   // Under mu_: drop exhausted jobs, claim a slot on the first open one.
   std::shared_ptr<Job> Claim() {
     for (auto it = queue_.begin(); it != queue_.end();) {
@@ -87,6 +113,7 @@ class Pool {
       if (job.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(job.mu);
         job.done = true;
+        job.done_flag.store(true, std::memory_order_release);
         job.cv.notify_all();
       }
     }
@@ -97,7 +124,23 @@ class Pool {
     std::unique_lock<std::mutex> lk(mu_);
     for (;;) {
       std::shared_ptr<Job> job;
-      while (!stop_ && !(job = Claim())) cv_.wait(lk);
+      while (!stop_ && !(job = Claim())) {
+        // Before sleeping, watch the queue for a short while: work often comes
+        // in bursts of calls, and a sleeping worker takes tens of microseconds
+        // to wake on some machines.
+        const std::size_t seen = gen_.load(std::memory_order_acquire);
+        lk.unlock();
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
+        bool more = false;
+        for (unsigned i = 1; !(more = gen_.load(std::memory_order_acquire) != seen); ++i) {
+          Pause();
+          if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
+        }
+        lk.lock();
+        if (more || stop_) continue;
+        if ((job = Claim())) break;
+        cv_.wait(lk);
+      }
       if (stop_) return;
       lk.unlock();
       Work(*job);
@@ -111,6 +154,8 @@ class Pool {
   std::deque<std::shared_ptr<Job>> queue_;
   std::vector<std::thread> workers_;
   bool stop_ = false;
+  std::atomic<std::size_t> gen_{0};  // bumped for every queued job
+  static constexpr int kSpinUs = 50;
 };
 
 Pool& GetPool() {
@@ -136,6 +181,8 @@ std::size_t hardware_threads() {
 
 bool in_pool_thread() { return tls_in_pool; }
 
+void participate_in_own_jobs() { tls_participates = true; }
+
 void parallel_for(std::size_t n, std::size_t max_threads, std::size_t grain,
                   const std::function<void(std::size_t, std::size_t)>& fn) {
   if (n == 0) return;
@@ -146,9 +193,12 @@ void parallel_for(std::size_t n, std::size_t max_threads, std::size_t grain,
   std::size_t chunk = std::max(grain, (n + threads * 4 - 1) / (threads * 4));
   std::size_t chunks = (n + chunk - 1) / chunk;
   // Nested calls (an episode inside a batch) and single-chunk work run inline;
-  // everything else runs on the pool, even with max_threads == 1, so callers
-  // never add compute threads beside it.
-  if (tls_in_pool || chunks == 1) {
+  // so does max_threads == 1 on a participating (JavaScript) thread.
+  // Otherwise the work runs on the pool: a participating thread takes a share
+  // of its own job in place of one pool thread (it would only wait); any
+  // other caller waits, so callers never add compute threads beside the pool.
+  const bool participate = tls_participates && !tls_in_pool;
+  if (tls_in_pool || chunks == 1 || (participate && threads == 1)) {
     fn(0, n);
     return;
   }
@@ -158,8 +208,8 @@ void parallel_for(std::size_t n, std::size_t max_threads, std::size_t grain,
   job->chunk = chunk;
   job->chunks = chunks;
   job->remaining = chunks;
-  job->max_participants = std::min(threads, chunks);
-  GetPool().Run(job);
+  job->max_participants = std::min(participate ? threads - 1 : threads, chunks);
+  GetPool().Run(job, participate);
   if (job->error) std::rethrow_exception(job->error);
 }
 
