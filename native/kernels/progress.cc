@@ -60,6 +60,11 @@ F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size
       const float* gp = g + p * D;
       for (std::size_t t = b; t < e; ++t) {
         const float* xp = features + t * F + p * D;
+        // Patch p + 1 of this frame is read once the block's other frames are
+        // done with patch p; by then it is in cache. (Each patch is a new 4 KiB
+        // page, where the hardware prefetchers would start cold.)
+        if (p + 1 < N)
+          for (std::size_t i = 0; i < D; i += 16) __builtin_prefetch(xp + D + i, 0, 2);
         float dot = 0.f, nx = 0.f, l1 = 0.f;
 #pragma omp simd reduction(+ : dot, nx, l1)
         for (std::size_t i = 0; i < D; ++i) {
@@ -168,11 +173,13 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
     const float* goal = features + gu * frame;
     goal_norms(goal, N, D, gn.data());
     const std::size_t n = gu - lo + 1;
-    parallel_for(n, threads, 1, [&](std::size_t b, std::size_t e) {
-      for (std::size_t j = lo + b; j < lo + e; ++j)
-        similarity[j] = j == gu ? static_cast<float>(SelfSimilarity(gn.data(), N))
-                                : static_cast<float>(FrameImpl(features + j * frame, goal, gn.data(), N, D, p.lambda));
-    });
+    // Frames [lo, g) against the subgoal, blocked like patchSimilarity (the
+    // same arithmetic as one frame at a time, so the same bits); S(g, g) is exact.
+    if (n > 1)
+      parallel_for(n - 1, threads, 1, [&](std::size_t b, std::size_t e) {
+        RangeImpl(features, lo + b, lo + e, goal, gn.data(), N, D, p.lambda, similarity);
+      });
+    similarity[gu] = static_cast<float>(SelfSimilarity(gn.data(), N));
     // The subgoal's own similarity is set exactly, so check its frame through
     // its patch norms (a NaN/Inf anywhere in the frame makes a norm non-finite).
     if (!AllFinite(gn.data(), N)) return g;
