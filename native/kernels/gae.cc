@@ -57,6 +57,10 @@ struct Powers {
   double pp[8];  // p of a clean lower half after folding a clean upper half
 };
 
+// Environments per time-major block (a multiple of 8): each block sweeps all T
+// rows, and a narrower block reads rows in pieces too short to stream well.
+constexpr std::size_t kTmBlock = 512;
+
 Powers make_powers(double gl) {
   Powers w;
   w.g[0] = gl;
@@ -128,7 +132,6 @@ int isa_level() {
   return level;
 }
 const int kIsa = isa_level();
-constexpr std::size_t kTmBlock = 512;
 
 // Float flags → uint8: 0, 1, or 2 for anything else (NaN too), which then
 // fails the kernel's flag check like a uint8 2 would.
@@ -177,9 +180,8 @@ bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double
     if (kIsa == 4) cols = isa4::gae_cols;
     else if (kIsa == 3) cols = isa3::gae_cols;
 #endif
-    // Blocks of 512 environments (whole 8-lane groups, so results do not
-    // depend on where blocks end): each block sweeps all T rows, and a block
-    // narrower than this reads rows in pieces too short to stream well.
+    // Blocks of kTmBlock environments (whole 8-lane groups, so results do not
+    // depend on where blocks end).
     const std::size_t nblk = (B + kTmBlock - 1) / kTmBlock;
     parallel_for(nblk, threads, 1, [&](std::size_t k0, std::size_t k1) {
       bool s = false;
