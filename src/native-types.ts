@@ -103,7 +103,7 @@ export interface NativeAddon {
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
   rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, horizon: number, threads: number, out: Float32Array): void;
-  /** The x86-64 level the GAE kernel runs at (4, 3 or 0); FEAT2GO_GAE_ISA caps it. */
+  /** The x86-64 level GAE runs at: 4 = the AVX-512 blocked scan, 3 or 0 = the step-by-step kernel; FEAT2GO_GAE_ISA caps it. */
   rlGaeIsa(): number;
   rlGae(rewards: Float32Array, values: Float32Array, nextValues: Float32Array, terminated: NativeFlags, done: NativeFlags,
     B: number, T: number, gamma: number, lambda: number, timeMajor: boolean, threads: number,

@@ -297,7 +297,8 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  * still bootstraps from `nextValues`. CleanRL's loop is the special case
  * `nextValues[t] = values[t+1]` (last column: the value of the next
  * observation), `terminated = done`. The recursion runs in double precision
- * (a blocked scan over 16-step chunks); both layouts and any thread count give
+ * (with AVX-512 a blocked scan over 16-step chunks, otherwise step by step;
+ * the two agree to float rounding); both layouts and any thread count give
  * bit-identical results; work is spread over environments. Finite inputs whose
  * δ overflows float32 give ±Infinity rather than an error.
  *

@@ -292,7 +292,7 @@ test('gae: finite inputs whose δ overflows float give ±Infinity, not an error'
   assert.ok(out.returns.data.every((x) => x === Infinity));
 });
 
-test('gae: every instruction-set level of the kernel (FEAT2GO_GAE_ISA) matches the reference, both layouts bit for bit', () => {
+test('gae: both kernels (AVX-512 scan, step by step: FEAT2GO_GAE_ISA) match the reference, both layouts bit for bit', () => {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const child = path.join(here, 'helpers', 'gae-isa-child.ts');
   const top = native().rlGaeIsa();

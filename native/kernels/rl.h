@@ -65,17 +65,20 @@ struct GaeInputs {
 ///   A_t = δ_t + γλ(1 − done_t)·A_{t+1},   returns_t = A_t + V_t
 /// δ_t is formed in float (γ rounded to float there: one rounding per step,
 /// not compounded); the recursion — the only accumulation — runs in double
-/// with γλ in double, as a blocked scan over 16-step chunks (gae.cc), and
-/// A_t + V_t is rounded once. Layout `[B,T]`, or `[T,B]` when time_major; both
-/// layouts, and every thread count, give bit-identical results.
+/// with γλ in double, and A_t + V_t is rounded once. With AVX-512 the
+/// recursion runs as a blocked scan over 16-step chunks (gae.cc), elsewhere
+/// step by step (gae_step.cc); the two agree to float rounding. Layout
+/// `[B,T]`, or `[T,B]` when time_major; both layouts, and every thread count,
+/// give bit-identical results.
 /// Returns false if an input is non-finite or a flag is not 0/1. (Finite
 /// inputs whose δ overflows float are not an error: A is then ±Inf.)
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
          float* advantages, float* returns, std::size_t threads);
 
-/// The x86-64 level the GAE kernel runs at: 4 (AVX-512), 3 (AVX2 + FMA) or 0
-/// (baseline / not x86). The environment variable FEAT2GO_GAE_ISA=0|3|4, read
-/// once at load, can lower it (to test every level on one machine).
+/// The x86-64 level GAE runs at: 4 (AVX-512: the blocked scan), 3 (AVX2 + FMA)
+/// or 0 (baseline / not x86); below 4 it runs the step-by-step kernel. The
+/// environment variable FEAT2GO_GAE_ISA=0|3, read once at load, can lower it
+/// (to test both kernels on one machine).
 int gae_isa();
 
 // ---------------------------------------------------------------- §7 GRPO

@@ -1,5 +1,6 @@
-// Child process of rl.test.ts: runs gae at the level FEAT2GO_GAE_ISA caps the
-// kernel to (read once when the addon loads) and reports, as JSON, the level,
+// Child process of rl.test.ts: runs gae at the level FEAT2GO_GAE_ISA caps it
+// to (read once when the addon loads: 4 runs the AVX-512 blocked scan, 3 and 0
+// the step-by-step kernel) and reports, as JSON, the level,
 // the largest error against the reference, and whether the batch-major and
 // time-major layouts agree bit for bit.
 import { gae } from '../../src/index.js';
