@@ -13,37 +13,13 @@
 #include "kernels/dispatch.h"
 #include "kernels/gae_step.h"
 #include "kernels/pool.h"
+#include "kernels/rl_checks.h"
 
 namespace f2g {
 namespace rl {
 namespace {
 
-#define F2G_INLINE inline __attribute__((always_inline))
-
-// `x - x` is +0 for finite x and NaN for NaN/±Inf.
-F2G_INLINE float fin(float x) { return x - x; }
-// Flag check contributions: 0 for a valid flag, non-zero (or NaN) otherwise.
-F2G_INLINE float flag_bad(float f) { return std::fabs(f * (1.f - f)); }
-F2G_INLINE float flag_bad(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f >> 1)); }
-F2G_INLINE float flag_val(float f) { return f; }
-F2G_INLINE float flag_val(std::uint8_t f) { return static_cast<float>(static_cast<std::int32_t>(f)); }
-
-// uint8 flags → float (GCC sizes vectors by the narrowest element, so a uint8
-// operand in a float loop would make it use 16-byte vectors).
-constexpr std::size_t kChunk = 256;
-F2G_INLINE void u8_to_f32(const std::uint8_t* f, std::size_t n, float* out) {
-#pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<float>(static_cast<std::int32_t>(f[i]));
-}
-
-
-// The flags of a row starting at element `off`.
-FlagView flag_row(FlagView f, std::size_t off) {
-  FlagView r;
-  if (f.u8) r.u8 = f.u8 + off;
-  if (f.f32) r.f32 = f.f32 + off;
-  return r;
-}
+using namespace checks;  // fin, flag_bad, flag_val, u8_to_f32, kChunk, flag_row
 
 // Phase 1 over n contiguous steps: δ and c into float scratch, plus the data check.
 template <bool kC, class FT, class FD>
