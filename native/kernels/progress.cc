@@ -19,35 +19,36 @@ F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, fl
   }
 }
 
-// One fused pass per patch: x·g, ‖x‖² and ‖x−g‖₁ together; the per-patch
-// terms are combined in double.
+// One patch's term of S: one fused pass for x·g, ‖x‖² and ‖x−g‖₁ (float),
+// then cos(x, g)·exp(−β‖x−g‖₁) in double.
+inline __attribute__((always_inline)) double PatchTerm(const float* xp, const float* gp, float gnorm,
+                                                       std::size_t D, double beta) {
+  float dot = 0.f, nx = 0.f, l1 = 0.f;
+#pragma omp simd reduction(+ : dot, nx, l1)
+  for (std::size_t i = 0; i < D; ++i) {
+    float a = xp[i], c = gp[i];
+    dot += a * c;
+    nx += a * a;
+    l1 += std::fabs(a - c);
+  }
+  double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gnorm);
+  // cos ∈ [−1, 1] mathematically; clamping only removes rounding overshoot.
+  double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
+  return cosv * std::exp(-beta * static_cast<double>(l1));
+}
+
 F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const float* gn,
                                   std::size_t N, std::size_t D, double lambda) {
   const double beta = lambda / static_cast<double>(D);
   double total = 0.0;
-  for (std::size_t p = 0; p < N; ++p) {
-    const float* xp = x + p * D;
-    const float* gp = g + p * D;
-    float dot = 0.f, nx = 0.f, l1 = 0.f;
-#pragma omp simd reduction(+ : dot, nx, l1)
-    for (std::size_t i = 0; i < D; ++i) {
-      float a = xp[i], b = gp[i];
-      dot += a * b;
-      nx += a * a;
-      l1 += std::fabs(a - b);
-    }
-    double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gn[p]);
-    // cos ∈ [−1, 1] mathematically; clamping only removes rounding overshoot.
-    double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
-    total += cosv * std::exp(-beta * static_cast<double>(l1));
-  }
+  for (std::size_t p = 0; p < N; ++p) total += PatchTerm(x + p * D, g + p * D, gn[p], D, beta);
   return total / static_cast<double>(N);
 }
 
 // S(frame_t, g) for t in [t0, t1): patch-outer over a block of frames so each
 // goal patch stays in L1 while the frames stream past (the goal is read once
-// per block, not once per frame). Same per-patch arithmetic and the same
-// summation order over p as FrameImpl, so results are identical.
+// per block, not once per frame). Same PatchTerm and the same summation
+// order over p as FrameImpl, so results are identical.
 F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size_t t1, const float* g,
                                 const float* gn, std::size_t N, std::size_t D, double lambda, float* out) {
   constexpr std::size_t kBlock = 16;
@@ -65,17 +66,7 @@ F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size
         // page, where the hardware prefetchers would start cold.)
         if (p + 1 < N)
           for (std::size_t i = 0; i < D; i += 16) __builtin_prefetch(xp + D + i, 0, 2);
-        float dot = 0.f, nx = 0.f, l1 = 0.f;
-#pragma omp simd reduction(+ : dot, nx, l1)
-        for (std::size_t i = 0; i < D; ++i) {
-          float a = xp[i], c = gp[i];
-          dot += a * c;
-          nx += a * a;
-          l1 += std::fabs(a - c);
-        }
-        double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gn[p]);
-        double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
-        total[t - b] += cosv * std::exp(-beta * static_cast<double>(l1));
+        total[t - b] += PatchTerm(xp, gp, gn[p], D, beta);
       }
     }
     for (std::size_t t = b; t < e; ++t) out[t] = static_cast<float>(total[t - b] / static_cast<double>(N));
