@@ -27,8 +27,7 @@ struct Job {
   std::size_t participants = 0;  // guarded by Pool::mu_
   std::mutex mu;
   std::condition_variable cv;
-  bool done = false;
-  std::atomic<bool> done_flag{false};  // `done`, readable without the mutex
+  std::atomic<bool> done{false};  // set under `mu`; also read without it while spinning
   std::exception_ptr error;
 };
 
@@ -63,23 +62,27 @@ class Pool {
       tls_in_pool = false;
       // Whatever is left is running on pool threads right now: a short spin
       // beats sleeping and being woken (tens of microseconds on some VMs).
-      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(200);
-      for (unsigned i = 1; !job->done_flag.load(std::memory_order_acquire); ++i) {
-        Pause();
-        if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
-      }
+      SpinUntil([&] { return job->done.load(std::memory_order_acquire); }, 200);
     }
     std::unique_lock<std::mutex> lk(job->mu);
-    job->cv.wait(lk, [&] { return job->done; });
+    job->cv.wait(lk, [&] { return job->done.load(std::memory_order_relaxed); });
   }
 
  private:
-  static void Pause() {
+  // Spins (with a CPU pause hint) until pred() or `us` microseconds passed;
+  // returns pred()'s last value.
+  template <class Pred>
+  static bool SpinUntil(Pred pred, int us) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+    for (unsigned i = 1;; ++i) {
+      if (pred()) return true;
 #if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
+      __builtin_ia32_pause();
 #else
-    std::this_thread::yield();
+      std::this_thread::yield();
 #endif
+      if (i % 64 == 0 && std::chrono::steady_clock::now() > until) return pred();
+    }
   }
 
   // Under mu_: drop exhausted jobs, claim a slot on the first open one.
@@ -112,8 +115,7 @@ class Pool {
       }
       if (job.remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lk(job.mu);
-        job.done = true;
-        job.done_flag.store(true, std::memory_order_release);
+        job.done.store(true, std::memory_order_release);
         job.cv.notify_all();
       }
     }
@@ -130,12 +132,7 @@ class Pool {
         // to wake on some machines.
         const std::size_t seen = gen_.load(std::memory_order_acquire);
         lk.unlock();
-        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinUs);
-        bool more = false;
-        for (unsigned i = 1; !(more = gen_.load(std::memory_order_acquire) != seen); ++i) {
-          Pause();
-          if (i % 64 == 0 && std::chrono::steady_clock::now() > until) break;
-        }
+        const bool more = SpinUntil([&] { return gen_.load(std::memory_order_acquire) != seen; }, kSpinUs);
         lk.lock();
         if (more || stop_) continue;
         if ((job = Claim())) break;
