@@ -16,19 +16,10 @@ import {
   refGae, refGrpo, refKl, refNormalize, refShapeTerminal, refStepAdvantages, refSurrogate, refValueLoss,
 } from './reference/rl.js';
 import type { Agg } from './reference/rl.js';
+import { rng } from './helpers/data.js';
 
 // ---------------------------------------------------------------- helpers
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const T2 = (data: ArrayLike<number>, B: number, T: number): Tensor => ({ data: Float32Array.from(data), shape: [B, T] });
 const F2 = (data: ArrayLike<number>, B: number, T: number, u8 = true): FlagTensor =>
   ({ data: u8 ? Uint8Array.from(data) : Float32Array.from(data), shape: [B, T] });

@@ -6,17 +6,8 @@
 import { gae } from '../../src/index.js';
 import { native } from '../../src/native.js';
 import { refGae } from '../reference/rl.js';
+import { rng } from './data.js';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function transpose<A extends Float32Array | Uint8Array>(x: A, rows: number, cols: number): A {
   const out = new (x.constructor as { new (n: number): A })(rows * cols);
   for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j];
