@@ -64,6 +64,31 @@ async function gaeCase(B: number, T: number): Promise<void> {
   console.log(`- gae ${name}: read bandwidth / probe, median of ${rounds} interleaved rounds: ${(100 * ratios[rounds >> 1]).toFixed(0)} % (range ${(100 * ratios[0]).toFixed(0)}–${(100 * ratios[rounds - 1]).toFixed(0)} %; target 40 %)`);
 }
 
+// A small call, where per-call overhead (thread wake-ups) rather than
+// bandwidth decides: [256,80] is 20 k steps.
+async function gaeSmallCase(): Promise<void> {
+  const B = 256;
+  const T = 80;
+  const n = B * T;
+  const shape = [B, T];
+  const r = randomFloats(n, 21);
+  const v = randomFloats(n, 22);
+  const term = flags(n, 0.01, 23);
+  const input = {
+    rewards: { data: r, shape }, values: { data: v, shape }, nextValues: { data: r, shape },
+    terminated: { data: term, shape }, done: { data: term, shape },
+  };
+  const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
+  const opts = { gamma: 0.99, lambda: 0.95, out };
+  await table(`gae [${B},${T}] (a small call)`, [
+    { name: 'gae [256,80] native', bytes: n * 14, fn: () => gae(input, opts) },
+    { name: 'gae [256,80] native, 1 thread', bytes: n * 14, fn: () => gae(input, { ...opts, threads: 1 }) },
+    { name: 'gae [256,80] TS reference', bytes: n * 14, fn: () => refGae(r, v, r, term, term, B, T, 0.99, 0.95) },
+  ], [
+    { label: 'gae [256,80]: native vs TS reference (time)', of: 'gae [256,80] TS reference', to: 'gae [256,80] native', by: 'time' },
+  ]);
+}
+
 async function grpoCase(): Promise<void> {
   const B = 8192;
   const H = 400;
@@ -114,6 +139,7 @@ async function surrogateCase(): Promise<void> {
 export async function run(): Promise<void> {
   await gaeCase(256, 1024);
   await gaeCase(8192, 80);
+  await gaeSmallCase();
   await grpoCase();
   await surrogateCase();
 }
