@@ -4,7 +4,7 @@ export { native, useAddon, addonCandidates, AddonLoadError } from './core/native
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
+  progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
 } from './core/progress.js';
 
 // --- files, labelling, plots and sample data (io) ---
