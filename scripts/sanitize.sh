@@ -25,15 +25,19 @@ FEAT2GO_SANITIZE=address,undefined FEAT2GO_TORCH=OFF npx cmake-js compile --out 
   { tail -40 "$BUILD.log"; exit 1; }
 
 echo "== checking the instrumentation =="
-ldd "$addon" | grep -q 'libasan' || { echo "FAIL: $addon does not link libasan"; exit 1; }
-ldd "$addon" | grep -q 'libubsan' || { echo "FAIL: $addon does not link libubsan"; exit 1; }
+# (grep reads whole listings: with pipefail, grep -q closing a pipe early fails the check)
+libs=$(ldd "$addon")
+grep -q 'libasan' <<<"$libs" || { echo "FAIL: $addon does not link libasan"; exit 1; }
+grep -q 'libubsan' <<<"$libs" || { echo "FAIL: $addon does not link libubsan"; exit 1; }
+syms=$(nm -C "$addon")
+grep -q '__asan_report_load' <<<"$syms" || { echo "FAIL: no ASan checks in $addon"; exit 1; }
+grep -q '__ubsan_handle' <<<"$syms" || { echo "FAIL: no UBSan checks in $addon"; exit 1; }
 # The kernels (a static library) must be instrumented too, not only the glue.
-nm "$addon" | grep -q '__asan_report_load' || { echo "FAIL: no ASan checks in $addon"; exit 1; }
-nm -C "$addon" | grep -q '__ubsan_handle' || { echo "FAIL: no UBSan checks in $addon"; exit 1; }
 for o in "$BUILD"/CMakeFiles/feat2go_kernels.dir/native/kernels/rl.cc.o "$BUILD"/CMakeFiles/feat2go_kernels.dir/native/kernels/progress.cc.o; do
-  nm "$o" | grep -q '__asan_' || { echo "FAIL: kernel object $o is not instrumented"; exit 1; }
+  osyms=$(nm "$o")
+  grep -q '__asan_report' <<<"$osyms" || { echo "FAIL: kernel object $o has no ASan checks"; exit 1; }
 done
-echo "ok: $(ldd "$addon" | grep -oE 'lib(asan|ubsan)[^ ]*' | tr '\n' ' ')and instrumented kernels"
+echo "ok: $(grep -oE 'lib(asan|ubsan)[^ ]*' <<<"$libs" | tr '\n' ' ')and instrumented kernels"
 [ "${1:-}" = "--build-only" ] && exit 0
 
 LIBASAN="$(gcc -print-file-name=libasan.so)"

@@ -1,12 +1,18 @@
 #include "bindings/napi_util.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iterator>
 #include <exception>
 #include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
+
+#include "kernels/pool.h"
 
 namespace f2g {
 
@@ -231,6 +237,92 @@ void RejectOverlap(const Span& out, std::initializer_list<Span> inputs, bool all
                std::to_string(o1 - std::min(o0, i0)) + ") and " + in.name + " bytes [" + std::to_string(i0 - std::min(o0, i0)) +
                ", " + std::to_string(i1 - std::min(o0, i0)) + ") of the same memory");
   }
+}
+
+// ---- copies ----
+
+void ParallelCopy(const void* src, void* dst, std::size_t bytes) {
+  constexpr std::size_t kPiece = std::size_t{1} << 20;
+  if (bytes <= 4 * kPiece) {
+    std::memcpy(dst, src, bytes);
+    return;
+  }
+  const auto* s = static_cast<const unsigned char*>(src);
+  auto* d = static_cast<unsigned char*>(dst);
+  const std::size_t pieces = (bytes + kPiece - 1) / kPiece;
+  parallel_for(pieces, 0, 4, [&](std::size_t i0, std::size_t i1) {
+    const std::size_t b0 = i0 * kPiece, b1 = std::min(bytes, i1 * kPiece);
+    std::memcpy(d + b0, s + b0, b1 - b0);
+  });
+}
+
+namespace {
+constexpr std::size_t kCopyAlign = 64;
+// Blocks below this size come from malloc directly (cheap to fault in).
+constexpr std::size_t kCopyCacheMin = std::size_t{1} << 20;
+
+struct CopyCacheState {
+  std::mutex mu;
+  std::multimap<std::size_t, unsigned char*> free;  // capacity → block
+  std::size_t held = 0;
+  std::size_t cap = 0;
+};
+CopyCacheState& TheCopyCache() {
+  static auto* c = [] {
+    auto* s = new CopyCacheState();  // outlives static destruction (blocks may be returned late)
+    long mb = 512;
+    if (const char* v = std::getenv("FEAT2GO_COPY_CACHE_MB")) {
+      char* end = nullptr;
+      const long x = std::strtol(v, &end, 10);
+      if (end != v && x >= 0) mb = x;
+    }
+    s->cap = static_cast<std::size_t>(mb) << 20;
+    return s;
+  }();
+  return *c;
+}
+
+void ReturnBlock(unsigned char* p, std::size_t capacity) {
+  CopyCacheState& c = TheCopyCache();
+  if (capacity >= kCopyCacheMin) {
+    std::lock_guard<std::mutex> lk(c.mu);
+    // Make room by dropping the largest blocks first.
+    while (c.held + capacity > c.cap && !c.free.empty()) {
+      auto it = std::prev(c.free.end());
+      c.held -= it->first;
+      std::free(it->second);
+      c.free.erase(it);
+    }
+    if (c.held + capacity <= c.cap) {
+      c.free.emplace(capacity, p);
+      c.held += capacity;
+      return;
+    }
+  }
+  std::free(p);
+}
+}  // namespace
+
+std::shared_ptr<unsigned char> CopyCache::Acquire(std::size_t bytes, const std::string& what) {
+  const std::size_t want = std::max<std::size_t>(bytes, 1);
+  CopyCacheState& c = TheCopyCache();
+  if (want >= kCopyCacheMin) {
+    std::lock_guard<std::mutex> lk(c.mu);
+    auto it = c.free.lower_bound(want);
+    if (it != c.free.end() && it->first <= 2 * want) {
+      const std::size_t capacity = it->first;
+      unsigned char* p = it->second;
+      c.held -= capacity;
+      c.free.erase(it);
+      return std::shared_ptr<unsigned char>(p, [capacity](unsigned char* q) { ReturnBlock(q, capacity); });
+    }
+  }
+  void* p = nullptr;
+  const std::size_t capacity = (want + kCopyAlign - 1) / kCopyAlign * kCopyAlign;
+  if (capacity < want || posix_memalign(&p, kCopyAlign, capacity) != 0 || !p)
+    throw AllocError(what, static_cast<double>(bytes));
+  auto* b = static_cast<unsigned char*>(p);
+  return std::shared_ptr<unsigned char>(b, [capacity](unsigned char* q) { ReturnBlock(q, capacity); });
 }
 
 // ---- the promise worker ----

@@ -191,15 +191,39 @@ struct Span {
 /// that would be wrong.
 void RejectOverlap(const Span& out, std::initializer_list<Span> inputs, bool allow_exact = true);
 
+/// Copies `bytes` from src to dst in 1 MiB pieces spread over the pool (the
+/// calling JS thread takes a share): large copies are bound by page faults
+/// and memory bandwidth, both of which scale with threads.
+void ParallelCopy(const void* src, void* dst, std::size_t bytes);
+
+/// Blocks for the input copies of async calls, kept for reuse after a call
+/// ends (up to FEAT2GO_COPY_CACHE_MB MiB in all, default 512, read once): a
+/// fresh large block costs a page fault per 4 KiB on first touch, often more
+/// than the copy itself, and the same shapes tend to come back.
+class CopyCache {
+ public:
+  /// A block of at least `bytes` (a cached one of at most twice that, or a new one).
+  static std::shared_ptr<unsigned char> Acquire(std::size_t bytes, const std::string& what);
+};
+
+/// Memory an async call owns (uninitialised until written).
+template <typename T>
+struct Owned {
+  std::shared_ptr<unsigned char> block;
+  std::size_t n = 0;
+  T* data() const { return reinterpret_cast<T*>(block.get()); }
+};
+
 /// An owned copy of typed-array memory: async calls read these, never the
 /// caller's buffers, so detaching (transferring) an input while the call
 /// runs cannot free memory the worker reads.
 template <typename T>
-std::shared_ptr<std::vector<T>> OwnedCopy(const View<T>& v, std::size_t n, const char* name) {
-  return Allocating(std::string("a copy of ") + name + " for the asynchronous call",
-                    static_cast<double>(n) * sizeof(T), [&] {
-                      return std::make_shared<std::vector<T>>(v.data, v.data + n);
-                    });
+std::shared_ptr<Owned<T>> OwnedCopy(const View<T>& v, std::size_t n, const char* name) {
+  auto o = std::make_shared<Owned<T>>();
+  o->block = CopyCache::Acquire(n * sizeof(T), std::string("a copy of ") + name + " for the asynchronous call");
+  o->n = n;
+  ParallelCopy(v.data, o->data(), n * sizeof(T));
+  return o;
 }
 
 // ---- async ----

@@ -59,7 +59,7 @@ Opts ParseOpts(const Napi::Value& v) {
 
 /// An episode whose data the call owns (async calls).
 struct OwnedEpisode {
-  std::shared_ptr<std::vector<float>> copy;
+  std::shared_ptr<Owned<float>> copy;
   Episode e;
 };
 OwnedEpisode Own(const Episode& e, const std::string& name) {

@@ -146,11 +146,12 @@ struct LossResult {
   bool ok = true;          // false: non-finite input or bad float flag
 };
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct SurrogateParams {
-  double clip_low = 0.2;   // ε_low ∈ [0,1)
-  double clip_high = 0.2;  // ε_high ≥ 0
-  double dual_clip = 0;    // c > 1, or 0 = off
-  Aggregation aggregation = Aggregation::kTokenMean;
+  double clip_low;   // ε_low ∈ [0,1)
+  double clip_high;  // ε_high ≥ 0
+  double dual_clip;  // c > 1, or 0 = off
+  Aggregation aggregation;
 };
 
 /// PPO/GRPO clipped surrogate (SPEC §8) with ρ = exp(logπ − logπ_old):
@@ -160,10 +161,11 @@ LossResult clipped_surrogate(const float* log_probs, const float* old_log_probs,
                              const float* advantages, FlagView mask, std::size_t B,
                              std::size_t T, const SurrogateParams& p, std::size_t threads);
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct ValueLossParams {
-  double clip = 0;         // > 0: clip V around old values to old ± clip (needs old_values)
-  double huber_delta = 0;  // > 0: Huber loss with this delta instead of ½e²
-  Aggregation aggregation = Aggregation::kTokenMean;
+  double clip;         // > 0: clip V around old values to old ± clip (needs old_values), 0 = off
+  double huber_delta;  // > 0: Huber loss with this delta instead of ½e², 0 = off
+  Aggregation aggregation;
 };
 
 /// Value loss per step, e = V − R: ½e² (or Huber_δ(e) = ½e² for |e| ≤ δ,

@@ -143,9 +143,11 @@ export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): P
  * Labels one episode off the main thread (an AsyncWorker on the shared pool).
  * The call reads a copy of `features.data`, taken before it returns: the
  * caller may write to, or transfer (detach), its buffer while the promise is
- * pending. The copy costs one pass over the input (about 50 ms for the
- * 315 MB of a [300, 256, 1024] episode, a few percent of the call); use
- * {@link progressTargetsSync}, which reads the buffer in place, to avoid it.
+ * pending. The copy is one parallel pass over the input into a reused block
+ * (see `FEAT2GO_COPY_CACHE_MB` in docs/memory-safety.md): for the 315 MB of a
+ * `[300, 256, 1024]` episode it took 72 ms against 486 ms for the labelling
+ * itself (median of 7 on a shared, loaded 2-core VM; the first call, on fresh
+ * memory, 1 s). {@link progressTargetsSync} reads the buffer in place.
  *
  * @example
  * const { values, segments } = await progressTargets({ data, shape: [300, 256, 1024] }, { window: 5 });

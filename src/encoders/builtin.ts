@@ -27,7 +27,10 @@ export interface PatchStatsEncoder extends FrameEncoder {
   readonly bins: number;
   /** Feature length per patch, 6 + bins. */
   readonly dim: number;
-  /** Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`. */
+  /**
+   * Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`.
+   * Reads a copy of the frames taken before it returns (the caller may reuse or transfer them).
+   */
   encode(frames: { data: Uint8Array; shape: number[] }): Promise<Tensor>;
   /** Same, synchronously. */
   encodeSync(frames: { data: Uint8Array; shape: number[] }): Tensor;

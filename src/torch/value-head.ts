@@ -151,6 +151,9 @@ export class ValueHead {
   /**
    * Trains on `(hidden, targets)` for `epochs` of shuffled minibatches with
    * AdamW off the main thread. Other calls on this head fail until it settles.
+   * The call trains on copies of `hidden` and `targets` taken before it
+   * returns, so the caller may reuse or transfer those buffers meanwhile
+   * ({@link ValueHead.fitSync} reads them in place).
    * @returns a Promise of the mean loss per epoch
    */
   fit(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): Promise<ValueFitResult> {
