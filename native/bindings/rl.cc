@@ -223,8 +223,25 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
     RejectOverlap(FloatSpan(o_, n, oname),
                   {FlagSpan(in.terminated, n, "terminated.data"), FlagSpan(in.done, n, "done.data")}, false);
   }
+  // An output may be the very same array as an input (checked above). The
+  // kernels then overwrite inputs they no longer need, but the blocked scan
+  // re-reads its inputs to tell a bad input from a δ that overflowed float:
+  // so check the inputs first, and a later failure can only be the flags.
+  bool aliased = false;
+  for (const float* o_ : {adv.data, ret.data})
+    for (const float* i_ : {in.rewards, in.values, in.next_values}) aliased = aliased || o_ == i_;
+  std::size_t row = tm ? B : T;
+  if (aliased)
+    for (const float* i_ : {in.rewards, in.values, in.next_values})
+      if (rl::locate_non_finite(i_, n) >= 0)
+        ThrowBadData({{"rewards.data", in.rewards, {}}, {"values.data", in.values, {}}, {"nextValues.data", in.next_values, {}}},
+                     n, row, tm);
   if (!rl::gae(in, B, T, gamma, lambda, tm, adv.data, ret.data, threads, GaeIsa())) {
-    std::size_t row = tm ? B : T;
+    if (aliased) {
+      if (rl::locate_bad_flag(in.terminated, n) < 0 && rl::locate_bad_flag(in.done, n) < 0)
+        return info.Env().Undefined();  // finite inputs whose δ overflowed: A is ±Infinity, as documented
+      ThrowBadData({{"terminated.data", nullptr, in.terminated}, {"done.data", nullptr, in.done}}, n, row, tm);
+    }
     ThrowBadData({{"rewards.data", in.rewards, {}},
                   {"values.data", in.values, {}},
                   {"nextValues.data", in.next_values, {}},

@@ -66,6 +66,18 @@ test('gae: opts.out partially overlapping an input is a RangeError naming both; 
   const ref = refGae(input.rewards.data.slice(), input.values.data.slice(), input.nextValues.data.slice(),
     input.terminated.data, input.done.data, B, T, 0.9, 0.8);
   const aliased = gae(input, { gamma: 0.9, lambda: 0.8, out: { advantages: input.rewards.data, returns } });
+  // with an output aliasing an input, bad data is still named right, and a NaN is found before anything is overwritten
+  const buf2 = buf.slice();
+  const in2 = gaeInputs(buf2, B, T, { r: 0, v: n, nv: 2 * n });
+  in2.values.data[5] = Number.NaN;
+  const before = buf2.slice();
+  throwsLike(() => gae(in2, { gamma: 0.9, lambda: 0.8, out: { advantages: in2.rewards.data, returns: new Float32Array(n) } }),
+    RangeError, /values\.data/, /NaN/);
+  assert.ok(before.every((x, i) => Object.is(x, buf2[i])), 'inputs untouched by the refused call');
+  in2.values.data[5] = 0.25;
+  in2.done.data[7] = 2;
+  throwsLike(() => gae(in2, { gamma: 0.9, lambda: 0.8, out: { advantages: in2.rewards.data, returns: new Float32Array(n) } }),
+    RangeError, /done/);
   for (let i = 0; i < n; i++) {
     assert.ok(Math.abs(plain.advantages.data[i] - ref.adv[i]) <= 1e-5 * (1 + Math.abs(ref.adv[i])));
     assert.is(aliased.advantages.data[i], plain.advantages.data[i]);
