@@ -37,7 +37,7 @@ for o in "$BUILD"/CMakeFiles/feat2go_kernels.dir/native/kernels/rl.cc.o "$BUILD"
   osyms=$(nm "$o")
   grep -q '__asan_report' <<<"$osyms" || { echo "FAIL: kernel object $o has no ASan checks"; exit 1; }
 done
-echo "ok: $(grep -oE 'lib(asan|ubsan)[^ ]*' <<<"$libs" | tr '\n' ' ')and instrumented kernels"
+echo "ok: $(grep -oE 'lib(asan|ubsan)\.so[.0-9]*' <<<"$libs" | sort -u | tr '\n' ' ')and instrumented kernels"
 [ "${1:-}" = "--build-only" ] && exit 0
 
 LIBASAN="$(gcc -print-file-name=libasan.so)"

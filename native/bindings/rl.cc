@@ -63,8 +63,9 @@ Span FlagSpan(const FlagView& f, std::size_t n, const char* name) {
   return {f.f32, f.f32 ? n * sizeof(float) : 0, name};
 }
 
-// The GAE level: the CPU's, capped once per process by FEAT2GO_GAE_ISA=0|3
-// (to test both kernels on one machine). Kernels never read the environment.
+// The GAE level: the CPU's, capped by FEAT2GO_GAE_ISA=0|3 (to test both
+// kernels on one machine), read once per process when the addon loads.
+// Kernels never read the environment; they take the level as an argument.
 int GaeIsa() {
   static const int level = [] {
     int cap = -1;
@@ -437,6 +438,7 @@ Napi::Value Kl(const Napi::CallbackInfo& info) {
 Napi::Value GaeIsaJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), GaeIsa()); }
 
 void Init(Napi::Env env, Napi::Object exports) {
+  GaeIsa();  // read FEAT2GO_GAE_ISA at load
   Export<ShapeTerminal>(env, exports, "rlShapeTerminalRewards");
   Export<TerminalRewards>(env, exports, "rlTerminalRewards");
   Export<Gae>(env, exports, "rlGae");
