@@ -79,8 +79,9 @@ export interface NativeAddon {
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
     lambda: number, threads: number, out: Float32Array): number;
+  /** Returns the index of the first NaN/Inf element of `series` (nothing computed), or −1. */
   slidingSlopes(series: Float32Array, B: number, L: number, window: number, threads: number,
-    out: Float32Array): void;
+    out: Float32Array): number;
   progressTargetsSync(data: Float32Array, T: number, N: number, D: number,
     opts: NativeProgressOptions): NativeProgressResult;
   progressTargets(data: Float32Array, T: number, N: number, D: number,

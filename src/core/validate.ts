@@ -49,10 +49,71 @@ export function checkNumber(v: unknown, name: string, min = -Infinity, max = Inf
   return v;
 }
 
-/** An options object or undefined. */
-export function checkOptions<T extends object>(v: T | undefined, name = 'opts'): Partial<T> {
+/**
+ * Every option name of an options type, as an object literal (`{ window: 1, … }`):
+ * the compiler then insists on exactly the keys of `T`, so the runtime list of
+ * valid names cannot drift from the type.
+ */
+export type OptionKeys<T> = { readonly [K in keyof Required<T>]: 1 };
+
+/** Levenshtein edit distance (insert, delete, substitute: cost 1 each). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+function isSubsequence(short: string, long: string): boolean {
+  let j = 0;
+  for (let i = 0; i < long.length && j < short.length; i++) if (long[i] === short[j]) j++;
+  return j === short.length;
+}
+
+/**
+ * The valid name closest to `key`: Levenshtein distance, where a difference
+ * only in case counts ½, and a key that is part of a name or the other way
+ * round (`thread` → `threads`, `huber` → `huberDelta`) or an abbreviation of
+ * it (`lr` ← `learningRate`) counts as near.
+ */
+export function closestName(key: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const k = key.toLowerCase();
+  for (const n of names) {
+    const m = n.toLowerCase();
+    let d = Math.min(editDistance(key, n), editDistance(k, m) + 0.5);
+    const [short, long] = k.length <= m.length ? [k, m] : [m, k];
+    const lenDiff = 0.01 * (long.length - short.length);
+    if (short.length >= 2 && long.includes(short)) d = Math.min(d, 1 + lenDiff);
+    else if (short.length >= 2 && isSubsequence(short, long)) d = Math.min(d, 2 + lenDiff);
+    if (d < bestD) { bestD = d; best = n; }
+  }
+  return best;
+}
+
+/**
+ * An options object or undefined. With `known` (see {@link OptionKeys}), a key
+ * that is not a valid option name is a TypeError naming the key and the
+ * closest valid name, so a misspelt option never falls back to its default silently.
+ */
+export function checkOptions<T extends object>(v: T | undefined, name = 'opts', known?: OptionKeys<T>): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(name, 'an options object', v);
+  if (known) {
+    const names = Object.keys(known);
+    for (const key of Object.keys(v)) {
+      if (Object.prototype.hasOwnProperty.call(known, key)) continue;
+      const near = closestName(key, names);
+      throw new TypeError(`Unknown option ${name}.${key}${near ? ` (did you mean ${name}.${near}?)` : ''}; `
+        + `valid options of ${name}: ${names.join(', ') || 'none'}`);
+    }
+  }
   return v;
 }
 

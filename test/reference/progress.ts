@@ -3,7 +3,7 @@
 
 export interface RefSegment { start: number; end: number }
 
-/** S(x, g) for frames given as flat [N*D] arrays (SPEC §1). */
+/** S(x, g) for frames given as flat [N*D] arrays (SPEC §1 with the degenerate cases of docs/progress.md). */
 export function refSimilarity(x: ArrayLike<number>, xOff: number, g: ArrayLike<number>, gOff: number, N: number, D: number, lambda: number): number {
   let total = 0;
   for (let p = 0; p < N; p++) {
@@ -12,7 +12,8 @@ export function refSimilarity(x: ArrayLike<number>, xOff: number, g: ArrayLike<n
       const a = x[xOff + p * D + i], b = g[gOff + p * D + i];
       dot += a * b; nx += a * a; ng += b * b; l1 += Math.abs(a - b);
     }
-    const cos = dot / Math.max(Math.sqrt(nx) * Math.sqrt(ng), 1e-8);
+    // Scale-free cosine (docs/progress.md): no floor; zero vs zero is 1, zero vs non-zero 0.
+    const cos = nx === 0 || ng === 0 ? (nx === 0 && ng === 0 ? 1 : 0) : dot / (Math.sqrt(nx) * Math.sqrt(ng));
     total += cos * Math.exp(-lambda * l1 / D);
   }
   return total / N;
