@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { capabilities } from '../core/system.js';
+import { checkOptions } from '../core/validate.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
 import { failureLine, framesLabel, progressBar } from '../cli/label-command.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -81,6 +82,7 @@ async function writeContactSheet(file: string, ep: ImageEpisode, cols = 6, rows 
  * console.log(report.summary.md);
  */
 export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
+  checkOptions(opts, 'opts', { out: 1, features: 1, log: 1, stderr: 1 });
   const log = opts.log ?? ((s: string) => console.log(s));
   const stderr = opts.stderr ?? process.stderr;
   const root = path.resolve(opts.out ?? process.env.FEAT2GO_OUT ?? 'feat2go-out');

@@ -2,7 +2,7 @@
 // ([T, 256, 1024]): a scene whose features move through a few stages, each
 // from one anchor state to the next and then held still (a pause), with noise.
 import type { Segment, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, rangeError } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, rangeError, type OptionKeys } from '../core/validate.js';
 
 /** Options of {@link sampleEpisodes}. Every field is optional. */
 export interface SampleOptions {
@@ -67,8 +67,12 @@ function fillGaussian(out: Float32Array, rng: () => number, scale = 1): void {
 
 interface Resolved { count: number; seed: number; frames: number[] | undefined; minFrames: number; maxFrames: number; N: number; D: number; noise: number; perStage: number }
 
+const SAMPLE_KEYS: OptionKeys<SampleOptions> = {
+  count: 1, seed: 1, minFrames: 1, maxFrames: 1, frames: 1, patches: 1, dims: 1, noise: 1, framesPerStage: 1,
+};
+
 function resolve(opts: SampleOptions | undefined): Resolved {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', SAMPLE_KEYS);
   const minFrames = o.minFrames === undefined ? 80 : checkInt(o.minFrames, 'opts.minFrames', 1);
   const maxFrames = o.maxFrames === undefined ? Math.max(400, minFrames) : checkInt(o.maxFrames, 'opts.maxFrames', 1);
   if (maxFrames < minFrames) throw rangeError('opts.maxFrames', `an integer ≥ opts.minFrames (${minFrames})`, maxFrames);

@@ -5,7 +5,7 @@
 // downloaded. Deterministic for a given seed.
 import { framesFromArray, type FrameSource } from '../io/episodes.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, type OptionKeys } from '../core/validate.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { encodeFrames } from '../encoders/encoder.js';
 
@@ -84,8 +84,10 @@ function lerp(a: number, b: number, u: number): number {
  * const eps = sampleImageEpisodes({ count: 2, size: 96 });
  * const f = await encodeSceneEpisode(eps[0], patchStatsEncoder());   // [T, 256, 14]
  */
+const SCENE_KEYS: OptionKeys<SceneOptions> = { count: 1, size: 1, seed: 1, noise: 1 };
+
 export function sampleImageEpisodes(opts?: SceneOptions): ImageEpisode[] {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', SCENE_KEYS);
   const count = o.count === undefined ? 4 : checkInt(o.count, 'opts.count', 1, 1000);
   const size = o.size === undefined ? 96 : checkInt(o.size, 'opts.size', 32, 2048);
   const seed = o.seed === undefined ? 7 : checkInt(o.seed, 'opts.seed', 0, 2 ** 32 - 1);

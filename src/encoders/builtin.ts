@@ -67,7 +67,7 @@ function checkFrames(frames: unknown, grid: [number, number]): { data: Uint8Arra
  * const f = await enc.encode({ data: rgb, shape: [T, 128, 128, 3] });
  */
 export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { grid: 1, bins: 1, imageSize: 1, chunkFrames: 1, threads: 1 });
   let grid: [number, number] = [16, 16];
   if (o.grid !== undefined) {
     if (typeof o.grid === 'number') { const g = checkInt(o.grid, 'opts.grid', 1, 1024); grid = [g, g]; } else if (Array.isArray(o.grid) && o.grid.length === 2) {

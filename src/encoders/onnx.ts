@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import type { FrameChunk } from '../io/episodes.js';
 import { native } from '../core/native.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
 
 /** ImageNet channel means, as used by V-JEPA 2 preprocessing. */
@@ -224,7 +224,7 @@ export class OnnxVisualEncoder implements FrameEncoder {
    * const features = await encodeFrames('episodes/ep_000', enc);   // [T/2, 256, 1024]
    */
   static async load(path: string, opts?: OnnxVisualEncoderOptions): Promise<OnnxVisualEncoder> {
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', ONNX_ENCODER_KEYS);
     const what = 'OnnxVisualEncoder.load';
     const layout = o.layout ?? 'BTCHW';
     if (layout !== 'BTCHW' && layout !== 'BCTHW') throw typeError('opts.layout', "'BTCHW' or 'BCTHW'", layout);
@@ -392,6 +392,11 @@ function checkTriple(v: unknown, name: string, positive: boolean): readonly numb
 // ------------------------------------------------------------ backbone
 
 /** Options of {@link OnnxBackbone.load}. */
+const ONNX_ENCODER_KEYS: OptionKeys<OnnxVisualEncoderOptions> = {
+  inputName: 1, outputName: 1, layout: 1, framesPerClip: 1, tubelet: 1, imageSize: 1, mean: 1, std: 1, clipStride: 1,
+  executionProviders: 1, threads: 1,
+};
+
 export interface OnnxBackboneOptions {
   /** Output holding the hidden state (default: the model's only output, else 'last_hidden_state' / 'hidden_states'). */
   outputName?: string;
@@ -444,7 +449,7 @@ export class OnnxBackbone {
    * const h = await bb.embed({ pixel_values: { data, shape: [8, 3, 448, 448] } });   // [8, 2560]
    */
   static async load(path: string, opts?: OnnxBackboneOptions): Promise<OnnxBackbone> {
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { outputName: 1, pooling: 1, executionProviders: 1, threads: 1 });
     const what = 'OnnxBackbone.load';
     const pooling = o.pooling ?? 'last';
     if (pooling !== 'last' && pooling !== 'first' && pooling !== 'mean') throw typeError('opts.pooling', "'last', 'first' or 'mean'", pooling);

@@ -7,7 +7,7 @@ import type { NativePolicy } from '../core/native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './common.js';
 import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
 
 /** Activation of an MLP. */
 export type Activation = 'tanh' | 'relu' | 'gelu' | 'silu';
@@ -98,10 +98,15 @@ function activation(v: unknown, name: string): Activation {
   return v as Activation;
 }
 
+// Gaussian and categorical head fields together (the type field picks the ones that apply).
+const HEAD_KEYS: OptionKeys<Omit<GaussianHeadSpec, 'type'> & Omit<CategoricalHeadSpec, 'type'> & { type: string }> = {
+  type: 1, actionDim: 1, logStd: 1, squash: 1, initLogStd: 1, logStdMin: 1, logStdMax: 1, actionDims: 1, bins: 1,
+};
+
 function normaliseSpec(spec: PolicySpec) {
-  const s = checkOptions(spec, 'spec');
-  const trunk = checkOptions(s.trunk, 'spec.trunk');
-  const head = checkOptions(s.head as object, 'spec.head') as { type?: string; actionDims?: number; bins?: number; actionDim?: number; logStd?: string; squash?: string; initLogStd?: number; logStdMin?: number; logStdMax?: number };
+  const s = checkOptions(spec, 'spec', { obsDim: 1, trunk: 1, head: 1, critic: 1, seed: 1 });
+  const trunk = checkOptions(s.trunk, 'spec.trunk', { sizes: 1, activation: 1 });
+  const head = checkOptions(s.head as object, 'spec.head', HEAD_KEYS) as { type?: string; actionDims?: number; bins?: number; actionDim?: number; logStd?: string; squash?: string; initLogStd?: number; logStdMin?: number; logStdMax?: number };
   const base = {
     obsDim: checkInt(s.obsDim, 'spec.obsDim', 1),
     hidden: sizes(trunk.sizes ?? [], 'spec.trunk.sizes'),
@@ -128,7 +133,7 @@ function normaliseSpec(spec: PolicySpec) {
   }
   let criticN: Record<string, unknown> = { critic: false };
   if (s.critic) {
-    const c = checkOptions(s.critic, 'spec.critic');
+    const c = checkOptions(s.critic, 'spec.critic', { sizes: 1, activation: 1 });
     criticN = { critic: true, criticHidden: sizes(c.sizes ?? [], 'spec.critic.sizes'), criticActivation: activation(c.activation, 'spec.critic.activation') };
   }
   return { ...base, ...headN, ...criticN };
@@ -211,7 +216,7 @@ export class Policy {
    * @throws {RangeError} for rank < 1, dropout outside [0, 1), or a target that names no linear module
    */
   addLora(config: LoraConfig): void {
-    const c = checkOptions(config, 'lora');
+    const c = checkOptions(config, 'lora', { rank: 1, alpha: 1, dropout: 1, targets: 1, rslora: 1, seed: 1 });
     const rank = checkInt(c.rank, 'lora.rank', 1);
     if (!Array.isArray(c.targets) || c.targets.length === 0) throw typeError('lora.targets', 'a non-empty array of module paths', c.targets);
     const full: Required<LoraConfig> = {
@@ -313,7 +318,7 @@ export class Policy {
    */
   act(obs: Tensor, opts?: { deterministic?: boolean }): ActResult {
     const o = this.obs(obs);
-    const det = checkOptions(opts).deterministic ?? false;
+    const det = checkOptions(opts, 'opts', { deterministic: 1 }).deterministic ?? false;
     const r = this.n.act(o.data, o.B, det);
     return { actions: { data: r.actions, shape: [o.B, this.actionWidth] }, logProbs: r.logProbs, values: r.values };
   }

@@ -72,7 +72,7 @@ export class ValueHead {
    */
   constructor(config: ValueHeadConfig) {
     const addon = torchAddon('ValueHead');
-    const c = checkOptions(config, 'config');
+    const c = checkOptions(config, 'config', { inputDim: 1, hiddenDim: 1, bins: 1, targets: 1, seed: 1 });
     const targets = c.targets ?? 'two-hot';
     if (targets !== 'two-hot' && targets !== 'one-hot') throw typeError('config.targets', "'two-hot' or 'one-hot'", targets);
     this.config = Object.freeze({
@@ -126,14 +126,14 @@ export class ValueHead {
   trainStep(hidden: Tensor, targets: Float32Array | number[], opts?: { lr?: number; weightDecay?: number }): number {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { lr: 1, weightDecay: 1 });
     return this.n.trainStep(b.data, b.B, t, checkNumber(o.lr ?? 1e-3, 'opts.lr', 0), checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0));
   }
 
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1 });
     const schedule = o.schedule ?? 'cosine';
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
