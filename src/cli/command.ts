@@ -2,6 +2,7 @@
 // declares its options once; parsing (node:util parseArgs, strict), value
 // checks and the --help text all come from that declaration.
 import { parseArgs } from 'node:util';
+import { ensureDir } from '../io/atomic.js';
 
 /** One option of a subcommand. */
 export interface OptionSpec {
@@ -93,11 +94,14 @@ export function commandHelp(cmd: Command): string {
   ].join('\n');
 }
 
-/** Parses an integer option value strictly ("12"; not "12.5", "1e3" or "abc"). */
+/**
+ * Parses an integer option value: a decimal number whose value is a whole number
+ * ("12", "1e3", "1000.0"); not "12.5", "1e-3", "0x10" or "abc".
+ */
 export function intOption(v: string | boolean | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
-  const n = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
     throw new UsageError(`--${name} expects ${range} but received '${String(v)}'`);
@@ -114,6 +118,24 @@ export function numberOption(v: string | boolean | undefined, name: string, min 
     throw new UsageError(`--${name} expects a finite number${Number.isFinite(min) ? ` ≥ ${min}` : ''} but received '${String(v)}'`);
   }
   return n;
+}
+
+/**
+ * Checks an output folder option before anything is read or written, creating
+ * the folder: an existing file, a parent that is not a folder or a level that
+ * cannot be created (`/proc/x`) is a command-line error (exit 2), not a crash
+ * or a hang halfway through.
+ *
+ * @throws {UsageError} `--out <dir>: exists and is a file, not a folder`, …
+ */
+export function outputFolderOption(dir: string, name = 'out'): string {
+  try {
+    ensureDir(dir);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new UsageError(`--${name} ${msg.startsWith(`${dir}: `) ? msg : `${dir}: ${msg}`}`);
+  }
+  return dir;
 }
 
 /**

@@ -8,8 +8,9 @@ import { encodeFrames } from '../encoders/encoder.js';
 import type { EncoderSpecOptions } from '../encoders/create.js';
 import { writeNpy } from '../io/npy.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { UsageError, parseCommandArgs, runCommand, type Command, type CommandIO } from './command.js';
-import { encoderFrom, encoderOptionSpecs, encoderSpecFrom, failureLine, framesLabel, progressBar } from './label-command.js';
+import { ensureDir } from '../io/atomic.js';
+import { UsageError, outputFolderOption, parseCommandArgs, runCommand, type Command, type CommandIO } from './command.js';
+import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom, failureLine, framesLabel, progressBar } from './label-command.js';
 
 /** The parsed command line of `feat2go encode`. */
 export interface EncodeArgs {
@@ -19,6 +20,8 @@ export interface EncodeArgs {
   format: 'npy' | 'safetensors';
   quiet: boolean;
   spec: EncoderSpecOptions;
+  /** Use the frames of a partly decodable video (with a warning) instead of skipping it. */
+  allowPartial: boolean;
 }
 
 function encodeArgsFrom(values: Record<string, string | boolean | undefined>, positionals: string[]): EncodeArgs {
@@ -34,6 +37,7 @@ function encodeArgsFrom(values: Record<string, string | boolean | undefined>, po
     format,
     quiet: values.quiet === true,
     spec: encoderSpecFrom(values),
+    allowPartial: values['allow-partial'] === true,
   };
 }
 
@@ -51,6 +55,7 @@ export const encodeCommandSpec: Command = {
     { name: 'out', short: 'o', type: 'string', value: 'DIR', description: 'Output folder (created if missing). Required.' },
     { name: 'format', type: 'string', value: 'npy|safetensors', description: 'File format of the features.', default: 'npy' },
     ...encoderOptionSpecs(false),
+    ALLOW_PARTIAL_SPEC,
     { name: 'quiet', short: 'q', type: 'boolean', description: 'Print only failures and the final line, not one line per episode.' },
   ],
   examples: [
@@ -61,11 +66,11 @@ export const encodeCommandSpec: Command = {
   async run({ values, positionals }, io) {
     const args = encodeArgsFrom(values, positionals);
     const encoder = await encoderFrom(args.encoder, args.spec);
+    outputFolderOption(args.out);
     const { episodes, failures } = findFrameEpisodes(args.inputs, args.out);
     const bar = progressBar(io.stderr, io.stderr.isTTY === true);
     const fail = (f: LabelFailure) => { bar.clear(); io.stderr.write(`${failureLine(f, 'encode')}\n`); };
     failures.forEach(fail);
-    fs.mkdirSync(args.out, { recursive: true });
     let written = 0;
     for (let i = 0; i < episodes.length; i++) {
       const src = episodes[i];
@@ -74,9 +79,11 @@ export const encodeCommandSpec: Command = {
         let frames = 0;
         const features = await encodeFrames(src.file, encoder, {
           onProgress: (d, t) => { frames = d; bar.update(i, episodes.length, framesLabel(src.name, d, t), (i + (t ? d / t : 0)) / episodes.length); },
+          allowPartial: args.allowPartial,
+          onWarning: (m) => { bar.clear(); io.stderr.write(`feat2go encode: warning: ${m}\n`); },
         });
         const file = path.join(args.out, ...`${src.name}.${args.format}`.split('/'));
-        fs.mkdirSync(path.dirname(file), { recursive: true });
+        ensureDir(path.dirname(file));
         if (args.format === 'npy') writeNpy(file, features);
         else writeSafetensors(file, { features }, { encoder: encoder.name, source: src.file });
         written++;

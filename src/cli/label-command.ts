@@ -8,7 +8,7 @@ import { formatSummaryTable, labelPaths, type LabelFailure } from '../jobs/label
 import type { ProgressOptions } from '../core/types.js';
 import { createEncoder, type EncoderSpecOptions } from '../encoders/create.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
-import { UsageError, intOption, numberOption, type Command, type CommandIO } from './command.js';
+import { UsageError, intOption, numberOption, outputFolderOption, type Command, type CommandIO } from './command.js';
 
 /**
  * A progress bar on a terminal (stderr), redrawn in place; silent elsewhere.
@@ -101,6 +101,12 @@ export function progressOptionsFrom(values: Record<string, string | boolean | un
   return o;
 }
 
+/** `--allow-partial`, shared by the commands that decode videos. */
+export const ALLOW_PARTIAL_SPEC: Command['options'][number] = {
+  name: 'allow-partial', type: 'boolean',
+  description: 'With --encoder: a video that decodes only partly (truncated or corrupt) is used with the frames that decode and a warning on stderr, instead of being skipped as a failure.',
+};
+
 /** Options shared by commands that label episodes. */
 export const PROGRESS_OPTION_SPECS: Command['options'] = [
   { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', default: String(DEFAULT_PROGRESS_OPTIONS.window) },
@@ -124,6 +130,7 @@ export const labelCommand: Command = {
     { name: 'out', short: 'o', type: 'string', value: 'DIR', description: 'Output folder (created if missing; never searched for inputs).', default: './feat2go-out' },
     ...PROGRESS_OPTION_SPECS,
     ...encoderOptionSpecs(true),
+    ALLOW_PARTIAL_SPEC,
     { name: 'json', type: 'boolean', description: 'Print one JSON object on stdout ({ ok, out, options, episodes, failures }) instead of the table.' },
   ],
   examples: [
@@ -146,14 +153,21 @@ export const labelCommand: Command = {
     if (values.encoder === undefined) {
       const stray = Object.keys(spec);
       if (stray.length) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --encoder (it sets how frames are encoded)`);
+      if (values['allow-partial'] !== undefined) throw new UsageError('--allow-partial needs --encoder (it applies to videos being decoded)');
     }
     const encoder = values.encoder === undefined ? undefined : await encoderFrom(String(values.encoder), spec);
+    outputFolderOption(out);
     let bar: ReturnType<typeof progressBar> | undefined;
     const report = await labelPaths(positionals, {
       ...opts,
       out,
       ...(encoder ? {
         encoder,
+        allowPartial: values['allow-partial'] === true,
+        onWarning(message: string) {
+          bar?.clear();
+          io.stderr.write(`feat2go label: warning: ${message}\n`);
+        },
         onFrames(d: number, t: number | undefined, name: string, i: number, n: number) {
           bar ??= progressBar(io.stderr, io.stderr.isTTY === true);
           bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n);
