@@ -18,8 +18,9 @@ namespace {
 constexpr float kWideBelow = 0x1p-60f;
 
 // ‖g_p‖ accumulated in double (for goal patches outside the safe float range).
-double WideNorm(const float* gp, std::size_t D) {
+F2G_MULTIVERSION double WideNorm(const float* gp, std::size_t D) {
   double s = 0.0;
+#pragma omp simd reduction(+ : s)
   for (std::size_t i = 0; i < D; ++i) s += static_cast<double>(gp[i]) * gp[i];
   return std::sqrt(s);
 }
@@ -38,9 +39,10 @@ F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, do
 // cases of docs/progress.md: both patches zero → cos 1, one zero → cos 0.
 // NaN/Inf anywhere in either patch gives NaN (even where a zero patch would
 // make the product 0), so the caller can report the frame.
-__attribute__((noinline)) double PatchTermWide(const float* xp, const float* gp, double gnorm,
-                                               std::size_t D, double beta) {
+F2G_MULTIVERSION __attribute__((noinline)) double PatchTermWide(const float* xp, const float* gp, double gnorm,
+                                                                std::size_t D, double beta) {
   double dot = 0.0, nx = 0.0, l1 = 0.0;
+#pragma omp simd reduction(+ : dot, nx, l1)
   for (std::size_t i = 0; i < D; ++i) {
     const double a = xp[i], c = gp[i];
     dot += a * c;
