@@ -5,7 +5,7 @@
 import { native } from './native.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
-  checkFlags, checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys,
+  checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys,
 } from './validate.js';
 
 /** How per-step losses `ℓ[B,T]` with mask `m` become one number (SPEC §8). */
@@ -318,6 +318,7 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  */
 export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { rewards, values, nextValues, terminated, done }', input);
+  checkKeys(input, 'input', { rewards: 1, values: 1, nextValues: 1, terminated: 1, done: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { gamma, lambda }', opts);
   const o = checkOptions(opts, 'opts', GAE_KEYS);
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
@@ -487,6 +488,7 @@ function threads(o: { threads?: number }): number {
  */
 export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, oldLogProbs, advantages, mask? }', input);
+  checkKeys(input, 'input', { logProbs: 1, oldLogProbs: 1, advantages: 1, mask: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
   const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
   const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
@@ -528,6 +530,7 @@ function emptyCheck(B: number, T: number, name: string): void {
  */
 export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
+  checkKeys(input, 'input', { values: 1, returns: 1, oldValues: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', VALUE_LOSS_KEYS);
   const v = tensor2(input.values, 'values', '[B, T]');
   const R = tensor2(input.returns, 'returns', '[B, T]');
@@ -571,6 +574,7 @@ function positive(v: unknown, name: string): number {
  */
 export function klPenalty(input: KlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
+  checkKeys(input, 'input', { logProbs: 1, refLogProbs: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', KL_KEYS);
   const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
   const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');

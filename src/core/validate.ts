@@ -105,16 +105,24 @@ export function closestName(key: string, names: readonly string[]): string | und
 export function checkOptions<T extends object>(v: T | undefined, name = 'opts', known?: OptionKeys<T>): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(name, 'an options object', v);
-  if (known) {
-    const names = Object.keys(known);
-    for (const key of Object.keys(v)) {
-      if (Object.prototype.hasOwnProperty.call(known, key)) continue;
-      const near = closestName(key, names);
-      throw new TypeError(`Unknown option ${name}.${key}${near ? ` (did you mean ${name}.${near}?)` : ''}; `
-        + `valid options of ${name}: ${names.join(', ') || 'none'}`);
-    }
-  }
+  if (known) checkKeys(v, name, known, 'option');
   return v;
+}
+
+/**
+ * Refuses own keys of `v` that `known` does not list (a TypeError naming the key
+ * and the closest valid name). `what` is the word used: 'option' for options
+ * objects, 'field' for input objects such as `{ logProbs, …, mask }`, where a
+ * misspelt optional field (`maks`) would otherwise be ignored.
+ */
+export function checkKeys<T extends object>(v: T, name: string, known: OptionKeys<T>, what: 'option' | 'field' = 'field'): void {
+  const names = Object.keys(known);
+  for (const key of Object.keys(v)) {
+    if (Object.prototype.hasOwnProperty.call(known, key)) continue;
+    const near = closestName(key, names);
+    throw new TypeError(`Unknown ${what} ${name}.${key}${near ? ` (did you mean ${name}.${near}?)` : ''}; `
+      + `valid ${what}s of ${name}: ${names.join(', ') || 'none'}`);
+  }
 }
 
 /** Checks that `shape` is an array of non-negative integers of the given rank. */

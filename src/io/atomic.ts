@@ -84,7 +84,7 @@ export function writeFileAtomic(file: string, data: AtomicData, opts: { mode?: n
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`Expected a file path string for file but received ${typeof file}`);
   // A folder (or a path ending in a separator) is not a file name: the temporary file
   // would otherwise land in the folder's parent and the rename fail with a bare EISDIR.
-  if (/[\\/]$/.test(file) || isDir(file)) throw Object.assign(new Error(`${file}: is a folder; expected a file path to write`), { code: 'EISDIR' });
+  if (/[\\/]$/.test(file) || isDir(file)) throw Object.assign(new Error(`${file}: is a directory (EISDIR), not a file path to write`), { code: 'EISDIR' });
   const chunks: Uint8Array[] = typeof data === 'string'
     ? [Buffer.from(data, 'utf8')]
     : Array.isArray(data) ? (data as ArrayBufferView[]).map(toBytes) : [toBytes(data as ArrayBufferView)];

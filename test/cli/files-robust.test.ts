@@ -123,7 +123,7 @@ test('a folder where a file is expected names the path', () => {
     writeFileAtomic(d, 'x');
     assert.unreachable('wrote over a folder');
   } catch (e) {
-    assert.match((e as Error).message, /a-folder\.npy: is a folder/);
+    assert.match((e as Error).message, /a-folder\.npy: is a directory \(EISDIR\)/);
   }
   assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left in the parent');
 });

@@ -88,6 +88,28 @@ test('RL functions', () => {
   unknownOption(() => klPenalty({ logProbs: t2(B, T), refLogProbs: t2(B, T) }, { kind: 'k9' } as any), 'kind', closestName('kind', ['estimator', 'aggregation', 'threads'])!);
 });
 
+test('input objects: a misspelt field (an optional mask) is refused, not ignored', () => {
+  const B = 2, T = 3;
+  const f = (v: number) => ({ data: new Uint8Array(B * T).fill(v), shape: [B, T] });
+  const field = (fn: () => unknown, key: string, near: string) => {
+    try {
+      fn();
+    } catch (e) {
+      assert.instance(e, TypeError);
+      assert.ok((e as Error).message.includes(`Unknown field input.${key} (did you mean input.${near}?)`), (e as Error).message);
+      return;
+    }
+    assert.unreachable(`input.${key} was accepted`);
+  };
+  const si = { logProbs: t2(B, T), oldLogProbs: t2(B, T), advantages: t2(B, T, 1) };
+  // With the mask all zeros but one step, a silently ignored mask changes the loss.
+  const mask = { data: Uint8Array.from([1, 0, 0, 0, 0, 0]), shape: [B, T] };
+  field(() => clippedSurrogate({ ...si, maks: mask } as any, { clipLow: 0.2 }), 'maks', 'mask');
+  field(() => clippedValueLoss({ values: t2(B, T), returns: t2(B, T), oldValue: t2(B, T) } as any, { clip: 0.2 }), 'oldValue', 'oldValues');
+  field(() => klPenalty({ logProbs: t2(B, T), refLogProbs: t2(B, T), Mask: mask } as any), 'Mask', 'mask');
+  field(() => gae({ rewards: t2(B, T), values: t2(B, T), nextValue: t2(B, T), terminated: f(0), done: f(0) } as any, { gamma: 0.9, lambda: 0.9 }), 'nextValue', 'nextValues');
+});
+
 test('files, plots, encoders, demo data', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-opts-'));
   unknownOption(() => writeFileAtomic(path.join(dir, 'a.txt'), 'x', { mod: 0o600 } as any), 'mod', 'mode');
@@ -122,6 +144,18 @@ test('libtorch classes', () => {
   unknownOption(() => p.addLora({ rank: 2, targets: ['trunk.0'], alhpa: 4 } as any), 'alhpa', 'alpha', 'lora');
   unknownOption(() => new PpoTrainer(p, { clip: 0.2 } as any), 'clip', 'clipLow');
   unknownOption(() => new GrpoTrainer(p, { valueCoef: 0.5 } as any), 'valueCoef', 'klCoef');
+  const trainer = new PpoTrainer(p, { epochs: 1, minibatches: 1 });
+  const batch = {
+    obs: { data: new Float32Array(2 * 3), shape: [2, 3] }, actions: { data: new Float32Array(2), shape: [2, 1] },
+    oldLogProbs: new Float32Array(2), advantages: new Float32Array(2), returns: new Float32Array(2), masks: new Uint8Array([1, 0]),
+  };
+  try {
+    trainer.updateSync(batch as any);
+    assert.unreachable('batch.masks was accepted');
+  } catch (e) {
+    assert.instance(e, TypeError);
+    assert.match((e as Error).message, /Unknown field batch\.masks \(did you mean batch\.mask\?\)/);
+  }
   const h = new ValueHead({ inputDim: 4, hiddenDim: 4 });
   unknownOption(() => h.trainStep({ data: new Float32Array(4), shape: [1, 4] }, [0.5], { learningRate: 1 } as any), 'learningRate', 'lr');
 });
