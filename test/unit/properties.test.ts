@@ -168,4 +168,28 @@ test('grpoAdvantages, stepAdvantages and normalizeAdvantages equal their referen
   }), 200);
 });
 
+test('arbitrary option objects either work or throw TypeError/RangeError naming opts (never another error, never a crash)', () => {
+  const ep = { data: Float32Array.from({ length: 5 * 2 * 3 }, (_, i) => Math.cos(i)), shape: [5, 2, 3] };
+  const B = 2, T = 3;
+  const t = () => ({ data: new Float32Array(B * T).fill(0.25), shape: [B, T] });
+  const flags = { data: new Uint8Array(B * T), shape: [B, T] };
+  const keys = ['lambda', 'window', 'maxClusterFrames', 'threshold', 'threads', 'gamma', 'timeMajor', 'out', 'windw', '__proto__', 'constructor'];
+  const value = fc.oneof(fc.constantFrom(0, 1, 2, -1, 0.5, 1e9, NaN, Infinity, -0, 2 ** 53, '3', null, true, [], {}), fc.double(), fc.integer());
+  const optsArb = fc.oneof(fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 4 }), fc.anything());
+  const calls: Array<(o: any) => unknown> = [
+    (o) => progressTargetsSync(ep, o),
+    (o) => patchSimilarity(ep, 0, o),
+    (o) => gae({ rewards: t(), values: t(), nextValues: t(), terminated: flags, done: flags }, o),
+    (o) => grpoAdvantages([1, 0, 0.5, 0.25], o),
+  ];
+  run(fc.property(optsArb, fc.nat(calls.length - 1), (o, k) => {
+    try {
+      calls[k](o);
+    } catch (e) {
+      if (!(e instanceof TypeError || e instanceof RangeError)) throw new Error(`${(e as Error)?.name}: ${(e as Error)?.message}`);
+      if (!/opts|options/.test((e as Error).message)) throw new Error(`the error does not name opts: ${(e as Error).message}`);
+    }
+  }), 1500);
+});
+
 test.run();
