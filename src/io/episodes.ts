@@ -179,6 +179,11 @@ async function imageFolder(dir: string): Promise<FrameSource> {
   const names = naturalSort((await readdir(dir)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())));
   if (names.length === 0) throw new Error(`${dir}: no PNG or JPEG frames in this folder (zero-length episode)`);
   const files = names.map((n) => join(dir, n));
+  // A frame name that is a named pipe or device would block the decoder's thread for good.
+  for (const f of files) {
+    const st = await stat(f);
+    if (!st.isFile()) throw new Error(`${f}: ${fileKind(st)}, not a regular image file`);
+  }
   return {
     path: dir,
     kind: 'images',

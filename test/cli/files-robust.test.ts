@@ -101,6 +101,10 @@ test('a named pipe is refused at once, not read (readers, openEpisode, CLI)', as
     }
   }
   await rejects(openEpisode(fifo), /pipe\.npy: a named pipe, not a regular file/);
+  const frames = path.join(dir, 'frames-with-pipe');
+  fs.mkdirSync(frames, { recursive: true });
+  spawnSync('mkfifo', [path.join(frames, 'frame_0.png')]);
+  await rejects(openEpisode(frames), /frame_0\.png: a named pipe, not a regular image file/);
   const r = cli(['label', fifo, '--out', path.join(dir, 'o-fifo')]);
   assert.is(r.code, 1);
   assert.match(r.stderr, /pipe\.npy.*a named pipe, not a regular file/);
