@@ -98,14 +98,14 @@ export function closestName(key: string, names: readonly string[]): string | und
 }
 
 /**
- * An options object or undefined. With `known` (see {@link OptionKeys}), a key
- * that is not a valid option name is a TypeError naming the key and the
- * closest valid name, so a misspelt option never falls back to its default silently.
+ * An options object or undefined. A key that `known` (see {@link OptionKeys})
+ * does not list is a TypeError naming the key and the closest valid name, so a
+ * misspelt option never falls back to its default silently.
  */
-export function checkOptions<T extends object>(v: T | undefined, name = 'opts', known?: OptionKeys<T>): Partial<T> {
+export function checkOptions<T extends object>(v: T | undefined, name: string, known: OptionKeys<T>, what: 'option' | 'field' = 'option'): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(name, 'an options object', v);
-  if (known) checkKeys(v, name, known, 'option');
+  checkKeys(v, name, known, what);
   return v;
 }
 

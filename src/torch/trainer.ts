@@ -3,7 +3,7 @@ import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/n
 import { checkClasses, nativePolicy, Policy } from './policy.js';
 import { checkSeed, torchAddon } from './common.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
-import { checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
 import type { Aggregation } from '../core/rl.js';
@@ -120,8 +120,7 @@ function maskOf(v: unknown, B: number, T: number): Float32Array {
 }
 
 function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
-  const b = checkOptions(batch, 'batch');
-  checkKeys(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 });
+  const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
   if (obs.shape.length === 2) { B = obs.shape[0]; T = 1; } else if (obs.shape.length === 3) { B = obs.shape[0]; T = obs.shape[1]; } else {
