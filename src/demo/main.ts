@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { capabilities } from '../core/system.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
-import { failureLine, framesLabel, progressBar } from '../cli/label-command.js';
+import { failureLine, framesLabel, progressBar } from '../cli/ui.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
