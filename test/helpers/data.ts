@@ -1,4 +1,5 @@
 // Deterministic test data shared by the test files.
+import { mulberry32 } from '../../src/core/random.js';
 
 /** `n` pseudo-random bytes from a 32-bit LCG seeded with `seed`. */
 export function rand(n: number, seed: number): Uint8Array {
@@ -8,14 +9,5 @@ export function rand(n: number, seed: number): Uint8Array {
   return out;
 }
 
-/** A uniform [0, 1) generator (mulberry32) seeded with `seed`. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A uniform [0, 1) generator (mulberry32, src/core/random.ts) seeded with `seed`: the tests' one generator. */
+export const rng: (seed: number) => () => number = mulberry32;

@@ -4,13 +4,11 @@
 // with and without the CPU tensor cache).
 import { createHash } from 'node:crypto';
 import { capabilities, Policy, PpoTrainer, ValueHead } from '../../src/index.js';
+import { rng } from './data.js';
 
 function rand(seed: number, n: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }
 
 const digest = (named: Array<[string, Float32Array, ...unknown[]]>) => {

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capabilities, Policy, SafetensorsError, type PolicySpec } from '../../src/index.js';
-import { rng } from '../reference/surrogate.js';
+import { rng } from '../helpers/data.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'f2g-policy-'));
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capabilities, Policy, ValueHead } from '../../src/index.js';
-import { rng } from '../reference/surrogate.js';
+import { rng } from '../helpers/data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const probe = capabilities().torch ? spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }) : undefined;

@@ -4,7 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { capabilities, GrpoTrainer, native, Policy, PpoTrainer, type PolicySpec, type RolloutBatch } from '../../src/index.js';
-import { gae, grpoAdvantages, k3, maskedMean, rng, rows, surrogate, valueLoss, type Aggregation } from '../reference/surrogate.js';
+import { gae, grpoAdvantages, k3, maskedMean, rows, surrogate, valueLoss, type Aggregation } from '../reference/surrogate.js';
+import { rng } from '../helpers/data.js';
 
 const spec: PolicySpec = { obsDim: 4, trunk: { sizes: [16, 16] }, head: { type: 'gaussian', actionDim: 2, initLogStd: -0.5 }, critic: { sizes: [16] }, seed: 5 };
 const Bs = 6; const Ts = 5;

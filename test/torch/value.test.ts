@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capabilities, SafetensorsError, ValueHead } from '../../src/index.js';
-import { rng } from '../reference/surrogate.js';
+import { rng } from '../helpers/data.js';
 
 const hasTorch = capabilities().torch;
 const dir = mkdtempSync(path.join(tmpdir(), 'f2g-value-'));

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { OnnxVisualEncoder, OnnxBackbone, planClips, encodeFrames, framesFromArray } from '../../src/index.js';
 import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from '../helpers/onnx-models.js';
 import { patchifyRef, patchifyRefFloat, normalise } from '../reference/patchify.js';
+import { rand } from '../helpers/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'f2g-onnx-'));
 function save(name: string, bytes: Uint8Array): string {
@@ -15,12 +16,8 @@ function save(name: string, bytes: Uint8Array): string {
 }
 
 function frames(n: number, H: number, W: number, seed: number): Uint8Array[] {
-  let a = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    const f = new Uint8Array(H * W * 3);
-    for (let i = 0; i < f.length; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; f[i] = a >>> 24; }
-    return f;
-  });
+  const all = rand(n * H * W * 3, seed);
+  return Array.from({ length: n }, (_, i) => all.slice(i * H * W * 3, (i + 1) * H * W * 3));
 }
 function stack(fs: Uint8Array[], H: number, W: number) {
   const data = new Uint8Array(fs.length * H * W * 3);
