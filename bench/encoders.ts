@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { encodeFrames, framesFromArray, OnnxVisualEncoder, patchStatsEncoder, progressTargets } from '../src/index.js';
 import { sampleImageEpisodes } from '../src/demo/index.js';
-import { patchifyEncoderModel } from '../test/helpers/onnx-models.js';
+import { patchifyEncoderModel } from '../test/fixtures/onnx-models.js';
 import { randomBytes } from '../src/core/random.js';
 import { table } from './common.js';
 

@@ -9,7 +9,7 @@ import { encodeCommand, parseCommandArgs, runCommand } from '../../src/cli/index
 import { encoderSpecFrom } from '../../src/cli/encoder-options.js';
 import { captureIO } from '../helpers/cli.js';
 import { rand } from '../helpers/data.js';
-import { patchifyEncoderModel } from '../helpers/onnx-models.js';
+import { patchifyEncoderModel } from '../fixtures/onnx-models.js';
 
 const root = mkdtempSync(join(tmpdir(), 'f2g-encode-'));
 

@@ -12,7 +12,7 @@ import { encodeFrames, OnnxVisualEncoder, patchStatsEncoder, progressTargetsSync
 import { commandHelp, encodeCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { encodeSceneEpisode, runMain, sampleImageEpisodes, SCENE_PROGRESS_OPTIONS } from '../../src/demo/index.js';
 import { captureIO, cli } from '../helpers/cli.js';
-import { patchifyEncoderModel } from '../helpers/onnx-models.js';
+import { patchifyEncoderModel } from '../fixtures/onnx-models.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-frames-'));
 

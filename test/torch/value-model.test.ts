@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capabilities, OnnxBackbone, ValueHead, ValueModel } from '../../src/index.js';
-import { poolingBackboneModel } from '../helpers/onnx-models.js';
+import { poolingBackboneModel } from '../fixtures/onnx-models.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'f2g-vm-'));
 const H = 6, S = 4, B = 5;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OnnxVisualEncoder, OnnxBackbone, planClips, encodeFrames, framesFromArray } from '../../src/index.js';
-import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from '../helpers/onnx-models.js';
+import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from '../fixtures/onnx-models.js';
 import { patchifyRef, patchifyRefFloat, normalise } from '../reference/patchify.js';
 import { rand } from '../helpers/data.js';
 
