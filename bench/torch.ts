@@ -46,7 +46,6 @@ export async function run(): Promise<void> {
     return;
   }
   const threads = caps.torchThreads ?? 1;
-  const minTime = Number(process.env.BENCH_MIN_TIME ?? 1);
 
   const policy = new Policy({ obsDim: 64, trunk: { sizes: [256, 256] }, head: { type: 'gaussian', actionDim: 8 }, critic: { sizes: [256, 256] }, seed: 1 });
   policy.addLora({ rank: 16, alpha: 32, targets: ['trunk.0', 'trunk.2', 'head.mean'], seed: 1 });

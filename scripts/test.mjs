@@ -35,7 +35,6 @@ child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
 child.stderr.on('data', (d) => { out += d; process.stderr.write(d); });
 const code = await new Promise((resolve) => child.on('close', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 
-// eslint-disable-next-line no-control-regex
 const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
 const last = (label) => {
   const m = [...plain.matchAll(new RegExp(`^\\s*${label}:\\s+(\\d+)`, 'gm'))].pop();

@@ -215,7 +215,7 @@ test('backbone: [B, L, H] hidden states pooled by last token / mean', async () =
 
 test('backbone: inputs checked against declared dtype, rank, sizes and names', async () => {
   const bb = await OnnxBackbone.load(save('bb2.onnx', poolingBackboneModel({ size: 8, hidden: 3 }).bytes));
-  const rejects = async (p: Promise<unknown>, type: Function, re: RegExp) => {
+  const rejects = async (p: Promise<unknown>, type: new (...args: never[]) => Error, re: RegExp) => {
     await p.then(() => assert.unreachable('resolved'), (e: Error) => { assert.ok(e instanceof type, `${e.name}: ${e.message}`); assert.match(e.message, re); });
   };
   await rejects(bb.embed({ data: new BigInt64Array(192), shape: [1, 3, 8, 8] }), TypeError, /float32 data for inputs\.pixel_values .*received int64/);
