@@ -10,7 +10,7 @@ import { encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-opti
 import { failureLine, framesLabel, progressBar, type ProgressBar } from './ui.js';
 
 /** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
-export function progressOptionsFrom(values: OptionValues): ProgressOptions {
+function progressOptionsFrom(values: OptionValues): ProgressOptions {
   const o: ProgressOptions = {};
   const window = intOption(values.window, 'window', 2);
   const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 1);
@@ -30,7 +30,7 @@ export function progressOptionsFrom(values: OptionValues): ProgressOptions {
 }
 
 /** Options shared by commands that label episodes. */
-export const PROGRESS_OPTION_SPECS: OptionSpec[] = [
+const PROGRESS_OPTION_SPECS: OptionSpec[] = [
   { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
   { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
   { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.threshold) },

@@ -26,7 +26,7 @@ import { encodeCommand } from './encode-command.js';
 import { labelCommand } from './label-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
-export const COMMANDS: Command[] = [
+const COMMANDS: Command[] = [
   labelCommand,
   encodeCommand,
 ];
@@ -40,7 +40,7 @@ function version(): string {
 }
 
 /** The top-level --help text. */
-export function mainHelp(): string {
+function mainHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return [
     'Usage: feat2go <command> [options]',
@@ -62,7 +62,7 @@ export function mainHelp(): string {
 /**
  * Runs the command line with `argv` (without `node` and the script) and returns the exit status.
  */
-export async function runCli(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+async function runCli(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const target = first === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;

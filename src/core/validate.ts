@@ -57,7 +57,7 @@ export function checkOptions<T extends object>(v: T | undefined, name = 'opts'):
 }
 
 /** Checks that `shape` is an array of non-negative integers of the given rank. */
-export function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
+function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
   if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of integers', shape);
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];

@@ -3,8 +3,8 @@
 // stages to a goal), writes the episodes as uint8 .npy frames, and labels them
 // through `feat2go label --encoder builtin`'s code path (built-in encoder,
 // SCENE_PROGRESS_OPTIONS): plots, summary, a contact sheet of one episode.
-// `npm start -- --features`: the V-JEPA-2-shaped feature sample instead
-// (issue 2's main job), labelled as `feat2go label` labels feature files.
+// `npm start -- --features`: the V-JEPA-2-shaped feature sample instead,
+// labelled as `feat2go label` labels feature files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

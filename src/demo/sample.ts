@@ -20,7 +20,7 @@ export interface SampleOptions {
   patches?: number;
   /** Feature dims D. Default 1024 (ViT-L). */
   dims?: number;
-  /** Per-element noise standard deviation relative to the unit-variance features. Default 0.02 (held frames then stay within the default threshold's reach; see the README). */
+  /** Per-element noise standard deviation relative to the unit-variance features. Default 0.02 (held frames then stay within the default threshold's reach; see docs/progress.md). */
   noise?: number;
   /** Average frames per stage (pause + motion); the stage count is about T / this (at least 2). Default 40. */
   framesPerStage?: number;
