@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/dispatch.h"
 #include "kernels/pool.h"
 
 namespace f2g {
@@ -65,6 +66,19 @@ const std::int8_t* NoiseTable() {
     return t;
   }();
   return table.data();
+}
+
+// frame[k] += tbl[k] * amp / 128, saturated; restrict-qualified so it vectorises.
+F2G_MULTIVERSION void AddNoise(std::uint8_t* __restrict frame, const std::int8_t* __restrict tbl, std::size_t bytes,
+                               int amp) {
+  for (std::size_t k0 = 0; k0 < bytes; k0 += kNoiseLen) {
+    std::uint8_t* __restrict f = frame + k0;
+    const std::size_t n = std::min(kNoiseLen, bytes - k0);
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::int16_t v = static_cast<std::int16_t>(f[k] + ((tbl[k] * static_cast<std::int16_t>(amp)) >> 7));
+      f[k] = static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+  }
 }
 
 struct Canvas {
@@ -260,7 +274,10 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
         else if (cx - h >= R + kRimW - 1e-4f) lo = std::max(lo, R + kRimW + h);
         else if (cx - h >= L - 1e-4f && cx + h <= R + 1e-4f) lo = std::max(lo, L + h), hi = std::min(hi, R - h);
       }
-      cx = std::clamp(target, lo, std::max(lo, hi));
+      const float to = std::clamp(target, lo, std::max(lo, hi));
+      // A cube stopped by a rim or the scene's edge stops the finger pushing it.
+      if (to != target) gx = std::clamp(gx + (to - target), kGxMin, kGxMax);
+      cx = to;
     }
   }
 
@@ -397,15 +414,7 @@ void Batch::render(std::size_t i, std::uint8_t* frame) const {
   if (s.noise > 0) {
     const std::uint64_t key = Mix((static_cast<std::uint64_t>(init_id_[i]) << 32) ^ static_cast<std::uint64_t>(t_[i]));
     const std::int8_t* tbl = NoiseTable() + (key % kNoiseLen);  // table holds 2 * kNoiseLen values
-    const int amp = s.noise;
-    for (std::size_t k0 = 0; k0 < bytes; k0 += kNoiseLen) {
-      std::uint8_t* f = frame + k0;
-      const std::size_t n = std::min(kNoiseLen, bytes - k0);
-      for (std::size_t k = 0; k < n; ++k) {
-        const int v = f[k] + ((tbl[k] * amp) >> 7);
-        f[k] = static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
-      }
-    }
+    AddNoise(frame, tbl, bytes, s.noise);
   }
 }
 
