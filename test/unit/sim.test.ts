@@ -178,6 +178,72 @@ test('dynamics: fingers push a cube along the table, and the tray rim stops it (
   assert.is(h.env.maxStage[0], 0);
 });
 
+test('dynamics: closing with the fingertips high on the cube does not hold it; a held cube stops at the table', () => {
+  const h = single(9);
+  const st0 = h.s();
+  // fingertips at 0.8 of the cube's height: between the fingers, but too high to hold
+  h.moveTo(st0.cubeX, st0.cubeSize + 0.05, -1);
+  h.moveTo(st0.cubeX, 0.8 * st0.cubeSize, -1);
+  for (let k = 0; k < 4; k++) h.act(0, 0, 1);
+  let st = h.s();
+  assert.not.ok(st.holding);
+  assert.ok(Math.abs(GAP_MIN + st.opening * (GAP_MAX - GAP_MIN) - st.cubeSize) < 1e-5, 'fingers stop at the sides');
+  h.moveTo(st0.cubeX, 0.3, 1);
+  assert.is(h.s().cubeZ, 0, 'not lifted');
+  // grasp properly, then press down: the held cube stops on the table
+  h.act(0, 0, -1);
+  h.act(0, 0, -1);
+  h.act(0, 0, -1);
+  const held = graspCube(h);
+  assert.ok(held.holding);
+  for (let k = 0; k < 5; k++) h.act(0, -1, 1);
+  st = h.s();
+  assert.is(st.cubeZ, 0);
+  assert.ok(Math.abs(st.gripperZ - held.gripperZ) < 1e-6);
+  assert.ok(st.holding);
+});
+
+test('dynamics: a cube dropped onto a rim rests on it; no success', () => {
+  const h = single(13);
+  const held = graspCube(h);
+  h.moveTo(held.gripperX, held.gripperZ + 0.2, 1);
+  const rimCentre = held.goalX - held.goalWidth / 2 - RIM_W / 2;
+  h.moveTo(rimCentre, h.s().gripperZ, 1);
+  for (let k = 0; k < 15; k++) h.act(0, 0.5, -1);
+  const st = h.s();
+  assert.not.ok(st.holding);
+  assert.ok(Math.abs(st.cubeZ - 0.035) < 1e-6, `rests on the rim top (${st.cubeZ})`);
+  assert.is(st.cubeVz, 0);
+  assert.is(h.env.success[0], 0);
+  assert.is(h.env.stage[0], 0);
+});
+
+test('dynamics: envs are independent: an env in a batch matches the same initial state run alone', () => {
+  const batch = new PickPlaceEnv({ numEnvs: 4 });
+  batch.reset([5, 6, 7, 8]);
+  const alone = new PickPlaceEnv({ numEnvs: 1 });
+  alone.reset([7]);
+  const bytes = 64 * 64 * 3;
+  for (let t = 0; t < 40; t++) {
+    const a = batch.expertActions(0.2, 4);
+    // env 2's own action, given to the single env
+    batch.step(a);
+    alone.step(a.subarray(6, 9));
+    assert.ok(Buffer.compare(batch.frames.subarray(2 * bytes, 3 * bytes), alone.frames) === 0, `step ${t}`);
+    assert.equal(Array.from(batch.proprio.subarray(8, 12)), Array.from(alone.proprio));
+  }
+  assert.ok(Buffer.compare(batch.frames.subarray(0, bytes), batch.frames.subarray(bytes, 2 * bytes)) !== 0);
+});
+
+test('buffers: a transferred output buffer makes calls throw instead of writing freed memory', () => {
+  const env = new PickPlaceEnv({ numEnvs: 2 });
+  env.reset([0, 1]);
+  structuredClone(env.frames.buffer, { transfer: [env.frames.buffer] });
+  assert.is(env.frames.length, 0, 'detached');
+  assert.throws(() => env.step(new Float32Array(6)), /buffer was transferred or detached/);
+  assert.throws(() => env.reset([0, 1]), /buffer was transferred or detached/);
+});
+
 test('dynamics: reset -1 keeps an env; reset brings back the exact initial state', () => {
   const env = new PickPlaceEnv({ numEnvs: 2, render: false });
   env.reset([5, 6]);
