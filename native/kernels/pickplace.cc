@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-#include "kernels/dispatch.h"
 #include "kernels/pool.h"
 
 namespace f2g {
@@ -56,28 +58,34 @@ float Clip1(float v) { return v < -1.f ? -1.f : v > 1.f ? 1.f : v; }
 float Gap(float o) { return kGapMin + o * (kGapMax - kGapMin); }
 float ContactOpening(float s) { return std::clamp((s - kGapMin) / (kGapMax - kGapMin), 0.f, 1.f); }
 
-// Pixel noise: one fixed table of values in [-127, 127], read from a per-frame offset.
+// Pixel noise: one fixed table of uniform integers in [-kVisionNoise,
+// kVisionNoise], read from a per-frame offset (the only amplitude in use).
 constexpr std::size_t kNoiseLen = 1 << 16;
 const std::int8_t* NoiseTable() {
   static const std::vector<std::int8_t> table = [] {
     std::vector<std::int8_t> t(2 * kNoiseLen);
     for (std::size_t i = 0; i < t.size(); ++i)
-      t[i] = static_cast<std::int8_t>(static_cast<int>(Mix(0xC0FFEEULL + i) % 255) - 127);
+      t[i] = static_cast<std::int8_t>(static_cast<int>(Mix(0xC0FFEEULL + i) % (2 * kVisionNoise + 1)) - kVisionNoise);
     return t;
   }();
   return table.data();
 }
 
-// frame[k] += tbl[k] * amp / 128, saturated; restrict-qualified so it vectorises.
-F2G_MULTIVERSION void AddNoise(std::uint8_t* __restrict frame, const std::int8_t* __restrict tbl, std::size_t bytes,
-                               int amp) {
-  for (std::size_t k0 = 0; k0 < bytes; k0 += kNoiseLen) {
-    std::uint8_t* __restrict f = frame + k0;
-    const std::size_t n = std::min(kNoiseLen, bytes - k0);
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::int16_t v = static_cast<std::int16_t>(f[k] + ((tbl[k] * static_cast<std::int16_t>(amp)) >> 7));
-      f[k] = static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
+// frame[k] += noise[k], saturated to [0, 255]: flipping the top bit maps
+// uint8 to int8 order-preservingly, so a signed saturating add does it.
+void AddNoise(std::uint8_t* frame, const std::int8_t* noise, std::size_t bytes) {
+  std::size_t k = 0;
+#if defined(__SSE2__)
+  const __m128i flip = _mm_set1_epi8(static_cast<char>(0x80));
+  for (; k + 16 <= bytes; k += 16) {
+    __m128i x = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(frame + k)), flip);
+    x = _mm_adds_epi8(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(noise + k)));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(frame + k), _mm_xor_si128(x, flip));
+  }
+#endif
+  for (; k < bytes; ++k) {
+    const int v = frame[k] + noise[k];
+    frame[k] = static_cast<std::uint8_t>(v < 0 ? 0 : v > 255 ? 255 : v);
   }
 }
 
@@ -411,10 +419,10 @@ void Batch::render(std::size_t i, std::uint8_t* frame) const {
   cv.Rect(gx - g - kFingerW, gx + g + kFingerW, palm, palm + kPalmH, kFinger);
   cv.Rect(gx - g - kFingerW, gx - g, gz, palm, kFinger);
   cv.Rect(gx + g, gx + g + kFingerW, gz, palm, kFinger);
-  if (s.noise > 0) {
+  if (s.noise > 0) {  // the table covers one frame of up to kNoiseLen bytes from any offset
     const std::uint64_t key = Mix((static_cast<std::uint64_t>(init_id_[i]) << 32) ^ static_cast<std::uint64_t>(t_[i]));
-    const std::int8_t* tbl = NoiseTable() + (key % kNoiseLen);  // table holds 2 * kNoiseLen values
-    AddNoise(frame, tbl, bytes, s.noise);
+    for (std::size_t k0 = 0; k0 < bytes; k0 += kNoiseLen)
+      AddNoise(frame + k0, NoiseTable() + (Mix(key + k0) % kNoiseLen), std::min(kNoiseLen, bytes - k0));
   }
 }
 

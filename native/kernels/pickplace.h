@@ -53,7 +53,7 @@ struct InitState {
   float goal_x, goal_w;         // tray centre and inner width
   std::uint8_t bg[3], table[3], cube[3];
   int stripes;                  // 0: none; else stripe period in pixels at 64 px
-  int noise;                    // pixel noise amplitude (grey levels)
+  int noise;                    // pixel noise amplitude (grey levels): 0 or 12
   bool distractor;
   float dx, dr;                 // distractor ball centre x and radius
   std::uint8_t dcol[3];
