@@ -4,6 +4,7 @@
 // them in place, every call rewrites them.
 #include <cmath>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "bindings/napi_util.h"
@@ -65,7 +66,10 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     e.render = x.As<Napi::Boolean>().Value();
   }
   if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
-  CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3, 2}, "frames");
+  const std::size_t bytes = CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
+  if (e.render && bytes > (std::size_t{1} << 32))
+    ThrowRange("Expected numEnvs × imageSize² × 3 ≤ 4294967296 frame bytes but received " + std::to_string(e.n) + " × " +
+               std::to_string(e.image) + "² × 3 = " + std::to_string(bytes));
   return e;
 }
 
@@ -98,7 +102,12 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
     F2G_GUARD({
       EnvOpts o = ParseOpts(info[0]);
       threads_ = o.threads;
-      batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render);
+      try {
+        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render);
+      } catch (const std::bad_alloc&) {
+        throw ArgError{ArgError::kRange, "PickPlaceEnv: out of memory for " + std::to_string(o.n) +
+                                             " environments (frames and state); use fewer or smaller frames"};
+      }
       Napi::Env env = info.Env();
       const std::size_t n = o.n, S = o.render ? o.image : 0;
       Napi::Object views = Napi::Object::New(env);

@@ -475,6 +475,7 @@ test('bad input: options', () => {
     [{ numEnvs: 2, threads: -1 }, /opts\.threads/, RangeError],
     [{ numEnvs: 2, numEnv: 2 }, /one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received 'numEnv'/, TypeError],
     [null, /an options object for opts but received null/, TypeError],
+    [{ numEnvs: 1 << 20, imageSize: 512 }, /frame bytes/, RangeError],
   ];
   for (const [opts, re, kind] of bad) {
     assert.throws(() => new PickPlaceEnv(opts as never), (e: Error) => e instanceof kind && re.test(e.message), JSON.stringify(opts));
