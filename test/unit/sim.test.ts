@@ -120,6 +120,31 @@ test('dynamics: grasp, lift, carry over the tray and release = success with rewa
   assert.equal(h.s(), before, 'a finished env does not move');
 });
 
+test('dynamics: success needs the gripper fully open, not just the cube at rest in the tray', () => {
+  const h = single(8);
+  const held = graspCube(h);
+  h.moveTo(held.gripperX, held.gripperZ + 0.15, 1);
+  h.moveTo(held.goalX, h.s().gripperZ, 1);
+  h.moveTo(held.goalX, held.gripperZ, 1); // lower the held cube onto the tray floor
+  assert.is(h.s().cubeZ, 0);
+  assert.ok(h.s().holding);
+  const contact = h.s().opening;
+  const opening: number[] = [];
+  const success: number[] = [];
+  for (let k = 0; k < 4 && !h.env.terminated[0]; k++) {
+    h.act(0, 0, -1);
+    opening.push(h.s().opening);
+    success.push(h.env.success[0]);
+  }
+  // opening grows by 0.25 per step from the contact opening; success only once it reaches 1
+  const steps = Math.ceil((1 - contact) / 0.25 - 1e-6);
+  assert.is(success.length, steps, `success after ${steps} opening steps (${opening})`);
+  assert.equal(success.slice(0, -1), new Array(steps - 1).fill(0));
+  assert.is(success[steps - 1], 1);
+  assert.is(opening[steps - 1], 1);
+  assert.ok(steps >= 2, 'at least one step with the cube at rest and the gripper still opening');
+});
+
 test('dynamics: releasing outside the tray drops the cube on the table, no success; horizon truncates', () => {
   const h = single(11, 'id', false, 60);
   const held = graspCube(h);
