@@ -100,9 +100,6 @@ export interface NativeAddon {
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
-  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
-  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
   rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, horizon: number, threads: number, out: Float32Array): void;
@@ -124,6 +121,9 @@ export interface NativeAddon {
     B: number, T: number, clip: number, huberDelta: number, aggregation: string, threads: number): NativeLossResult;
   rlKlPenalty(logProbs: Float32Array, refLogProbs: Float32Array, mask: NativeFlags | null, B: number, T: number,
     estimator: 'k1' | 'k2' | 'k3', aggregation: string, threads: number): NativeLossResult;
+  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 }
 
 // ---- reinforcement learning (native/bindings/rl.cc) ----
