@@ -121,9 +121,6 @@ export interface NativeAddon {
     B: number, T: number, clip: number, huberDelta: number, aggregation: string, threads: number): NativeLossResult;
   rlKlPenalty(logProbs: Float32Array, refLogProbs: Float32Array, mask: NativeFlags | null, B: number, T: number,
     estimator: 'k1' | 'k2' | 'k3', aggregation: string, threads: number): NativeLossResult;
-  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
-  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 }
 
 // ---- reinforcement learning (native/bindings/rl.cc) ----
@@ -141,6 +138,11 @@ export interface NativeLossResult {
 }
 
 // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+// (declared here, merged into NativeAddon above)
+export interface NativeAddon {
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
+}
 /** The native batch of pick-and-place environments; its views are rewritten in place. */
 export interface NativePickPlace {
   views(): {
