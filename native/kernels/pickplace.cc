@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -203,6 +204,18 @@ float Batch::support(std::size_t i, float cx) const {
   return on_left || on_right ? kRimH : 0.f;
 }
 
+std::pair<float, float> Batch::slide_range(std::size_t i, float cx, float cz) const {
+  const InitState& s = init_[i];
+  const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
+  float lo = h, hi = 1.f - h;
+  if (cz < kRimH) {  // low enough to hit a rim: stay on the side of the rims it is on
+    if (cx + h <= L - kRimW + 1e-4f) hi = std::min(hi, L - kRimW - h);
+    else if (cx - h >= R + kRimW - 1e-4f) lo = std::max(lo, R + kRimW + h);
+    else if (cx - h >= L - 1e-4f && cx + h <= R + 1e-4f) lo = std::max(lo, L + h), hi = std::min(hi, R - h);
+  }
+  return {lo, std::max(lo, hi)};
+}
+
 int Batch::stage_of(std::size_t i) const {
   const InitState& s = init_[i];
   const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
@@ -264,25 +277,26 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
     o = std::min(1.f, o + kOpenRate);
   }
 
-  // 2. horizontal move
-  gx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
-  if (holding_[i]) cx = gx;
+  // 2. horizontal move; a held cube below the rims' height cannot pass through them
+  {
+    float nx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
+    if (holding_[i]) {
+      const auto [lo, hi] = slide_range(i, cx, cz);
+      nx = std::clamp(nx, std::max(lo, kGxMin), std::min(hi, kGxMax));
+      cx = nx;
+    }
+    gx = nx;
+  }
 
   // 3. fingers push a free cube sideways; the tray rims stop a cube sliding on the table
   if (!holding_[i] && finger_overlaps_z(i)) {
     const float g = Gap(o) / 2;
-    const float L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
     for (int side = 0; side < 2; ++side) {
       const float f0 = side == 0 ? gx - g - kFingerW : gx + g, f1 = f0 + kFingerW;
       if (cx + h <= f0 || cx - h >= f1) continue;
       const float target = cx >= (f0 + f1) / 2 ? f1 + h : f0 - h;
-      float lo = h, hi = 1.f - h;
-      if (cz < kRimH) {
-        if (cx + h <= L - kRimW + 1e-4f) hi = std::min(hi, L - kRimW - h);
-        else if (cx - h >= R + kRimW - 1e-4f) lo = std::max(lo, R + kRimW + h);
-        else if (cx - h >= L - 1e-4f && cx + h <= R + 1e-4f) lo = std::max(lo, L + h), hi = std::min(hi, R - h);
-      }
-      const float to = std::clamp(target, lo, std::max(lo, hi));
+      const auto [lo, hi] = slide_range(i, cx, cz);
+      const float to = std::clamp(target, lo, hi);
       // A cube stopped by a rim or the scene's edge stops the finger pushing it.
       if (to != target) gx = std::clamp(gx + (to - target), kGxMin, kGxMax);
       cx = to;
@@ -307,6 +321,7 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
   // 5. gravity on a free cube
   if (!holding_[i]) {
     const float sup = support(i, cx);
+    if (cz < sup) cz = sup, cvz_[i] = 0.f;  // a cube never rests inside a rim
     if (cz > sup + 1e-6f || cvz_[i] != 0.f) {
       cvz_[i] -= kGravity;
       cz += cvz_[i];
@@ -409,9 +424,11 @@ void Batch::render(std::size_t i, std::uint8_t* frame) const {
   // cube with a lighter band near its top
   const float h = s.cs / 2, cx = cx_[i], cz = cz_[i];
   cv.Rect(cx - h, cx + h, cz, cz + s.cs, s.cube);
-  std::uint8_t light[3];
-  for (int c = 0; c < 3; ++c) light[c] = static_cast<std::uint8_t>((s.cube[c] + 255) / 2);
-  cv.Rect(cx - h + 0.15f * s.cs, cx + h - 0.15f * s.cs, cz + 0.68f * s.cs, cz + 0.8f * s.cs, light);
+  if (s.cs * S >= 6.f) {  // too small a cube would be all band
+    std::uint8_t light[3];
+    for (int c = 0; c < 3; ++c) light[c] = static_cast<std::uint8_t>((s.cube[c] + 255) / 2);
+    cv.Rect(cx - h + 0.15f * s.cs, cx + h - 0.15f * s.cs, cz + 0.68f * s.cs, cz + 0.8f * s.cs, light);
+  }
   // gripper: arm from the top, palm, two fingers
   const float g = Gap(open_[i]) / 2, gx = gx_[i], gz = gz_[i];
   const float palm = gz + kFingerLen;
