@@ -282,7 +282,7 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
     float nx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
     if (holding_[i]) {
       const auto [lo, hi] = slide_range(i, cx, cz);
-      nx = std::clamp(nx, std::max(lo, kGxMin), std::min(hi, kGxMax));
+      nx = std::min(std::max(nx, std::max(lo, kGxMin)), std::min(hi, kGxMax));  // bounds may cross at the walls
       cx = nx;
     }
     gx = nx;
