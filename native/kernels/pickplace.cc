@@ -385,14 +385,16 @@ void Batch::draw_background(std::size_t i) {
     const std::uint8_t* base = table ? s.table : s.bg;
     // background darkens towards the table; the table's front edge is darker
     const float shade = table ? (y == ty ? 0.75f : 1.f) : 1.f - 0.18f * static_cast<float>(y) / ty;
-    for (int x = 0; x < S; ++x) {
-      float f = shade;
-      if (period) {
-        const int phase = table ? (x + y) / (period / 2) : x / (period / 2);
-        if (phase & 1) f *= table ? 0.82f : 1.12f;
-      }
-      std::uint8_t* p = px + (static_cast<std::size_t>(y) * S + x) * 3;
-      for (int c = 0; c < 3; ++c) p[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * f + 0.5f));
+    std::uint8_t plain[3], striped[3];
+    for (int c = 0; c < 3; ++c) {
+      plain[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade + 0.5f));
+      striped[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade * (table ? 0.82f : 1.12f) + 0.5f));
+    }
+    std::uint8_t* p = px + static_cast<std::size_t>(y) * S * 3;
+    for (int x = 0; x < S; ++x, p += 3) {
+      const bool stripe = period && (((table ? x + y : x) / (period / 2)) & 1);
+      const std::uint8_t* c = stripe ? striped : plain;
+      p[0] = c[0], p[1] = c[1], p[2] = c[2];
     }
   }
   Canvas cv{px, S, ty};
