@@ -218,7 +218,8 @@ function sameShape(t: Tensor, name: string, shape: number[], as: string): void {
   }
 }
 
-function tensor2(t: unknown, name: string, label: string): Tensor {
+/** Checks a rank-2 tensor argument (`label` describes its shape in errors). */
+function checkTensor2(t: unknown, name: string, label: string): Tensor {
   return checkTensor(t, name, 2, label);
 }
 
@@ -324,11 +325,11 @@ export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
   if (typeof tm !== 'boolean') throw typeError('opts.timeMajor', 'a boolean', tm);
   const label = tm ? '[T, B]' : '[B, T]';
-  const r = tensor2(input.rewards, 'rewards', label);
+  const r = checkTensor2(input.rewards, 'rewards', label);
   const shape = r.shape;
-  const v = tensor2(input.values, 'values', label);
+  const v = checkTensor2(input.values, 'values', label);
   sameShape(v, 'values', shape, 'rewards');
-  const nv = tensor2(input.nextValues, 'nextValues', label);
+  const nv = checkTensor2(input.nextValues, 'nextValues', label);
   sameShape(nv, 'nextValues', shape, 'rewards');
   const term = checkFlags(input.terminated, 'terminated', shape);
   const done = checkFlags(input.done, 'done', shape);
@@ -491,10 +492,10 @@ export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions):
   checkKeys(input, 'input', { logProbs: 1, oldLogProbs: 1, advantages: 1, mask: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
   const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const olp = tensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const olp = checkTensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
   sameShape(olp, 'oldLogProbs', lp.shape, 'logProbs');
-  const adv = tensor2(input.advantages, 'advantages', '[B, T]');
+  const adv = checkTensor2(input.advantages, 'advantages', '[B, T]');
   sameShape(adv, 'advantages', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const clipLow = checkNumber(o.clipLow, 'opts.clipLow', 0, 1, 'a number in [0, 1)');
@@ -532,13 +533,13 @@ export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions)
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
   checkKeys(input, 'input', { values: 1, returns: 1, oldValues: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', VALUE_LOSS_KEYS);
-  const v = tensor2(input.values, 'values', '[B, T]');
-  const R = tensor2(input.returns, 'returns', '[B, T]');
+  const v = checkTensor2(input.values, 'values', '[B, T]');
+  const R = checkTensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
   const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
   let old: Float32Array | null = null;
   if (input.oldValues !== undefined) {
-    const ov = tensor2(input.oldValues, 'oldValues', '[B, T]');
+    const ov = checkTensor2(input.oldValues, 'oldValues', '[B, T]');
     sameShape(ov, 'oldValues', v.shape, 'values');
     old = ov.data;
   } else if (clip > 0) {
@@ -576,8 +577,8 @@ export function klPenalty(input: KlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
   checkKeys(input, 'input', { logProbs: 1, refLogProbs: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', KL_KEYS);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const ref = checkTensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const est = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');

@@ -14,9 +14,12 @@ import {
 import { intOption, UsageError } from '../../src/cli/command.js';
 import { ensureDir } from '../../src/io/atomic.js';
 import { cli } from '../helpers/cli.js';
+import { testIf } from '../helpers/skip.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-robust-'));
 const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
+const withFfmpeg = testIf(hasFfmpeg, 'ffmpeg and ffprobe are not on PATH');
+const withMkfifo = testIf(spawnSync('mkfifo', ['--version']).status === 0, 'mkfifo is not on PATH');
 
 function ffmpeg(args: string[]): void {
   const r = spawnSync('ffmpeg', ['-v', 'error', '-y', ...args], { encoding: 'utf8' });
@@ -47,8 +50,7 @@ async function rejects(p: Promise<unknown>, ...patterns: RegExp[]): Promise<Erro
 }
 
 // ---------- truncated videos ----------
-test('a video cut to 60 % is an error naming the file; allowPartial uses the decoded frames with a warning', async () => {
-  if (!hasFfmpeg) { console.log('SKIP truncated video: ffmpeg/ffprobe not on PATH'); return; }
+withFfmpeg('a video cut to 60 % is an error naming the file; allowPartial uses the decoded frames with a warning', async () => {
   const { full, cut } = videos();
   const enc = patchStatsEncoder({ grid: 2, bins: 4 });
   const whole = await encodeFrames(full, enc);
@@ -68,8 +70,7 @@ test('a video cut to 60 % is an error naming the file; allowPartial uses the dec
   }
 });
 
-test('CLI: a truncated video is skipped (exit 1) unless --allow-partial (exit 0, warning on stderr)', () => {
-  if (!hasFfmpeg) { console.log('SKIP truncated video CLI: ffmpeg/ffprobe not on PATH'); return; }
+withFfmpeg('CLI: a truncated video is skipped (exit 1) unless --allow-partial (exit 0, warning on stderr)', () => {
   const { cut } = videos();
   const out = path.join(dir, 'cli-out');
   const r = cli(['label', '--encoder', 'builtin', '--grid', '2', cut, '--out', out]);
@@ -87,9 +88,9 @@ test('CLI: a truncated video is skipped (exit 1) unless --allow-partial (exit 0,
 });
 
 // ---------- named pipes and folders ----------
-test('a named pipe is refused at once, not read (readers, openEpisode, CLI)', async () => {
+withMkfifo('a named pipe is refused at once, not read (readers, openEpisode, CLI)', async () => {
   const fifo = path.join(dir, 'pipe.npy');
-  if (spawnSync('mkfifo', [fifo]).status !== 0) { console.log('SKIP named pipe: mkfifo failed'); return; }
+  assert.is(spawnSync('mkfifo', [fifo]).status, 0, 'mkfifo');
   const t0 = Date.now();
   for (const fn of [() => readNpy(fifo), () => readNpyHeader(fifo), () => readSafetensors(fifo), () => readSafetensorsHeader(fifo)]) {
     try {

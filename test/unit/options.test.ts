@@ -7,13 +7,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  capabilities, clippedSurrogate, clippedValueLoss, createEncoder, encodeFrames, framesFromArray, gae, grpoAdvantages,
+  clippedSurrogate, clippedValueLoss, createEncoder, encodeFrames, framesFromArray, gae, grpoAdvantages,
   grpoGroupStats, klPenalty, labelPaths, memoryReadProbe, normalizeAdvantages, patchSimilarity, patchStatsEncoder,
   plotEpisodeSvg, progressTargets, progressTargetsBatch, progressTargetsSync, segmentEpisode, shapeTerminalRewards,
   stepAdvantages, terminalRewards, writeFileAtomic, readSafetensors, parseSafetensors, Policy, ValueHead, PpoTrainer, GrpoTrainer,
 } from '../../src/index.js';
 import { sampleEpisode, sampleEpisodes, sampleImageEpisodes } from '../../src/demo/index.js';
 import { closestName, editDistance } from '../../src/core/validate.js';
+import { torchTest } from '../helpers/skip.js';
 
 function unknownOption(fn: () => unknown, key: string, near: string, owner = 'opts') {
   try {
@@ -129,11 +130,7 @@ test('files, plots, encoders, demo data', async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('libtorch classes', () => {
-  if (!capabilities().torch) {
-    console.log('SKIP libtorch option checks: the addon was built without libtorch');
-    return;
-  }
+torchTest('libtorch classes', () => {
   unknownOption(() => new ValueHead({ inputDim: 4, hiddenDim: 4, bin: 11 } as any), 'bin', 'bins', 'config');
   const spec = { obsDim: 3, trunk: { sizes: [4] }, head: { type: 'gaussian' as const, actionDim: 1 }, critic: { sizes: [4] } };
   unknownOption(() => new Policy({ ...spec, seeds: 1 } as any), 'seeds', 'seed', 'spec');

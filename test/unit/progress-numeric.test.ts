@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patchSimilarity, progressTargetsSync, slidingSlopes } from '../../src/index.js';
-import { refProgress, refSimilarity, rng, noise } from '../reference/progress.js';
+import { refProgress, refSimilarity, noise } from '../reference/progress.js';
+import { rng } from '../helpers/data.js';
 
 function randomEpisode(T: number, N: number, D: number, seed: number): Float32Array {
   const r = rng(seed);

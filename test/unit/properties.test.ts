@@ -2,7 +2,6 @@
 // random shapes, byte offsets inside larger buffers, options and aliasing,
 // against the independent float64 references in test/reference.
 import { test } from 'uvu';
-import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import {
   gae, grpoAdvantages, normalizeAdvantages, patchSimilarity, progressTargetsSync, slidingSlopes, stepAdvantages,

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { FileFormatError, parseSafetensors, readSafetensors, readSafetensorsHeader } from '../../src/index.js';
+import { testIf } from '../helpers/skip.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-st-'));
 let counter = 0;
@@ -132,13 +133,11 @@ function findWheel(): string | undefined {
   return undefined;
 }
 
-test('accept/reject decisions agree with the Python safetensors wheel', () => {
-  const wheel = findWheel();
-  const py = spawnSync('python3', ['-c', 'print(1)'], { encoding: 'utf8' });
-  if (!wheel || py.status !== 0) {
-    console.log(`SKIP safetensors parity: ${!wheel ? 'no safetensors wheel on disk' : 'no python3'}`);
-    return;
-  }
+const wheel = findWheel();
+const hasPython = spawnSync('python3', ['-c', 'print(1)'], { encoding: 'utf8' }).status === 0;
+const withWheel = testIf(wheel !== undefined && hasPython, !wheel ? 'no safetensors wheel on disk' : 'no python3 on PATH');
+
+withWheel('accept/reject decisions agree with the Python safetensors wheel', () => {
   const files = cases.map((c) => {
     const f = path.join(dir, `parity-${counter++}.safetensors`);
     fs.writeFileSync(f, c.bytes);
@@ -158,11 +157,9 @@ for f in sys.argv[2:]:
         out.append('error: ' + str(e))
 print(json.dumps(out))
 `;
-  const r = spawnSync('python3', ['-c', script, wheel, ...files], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.log(`SKIP safetensors parity: the wheel did not load (${r.stderr.trim().split('\n').pop()})`);
-    return;
-  }
+  const r = spawnSync('python3', ['-c', script, wheel!, ...files], { encoding: 'utf8' });
+  // The wheel is on disk and python3 runs: it must load (a broken wheel is a failure, not a skip).
+  assert.is(r.status, 0, `the safetensors wheel did not load: ${r.stderr}`);
   const verdicts = JSON.parse(r.stdout) as string[];
   cases.forEach((c, i) => {
     const refOk = verdicts[i] === 'ok';
