@@ -7,10 +7,11 @@
 #   scripts/sanitize.sh --build-only    build and check only
 #   FEAT2GO_SANITIZE_TESTS='rl\.test'   another test pattern (under test/unit)
 #
-# The subset (rl, progress, encoders-builtin, io, native-safety) keeps the run
-# to a few minutes on 2 cores; encoders-onnx (onnxruntime is not instrumented
-# and slow under ASan), episodes (ffmpeg child processes) and worker-threads
-# (one child process per scenario) are left out.
+# The subset is the unit tests that exercise native code (rl, progress,
+# progress-numeric, properties, sim, encoders-builtin, native-safety): a few
+# minutes on 2 cores. Left out: encoders-onnx (onnxruntime is not instrumented
+# and slow under ASan), episodes (ffmpeg child processes), worker-threads (one
+# child process per scenario), and the file readers (TypeScript only).
 # Node itself is not instrumented: libasan is preloaded so that it comes first,
 # leak detection is off (V8 keeps allocations until exit by design), and the
 # first report aborts the process (halt_on_error / -fno-sanitize-recover).
@@ -18,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-sanitize
 addon="$BUILD/Release/feat2go.node"
-pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|encoders-builtin|io|native-safety)\.test\.ts$}"
+pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|progress-numeric|properties|sim|encoders-builtin|native-safety)\.test\.ts$}"
 
 echo "== sanitizer build (address,undefined) in $BUILD =="
 FEAT2GO_SANITIZE=address,undefined FEAT2GO_TORCH=OFF npx cmake-js compile --out "$BUILD" --parallel "${JOBS:-2}" >"$BUILD.log" 2>&1 ||
