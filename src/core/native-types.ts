@@ -3,7 +3,7 @@
 // checks again so that nothing reads past a buffer.
 import type { Capabilities } from './types.js';
 
-// ---- libtorch training classes (native/torch/*; present only when built with libtorch) ----
+// ---- libtorch training classes (native/bindings/torch/*; present only when built with libtorch) ----
 /** [name, float32 data, shape] as exchanged with the libtorch classes. */
 export type NativeNamedTensor = [string, Float32Array, number[]];
 
@@ -104,7 +104,7 @@ export interface NativeAddon {
     out: Float32Array): Promise<void>;
   framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
     threads: number, out: Float32Array): Promise<void>;
-  // ---- libtorch (native/torch/*_binding.cc); undefined without libtorch ----
+  // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
