@@ -68,7 +68,10 @@ const bodies: Record<string, string> = {
     const T = 8, H = 96, W = 96; const f = new Uint8Array(T * H * W * 3).fill(77);
     const opts = { gridH: 8, gridW: 8, bins: 8, threads: 0 };
     (async () => { parentPort.postMessage('go'); for (;;) await addon.patchStats(f, T, H, W, opts, new Float32Array(T * 64 * 14)); })();`,
-  load: `parentPort.postMessage('go');`,
+  // Loads the addon again and again: each require() in a fresh module cache runs the module init.
+  load: `
+    parentPort.postMessage('go');
+    for (;;) { delete require.cache[workerData.addon]; process.dlopen({ exports: {} }, workerData.addon); }`,
   'value-head-predict': `
     const h = new addon.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 4096; const x = data(B * 64, 3);
@@ -104,11 +107,14 @@ async function detachDuring<T>(buf: ArrayBuffer, start: () => Promise<T>): Promi
   const p = start();
   // Transfer the buffer away (detaching it here), drop the clone, let the GC
   // free its memory and hand that memory out again, filled with garbage.
+  const bytes = buf.byteLength;
   structuredClone(buf, { transfer: [buf] });
-  gc();
   const junk: Float32Array[] = [];
-  for (let k = 0; k < 8; k++) junk.push(new Float32Array(buf.byteLength / 4 + 16).fill(Number.NaN));
-  gc();
+  for (let k = 0; k < 4; k++) {
+    gc();
+    await sleep(5);
+    junk.push(new Float32Array(bytes / 4).fill(Number.NaN));
+  }
   const r = await p;
   junk.length = 0;
   return r;
@@ -151,8 +157,8 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     return { terminated: await terminateMidCall(bodies['patch-stats'], 12, (i) => i % 4) };
   },
   async 'terminate-load'() {
-    // Terminated while require() runs the module init, or right after.
-    return { terminated: await terminateMidCall(bodies.load, 30, (i) => i % 3, false) };
+    // Terminated while the module init runs: the worker runs it in a loop.
+    return { terminated: await terminateMidCall(bodies.load, 30, (i) => i % 3) };
   },
   async 'terminate-value-head'() {
     if (!hasTorch) return { skip: 'libtorch not built in' };
@@ -177,7 +183,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     return { rounds, rssBeforeMB: before.rss / 2 ** 20, rssAfterMB: after.rss / 2 ** 20, externalBeforeMB: before.external / 2 ** 20, externalAfterMB: after.external / 2 ** 20 };
   },
   async 'detach-progress'() {
-    const shape = [150, 64, 128];
+    const shape = [400, 128, 128];
     const n = shape[0] * shape[1] * shape[2];
     const x = randomFloats(n, 5);
     const expected = progressTargetsSync({ data: x.slice(), shape });
@@ -202,12 +208,12 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   },
   async 'detach-value-head-fit'() {
     if (!hasTorch) return { skip: 'libtorch not built in' };
-    const B = 512, H = 32;
+    const B = 8192, H = 64;
     const h = randomFloats(B * H, 8);
     const v = Float32Array.from(randomFloats(B, 9), (x) => (x + 1) / 2);
     const a = new ValueHead({ inputDim: H, hiddenDim: 32, bins: 21, seed: 4 });
     const b = new ValueHead({ inputDim: H, hiddenDim: 32, bins: 21, seed: 4 });
-    const opts = { epochs: 3, batchSize: 64, seed: 2 };
+    const opts = { epochs: 4, batchSize: 256, seed: 2 };
     const ref = a.fitSync({ data: h.slice(), shape: [B, H] }, v.slice(), opts);
     const got = await detachDuring(h.buffer as ArrayBuffer, () => b.fit({ data: h, shape: [B, H] }, v, opts));
     return { same: sameArray(ref.losses, got.losses) };
@@ -215,7 +221,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
   async 'detach-ppo-update'() {
     if (!hasTorch) return { skip: 'libtorch not built in' };
     const spec: PolicySpec = { obsDim: 4, trunk: { sizes: [16] }, head: { type: 'gaussian', actionDim: 2 }, critic: { sizes: [16] }, seed: 5 };
-    const B = 8, T = 16, n = B * T;
+    const B = 64, T = 64, n = B * T;
     const make = (p: Policy): RolloutBatch => {
       const obs = randomFloats(n * 4, 1);
       const act = p.act({ data: obs, shape: [n, 4] }, { deterministic: true });
@@ -226,9 +232,9 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
       };
     };
     const p1 = new Policy(spec), p2 = new Policy(spec);
-    const ref = new PpoTrainer(p1, { epochs: 2, minibatches: 2, seed: 1 }).updateSync(make(p1));
+    const ref = new PpoTrainer(p1, { epochs: 4, minibatches: 4, seed: 1 }).updateSync(make(p1));
     const batch = make(p2);
-    const got = await detachDuring((batch.obs as { data: Float32Array }).data.buffer as ArrayBuffer, () => new PpoTrainer(p2, { epochs: 2, minibatches: 2, seed: 1 }).update(batch));
+    const got = await detachDuring((batch.obs as { data: Float32Array }).data.buffer as ArrayBuffer, () => new PpoTrainer(p2, { epochs: 4, minibatches: 4, seed: 1 }).update(batch));
     return { same: ref.loss === got.loss && ref.policyLoss === got.policyLoss };
   },
 };
