@@ -39,16 +39,19 @@ inline bool near(double a, double b, double tol) {
   return std::fabs(a - b) <= tol;
 }
 
-inline int run_all(const char* program) {
-  int failed_cases = 0;
+/// Runs the cases whose name starts with `prefix` ("" = all).
+inline int run_all(const char* program, const std::string& prefix = "") {
+  int failed_cases = 0, ran = 0;
   for (const Case& c : cases()) {
+    if (std::string(c.name).rfind(prefix, 0) != 0) continue;
+    ++ran;
     const int before = failures();
     c.fn();
     const bool ok = failures() == before;
     std::printf("%s %s\n", ok ? "  ok  " : "  FAIL", c.name);
     failed_cases += ok ? 0 : 1;
   }
-  std::printf("%s: %zu cases, %d failed (%d failed checks)\n", program, cases().size(), failed_cases,
+  std::printf("%s: %d cases, %d failed (%d failed checks)\n", program, ran, failed_cases,
               failures());
   return failed_cases == 0 ? 0 : 1;
 }
