@@ -274,17 +274,26 @@ void RunChecked(int device, const char* call, const std::string& bad_data, F lau
   if (h != 0) ThrowRange(std::string(call) + ": " + bad_data);
 }
 
-// cudaPatchSimilarity({ features, T, N, D, goal, lambda, out })
+// cudaPatchSimilarity({ features, T, N, D, goal | goalFrame, lambda, out })
 Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
   F2G_CUDA_GUARD({
     Napi::Object o = OptsArg(info);
     const std::size_t T = Size(o, "T"), N = Size(o, "N", 1), D = Size(o, "D", 1);
     MemPtr f = DeviceBuffer::Get(o.Get("features"), "features", CheckedProduct({T, N, D, 4}, "features"), -1);
-    MemPtr g = DeviceBuffer::Get(o.Get("goal"), "goal", CheckedProduct({N, D, 4}, "goal"), f->device);
+    MemPtr g;
+    const float* goal = nullptr;
+    if (o.Get("goal").IsUndefined()) {
+      const std::size_t k = Size(o, "goalFrame");
+      if (k >= T) ThrowRange("Expected goalFrame < " + std::to_string(T) + " but received " + std::to_string(k));
+      goal = F32(f) + k * N * D;
+    } else {
+      g = DeviceBuffer::Get(o.Get("goal"), "goal", CheckedProduct({N, D, 4}, "goal"), f->device);
+      goal = F32(g);
+    }
     MemPtr out = DeviceBuffer::Get(o.Get("out"), "out", T * 4, f->device);
     const double lambda = Num(o, "lambda");
     RunChecked(f->device, "patchSimilarity", "", [&](cuda::Stream s, int*) {
-      cuda::patch_similarity(F32(f), T, N, D, F32(g), lambda, F32w(out), s);
+      cuda::patch_similarity(F32(f), T, N, D, goal, lambda, F32w(out), s);
     });
   })
   return info.Env().Undefined();
