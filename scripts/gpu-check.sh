@@ -77,6 +77,7 @@ else
   flags="-std=c++17 -O3 -Inative -Inative/tests -cudart static -Xcompiler -fopenmp-simd,-fno-math-errno,-pthread"
   ok=1
   objs=()
+  : >"$build/build.log"
   for f in native/kernels/*.cc native/cuda/*.cu; do
     o="$build/$(basename "$f").o"
     # shellcheck disable=SC2086
@@ -85,7 +86,8 @@ else
   done
   for t in test_kernels test_bodies test_cuda bench_cuda; do
     # shellcheck disable=SC2086
-    nvcc $flags $gencode -x c++ "native/tests/$t.cc" "${objs[@]}" -o "$build/$t" >>"$build/build.log" 2>&1 || ok=0
+    nvcc $flags $gencode -x c++ -c "native/tests/$t.cc" -o "$build/$t.o" >>"$build/build.log" 2>&1 &&
+      nvcc $flags $gencode "$build/$t.o" "${objs[@]}" -o "$build/$t" >>"$build/build.log" 2>&1 || ok=0
   done
   if [ $ok = 1 ]; then
     note "build:  ok (nvcc direct, no cmake; $archs, $(( $(date +%s) - t0 )) s)"
