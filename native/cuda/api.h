@@ -59,7 +59,8 @@ void check_launch(const char* call);
 
 /// out[t] = S(features[t], goal) (SPEC §1) for features [T,N,D], goal [N,D].
 /// One block per frame; warps take patches, lanes the feature dimension
-/// (float4 loads when D % 4 == 0), warp-shuffle sums of (x·g, ‖x‖², ‖x−g‖₁).
+/// (float4 loads when D % 4 == 0), warp-shuffle sums of (x·g, ‖x‖², ‖x−g‖₁);
+/// the double-precision cos·exp of 32 patches is evaluated by 32 lanes at once.
 void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std::size_t D,
                       const float* d_goal, double lambda, float* d_out, Stream s);
 

@@ -27,6 +27,13 @@ __device__ __forceinline__ T warp_sum(T v) {
   return v;  // lane 0 holds the sum
 }
 
+// Butterfly sum: every lane gets the total.
+template <class T>
+__device__ __forceinline__ T warp_allsum(T v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(kFull, v, o);
+  return v;
+}
+
 inline unsigned blocks_for(std::size_t n, unsigned threads) {
   return static_cast<unsigned>((n + threads - 1) / threads);
 }

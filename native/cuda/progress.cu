@@ -21,7 +21,7 @@ namespace {
 
 using hd::PatchSums;
 
-// Sums of one patch pair over D, by the calling warp; lane 0 gets the totals.
+// Sums of one patch pair over D, by the calling warp; every lane gets the totals.
 // float4 loads when both rows are 16-byte aligned (D % 4 == 0 and aligned
 // bases). Features are streamed (__ldcs: read once), the goal is cached.
 __device__ __forceinline__ PatchSums warp_patch(const float* xp, const float* gp, std::size_t D, int lane) {
@@ -43,11 +43,42 @@ __device__ __forceinline__ PatchSums warp_patch(const float* xp, const float* gp
   } else {
     for (std::size_t i = lane; i < D; i += 32) hd::patch_add(s, __ldcs(xp + i), __ldg(gp + i));
   }
-  s.dot = warp_sum(s.dot);
-  s.nx = warp_sum(s.nx);
-  s.l1 = warp_sum(s.l1);
+  s.dot = warp_allsum(s.dot);
+  s.nx = warp_allsum(s.nx);
+  s.l1 = warp_allsum(s.l1);
   return s;
 }
+
+// Σ_p patch_term over the patches a warp visits, with the double-precision
+// cos·exp spread over the lanes: the k-th patch's sums are kept by lane k % 32
+// and every 32 patches all lanes evaluate their term at once (rather than lane
+// 0 alone after each patch). The lane partials are then added in a fixed
+// order, so results are deterministic.
+struct WarpTerms {
+  PatchSums mine;
+  std::size_t mine_p = 0;
+  bool have = false;
+  int k = 0;
+  double acc = 0.0;
+  __device__ __forceinline__ void add(const PatchSums& s, std::size_t p, int lane, const float* gn, double beta) {
+    if ((k & 31) == lane) {
+      mine = s;
+      mine_p = p;
+      have = true;
+    }
+    if ((k & 31) == 31) flush(gn, beta);
+    ++k;
+  }
+  __device__ __forceinline__ void flush(const float* gn, double beta) {
+    if (have) acc += hd::patch_term(mine, gn[mine_p], beta);
+    have = false;
+  }
+  /// The warp's total (lane 0 holds it).
+  __device__ __forceinline__ double total(const float* gn, double beta) {
+    flush(gn, beta);
+    return warp_sum(acc);
+  }
+};
 
 // ‖g_p‖ for every patch: one warp per patch.
 __device__ __forceinline__ void norms_by_warps(const float* g, std::size_t N, std::size_t D, float* norms,
@@ -72,8 +103,8 @@ __global__ void goal_norms_kernel(const float* g, std::size_t N, std::size_t D, 
 constexpr int kSimThreads = 256;
 constexpr int kSimWarps = kSimThreads / 32;
 
-// One block per frame: warp w sums patches w, w+8, …; the 8 warp partials are
-// added in warp order (deterministic).
+// One block per frame: warp w sums patches w, w+8, … (WarpTerms); the 8 warp
+// partials are added in warp order (deterministic).
 __global__ void __launch_bounds__(kSimThreads)
     patch_similarity_kernel(const float* features, std::size_t N, std::size_t D, const float* goal,
                             const float* gn, double beta, float* out) {
@@ -81,11 +112,10 @@ __global__ void __launch_bounds__(kSimThreads)
   const std::size_t t = blockIdx.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const float* x = features + t * N * D;
-  double total = 0.0;
-  for (std::size_t p = warp; p < N; p += kSimWarps) {
-    const PatchSums s = warp_patch(x + p * D, goal + p * D, D, lane);
-    if (lane == 0) total += hd::patch_term(s, gn[p], beta);
-  }
+  WarpTerms terms;
+  for (std::size_t p = warp; p < N; p += kSimWarps)
+    terms.add(warp_patch(x + p * D, goal + p * D, D, lane), p, lane, gn, beta);
+  const double total = terms.total(gn, beta);
   if (lane == 0) part[warp] = total;
   __syncthreads();
   if (threadIdx.x == 0) {
@@ -145,11 +175,9 @@ __global__ void __launch_bounds__(kEpThreads)
     norms_by_warps(goal, N, D, gn, warp, kEpWarps, lane);
     __syncthreads();
     for (std::size_t j = lo + warp; j < gu; j += kEpWarps) {
-      double total = 0.0;
-      for (std::size_t p = 0; p < N; ++p) {
-        const PatchSums s = warp_patch(X + j * F + p * D, goal + p * D, D, lane);
-        if (lane == 0) total += hd::patch_term(s, gn[p], beta);
-      }
+      WarpTerms terms;
+      for (std::size_t p = 0; p < N; ++p) terms.add(warp_patch(X + j * F + p * D, goal + p * D, D, lane), p, lane, gn, beta);
+      const double total = terms.total(gn, beta);
       if (lane == 0) S[j] = static_cast<float>(total / static_cast<double>(N));
     }
     __syncthreads();

@@ -19,9 +19,9 @@ inline hd::Flags hflags(DevFlags f) { return hd::Flags{f.u8, f.f32}; }
 
 // ---------------------------------------------------------------- GAE
 
-constexpr int kGaeChunk = 8;
+constexpr int kGaeChunk = 16;
 
-// One thread per environment. Loads of kGaeChunk steps are issued before the
+// One thread per environment. Loads of kGaeChunk (16) steps are issued before the
 // recursion consumes them (they do not depend on it), so each thread keeps
 // several loads in flight; time-major makes each warp's loads one segment.
 __global__ void gae_kernel(const float* r, const float* v, const float* nv, hd::Flags term, hd::Flags done,
