@@ -103,11 +103,15 @@ export class DeviceTensor {
    * @throws {CudaUnavailableError} without a usable CUDA device; Error naming cudaMalloc when out of memory
    */
   static empty(dtype: DeviceDtype, shape: number[], opts?: { device?: number }): DeviceTensor {
+    return DeviceTensor.alloc('DeviceTensor.empty', dtype, shape, opts);
+  }
+
+  private static alloc(call: string, dtype: DeviceDtype, shape: number[], opts?: { device?: number }): DeviceTensor {
     if (dtype !== 'float32' && dtype !== 'uint8' && dtype !== 'int32') throw rangeError('dtype', "'float32', 'uint8' or 'int32'", dtype);
     const s = checkDeviceShape(shape, 'shape');
     const o = checkOptions(opts);
     const device = o.device === undefined ? 0 : checkInt(o.device, 'opts.device', 0, 1024);
-    requireCuda('DeviceTensor.empty');
+    requireCuda(call);
     const bytes = s.reduce((a, b) => a * b, 1) * BYTES[dtype];
     const Ctor = native().DeviceBuffer;
     return new DeviceTensor(new Ctor(bytes, device), dtype, s, device);
@@ -126,7 +130,7 @@ export class DeviceTensor {
     const s = shape === undefined ? [data.length] : checkDeviceShape(shape, 'shape');
     const n = s.reduce((a, b) => a * b, 1);
     if (n !== data.length) throw rangeError('shape', `a shape of ${data.length} elements (data.length)`, shapeStr(s), true);
-    const t = DeviceTensor.empty(dtype, s, opts);
+    const t = DeviceTensor.alloc('DeviceTensor.fromHost', dtype, s, opts);
     try {
       t.#buf!.upload(data);
     } catch (e) {
