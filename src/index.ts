@@ -55,6 +55,7 @@ export { createEncoder } from './encoders/create.js';
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
   normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
+  type DeviceValueLossInput, type DeviceKlInput,
 } from './core/rl.js';
 export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,

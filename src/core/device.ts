@@ -6,7 +6,7 @@
 // with). Kernels read their inputs and write new DeviceTensors: nothing is
 // copied back to the host unless toHost() is called.
 import { native } from './native.js';
-import type { NativeDeviceBuffer, NativeDeviceProgress } from './native-types.js';
+import type { NativeDeviceBuffer, NativeDeviceProgress, NativeLossResult } from './native-types.js';
 import type { Segment } from './types.js';
 import { checkInt, checkNumber, checkOptions, rangeError, shapeStr, typeError, withCallerStack } from './validate.js';
 
@@ -391,28 +391,41 @@ export interface DeviceSurrogateInput {
   mask?: DeviceTensor;
 }
 
+/**
+ * A masked loss over `[B,T]` DeviceTensors reduced on the device (the scalars
+ * come back): `tensors` are the kernel's inputs in order (name, value; an
+ * undefined value is left out), `params` its options.
+ */
+export function deviceLoss(call: string, kind: 'surrogate' | 'value' | 'kl', tensors: Array<[string, unknown]>, maskArg: unknown,
+  params: Record<string, unknown>): NativeLossResult {
+  const ts: DeviceTensor[] = [];
+  tensors.forEach(([name, t], i) => {
+    if (t === undefined) return;
+    const d = dt(t, name, call, 'float32', 2, '[B, T]');
+    if (i > 0) sameDeviceShape(d, name, ts[0], tensors[0][0]);
+    ts.push(d);
+  });
+  let mask: DeviceTensor | undefined;
+  if (maskArg !== undefined && maskArg !== null) {
+    mask = dt(maskArg, 'mask', call, 'flag', 2);
+    sameDeviceShape(mask, 'mask', ts[0], tensors[0][0]);
+  }
+  const [B, T] = ts[0].shape;
+  if (B * T === 0) throw rangeError(`${tensors[0][0]}.shape`, 'at least one step', shapeStr(ts[0].shape), true);
+  requireCuda(call);
+  const args: Record<string, unknown> = { ...params, kind, B, T, mask: mask?.buffer(call), maskDtype: mask?.dtype };
+  ts.forEach((t, i) => { args['abc'[i]] = t.buffer(call); });
+  const r = native().cudaLoss(args);
+  if (r.masked === 0) throw rangeError('mask', 'at least one 1', 'no ones', true);
+  return r;
+}
+
 /** CUDA path of clippedSurrogate; the scalar results come back to the host. */
 export function deviceClippedSurrogate(input: DeviceSurrogateInput, clipLow: number, clipHigh: number, dualClip: number,
   aggregation: string): { loss: number; clipFraction: number; dualClipFraction: number; approxKl: number } {
-  const call = 'clippedSurrogate';
-  const lp = dt(input.logProbs, 'logProbs', call, 'float32', 2, '[B, T]');
-  const olp = dt(input.oldLogProbs, 'oldLogProbs', call, 'float32', 2);
-  const adv = dt(input.advantages, 'advantages', call, 'float32', 2);
-  sameDeviceShape(olp, 'oldLogProbs', lp, 'logProbs');
-  sameDeviceShape(adv, 'advantages', lp, 'logProbs');
-  let mask: DeviceTensor | undefined;
-  if (input.mask !== undefined && input.mask !== null) {
-    mask = dt(input.mask, 'mask', call, 'flag', 2);
-    sameDeviceShape(mask, 'mask', lp, 'logProbs');
-  }
-  const [B, T] = lp.shape;
-  if (B * T === 0) throw rangeError('logProbs.shape', 'at least one step', shapeStr(lp.shape), true);
-  requireCuda(call);
-  const r = native().cudaLoss({
-    kind: 'surrogate', a: lp.buffer(call), b: olp.buffer(call), c: adv.buffer(call),
-    mask: mask?.buffer(call), maskDtype: mask?.dtype, B, T, aggregation, clipLow, clipHigh, dualClip,
-  });
-  if (r.masked === 0) throw rangeError('mask', 'at least one 1', 'no ones', true);
+  const r = deviceLoss('clippedSurrogate', 'surrogate',
+    [['logProbs', input.logProbs], ['oldLogProbs', input.oldLogProbs], ['advantages', input.advantages]], input.mask,
+    { clipLow, clipHigh, dualClip, aggregation });
   return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
 }
 

@@ -3,7 +3,7 @@
 // Every function validates its arguments here and runs a native kernel
 // (native/kernels/rl.h) synchronously: they are single passes over memory.
 import {
-  DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceStepAdvantages, isDeviceTensor,
+  DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
   type DeviceGaeInput, type DeviceSurrogateInput,
 } from './device.js';
 import { native } from './native.js';
@@ -144,6 +144,21 @@ export interface ValueLossResult {
   loss: number;
   /** Share of masked steps where the clipped error was the larger one (0 without clip). */
   clipFraction: number;
+}
+
+/** Inputs of {@link clippedValueLoss} on a CUDA build: `[B,T]` DeviceTensors (mask uint8 or float32). */
+export interface DeviceValueLossInput {
+  values: DeviceTensor;
+  returns: DeviceTensor;
+  oldValues?: DeviceTensor;
+  mask?: DeviceTensor;
+}
+
+/** Inputs of {@link klPenalty} on a CUDA build: `[B,T]` DeviceTensors. */
+export interface DeviceKlInput {
+  logProbs: DeviceTensor;
+  refLogProbs: DeviceTensor;
+  mask?: DeviceTensor;
 }
 
 /** Inputs of {@link klPenalty}, all `[B,T]`. */
@@ -560,9 +575,22 @@ function emptyCheck(B: number, T: number, name: string): void {
  * @example
  * clippedValueLoss({ values, returns, oldValues }, { clip: 0.2 }).loss
  */
-export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult {
+export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function clippedValueLoss(input: DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
   const o = checkOptions(opts);
+  if (isDeviceTensor(input.values)) {
+    const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
+    if (clip > 0 && input.oldValues === undefined) throw typeError('oldValues', 'a DeviceTensor (opts.clip needs the old values)', input.oldValues);
+    const huberDelta = o.huberDelta === undefined ? 0 : positive(o.huberDelta, 'opts.huberDelta');
+    const r = deviceLoss('clippedValueLoss', 'value',
+      [['values', input.values], ['returns', input.returns], ['oldValues', clip > 0 ? input.oldValues : undefined]], input.mask,
+      { clip, huberDelta, aggregation: aggregationOpt(o.aggregation) });
+    return { loss: r.loss, clipFraction: r.clipFraction };
+  }
+  input = input as ValueLossInput;
   const v = tensor2(input.values, 'values', '[B, T]');
   const R = tensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
@@ -603,9 +631,18 @@ function positive(v: unknown, name: string): number {
  * @example
  * klPenalty({ logProbs, refLogProbs }, { estimator: 'k3' })
  */
-export function klPenalty(input: KlInput, opts?: KlOptions): number {
+export function klPenalty(input: KlInput, opts?: KlOptions): number;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function klPenalty(input: DeviceKlInput, opts?: KlOptions): number;
+export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
   const o = checkOptions(opts);
+  if (isDeviceTensor(input.logProbs)) {
+    const estimator = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');
+    return deviceLoss('klPenalty', 'kl', [['logProbs', input.logProbs], ['refLogProbs', input.refLogProbs]], input.mask,
+      { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
+  }
+  input = input as KlInput;
   const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
   const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');

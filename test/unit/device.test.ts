@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  capabilities, clippedSurrogate, CudaUnavailableError, cudaStatus, DeviceTensor, gae, grpoAdvantages, native,
+  capabilities, clippedSurrogate, clippedValueLoss, klPenalty, CudaUnavailableError, cudaStatus, DeviceTensor, gae, grpoAdvantages, native,
   patchSimilarity, progressTargets, progressTargetsDeviceBatch, progressTargetsSync, slidingSlopes, stepAdvantages,
 } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
@@ -182,6 +182,14 @@ if (!status.available) {
       const g = clippedSurrogate({ logProbs: DeviceTensor.fromHost(lp, [B, T]), oldLogProbs: DeviceTensor.fromHost(olp, [B, T]),
         advantages: DeviceTensor.fromHost(adv, [B, T]), mask: DeviceTensor.fromHost(mask, [B, T]) }, { clipLow: 0.2, dualClip: 3, aggregation });
       close([g.loss, g.clipFraction, g.dualClipFraction, g.approxKl], [c.loss, c.clipFraction, c.dualClipFraction, c.approxKl], 1e-6, aggregation);
+      const h = (x: Float32Array) => ({ data: x, shape: [B, T] });
+      const dv = (x: Float32Array | Uint8Array) => DeviceTensor.fromHost(x, [B, T]);
+      const cv = clippedValueLoss({ values: h(lp), returns: h(adv), oldValues: h(olp), mask: { data: mask, shape: [B, T] } },
+        { clip: 0.2, huberDelta: 1, aggregation });
+      const gv = clippedValueLoss({ values: dv(lp), returns: dv(adv), oldValues: dv(olp), mask: dv(mask) }, { clip: 0.2, huberDelta: 1, aggregation });
+      close([gv.loss, gv.clipFraction], [cv.loss, cv.clipFraction], 1e-6, `value ${aggregation}`);
+      close([klPenalty({ logProbs: dv(lp), refLogProbs: dv(olp) }, { aggregation })],
+        [klPenalty({ logProbs: h(lp), refLogProbs: h(olp) }, { aggregation })], 1e-6, `kl ${aggregation}`);
     }
   });
 }
