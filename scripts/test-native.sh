@@ -27,4 +27,13 @@ if [ "${1:-}" = "--cuda" ]; then
   fi
   mkdir -p build-cuda
   run build-cuda -DFEAT2GO_CUDA=ON -DFEAT2GO_CUDA_ARCHS="${FEAT2GO_CUDA_ARCHS:-80-real}"
+  # The addon's CUDA binding (compiled only into CUDA builds of the addon):
+  # a syntax check against the N-API headers, so it cannot rot unseen.
+  if [ -d node_modules/node-addon-api ] && [ -d node_modules/node-api-headers/include ]; then
+    g++ -std=c++17 -fsyntax-only -DFEAT2GO_HAS_CUDA=1 -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -Inative \
+      -Inode_modules/node-addon-api -Inode_modules/node-api-headers/include native/bindings/cuda.cc
+    echo "native/bindings/cuda.cc (FEAT2GO_HAS_CUDA): compiles"
+  else
+    echo "SKIP native/bindings/cuda.cc check: node_modules not installed"
+  fi
 fi
