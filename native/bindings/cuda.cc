@@ -392,7 +392,7 @@ Napi::Value ProgressTargets(const Napi::CallbackInfo& info) {
 Napi::Value Gae(const Napi::CallbackInfo& info) {
   F2G_CUDA_GUARD({
     Napi::Object o = OptsArg(info);
-    const std::size_t B = Size(o, "B"), T = Size(o, "T"), n = CheckedProduct({B, T}, "rewards");
+    const std::size_t B = Size(o, "B"), T = Size(o, "T"), n = CheckedProduct({B, T, 4}, "rewards") / 4;
     MemPtr r = DeviceBuffer::Get(o.Get("rewards"), "rewards", n * 4, -1);
     const int dev = r->device;
     MemPtr v = DeviceBuffer::Get(o.Get("values"), "values", n * 4, dev);
@@ -453,7 +453,7 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   F2G_CUDA_GUARD({
     Napi::Object o = OptsArg(info);
     const std::string kind = o.Get("kind").IsString() ? o.Get("kind").As<Napi::String>().Utf8Value() : "";
-    const std::size_t B = Size(o, "B"), T = Size(o, "T"), n = CheckedProduct({B, T}, "a");
+    const std::size_t B = Size(o, "B"), T = Size(o, "T"), n = CheckedProduct({B, T, 4}, "a") / 4;
     MemPtr a = DeviceBuffer::Get(o.Get("a"), "a", n * 4, -1);
     const int dev = a->device;
     MemPtr b = DeviceBuffer::Get(o.Get("b"), "b", n * 4, dev);
