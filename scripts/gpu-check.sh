@@ -118,7 +118,8 @@ if [ $status = 0 ]; then
   fi
   skip=$(grep -m1 "^SKIP test_cuda" "$build/ctest.log" || true)
   if [ -z "$skip" ] && grep -qE "cuda .*Skipped" "$build/ctest.log"; then
-    skip=$("$build/test_cuda" | grep -m1 "^SKIP" || echo "SKIP test_cuda: skipped")
+    skip=$({ "$build/test_cuda" || true; } | grep -m1 "^SKIP" || true)
+    skip=${skip:-SKIP test_cuda: skipped}
   fi
   if [ $rc = 0 ]; then note "tests:  ok ($line)"; else note "tests:  FAILED ($line)"; status=1; fi
   if [ -n "$skip" ]; then
