@@ -231,7 +231,8 @@ function sameShape(t: Tensor, name: string, shape: number[], as: string): void {
   }
 }
 
-function tensor2(t: unknown, name: string, label: string): Tensor {
+/** Checks a rank-2 tensor argument (`label` describes its shape in errors). */
+function checkTensor2(t: unknown, name: string, label: string): Tensor {
   return checkTensor(t, name, 2, label);
 }
 
@@ -345,11 +346,11 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
   }
   input = input as GaeInput;
   const label = tm ? '[T, B]' : '[B, T]';
-  const r = tensor2(input.rewards, 'rewards', label);
+  const r = checkTensor2(input.rewards, 'rewards', label);
   const shape = r.shape;
-  const v = tensor2(input.values, 'values', label);
+  const v = checkTensor2(input.values, 'values', label);
   sameShape(v, 'values', shape, 'rewards');
-  const nv = tensor2(input.nextValues, 'nextValues', label);
+  const nv = checkTensor2(input.nextValues, 'nextValues', label);
   sameShape(nv, 'nextValues', shape, 'rewards');
   const term = checkFlags(input.terminated, 'terminated', shape);
   const done = checkFlags(input.done, 'done', shape);
@@ -533,10 +534,10 @@ export function clippedSurrogate(input: SurrogateInput | DeviceSurrogateInput, o
     return deviceClippedSurrogate(input as DeviceSurrogateInput, c.clipLow, c.clipHigh, c.dual, aggregationOpt(o.aggregation));
   }
   input = input as SurrogateInput;
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const olp = tensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const olp = checkTensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
   sameShape(olp, 'oldLogProbs', lp.shape, 'logProbs');
-  const adv = tensor2(input.advantages, 'advantages', '[B, T]');
+  const adv = checkTensor2(input.advantages, 'advantages', '[B, T]');
   sameShape(adv, 'advantages', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const { clipLow, clipHigh, dual } = surrogateClips(o);
@@ -591,13 +592,13 @@ export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, o
     return { loss: r.loss, clipFraction: r.clipFraction };
   }
   input = input as ValueLossInput;
-  const v = tensor2(input.values, 'values', '[B, T]');
-  const R = tensor2(input.returns, 'returns', '[B, T]');
+  const v = checkTensor2(input.values, 'values', '[B, T]');
+  const R = checkTensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
   const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
   let old: Float32Array | null = null;
   if (input.oldValues !== undefined) {
-    const ov = tensor2(input.oldValues, 'oldValues', '[B, T]');
+    const ov = checkTensor2(input.oldValues, 'oldValues', '[B, T]');
     sameShape(ov, 'oldValues', v.shape, 'values');
     old = ov.data;
   } else if (clip > 0) {
@@ -643,8 +644,8 @@ export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): num
       { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
   }
   input = input as KlInput;
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const ref = checkTensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const est = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');

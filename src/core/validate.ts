@@ -21,10 +21,12 @@ export function shapeStr(shape: ArrayLike<number>): string {
   return `[${Array.from(shape).join(',')}]`;
 }
 
+/** A TypeError "Expected `expected` for `name` but received <description of `received`>". */
 export function typeError(name: string, expected: string, received: unknown): TypeError {
   return new TypeError(`Expected ${expected} for ${name} but received ${describe(received)}`);
 }
 
+/** A RangeError in the same words as {@link typeError}; `raw` prints `received` as it is (a number, a shape string). */
 export function rangeError(name: string, expected: string, received: unknown, raw = false): RangeError {
   return new RangeError(`Expected ${expected} for ${name} but received ${raw ? String(received) : describe(received)}`);
 }
@@ -57,7 +59,7 @@ export function checkOptions<T extends object>(v: T | undefined, name = 'opts'):
 }
 
 /** Checks that `shape` is an array of non-negative integers of the given rank. */
-export function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
+function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
   if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of integers', shape);
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];

@@ -5,6 +5,7 @@
 // downloaded. Deterministic for a given seed.
 import { framesFromArray, type FrameSource } from '../io/episodes.js';
 import type { Tensor } from '../core/types.js';
+import { mulberry32 } from '../core/random.js';
 import { checkInt, checkNumber, checkOptions } from '../core/validate.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { encodeFrames } from '../encoders/encoder.js';
@@ -40,17 +41,6 @@ export interface SceneOptions {
   seed?: number;
   /** Amplitude of uniform pixel noise in grey levels (default 6). */
   noise?: number;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type RGB = [number, number, number];
@@ -92,7 +82,7 @@ export function sampleImageEpisodes(opts?: SceneOptions): ImageEpisode[] {
   const noise = o.noise === undefined ? 6 : checkNumber(o.noise, 'opts.noise', 0, 128);
   const out: ImageEpisode[] = [];
   for (let e = 0; e < count; e++) {
-    const r = rng(seed * 1000 + e + 1);
+    const r = mulberry32(seed * 1000 + e + 1);
     const j = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
     const u = size / 96;
     const cube = 24 * u;

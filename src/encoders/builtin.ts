@@ -60,7 +60,7 @@ function checkFrames(frames: unknown, grid: [number, number]): { data: Uint8Arra
  * one step per frame. Computed in C++ on the shared thread pool, parallel over frames.
  *
  * It sees colour and edges at a fixed grid position — no semantics, no invariance
- * to camera motion or lighting; see the README for its limits.
+ * to camera motion or lighting; see docs/encoders.md for its limits.
  *
  * @example
  * const enc = patchStatsEncoder({ grid: 16, bins: 8 });       // 256 patches × 14 dims

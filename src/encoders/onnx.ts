@@ -12,6 +12,9 @@ import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
 
+/** Terminal colour codes that onnxruntime puts in some messages. */
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 /** ImageNet channel means, as used by V-JEPA 2 preprocessing. */
 export const IMAGENET_MEAN = Object.freeze([0.485, 0.456, 0.406]) as readonly [number, number, number];
 /** ImageNet channel standard deviations. */
@@ -50,7 +53,7 @@ async function createSession(path: unknown, what: string, eps: unknown, threads:
     const session = await ort.InferenceSession.create(path, options);
     return { session, provider: providers[0] };
   } catch (err) {
-    const msg = String((err as Error).message ?? err).split('\n')[0].replace(/\u001b\[[0-9;]*m/g, '');
+    const msg = String((err as Error).message ?? err).split('\n')[0].replace(ANSI_ESCAPE, '');
     if (eps === undefined && providers[0] === 'cuda') {
       // CUDA library present but unusable (no GPU / driver): fall back to the CPU.
       try {

@@ -5,7 +5,8 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativePolicy } from '../core/native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './common.js';
-import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError } from '../core/validate.js';
 
@@ -194,7 +195,7 @@ export class Policy {
    * @throws {SafetensorsError} listing missing, unexpected and mis-shaped tensors
    */
   loadWeights(file: string): void {
-    const { tensors } = readSafetensors(file);
+    const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
     this.n.loadStateDict(tensors);
   }
@@ -202,7 +203,7 @@ export class Policy {
   /** Saves the base weights (state_dict names) to a .safetensors file, atomically. */
   saveWeights(file: string): void {
     if (typeof file !== 'string' || !file) throw typeError('path', 'a file path string', file);
-    writeSafetensors(file, this.stateDict(), { format: 'pt' });
+    writeStateDict(file, this.stateDict(), { format: 'pt' });
   }
 
   /**
@@ -242,7 +243,7 @@ export class Policy {
     mkdirSync(dir, { recursive: true });
     const c = this.loraConfig;
     const tensors = this.n.adapterState().map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]);
-    writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     const cfg = {
       peft_type: 'LORA', task_type: null, base_model_name_or_path: null, revision: null, inference_mode: true,
       r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: c.targets, bias: 'none',
@@ -280,7 +281,7 @@ export class Policy {
       targets: cfg.target_modules as string[], rslora: Boolean(cfg.use_rslora),
     };
     const file = path.join(dir, 'adapter_model.safetensors');
-    const { tensors } = readSafetensors(file);
+    const { tensors } = readStateDict(file);
     const stripped = tensors.map(([n, d, s]): NamedTensor => {
       if (!n.startsWith(PEFT_PREFIX)) throw new SafetensorsError(file, `tensor '${n}' does not start with '${PEFT_PREFIX}'`);
       return [n.slice(PEFT_PREFIX.length).replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'), d, s];

@@ -63,8 +63,12 @@ export function refProgress(data: ArrayLike<number>, T: number, N: number, D: nu
   return { values, segments: clusters, similarity: sims };
 }
 
-/** Deterministic PRNG (xorshift32) in [0, 1). */
-export function rng(seed: number): () => number {
+/**
+ * xorshift32 in [0, 1): the generator of {@link stagedEpisode}'s data only (the
+ * benchmarks time those episodes, so it stays). Tests draw their own data from
+ * test/helpers/data.ts.
+ */
+function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
@@ -80,7 +84,7 @@ export function noise(r: () => number): number { return (r() + r() + r() + r() -
  * next (linear blend) with noise, holding still for `pause` frames at each.
  */
 export function stagedEpisode(T: number, N: number, D: number, stages: number, seed: number, noiseLevel = 0.02, pause = 4): Float32Array {
-  const r = rng(seed);
+  const r = xorshift32(seed);
   const anchors: Float32Array[] = [];
   for (let s = 0; s <= stages; s++) anchors.push(Float32Array.from({ length: N * D }, () => noise(r)));
   const out = new Float32Array(T * N * D);
