@@ -32,17 +32,16 @@ void AddCudaCapabilities(Napi::Env, Napi::Object caps) {
 }
 
 namespace {
-const char* const kCalls[] = {"DeviceBuffer",      "cudaPatchSimilarity", "cudaSlidingSlopes",
-                              "cudaProgressTargets", "cudaGae",           "cudaGrpoAdvantages",
-                              "cudaStepAdvantages", "cudaLoss"};
+const char* const kCalls[] = {
+    "DeviceBuffer", "cudaPatchSimilarity", "cudaSlidingSlopes",  "cudaProgressTargets",
+    "cudaGae",      "cudaGrpoAdvantages",  "cudaStepAdvantages", "cudaLoss"};
 Napi::Value NotBuilt(const Napi::CallbackInfo& info) {
   const char* call = static_cast<const char*>(info.Data());
-  throw Napi::Error::New(info.Env(), std::string(call) +
-                                         ": CUDA is not available (not built: rebuild with FEAT2GO_CUDA=ON)");
+  throw Napi::Error::New(
+      info.Env(), std::string(call) + ": CUDA is not available (not built: rebuild with FEAT2GO_CUDA=ON)");
 }
 void Init(Napi::Env env, Napi::Object exports) {
-  for (const char* c : kCalls)
-    exports.Set(c, Napi::Function::New(env, NotBuilt, c, const_cast<char*>(c)));
+  for (const char* c : kCalls) exports.Set(c, Napi::Function::New(env, NotBuilt, c, const_cast<char*>(c)));
 }
 }  // namespace
 F2G_REGISTER(cuda, Init);
@@ -60,15 +59,15 @@ namespace {
 
 // Guard for the bindings: argument errors as TypeError/RangeError, CUDA and
 // other native errors as Error (their message names the call).
-#define F2G_CUDA_GUARD(...)                                     \
-  try {                                                         \
-    __VA_ARGS__                                                 \
-  } catch (const ::f2g::ArgError& err) {                        \
-    ::f2g::ThrowJs(info.Env(), err);                            \
-  } catch (const Napi::Error&) {                                \
-    throw;                                                      \
-  } catch (const std::exception& err) {                         \
-    throw Napi::Error::New(info.Env(), err.what());             \
+#define F2G_CUDA_GUARD(...)                         \
+  try {                                             \
+    __VA_ARGS__                                     \
+  } catch (const ::f2g::ArgError& err) {            \
+    ::f2g::ThrowJs(info.Env(), err);                \
+  } catch (const Napi::Error&) {                    \
+    throw;                                          \
+  } catch (const std::exception& err) {             \
+    throw Napi::Error::New(info.Env(), err.what()); \
   }
 
 struct DeviceMem {
@@ -93,14 +92,14 @@ struct CallStream {
 class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "DeviceBuffer",
-                       {InstanceMethod("upload", &DeviceBuffer::Upload),
-                        InstanceMethod("download", &DeviceBuffer::Download),
-                        InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
-                        InstanceMethod("dispose", &DeviceBuffer::Dispose),
-                        InstanceAccessor("bytes", &DeviceBuffer::Bytes, nullptr),
-                        InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
-                        InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
+    return DefineClass(
+        env, "DeviceBuffer",
+        {InstanceMethod("upload", &DeviceBuffer::Upload), InstanceMethod("download", &DeviceBuffer::Download),
+         InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
+         InstanceMethod("dispose", &DeviceBuffer::Dispose),
+         InstanceAccessor("bytes", &DeviceBuffer::Bytes, nullptr),
+         InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
+         InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
   }
 
   // new DeviceBuffer(bytes, device)
@@ -147,7 +146,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Upload(const Napi::CallbackInfo& info) {
     F2G_CUDA_GUARD({
       DeviceMem& m = Live("DeviceTensor.fromHost");
-      if (!info[0].IsTypedArray()) ThrowType("Expected a typed array for data but received " + Describe(info[0]));
+      if (!info[0].IsTypedArray())
+        ThrowType("Expected a typed array for data but received " + Describe(info[0]));
       auto a = info[0].As<Napi::TypedArray>();
       const std::size_t n = a.ByteLength();
       if (n > m.bytes)
@@ -166,7 +166,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   Napi::Value Download(const Napi::CallbackInfo& info) {
     F2G_CUDA_GUARD({
       DeviceMem& m = Live("DeviceTensor.toHost");
-      if (!info[0].IsTypedArray()) ThrowType("Expected a typed array for out but received " + Describe(info[0]));
+      if (!info[0].IsTypedArray())
+        ThrowType("Expected a typed array for out but received " + Describe(info[0]));
       auto a = info[0].As<Napi::TypedArray>();
       const std::size_t n = a.ByteLength();
       if (n > m.bytes)
@@ -215,7 +216,9 @@ Napi::Object OptsArg(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) ThrowType("Expected an options object but received " + Describe(info[0]));
   return info[0].As<Napi::Object>();
 }
-std::size_t Size(const Napi::Object& o, const char* k, std::size_t min = 0) { return SizeArg(o.Get(k), k, min); }
+std::size_t Size(const Napi::Object& o, const char* k, std::size_t min = 0) {
+  return SizeArg(o.Get(k), k, min);
+}
 double Num(const Napi::Object& o, const char* k) { return NumberArg(o.Get(k), k); }
 const float* F32(const MemPtr& m) { return static_cast<const float*>(m->ptr); }
 float* F32w(const MemPtr& m) { return static_cast<float*>(m->ptr); }
@@ -244,12 +247,14 @@ FlagArg Flags(const Napi::Object& o, const char* k, std::size_t n, int device, b
   return r;
 }
 int Aggregation(const Napi::Object& o) {
-  const std::string a = o.Get("aggregation").IsString() ? o.Get("aggregation").As<Napi::String>().Utf8Value() : "";
+  const std::string a =
+      o.Get("aggregation").IsString() ? o.Get("aggregation").As<Napi::String>().Utf8Value() : "";
   if (a == "token-mean") return 0;
   if (a == "seq-mean-token-mean") return 1;
   if (a == "seq-mean-token-sum") return 2;
-  ThrowRange("Expected aggregation 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum' but received " +
-             Describe(o.Get("aggregation")));
+  ThrowRange(
+      "Expected aggregation 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum' but received " +
+      Describe(o.Get("aggregation")));
 }
 
 // Runs `launch` on a fresh stream of `device` with a device status int, waits,
@@ -284,7 +289,8 @@ Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
     const float* goal = nullptr;
     if (o.Get("goal").IsUndefined()) {
       const std::size_t k = Size(o, "goalFrame");
-      if (k >= T) ThrowRange("Expected goalFrame < " + std::to_string(T) + " but received " + std::to_string(k));
+      if (k >= T)
+        ThrowRange("Expected goalFrame < " + std::to_string(T) + " but received " + std::to_string(k));
       goal = F32(f) + k * N * D;
     } else {
       g = DeviceBuffer::Get(o.Get("goal"), "goal", CheckedProduct({N, D, 4}, "goal"), f->device);
@@ -307,9 +313,8 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
     if (L < w) ThrowRange("Expected L ≥ window but received L = " + std::to_string(L));
     MemPtr x = DeviceBuffer::Get(o.Get("series"), "series", CheckedProduct({B, L, 4}, "series"), -1);
     MemPtr out = DeviceBuffer::Get(o.Get("out"), "out", CheckedProduct({B, L - w + 1, 4}, "out"), x->device);
-    RunChecked(x->device, "slidingSlopes", "", [&](cuda::Stream s, int*) {
-      cuda::sliding_slopes(F32(x), B, L, w, F32w(out), s);
-    });
+    RunChecked(x->device, "slidingSlopes", "",
+               [&](cuda::Stream s, int*) { cuda::sliding_slopes(F32(x), B, L, w, F32w(out), s); });
   })
   return info.Env().Undefined();
 }
@@ -333,9 +338,11 @@ Napi::Value ProgressTargets(const Napi::CallbackInfo& info) {
     }
     const std::size_t E = off.size() - 1, total = static_cast<std::size_t>(off.back());
     const std::size_t N = Size(o, "N", 1), D = Size(o, "D", 1);
-    cuda::ProgressArgs p{Num(o, "lambda"), Size(o, "window", 2), Size(o, "maxClusterFrames", 2), Num(o, "threshold")};
+    cuda::ProgressArgs p{Num(o, "lambda"), Size(o, "window", 2), Size(o, "maxClusterFrames", 2),
+                         Num(o, "threshold")};
     if (p.max_cluster < p.window) ThrowRange("Expected maxClusterFrames ≥ window");
-    MemPtr f = DeviceBuffer::Get(o.Get("features"), "features", CheckedProduct({total, N, D, 4}, "features"), -1);
+    MemPtr f =
+        DeviceBuffer::Get(o.Get("features"), "features", CheckedProduct({total, N, D, 4}, "features"), -1);
     MemPtr v = DeviceBuffer::Get(o.Get("values"), "values", total * 4, f->device);
     MemPtr sim = DeviceBuffer::Get(o.Get("similarity"), "similarity", total * 4, f->device);
     auto res = std::make_shared<std::vector<std::int32_t>>(3 * total + E);  // start, end, count
@@ -351,8 +358,8 @@ Napi::Value ProgressTargets(const Napi::CallbackInfo& info) {
         auto* dbad = reinterpret_cast<std::int64_t*>(scratch + ib);
         auto* dseg = reinterpret_cast<std::int32_t*>(scratch + ib + bb);
         cuda::copy_h2d(doff, off.data(), ib, s.s, call);
-        cuda::progress_targets(F32(f), doff, E, N, D, p, F32w(v), F32w(sim), dseg, dseg + total, dseg + 2 * total,
-                               dbad, s.s);
+        cuda::progress_targets(F32(f), doff, E, N, D, p, F32w(v), F32w(sim), dseg, dseg + total,
+                               dseg + 2 * total, dbad, s.s);
         cuda::copy_d2h(res->data(), dseg, sb, s.s, call);
         if (E) cuda::copy_d2h(bad->data(), dbad, bb, s.s, call);
         cuda::free_async(scratch, s.s);
@@ -402,10 +409,13 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
     MemPtr ret = DeviceBuffer::Get(o.Get("returns"), "returns", n * 4, dev);
     const double gamma = Num(o, "gamma"), lambda = Num(o, "lambda");
     const bool tm = o.Get("timeMajor").ToBoolean().Value();
-    RunChecked(dev, "gae", "expected finite rewards, values and nextValues and 0/1 flags (a value is NaN/Inf or a flag is not 0/1)",
-               [&](cuda::Stream s, int* st) {
-                 cuda::gae(F32(r), F32(v), F32(nv), term.f, done.f, B, T, gamma, lambda, tm, F32w(a), F32w(ret), st, s);
-               });
+    RunChecked(
+        dev, "gae",
+        "expected finite rewards, values and nextValues and 0/1 flags (a value is NaN/Inf or a flag is not 0/1)",
+        [&](cuda::Stream s, int* st) {
+          cuda::gae(F32(r), F32(v), F32(nv), term.f, done.f, B, T, gamma, lambda, tm, F32w(a), F32w(ret), st,
+                    s);
+        });
   })
   return info.Env().Undefined();
 }
@@ -415,17 +425,21 @@ Napi::Value Grpo(const Napi::CallbackInfo& info) {
   F2G_CUDA_GUARD({
     Napi::Object o = OptsArg(info);
     const std::size_t n = Size(o, "n"), g = Size(o, "groupSize", 1);
-    if (n % g != 0) ThrowRange("Expected n to be a multiple of groupSize (" + std::to_string(g) + ") but received " + std::to_string(n));
+    if (n % g != 0)
+      ThrowRange("Expected n to be a multiple of groupSize (" + std::to_string(g) + ") but received " +
+                 std::to_string(n));
     MemPtr R = DeviceBuffer::Get(o.Get("rewards"), "rewards", n * 4, -1);
     MemPtr out = DeviceBuffer::Get(o.Get("out"), "out", n * 4, R->device);
     const std::string sd = o.Get("std").IsString() ? o.Get("std").As<Napi::String>().Utf8Value() : "";
     const int kind = sd == "sample" ? 0 : sd == "population" ? 1 : sd == "none" ? 2 : -1;
-    if (kind < 0) ThrowRange("Expected std 'sample', 'population' or 'none' but received " + Describe(o.Get("std")));
+    if (kind < 0)
+      ThrowRange("Expected std 'sample', 'population' or 'none' but received " + Describe(o.Get("std")));
     const double eps = Num(o, "epsilon");
     const bool batch = o.Get("batchScale").ToBoolean().Value();
-    RunChecked(R->device, "grpoAdvantages", "expected finite rewards (a reward is NaN/Inf)", [&](cuda::Stream s, int* st) {
-      cuda::grpo_advantages(F32(R), n, g, eps, kind, batch, F32w(out), st, s);
-    });
+    RunChecked(R->device, "grpoAdvantages", "expected finite rewards (a reward is NaN/Inf)",
+               [&](cuda::Stream s, int* st) {
+                 cuda::grpo_advantages(F32(R), n, g, eps, kind, batch, F32w(out), st, s);
+               });
   })
   return info.Env().Undefined();
 }
@@ -473,11 +487,14 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
       } else if (kind == "value") {
         const double clip = Num(o, "clip");
         if (clip > 0 && !c) ThrowType("Expected oldValues when clip > 0");
-        cuda::value_loss(F32(a), F32(b), c ? F32(c) : nullptr, mask.f, B, T, clip, Num(o, "huberDelta"), agg, d, s.s);
+        cuda::value_loss(F32(a), F32(b), c ? F32(c) : nullptr, mask.f, B, T, clip, Num(o, "huberDelta"), agg,
+                         d, s.s);
       } else if (kind == "kl") {
-        const std::string e = o.Get("estimator").IsString() ? o.Get("estimator").As<Napi::String>().Utf8Value() : "";
+        const std::string e =
+            o.Get("estimator").IsString() ? o.Get("estimator").As<Napi::String>().Utf8Value() : "";
         const int est = e == "k1" ? 0 : e == "k2" ? 1 : e == "k3" ? 2 : -1;
-        if (est < 0) ThrowRange("Expected estimator 'k1', 'k2' or 'k3' but received " + Describe(o.Get("estimator")));
+        if (est < 0)
+          ThrowRange("Expected estimator 'k1', 'k2' or 'k3' but received " + Describe(o.Get("estimator")));
         cuda::kl_penalty(F32(a), F32(b), mask.f, B, T, est, agg, d, s.s);
       } else {
         ThrowRange("Expected kind 'surrogate', 'value' or 'kl' but received " + Describe(o.Get("kind")));
@@ -490,7 +507,8 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
       if (d) cuda::free_async(d, s.s);
       throw;
     }
-    if (!h.ok) ThrowRange("loss: expected finite inputs and a 0/1 mask (a value is NaN/Inf or a flag is not 0/1)");
+    if (!h.ok)
+      ThrowRange("loss: expected finite inputs and a 0/1 mask (a value is NaN/Inf or a flag is not 0/1)");
     Napi::Object r = Napi::Object::New(info.Env());
     r.Set("loss", h.loss);
     r.Set("clipFraction", h.clip_fraction);

@@ -80,10 +80,10 @@ struct ProgressArgs {
 /// indexed: values, similarity [ΣT]; segment e's clusters in temporal order in
 /// seg_start/seg_end [offsets[e] .. offsets[e]+seg_count[e]) (episode-local
 /// frame indices); bad[e] = the first frame whose similarity is not finite, or −1.
-void progress_targets(const float* d_features, const std::int64_t* d_offsets, std::size_t E,
-                      std::size_t N, std::size_t D, const ProgressArgs& p, float* d_values,
-                      float* d_similarity, std::int32_t* d_seg_start, std::int32_t* d_seg_end,
-                      std::int32_t* d_seg_count, std::int64_t* d_bad, Stream s);
+void progress_targets(const float* d_features, const std::int64_t* d_offsets, std::size_t E, std::size_t N,
+                      std::size_t D, const ProgressArgs& p, float* d_values, float* d_similarity,
+                      std::int32_t* d_seg_start, std::int32_t* d_seg_end, std::int32_t* d_seg_count,
+                      std::int64_t* d_bad, Stream s);
 
 // ---------------------------------------------------------------- §6–8
 
@@ -115,9 +115,9 @@ struct LossOut {
 /// Clipped surrogate (SPEC §8); aggregation 0 token-mean, 1 seq-mean-token-mean,
 /// 2 seq-mean-token-sum. One block per row reduces in double, one more block
 /// combines rows in order (deterministic).
-void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask, std::size_t B,
-                       std::size_t T, double clip_low, double clip_high, double dual_clip, int aggregation,
-                       LossOut* d_out, Stream s);
+void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask,
+                       std::size_t B, std::size_t T, double clip_low, double clip_high, double dual_clip,
+                       int aggregation, LossOut* d_out, Stream s);
 /// Value loss (½e² or Huber, optionally clipped around d_old when clip > 0).
 void value_loss(const float* d_v, const float* d_R, const float* d_old, DevFlags mask, std::size_t B,
                 std::size_t T, double clip, double huber_delta, int aggregation, LossOut* d_out, Stream s);

@@ -212,11 +212,11 @@ F2G_HD float k3_of(float x) {
 
 /// One step's share of a loss and its statistics.
 struct StepTerm {
-  float loss;   // ℓ
-  float kl;     // (ρ − 1) − log ρ for the surrogate, else 0
-  bool clip;    // surrogate: the clipped term was selected; value: the clipped error was larger
-  bool dual;    // surrogate: the dual clip replaced ℓ
-  bool ok;      // inputs finite
+  float loss;  // ℓ
+  float kl;    // (ρ − 1) − log ρ for the surrogate, else 0
+  bool clip;   // surrogate: the clipped term was selected; value: the clipped error was larger
+  bool dual;   // surrogate: the dual clip replaced ℓ
+  bool ok;     // inputs finite
 };
 
 /// Clipped surrogate step (SPEC §8): ρ = exp(x), x = logπ − logπ_old,

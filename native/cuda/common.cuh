@@ -11,9 +11,9 @@ namespace cuda {
 
 [[noreturn]] void throw_error(const char* call, cudaError_t e);
 
-#define F2G_CUDA(expr, call)                          \
-  do {                                                \
-    cudaError_t f2g_e_ = (expr);                      \
+#define F2G_CUDA(expr, call)                                           \
+  do {                                                                 \
+    cudaError_t f2g_e_ = (expr);                                       \
     if (f2g_e_ != cudaSuccess) ::f2g::cuda::throw_error(call, f2g_e_); \
   } while (0)
 

@@ -26,7 +26,8 @@ using hd::PatchSums;
 // bases). Features are streamed (__ldcs: read once), the goal is cached.
 __device__ __forceinline__ PatchSums warp_patch(const float* xp, const float* gp, std::size_t D, int lane) {
   PatchSums s = hd::patch_zero();
-  const bool vec = (D % 4 == 0) && ((reinterpret_cast<std::uintptr_t>(xp) | reinterpret_cast<std::uintptr_t>(gp)) % 16 == 0);
+  const bool vec = (D % 4 == 0) &&
+                   ((reinterpret_cast<std::uintptr_t>(xp) | reinterpret_cast<std::uintptr_t>(gp)) % 16 == 0);
   if (vec) {
     const float4* x4 = reinterpret_cast<const float4*>(xp);
     const float4* g4 = reinterpret_cast<const float4*>(gp);
@@ -60,7 +61,8 @@ struct WarpTerms {
   bool have = false;
   int k = 0;
   double acc = 0.0;
-  __device__ __forceinline__ void add(const PatchSums& s, std::size_t p, int lane, const float* gn, double beta) {
+  __device__ __forceinline__ void add(const PatchSums& s, std::size_t p, int lane, const float* gn,
+                                      double beta) {
     if ((k & 31) == lane) {
       mine = s;
       mine_p = p;
@@ -176,7 +178,8 @@ __global__ void __launch_bounds__(kEpThreads)
     __syncthreads();
     for (std::size_t j = lo + warp; j < gu; j += kEpWarps) {
       WarpTerms terms;
-      for (std::size_t p = 0; p < N; ++p) terms.add(warp_patch(X + j * F + p * D, goal + p * D, D, lane), p, lane, gn, beta);
+      for (std::size_t p = 0; p < N; ++p)
+        terms.add(warp_patch(X + j * F + p * D, goal + p * D, D, lane), p, lane, gn, beta);
       const double total = terms.total(gn, beta);
       if (lane == 0) S[j] = static_cast<float>(total / static_cast<double>(N));
     }
@@ -237,8 +240,8 @@ __global__ void __launch_bounds__(kEpThreads)
 
 }  // namespace
 
-void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std::size_t D, const float* d_goal,
-                      double lambda, float* d_out, Stream s) {
+void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std::size_t D,
+                      const float* d_goal, double lambda, float* d_out, Stream s) {
   if (T == 0 || N == 0 || D == 0) return;
   float* gn = static_cast<float*>(malloc_async(N * sizeof(float), s, "patchSimilarity"));
   goal_norms_kernel<<<blocks_for(N * 32, 256), 256, 0, as_stream(s)>>>(d_goal, N, D, gn);
@@ -248,7 +251,8 @@ void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std
   check_launch("patchSimilarity");
 }
 
-void sliding_slopes(const float* d_series, std::size_t B, std::size_t L, std::size_t w, float* d_out, Stream s) {
+void sliding_slopes(const float* d_series, std::size_t B, std::size_t L, std::size_t w, float* d_out,
+                    Stream s) {
   if (w < 2 || L < w || B == 0) return;
   const std::size_t n = B * (L - w + 1);
   sliding_slopes_kernel<<<blocks_for(n, 256), 256, 0, as_stream(s)>>>(d_series, B, L, w, d_out);

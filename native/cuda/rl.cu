@@ -136,8 +136,8 @@ enum LossKind { kSurrogate, kValue, kKl };
 // One block per row: each thread sums a strided slice of the row's steps.
 template <int kKind>
 __global__ void __launch_bounds__(kLossThreads)
-    loss_rows_kernel(const float* a0, const float* a1, const float* a2, hd::Flags mask, std::size_t T, float p0,
-                     float p1, float p2, int est, hd::RowSums* rows) {
+    loss_rows_kernel(const float* a0, const float* a1, const float* a2, hd::Flags mask, std::size_t T,
+                     float p0, float p1, float p2, int est, hd::RowSums* rows) {
   const std::size_t row = blockIdx.x;
   hd::RowSums acc = hd::row_zero();
   for (std::size_t t = threadIdx.x; t < T; t += kLossThreads) {
@@ -166,8 +166,7 @@ void run_loss(const float* a0, const float* a1, const float* a2, DevFlags mask, 
   if (B > 0 && T > 0)
     loss_rows_kernel<kKind><<<static_cast<unsigned>(B), kLossThreads, 0, as_stream(s)>>>(
         a0, a1, a2, hflags(mask), T, p0, p1, p2, est, rows);
-  else if (B > 0)
-    memset_async(rows, 0, B * sizeof(hd::RowSums), s, call);
+  else if (B > 0) memset_async(rows, 0, B * sizeof(hd::RowSums), s, call);
   aggregate_kernel<<<1, 1, 0, as_stream(s)>>>(rows, B, agg, kKind, d_out);
   free_async(rows, s);
   check_launch(call);
@@ -197,8 +196,8 @@ void grpo_advantages(const float* d_R, std::size_t n, std::size_t group_size, do
     batch_std_kernel<<<1, kRedThreads, 0, as_stream(s)>>>(d_R, n, kind, bs);
   }
   const std::size_t groups = n / group_size;
-  grpo_kernel<<<blocks_for(groups, 128), 128, 0, as_stream(s)>>>(d_R, groups, group_size, epsilon, kind, batch,
-                                                                 bs, d_out, d_status);
+  grpo_kernel<<<blocks_for(groups, 128), 128, 0, as_stream(s)>>>(d_R, groups, group_size, epsilon, kind,
+                                                                 batch, bs, d_out, d_status);
   if (bs) free_async(bs, s);
   check_launch("grpoAdvantages");
 }
@@ -207,16 +206,16 @@ void step_advantages(const float* d_adv, const std::int32_t* d_lengths, std::siz
                      double gamma, float* d_out, int* d_status, Stream s) {
   if (B == 0 || horizon == 0) return;
   step_adv_kernel<<<blocks_for(B * horizon, 256), 256, 0, as_stream(s)>>>(d_adv, d_lengths, B, horizon, gamma,
-                                                                         d_out, d_status);
+                                                                          d_out, d_status);
   check_launch("stepAdvantages");
 }
 
-void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask, std::size_t B,
-                       std::size_t T, double clip_low, double clip_high, double dual_clip, int aggregation,
-                       LossOut* d_out, Stream s) {
+void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask,
+                       std::size_t B, std::size_t T, double clip_low, double clip_high, double dual_clip,
+                       int aggregation, LossOut* d_out, Stream s) {
   run_loss<kSurrogate>(d_lp, d_olp, d_adv, mask, B, T, static_cast<float>(1.0 - clip_low),
-                       static_cast<float>(1.0 + clip_high), static_cast<float>(dual_clip), 0, aggregation, d_out,
-                       s, "clippedSurrogate");
+                       static_cast<float>(1.0 + clip_high), static_cast<float>(dual_clip), 0, aggregation,
+                       d_out, s, "clippedSurrogate");
 }
 
 void value_loss(const float* d_v, const float* d_R, const float* d_old, DevFlags mask, std::size_t B,

@@ -93,7 +93,8 @@ void copy_d2h(void* dst, const void* d_src, std::size_t bytes, Stream s, const c
   F2G_CUDA(cudaMemcpyAsync(dst, d_src, bytes, cudaMemcpyDeviceToHost, static_cast<cudaStream_t>(s)), call);
 }
 void copy_d2d(void* d_dst, const void* d_src, std::size_t bytes, Stream s, const char* call) {
-  F2G_CUDA(cudaMemcpyAsync(d_dst, d_src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(s)), call);
+  F2G_CUDA(cudaMemcpyAsync(d_dst, d_src, bytes, cudaMemcpyDeviceToDevice, static_cast<cudaStream_t>(s)),
+           call);
 }
 void check_launch(const char* call) { F2G_CUDA(cudaGetLastError(), call); }
 

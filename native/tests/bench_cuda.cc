@@ -50,7 +50,8 @@ int main(int argc, char** argv) {
   if (!why.empty()) SKIP_ALL("bench_cuda", "no CUDA device (" + why + ")");
   const int reps = argc > 1 ? std::atoi(argv[1]) : 20;
   const cuda::DeviceInfo d = cuda::device_info(0);
-  std::printf("device 0: %s (sm_%d%d, %.1f GiB)\n", d.name.c_str(), d.major, d.minor, d.memory / 1073741824.0);
+  std::printf("device 0: %s (sm_%d%d, %.1f GiB)\n", d.name.c_str(), d.major, d.minor,
+              d.memory / 1073741824.0);
 
   // Device-to-device copy of 1 GiB.
   const std::size_t copy_bytes = std::size_t{1} << 30;
@@ -75,9 +76,11 @@ int main(int argc, char** argv) {
     DevBuf<float> x(T * N * D), g(rng.normals(N * D)), out(T);
     {
       std::vector<float> h = rng.normals(N * D);
-      for (std::size_t t = 0; t < T; ++t) cuda::copy_h2d(x.p + t * N * D, h.data(), N * D * 4, nullptr, "bench");
+      for (std::size_t t = 0; t < T; ++t)
+        cuda::copy_h2d(x.p + t * N * D, h.data(), N * D * 4, nullptr, "bench");
     }
-    const double ms = median_ms(reps, [&] { cuda::patch_similarity(x.p, T, N, D, g.p, 1.0, out.p, nullptr); });
+    const double ms =
+        median_ms(reps, [&] { cuda::patch_similarity(x.p, T, N, D, g.p, 1.0, out.p, nullptr); });
     add("patchSimilarity [512,256,768]", ms, 4.0 * (T * N * D + N * D + T));
   }
   // GAE time-major [T,B] = [512,16384], uint8 flags: reads r, V, V' (float) and
@@ -106,9 +109,8 @@ int main(int argc, char** argv) {
     cuda::memset_async(olp.p, 0, n * 4, nullptr, "bench");
     cuda::memset_async(adv.p, 0, n * 4, nullptr, "bench");
     DevBuf<cuda::LossOut> out(1);
-    const double ms = median_ms(reps, [&] {
-      cuda::clipped_surrogate(lp.p, olp.p, adv.p, {}, B, T, 0.2, 0.2, 0, 0, out.p, nullptr);
-    });
+    const double ms = median_ms(
+        reps, [&] { cuda::clipped_surrogate(lp.p, olp.p, adv.p, {}, B, T, 0.2, 0.2, 0, 0, out.p, nullptr); });
     add("clippedSurrogate [4096,2048]", ms, 12.0 * n);
   }
 

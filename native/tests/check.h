@@ -51,46 +51,46 @@ inline int run_all(const char* program, const std::string& prefix = "") {
     std::printf("%s %s\n", ok ? "  ok  " : "  FAIL", c.name);
     failed_cases += ok ? 0 : 1;
   }
-  std::printf("%s: %d cases, %d failed (%d failed checks)\n", program, ran, failed_cases,
-              failures());
+  std::printf("%s: %d cases, %d failed (%d failed checks)\n", program, ran, failed_cases, failures());
   return failed_cases == 0 ? 0 : 1;
 }
 
 }  // namespace f2gtest
 
-#define TEST(name)                                              \
-  static void name();                                           \
-  static ::f2gtest::Reg f2g_reg_##name(#name, name);            \
+#define TEST(name)                                   \
+  static void name();                                \
+  static ::f2gtest::Reg f2g_reg_##name(#name, name); \
   static void name()
 
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    if (!(cond)) ::f2gtest::fail(__FILE__, __LINE__, "CHECK(" #cond ")");     \
+#define CHECK(cond)                                                       \
+  do {                                                                    \
+    if (!(cond)) ::f2gtest::fail(__FILE__, __LINE__, "CHECK(" #cond ")"); \
   } while (0)
 
-#define CHECK_EQ(a, b)                                                                            \
-  do {                                                                                            \
-    const auto f2g_a_ = (a);                                                                      \
-    const auto f2g_b_ = (b);                                                                      \
-    if (!(f2g_a_ == f2g_b_))                                                                      \
-      ::f2gtest::fail(__FILE__, __LINE__,                                                         \
-                      std::string(#a " == " #b ": ") + std::to_string(f2g_a_) + " vs " + std::to_string(f2g_b_)); \
+#define CHECK_EQ(a, b)                                                                                \
+  do {                                                                                                \
+    const auto f2g_a_ = (a);                                                                          \
+    const auto f2g_b_ = (b);                                                                          \
+    if (!(f2g_a_ == f2g_b_))                                                                          \
+      ::f2gtest::fail(                                                                                \
+          __FILE__, __LINE__,                                                                         \
+          std::string(#a " == " #b ": ") + std::to_string(f2g_a_) + " vs " + std::to_string(f2g_b_)); \
   } while (0)
 
-#define CHECK_NEAR(a, b, tol)                                                                     \
-  do {                                                                                            \
-    const double f2g_a_ = static_cast<double>(a);                                                 \
-    const double f2g_b_ = static_cast<double>(b);                                                 \
-    if (!::f2gtest::near(f2g_a_, f2g_b_, (tol))) {                                                \
-      char f2g_buf_[256];                                                                         \
+#define CHECK_NEAR(a, b, tol)                                                                            \
+  do {                                                                                                   \
+    const double f2g_a_ = static_cast<double>(a);                                                        \
+    const double f2g_b_ = static_cast<double>(b);                                                        \
+    if (!::f2gtest::near(f2g_a_, f2g_b_, (tol))) {                                                       \
+      char f2g_buf_[256];                                                                                \
       std::snprintf(f2g_buf_, sizeof f2g_buf_, "%s ~ %s: %.9g vs %.9g (tol %g)", #a, #b, f2g_a_, f2g_b_, \
-                    static_cast<double>(tol));                                                    \
-      ::f2gtest::fail(__FILE__, __LINE__, f2g_buf_);                                              \
-    }                                                                                             \
+                    static_cast<double>(tol));                                                           \
+      ::f2gtest::fail(__FILE__, __LINE__, f2g_buf_);                                                     \
+    }                                                                                                    \
   } while (0)
 
-#define SKIP_ALL(program, reason)                                 \
-  do {                                                            \
+#define SKIP_ALL(program, reason)                                       \
+  do {                                                                  \
     std::printf("SKIP %s: %s\n", program, std::string(reason).c_str()); \
-    return 77;                                                    \
+    return 77;                                                          \
   } while (0)

@@ -28,8 +28,8 @@ struct Rng {
 /// An episode [T,N,D] that moves through `stages` prototypes: frame t blends
 /// prototype k into k+1 over its stage, plus noise, so the similarity to a
 /// later frame rises in steps (non-trivial segmentations).
-inline std::vector<float> staged_episode(Rng& r, std::size_t T, std::size_t N, std::size_t D, std::size_t stages,
-                                         float noise) {
+inline std::vector<float> staged_episode(Rng& r, std::size_t T, std::size_t N, std::size_t D,
+                                         std::size_t stages, float noise) {
   std::vector<std::vector<float>> proto(stages + 1);
   for (auto& p : proto) p = r.normals(N * D);
   std::vector<float> x(T * N * D);

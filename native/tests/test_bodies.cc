@@ -22,8 +22,8 @@ namespace {
 // Progress targets of one episode composed from the bodies in the order the
 // GPU kernel runs them (native/cuda/progress.cu): norms, similarities,
 // find_cut, range_minmax, normalized, progress_value.
-std::int64_t body_progress(const float* X, std::size_t T, std::size_t N, std::size_t D, const ProgressParams& p,
-                           float* V, float* S, std::vector<Segment>& seg) {
+std::int64_t body_progress(const float* X, std::size_t T, std::size_t N, std::size_t D,
+                           const ProgressParams& p, float* V, float* S, std::vector<Segment>& seg) {
   seg.clear();
   const std::size_t F = N * D;
   std::vector<float> gn(N);
@@ -82,7 +82,8 @@ TEST(similarity_body_matches_cpu) {
       Vec gn(N);
       goal_norms(g.data(), N, D, gn.data());
       for (std::size_t t = 0; t < T; ++t)
-        CHECK_NEAR(hd::frame_similarity(x.data() + t * N * D, g.data(), gn.data(), N, D, lambda), cpu[t], 1e-5);
+        CHECK_NEAR(hd::frame_similarity(x.data() + t * N * D, g.data(), gn.data(), N, D, lambda), cpu[t],
+                   1e-5);
     }
   }
   // A zero patch and a frame equal to the goal.
@@ -119,7 +120,7 @@ TEST(progress_bodies_match_cpu) {
     std::size_t T, N, D, stages, w, M;
     double tau, lambda;
   };
-  const Case cases[] = {{1, 4, 8, 1, 5, 50, 0.01, 1},  {2, 2, 3, 1, 2, 2, 0.01, 1},
+  const Case cases[] = {{1, 4, 8, 1, 5, 50, 0.01, 1},   {2, 2, 3, 1, 2, 2, 0.01, 1},
                         {60, 8, 16, 4, 5, 50, 0.01, 1}, {60, 8, 16, 4, 5, 12, 0.01, 1},
                         {33, 3, 5, 3, 2, 2, 0.0, 0},    {80, 16, 32, 5, 7, 20, 0.005, 2},
                         {25, 1, 1, 2, 3, 50, 0.01, 1}};
@@ -175,8 +176,9 @@ TEST(gae_body_matches_cpu) {
         CHECK(rl::gae(in, B, T, 0.99, 0.95, tm == 1, a1.data(), r1.data(), 1));
         bool ok = true;
         for (std::size_t b = 0; b < B; ++b)
-          ok = hd::gae_env(rew.data(), val.data(), nv.data(), ht, hdn, b, B, T, 0.99, 0.95, tm == 1, a2.data(),
-                           r2.data()) && ok;
+          ok = hd::gae_env(rew.data(), val.data(), nv.data(), ht, hdn, b, B, T, 0.99, 0.95, tm == 1,
+                           a2.data(), r2.data()) &&
+               ok;
         CHECK(ok);
         for (std::size_t i = 0; i < n; ++i) {
           CHECK(close_rel(a2[i], a1[i], 1e-5));
@@ -187,12 +189,12 @@ TEST(gae_body_matches_cpu) {
   // Bad data: a flag of 2 and an Inf are reported.
   std::vector<std::uint8_t> t = {0, 2}, d = {0, 0};
   Vec x = {1, 1}, adv(2), ret(2);
-  CHECK(!hd::gae_env(x.data(), x.data(), x.data(), {t.data(), nullptr}, {d.data(), nullptr}, 0, 1, 2, 0.9, 0.9,
-                     false, adv.data(), ret.data()));
+  CHECK(!hd::gae_env(x.data(), x.data(), x.data(), {t.data(), nullptr}, {d.data(), nullptr}, 0, 1, 2, 0.9,
+                     0.9, false, adv.data(), ret.data()));
   t[1] = 0;
   x[0] = INFINITY;
-  CHECK(!hd::gae_env(x.data(), x.data(), x.data(), {t.data(), nullptr}, {d.data(), nullptr}, 0, 1, 2, 0.9, 0.9,
-                     false, adv.data(), ret.data()));
+  CHECK(!hd::gae_env(x.data(), x.data(), x.data(), {t.data(), nullptr}, {d.data(), nullptr}, 0, 1, 2, 0.9,
+                     0.9, false, adv.data(), ret.data()));
 }
 
 TEST(grpo_and_step_bodies_match_cpu) {
@@ -203,9 +205,12 @@ TEST(grpo_and_step_bodies_match_cpu) {
     R[0] = R[1 % n];  // ties are fine
     for (int kind = 0; kind < 3; ++kind)
       for (int batch = 0; batch < 2; ++batch) {
-        const rl::StdKind k = kind == 0 ? rl::StdKind::kSample : kind == 1 ? rl::StdKind::kPopulation : rl::StdKind::kNone;
+        const rl::StdKind k = kind == 0   ? rl::StdKind::kSample
+                              : kind == 1 ? rl::StdKind::kPopulation
+                                          : rl::StdKind::kNone;
         Vec cpu(n), body(n);
-        CHECK(rl::grpo_advantages(R.data(), n, g, 1e-4, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup, cpu.data()));
+        CHECK(rl::grpo_advantages(R.data(), n, g, 1e-4, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup,
+                                  cpu.data()));
         double m = 0, bs = 1;
         if (batch && kind != 2) hd::mean_std(R.data(), n, kind, m, bs);
         for (std::size_t i0 = 0; i0 < n; i0 += g)
@@ -218,7 +223,8 @@ TEST(grpo_and_step_bodies_match_cpu) {
   Vec cpu(6 * 9);
   CHECK(rl::step_advantages(adv.data(), L.data(), 6, 9, 0.97, cpu.data(), 1));
   for (std::size_t b = 0; b < 6; ++b)
-    for (std::size_t t = 0; t < 9; ++t) CHECK(close_rel(hd::step_advantage(adv[b], L[b], t, 0.97), cpu[b * 9 + t], 1e-6));
+    for (std::size_t t = 0; t < 9; ++t)
+      CHECK(close_rel(hd::step_advantage(adv[b], L[b], t, 0.97), cpu[b * 9 + t], 1e-6));
 }
 
 namespace {
@@ -256,7 +262,7 @@ TEST(loss_bodies_match_cpu) {
       if (mk == 1) cm.u8 = hm.u8 = mu.data();
       if (mk == 2) cm.f32 = hm.f32 = mf.data();
       for (int agg = 0; agg < 3; ++agg) {
-        const rl::Aggregation a = agg == 0 ? rl::Aggregation::kTokenMean
+        const rl::Aggregation a = agg == 0   ? rl::Aggregation::kTokenMean
                                   : agg == 1 ? rl::Aggregation::kSeqMeanTokenMean
                                              : rl::Aggregation::kSeqMeanTokenSum;
         for (double dual : {0.0, 3.0}) {
@@ -280,12 +286,15 @@ TEST(loss_bodies_match_cpu) {
             p.aggregation = a;
             auto c = rl::clipped_value_loss(v.data(), R.data(), old.data(), cm, B, T, p, 1);
             auto h = body_loss(B, T, hm, agg, [&](std::size_t i) {
-              return hd::value_step(v[i], R[i], old[i], clip > 0, static_cast<float>(clip), static_cast<float>(delta));
+              return hd::value_step(v[i], R[i], old[i], clip > 0, static_cast<float>(clip),
+                                    static_cast<float>(delta));
             });
             check_loss(h, c);
           }
         for (int est = 0; est < 3; ++est) {
-          const rl::KlEstimator e = est == 0 ? rl::KlEstimator::kK1 : est == 1 ? rl::KlEstimator::kK2 : rl::KlEstimator::kK3;
+          const rl::KlEstimator e = est == 0   ? rl::KlEstimator::kK1
+                                    : est == 1 ? rl::KlEstimator::kK2
+                                               : rl::KlEstimator::kK3;
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
           auto h = body_loss(B, T, hm, agg, [&](std::size_t i) { return hd::kl_step(lp[i], olp[i], est); });
           CHECK(close_rel(h.loss, c.loss, 1e-6));

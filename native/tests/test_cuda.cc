@@ -131,17 +131,19 @@ TEST(device_progress_targets_batch) {
     DevBuf<float> dx(all), dv(total), ds(total);
     DevBuf<std::int64_t> doff(off), dbad(E);
     DevBuf<std::int32_t> dss(total), dse(total), dcount(E);
-    cuda::progress_targets(dx.p, doff.p, E, N, D, {p.lambda, p.window, p.max_cluster, p.threshold}, dv.p, ds.p,
-                           dss.p, dse.p, dcount.p, dbad.p, nullptr);
+    cuda::progress_targets(dx.p, doff.p, E, N, D, {p.lambda, p.window, p.max_cluster, p.threshold}, dv.p,
+                           ds.p, dss.p, dse.p, dcount.p, dbad.p, nullptr);
     cuda::stream_sync(nullptr, "progressTargets");
     Vec v = dv.get(), s = ds.get();
     auto ss = dss.get(), se = dse.get(), count = dcount.get();
     auto bad = dbad.get();
     for (std::size_t e = 0; e < E; ++e) {
-      const std::size_t T = static_cast<std::size_t>(off[e + 1] - off[e]), o = static_cast<std::size_t>(off[e]);
+      const std::size_t T = static_cast<std::size_t>(off[e + 1] - off[e]),
+                        o = static_cast<std::size_t>(off[e]);
       Vec cv(T), cs(T);
       std::vector<Segment> seg;
-      const std::int64_t cbad = progress_targets(all.data() + o * N * D, T, N, D, p, cv.data(), cs.data(), seg, 1);
+      const std::int64_t cbad =
+          progress_targets(all.data() + o * N * D, T, N, D, p, cv.data(), cs.data(), seg, 1);
       CHECK_EQ(bad[e], cbad);
       if (cbad >= 0) continue;
       CHECK_EQ(static_cast<std::size_t>(count[e]), seg.size());
@@ -199,8 +201,8 @@ TEST(device_gae_layouts_flags_and_bad_data) {
     auto bad = done;
     bad[n - 1] = 2;
     DevBuf<std::uint8_t> dbad(bad);
-    cuda::gae(dr.p, dv.p, dn.p, {dtu.p, nullptr}, {dbad.p, nullptr}, B, T, 0.99, 0.95, false, da.p, dret.p, status.p,
-              nullptr);
+    cuda::gae(dr.p, dv.p, dn.p, {dtu.p, nullptr}, {dbad.p, nullptr}, B, T, 0.99, 0.95, false, da.p, dret.p,
+              status.p, nullptr);
     cuda::stream_sync(nullptr, "gae");
     CHECK(status.get()[0] != 0);
   }
@@ -217,10 +219,12 @@ TEST(device_grpo_and_step_advantages) {
     for (int kind = 0; kind < 3; ++kind)
       for (int batch = 0; batch < 2; ++batch)
         for (double eps : {0.0, 1e-4}) {
-          const rl::StdKind k =
-              kind == 0 ? rl::StdKind::kSample : kind == 1 ? rl::StdKind::kPopulation : rl::StdKind::kNone;
+          const rl::StdKind k = kind == 0   ? rl::StdKind::kSample
+                                : kind == 1 ? rl::StdKind::kPopulation
+                                            : rl::StdKind::kNone;
           Vec cpu(n);
-          CHECK(rl::grpo_advantages(R.data(), n, g, eps, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup, cpu.data()));
+          CHECK(rl::grpo_advantages(R.data(), n, g, eps, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup,
+                                    cpu.data()));
           cuda::grpo_advantages(dR.p, n, g, eps, kind, batch == 1, dout.p, status.p, nullptr);
           cuda::stream_sync(nullptr, "grpoAdvantages");
           Vec gpu = dout.get();
@@ -282,7 +286,7 @@ TEST(device_losses) {
         gm.f32 = dmf.p;
       }
       for (int agg = 0; agg < 3; ++agg) {
-        const rl::Aggregation a = agg == 0 ? rl::Aggregation::kTokenMean
+        const rl::Aggregation a = agg == 0   ? rl::Aggregation::kTokenMean
                                   : agg == 1 ? rl::Aggregation::kSeqMeanTokenMean
                                              : rl::Aggregation::kSeqMeanTokenSum;
         for (double dual : {0.0, 3.0}) {
@@ -307,8 +311,9 @@ TEST(device_losses) {
           check_loss(dout.get()[0], c, false);
         }
         for (int est = 0; est < 3; ++est) {
-          const rl::KlEstimator e =
-              est == 0 ? rl::KlEstimator::kK1 : est == 1 ? rl::KlEstimator::kK2 : rl::KlEstimator::kK3;
+          const rl::KlEstimator e = est == 0   ? rl::KlEstimator::kK1
+                                    : est == 1 ? rl::KlEstimator::kK2
+                                               : rl::KlEstimator::kK3;
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
           cuda::kl_penalty(dlp.p, dolp.p, gm, B, T, est, agg, dout.p, nullptr);
           cuda::stream_sync(nullptr, "klPenalty");

@@ -298,7 +298,8 @@ TEST(surrogate_hand_worked) {
   // ρ = 2, A = 1, ε = 0.2: min(2, 1.2) = 1.2 -> ℓ = −1.2, clipped.
   {
     Vec lp = {ln2}, olp = {0}, a = {1};
-    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1, sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
+                                   sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK(r.ok);
     CHECK_NEAR(r.loss, -1.2, 1e-6);
     CHECK_NEAR(r.clip_fraction, 1.0, 0);
@@ -309,17 +310,20 @@ TEST(surrogate_hand_worked) {
   // c = 1.5 the loss becomes c·|A| = 1.5.
   {
     Vec lp = {ln2}, olp = {0}, a = {-1};
-    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1, sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
+                                   sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(r.loss, 2.0, 1e-6);
     CHECK_NEAR(r.clip_fraction, 0.0, 0);
-    auto d = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1, sp(0.2, 0.2, 1.5, rl::Aggregation::kTokenMean), 1);
+    auto d = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
+                                   sp(0.2, 0.2, 1.5, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(d.loss, 1.5, 1e-6);
     CHECK_NEAR(d.dual_clip_fraction, 1.0, 0);
   }
   // Clip-higher: ε_high = 1.5 lets ρ = 2 through for A = 1: ℓ = −2.
   {
     Vec lp = {ln2}, olp = {0}, a = {1};
-    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1, sp(0.2, 1.5, 0, rl::Aggregation::kTokenMean), 1);
+    auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
+                                   sp(0.2, 1.5, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(r.loss, -2.0, 1e-6);
     CHECK_NEAR(r.clip_fraction, 0.0, 0);
   }
@@ -334,18 +338,23 @@ TEST(surrogate_aggregations_with_mask) {
     rl::FlagView mv;
     if (f32) mv.f32 = mf.data();
     else mv.u8 = m.data();
-    auto tm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2, sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+    auto tm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
+                                    sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(tm.loss, -7.0 / 3.0, 1e-9);  // (−1 − 2 − 4) / 3
     CHECK_EQ(tm.masked, 3u);
-    auto sm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2, sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenMean), 1);
+    auto sm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
+                                    sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenMean), 1);
     CHECK_NEAR(sm.loss, -2.0, 1e-9);  // (−1 + (−6/2)) / 2: the empty row is left out
-    auto ss = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2, sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenSum), 1);
+    auto ss = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
+                                    sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenSum), 1);
     CHECK_NEAR(ss.loss, -3.5, 1e-9);  // (−1 + (−6)) / 2
   }
   m[1] = 3;  // a bad flag
   rl::FlagView bad;
   bad.u8 = m.data();
-  CHECK(!rl::clipped_surrogate(lp.data(), olp.data(), a.data(), bad, 3, 2, sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1).ok);
+  CHECK(!rl::clipped_surrogate(lp.data(), olp.data(), a.data(), bad, 3, 2,
+                               sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1)
+             .ok);
 }
 
 TEST(value_loss_hand_worked) {
@@ -371,10 +380,18 @@ TEST(value_loss_hand_worked) {
 TEST(kl_estimators_hand_worked) {
   Vec lp = {0.1f}, ref = {0};
   const double x = static_cast<double>(0.1f);
-  CHECK_NEAR(rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK1, rl::Aggregation::kTokenMean, 1).loss, x, 1e-9);
-  CHECK_NEAR(rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK2, rl::Aggregation::kTokenMean, 1).loss, 0.5 * x * x, 1e-9);
-  CHECK_NEAR(rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK3, rl::Aggregation::kTokenMean, 1).loss,
-             std::exp(-x) - 1 + x, 1e-8);
+  CHECK_NEAR(
+      rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK1, rl::Aggregation::kTokenMean, 1)
+          .loss,
+      x, 1e-9);
+  CHECK_NEAR(
+      rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK2, rl::Aggregation::kTokenMean, 1)
+          .loss,
+      0.5 * x * x, 1e-9);
+  CHECK_NEAR(
+      rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK3, rl::Aggregation::kTokenMean, 1)
+          .loss,
+      std::exp(-x) - 1 + x, 1e-8);
 }
 
 int main() { return f2gtest::run_all("test_kernels"); }

@@ -1,7 +1,7 @@
 // Feat2Go progress targets (SPEC §1–3): patch-wise composite similarity,
 // trend-mutation segmentation and the structural progress value.
 import {
-  DeviceTensor, deviceLambda, devicePatchSimilarity, deviceProgressTargets, deviceSlidingSlopes, isDeviceTensor,
+  type DeviceTensor, deviceLambda, devicePatchSimilarity, deviceProgressTargets, deviceSlidingSlopes, isDeviceTensor,
   type DeviceProgressResult,
 } from './device.js';
 import { native } from './native.js';

@@ -3,7 +3,7 @@
 // Every function validates its arguments here and runs a native kernel
 // (native/kernels/rl.h) synchronously: they are single passes over memory.
 import {
-  DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
+  type DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
   type DeviceGaeInput, type DeviceSurrogateInput,
 } from './device.js';
 import { native } from './native.js';
