@@ -1,8 +1,23 @@
 #include "torch/value_head.h"
 
+#include <cmath>
 #include <sstream>
 
 namespace f2g {
+
+namespace {
+
+std::string Num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// Rows of h with max |h| above this are scaled by a power of two before the
+/// first Linear (see Logits); rows at or below it are computed as written.
+constexpr double kSafeMax = 16777216.0;  // 2^24
+
+}  // namespace
 
 ValueHead::ValueHead(const ValueHeadConfig& cfg) : cfg_(cfg) {
   TorchThreadsHere();
@@ -44,7 +59,19 @@ torch::Tensor ValueHead::Targets(const torch::Tensor& v) const {
 }
 
 torch::Tensor ValueHead::Logits(const torch::Tensor& h) const {
-  torch::Tensor x = torch::linear(h, w1_, b1_);
+  // LayerNorm(y / s) = LayerNorm(y) for s > 0 (up to its ε, negligible next to
+  // such a row's variance), so a row too large for float32 (W·h or its
+  // variance would overflow) is computed as (W·(h/s) + b/s) with s a power of
+  // two bringing max |h| to at most 2^24: the division is exact, and rows
+  // already within 2^24 take the plain path, bit for bit.
+  const torch::Tensor amax = torch::linalg_vector_norm(h.detach(), INFINITY, {1}, false, c10::nullopt);
+  torch::Tensor x;
+  if (amax.max().item<double>() > kSafeMax) {
+    const torch::Tensor s = torch::exp2(torch::ceil(torch::log2(amax / kSafeMax))).clamp_min(1.0).unsqueeze(1);
+    x = torch::linear(h / s, w1_) + b1_ / s;
+  } else {
+    x = torch::linear(h, w1_, b1_);
+  }
   x = torch::layer_norm(x, {cfg_.hidden_dim}, ln_w_, ln_b_, 1e-5);
   x = torch::gelu(x);
   return torch::linear(x, w2_, b2_);
@@ -52,12 +79,16 @@ torch::Tensor ValueHead::Logits(const torch::Tensor& h) const {
 
 torch::Tensor ValueHead::Distribution(const torch::Tensor& h) const {
   c10::InferenceMode im;
-  return torch::softmax(Logits(h), -1);
+  torch::Tensor p = torch::softmax(Logits(h), -1);
+  RequireFiniteRows(p, "predicted distributions");
+  return p;
 }
 
 torch::Tensor ValueHead::Predict(const torch::Tensor& h) const {
   c10::InferenceMode im;
-  return torch::matmul(torch::softmax(Logits(h), -1), atoms_);
+  torch::Tensor v = torch::matmul(torch::softmax(Logits(h), -1), atoms_);
+  RequireFiniteRows(v, "predicted values");
+  return v;
 }
 
 double ValueHead::Loss(const torch::Tensor& h, const torch::Tensor& v) const {
@@ -66,25 +97,70 @@ double ValueHead::Loss(const torch::Tensor& h, const torch::Tensor& v) const {
   return -(t * torch::log_softmax(Logits(h), -1)).sum(-1).mean().item<double>();
 }
 
-double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd) {
+std::vector<torch::Tensor> ValueHead::Params() const { return {w1_, b1_, ln_w_, ln_b_, w2_, b2_}; }
+
+double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd,
+                       const std::string& where) {
   if (!opt_) {
-    opt_ = std::make_unique<torch::optim::AdamW>(
-        std::vector<torch::Tensor>{w1_, b1_, ln_w_, ln_b_, w2_, b2_},
-        torch::optim::AdamWOptions(lr).weight_decay(wd));
+    opt_ = std::make_unique<torch::optim::AdamW>(Params(), torch::optim::AdamWOptions(lr).weight_decay(wd));
   }
   auto& go = static_cast<torch::optim::AdamWOptions&>(opt_->param_groups()[0].options());
   go.lr(lr);
   go.weight_decay(wd);
   opt_->zero_grad();
   torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum(-1).mean();
+  const double value = loss.item<double>();
+  if (!std::isfinite(value))
+    throw NonFiniteError("Non-finite loss (" + Num(value) + ") at " + where + kStopped);
   loss.backward();
+  const std::vector<torch::Tensor> params = Params();
+  const double norm = std::sqrt(GradNormSquared(params));
+  if (!std::isfinite(norm)) {
+    const int64_t i = FirstNonFinite(params, true);
+    throw NonFiniteError(
+        (i >= 0 ? "Non-finite gradient of '" + StateDict()[static_cast<std::size_t>(i)].first + "'"
+                : std::string("Non-finite total gradient norm")) +
+        " at " + where + " (total gradient norm " + Num(norm) + ")" + kStopped);
+  }
   opt_->step();
-  return loss.item<double>();
+  return value;
+}
+
+void ValueHead::CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last,
+                           const char* batch) const {
+  const std::vector<torch::Tensor> params = Params();
+  const int64_t i = FirstNonFinite(params, false);
+  if (i >= 0)
+    throw NonFiniteError("Non-finite weight '" + StateDict()[static_cast<std::size_t>(i)].first + "' after " + last +
+                         kRestored);
+  c10::InferenceMode im;
+  const double value = -(target * torch::log_softmax(Logits(h), -1)).sum(-1).mean().item<double>();
+  if (!std::isfinite(value))
+    throw NonFiniteError("Non-finite loss (" + Num(value) + ") of " + batch + " with the weights after " + last +
+                         kRestored);
+}
+
+template <typename F>
+auto ValueHead::Transaction(F&& body) -> decltype(body()) {
+  const bool had_opt = opt_ != nullptr;
+  TrainSnapshot snapshot(Params(), opt_.get());
+  try {
+    return body();
+  } catch (...) {
+    snapshot.Restore();
+    if (!had_opt) opt_.reset();
+    throw;
+  }
 }
 
 double ValueHead::TrainStep(const torch::Tensor& h, const torch::Tensor& v, double lr, double wd) {
   TorchThreadsHere();
-  return Step(h, Targets(v), lr, wd);
+  const torch::Tensor target = Targets(v);
+  return Transaction([&] {
+    const double loss = Step(h, target, lr, wd, "the training step");
+    CheckAfter(h, target, "the training step", "the batch");
+    return loss;
+  });
 }
 
 std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
@@ -96,22 +172,36 @@ std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& 
   const int64_t total = per_epoch * o.epochs;
   torch::Tensor targets = Targets(v);
   at::Generator g = MakeGen(o.seed);
-  std::vector<double> epoch_loss;
-  int64_t step = 0;
-  for (int64_t e = 0; e < o.epochs; ++e) {
-    torch::Tensor perm = at::randperm(n, g);
-    double sum = 0;
-    for (int64_t s = 0; s < per_epoch; ++s, ++step) {
-      torch::Tensor idx = perm.slice(0, s * bs, std::min(n, (s + 1) * bs));
-      const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
-      sum += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay) *
-             static_cast<double>(idx.size(0));
+  return Transaction([&] {
+    std::vector<double> epoch_loss;
+    int64_t step = 0;
+    torch::Tensor last_idx;
+    std::string last;
+    for (int64_t e = 0; e < o.epochs; ++e) {
+      torch::Tensor perm = at::randperm(n, g);
+      double sum = 0;
+      for (int64_t s = 0; s < per_epoch; ++s, ++step) {
+        torch::Tensor idx = perm.slice(0, s * bs, std::min(n, (s + 1) * bs));
+        const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
+        const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) + ", minibatch " +
+                                  std::to_string(s + 1) + " of " + std::to_string(per_epoch) + " (optimizer step " +
+                                  std::to_string(step + 1) + " of " + std::to_string(total) + ")";
+        sum += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, where) *
+               static_cast<double>(idx.size(0));
+        last_idx = idx;
+        last = where;
+      }
+      epoch_loss.push_back(sum / static_cast<double>(n));
+      if (e + 1 == o.epochs) CheckAfter(h.index_select(0, last_idx), targets.index_select(0, last_idx), last, "the last minibatch");
+      if (progress) progress(e + 1, o.epochs, epoch_loss.back());
     }
-    epoch_loss.push_back(sum / static_cast<double>(n));
-    if (progress) progress(e + 1, o.epochs, epoch_loss.back());
-  }
-  return epoch_loss;
+    return epoch_loss;
+  });
 }
+
+const char* ValueHead::kStopped =
+    "; training was stopped before that step and the head and its optimizer state are as before the call";
+const char* ValueHead::kRestored = "; the head and its optimizer state are as before the call";
 
 NamedTensors ValueHead::StateDict() const {
   return {{"net.0.weight", w1_}, {"net.0.bias", b1_}, {"net.1.weight", ln_w_},
@@ -142,6 +232,7 @@ void ValueHead::LoadStateDict(const NamedTensors& src) {
     if (!s->sizes().equals(dst.sizes()))
       throw std::invalid_argument("Expected tensor '" + name + "' of shape " + ShapeOf(dst) +
                                   " but received shape " + ShapeOf(*s));
+    RequireFinite(*s, name, "value head's weights");
   }
   torch::NoGradGuard ng;
   for (auto& [name, dst] : mine)

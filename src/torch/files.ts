@@ -1,11 +1,11 @@
 // File helpers of the libtorch classes: tensors as [name, data, shape] lists
 // over the strict readers and writers of src/io (safetensors, atomic writes),
 // plus the check that a file's tensors match what a model expects.
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { FileFormatError } from '../io/common.js';
 import { readSafetensors as readSafetensorsMap, readSafetensorsHeader, writeSafetensors as writeSafetensorsMap } from '../io/safetensors.js';
 
-export { writeFileAtomic };
+export { checkFileTarget, writeFileAtomic };
 
 /** One tensor as exchanged with the native classes: name, float32 data, shape. */
 export type NamedTensor = [name: string, data: Float32Array, shape: number[]];

@@ -1,11 +1,11 @@
 // Policies on libtorch (SPEC §9): an MLP trunk with a Gaussian or categorical
 // head and an optional critic, built from a JSON spec; LoRA adapters with
 // PEFT-compatible files.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativePolicy } from '../core/native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './common.js';
-import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
+import { checkFileTarget, matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError } from '../core/validate.js';
 
@@ -20,10 +20,17 @@ export interface GaussianHeadSpec {
   logStd?: 'state-independent' | 'state-dependent';
   /** 'tanh' squashes actions into (−1, 1) with the change-of-variables correction; 'none' (default) does not. */
   squash?: 'tanh' | 'none';
-  /** Initial log-std (default 0). */
+  /** Initial log-std (default 0), in [logStdMin, logStdMax] (else a RangeError). */
   initLogStd?: number;
-  /** Clamp of a state-dependent log-std (defaults −20, 2). */
+  /**
+   * Clamp of the log-std, state-dependent or state-independent alike (defaults
+   * −20, 2; both within [−40, 40] so that σ = e^logStd stays a finite positive
+   * float32): the head uses clamp(log_std, logStdMin, logStdMax), so neither
+   * training nor loaded weights can make σ overflow. Within the range the
+   * log-std is used as is.
+   */
   logStdMin?: number;
+  /** Upper clamp of the log-std (default 2); see {@link GaussianHeadSpec.logStdMin}. */
   logStdMax?: number;
 }
 
@@ -78,6 +85,8 @@ export interface ActResult {
 }
 
 const ACTIVATIONS = ['tanh', 'relu', 'gelu', 'silu'];
+/** Bound of |logStdMin| and |logStdMax| (the native layer holds the same). */
+const MAX_LOG_STD = 40;
 const natives = new WeakMap<Policy, NativePolicy>();
 
 /** The native object behind a policy (for the trainers). */
@@ -116,12 +125,14 @@ function normaliseSpec(spec: PolicySpec) {
     if (logStd !== 'state-independent' && logStd !== 'state-dependent') throw typeError('spec.head.logStd', "'state-independent' or 'state-dependent'", logStd);
     const squash = head.squash ?? 'none';
     if (squash !== 'tanh' && squash !== 'none') throw typeError('spec.head.squash', "'tanh' or 'none'", squash);
-    const lo = checkNumber(head.logStdMin ?? -20, 'spec.head.logStdMin');
-    const hi = checkNumber(head.logStdMax ?? 2, 'spec.head.logStdMax');
+    const lo = checkNumber(head.logStdMin ?? -20, 'spec.head.logStdMin', -MAX_LOG_STD, MAX_LOG_STD);
+    const hi = checkNumber(head.logStdMax ?? 2, 'spec.head.logStdMax', -MAX_LOG_STD, MAX_LOG_STD);
     if (hi <= lo) throw rangeError('spec.head.logStdMax', `a number > spec.head.logStdMin (${lo})`, hi);
+    const init = checkNumber(head.initLogStd ?? 0, 'spec.head.initLogStd');
+    if (init < lo || init > hi) throw rangeError('spec.head.initLogStd', `a number in [spec.head.logStdMin, spec.head.logStdMax] = [${lo}, ${hi}]`, init);
     headN = {
       categorical: false, actionDim: checkInt(head.actionDim, 'spec.head.actionDim', 1), stateDependentStd: logStd === 'state-dependent',
-      squash: squash === 'tanh', initLogStd: checkNumber(head.initLogStd ?? 0, 'spec.head.initLogStd'), logStdMin: lo, logStdMax: hi,
+      squash: squash === 'tanh', initLogStd: init, logStdMin: lo, logStdMax: hi,
     };
   } else {
     throw typeError('spec.head.type', "'gaussian' or 'categorical'", head.type);
@@ -199,9 +210,13 @@ export class Policy {
     this.n.loadStateDict(tensors);
   }
 
-  /** Saves the base weights (state_dict names) to a .safetensors file, atomically. */
+  /**
+   * Saves the base weights (state_dict names) to a .safetensors file, atomically.
+   * @throws {RangeError} naming the path when it is a directory (or ends in a separator)
+   */
   saveWeights(file: string): void {
     if (typeof file !== 'string' || !file) throw typeError('path', 'a file path string', file);
+    checkFileTarget(file, 'path');
     writeSafetensors(file, this.stateDict(), { format: 'pt' });
   }
 
