@@ -13,8 +13,12 @@ std::string Num(double v) {
   return s.str();
 }
 
-/// Rows of h with max |h| above this are scaled by a power of two before the
-/// first Linear (see Logits); rows at or below it are computed as written.
+/// Largest |y| of the first Linear's output that LayerNorm takes as is: its
+/// variance sums Hh squares of at most 2^96, far inside float32's range.
+constexpr double kSafeY = 281474976710656.0;  // 2^48
+/// Rows of the batch whose loss is checked after the last step (CheckAfter).
+constexpr int64_t kCheckRows = 64;
+/// Max |h| of a row recomputed through the rescale (see Logits).
 constexpr double kSafeMax = 16777216.0;  // 2^24
 
 }  // namespace
@@ -60,17 +64,24 @@ torch::Tensor ValueHead::Targets(const torch::Tensor& v) const {
 
 torch::Tensor ValueHead::Logits(const torch::Tensor& h) const {
   // LayerNorm(y / s) = LayerNorm(y) for s > 0 (up to its ε, negligible next to
-  // such a row's variance), so a row too large for float32 (W·h or its
-  // variance would overflow) is computed as (W·(h/s) + b/s) with s a power of
-  // two bringing max |h| to at most 2^24: the division is exact, and rows
-  // already within 2^24 take the plain path, bit for bit.
-  const torch::Tensor amax = torch::linalg_vector_norm(h.detach(), INFINITY, {1}, false, c10::nullopt);
-  torch::Tensor x;
-  if (amax.max().item<double>() > kSafeMax) {
+  // such a row's variance). A row whose first-layer output y = W·h + b is not
+  // finite or exceeds kSafeY (past which LayerNorm's float32 variance could
+  // overflow) is recomputed as W·(h/s) + b/s, with s the power of two that
+  // brings the row's max |h| to at most kSafeMax: the division is exact. Every
+  // other row keeps the plain result, bit for bit; the check costs one pass
+  // over y.
+  torch::Tensor x = torch::linear(h, w1_, b1_);
+  const auto range = torch::aminmax(x.detach());  // one pass; a NaN makes the test below fail
+  const bool fine = std::get<0>(range).item<double>() >= -kSafeY && std::get<1>(range).item<double>() <= kSafeY;
+  const torch::Tensor bad = fine ? torch::Tensor() : (x.detach().abs().amax(1) <= kSafeY).logical_not();
+  if (!fine && bad.any().item<bool>()) {
+    const torch::Tensor idx = bad.nonzero().squeeze(1);
+    const torch::Tensor hb = h.index_select(0, idx);
+    const torch::Tensor amax = std::get<0>(hb.detach().abs().max(1));
     const torch::Tensor s = torch::exp2(torch::ceil(torch::log2(amax / kSafeMax))).clamp_min(1.0).unsqueeze(1);
-    x = torch::linear(h / s, w1_) + b1_ / s;
-  } else {
-    x = torch::linear(h, w1_, b1_);
+    c10::List<c10::optional<at::Tensor>> rows;
+    rows.push_back(idx);
+    x = x.index_put(rows, torch::linear(hb / s, w1_) + b1_ / s);
   }
   x = torch::layer_norm(x, {cfg_.hidden_dim}, ln_w_, ln_b_, 1e-5);
   x = torch::gelu(x);
@@ -128,16 +139,23 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
 
 void ValueHead::CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last,
                            const char* batch) const {
-  const std::vector<torch::Tensor> params = Params();
-  const int64_t i = FirstNonFinite(params, false);
+  // The loss on at most kCheckRows rows of the batch: any NaN/Infinity among
+  // the weights reaches it (every logit feeds the log-softmax), so the weights
+  // are scanned only to name the culprit. The check stays a small part of a step.
+  double value;
+  int64_t n;
+  {
+    c10::InferenceMode im;
+    n = std::min<int64_t>(h.size(0), kCheckRows);
+    value = -(target.slice(0, 0, n) * torch::log_softmax(Logits(h.slice(0, 0, n)), -1)).sum(-1).mean().item<double>();
+  }
+  if (std::isfinite(value)) return;
+  const int64_t i = FirstNonFinite(Params(), false);
   if (i >= 0)
     throw NonFiniteError("Non-finite weight '" + StateDict()[static_cast<std::size_t>(i)].first + "' after " + last +
                          kRestored);
-  c10::InferenceMode im;
-  const double value = -(target * torch::log_softmax(Logits(h), -1)).sum(-1).mean().item<double>();
-  if (!std::isfinite(value))
-    throw NonFiniteError("Non-finite loss (" + Num(value) + ") of " + batch + " with the weights after " + last +
-                         kRestored);
+  throw NonFiniteError("Non-finite loss (" + Num(value) + ") of " + batch + " (its first " + std::to_string(n) +
+                       " rows) with the weights after " + last + kRestored);
 }
 
 template <typename F>

@@ -49,8 +49,8 @@ class ValueHead {
   /// Epochs of shuffled minibatches; returns the mean loss of each epoch.
   /// The whole fit is one transaction: a non-finite loss or gradient norm
   /// stops the step before AdamW applies it (NonFiniteError naming the epoch,
-  /// minibatch and quantity); after the last step the weights and the last
-  /// minibatch's loss are checked. On any failure the weights and the AdamW
+  /// minibatch and quantity); after the last step the weights and the loss
+  /// on (up to 64 rows of) the last minibatch are checked. On any failure the weights and the AdamW
   /// state return to what they were when Fit began (epochs already reported
   /// through `progress` are undone too).
   std::vector<double> Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
@@ -65,7 +65,7 @@ class ValueHead {
  private:
   std::vector<torch::Tensor> Params() const;
   double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, const std::string& where);
-  /// Throws NonFiniteError when a weight, or the loss on (h, target), is not finite.
+  /// Throws NonFiniteError when a weight, or the loss on the first rows of (h, target), is not finite.
   void CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last, const char* batch) const;
   /// Runs body(); on any exception restores the weights and optimizer state.
   template <typename F>

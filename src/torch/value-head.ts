@@ -104,11 +104,13 @@ export class ValueHead {
    * Predicted values `[B]`: Σ softmax(logits)·z.
    *
    * Finite but huge hidden states are computed safely: LayerNorm makes the head
-   * invariant to the scale of its first Linear's output, so a row whose largest
-   * |h| exceeds 2^24 goes through `Linear(h / s)` with its bias divided by the
-   * same s, a power of two bringing that row's largest |h| to at most 2^24 (an
-   * exact division; LayerNorm's ε then weighs 1/s² as much, negligible for such
-   * a row). Rows within 2^24 are computed exactly as written, bit for bit.
+   * invariant to the scale of its first Linear's output, so a row whose first
+   * Linear output is not finite or exceeds 2^48 in magnitude (where LayerNorm's
+   * float32 variance could overflow) is recomputed as `Linear(h / s)` with the
+   * bias divided by the same s, a power of two bringing that row's largest |h|
+   * to at most 2^24 (an exact division; LayerNorm's ε then weighs 1/s² as
+   * much, negligible for such a row). Every other row is computed exactly as
+   * written, bit for bit.
    * The same holds for {@link predictDistribution}, {@link loss} and training.
    * @throws {RangeError} for NaN/±Infinity in `hidden` (naming the element), or
    *   naming the row whose prediction is still not finite (weights that overflow)

@@ -63,9 +63,8 @@ function far(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
 const cfgOf = (d: string) => JSON.parse(readFileSync(path.join(d, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
 
 if (!capabilities().torch) {
-  test('SKIP PEFT interop: the addon was built without libtorch', () => {
-    console.log('SKIP PEFT interop: the addon was built without libtorch');
-  });
+  console.log('SKIP PEFT interop: the addon was built without libtorch');
+  test.skip('PEFT interop', () => {});
 } else {
   test('saveAdapters writes the whole trained policy: a fresh base policy loading the folder gives the same outputs', () => {
     for (const [spec, name, targets, mts] of [
@@ -133,18 +132,10 @@ if (!capabilities().torch) {
     assert.throws(() => base(independent, 'sfx').loadAdapters(adir), /missing tensor 'trunk\.0\.weight'/);
   });
 
-  test('saveAdapters/loadAdapters refuse paths of the wrong kind, naming them', () => {
-    const p = trained(independent, 'paths', ['trunk.0']);
-    const file = path.join(dir, 'a-file');
-    writeFileSync(file, 'x');
-    assert.throws(() => p.saveAdapters(file), (e: Error) => e instanceof RangeError && e.message.includes(`'${file}'`) && /not a directory/.test(e.message));
-    assert.throws(() => p.saveWeights(dir), (e: Error) => e instanceof RangeError && e.message.includes(`'${dir}'`) && /is a directory/.test(e.message));
-    assert.throws(() => p.saveWeights(`${dir}/new/`), (e: Error) => e instanceof RangeError && /path separator/.test(e.message));
-  });
-
   const py = peftPython();
   if ('skip' in py) {
-    test(`SKIP PEFT parity: ${py.skip}`, () => { console.log(`SKIP PEFT parity: ${py.skip}`); });
+    console.log(`SKIP PEFT parity: ${py.skip}`);
+    test.skip('PEFT parity', () => {});
   } else {
     test('PEFT parity: feat2go folders load in PEFT 0.21, PEFT folders load in feat2go, with the same log-probs and values', () => {
       const pySpec = (s: PolicySpec) => {

@@ -1,7 +1,8 @@
 // Parity with PyTorch itself (when Debian's python3-torch is installed):
 // modules built in PyTorch with the documented state_dict names load into
 // feat2go and give the same log-probs, entropies, values and value-head
-// predictions. Skipped, with a note, when `import torch` fails.
+// predictions. Runs with Debian's python3-torch, else with the venv of
+// test/helpers/peft-venv.ts (built from wheels on disk); SKIP without either.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -11,14 +12,20 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { capabilities, Policy, ValueHead } from '../../src/index.js';
 import { rng } from '../reference/surrogate.js';
+import { peftPython } from '../helpers/peft-venv.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const probe = capabilities().torch ? spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }) : undefined;
 
-if (!probe || probe.status !== 0) {
-  test('PyTorch parity (skipped: no libtorch build or no python3 torch)', () => {
-    console.log('  note: PyTorch parity skipped');
-  });
+function torchPython(): { python: string } | { skip: string } {
+  if (!capabilities().torch) return { skip: 'the addon was built without libtorch' };
+  if (spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }).status === 0) return { python: '/usr/bin/python3' };
+  return peftPython();
+}
+const py = torchPython();
+
+if ('skip' in py) {
+  console.log(`SKIP PyTorch parity: ${py.skip}`);
+  test.skip('PyTorch parity', () => {});
 } else {
   test('PyTorch-saved state_dicts load and match PyTorch outputs', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'f2g-parity-'));
@@ -30,9 +37,9 @@ if (!probe || probe.status !== 0) {
       hidden: Array.from({ length: N * 12 }, () => r() * 4 - 2),
     };
     writeFileSync(path.join(dir, 'inputs.json'), JSON.stringify(inputs));
-    const py = spawnSync('/usr/bin/python3', [path.join(here, '..', 'fixtures', 'pytorch_parity.py'), dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.is(py.status, 0, py.stderr);
-    const want = JSON.parse(py.stdout.trim().split('\n').pop()!) as { logp: number[]; entropy: number[]; values: number[]; pred: number[] };
+    const run = spawnSync(py.python, [path.join(here, '..', 'fixtures', 'pytorch_parity.py'), dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+    assert.is(run.status, 0, run.stderr);
+    const want = JSON.parse(run.stdout.trim().split('\n').pop()!) as { logp: number[]; entropy: number[]; values: number[]; pred: number[] };
     const policy = new Policy({ obsDim: 5, trunk: { sizes: [8, 6] }, head: { type: 'gaussian', actionDim: 3 }, critic: { sizes: [7] } });
     policy.loadWeights(path.join(dir, 'policy.safetensors'));
     const e = policy.evaluate({ data: Float32Array.from(inputs.obs), shape: [N, 5] }, { data: Float32Array.from(inputs.actions), shape: [N, 3] });
