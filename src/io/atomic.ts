@@ -16,12 +16,16 @@ function toBytes(v: ArrayBufferView): Uint8Array {
  * Throws a RangeError naming `name` and the path when `file` cannot be a
  * file's path: an existing directory, or a path ending in a separator. Run
  * before a temporary file is created, so none is ever made beside a directory.
+ * The error carries `code: 'EISDIR'` and `path`, as Node's own error would.
  */
 export function checkFileTarget(file: string, name = 'file'): void {
-  if (file.endsWith('/') || file.endsWith(path.sep)) throw new RangeError(`Expected a file path for ${name} but received '${file}', which ends in a path separator (a directory)`);
+  const fail = (why: string): never => {
+    throw Object.assign(new RangeError(`Expected a file path for ${name} but received '${file}', which ${why}`), { code: 'EISDIR', path: file });
+  };
+  if (file.endsWith('/') || file.endsWith(path.sep)) fail('ends in a path separator (a directory)');
   let st: fs.Stats | undefined;
   try { st = fs.statSync(file); } catch { /* absent: fine */ }
-  if (st?.isDirectory()) throw new RangeError(`Expected a file path for ${name} but received '${file}', which is a directory`);
+  if (st?.isDirectory()) fail('is a directory');
 }
 
 /** The temporary name used next to `target` (hidden, unique per call). */

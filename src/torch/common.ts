@@ -55,11 +55,17 @@ export function tensor2(data: Float32Array, rows: number, cols: number): Tensor 
 
 /** Where a training call stopped: 1-based epoch, minibatch and optimizer step with their totals. */
 export interface TrainingStep {
+  /** The epoch that failed (1-based). */
   epoch: number;
+  /** Epochs of the call. */
   epochs: number;
+  /** The minibatch within that epoch (1-based). */
   minibatch: number;
+  /** Minibatches per epoch. */
   minibatches: number;
+  /** The optimizer step within the call (1-based). */
   step: number;
+  /** Optimizer steps the call would have taken. */
   steps: number;
 }
 

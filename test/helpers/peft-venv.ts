@@ -50,7 +50,7 @@ export function peftPython(): PeftPython {
   const pip = spawnSync(path.join(tmp, 'bin', 'python'), [
     '-m', 'pip', 'install', '--no-input', '--disable-pip-version-check', '--no-index',
     ...w.dirs.flatMap((d) => ['--find-links', d]), `torch==${torchVersion}`, w.peft.split('-').slice(0, 2).join('=='), 'safetensors',
-  ], { encoding: 'utf8', timeout: 40 * 60 * 1000, env: { ...process.env, PIP_CONSTRAINT: '' } });
+  ], { encoding: 'utf8', timeout: 40 * 60 * 1000 });
   if (pip.status !== 0) {
     rmSync(tmp, { recursive: true, force: true });
     return { skip: `installing the wheels failed: ${(pip.stderr || pip.error?.message || '').trim().split('\n').slice(-2).join(' ')}` };
