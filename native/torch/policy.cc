@@ -303,6 +303,7 @@ Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
   ActOut out;
   if (spec_.categorical) {
     torch::Tensor logits = logits_.Forward(feat, false, nullptr).view({-1, spec_.bins});
+    RequireFiniteRows(logits.view({obs.size(0), -1}), "action logits");  // before sampling from them
     torch::Tensor idx = deterministic ? logits.argmax(-1) : torch::multinomial(torch::softmax(logits, -1), 1, true, gen).squeeze(-1);
     out.actions = idx.to(torch::kFloat32).view({obs.size(0), spec_.action_dims});
   } else {

@@ -233,6 +233,8 @@ if (!capabilities().torch) {
     assert.ok(p.act({ data, shape: [3, 4] }).actions.data.every(Number.isFinite));
     data.fill(3e38, 4, 8); // row 1
     assert.throws(() => p.act({ data, shape: [3, 4] }), (e: Error) => e instanceof RangeError && /row 1 of the input are not finite/.test(e.message));
+    const cat = new Policy({ obsDim: 4, trunk: { sizes: [8], activation: 'relu' }, head: { type: 'categorical', actionDims: 2, bins: 5 }, seed: 2 });
+    assert.throws(() => cat.act({ data, shape: [3, 4] }), (e: Error) => e instanceof RangeError && /action logits for row 1 of the input are not finite/.test(e.message));
   });
 
   test('non-finite tensors in loaded weights are a RangeError naming the tensor and element', () => {
