@@ -267,7 +267,10 @@ export class Policy {
    * layer's weight (W + (α/r)·B·A) and left out of `target_modules`: the
    * folder gives the same outputs, and {@link loadAdapters} on a policy that
    * carries the adapter loads the merged weight with that adapter's B zeroed.
+   * When every adapter lies in `head` that leaves PEFT no LoRA target, which
+   * it refuses, so neither does this write anything then (an Error says why).
    * @throws {RangeError} naming `dir` when it exists and is not a directory
+   * @throws {Error} when PEFT could not hold the adapters (see above)
    */
   saveAdapters(dir: string): void {
     if (!this.loraConfig) throw new Error('This policy has no LoRA adapters to save; addLora() first');
@@ -277,6 +280,9 @@ export class Policy {
     if (st && !st.isDirectory()) throw new RangeError(`Expected a directory path for dir but received '${dir}', which is not a directory`);
     const c = this.loraConfig;
     const { modules, targets, tensors } = this.peftLayout();
+    if (!targets.length) {
+      throw new Error(`PEFT cannot hold these adapters: every adapted layer (${c.targets.join(', ')}) lies in module 'head', which PEFT must save whole for its state-independent head.log_std, and PEFT needs a LoRA target outside it. Adapt a layer outside 'head' too, use logStd 'state-dependent', or mergeAdapters() and saveWeights()`);
+    }
     mkdirSync(dir, { recursive: true });
     writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors.map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]), { format: 'pt' });
     const cfg = {

@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,10 @@ if (!capabilities().torch) {
       p.loadAdapters(adir);
       near(p.evaluate(obs, acts).logProbs, want.logProbs, `${name} reload`);
     }
+    // adapters only inside `head` leave PEFT no LoRA target (PEFT refuses that): said, nothing written
+    const only = trained(independent, 'only-head', ['head.mean']);
+    assert.throws(() => only.saveAdapters(path.join(dir, 'only-head-adapter')), /PEFT cannot hold these adapters.*head\.mean/);
+    assert.not.ok(existsSync(path.join(dir, 'only-head-adapter')));
     // the state-independent log-std needs all of `head`; its adapted head.mean is written merged
     assert.equal(cfgOf(path.join(dir, 'ind-adapter')).target_modules, ['trunk.0', 'trunk.2']);
     assert.equal(cfgOf(path.join(dir, 'dep-adapter')).target_modules, ['trunk.0', 'head.mean']);
