@@ -46,7 +46,8 @@ export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAG
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
-export { TorchUnavailableError } from './torch/common.js';
+export { NonFiniteError, TorchUnavailableError } from './torch/common.js';
+export type { TrainingStep } from './torch/common.js';
 export { SafetensorsError } from './torch/files.js';
 export type { NamedTensor } from './torch/files.js';
 export { Policy } from './torch/policy.js';
