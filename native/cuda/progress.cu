@@ -163,12 +163,15 @@ __global__ void __launch_bounds__(kSimThreads)
 }
 
 __global__ void sliding_slopes_kernel(const float* series, std::size_t B, std::size_t L, std::size_t w,
-                                      float* out) {
+                                      float* out, int* status) {
   const std::size_t P = L - w + 1;
   const std::size_t k = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= B * P) return;
   const std::size_t b = k / P, i = k % P;
-  out[k] = static_cast<float>(hd::window_slope(series + b * L + i, w));
+  const double slope = hd::window_slope(series + b * L + i, w);
+  // Finite inputs give a finite double sum; every element lies in some window.
+  if (!(slope - slope == 0.0) && status) atomicOr(status, 1);
+  out[k] = static_cast<float>(slope);
 }
 
 constexpr int kEpThreads = 512;
@@ -286,10 +289,10 @@ void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std
 }
 
 void sliding_slopes(const float* d_series, std::size_t B, std::size_t L, std::size_t w, float* d_out,
-                    Stream s) {
+                    int* d_status, Stream s) {
   if (w < 2 || L < w || B == 0) return;
   const std::size_t n = B * (L - w + 1);
-  sliding_slopes_kernel<<<blocks_for(n, 256), 256, 0, as_stream(s)>>>(d_series, B, L, w, d_out);
+  sliding_slopes_kernel<<<blocks_for(n, 256), 256, 0, as_stream(s)>>>(d_series, B, L, w, d_out, d_status);
   check_launch("slidingSlopes");
 }
 

@@ -153,10 +153,24 @@ TEST(device_sliding_slopes) {
     Vec cpu(B * P);
     sliding_slopes(s.data(), B, L, w, cpu.data(), 1);
     DevBuf<float> ds(s), dout(B * P);
-    cuda::sliding_slopes(ds.p, B, L, w, dout.p, nullptr);
+    DevBuf<int> status(std::vector<int>{0});
+    cuda::sliding_slopes(ds.p, B, L, w, dout.p, status.p, nullptr);
     cuda::stream_sync(nullptr, "slidingSlopes");
     Vec gpu = dout.get();
     for (std::size_t i = 0; i < B * P; ++i) CHECK_NEAR(gpu[i], cpu[i], 1e-6);
+    CHECK_EQ(status.get()[0], 0);
+  }
+  // NaN or Inf anywhere (the last element included) sets the status; huge
+  // finite values do not.
+  for (float bad : {NAN, INFINITY, -INFINITY, 3e38f}) {
+    const std::size_t B = 2, L = 9, w = 3;
+    Vec s = r.normals(B * L);
+    s[B * L - 1] = bad;
+    DevBuf<float> ds(s), dout(B * (L - w + 1));
+    DevBuf<int> status(std::vector<int>{0});
+    cuda::sliding_slopes(ds.p, B, L, w, dout.p, status.p, nullptr);
+    cuda::stream_sync(nullptr, "slidingSlopes");
+    CHECK_EQ(status.get()[0], std::isfinite(bad) ? 0 : 1);
   }
 }
 
