@@ -313,8 +313,8 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
     if (L < w) ThrowRange("Expected L ≥ window but received L = " + std::to_string(L));
     MemPtr x = DeviceBuffer::Get(o.Get("series"), "series", CheckedProduct({B, L, 4}, "series"), -1);
     MemPtr out = DeviceBuffer::Get(o.Get("out"), "out", CheckedProduct({B, L - w + 1, 4}, "out"), x->device);
-    RunChecked(x->device, "slidingSlopes", "",
-               [&](cuda::Stream s, int*) { cuda::sliding_slopes(F32(x), B, L, w, F32w(out), s); });
+    RunChecked(x->device, "slidingSlopes", "expected finite values in series (an element is NaN or Inf)",
+               [&](cuda::Stream s, int* st) { cuda::sliding_slopes(F32(x), B, L, w, F32w(out), st, s); });
   })
   return info.Env().Undefined();
 }

@@ -65,8 +65,9 @@ void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std
                       const float* d_goal, double lambda, float* d_out, Stream s);
 
 /// Slopes of every length-w window of each row of series [B,L] -> out [B,L−w+1].
+/// A NaN/Inf in series sets *d_status (the CPU path refuses such series).
 void sliding_slopes(const float* d_series, std::size_t B, std::size_t L, std::size_t w, float* d_out,
-                    Stream s);
+                    int* d_status, Stream s);
 
 struct ProgressArgs {
   double lambda;

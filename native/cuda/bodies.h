@@ -33,6 +33,19 @@ F2G_HD float flag_at(Flags f, size_t i, float absent) {
 }
 
 // ------------------------------------------------------- §1 patch similarity
+//
+// cos(a, b) = a·b / (‖a‖‖b‖), no floor; both patches zero → 1, exactly one
+// zero → 0; clamped to [−1, 1] (docs/progress.md). Like the CPU kernel, a
+// patch's sums are accumulated in float and the patch is recomputed in double
+// when a float sum leaves the range where it is exact enough: ‖x‖² or ‖g‖²
+// outside [2⁻⁶⁰, FLT_MAX], or a non-finite x·g or ‖x − g‖₁. In double no
+// finite float input underflows to zero or overflows, so every finite input
+// gives a finite term; NaN/Inf in either patch gives NaN.
+
+/// Smallest ‖·‖² trusted from a float sum (below it squares may underflow).
+constexpr float kWideBelow = 0x1p-60f;
+/// √kWideBelow: the smallest goal norm the float path accepts.
+constexpr double kWideNormBelow = 0x1p-30;
 
 /// Running sums of one patch pair: x·g, ‖x‖², ‖x − g‖₁ (float, like the CPU).
 struct PatchSums {
@@ -49,29 +62,80 @@ F2G_HD void patch_merge(PatchSums& s, const PatchSums& o) {
   s.nx += o.nx;
   s.l1 += o.l1;
 }
-/// cos(x_p, g_p) · exp(−β‖x_p − g_p‖₁) in double, cos clamped to [−1, 1]
-/// (rounding overshoot only), denominator max(‖x‖‖g‖, 1e-8) (SPEC §1).
-F2G_HD double patch_term(const PatchSums& s, float gnorm, double beta) {
-  const double denom = sqrt(static_cast<double>(s.nx)) * static_cast<double>(gnorm);
-  double c = static_cast<double>(s.dot) / (denom > 1e-8 ? denom : 1e-8);
+/// The same sums in double (the fallback for patches outside the float range).
+struct WideSums {
+  double dot, nx, l1;
+};
+F2G_HD WideSums wide_zero() { return WideSums{0.0, 0.0, 0.0}; }
+F2G_HD void wide_add(WideSums& s, float x, float g) {
+  const double a = x, c = g;
+  s.dot += a * c;
+  s.nx += a * a;
+  s.l1 += fabs(a - c);
+}
+
+/// True when a float ‖·‖² can be used as is: in [2⁻⁶⁰, FLT_MAX] (false for
+/// NaN and ±Inf).
+F2G_HD bool norm_sq_ok(float s) { return s >= kWideBelow && s - s == 0.f; }
+/// The goal norm from its float ‖g‖² `s`, or from `wide` (‖g‖² summed in
+/// double) when `s` is outside the trusted range.
+F2G_HD double goal_norm(float s, double wide) {
+  return norm_sq_ok(s) ? sqrt(static_cast<double>(s)) : sqrt(wide);
+}
+/// ‖g_p‖ of one goal patch, sequentially (the host form of the GPU's norms).
+F2G_HD double patch_norm(const float* gp, size_t D) {
+  float s = 0.f;
+  for (size_t i = 0; i < D; ++i) s += gp[i] * gp[i];
+  if (norm_sq_ok(s)) return sqrt(static_cast<double>(s));
+  double w = 0.0;
+  for (size_t i = 0; i < D; ++i) w += static_cast<double>(gp[i]) * static_cast<double>(gp[i]);
+  return sqrt(w);
+}
+
+/// True when the float sums of a patch pair give its term (the CPU kernel's
+/// fast-path rule); otherwise the patch is recomputed with WideSums.
+F2G_HD bool patch_fast(const PatchSums& s, double gnorm) {
+  return norm_sq_ok(s.nx) && s.dot - s.dot == 0.f && s.l1 - s.l1 == 0.f && gnorm >= kWideNormBelow &&
+         gnorm - gnorm == 0.0;
+}
+/// cos(x_p, g_p) · exp(−β‖x_p − g_p‖₁) from float sums that pass patch_fast
+/// (both norms non-zero there, so the plain quotient), cos clamped to [−1, 1]
+/// (rounding overshoot only).
+F2G_HD double patch_term(const PatchSums& s, double gnorm, double beta) {
+  double c = static_cast<double>(s.dot) / (sqrt(static_cast<double>(s.nx)) * gnorm);
   c = c < -1.0 ? -1.0 : c > 1.0 ? 1.0 : c;
   return c * exp(-beta * static_cast<double>(s.l1));
 }
-/// The term of a patch compared with itself, exactly: ‖g‖² / max(‖g‖², 1e-8).
-F2G_HD double self_term(float gnorm) {
-  const double n2 = static_cast<double>(gnorm) * static_cast<double>(gnorm);
-  return n2 / (n2 > 1e-8 ? n2 : 1e-8);
+/// The same term from double sums, with the degenerate cases: both patches
+/// zero → cos 1, one zero → cos 0; NaN when a sum or the goal norm is not
+/// finite (NaN/Inf in either patch).
+F2G_HD double patch_term_wide(const WideSums& s, double gnorm, double beta) {
+  if (!(s.nx - s.nx == 0.0) || !(s.l1 - s.l1 == 0.0) || !(gnorm - gnorm == 0.0)) return NAN;
+  double c;
+  if (s.nx == 0.0 || gnorm == 0.0) {
+    c = (s.nx == 0.0 && gnorm == 0.0) ? 1.0 : 0.0;
+  } else {
+    c = s.dot / (sqrt(s.nx) * gnorm);
+    c = c < -1.0 ? -1.0 : c > 1.0 ? 1.0 : c;
+  }
+  return c * exp(-beta * s.l1);
+}
+/// The term of one patch pair, sequentially: float sums, double when needed.
+F2G_HD double patch_pair_term(const float* xp, const float* gp, double gnorm, size_t D, double beta) {
+  PatchSums s = patch_zero();
+  for (size_t i = 0; i < D; ++i) patch_add(s, xp[i], gp[i]);
+  if (patch_fast(s, gnorm)) return patch_term(s, gnorm, beta);
+  WideSums w = wide_zero();
+  for (size_t i = 0; i < D; ++i) wide_add(w, xp[i], gp[i]);
+  return patch_term_wide(w, gnorm, beta);
 }
 /// S(x, g) of one frame, sequentially (the host form of the GPU reduction).
-F2G_HD double frame_similarity(const float* x, const float* g, const float* gnorm, size_t N, size_t D,
+/// `gnorm` holds the goal's patch norms (patch_norm).
+F2G_HD double frame_similarity(const float* x, const float* g, const double* gnorm, size_t N, size_t D,
                                double lambda) {
   const double beta = lambda / static_cast<double>(D);
   double total = 0.0;
-  for (size_t p = 0; p < N; ++p) {
-    PatchSums s = patch_zero();
-    for (size_t i = 0; i < D; ++i) patch_add(s, x[p * D + i], g[p * D + i]);
-    total += patch_term(s, gnorm[p], beta);
-  }
+  for (size_t p = 0; p < N; ++p) total += patch_pair_term(x + p * D, g + p * D, gnorm[p], D, beta);
   return total / static_cast<double>(N);
 }
 

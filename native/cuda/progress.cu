@@ -3,9 +3,11 @@
 // episode. The arithmetic is the bodies of bodies.h (shared with the host
 // tests); this file adds the thread decomposition and the reductions.
 //
-// Results agree with the CPU kernels to float rounding of the reductions
-// (|ΔS| ≲ 1e-6 for unit-scale features; tests use 1e-5 absolute, the SPEC §1
-// tolerance). Segment cuts are identical unless a window slope lies within
+// The cosine is the one of docs/progress.md (no floor on ‖x‖‖g‖, zero patches
+// defined, patches outside the float range recomputed in double: the rule of
+// hd::patch_fast, the same as the CPU kernel's). Results agree with the CPU
+// kernels to float rounding of the reductions (|ΔS| ≲ 1e-6 for unit-scale
+// features; tests use 1e-5 absolute, the SPEC §1 tolerance). Segment cuts are identical unless a window slope lies within
 // that rounding of the threshold τ.
 #include <cuda_runtime.h>
 
@@ -20,6 +22,7 @@ namespace cuda {
 namespace {
 
 using hd::PatchSums;
+using hd::WideSums;
 
 // Sums of one patch pair over D, by the calling warp; every lane gets the totals.
 // float4 loads when both rows are 16-byte aligned (D % 4 == 0 and aligned
@@ -50,40 +53,62 @@ __device__ __forceinline__ PatchSums warp_patch(const float* xp, const float* gp
   return s;
 }
 
+// The same sums in double, for the rare patch that fails hd::patch_fast (zero,
+// tiny or huge features, NaN/Inf). Kept out of line so that its registers do
+// not weigh on the float loop.
+__device__ __noinline__ WideSums warp_patch_wide(const float* xp, const float* gp, std::size_t D, int lane) {
+  WideSums s = hd::wide_zero();
+  for (std::size_t i = lane; i < D; i += 32) hd::wide_add(s, xp[i], gp[i]);
+  s.dot = warp_allsum(s.dot);
+  s.nx = warp_allsum(s.nx);
+  s.l1 = warp_allsum(s.l1);
+  return s;
+}
+
 // Σ_p patch_term over the patches a warp visits, with the double-precision
 // cos·exp spread over the lanes: the k-th patch's sums are kept by lane k % 32
 // and every 32 patches all lanes evaluate their term at once (rather than lane
 // 0 alone after each patch). The lane partials are then added in a fixed
-// order, so results are deterministic.
+// order, so results are deterministic. A patch whose float sums fail
+// hd::patch_fast is recomputed in double by the whole warp at once (the branch
+// is warp-uniform: every lane holds the same sums) and its term goes straight
+// into the owning lane's partial.
 struct WarpTerms {
   PatchSums mine;
   std::size_t mine_p = 0;
   bool have = false;
   int k = 0;
   double acc = 0.0;
-  __device__ __forceinline__ void add(const PatchSums& s, std::size_t p, int lane, const float* gn,
-                                      double beta) {
-    if ((k & 31) == lane) {
-      mine = s;
-      mine_p = p;
-      have = true;
+  __device__ __forceinline__ void add(const PatchSums& s, const float* xp, const float* gp, std::size_t D,
+                                      std::size_t p, int lane, const double* gn, double beta) {
+    if (hd::patch_fast(s, gn[p])) {
+      if ((k & 31) == lane) {
+        mine = s;
+        mine_p = p;
+        have = true;
+      }
+    } else {
+      const double t = hd::patch_term_wide(warp_patch_wide(xp, gp, D, lane), gn[p], beta);
+      if ((k & 31) == lane) acc += t;
     }
     if ((k & 31) == 31) flush(gn, beta);
     ++k;
   }
-  __device__ __forceinline__ void flush(const float* gn, double beta) {
+  __device__ __forceinline__ void flush(const double* gn, double beta) {
     if (have) acc += hd::patch_term(mine, gn[mine_p], beta);
     have = false;
   }
   /// The warp's total (lane 0 holds it).
-  __device__ __forceinline__ double total(const float* gn, double beta) {
+  __device__ __forceinline__ double total(const double* gn, double beta) {
     flush(gn, beta);
     return warp_sum(acc);
   }
 };
 
-// ‖g_p‖ for every patch: one warp per patch.
-__device__ __forceinline__ void norms_by_warps(const float* g, std::size_t N, std::size_t D, float* norms,
+// ‖g_p‖ for every patch (double): one warp per patch, summed in float and
+// again in double where the float ‖g_p‖² is outside [2⁻⁶⁰, FLT_MAX]
+// (hd::goal_norm; the branch is warp-uniform).
+__device__ __forceinline__ void norms_by_warps(const float* g, std::size_t N, std::size_t D, double* norms,
                                                int warp, int nwarps, int lane) {
   for (std::size_t p = warp; p < N; p += nwarps) {
     float s = 0.f;
@@ -91,12 +116,20 @@ __device__ __forceinline__ void norms_by_warps(const float* g, std::size_t N, st
       const float v = g[p * D + i];
       s += v * v;
     }
-    s = warp_sum(s);
-    if (lane == 0) norms[p] = sqrtf(s);
+    s = warp_allsum(s);
+    double wide = 0.0;
+    if (!hd::norm_sq_ok(s)) {
+      for (std::size_t i = lane; i < D; i += 32) {
+        const double v = g[p * D + i];
+        wide += v * v;
+      }
+      wide = warp_allsum(wide);
+    }
+    if (lane == 0) norms[p] = hd::goal_norm(s, wide);
   }
 }
 
-__global__ void goal_norms_kernel(const float* g, std::size_t N, std::size_t D, float* norms) {
+__global__ void goal_norms_kernel(const float* g, std::size_t N, std::size_t D, double* norms) {
   const int warp = static_cast<int>((blockIdx.x * blockDim.x + threadIdx.x) / 32);
   const int nwarps = static_cast<int>(gridDim.x * blockDim.x / 32);
   norms_by_warps(g, N, D, norms, warp, nwarps, threadIdx.x % 32);
@@ -109,14 +142,16 @@ constexpr int kSimWarps = kSimThreads / 32;
 // partials are added in warp order (deterministic).
 __global__ void __launch_bounds__(kSimThreads)
     patch_similarity_kernel(const float* features, std::size_t N, std::size_t D, const float* goal,
-                            const float* gn, double beta, float* out) {
+                            const double* gn, double beta, float* out) {
   __shared__ double part[kSimWarps];
   const std::size_t t = blockIdx.x;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const float* x = features + t * N * D;
   WarpTerms terms;
-  for (std::size_t p = warp; p < N; p += kSimWarps)
-    terms.add(warp_patch(x + p * D, goal + p * D, D, lane), p, lane, gn, beta);
+  for (std::size_t p = warp; p < N; p += kSimWarps) {
+    const float *xp = x + p * D, *gp = goal + p * D;
+    terms.add(warp_patch(xp, gp, D, lane), xp, gp, D, p, lane, gn, beta);
+  }
   const double total = terms.total(gn, beta);
   if (lane == 0) part[warp] = total;
   __syncthreads();
@@ -128,12 +163,15 @@ __global__ void __launch_bounds__(kSimThreads)
 }
 
 __global__ void sliding_slopes_kernel(const float* series, std::size_t B, std::size_t L, std::size_t w,
-                                      float* out) {
+                                      float* out, int* status) {
   const std::size_t P = L - w + 1;
   const std::size_t k = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= B * P) return;
   const std::size_t b = k / P, i = k % P;
-  out[k] = static_cast<float>(hd::window_slope(series + b * L + i, w));
+  const double slope = hd::window_slope(series + b * L + i, w);
+  // Finite inputs give a finite double sum; every element lies in some window.
+  if (!(slope - slope == 0.0) && status) atomicOr(status, 1);
+  out[k] = static_cast<float>(slope);
 }
 
 constexpr int kEpThreads = 512;
@@ -142,14 +180,14 @@ constexpr int kEpWarps = kEpThreads / 32;
 // One block per episode, clusters from the end backwards (SPEC §2):
 //  1. the subgoal's patch norms (a warp per patch, into gn scratch);
 //  2. S(frame_j, frame_g) for j ∈ [lo, g) (a warp per frame, patches in order),
-//     S(g, g) exactly from the norms;
+//     S(g, g) = 1 exactly (every finite frame, zero patches included);
 //  3. thread 0: finiteness, the cut (hd::find_cut), ŝ over the cluster.
 // Then every thread turns ŝ into V = (k + ŝ)/K for its segments.
 __global__ void __launch_bounds__(kEpThreads)
     progress_kernel(const float* features, const std::int64_t* offsets, std::size_t N, std::size_t D,
                     double lambda, std::size_t w, std::size_t M, double tau, float* values, float* sim,
                     std::int32_t* seg_start, std::int32_t* seg_end, std::int32_t* seg_count,
-                    std::int64_t* bad_out, float* gn_scratch) {
+                    std::int64_t* bad_out, double* gn_scratch) {
   __shared__ long long s_next;  // next g, or −1 when done
   __shared__ long long s_bad;
   __shared__ int s_K;
@@ -163,7 +201,7 @@ __global__ void __launch_bounds__(kEpThreads)
   float* V = values + t0;
   std::int32_t* ss = seg_start + t0;
   std::int32_t* se = seg_end + t0;
-  float* gn = gn_scratch + e * N;
+  double* gn = gn_scratch + e * N;
   const double beta = lambda / static_cast<double>(D);
   if (threadIdx.x == 0) {
     s_bad = -1;
@@ -178,20 +216,19 @@ __global__ void __launch_bounds__(kEpThreads)
     __syncthreads();
     for (std::size_t j = lo + warp; j < gu; j += kEpWarps) {
       WarpTerms terms;
-      for (std::size_t p = 0; p < N; ++p)
-        terms.add(warp_patch(X + j * F + p * D, goal + p * D, D, lane), p, lane, gn, beta);
+      for (std::size_t p = 0; p < N; ++p) {
+        const float *xp = X + j * F + p * D, *gp = goal + p * D;
+        terms.add(warp_patch(xp, gp, D, lane), xp, gp, D, p, lane, gn, beta);
+      }
       const double total = terms.total(gn, beta);
       if (lane == 0) S[j] = static_cast<float>(total / static_cast<double>(N));
     }
     __syncthreads();
     if (threadIdx.x == 0) {
-      double self = 0.0;
+      // NaN/Inf anywhere in the subgoal makes one of its norms non-finite.
       bool norms_ok = true;
-      for (std::size_t p = 0; p < N; ++p) {
-        self += hd::self_term(gn[p]);
-        norms_ok = norms_ok && hd::finite(gn[p]);
-      }
-      S[gu] = static_cast<float>(self / static_cast<double>(N));
+      for (std::size_t p = 0; p < N; ++p) norms_ok = norms_ok && gn[p] - gn[p] == 0.0;
+      S[gu] = 1.0f;
       long long bad = -1;
       if (!norms_ok) {
         bad = g;
@@ -243,7 +280,7 @@ __global__ void __launch_bounds__(kEpThreads)
 void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std::size_t D,
                       const float* d_goal, double lambda, float* d_out, Stream s) {
   if (T == 0 || N == 0 || D == 0) return;
-  float* gn = static_cast<float*>(malloc_async(N * sizeof(float), s, "patchSimilarity"));
+  double* gn = static_cast<double*>(malloc_async(N * sizeof(double), s, "patchSimilarity"));
   goal_norms_kernel<<<blocks_for(N * 32, 256), 256, 0, as_stream(s)>>>(d_goal, N, D, gn);
   patch_similarity_kernel<<<static_cast<unsigned>(T), kSimThreads, 0, as_stream(s)>>>(
       d_features, N, D, d_goal, gn, lambda / static_cast<double>(D), d_out);
@@ -252,10 +289,10 @@ void patch_similarity(const float* d_features, std::size_t T, std::size_t N, std
 }
 
 void sliding_slopes(const float* d_series, std::size_t B, std::size_t L, std::size_t w, float* d_out,
-                    Stream s) {
+                    int* d_status, Stream s) {
   if (w < 2 || L < w || B == 0) return;
   const std::size_t n = B * (L - w + 1);
-  sliding_slopes_kernel<<<blocks_for(n, 256), 256, 0, as_stream(s)>>>(d_series, B, L, w, d_out);
+  sliding_slopes_kernel<<<blocks_for(n, 256), 256, 0, as_stream(s)>>>(d_series, B, L, w, d_out, d_status);
   check_launch("slidingSlopes");
 }
 
@@ -264,7 +301,7 @@ void progress_targets(const float* d_features, const std::int64_t* d_offsets, st
                       std::int32_t* d_seg_start, std::int32_t* d_seg_end, std::int32_t* d_seg_count,
                       std::int64_t* d_bad, Stream s) {
   if (E == 0) return;
-  float* gn = static_cast<float*>(malloc_async(E * N * sizeof(float) + 1, s, "progressTargets"));
+  double* gn = static_cast<double*>(malloc_async(E * N * sizeof(double) + 1, s, "progressTargets"));
   progress_kernel<<<static_cast<unsigned>(E), kEpThreads, 0, as_stream(s)>>>(
       d_features, d_offsets, N, D, p.lambda, p.window, p.max_cluster, p.threshold, d_values, d_similarity,
       d_seg_start, d_seg_end, d_seg_count, d_bad, gn);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "check.h"
@@ -26,23 +27,19 @@ std::int64_t body_progress(const float* X, std::size_t T, std::size_t N, std::si
                            const ProgressParams& p, float* V, float* S, std::vector<Segment>& seg) {
   seg.clear();
   const std::size_t F = N * D;
-  std::vector<float> gn(N);
+  std::vector<double> gn(N);
   for (std::int64_t g = static_cast<std::int64_t>(T) - 1; g >= 0;) {
     const std::size_t gu = static_cast<std::size_t>(g);
     const std::size_t lo = gu + 1 >= p.max_cluster ? gu + 1 - p.max_cluster : 0;
     const float* goal = X + gu * F;
     bool norms_ok = true;
-    double self = 0;
     for (std::size_t q = 0; q < N; ++q) {
-      float s = 0;
-      for (std::size_t i = 0; i < D; ++i) s += goal[q * D + i] * goal[q * D + i];
-      gn[q] = std::sqrt(s);
-      norms_ok = norms_ok && hd::finite(gn[q]);
-      self += hd::self_term(gn[q]);
+      gn[q] = hd::patch_norm(goal + q * D, D);
+      norms_ok = norms_ok && std::isfinite(gn[q]);
     }
     for (std::size_t j = lo; j < gu; ++j)
       S[j] = static_cast<float>(hd::frame_similarity(X + j * F, goal, gn.data(), N, D, p.lambda));
-    S[gu] = static_cast<float>(self / static_cast<double>(N));
+    S[gu] = 1.0f;
     if (!norms_ok) return g;
     for (std::size_t j = lo; j <= gu; ++j)
       if (!hd::finite(S[j])) return static_cast<std::int64_t>(j);
@@ -79,19 +76,104 @@ TEST(similarity_body_matches_cpu) {
     for (double lambda : {0.0, 1.0, 4.0}) {
       Vec cpu(T);
       patch_similarity(x.data(), T, N, D, g.data(), lambda, cpu.data(), 1);
-      Vec gn(N);
+      std::vector<double> gn(N), hn(N);
       goal_norms(g.data(), N, D, gn.data());
+      for (std::size_t q = 0; q < N; ++q) {
+        hn[q] = hd::patch_norm(g.data() + q * D, D);
+        CHECK(close_rel(hn[q], gn[q], 1e-6));
+      }
       for (std::size_t t = 0; t < T; ++t)
-        CHECK_NEAR(hd::frame_similarity(x.data() + t * N * D, g.data(), gn.data(), N, D, lambda), cpu[t],
+        CHECK_NEAR(hd::frame_similarity(x.data() + t * N * D, g.data(), hn.data(), N, D, lambda), cpu[t],
                    1e-5);
     }
   }
-  // A zero patch and a frame equal to the goal.
-  Vec z = {0, 0, 0, 1, 2, 3}, gz = {1, 2, 3, 1, 2, 3}, gn(2);
-  goal_norms(gz.data(), 2, 3, gn.data());
-  CHECK_NEAR(hd::frame_similarity(z.data(), gz.data(), gn.data(), 2, 3, 1.0), 0.5, 1e-7);
-  CHECK_NEAR(hd::self_term(gn[0]), 1.0, 0);
-  CHECK_NEAR(hd::self_term(0.f), 0.0, 0);
+}
+
+namespace {
+// S(x, g) by the bodies, goal norms from hd::patch_norm (as the GPU computes them).
+double body_sim(const Vec& x, const Vec& g, std::size_t N, std::size_t D, double lambda) {
+  std::vector<double> gn(N);
+  for (std::size_t q = 0; q < N; ++q) gn[q] = hd::patch_norm(g.data() + q * D, D);
+  return hd::frame_similarity(x.data(), g.data(), gn.data(), N, D, lambda);
+}
+double cpu_sim(const Vec& x, const Vec& g, std::size_t N, std::size_t D, double lambda) {
+  float out = 0;
+  patch_similarity(x.data(), 1, N, D, g.data(), lambda, &out, 1);
+  return out;
+}
+}  // namespace
+
+TEST(similarity_body_degenerate_patches) {
+  // Hand-worked (docs/progress.md): cos(0, 0) = 1, cos(0, g ≠ 0) = 0, no floor.
+  // Patches [zero | (1,2,3)] against [(1,2,3) | (1,2,3)], λ = 0: (0 + 1) / 2.
+  Vec z = {0, 0, 0, 1, 2, 3}, gz = {1, 2, 3, 1, 2, 3};
+  CHECK_NEAR(body_sim(z, gz, 2, 3, 0.0), 0.5, 1e-7);
+  // The same with λ = 1, D = 3: the zero patch still adds 0, the equal one 1.
+  CHECK_NEAR(body_sim(z, gz, 2, 3, 1.0), 0.5, 1e-7);
+  // Zero patch against zero patch: cos 1, L1 0, so 1; with (3,4)·(4,3)/25 = 0.96 beside it, λ = 0.
+  Vec zz = {0, 0, 3, 4}, gzz = {0, 0, 4, 3};
+  CHECK_NEAR(body_sim(zz, gzz, 2, 2, 0.0), (1.0 + 0.96) / 2, 1e-7);
+  // −0 is zero too.
+  Vec nz = {-0.f, 0.f}, pz = {0.f, -0.f};
+  CHECK_NEAR(body_sim(nz, pz, 1, 2, 1.0), 1.0, 0);
+  // A non-zero x against a zero goal patch: 0 (the goal's side of the rule).
+  CHECK_NEAR(body_sim({1, 2}, {0, 0}, 1, 2, 0.0), 0.0, 0);
+  // S(x, x) = 1 for the all-zero frame.
+  Vec zero(12, 0.f);
+  CHECK_NEAR(body_sim(zero, zero, 3, 4, 2.0), 1.0, 0);
+  // A subnormal patch is not zero: it has a direction. (1e-45, 0) vs (1, 0): cos 1, λ = 0.
+  CHECK_NEAR(body_sim({1e-45f, 0.f}, {1.f, 0.f}, 1, 2, 0.0), 1.0, 1e-12);
+  CHECK_NEAR(body_sim({0.f, 1e-45f}, {1.f, 0.f}, 1, 2, 0.0), 0.0, 1e-12);
+  // The CPU kernel agrees on every one of these.
+  CHECK_NEAR(cpu_sim(z, gz, 2, 3, 1.0), body_sim(z, gz, 2, 3, 1.0), 1e-7);
+  CHECK_NEAR(cpu_sim(zz, gzz, 2, 2, 0.0), body_sim(zz, gzz, 2, 2, 0.0), 1e-7);
+  CHECK_NEAR(cpu_sim(zero, zero, 3, 4, 2.0), 1.0, 0);
+  CHECK_NEAR(cpu_sim({1e-45f, 0.f}, {1.f, 0.f}, 1, 2, 0.0), 1.0, 1e-7);
+}
+
+TEST(similarity_body_scale_invariant) {
+  // With λ = 0, S(k·x, k·g) = S(x, g) for every k > 0, from subnormal-ish to
+  // near FLT_MAX magnitudes (float sums there under/overflow: the double
+  // fallback keeps them exact enough). Factors are powers of two, so the
+  // scaled inputs are exact and every S is the same to rounding.
+  Rng r(7);
+  const std::size_t N = 5, D = 24;
+  Vec x = r.normals(N * D), g = r.normals(N * D);
+  for (std::size_t i = 0; i < D; ++i) x[2 * D + i] = 0;                 // one zero patch in x
+  for (std::size_t i = 0; i < D; ++i) x[4 * D + i] = g[4 * D + i] = 0;  // a zero pair
+  const double base = body_sim(x, g, N, D, 0.0);
+  CHECK(std::isfinite(base));
+  for (float k : {0x1p-100f, 0x1p-70f, 0x1p-40f, 1.f, 0x1p40f, 0x1p64f, 0x1p100f, 0x1p120f}) {
+    Vec kx(x), kg(g);
+    for (auto& v : kx) v *= k;
+    for (auto& v : kg) v *= k;
+    CHECK_NEAR(body_sim(kx, kg, N, D, 0.0), base, 1e-6);
+    CHECK_NEAR(cpu_sim(kx, kg, N, D, 0.0), base, 1e-6);
+  }
+  // x and x·1e10 against the same goal give the same S with λ = 0 (only x scales).
+  Vec big(x);
+  for (auto& v : big) v *= 1e10f;
+  CHECK_NEAR(body_sim(big, g, N, D, 0.0), base, 1e-6);
+  CHECK_NEAR(cpu_sim(big, g, N, D, 0.0), base, 1e-6);
+  // Hand-worked at 1e10 and at 1e30 (squares of 1e30 overflow float): (3,4)·(4,3)/25 = 0.96.
+  CHECK_NEAR(body_sim({3e10f, 4e10f}, {4.f, 3.f}, 1, 2, 0.0), 0.96, 1e-6);
+  CHECK_NEAR(body_sim({3e30f, 4e30f}, {4e30f, 3e30f}, 1, 2, 0.0), 0.96, 1e-6);
+  CHECK_NEAR(body_sim({3e-30f, 4e-30f}, {4e-30f, 3e-30f}, 1, 2, 0.0), 0.96, 1e-6);
+  // The largest floats: ‖x‖² and x·g overflow float, S stays finite and exact.
+  const float m = std::numeric_limits<float>::max();
+  CHECK_NEAR(body_sim({m, m}, {m, -m}, 1, 2, 0.0), 0.0, 1e-12);
+  CHECK_NEAR(body_sim({m, m}, {m, m}, 1, 2, 0.0), 1.0, 1e-12);
+  CHECK_NEAR(cpu_sim({m, m}, {m, m}, 1, 2, 0.0), 1.0, 1e-7);
+}
+
+TEST(similarity_body_non_finite_is_nan) {
+  // NaN/Inf in either patch gives NaN, even against a zero patch.
+  CHECK(std::isnan(body_sim({NAN, 0}, {1, 0}, 1, 2, 1.0)));
+  CHECK(std::isnan(body_sim({INFINITY, 0}, {0, 0}, 1, 2, 1.0)));
+  CHECK(std::isnan(body_sim({0, 0}, {0, -INFINITY}, 1, 2, 1.0)));
+  CHECK(std::isnan(body_sim({1, 2, 0, 0}, {1, 2, NAN, 0}, 2, 2, 0.0)));
+  CHECK(std::isnan(hd::patch_norm(std::vector<float>{1.f, NAN}.data(), 2)));
+  CHECK(std::isinf(hd::patch_norm(std::vector<float>{1.f, INFINITY}.data(), 2)));
 }
 
 TEST(slope_body_matches_cpu) {

@@ -93,6 +93,58 @@ TEST(device_patch_similarity) {
   for (std::size_t t = 0; t < 4; ++t) CHECK_NEAR(gpu[t], cpu[t], 1e-5);
 }
 
+TEST(device_similarity_degenerate_and_extreme_patches) {
+  // The cosine of docs/progress.md on the GPU: zero patches (cos 1 against
+  // zero, 0 against non-zero), features whose float sums under/overflow
+  // (double fallback), NaN/Inf (NaN), scale invariance at λ = 0. Frames of
+  // [T=8, N=6, D=40] (float4 path) against one goal; each frame scales the
+  // random base by a power of two and zeroes some patches.
+  Rng r(15);
+  const std::size_t T = 8, N = 6, D = 40, F = N * D;
+  Vec base = r.normals(F), g = r.normals(F);
+  for (std::size_t i = 0; i < D; ++i) g[5 * D + i] = 0;  // goal patch 5 is zero
+  const float scale[T] = {1.f, 0x1p-100f, 0x1p-70f, 0x1p64f, 0x1p120f, 1.f, 1.f, 1.f};
+  Vec x(T * F);
+  for (std::size_t t = 0; t < T; ++t)
+    for (std::size_t i = 0; i < F; ++i) x[t * F + i] = base[i] * scale[t];
+  for (std::size_t i = 0; i < D; ++i) x[5 * F + 5 * D + i] = 0;  // frame 5: zero vs zero patch
+  for (std::size_t i = 0; i < F; ++i) x[6 * F + i] = 0;          // frame 6: all zero
+  x[7 * F + 5 * D + 3] = INFINITY;                               // frame 7: Inf against the zero goal patch
+  DevBuf<float> dx(x), dg(g), dout(T);
+  for (double lambda : {0.0, 1.0}) {
+    Vec cpu(T);
+    patch_similarity(x.data(), T, N, D, g.data(), lambda, cpu.data(), 1);
+    cuda::patch_similarity(dx.p, T, N, D, dg.p, lambda, dout.p, nullptr);
+    cuda::stream_sync(nullptr, "patchSimilarity");
+    Vec gpu = dout.get();
+    for (std::size_t t = 0; t < 7; ++t) {
+      CHECK(std::isfinite(gpu[t]));
+      CHECK_NEAR(gpu[t], cpu[t], 1e-5);
+    }
+    CHECK(std::isnan(gpu[7]) && std::isnan(cpu[7]));
+    // Frame 6 (all zero): five patches of cos 0 and the zero pair of cos 1.
+    CHECK_NEAR(gpu[6], 1.0 / 6.0, 1e-7);
+    if (lambda == 0.0)  // only x scales here, so with λ = 0 frames 0–4 agree
+      for (std::size_t t = 1; t < 5; ++t) CHECK_NEAR(gpu[t], gpu[0], 1e-6);
+  }
+  // progressTargets of the all-zero episode: S = 1 everywhere, V = (k + 1) / K.
+  Vec z(6 * F, 0.f);
+  std::vector<std::int64_t> off = {0, 6};
+  DevBuf<float> dz(z), dv(6), ds(6);
+  DevBuf<std::int64_t> doff(off), dbad(1);
+  DevBuf<std::int32_t> dss(6), dse(6), dcount(1);
+  cuda::progress_targets(dz.p, doff.p, 1, N, D, {1.0, 2, 3, 0.01}, dv.p, ds.p, dss.p, dse.p, dcount.p, dbad.p,
+                         nullptr);
+  cuda::stream_sync(nullptr, "progressTargets");
+  Vec v = dv.get(), sim = ds.get();
+  CHECK_EQ(dbad.get()[0], -1);
+  CHECK_EQ(dcount.get()[0], 2);
+  for (std::size_t t = 0; t < 6; ++t) {
+    CHECK_NEAR(sim[t], 1.0, 0);
+    CHECK_NEAR(v[t], t < 3 ? 0.5 : 1.0, 1e-7);
+  }
+}
+
 TEST(device_sliding_slopes) {
   Rng r(12);
   for (std::size_t w : {2u, 5u, 31u}) {
@@ -101,10 +153,24 @@ TEST(device_sliding_slopes) {
     Vec cpu(B * P);
     sliding_slopes(s.data(), B, L, w, cpu.data(), 1);
     DevBuf<float> ds(s), dout(B * P);
-    cuda::sliding_slopes(ds.p, B, L, w, dout.p, nullptr);
+    DevBuf<int> status(std::vector<int>{0});
+    cuda::sliding_slopes(ds.p, B, L, w, dout.p, status.p, nullptr);
     cuda::stream_sync(nullptr, "slidingSlopes");
     Vec gpu = dout.get();
     for (std::size_t i = 0; i < B * P; ++i) CHECK_NEAR(gpu[i], cpu[i], 1e-6);
+    CHECK_EQ(status.get()[0], 0);
+  }
+  // NaN or Inf anywhere (the last element included) sets the status; huge
+  // finite values do not.
+  for (float bad : {NAN, INFINITY, -INFINITY, 3e38f}) {
+    const std::size_t B = 2, L = 9, w = 3;
+    Vec s = r.normals(B * L);
+    s[B * L - 1] = bad;
+    DevBuf<float> ds(s), dout(B * (L - w + 1));
+    DevBuf<int> status(std::vector<int>{0});
+    cuda::sliding_slopes(ds.p, B, L, w, dout.p, status.p, nullptr);
+    cuda::stream_sync(nullptr, "slidingSlopes");
+    CHECK_EQ(status.get()[0], std::isfinite(bad) ? 0 : 1);
   }
 }
 

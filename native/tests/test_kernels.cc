@@ -59,8 +59,25 @@ TEST(similarity_hand_worked) {
   CHECK_NEAR(sim1({3, 4}, {4, 3}, 1, 2, 2.0), 0.96 * std::exp(-2.0), 1e-7);
   // Mean over patches: (1 + 0) / 2.
   CHECK_NEAR(sim1({1, 0, 0, 1}, {1, 0, 1, 0}, 2, 2, 0.0), 0.5, 1e-7);
-  // A zero patch: the denominator is max(0, 1e-8), the cosine 0.
-  CHECK_NEAR(sim1({0, 0}, {1, 0}, 1, 2, 0.0), 0.0, 1e-7);
+  // A zero patch against a non-zero one: cos 0 (docs/progress.md), either side.
+  CHECK_NEAR(sim1({0, 0}, {1, 0}, 1, 2, 0.0), 0.0, 0);
+  CHECK_NEAR(sim1({1, 0}, {0, 0}, 1, 2, 1.0), 0.0, 0);
+  // Two zero patches: cos 1 and L1 0, so the term is 1 for any λ.
+  CHECK_NEAR(sim1({0, 0}, {0, 0}, 1, 2, 3.0), 1.0, 0);
+  // [zero | (3,4)] against [zero | (4,3)], λ = 0: (1 + 0.96) / 2.
+  CHECK_NEAR(sim1({0, 0, 3, 4}, {0, 0, 4, 3}, 2, 2, 0.0), 0.98, 1e-7);
+  // No floor on ‖x‖‖g‖: tiny parallel patches have cos 1, not ‖x‖‖g‖/1e-8.
+  CHECK_NEAR(sim1({1e-6f, 0}, {1e-6f, 0}, 1, 2, 0.0), 1.0, 1e-7);
+  CHECK_NEAR(sim1({3e-20f, 4e-20f}, {4e-20f, 3e-20f}, 1, 2, 0.0), 0.96, 1e-6);
+  // A subnormal patch has a direction: (1e-45, 0) is parallel to (1, 0).
+  CHECK_NEAR(sim1({1e-45f, 0}, {1, 0}, 1, 2, 0.0), 1.0, 1e-7);
+  // Scale-free with λ = 0: x and x·1e10 against the same goal, (3,4)·(4,3) / 25.
+  CHECK_NEAR(sim1({3e10f, 4e10f}, {4, 3}, 1, 2, 0.0), 0.96, 1e-6);
+  // Squares beyond float range (1e30² = 1e60): still finite, still 0.96.
+  CHECK_NEAR(sim1({3e30f, 4e30f}, {4e30f, 3e30f}, 1, 2, 0.0), 0.96, 1e-6);
+  // NaN/Inf gives NaN, even against a zero patch.
+  CHECK(std::isnan(sim1({NAN, 0}, {1, 0}, 1, 2, 0.0)));
+  CHECK(std::isnan(sim1({INFINITY, 0}, {0, 0}, 1, 2, 0.0)));
   // Anti-parallel: −1.
   CHECK_NEAR(sim1({-1, 0}, {1, 0}, 1, 2, 0.0), -1.0, 1e-7);
 }
@@ -71,6 +88,18 @@ TEST(similarity_goal_index_is_one) {
   Vec out(3);
   patch_similarity(f.data(), 3, 2, 2, f.data() + 4, 1.0, out.data(), 1);
   CHECK_NEAR(out[1], 1.0, 1e-7);
+}
+
+TEST(progress_zero_frames_have_similarity_one) {
+  // S(g, g) = 1 for the all-zero frame too: an all-zero episode has S = 1
+  // everywhere, one flat cluster per M frames, ŝ = 1, V = (k + 1) / K.
+  Vec f(6 * 2 * 3, 0.f);  // [6,2,3]
+  Vec v(6), s(6);
+  std::vector<Segment> seg;
+  CHECK_EQ(progress_targets(f.data(), 6, 2, 3, params(1, 2, 3, 0.01), v.data(), s.data(), seg, 1), -1);
+  check_all_near(s, {1, 1, 1, 1, 1, 1}, 0, "zero episode S");
+  CHECK_EQ(seg.size(), 2u);
+  check_all_near(v, {0.5, 0.5, 0.5, 1, 1, 1}, 1e-7, "zero episode V");
 }
 
 // ---------------------------------------------------------------- §2 slopes

@@ -118,6 +118,21 @@ cudaTest('CUDA patchSimilarity/slidingSlopes match the CPU', () => {
   for (const t of [dx, dg, d, ds, sl]) t.dispose();
 });
 
+cudaTest('CUDA patchSimilarity: zero patches, extreme scales and NaN as the CPU; slidingSlopes refuses NaN', () => {
+  // Frame 0: [zero | (3,4)], goal [zero | (4,3)], λ = 0: (1 + 0.96) / 2.
+  // Frames 1–2: frame 0 scaled by 1e-30 and 1e30 (float squares under/overflow).
+  const x = { data: new Float32Array([0, 0, 3, 4, 0, 0, 3e-30, 4e-30, 0, 0, 3e30, 4e30, NaN, 0, 3, 4]), shape: [4, 2, 2] };
+  const g = { data: new Float32Array([0, 0, 4, 3]), shape: [2, 2] };
+  const dx = DeviceTensor.fromHost(x.data, x.shape), dg = DeviceTensor.fromHost(g.data, g.shape);
+  const d = patchSimilarity(dx, dg, { lambda: 0 });
+  const got = d.toHost() as Float32Array;
+  for (let t = 0; t < 3; t++) assert.ok(Math.abs(got[t] - 0.98) < 1e-6, `frame ${t}: ${got[t]}`);
+  assert.ok(Number.isNaN(got[3]), `frame 3 (NaN against a zero patch): ${got[3]}`);
+  const s = DeviceTensor.fromHost(new Float32Array([1, 2, 3, Infinity, 5]), [1, 5]);
+  assert.throws(() => slidingSlopes(s, 2), (e: Error) => e instanceof RangeError && /slidingSlopes/.test(e.message) && /series/.test(e.message));
+  for (const t of [dx, dg, d, s]) t.dispose();
+});
+
 cudaTest('CUDA progressTargets matches the CPU (one episode and a batch)', async () => {
   const N = 4, D = 8, lens = [40, 1, 25];
   const eps = lens.map((T, e) => ({ data: normals(T * N * D, 10 + e).map((v, i) => v * 0.1 + Math.floor(i / (N * D) / 8)), shape: [T, N, D] }));
