@@ -3,6 +3,7 @@
 // F2G_REGISTER). Everything runs inside f2g::Guard.
 #include <napi.h>
 
+#include "bindings/cuda.h"
 #include "bindings/napi_util.h"
 #include "kernels/memprobe.h"
 #include "kernels/pool.h"
@@ -25,11 +26,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 #else
   o.Set("torch", false);
 #endif
-#ifdef FEAT2GO_HAS_CUDA
-  o.Set("cuda", true);
-#else
-  o.Set("cuda", false);
-#endif
+  f2g::AddCudaCapabilities(env, o);
   return o;
 }
 
