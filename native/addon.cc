@@ -23,6 +23,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   f2g::AddTorchCapabilities(env, o);
 #else
   o.Set("torch", false);
+  o.Set("distributed", false);
 #endif
 #ifdef FEAT2GO_HAS_CUDA
   o.Set("cuda", true);

@@ -2,7 +2,9 @@
 // (SPEC §8, §9). The TS layer (src/policy.ts, src/trainer.ts) normalises
 // specs and options; this layer re-checks every size it reads.
 #include <memory>
+#include <optional>
 
+#include "torch/distributed.h"
 #include "torch/policy.h"
 #include "torch/tnapi.h"
 #include "torch/trainer.h"
@@ -235,6 +237,7 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       t.minibatches = static_cast<int64_t>(SizeArg(o.Get("minibatches"), "opts.minibatches", 1));
       t.use_critic = o.Get("useCritic").ToBoolean().Value();
       t.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+      t.distributed = o.Get("distributed").ToBoolean().Value();
       trainer_ = std::make_shared<Trainer>(policy, t);
     })
   }
@@ -288,6 +291,8 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     F2G_TGUARD(info.Env(), {
       RolloutBatch b = Batch(info[0], nullptr);
       BusyGuard g(trainer_->policy()->busy, "Policy");
+      std::optional<dist::Turn> turn;
+      if (trainer_->distributed()) turn.emplace(dist::TakeTicket());
       return Metrics(info.Env(), trainer_->Update(b));
     })
   }
@@ -305,8 +310,16 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
       auto trainer = trainer_;
       auto out = std::make_shared<UpdateMetrics>();
+      // Distributed updates keep the order of the process's collectives.
+      const std::optional<std::uint64_t> ticket =
+          trainer->distributed() ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
       auto* w = new PromiseWorker(
-          info.Env(), [trainer, b, out, busy] { *out = trainer->Update(b); },
+          info.Env(),
+          [trainer, b, out, busy, ticket] {
+            std::optional<dist::Turn> turn;
+            if (ticket) turn.emplace(*ticket);
+            *out = trainer->Update(b);
+          },
           [out, busy](Napi::Env env) mutable {
             busy.reset();
             return Metrics(env, *out);

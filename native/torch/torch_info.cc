@@ -6,6 +6,7 @@
 
 #include "kernels/pool.h"
 #include "torch/cpu_cache.h"
+#include "torch/distributed.h"
 
 namespace f2g {
 
@@ -28,6 +29,7 @@ void AddTorchCapabilities(Napi::Env env, Napi::Object o) {
   o.Set("torchVersion", TORCH_VERSION);
   o.Set("torchCuda", torch::cuda::is_available());
   o.Set("torchThreads", static_cast<double>(torch::get_num_threads()));
+  o.Set("distributed", dist::Available());
   o.Set("torchCpuCacheMB", static_cast<double>(TorchCpuCacheCapMB()));
 }
 

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "torch/distributed.h"
+
 namespace f2g {
 
 ValueHead::ValueHead(const ValueHeadConfig& cfg) : cfg_(cfg) {
@@ -66,7 +68,7 @@ double ValueHead::Loss(const torch::Tensor& h, const torch::Tensor& v) const {
   return -(t * torch::log_softmax(Logits(h), -1)).sum(-1).mean().item<double>();
 }
 
-double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd) {
+double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, double denom) {
   if (!opt_) {
     opt_ = std::make_unique<torch::optim::AdamW>(
         std::vector<torch::Tensor>{w1_, b1_, ln_w_, ln_b_, w2_, b2_},
@@ -76,6 +78,17 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
   go.lr(lr);
   go.weight_decay(wd);
   opt_->zero_grad();
+  if (denom > 0) {
+    double out = 0;
+    if (h.size(0) > 0) {
+      torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum() / denom;
+      loss.backward();
+      out = loss.item<double>();
+    }
+    dist::AllReduceGradients({w1_, b1_, ln_w_, ln_b_, w2_, b2_}, "fit (gradient all-reduce)");
+    opt_->step();
+    return out;
+  }
   torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum(-1).mean();
   loss.backward();
   opt_->step();
@@ -90,6 +103,7 @@ double ValueHead::TrainStep(const torch::Tensor& h, const torch::Tensor& v, doub
 std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
                                    const std::function<void(int64_t, int64_t, double)>& progress) {
   TorchThreadsHere();
+  if (o.distributed) return FitDistributed(h, Targets(v), o, progress);
   const int64_t n = h.size(0);
   const int64_t bs = std::min<int64_t>(o.batch_size, n);
   const int64_t per_epoch = (n + bs - 1) / bs;
@@ -108,6 +122,45 @@ std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& 
              static_cast<double>(idx.size(0));
     }
     epoch_loss.push_back(sum / static_cast<double>(n));
+    if (progress) progress(e + 1, o.epochs, epoch_loss.back());
+  }
+  return epoch_loss;
+}
+
+// The single-rank Fit over the global set: the same permutation (shared
+// seed), the same global minibatches; each rank steps on its members of each
+// minibatch with the loss divided by the minibatch's global size, and the
+// summed gradients make every rank take the single-rank step.
+std::vector<double> ValueHead::FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                              const std::function<void(int64_t, int64_t, double)>& progress) {
+  if (!dist::IsInitialized())
+    throw std::runtime_error("fit: distributed is set but no process group is initialised; call initDistributed() first");
+  dist::BroadcastTensors({w1_, b1_, ln_w_, ln_b_, w2_, b2_}, "fit (parameter broadcast from rank 0)");
+  const int64_t n = h.size(0);
+  const std::vector<int64_t> sizes = dist::GatherSizes(n, "fit (set sizes)");
+  int64_t offset = 0, G = 0;
+  for (std::size_t r = 0; r < sizes.size(); ++r) {
+    if (static_cast<int64_t>(r) < dist::Rank()) offset += sizes[r];
+    G += sizes[r];
+  }
+  const int64_t bs = std::min<int64_t>(o.batch_size, G);
+  const int64_t per_epoch = (G + bs - 1) / bs;
+  const int64_t total = per_epoch * o.epochs;
+  at::Generator g = MakeGen(o.seed);
+  std::vector<double> epoch_loss;
+  int64_t step = 0;
+  for (int64_t e = 0; e < o.epochs; ++e) {
+    torch::Tensor perm = at::randperm(G, g);
+    std::vector<double> sum{0.0};
+    for (int64_t s = 0; s < per_epoch; ++s, ++step) {
+      const int64_t lo = s * bs, hi = std::min(G, (s + 1) * bs);
+      torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
+      const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
+      const double count = static_cast<double>(hi - lo);
+      sum[0] += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, count) * count;
+    }
+    dist::AllReduceSum(sum, "fit (epoch loss)");
+    epoch_loss.push_back(sum[0] / static_cast<double>(G));
     if (progress) progress(e + 1, o.epochs, epoch_loss.back());
   }
   return epoch_loss;

@@ -26,6 +26,9 @@ struct FitOptions {
   double weight_decay = 0.01;
   bool cosine = true;
   std::uint64_t seed = 0;
+  /// Data parallel over the process group: (h, v) is this rank's share of the
+  /// global set (the ranks' sets concatenated in rank order).
+  bool distributed = false;
 };
 
 class ValueHead {
@@ -54,7 +57,11 @@ class ValueHead {
   std::atomic<bool> busy{false};
 
  private:
-  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd);
+  /// `denom` > 0: the loss is Σ/denom (this rank's part of a global mean) and
+  /// the gradients are summed over the process group before the step.
+  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, double denom = 0);
+  std::vector<double> FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                     const std::function<void(int64_t, int64_t, double)>& progress);
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
   std::unique_ptr<torch::optim::AdamW> opt_;

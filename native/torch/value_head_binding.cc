@@ -3,6 +3,9 @@
 #include <memory>
 
 #include "torch/tnapi.h"
+#include <optional>
+
+#include "torch/distributed.h"
 #include "torch/value_head.h"
 
 namespace f2g {
@@ -110,6 +113,7 @@ class ValueHeadWrap : public Napi::ObjectWrap<ValueHeadWrap> {
     o.weight_decay = NumberArg(obj.Get("weightDecay"), "opts.weightDecay");
     o.cosine = obj.Get("cosine").ToBoolean().Value();
     o.seed = static_cast<std::uint64_t>(SizeArg(obj.Get("seed"), "opts.seed"));
+    o.distributed = obj.Get("distributed").ToBoolean().Value();
     return o;
   }
 
@@ -125,6 +129,8 @@ class ValueHeadWrap : public Napi::ObjectWrap<ValueHeadWrap> {
       Batch b = Args(info, true);
       FitOptions o = ParseFit(info[3]);
       BusyGuard g(head_->busy, "ValueHead");
+      std::optional<dist::Turn> turn;
+      if (o.distributed) turn.emplace(dist::TakeTicket());
       return Losses(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
     })
   }
@@ -139,9 +145,13 @@ class ValueHeadWrap : public Napi::ObjectWrap<ValueHeadWrap> {
       auto busy = std::make_shared<BusyGuard>(head_->busy, "ValueHead");
       auto head = head_;
       auto out = std::make_shared<std::vector<double>>();
+      // Distributed fits keep the order of the process's collectives.
+      const std::optional<std::uint64_t> ticket = o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
       auto* w = new ProgressPromiseWorker(
           info.Env(),
-          [head, b, o, out, busy](const ProgressPromiseWorker::Report& report) {
+          [head, b, o, out, busy, ticket](const ProgressPromiseWorker::Report& report) {
+            std::optional<dist::Turn> turn;
+            if (ticket) turn.emplace(*ticket);
             *out = head->Fit(b.h, b.v, o, [&report](int64_t e, int64_t n, double l) {
               double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
               report(msg, 3);

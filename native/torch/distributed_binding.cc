@@ -1,0 +1,198 @@
+// N-API layer of the process group (native/torch/distributed.h): every call
+// that talks to other ranks returns a Promise and runs on a libuv thread, in
+// the order JavaScript issued it. Typed arrays are used in place (no copy);
+// the array is referenced until the call settles.
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "bindings/napi_util.h"
+#include "torch/distributed.h"
+#include "torch/tnapi.h"
+
+namespace f2g {
+namespace {
+
+struct ArrayArg {
+  torch::Tensor tensor;
+  Napi::TypedArray array;
+};
+
+ArrayArg TypedArg(const Napi::Value& v, const char* name) {
+  if (!v.IsTypedArray())
+    ThrowType(std::string("Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
+              name + " but received " + Describe(v));
+  Napi::TypedArray a = v.As<Napi::TypedArray>();
+  c10::ScalarType t;
+  switch (a.TypedArrayType()) {
+    case napi_float32_array: t = torch::kFloat32; break;
+    case napi_float64_array: t = torch::kFloat64; break;
+    case napi_int32_array: t = torch::kInt32; break;
+    case napi_bigint64_array: t = torch::kInt64; break;
+    case napi_int8_array: t = torch::kInt8; break;
+    case napi_uint8_array: t = torch::kUInt8; break;
+    default:
+      ThrowType(std::string("Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
+                name + " but received " + Describe(v));
+  }
+  auto* base = static_cast<std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+  const int64_t n = static_cast<int64_t>(a.ElementLength());
+  return {torch::from_blob(n ? static_cast<void*>(base) : nullptr, {n}, torch::TensorOptions().dtype(t)), a};
+}
+
+Napi::TypedArray NewLike(Napi::Env env, const Napi::TypedArray& like, std::size_t n) {
+  switch (like.TypedArrayType()) {
+    case napi_float32_array: return Napi::Float32Array::New(env, n);
+    case napi_float64_array: return Napi::Float64Array::New(env, n);
+    case napi_int32_array: return Napi::Int32Array::New(env, n);
+    case napi_bigint64_array: return Napi::BigInt64Array::New(env, n);
+    case napi_int8_array: return Napi::Int8Array::New(env, n);
+    default: return Napi::Uint8Array::New(env, n);
+  }
+}
+
+// A worker that waits for its turn, maps the model-side exceptions to
+// RangeError, and settles a Promise.
+Napi::Promise Ordered(Napi::Env env, std::function<void()> body, std::function<Napi::Value(Napi::Env)> done,
+                      const std::vector<Napi::Value>& keep) {
+  const std::uint64_t ticket = dist::TakeTicket();
+  auto* w = new PromiseWorker(
+      env,
+      [ticket, body = std::move(body)] {
+        dist::Turn turn(ticket);
+        try {
+          body();
+        } catch (const std::invalid_argument& e) {
+          throw ArgError{ArgError::kRange, e.what()};
+        } catch (const std::out_of_range& e) {
+          throw ArgError{ArgError::kRange, e.what()};
+        }
+      },
+      std::move(done), keep);
+  return w->Queue();
+}
+
+dist::Op OpArg(const Napi::Value& v) {
+  if (v.IsUndefined()) return dist::Op::kSum;
+  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (s == "sum") return dist::Op::kSum;
+  if (s == "avg") return dist::Op::kAvg;
+  if (s == "max") return dist::Op::kMax;
+  if (s == "min") return dist::Op::kMin;
+  if (s == "product") return dist::Op::kProduct;
+  ThrowType("Expected op 'sum', 'avg', 'max', 'min' or 'product' but received " + Describe(v));
+}
+
+std::string StrOpt(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) ThrowType(std::string("Expected a string for opts.") + key + " but received " + Describe(v));
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs }) → Promise<void>
+Napi::Value DistInit(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    if (!info[0].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[0]));
+    Napi::Object o = info[0].As<Napi::Object>();
+    dist::InitOptions io;
+    io.backend = StrOpt(o, "backend");
+    io.world_size = static_cast<int64_t>(SizeArg(o.Get("worldSize"), "opts.worldSize", 1));
+    io.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "opts.rank"));
+    if (io.rank >= io.world_size)
+      ThrowRange("Expected opts.rank in [0, " + std::to_string(io.world_size - 1) + "] but received " + std::to_string(io.rank));
+    io.master_addr = StrOpt(o, "masterAddr");
+    io.master_port = static_cast<int64_t>(SizeArg(o.Get("masterPort"), "opts.masterPort", 1));
+    if (io.master_port > 65535) ThrowRange("Expected opts.masterPort in [1, 65535] but received " + std::to_string(io.master_port));
+    io.timeout_ms = static_cast<int64_t>(SizeArg(o.Get("timeoutMs"), "opts.timeoutMs", 1));
+    if (!dist::Available()) {
+      try {
+        dist::Init(io);
+      } catch (const std::exception& e) {
+        throw Napi::Error::New(info.Env(), e.what());
+      }
+    }
+    return Ordered(info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {});
+  })
+  return info.Env().Undefined();
+}
+
+Napi::Value DistDestroy(const Napi::CallbackInfo& info) {
+  return Ordered(info.Env(), [] { dist::Destroy(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+}
+
+Napi::Value DistState(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("initialized", dist::IsInitialized());
+  o.Set("rank", static_cast<double>(dist::Rank()));
+  o.Set("worldSize", static_cast<double>(dist::WorldSize()));
+  return o;
+}
+
+Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
+  return Ordered(info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+}
+
+// distAllReduce(array, op) → Promise<array> (in place)
+Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    ArrayArg a = TypedArg(info[0], "array");
+    dist::Op op = OpArg(info[1]);
+    torch::Tensor t = a.tensor;
+    auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+    return Ordered(
+        info.Env(), [t, op] { dist::AllReduce(t, op, "allReduce"); },
+        [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+  })
+  return info.Env().Undefined();
+}
+
+// distBroadcast(array, root) → Promise<array> (in place)
+Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    ArrayArg a = TypedArg(info[0], "array");
+    const int64_t root = static_cast<int64_t>(SizeArg(info[1], "root"));
+    torch::Tensor t = a.tensor;
+    auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+    return Ordered(
+        info.Env(), [t, root] { dist::Broadcast(t, root, "broadcast"); },
+        [ref](Napi::Env) { return ref->Value(); }, {info[0]});
+  })
+  return info.Env().Undefined();
+}
+
+// distAllGather(array) → Promise<new array of worldSize × length, in rank order>
+Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
+  F2G_GUARD({
+    ArrayArg a = TypedArg(info[0], "array");
+    torch::Tensor t = a.tensor;
+    auto like = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+    auto out = std::make_shared<torch::Tensor>();
+    return Ordered(
+        info.Env(), [t, out] { *out = dist::AllGather(t, "allGather"); },
+        [like, out](Napi::Env env) -> Napi::Value {
+          Napi::TypedArray r = NewLike(env, like->Value().As<Napi::TypedArray>(), static_cast<std::size_t>(out->numel()));
+          if (out->nbytes())
+            std::memcpy(static_cast<std::uint8_t*>(r.ArrayBuffer().Data()) + r.ByteOffset(), out->data_ptr(), out->nbytes());
+          return r;
+        },
+        {info[0]});
+  })
+  return info.Env().Undefined();
+}
+
+void Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("distAvailable", Napi::Boolean::New(env, dist::Available()));
+  exports.Set("distInit", Napi::Function::New(env, DistInit, "distInit"));
+  exports.Set("distDestroy", Napi::Function::New(env, DistDestroy, "distDestroy"));
+  exports.Set("distState", Napi::Function::New(env, DistState, "distState"));
+  exports.Set("distBarrier", Napi::Function::New(env, DistBarrier, "distBarrier"));
+  exports.Set("distAllReduce", Napi::Function::New(env, DistAllReduce, "distAllReduce"));
+  exports.Set("distBroadcast", Napi::Function::New(env, DistBroadcast, "distBroadcast"));
+  exports.Set("distAllGather", Napi::Function::New(env, DistAllGather, "distAllGather"));
+}
+
+}  // namespace
+
+F2G_REGISTER(distributed, Init);
+
+}  // namespace f2g
