@@ -43,6 +43,12 @@ export { Policy } from './torch/policy.js';
 export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './torch/policy.js';
 export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
+// ---- process groups (libtorch c10d) and data-parallel training ----
+export {
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  rank, worldSize, barrier, allReduce, broadcast, allGather, DistributedUnavailableError,
+} from './torch/distributed.js';
+export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
 // ---- the command line as a library (wire): run a subcommand in-process ----

@@ -60,4 +60,6 @@ export interface Capabilities {
   torchCpuCacheMB?: number;
   /** Whether the CUDA kernels were built. */
   cuda: boolean;
+  /** Whether process groups (libtorch c10d with Gloo) are available: initDistributed and data-parallel training. */
+  distributed: boolean;
 }

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { NativeValueHead } from '../core/native-types.js';
 import { checkBatch, checkSeed, checkVector, tensor2, torchAddon } from './common.js';
+import { resolveDistributedFlag } from './distributed.js';
 import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
@@ -37,6 +38,16 @@ export interface ValueFitOptions {
   seed?: number;
   /** Called on the main thread after each epoch (async `fit` only). */
   onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
+  /**
+   * Data parallel over the process group (default: whether one is
+   * initialised). Each rank passes its share of the data (the shares in rank
+   * order form the global set); the weights are broadcast from rank 0, each
+   * minibatch is a slice of one seeded permutation of the global set, and
+   * the summed gradients make every rank take the step a single process
+   * takes on the whole set. `batchSize` counts global rows; the losses are
+   * global.
+   */
+  distributed?: boolean;
 }
 
 /** Result of a fit: the mean cross-entropy of each epoch (measured during the epoch). */
@@ -144,6 +155,7 @@ export class ValueHead {
       weightDecay: checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0),
       cosine: schedule === 'cosine',
       seed: checkSeed(o.seed ?? 0, 'opts.seed'),
+      distributed: resolveDistributedFlag(o.distributed, 'opts.distributed'),
     };
     return { b, t, native, onProgress: o.onProgress };
   }

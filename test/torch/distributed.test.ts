@@ -1,0 +1,203 @@
+// Process groups over c10d/Gloo, data-parallel training and its faults. The
+// ranks are child processes on 127.0.0.1 with free ports, started here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, ValueHead,
+} from '../../src/index.js';
+import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHILD = path.join(here, '..', 'helpers', 'dist-child.ts');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Rank { child: ChildProcess; out: string; lines: string[]; done: Promise<number | null>; onLine?: (l: string) => void }
+function startRank(scenario: string, env: Record<string, string>): Rank {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, scenario], {
+    env: { ...process.env, MASTER_ADDR: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r: Rank = { child, out: '', lines: [], done: new Promise((res) => child.on('exit', (code) => res(code))) };
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i); buf = buf.slice(i + 1);
+      r.lines.push(line); r.onLine?.(line);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => { r.out += d.toString(); });
+  return r;
+}
+function result(r: Rank, tag = 'RESULT'): Record<string, any> {
+  const line = r.lines.find((l) => l.startsWith(`${tag} `));
+  if (!line) throw new Error(`no ${tag} line from rank; stdout: ${r.lines.join('\n')}\nstderr: ${r.out}`);
+  return JSON.parse(line.slice(tag.length + 1));
+}
+async function group(scenario: string, n: number, extra: Record<string, string> = {}): Promise<Rank[]> {
+  const port = await freePort();
+  const ranks = Array.from({ length: n }, (_, r) => startRank(scenario, {
+    RANK: String(r), WORLD_SIZE: String(n), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '20000', ...extra,
+  }));
+  await Promise.all(ranks.map((r) => r.done));
+  return ranks;
+}
+
+const maxRel = (a: number[], b: ArrayLike<number>) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
+
+test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; bad ones are named', () => {
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, { RANK: '2', WORLD_SIZE: '4', LOCAL_RANK: '0', MASTER_ADDR: 'node7', MASTER_PORT: '1234' });
+    const o = resolveDistributedOptions();
+    assert.equal([o.rank, o.worldSize, o.localRank, o.masterAddr, o.masterPort, o.backend], [2, 4, 0, 'node7', 1234, 'gloo']);
+    assert.is(resolveDistributedOptions({ rank: 1, worldSize: 2, masterPort: 9 }).masterPort, 9);
+    assert.throws(() => resolveDistributedOptions({ rank: 4 }), (e: Error) => e instanceof RangeError && /rank/.test(e.message) && /4/.test(e.message));
+    process.env.WORLD_SIZE = 'two';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /WORLD_SIZE/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, backend: 'mpi' as 'gloo' }), (e: Error) => e instanceof TypeError && /backend/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, masterPort: 70000 }), /masterPort/);
+  } finally {
+    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
+      if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
+  }
+});
+
+if (!distributedAvailable()) {
+  console.log(`SKIP distributed process-group tests: this addon was built without c10d/Gloo (capabilities().distributed = ${capabilities().distributed}; torch = ${capabilities().torch})`);
+  test('without c10d initDistributed throws one clear error', async () => {
+    try {
+      await initDistributed({ rank: 0, worldSize: 1 });
+      assert.unreachable('should throw');
+    } catch (e) {
+      assert.match((e as Error).message, /capabilities\(\)\.distributed is false/);
+    }
+  });
+} else {
+  test('collectives on 3 ranks: sum/avg/max/min/product, broadcast, allGather, ordered concurrent calls, mismatch error', async () => {
+    const ranks = await group('collectives', 3);
+    for (const [r, rk] of ranks.entries()) {
+      const x = result(rk);
+      assert.is(x.rank, r);
+      assert.ok(x.sameArray, 'allReduce resolves with the array it was given');
+      assert.equal(x.sum, [1 + 2 + 3, 0 - 1 - 2, 0.5 + 2.5 + 4.5]);
+      assert.equal(x.avg, [1, 10]);
+      assert.equal(x.max, [2, 0]);
+      assert.equal(x.min, [0, -2]);
+      assert.equal(x.product, [2 * 3 * 4, 0.125]);
+      assert.equal(x.big, [9]);
+      assert.ok(x.bigOk, '4 MiB all-reduce');
+      assert.equal(x.broadcast, [1, 1, 1]);
+      assert.equal(x.gather, [0, 0, 1, 1, 2, 4]);
+      assert.equal(x.concurrent, [0, 6, 12, 18, 24, 30]);
+      assert.match(x.mismatch, /^RangeError: allReduce: the ranks disagree/);
+      assert.match(x.mismatch, /rank 0 passed a Float32Array\(3\), rank 1 passed a Float32Array\(4\)/);
+      assert.is(x.afterDestroy, 1);
+    }
+  });
+
+  test('2 ranks × unequal shares = 1 process × whole batch: PPO, GRPO and the value head; identical parameters after every step', async () => {
+    const ranks = await group('train', 2);
+    const r0 = result(ranks[0]); const r1 = result(ranks[1]);
+    assert.ok(r0.distributed && r1.distributed, 'trainers detect the initialised group');
+    assert.ok(r0.everyStepSame && r1.everyStepSame, 'hash all-gather after every update and the fit');
+    // Reference: one process, whole batches, no group.
+    assert.not.ok(isDistributed());
+    const ppoPolicy = new Policy(ppoSpec(5)); const ppo = new PpoTrainer(ppoPolicy, PPO_OPTS);
+    const grpoPolicy = new Policy(grpoSpec(7)); const grpo = new GrpoTrainer(grpoPolicy, GRPO_OPTS);
+    const ppoM = []; const grpoM = [];
+    for (let u = 0; u < 3; u++) {
+      ppoM.push(ppo.updateSync(globalBatch('ppo', u)));
+      grpoM.push(grpo.updateSync(globalBatch('grpo', u)));
+    }
+    const head = new ValueHead(VALUE.config);
+    const { hidden, targets } = valueData();
+    const fit = head.fitSync({ data: hidden, shape: [VALUE.rows, VALUE.config.inputDim] }, targets, VALUE.fit);
+    // Tolerance: the two runs sum the same terms in a different order (float32), over 3 × 6 AdamW steps.
+    const TOL = 2e-4;
+    for (const [name, got, want] of [['ppo', r0.ppo, ppoPolicy.stateDict()], ['grpo', r0.grpo, grpoPolicy.stateDict()], ['value', r0.value, head.stateDict()]] as const) {
+      assert.is(got.length, want.length);
+      for (let i = 0; i < want.length; i++) {
+        const rel = maxRel(got[i][1], want[i][1]);
+        assert.ok(rel < TOL, `${name} ${want[i][0]}: max relative difference ${rel}`);
+      }
+    }
+    for (let u = 0; u < 3; u++) {
+      for (const [m, ref] of [[r0.ppoMetrics[u], ppoM[u]], [r1.ppoMetrics[u], ppoM[u]], [r0.grpoMetrics[u], grpoM[u]], [r1.grpoMetrics[u], grpoM[u]]]) {
+        for (const k of ['policyLoss', 'valueLoss', 'entropy', 'clipFraction', 'approxKl', 'kl', 'loss', 'gradNorm']) {
+          assert.ok(Math.abs(m[k] - ref[k]) <= 1e-4 * Math.max(1, Math.abs(ref[k])), `update ${u} ${k}: ${m[k]} vs ${ref[k]}`);
+        }
+        assert.is(m.steps, ref.steps);
+      }
+    }
+    for (const f of [r0.fit, r1.fit]) assert.ok(maxRel(f, fit.losses) < 1e-4, `fit losses ${f} vs ${fit.losses}`);
+  });
+
+  test('a rank killed mid-update: the survivor fails within the timeout naming the collective and the dead rank', async () => {
+    const port = await freePort();
+    const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '4000' });
+    const r0 = startRank('killed', env(0)); const r1 = startRank('killed', env(1));
+    let killedAt = 0;
+    r1.onLine = (l) => { if (l === 'STEP 1' && !killedAt) { killedAt = Date.now(); r1.child.kill('SIGKILL'); } };
+    const timer = setTimeout(() => { r0.child.kill('SIGKILL'); r1.child.kill('SIGKILL'); }, 40000);
+    await Promise.all([r0.done, r1.done]);
+    clearTimeout(timer);
+    assert.ok(killedAt > 0, `rank 1 reached step 1: ${r1.out}`);
+    const e = result(r0, 'ERROR');
+    assert.match(e.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2/);
+    assert.match(e.message, /rank 1 \(process \d+\) exited/);
+    assert.ok(e.at - killedAt < 4000 + 1500, `failed ${e.at - killedAt} ms after the kill`);
+  });
+
+  test('a rank that never starts: initDistributed fails after timeoutMs naming it', async () => {
+    const port = await freePort();
+    const r0 = startRank('join', { RANK: '0', WORLD_SIZE: '3', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
+    const r2 = startRank('join', { RANK: '2', WORLD_SIZE: '3', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
+    await Promise.all([r0.done, r2.done]);
+    for (const rk of [r0, r2]) {
+      const e = result(rk, 'ERROR');
+      assert.match(e.message, /^initDistributed: rank 1 did not join within 1500 ms \(worldSize 3/);
+      assert.ok(e.ms >= 1400 && e.ms < 6000, `failed after ${e.ms} ms`);
+    }
+  });
+
+  test('port in use, disagreeing worldSize and a duplicate rank are clear errors', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
+    const used = (blocker.address() as net.AddressInfo).port;
+    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
+    const port = await freePort();
+    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000' });
+    const a = startRank('join', env(0, 3));
+    await new Promise((res) => setTimeout(res, 300));
+    const b = startRank('join', env(1, 3));
+    const wrong = startRank('join', env(2, 2));
+    const dup = startRank('join', env(1, 3));
+    await Promise.all([inUse.done, a.done, b.done, wrong.done, dup.done]);
+    blocker.close();
+    assert.match(result(inUse, 'ERROR').message, new RegExp(`rank 0 could not open the rendezvous store on 127\\.0\\.0\\.1:${used} \\(is the port in use`));
+    assert.match(result(wrong, 'ERROR').message, /this rank \(2\) has worldSize 2 but another rank has 3/);
+    // One of the two processes given rank 1 wins; the other is told the rank is taken.
+    const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
+    assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
+    // Rank 2 never joined (it had the wrong worldSize): the others name it.
+    assert.match(result(a, 'ERROR').message, /rank 2 did not join within 3000 ms/);
+  });
+}
+
+test.run();
