@@ -1,6 +1,7 @@
 #include "torch/distributed.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -138,18 +139,19 @@ std::string Diagnose(State& s) {
         continue;
       }
       const std::uint64_t seq = std::stoull(Str(s.store->get(SeqKey(r))));
-      if (seq < s.seq) {
-        parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" + std::to_string(seq) +
-                        ", this one is #" + std::to_string(s.seq) + ")");
-        continue;
-      }
       const std::string who = Str(s.store->get(WhoKey(r)));
       const auto at = who.find('@');
       if (at != std::string::npos && who.substr(at + 1) == s.host) {
         const long pid = std::stol(who.substr(0, at));
-        if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH)
-          parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) + ") exited");
+        if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+          parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) + ") exited after collective #" +
+                          std::to_string(seq));
+          continue;
+        }
       }
+      if (seq < s.seq)
+        parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" + std::to_string(seq) +
+                        ", this one is #" + std::to_string(s.seq) + ")");
     } catch (const std::exception&) {
       if (s.rank != 0) {
         parts.push_back("rank 0 (which hosts the rendezvous store at " + s.addr + ":" + std::to_string(s.port) +
@@ -272,6 +274,8 @@ void Init(const InitOptions& o) {
         "initDistributed: backend 'nccl' needs a CUDA build of libtorch with NCCL; this build of feat2go has 'gloo' only");
   if (o.backend != "gloo")
     throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" + o.backend + "'");
+  // One deadline for the whole rendezvous, counted from this call.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   auto s = std::make_unique<State>();
   s->rank = o.rank;
   s->world = o.world_size;
@@ -309,7 +313,6 @@ void Init(const InitOptions& o) {
                              " but another rank has " + their + " (every rank must be given the same worldSize)");
   s->store->set(SeqKey(o.rank), Bytes("0"));
   // Wait for every rank to register, naming the ones that never came.
-  const auto deadline = std::chrono::steady_clock::now() + s->timeout;
   std::vector<std::string> keys;
   for (int64_t r = 0; r < o.world_size; ++r) keys.push_back(WhoKey(r));
   while (!s->store->check(keys)) {

@@ -5,11 +5,13 @@ import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommandSpec } from './encode-command.js';
 import { labelCommand } from './label-command.js';
+import { launchCommand } from './launch-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 export const COMMANDS: Command[] = [
   labelCommand,
   encodeCommandSpec,
+  launchCommand,
 ];
 
 function version(): string {

@@ -120,7 +120,7 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
   const a = addon();
   if (info) throw new Error('initDistributed: a process group is already initialised; call destroyDistributed() first');
   const r = resolveDistributedOptions(opts);
-  await withCallerStack(a.distInit({
+  await withCallerStack(a.distInit!({
     backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
   }), stack);
   info = r;

@@ -74,9 +74,9 @@ async function train() {
   const ppoMetrics = []; const grpoMetrics = [];
   for (let u = 0; u < 3; u++) {
     ppoMetrics.push(await ppo.update(sliceBatch(globalBatch('ppo', u), cut[r], cut[r + 1])));
-    if (!(await sameEverywhere(ppoPolicy.stateDict()))) res.everyStepSame = false;
+    if (!(await sameEverywhere(ppoPolicy.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= `ppo ${u}`; }
     grpoMetrics.push(await grpo.update(sliceBatch(globalBatch('grpo', u), cut[r], cut[r + 1])));
-    if (!(await sameEverywhere(grpoPolicy.stateDict()))) res.everyStepSame = false;
+    if (!(await sameEverywhere(grpoPolicy.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= `grpo ${u}`; }
   }
   const head = new ValueHead({ ...VALUE.config, seed: VALUE.config.seed + r });
   const { hidden, targets } = valueData();
@@ -84,7 +84,7 @@ async function train() {
   const D = VALUE.config.inputDim;
   const fit = await head.fit({ data: hidden.slice(rows[r] * D, rows[r + 1] * D), shape: [rows[r + 1] - rows[r], D] },
     targets.slice(rows[r], rows[r + 1]), VALUE.fit);
-  if (!(await sameEverywhere(head.stateDict()))) res.everyStepSame = false;
+  if (!(await sameEverywhere(head.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= 'value'; }
   Object.assign(res, { ppoMetrics, grpoMetrics, fit: fit.losses });
   if (r === 0) Object.assign(res, { ppo: flat(ppoPolicy.stateDict()), grpo: flat(grpoPolicy.stateDict()), value: flat(head.stateDict()) });
   await destroyDistributed();

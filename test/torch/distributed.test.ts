@@ -57,6 +57,7 @@ async function group(scenario: string, n: number, extra: Record<string, string> 
   return ranks;
 }
 
+const like = (s: string, re: RegExp) => assert.ok(re.test(s), `${JSON.stringify(s)} should match ${re}`);
 const maxRel = (a: number[], b: ArrayLike<number>) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
 
 test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; bad ones are named', () => {
@@ -85,7 +86,7 @@ if (!distributedAvailable()) {
       await initDistributed({ rank: 0, worldSize: 1 });
       assert.unreachable('should throw');
     } catch (e) {
-      assert.match((e as Error).message, /capabilities\(\)\.distributed is false/);
+      like((e as Error).message, /capabilities\(\)\.distributed is false/);
     }
   });
 } else {
@@ -105,8 +106,8 @@ if (!distributedAvailable()) {
       assert.equal(x.broadcast, [1, 1, 1]);
       assert.equal(x.gather, [0, 0, 1, 1, 2, 4]);
       assert.equal(x.concurrent, [0, 6, 12, 18, 24, 30]);
-      assert.match(x.mismatch, /^RangeError: allReduce: the ranks disagree/);
-      assert.match(x.mismatch, /rank 0 passed a Float32Array\(3\), rank 1 passed a Float32Array\(4\)/);
+      like(x.mismatch, /^RangeError: allReduce: the ranks disagree/);
+      like(x.mismatch, /rank 0 passed a Float32Array\(3\), rank 1 passed a Float32Array\(4\)/);
       assert.is(x.afterDestroy, 1);
     }
   });
@@ -150,7 +151,7 @@ if (!distributedAvailable()) {
 
   test('a rank killed mid-update: the survivor fails within the timeout naming the collective and the dead rank', async () => {
     const port = await freePort();
-    const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '4000' });
+    const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000' });
     const r0 = startRank('killed', env(0)); const r1 = startRank('killed', env(1));
     let killedAt = 0;
     r1.onLine = (l) => { if (l === 'STEP 1' && !killedAt) { killedAt = Date.now(); r1.child.kill('SIGKILL'); } };
@@ -159,44 +160,38 @@ if (!distributedAvailable()) {
     clearTimeout(timer);
     assert.ok(killedAt > 0, `rank 1 reached step 1: ${r1.out}`);
     const e = result(r0, 'ERROR');
-    assert.match(e.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2/);
-    assert.match(e.message, /rank 1 \(process \d+\) exited/);
-    assert.ok(e.at - killedAt < 4000 + 1500, `failed ${e.at - killedAt} ms after the kill`);
+    like(e.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2/);
+    like(e.message, /rank 1 \(process \d+\) exited after collective #\d+/);
+    assert.ok(e.at - killedAt < 3000 + 1500, `failed ${e.at - killedAt} ms after the kill`);
   });
 
-  test('a rank that never starts: initDistributed fails after timeoutMs naming it', async () => {
-    const port = await freePort();
-    const r0 = startRank('join', { RANK: '0', WORLD_SIZE: '3', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
-    const r2 = startRank('join', { RANK: '2', WORLD_SIZE: '3', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
-    await Promise.all([r0.done, r2.done]);
-    for (const rk of [r0, r2]) {
-      const e = result(rk, 'ERROR');
-      assert.match(e.message, /^initDistributed: rank 1 did not join within 1500 ms \(worldSize 3/);
-      assert.ok(e.ms >= 1400 && e.ms < 6000, `failed after ${e.ms} ms`);
-    }
-  });
-
-  test('port in use, disagreeing worldSize and a duplicate rank are clear errors', async () => {
+  test('rendezvous faults: a rank that never starts (timeout naming it), port in use, disagreeing worldSize, duplicate rank', async () => {
+    // Started together to keep the suite short; 5 s timeouts because a loaded machine may take seconds to start Node with libtorch.
+    const late = await freePort();
+    const lone = (r: number) => startRank('join', { RANK: String(r), WORLD_SIZE: '3', MASTER_PORT: String(late), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
+    const r0 = lone(0); const r2 = lone(2);
     const blocker = net.createServer();
     await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
     const used = (blocker.address() as net.AddressInfo).port;
-    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '1500' });
+    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
     const port = await freePort();
-    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000' });
-    const a = startRank('join', env(0, 3));
-    await new Promise((res) => setTimeout(res, 300));
-    const b = startRank('join', env(1, 3));
-    const wrong = startRank('join', env(2, 2));
-    const dup = startRank('join', env(1, 3));
-    await Promise.all([inUse.done, a.done, b.done, wrong.done, dup.done]);
+    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
+    const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
+    const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
+    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done]);
     blocker.close();
-    assert.match(result(inUse, 'ERROR').message, new RegExp(`rank 0 could not open the rendezvous store on 127\\.0\\.0\\.1:${used} \\(is the port in use`));
-    assert.match(result(wrong, 'ERROR').message, /this rank \(2\) has worldSize 2 but another rank has 3/);
+    for (const rk of [r0, r2]) {
+      const e = result(rk, 'ERROR');
+      like(e.message, /^initDistributed: rank 1 did not join within 5000 ms \(worldSize 3, rendezvous store 127\.0\.0\.1:\d+\)$/);
+      assert.ok(e.ms >= 4900 && e.ms < 5000 + 2000, `failed after ${e.ms} ms`);
+    }
+    like(result(inUse, 'ERROR').message, new RegExp(`rank 0 could not open the rendezvous store on 127\\.0\\.0\\.1:${used} \\(is the port in use`));
+    like(result(wrong, 'ERROR').message, /this rank \(3\) has worldSize 4 but another rank has 3/);
     // One of the two processes given rank 1 wins; the other is told the rank is taken.
     const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
     assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
-    // Rank 2 never joined (it had the wrong worldSize): the others name it.
-    assert.match(result(a, 'ERROR').message, /rank 2 did not join within 3000 ms/);
+    // No rank 2 joined that group: the others name it.
+    like(result(a, 'ERROR').message, /rank 2 did not join within 5000 ms/);
   });
 }
 
