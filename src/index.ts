@@ -20,9 +20,10 @@ export {
   type SafetensorsTensor, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFloatDtype, type SafetensorsWritable,
 } from './io/safetensors.js';
 export {
-  labelPaths, findEpisodes, findFrameEpisodes, formatSummaryTable,
+  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './jobs/label.js';
+export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 // ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';

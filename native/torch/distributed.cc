@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -126,6 +127,18 @@ std::string FirstLine(const std::string& s) {
   return line.size() > 300 ? line.substr(0, 300) + "…" : line;
 }
 
+// A process that no longer runs: absent, or a zombie its parent has not reaped yet.
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512] = {0};
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  const char* close = std::strrchr(buf, ')');  // the state follows the parenthesised command name
+  return n > 0 && close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
 // Names the ranks that did not take part in collective #s.seq: those whose
 // last collective is an earlier one, those whose process is gone (same host),
 // or rank 0 when the store it hosts no longer answers.
@@ -143,7 +156,7 @@ std::string Diagnose(State& s) {
       const auto at = who.find('@');
       if (at != std::string::npos && who.substr(at + 1) == s.host) {
         const long pid = std::stol(who.substr(0, at));
-        if (pid > 0 && kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+        if (pid > 0 && ProcessGone(static_cast<pid_t>(pid))) {
           parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) + ") exited after collective #" +
                           std::to_string(seq));
           continue;

@@ -6,11 +6,13 @@ import { commandHelp, runCommand, type Command, type CommandIO } from './command
 import { encodeCommandSpec } from './encode-command.js';
 import { labelCommand } from './label-command.js';
 import { launchCommand } from './launch-command.js';
+import { mergeSummariesCommand } from './merge-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 export const COMMANDS: Command[] = [
   labelCommand,
   encodeCommandSpec,
+  mergeSummariesCommand,
   launchCommand,
 ];
 

@@ -3,7 +3,7 @@
 // describes the group; argv[2] names the scenario. Prints one JSON line
 // `RESULT {...}` (or `ERROR {...}` when a call threw).
 import {
-  allGather, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
+  allGather, capabilities, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
   worldSize,
 } from '../../src/index.js';
 import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
@@ -110,6 +110,7 @@ async function killed() {
 }
 
 async function main() {
+  capabilities(); // load the addon first: the timings below are the rendezvous's own
   const t0 = Date.now();
   try {
     await initDistributed();
