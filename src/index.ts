@@ -47,9 +47,9 @@ export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
   initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
-  rank, worldSize, barrier, allReduce, broadcast, allGather, DistributedUnavailableError,
+  rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, DistributedUnavailableError,
 } from './torch/distributed.js';
-export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray } from './torch/distributed.js';
+export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
 // ---- the command line as a library (wire): run a subcommand in-process ----

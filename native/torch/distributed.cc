@@ -54,6 +54,22 @@ torch::Tensor LocalShare(const torch::Tensor& global_idx, int64_t lo, int64_t n)
   return g.masked_select(in) - lo;
 }
 
+namespace {
+std::mutex g_stats_mu;
+Stats g_stats;
+void AddStats(double seconds, double bytes) {
+  std::lock_guard<std::mutex> l(g_stats_mu);
+  g_stats.calls += 1;
+  g_stats.seconds += seconds;
+  g_stats.bytes += bytes;
+}
+}  // namespace
+
+Stats GetStats() {
+  std::lock_guard<std::mutex> l(g_stats_mu);
+  return g_stats;
+}
+
 #ifndef FEAT2GO_HAS_DISTRIBUTED
 
 static const char* kNoDist =
@@ -183,7 +199,7 @@ std::string Diagnose(State& s) {
 // group's timeout bounds it inside Gloo, so buffers are never left in use),
 // and turns a failure into a message that names the missing ranks.
 template <class F>
-void Run(const char* what, F&& issue) {
+void Run(const char* what, F&& issue, double bytes = 0) {
   State& s = Require(what);
   if (!s.broken.empty())
     throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" + s.broken +
@@ -197,8 +213,10 @@ void Run(const char* what, F&& issue) {
                              s.addr + ":" + std::to_string(s.port) + ") is unreachable. Cause: " + FirstLine(e.what()));
   }
   try {
+    const auto t0 = std::chrono::steady_clock::now();
     c10::intrusive_ptr<c10d::Work> work = issue(*s.pg);
     work->wait();
+    AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
   } catch (const std::exception& e) {
     const std::string who = Diagnose(s);
     s.broken = std::string(what) + " failed";
@@ -222,14 +240,14 @@ void RawAllReduce(torch::Tensor t, c10d::ReduceOp op, const char* what) {
   std::vector<at::Tensor> v{t};
   c10d::AllreduceOptions o;
   o.reduceOp = op;
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); });
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); }, static_cast<double>(t.nbytes()));
 }
 
 torch::Tensor RawAllGather(const torch::Tensor& t, const char* what, int64_t world) {
   std::vector<at::Tensor> in{t};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int64_t r = 0; r < world; ++r) out[0].push_back(torch::empty_like(t));
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allgather(out, in); });
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allgather(out, in); }, static_cast<double>(t.nbytes()));
   return torch::cat(out[0]);
 }
 
@@ -296,6 +314,10 @@ void Init(const InitOptions& o) {
   s->port = o.master_port;
   s->timeout = std::chrono::milliseconds(o.timeout_ms);
   s->host = HostName();
+  {
+    std::lock_guard<std::mutex> l(g_stats_mu);
+    g_stats = Stats();
+  }
   const std::string where = o.master_addr + ":" + std::to_string(o.master_port);
   c10d::TCPStoreOptions so;
   so.port = static_cast<std::uint16_t>(o.master_port);
@@ -404,7 +426,7 @@ void Broadcast(torch::Tensor t, int64_t root, const char* what) {
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); });
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); }, static_cast<double>(t.nbytes()));
 }
 
 torch::Tensor AllGather(const torch::Tensor& t, const char* what) {

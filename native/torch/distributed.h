@@ -49,6 +49,13 @@ void Broadcast(torch::Tensor t, int64_t root, const char* what = "broadcast");
 torch::Tensor AllGather(const torch::Tensor& t, const char* what = "allGather");
 void Barrier();
 
+/// Cumulative figures of this process's collectives since Init (for
+/// benchmarks and logs): calls, seconds spent waiting on them, bytes passed.
+struct Stats {
+  double calls = 0, seconds = 0, bytes = 0;
+};
+Stats GetStats();
+
 /// Ordering of collectives issued from JavaScript (see the header comment).
 std::uint64_t TakeTicket();
 class Turn {

@@ -128,6 +128,15 @@ Napi::Value DistState(const Napi::CallbackInfo& info) {
   return o;
 }
 
+Napi::Value DistStats(const Napi::CallbackInfo& info) {
+  const dist::Stats st = dist::GetStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("calls", st.calls);
+  o.Set("ms", st.seconds * 1e3);
+  o.Set("bytes", st.bytes);
+  return o;
+}
+
 Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
   return Ordered(info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
 }
@@ -185,6 +194,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   exports.Set("distInit", Napi::Function::New(env, DistInit, "distInit"));
   exports.Set("distDestroy", Napi::Function::New(env, DistDestroy, "distDestroy"));
   exports.Set("distState", Napi::Function::New(env, DistState, "distState"));
+  exports.Set("distStats", Napi::Function::New(env, DistStats, "distStats"));
   exports.Set("distBarrier", Napi::Function::New(env, DistBarrier, "distBarrier"));
   exports.Set("distAllReduce", Napi::Function::New(env, DistAllReduce, "distAllReduce"));
   exports.Set("distBroadcast", Napi::Function::New(env, DistBroadcast, "distBroadcast"));

@@ -106,6 +106,7 @@ export interface NativeAddon {
   distDestroy?(): Promise<void>;
   distState?(): { initialized: boolean; rank: number; worldSize: number };
   distBarrier?(): Promise<void>;
+  distStats?(): { calls: number; ms: number; bytes: number };
   distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
   distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;
   distAllGather?(array: ArrayBufferView): Promise<ArrayBufferView>;

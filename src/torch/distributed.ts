@@ -166,6 +166,25 @@ function checkArray(v: unknown, what: string): CollectiveArray {
   throw typeError(`${what}: array`, ARRAY_TYPES, v);
 }
 
+/** Cumulative figures of this process's collectives since {@link initDistributed}. */
+export interface CollectiveStats {
+  /** Collectives run (including the small ones the trainers add: sizes, denominators, metrics). */
+  calls: number;
+  /** Milliseconds spent in them (waiting for the slowest rank included). */
+  ms: number;
+  /** Bytes this rank passed in (array sizes, summed). */
+  bytes: number;
+}
+
+/**
+ * Calls, time and bytes of this process's collectives so far (zeros before
+ * {@link initDistributed}); subtract two readings to get one update's share.
+ */
+export function collectiveStats(): CollectiveStats {
+  const a = native();
+  return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0 };
+}
+
 /** Resolves once every rank has called it. */
 export function barrier(): Promise<void> {
   const stack = new Error().stack;
