@@ -20,7 +20,6 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
 
-#include "torch/tcommon.h"
 
 namespace f2g {
 namespace dist {
@@ -350,15 +349,38 @@ void Init(const InitOptions& o) {
   // Wait for every rank to register, naming the ones that never came.
   std::vector<std::string> keys;
   for (int64_t r = 0; r < o.world_size; ++r) keys.push_back(WhoKey(r));
-  while (!s->store->check(keys)) {
-    if (std::chrono::steady_clock::now() >= deadline) {
-      std::vector<int64_t> missing;
-      for (int64_t r = 0; r < o.world_size; ++r)
-        if (!s->store->check({WhoKey(r)})) missing.push_back(r);
+  auto scan = [&] {
+    std::vector<int64_t> missing;
+    for (int64_t r = 0; r < o.world_size; ++r)
+      if (!s->store->check({WhoKey(r)})) missing.push_back(r);
+    return missing;
+  };
+  std::vector<int64_t> missing;  // as last seen
+  auto last_scan = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    bool all = false, late = false;
+    try {
+      all = s->store->check(keys);
+      late = !all && now >= deadline;
+      if (late || (!all && now - last_scan > std::chrono::milliseconds(250))) {
+        missing = scan();
+        last_scan = now;
+      }
+    } catch (const std::exception& e) {
+      // The store went away: rank 0 gave up (its timeout passed first) or exited.
+      throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " lost the rendezvous store on " + where +
+                               " while waiting for " +
+                               (missing.empty() ? std::string("the other ranks")
+                                                : "rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing)) +
+                               " to join (rank 0 gives up after timeoutMs " + std::to_string(o.timeout_ms) +
+                               ", or it exited). Cause: " + FirstLine(e.what()));
+    }
+    if (all) break;
+    if (late)
       throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing) +
                                " did not join within " + std::to_string(o.timeout_ms) + " ms (worldSize " + ws +
                                ", rendezvous store " + where + ")");
-    }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto opts = c10d::ProcessGroupGloo::Options::create(s->timeout);
