@@ -225,7 +225,7 @@ abstract class TrainerBase {
     return this.n.updateSync(this.batch(batch));
   }
 
-  /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). */
+  /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */
   losses(batch: RolloutBatch): UpdateMetrics {
     return this.n.losses(this.batch(batch));
   }
