@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -204,6 +205,17 @@ void Run(const char* what, F&& issue, double bytes = 0) {
     throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" + s.broken +
                              "); call destroyDistributed() and initDistributed() again");
   ++s.seq;
+  // Test hook: FEAT2GO_DIST_FAULT_AT=N makes this process's N-th collective
+  // fail before it starts, as if its link broke (fault-handling tests).
+  static const unsigned long long fault_at = [] {
+    const char* e = std::getenv("FEAT2GO_DIST_FAULT_AT");
+    return e ? std::strtoull(e, nullptr, 10) : 0ULL;
+  }();
+  if (fault_at != 0 && s.seq == fault_at) {
+    s.broken = std::string(what) + " failed (injected)";
+    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(s.rank) +
+                             ": injected fault (FEAT2GO_DIST_FAULT_AT=" + std::to_string(fault_at) + ")");
+  }
   try {
     s.store->set(SeqKey(s.rank), Bytes(std::to_string(s.seq)));
   } catch (const std::exception& e) {

@@ -180,6 +180,35 @@ UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
 UpdateMetrics Trainer::UpdateDistributed(const RolloutBatch& batch) {
   if (!dist::IsInitialized())
     throw std::runtime_error("update: the trainer is distributed but no process group is initialised; call initDistributed() first");
+  // A collective can fail part-way (a rank died): the update is then undone
+  // (weights, AdamW state, shuffling generator), so a failed update leaves
+  // the model as it was.
+  std::vector<torch::Tensor> weights;
+  for (auto& kv : policy_->StateDict()) weights.push_back(kv.second);
+  for (auto& kv : policy_->AdapterState()) weights.push_back(kv.second);
+  std::vector<torch::Tensor> saved;
+  {
+    torch::NoGradGuard ng;
+    for (auto& w : weights) saved.push_back(w.detach().clone());
+  }
+  ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>> saved_state;
+  for (auto& kv : opt_->state()) saved_state[kv.first] = kv.second->clone();
+  at::Generator saved_gen = gen_.clone();
+  const bool saved_synced = synced_;
+  try {
+    return UpdateDistributedSteps(batch);
+  } catch (...) {
+    torch::NoGradGuard ng;
+    for (std::size_t i = 0; i < weights.size(); ++i) weights[i].detach().copy_(saved[i]);
+    opt_->state().clear();
+    for (auto& kv : saved_state) opt_->state()[kv.first] = std::move(kv.second);
+    gen_ = saved_gen;
+    synced_ = saved_synced;
+    throw;
+  }
+}
+
+UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
   if (!synced_) {
     std::vector<torch::Tensor> all;
     for (auto& kv : policy_->StateDict()) all.push_back(kv.second);

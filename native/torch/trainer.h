@@ -76,6 +76,7 @@ class Trainer {
   };
   Terms Compute(const RolloutBatch& mb, bool train, const Denominators* global = nullptr);
   UpdateMetrics UpdateDistributed(const RolloutBatch& batch);
+  UpdateMetrics UpdateDistributedSteps(const RolloutBatch& batch);
   std::shared_ptr<Policy> policy_;
   std::unique_ptr<Policy> reference_;
   TrainerOptions o_;

@@ -91,19 +91,24 @@ async function train() {
   out('RESULT', res);
 }
 
-// Updates until the parent kills a rank; the survivors report the error.
+// Updates until the parent kills a rank; the survivors report the error and
+// whether the failed update left the weights as the last good one did.
 async function killed() {
   const r = rank();
   const policy = new Policy(ppoSpec(5));
   const ppo = new PpoTrainer(policy, { ...PPO_OPTS, klCoef: 0 });
   const batch = sliceBatch(globalBatch('ppo', 0), shares(worldSize())[r], shares(worldSize())[r + 1]);
+  let before = hash(policy.stateDict());
   for (let u = 0; ; u++) {
     try {
       await ppo.update(batch);
     } catch (e) {
-      out('ERROR', { rank: r, at: Date.now(), name: (e as Error).name, message: (e as Error).message });
-      return;
+      const after = hash(policy.stateDict());
+      const unchanged = after[0] === before[0] && after[1] === before[1];
+      out('ERROR', { rank: r, at: Date.now(), name: (e as Error).name, message: (e as Error).message, unchanged, update: u });
+      process.exit(3);
     }
+    before = hash(policy.stateDict());
     process.stdout.write(`STEP ${u}\n`);
     if (u > 2000) return;
   }

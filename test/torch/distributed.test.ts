@@ -150,28 +150,40 @@ if (!distributedAvailable()) {
   });
 
   test('a rank killed mid-update (rank 1; and rank 0, which hosts the store): the survivor fails within the timeout naming the collective and the rank', async () => {
-    // Two groups at once: in A rank 1 is killed, in B rank 0.
-    const groups = await Promise.all([freePort(), freePort()]).then((ports) => ports.map((port) => {
-      const env = (r: number) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000' });
-      return [startRank('killed', env(0)), startRank('killed', env(1))];
-    }));
+    // Three groups at once: in A rank 1 is killed, in B rank 0; in C rank 1's 17th collective fails
+    // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
+    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12).
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', ...extra });
+    const groups = ports.slice(0, 2).map((port) => [startRank('killed', env(port, 0)), startRank('killed', env(port, 1))]);
+    const faulty = [startRank('killed', env(ports[2], 0)), startRank('killed', env(ports[2], 1, { FEAT2GO_DIST_FAULT_AT: '17' }))];
     const killedAt = [0, 0];
     groups.forEach((g, i) => {
       const victim = g[1 - i];
       victim.onLine = (l) => { if (l === 'STEP 1' && !killedAt[i]) { killedAt[i] = Date.now(); victim.child.kill('SIGKILL'); } };
     });
-    const timer = setTimeout(() => groups.flat().forEach((r) => r.child.kill('SIGKILL')), 60000);
-    await Promise.all(groups.flat().map((r) => r.done));
+    const timer = setTimeout(() => [...groups.flat(), ...faulty].forEach((r) => r.child.kill('SIGKILL')), 60000);
+    await Promise.all([...groups.flat(), ...faulty].map((r) => r.done));
     clearTimeout(timer);
+    // Deterministic: both ranks' failed update is undone (weights as after update 1).
+    const f1 = result(faulty[1], 'ERROR'); const f0 = result(faulty[0], 'ERROR');
+    like(f1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault/);
+    like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): rank 1 \(process \d+\) exited after collective #16/);
+    for (const f of [f0, f1]) {
+      assert.is(f.update, 1);
+      assert.ok(f.unchanged, `rank ${f.rank}: the failed update left the weights unchanged`);
+    }
     assert.ok(killedAt[0] > 0 && killedAt[1] > 0, 'both victims reached step 1');
     const a = result(groups[0][0], 'ERROR');
     like(a.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2 \(timeout 3000 ms\): /);
     like(a.message, /rank 1 \(process \d+\) exited after collective #\d+/);
     assert.ok(a.at - killedAt[0] < 3000 + 1500, `failed ${a.at - killedAt[0]} ms after the kill`);
+    assert.ok(a.unchanged, 'the failed update left the weights unchanged');
     const b = result(groups[1][1], 'ERROR');
     like(b.message, /^update \(.*\) failed on rank 1 of 2|^update \(.*\) failed on rank 1: /);
     like(b.message, /rank 0 \(which hosts the rendezvous store at 127\.0\.0\.1:\d+\) is unreachable|rank 0 \(process \d+\) exited/);
     assert.ok(b.at - killedAt[1] < 3000 + 1500, `failed ${b.at - killedAt[1]} ms after the kill`);
+    assert.ok(b.unchanged, 'the failed update left the weights unchanged');
   });
 
   test('rendezvous faults: a rank that never starts (timeout naming it), port in use, disagreeing worldSize, duplicate rank', async () => {
