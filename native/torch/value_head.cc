@@ -135,6 +135,32 @@ std::vector<double> ValueHead::FitDistributed(const torch::Tensor& h, const torc
                                               const std::function<void(int64_t, int64_t, double)>& progress) {
   if (!dist::IsInitialized())
     throw std::runtime_error("fit: distributed is set but no process group is initialised; call initDistributed() first");
+  // A collective can fail part-way (a rank died): the fit is then undone
+  // (weights and AdamW state), so a failed fit leaves the head as it was.
+  const std::vector<torch::Tensor> weights{w1_, b1_, ln_w_, ln_b_, w2_, b2_};
+  std::vector<torch::Tensor> saved;
+  for (const auto& w : weights) saved.push_back(w.detach().clone());
+  ska::flat_hash_map<std::string, std::unique_ptr<torch::optim::OptimizerParamState>> saved_state;
+  const bool had_opt = opt_ != nullptr;
+  if (had_opt)
+    for (auto& kv : opt_->state()) saved_state[kv.first] = kv.second->clone();
+  try {
+    return FitDistributedSteps(h, targets, o, progress);
+  } catch (...) {
+    torch::NoGradGuard ng;
+    for (std::size_t i = 0; i < weights.size(); ++i) weights[i].detach().copy_(saved[i]);
+    if (!had_opt) {
+      opt_.reset();
+    } else {
+      opt_->state().clear();
+      for (auto& kv : saved_state) opt_->state()[kv.first] = std::move(kv.second);
+    }
+    throw;
+  }
+}
+
+std::vector<double> ValueHead::FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                                   const std::function<void(int64_t, int64_t, double)>& progress) {
   dist::BroadcastTensors({w1_, b1_, ln_w_, ln_b_, w2_, b2_}, "fit (parameter broadcast from rank 0)");
   const int64_t n = h.size(0);
   const std::vector<int64_t> sizes = dist::GatherSizes(n, "fit (set sizes)");

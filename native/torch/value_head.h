@@ -62,6 +62,8 @@ class ValueHead {
   double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, double denom = 0);
   std::vector<double> FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
                                      const std::function<void(int64_t, int64_t, double)>& progress);
+  std::vector<double> FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                          const std::function<void(int64_t, int64_t, double)>& progress);
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
   std::unique_ptr<torch::optim::AdamW> opt_;
