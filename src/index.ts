@@ -1,13 +1,22 @@
 // feat2go: Feat2Go progress targets, value heads and RL math for Node.
+// The library only: the command line is feat2go/cli (src/cli/index.ts), the
+// demo and its sample data feat2go/demo (src/demo/index.ts).
+
+// ---- core: types, the addon, progress targets (SPEC §1–3) ----
 export type { Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, Capabilities } from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
 } from './core/progress.js';
+// ---- CUDA: tensors that stay on the GPU ----
+export {
+  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor,
+  type DeviceDtype, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
+} from './core/device.js';
 
-// --- files, labelling, plots and sample data (io) ---
+// ---- files (io) ----
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
 export { FileFormatError } from './io/common.js';
 export {
@@ -19,13 +28,14 @@ export {
   SAFETENSORS_MAX_HEADER_BYTES,
   type SafetensorsTensor, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFloatDtype, type SafetensorsWritable,
 } from './io/safetensors.js';
+// ---- labelling jobs and plots (jobs) ----
 export {
   labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './jobs/label.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
-// ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
+// ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
 export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
@@ -37,7 +47,8 @@ export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAG
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
-export { TorchUnavailableError } from './torch/common.js';
+export { NonFiniteError, TorchUnavailableError } from './torch/common.js';
+export type { TrainingStep } from './torch/common.js';
 export { SafetensorsError } from './torch/files.js';
 export type { NamedTensor } from './torch/files.js';
 export { Policy } from './torch/policy.js';
@@ -52,11 +63,11 @@ export {
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
-// ---- the command line as a library (wire): run a subcommand in-process ----
-// reinforcement learning (§5–8)
+// ---- reinforcement learning (SPEC §5–8, core) ----
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
   normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
+  type DeviceValueLossInput, type DeviceKlInput,
 } from './core/rl.js';
 export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,
@@ -65,3 +76,6 @@ export type {
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
 
+// ---- the built-in pick-and-place task (native, batched) ----
+export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES } from './sim/pick-place.js';
+export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState } from './sim/pick-place.js';

@@ -72,15 +72,47 @@ export interface NativeTrainer {
   losses(batch: NativeBatch): NativeMetrics;
 }
 
+/** Device memory owned by a JS object (native/bindings/cuda.cc); the native half of DeviceTensor. */
+export interface NativeDeviceBuffer {
+  upload(data: ArrayBufferView): void;
+  download(out: ArrayBufferView): void;
+  copyFrom(src: NativeDeviceBuffer): void;
+  dispose(): void;
+  readonly bytes: number;
+  readonly device: number;
+  readonly disposed: boolean;
+}
+/** Segments of every episode of a cudaProgressTargets call, frame-indexed by episode offset. */
+export interface NativeDeviceProgress {
+  segStart: Int32Array;
+  segEnd: Int32Array;
+  segCount: Int32Array;
+  bad: Float64Array;
+}
+export interface NativeLossResult {
+  loss: number; clipFraction: number; dualClipFraction: number; approxKl: number; masked: number;
+}
+
 export interface NativeAddon {
   capabilities(): Capabilities;
   readProbe(data: Float32Array, threads: number): number;
 
+  // ---- CUDA (native/bindings/cuda.cc; without a CUDA build every one throws) ----
+  DeviceBuffer: new (bytes: number, device: number) => NativeDeviceBuffer;
+  cudaPatchSimilarity(o: Record<string, unknown>): void;
+  cudaSlidingSlopes(o: Record<string, unknown>): void;
+  cudaProgressTargets(o: Record<string, unknown>): Promise<NativeDeviceProgress>;
+  cudaGae(o: Record<string, unknown>): void;
+  cudaGrpoAdvantages(o: Record<string, unknown>): void;
+  cudaStepAdvantages(o: Record<string, unknown>): void;
+  cudaLoss(o: Record<string, unknown>): NativeLossResult;
+
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
     lambda: number, threads: number, out: Float32Array): number;
+  /** Returns the index of the first NaN/Inf element of `series` (nothing computed), or −1. */
   slidingSlopes(series: Float32Array, B: number, L: number, window: number, threads: number,
-    out: Float32Array): void;
+    out: Float32Array): number;
   progressTargetsSync(data: Float32Array, T: number, N: number, D: number,
     opts: NativeProgressOptions): NativeProgressResult;
   progressTargets(data: Float32Array, T: number, N: number, D: number,
@@ -145,4 +177,23 @@ export interface NativeLossResult {
   approxKl: number;
   /** Σ mask. */
   count: number;
+}
+
+// ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+// (declared here, merged into NativeAddon above)
+export interface NativeAddon {
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
+}
+/** The native batch of pick-and-place environments; its views are rewritten in place. */
+export interface NativePickPlace {
+  views(): {
+    frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
+    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
+  };
+  reset(ids: Int32Array): void;
+  step(actions: Float32Array): void;
+  expert(noise: number, seed: number, out: Float32Array): void;
+  /** Snapshot of env i (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
+  inspect(i: number): unknown;
 }

@@ -2,10 +2,14 @@
 // PPO, GRPO group advantages, and the clipped surrogate / value / KL losses.
 // Every function validates its arguments here and runs a native kernel
 // (native/kernels/rl.h) synchronously: they are single passes over memory.
+import {
+  type DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
+  type DeviceGaeInput, type DeviceSurrogateInput,
+} from './device.js';
 import { native } from './native.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
-  checkFlags, checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError,
+  checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys,
 } from './validate.js';
 
 /** How per-step losses `ℓ[B,T]` with mask `m` become one number (SPEC §8). */
@@ -142,6 +146,21 @@ export interface ValueLossResult {
   clipFraction: number;
 }
 
+/** Inputs of {@link clippedValueLoss} on a CUDA build: `[B,T]` DeviceTensors (mask uint8 or float32). */
+export interface DeviceValueLossInput {
+  values: DeviceTensor;
+  returns: DeviceTensor;
+  oldValues?: DeviceTensor;
+  mask?: DeviceTensor;
+}
+
+/** Inputs of {@link klPenalty} on a CUDA build: `[B,T]` DeviceTensors. */
+export interface DeviceKlInput {
+  logProbs: DeviceTensor;
+  refLogProbs: DeviceTensor;
+  mask?: DeviceTensor;
+}
+
 /** Inputs of {@link klPenalty}, all `[B,T]`. */
 export interface KlInput {
   logProbs: Tensor;
@@ -158,6 +177,12 @@ export interface KlOptions {
 }
 
 const AGGREGATIONS: readonly string[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
+
+const GAE_KEYS: OptionKeys<GaeOptions> = { gamma: 1, lambda: 1, timeMajor: 1, threads: 1, out: 1 };
+const GRPO_KEYS: OptionKeys<GrpoOptions> = { groupSize: 1, epsilon: 1, std: 1, scale: 1 };
+const SURROGATE_KEYS: OptionKeys<SurrogateOptions> = { clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, threads: 1 };
+const VALUE_LOSS_KEYS: OptionKeys<ValueLossOptions> = { clip: 1, huberDelta: 1, aggregation: 1, threads: 1 };
+const KL_KEYS: OptionKeys<KlOptions> = { estimator: 1, aggregation: 1, threads: 1 };
 
 function threadsOpt(o: { threads?: number }): number {
   return o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096);
@@ -212,7 +237,8 @@ function sameShape(t: Tensor, name: string, shape: number[], as: string): void {
   }
 }
 
-function tensor2(t: unknown, name: string, label: string): Tensor {
+/** Checks a rank-2 tensor argument (`label` describes its shape in errors). */
+function checkTensor2(t: unknown, name: string, label: string): Tensor {
   return checkTensor(t, name, 2, label);
 }
 
@@ -240,7 +266,7 @@ export function shapeTerminalRewards(
   if (success === null || typeof success !== 'object' || typeof success.length !== 'number') {
     throw typeError('success', 'an array of booleans or 0/1 numbers', success);
   }
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { failureScale: 1 });
   const scale = o.failureScale === undefined ? 1 : checkNumber(o.failureScale, 'opts.failureScale', 0, Infinity, 'a finite number ≥ 0');
   const values = floats(terminalValues, 'terminalValues');
   if (values.length !== success.length) {
@@ -279,7 +305,7 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
   const H = checkInt(horizon, 'horizon', 1);
   const R = floats(rewards, 'rewards');
   const L = lengthsArg(lengths, 'lengths', R.length, H);
-  const threads = threadsOpt(checkOptions(opts));
+  const threads = threadsOpt(checkOptions(opts, 'opts', { threads: 1 }));
   const out = new Float32Array(R.length * H);
   native().rlTerminalRewards(L, R, H, threads, out);
   return { data: out, shape: [R.length, H] };
@@ -310,18 +336,28 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  * @example
  * const { advantages, returns } = gae({ rewards, values, nextValues, terminated, done }, { gamma: 0.99, lambda: 0.95 });
  */
-export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
+export function gae(input: GaeInput, opts: GaeOptions): GaeResult;
+/** On a CUDA build: DeviceTensor inputs (one thread per environment; time-major reads coalesce); results stay on the device. */
+export function gae(input: DeviceGaeInput, opts: Omit<GaeOptions, 'out' | 'threads'>): { advantages: DeviceTensor; returns: DeviceTensor };
+export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResult | { advantages: DeviceTensor; returns: DeviceTensor } {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { rewards, values, nextValues, terminated, done }', input);
+  checkKeys(input, 'input', { rewards: 1, values: 1, nextValues: 1, terminated: 1, done: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { gamma, lambda }', opts);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', GAE_KEYS);
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
   if (typeof tm !== 'boolean') throw typeError('opts.timeMajor', 'a boolean', tm);
+  if (isDeviceTensor(input.rewards)) {
+    const gamma = checkNumber(o.gamma, 'opts.gamma', 0, 1, 'a number in [0, 1]');
+    const lambda = checkNumber(o.lambda, 'opts.lambda', 0, 1, 'a number in [0, 1]');
+    return deviceGae(input as DeviceGaeInput, gamma, lambda, tm);
+  }
+  input = input as GaeInput;
   const label = tm ? '[T, B]' : '[B, T]';
-  const r = tensor2(input.rewards, 'rewards', label);
+  const r = checkTensor2(input.rewards, 'rewards', label);
   const shape = r.shape;
-  const v = tensor2(input.values, 'values', label);
+  const v = checkTensor2(input.values, 'values', label);
   sameShape(v, 'values', shape, 'rewards');
-  const nv = tensor2(input.nextValues, 'nextValues', label);
+  const nv = checkTensor2(input.nextValues, 'nextValues', label);
   sameShape(nv, 'nextValues', shape, 'rewards');
   const term = checkFlags(input.terminated, 'terminated', shape);
   const done = checkFlags(input.done, 'done', shape);
@@ -368,14 +404,19 @@ function outArray(x: unknown, name: string, n: number): Float32Array {
  * @example
  * grpoAdvantages([1, 0, 0, 1], { groupSize: 2 }) // ≈ [0.707, −0.707, −0.707, 0.707]
  */
-export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): Float32Array {
-  const R = floats(rewards, 'rewards');
+export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): Float32Array;
+/** On a CUDA build: `[n]` device rewards; advantages stay on the device. */
+export function grpoAdvantages(rewards: DeviceTensor, opts: GrpoOptions): DeviceTensor;
+export function grpoAdvantages(rewards: ArrayLike<number> | DeviceTensor, opts: GrpoOptions): Float32Array | DeviceTensor {
+  const dev = isDeviceTensor(rewards);
+  const R = dev ? new Float32Array(0) : floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
-  const o = checkOptions(opts);
-  const g = groupSizeOpt(o.groupSize, R.length);
+  const o = checkOptions(opts, 'opts', GRPO_KEYS);
+  const g = dev ? checkInt(o.groupSize, 'opts.groupSize', 1) : groupSizeOpt(o.groupSize, R.length);
   const eps = o.epsilon === undefined ? 1e-4 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   const scale = choice(o.scale, 'opts.scale', ['group', 'batch'] as const, 'group');
+  if (dev) return deviceGrpoAdvantages(rewards, g, eps, std, scale === 'batch');
   const out = new Float32Array(R.length);
   native().rlGrpoAdvantages(R, g, eps, std, scale, out);
   return out;
@@ -399,7 +440,7 @@ function groupSizeOpt(v: unknown, n: number): number {
 export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: number; std?: GrpoStd }): GrpoGroupStats {
   const R = floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { groupSize: 1, std: 1 });
   const g = groupSizeOpt(o.groupSize, R.length);
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   return native().rlGrpoGroupStats(R, g, std);
@@ -420,12 +461,21 @@ export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: nu
  * stepAdvantages([1], [3], 4, 0.5).data // [0.25, 0.5, 1, 0]
  */
 export function stepAdvantages(trajectoryAdvantages: ArrayLike<number>, lengths: ArrayLike<number>, horizon: number,
-  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor {
+  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor;
+/** On a CUDA build: `[B]` device advantages (lengths on the host); `[B, horizon]` stays on the device. */
+export function stepAdvantages(trajectoryAdvantages: DeviceTensor, lengths: ArrayLike<number>, horizon: number, gamma: number): DeviceTensor;
+export function stepAdvantages(trajectoryAdvantages: ArrayLike<number> | DeviceTensor, lengths: ArrayLike<number>, horizon: number,
+  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor | DeviceTensor {
+  if (isDeviceTensor(trajectoryAdvantages)) {
+    const H = checkInt(horizon, 'horizon', 1);
+    const L = lengthsArg(lengths, 'lengths', trajectoryAdvantages.size, H);
+    return deviceStepAdvantages(trajectoryAdvantages, L, H, checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]'));
+  }
   const A = floats(trajectoryAdvantages, 'trajectoryAdvantages');
   const H = checkInt(horizon, 'horizon', 1);
   const L = lengthsArg(lengths, 'lengths', A.length, H);
   const g = checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]');
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { threads: 1, out: 1 });
   const threads = threadsOpt(o);
   const out = o.out === undefined ? new Float32Array(A.length * H) : outArray(o.out, 'opts.out', A.length * H);
   native().rlStepAdvantages(A, L, H, g, threads, out);
@@ -449,7 +499,7 @@ export function normalizeAdvantages(advantages: Tensor, mask?: FlagTensor,
   opts?: { epsilon?: number; std?: 'sample' | 'population'; threads?: number }): Tensor {
   const a = checkTensor(advantages, 'advantages');
   const m = maskArg(mask, a.shape);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { epsilon: 1, std: 1, threads: 1 });
   const eps = o.epsilon === undefined ? 1e-8 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population'] as const, 'sample');
   const n = a.shape.reduce((x, y) => x * y, 1);
@@ -479,16 +529,34 @@ function threads(o: { threads?: number }): number {
  * @example
  * const { loss, clipFraction, approxKl } = clippedSurrogate({ logProbs, oldLogProbs, advantages }, { clipLow: 0.2 });
  */
-export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult {
+export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult;
+/** On a CUDA build: DeviceTensor inputs; reduced on the device, the scalars come back. */
+export function clippedSurrogate(input: DeviceSurrogateInput, opts: SurrogateOptions): SurrogateResult;
+export function clippedSurrogate(input: SurrogateInput | DeviceSurrogateInput, opts: SurrogateOptions): SurrogateResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, oldLogProbs, advantages, mask? }', input);
+  checkKeys(input, 'input', { logProbs: 1, oldLogProbs: 1, advantages: 1, mask: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
-  const o = checkOptions(opts);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const olp = tensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
+  const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
+  if (isDeviceTensor(input.logProbs)) {
+    const c = surrogateClips(o);
+    return deviceClippedSurrogate(input as DeviceSurrogateInput, c.clipLow, c.clipHigh, c.dual, aggregationOpt(o.aggregation));
+  }
+  input = input as SurrogateInput;
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const olp = checkTensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
   sameShape(olp, 'oldLogProbs', lp.shape, 'logProbs');
-  const adv = tensor2(input.advantages, 'advantages', '[B, T]');
+  const adv = checkTensor2(input.advantages, 'advantages', '[B, T]');
   sameShape(adv, 'advantages', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
+  const { clipLow, clipHigh, dual } = surrogateClips(o);
+  const agg = aggregationOpt(o.aggregation);
+  const [B, T] = lp.shape;
+  emptyCheck(B, T, 'logProbs');
+  const r = native().rlClippedSurrogate(lp.data, olp.data, adv.data, m, B, T, clipLow, clipHigh, dual, agg, threadsOpt(o));
+  return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
+}
+
+function surrogateClips(o: Partial<SurrogateOptions>): { clipLow: number; clipHigh: number; dual: number } {
   const clipLow = checkNumber(o.clipLow, 'opts.clipLow', 0, 1, 'a number in [0, 1)');
   if (clipLow >= 1) throw rangeError('opts.clipLow', 'a number in [0, 1)', clipLow);
   const clipHigh = o.clipHigh === undefined ? clipLow : checkNumber(o.clipHigh, 'opts.clipHigh', 0, Infinity, 'a finite number ≥ 0');
@@ -497,11 +565,7 @@ export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions):
     dual = checkNumber(o.dualClip, 'opts.dualClip', -Infinity, Infinity, 'a finite number > 1');
     if (!(dual > 1)) throw rangeError('opts.dualClip', 'a finite number > 1', dual);
   }
-  const agg = aggregationOpt(o.aggregation);
-  const [B, T] = lp.shape;
-  emptyCheck(B, T, 'logProbs');
-  const r = native().rlClippedSurrogate(lp.data, olp.data, adv.data, m, B, T, clipLow, clipHigh, dual, agg, threadsOpt(o));
-  return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
+  return { clipLow, clipHigh, dual };
 }
 
 function emptyCheck(B: number, T: number, name: string): void {
@@ -520,16 +584,30 @@ function emptyCheck(B: number, T: number, name: string): void {
  * @example
  * clippedValueLoss({ values, returns, oldValues }, { clip: 0.2 }).loss
  */
-export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult {
+export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function clippedValueLoss(input: DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
-  const o = checkOptions(opts);
-  const v = tensor2(input.values, 'values', '[B, T]');
-  const R = tensor2(input.returns, 'returns', '[B, T]');
+  checkKeys(input, 'input', { values: 1, returns: 1, oldValues: 1, mask: 1 });
+  const o = checkOptions(opts, 'opts', VALUE_LOSS_KEYS);
+  if (isDeviceTensor(input.values)) {
+    const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
+    if (clip > 0 && input.oldValues === undefined) throw typeError('oldValues', 'a DeviceTensor (opts.clip needs the old values)', input.oldValues);
+    const huberDelta = o.huberDelta === undefined ? 0 : positive(o.huberDelta, 'opts.huberDelta');
+    const r = deviceLoss('clippedValueLoss', 'value',
+      [['values', input.values], ['returns', input.returns], ['oldValues', clip > 0 ? input.oldValues : undefined]], input.mask,
+      { clip, huberDelta, aggregation: aggregationOpt(o.aggregation) });
+    return { loss: r.loss, clipFraction: r.clipFraction };
+  }
+  input = input as ValueLossInput;
+  const v = checkTensor2(input.values, 'values', '[B, T]');
+  const R = checkTensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
   const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
   let old: Float32Array | null = null;
   if (input.oldValues !== undefined) {
-    const ov = tensor2(input.oldValues, 'oldValues', '[B, T]');
+    const ov = checkTensor2(input.oldValues, 'oldValues', '[B, T]');
     sameShape(ov, 'oldValues', v.shape, 'values');
     old = ov.data;
   } else if (clip > 0) {
@@ -563,11 +641,21 @@ function positive(v: unknown, name: string): number {
  * @example
  * klPenalty({ logProbs, refLogProbs }, { estimator: 'k3' })
  */
-export function klPenalty(input: KlInput, opts?: KlOptions): number {
+export function klPenalty(input: KlInput, opts?: KlOptions): number;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function klPenalty(input: DeviceKlInput, opts?: KlOptions): number;
+export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
-  const o = checkOptions(opts);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
+  checkKeys(input, 'input', { logProbs: 1, refLogProbs: 1, mask: 1 });
+  const o = checkOptions(opts, 'opts', KL_KEYS);
+  if (isDeviceTensor(input.logProbs)) {
+    const estimator = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');
+    return deviceLoss('klPenalty', 'kl', [['logProbs', input.logProbs], ['refLogProbs', input.refLogProbs]], input.mask,
+      { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
+  }
+  input = input as KlInput;
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const ref = checkTensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const est = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');

@@ -88,7 +88,7 @@ export function distributedAvailable(): boolean {
  * @throws {TypeError | RangeError} naming the bad option or variable
  */
 export function resolveDistributedOptions(opts?: DistributedOptions): DistributedInfo {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { backend: 1, rank: 1, worldSize: 1, masterAddr: 1, masterPort: 1, timeoutMs: 1 });
   const backend = o.backend ?? 'gloo';
   if (backend !== 'gloo' && backend !== 'nccl') throw typeError('opts.backend', "'gloo' or 'nccl'", backend);
   const worldSize = checkInt(o.worldSize ?? envInt('WORLD_SIZE') ?? 1, o.worldSize !== undefined ? 'opts.worldSize' : 'WORLD_SIZE', 1);

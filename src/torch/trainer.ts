@@ -1,10 +1,10 @@
 // PPO and GRPO updates of a Policy on libtorch (SPEC §8).
 import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/native-types.js';
 import { checkClasses, nativePolicy, Policy } from './policy.js';
-import { checkSeed, torchAddon } from './common.js';
+import { asNonFinite, checkSeed, torchAddon, training } from './common.js';
 import { resolveDistributedFlag } from './distributed.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
 import type { Aggregation } from '../core/rl.js';
@@ -66,6 +66,12 @@ export interface PpoOptions extends TrainerOptions {
   /** AdamW learning rate of the critic. Default 1e-3. */
   criticLr?: number;
 }
+
+const TRAINER_KEYS: OptionKeys<TrainerOptions> = {
+  clipRange: 1, clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, entropyCoef: 1, klCoef: 1, maxGradNorm: 1,
+  actorLr: 1, weightDecay: 1, epochs: 1, minibatches: 1, seed: 1, distributed: 1,
+};
+const PPO_KEYS: OptionKeys<PpoOptions> = { ...TRAINER_KEYS, valueCoef: 1, valueClip: 1, criticLr: 1 };
 
 /**
  * A batch of B sequences × T steps. Per-step arrays are `[B, T]` tensors, or
@@ -130,7 +136,7 @@ function maskOf(v: unknown, B: number, T: number): Float32Array {
 }
 
 function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
-  const b = checkOptions(batch, 'batch');
+  const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
   if (obs.shape.length === 2) { B = obs.shape[0]; T = 1; } else if (obs.shape.length === 3) { B = obs.shape[0]; T = obs.shape[1]; } else {
@@ -172,7 +178,7 @@ abstract class TrainerBase {
   protected constructor(what: string, policy: Policy, opts: PpoOptions | undefined, grpo: boolean) {
     const addon = torchAddon(what);
     if (!(policy instanceof Policy)) throw typeError('policy', 'a Policy', policy);
-    const o = checkOptions(opts) as PpoOptions;
+    const o = checkOptions(opts, 'opts', grpo ? TRAINER_KEYS : PPO_KEYS) as PpoOptions;
     const eps = checkNumber(o.clipRange ?? 0.2, 'opts.clipRange', 0, 1);
     const clipLow = checkNumber(o.clipLow ?? eps, 'opts.clipLow', 0, 1);
     const clipHigh = checkNumber(o.clipHigh ?? (grpo && o.clipRange === undefined ? 0.28 : eps), 'opts.clipHigh', 0);
@@ -214,15 +220,37 @@ abstract class TrainerBase {
   /**
    * Runs epochs × minibatches AdamW steps on the batch off the main thread.
    * The policy refuses other calls until the Promise settles.
+   *
+   * An update is all or nothing. Every step checks its loss and metrics and
+   * the total gradient norm before AdamW applies it, and after the last step
+   * the updated weights and the loss they give on the last minibatch are
+   * checked too. When any of them is NaN or ±Infinity, or the call fails for
+   * any other reason, the policy's weights, the AdamW moments and step counts
+   * and the random streams of the policy and trainer are restored to what they
+   * were when the call began, and the Promise rejects.
+   *
+   * The log-ratio log π − log π_old is clamped at 20 before `exp` (ρ ≤ e^20 ≈
+   * 4.85e8; likewise log π_ref − log π in the k3 penalty), so finite but stale
+   * `oldLogProbs` cannot overflow: the clip range lies inside that bound, so
+   * the surrogate equals SPEC §8's everywhere except that the unclipped term
+   * of a negative advantage stops growing past ρ = e^20, as a dual clip at
+   * e^20 would make it. approxKl is computed from the clamped log-ratio.
+   * @throws {NonFiniteError} (rejects with) naming the quantity (loss and the
+   *   non-finite terms, `gradient of '<tensor>'`, a metric, `weight '<tensor>'`)
+   *   and the step (`epoch e of E, minibatch m of M (optimizer step s of S)`)
    */
   update(batch: RolloutBatch): Promise<UpdateMetrics> {
     const stack = new Error().stack;
-    return withCallerStack(this.n.update(this.batch(batch)), stack);
+    return withCallerStack(this.n.update(this.batch(batch)).catch((err: unknown) => { throw asNonFinite(err); }), stack);
   }
 
-  /** Synchronous twin of {@link update}. */
+  /**
+   * Synchronous twin of {@link update} (all or nothing in the same way).
+   * @throws {NonFiniteError} as {@link update}
+   */
   updateSync(batch: RolloutBatch): UpdateMetrics {
-    return this.n.updateSync(this.batch(batch));
+    const b = this.batch(batch);
+    return training(() => this.n.updateSync(b));
   }
 
   /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */

@@ -2,6 +2,7 @@
 // environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, FEAT2GO_DIST_TIMEOUT_MS)
 // describes the group; argv[2] names the scenario. Prints one JSON line
 // `RESULT {...}` (or `ERROR {...}` when a call threw).
+import { existsSync } from 'node:fs';
 import {
   allGather, capabilities, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
   worldSize,
@@ -116,6 +117,13 @@ async function killed() {
 
 async function main() {
   capabilities(); // load the addon first: the timings below are the rendezvous's own
+  // With GO_FILE set, wait for it: the parent starts the rendezvous once every rank has loaded
+  // (starting Node with libtorch can take seconds on a loaded machine; the timeouts here are short).
+  const go = process.env.GO_FILE;
+  if (go) {
+    process.stdout.write('LOADED\n');
+    while (!existsSync(go)) await new Promise((r) => setTimeout(r, 20));
+  }
   const t0 = Date.now();
   try {
     await initDistributed();

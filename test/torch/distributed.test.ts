@@ -1,7 +1,9 @@
 // Process groups over c10d/Gloo, data-parallel training and its faults. The
 // ranks are child processes on 127.0.0.1 with free ports, started here.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -42,6 +44,14 @@ function startRank(scenario: string, env: Record<string, string>): Rank {
   });
   child.stderr!.on('data', (d: Buffer) => { r.out += d.toString(); });
   return r;
+}
+/** Resolves once every rank printed LOADED (its addon is loaded; it waits for GO_FILE). */
+function allLoaded(ranks: Rank[]): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (ranks.every((r) => r.lines.includes('LOADED') || r.child.exitCode !== null)) { clearInterval(t); resolve(); }
+    }, 20);
+  });
 }
 function result(r: Rank, tag = 'RESULT'): Record<string, any> {
   const line = r.lines.find((l) => l.startsWith(`${tag} `));
@@ -154,7 +164,8 @@ if (!distributedAvailable()) {
     // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
     // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12).
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
-    const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', ...extra });
+    const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
+    const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', GO_FILE: goFile, ...extra });
     const groups = ports.slice(0, 2).map((port) => [startRank('killed', env(port, 0)), startRank('killed', env(port, 1))]);
     const faulty = [startRank('killed', env(ports[2], 0)), startRank('killed', env(ports[2], 1, { FEAT2GO_DIST_FAULT_AT: '17' }))];
     const killedAt = [0, 0];
@@ -162,9 +173,12 @@ if (!distributedAvailable()) {
       const victim = g[1 - i];
       victim.onLine = (l) => { if (l === 'STEP 1' && !killedAt[i]) { killedAt[i] = Date.now(); victim.child.kill('SIGKILL'); } };
     });
-    const timer = setTimeout(() => [...groups.flat(), ...faulty].forEach((r) => r.child.kill('SIGKILL')), 60000);
+    const timer = setTimeout(() => [...groups.flat(), ...faulty].forEach((r) => r.child.kill('SIGKILL')), 90000);
+    await allLoaded([...groups.flat(), ...faulty]);
+    fs.writeFileSync(goFile, '');
     await Promise.all([...groups.flat(), ...faulty].map((r) => r.done));
     clearTimeout(timer);
+    fs.rmSync(goFile, { force: true });
     // Deterministic: both ranks' failed update is undone (weights as after update 1).
     const f1 = result(faulty[1], 'ERROR'); const f0 = result(faulty[0], 'ERROR');
     like(f1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault/);
@@ -188,18 +202,22 @@ if (!distributedAvailable()) {
 
   test('rendezvous faults: a rank that never starts (timeout naming it), port in use, disagreeing worldSize, duplicate rank', async () => {
     // Started together to keep the suite short; 5 s timeouts because a loaded machine may take seconds to start Node with libtorch.
+    const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
     const late = await freePort();
-    const lone = (r: number) => startRank('join', { RANK: String(r), WORLD_SIZE: '3', MASTER_PORT: String(late), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
+    const lone = (r: number) => startRank('join', { RANK: String(r), WORLD_SIZE: '3', MASTER_PORT: String(late), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
     const r0 = lone(0); const r2 = lone(2);
     const blocker = net.createServer();
     await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
     const used = (blocker.address() as net.AddressInfo).port;
-    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
+    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
     const port = await freePort();
-    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000' });
+    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
     const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
     const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
+    await allLoaded([r0, r2, inUse, a, b, wrong, dup]);
+    fs.writeFileSync(goFile, '');
     await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done]);
+    fs.rmSync(goFile, { force: true });
     blocker.close();
     for (const rk of [r0, r2]) {
       const e = result(rk, 'ERROR');
