@@ -9,6 +9,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['torch', () => import('./torch.js')],
   ['rl', () => import('./rl.js')],
   ['sim', () => import('./sim.js')],
+  ['distributed', () => import('./distributed.js')],
 ];
 
 const filter = process.argv[2];

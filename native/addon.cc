@@ -25,6 +25,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   f2g::AddTorchCapabilities(env, o);
 #else
   o.Set("torch", false);
+  o.Set("distributed", false);
 #endif
   f2g::AddCudaCapabilities(env, o);
   return o;

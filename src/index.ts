@@ -30,9 +30,10 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, findEpisodes, findFrameEpisodes, formatSummaryTable,
+  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './jobs/label.js';
+export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
@@ -54,6 +55,12 @@ export { Policy } from './torch/policy.js';
 export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './torch/policy.js';
 export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
+// ---- process groups (libtorch c10d) and data-parallel training ----
+export {
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, DistributedUnavailableError,
+} from './torch/distributed.js';
+export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
 // ---- reinforcement learning (SPEC §5–8, core) ----

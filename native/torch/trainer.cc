@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "torch/distributed.h"
+
 namespace f2g {
 
 namespace {
@@ -68,12 +70,31 @@ Trainer::Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o)
   }
 }
 
-Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
+static torch::Tensor MaskOf(const RolloutBatch& b) {
+  return b.mask.defined() ? b.mask : torch::ones({b.B, b.T}, torch::kFloat32);
+}
+
+static Denominators Local(const RolloutBatch& b) {
+  if (b.B == 0) return {};
+  torch::Tensor m = MaskOf(b);
+  return {m.sum().item<double>(), (m.sum(1) > 0).sum().item<double>()};
+}
+
+// Σ over sequences / steps of the aggregation's terms, before the division.
+static torch::Tensor AggregateSum(const torch::Tensor& l, const torch::Tensor& m, Aggregation mode) {
+  if (mode == Aggregation::kTokenMean) return (l * m).sum();
+  torch::Tensor per_seq_mask = m.sum(1);
+  torch::Tensor s = (l * m).sum(1);
+  if (mode == Aggregation::kSeqMeanTokenMean) s = s / per_seq_mask.clamp_min(1.0);
+  return (s * (per_seq_mask > 0).to(torch::kFloat32)).sum();
+}
+
+Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train, const Denominators* global) {
   const int64_t n = mb.B * mb.T;
   const torch::Tensor obs = mb.obs.reshape({n, -1});
   const torch::Tensor act = mb.actions.reshape({n, -1});
   Policy::Eval e = policy_->Evaluate(obs, act, train, &policy_->gen);
-  const torch::Tensor m = mb.mask.defined() ? mb.mask : torch::ones({mb.B, mb.T}, torch::kFloat32);
+  const torch::Tensor m = MaskOf(mb);
   const torch::Tensor logp = e.logp.view({mb.B, mb.T});
   // Clamped before exp so that finite but stale old log-probs cannot overflow ρ.
   const torch::Tensor log_ratio = (logp - mb.old_logp).clamp_max(kMaxLogRatio);
@@ -84,8 +105,16 @@ Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
   torch::Tensor l = -torch::min(s1, s2);
   if (o_.dual_clip > 0) l = torch::where(adv < 0, torch::min(l, o_.dual_clip * adv.abs()), l);
   Terms t;
-  torch::Tensor pg = Aggregate(l, m, o_.aggregation);
-  const torch::Tensor msum = m.sum().clamp_min(1.0);
+  torch::Tensor pg;
+  torch::Tensor msum;
+  if (global) {
+    const double den = o_.aggregation == Aggregation::kTokenMean ? global->tokens : global->seqs;
+    pg = AggregateSum(l, m, o_.aggregation) / std::max(den, 1.0);
+    msum = torch::full({}, std::max(global->tokens, 1.0), torch::kFloat32);
+  } else {
+    pg = Aggregate(l, m, o_.aggregation);
+    msum = m.sum().clamp_min(1.0);
+  }
   torch::Tensor ent = (e.entropy.view({mb.B, mb.T}) * m).sum() / msum;
   t.total = pg - o_.entropy_coef * ent;
   if (o_.use_critic) {
@@ -153,6 +182,7 @@ UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
   TorchThreadsHere();
   if (policy_->version() != policy_version_)
     throw std::runtime_error("The policy's adapters changed after this trainer was created; create a new trainer");
+  if (o_.distributed) return UpdateDistributed(batch);
   if (o_.minibatches > batch.B)
     throw std::invalid_argument("Expected minibatches ≤ the batch's sequence count " + std::to_string(batch.B) +
                                 " but received " + std::to_string(o_.minibatches));
@@ -215,6 +245,99 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
   for (double* p : {&sum.policy_loss, &sum.value_loss, &sum.entropy, &sum.clip_fraction, &sum.approx_kl, &sum.kl,
                     &sum.loss, &sum.grad_norm})
     *p /= n;
+  return sum;
+}
+
+// Data parallel: one permutation of the global batch from the shared seed
+// (the same on every rank, and the same a single rank holding the whole batch
+// draws); each rank takes the members of each global minibatch that it holds,
+// scales its loss by the global minibatch's denominators, and the ranks'
+// gradients are summed. So every step equals the single-rank step on the
+// whole minibatch up to float summation order, and every rank applies the same
+// update (identical parameters after every step).
+UpdateMetrics Trainer::UpdateDistributed(const RolloutBatch& batch) {
+  if (!dist::IsInitialized())
+    throw std::runtime_error("update: the trainer is distributed but no process group is initialised; call initDistributed() first");
+  // A collective can fail part-way (a rank died): the update is then undone
+  // (weights, AdamW state, shuffling generator), so a failed update leaves
+  // the model as it was.
+  TrainSnapshot snapshot(params_, opt_.get(), {&gen_, &policy_->gen});
+  const bool saved_synced = synced_;
+  try {
+    return UpdateDistributedSteps(batch);
+  } catch (...) {
+    snapshot.Restore();
+    synced_ = saved_synced;
+    throw;
+  }
+}
+
+UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
+  if (!synced_) {
+    std::vector<torch::Tensor> all;
+    for (auto& kv : policy_->StateDict()) all.push_back(kv.second);
+    if (reference_)
+      for (auto& kv : reference_->StateDict()) all.push_back(kv.second);
+    dist::BroadcastTensors(all, "update (parameter broadcast from rank 0)");
+    synced_ = true;
+  }
+  const std::vector<int64_t> sizes = dist::GatherSizes(batch.B, "update (batch sizes)");
+  const int64_t rank = dist::Rank();
+  int64_t offset = 0, G = 0;
+  for (std::size_t r = 0; r < sizes.size(); ++r) {
+    if (static_cast<int64_t>(r) < rank) offset += sizes[r];
+    G += sizes[r];
+  }
+  if (o_.minibatches > G)
+    throw std::invalid_argument("Expected minibatches ≤ the global batch's sequence count " + std::to_string(G) +
+                                " but received " + std::to_string(o_.minibatches));
+  const int64_t M = o_.minibatches;
+  UpdateMetrics sum;
+  std::vector<double> partial(7, 0.0);
+  for (int64_t e = 0; e < o_.epochs; ++e) {
+    torch::Tensor perm = at::randperm(G, gen_);
+    std::vector<RolloutBatch> mbs;
+    std::vector<double> den(static_cast<std::size_t>(2 * M), 0.0);
+    for (int64_t k = 0; k < M; ++k) {
+      const int64_t lo = G * k / M, hi = G * (k + 1) / M;
+      mbs.push_back(Slice(batch, dist::LocalShare(perm.slice(0, lo, hi), offset, batch.B)));
+      Denominators d = Local(mbs.back());
+      den[static_cast<std::size_t>(2 * k)] = d.tokens;
+      den[static_cast<std::size_t>(2 * k + 1)] = d.seqs;
+    }
+    dist::AllReduceSum(den, "update (minibatch sizes)");
+    for (int64_t k = 0; k < M; ++k) {
+      const Denominators d{den[static_cast<std::size_t>(2 * k)], den[static_cast<std::size_t>(2 * k + 1)]};
+      opt_->zero_grad();
+      if (mbs[static_cast<std::size_t>(k)].B > 0) {
+        Terms t = Compute(mbs[static_cast<std::size_t>(k)], true, &d);
+        t.total.backward();
+        const double v[7] = {t.m.policy_loss, t.m.value_loss, t.m.entropy, t.m.clip_fraction,
+                             t.m.approx_kl,   t.m.kl,         t.m.loss};
+        for (int i = 0; i < 7; ++i) partial[static_cast<std::size_t>(i)] += v[i];
+      }
+      dist::AllReduceGradients(params_, "update (gradient all-reduce)");
+      // The summed gradients are the same on every rank, so this check stops all ranks together.
+      const double norm = torch::nn::utils::clip_grad_norm_(
+          params_, o_.max_grad_norm > 0 ? o_.max_grad_norm : std::numeric_limits<double>::infinity());
+      if (!std::isfinite(norm))
+        throw NonFiniteError("Non-finite total gradient norm (" + Num(norm) + ") summed over the ranks at " +
+                             StepName(e, o_.epochs, k, M) + kUnchanged);
+      sum.grad_norm += norm;
+      opt_->step();
+      ++sum.steps;
+    }
+  }
+  dist::AllReduceSum(partial, "update (metrics)");
+  const double n = static_cast<double>(sum.steps);
+  sum.policy_loss = partial[0] / n;
+  sum.value_loss = partial[1] / n;
+  sum.entropy = partial[2] / n;
+  sum.clip_fraction = partial[3] / n;
+  sum.approx_kl = partial[4] / n;
+  sum.kl = partial[5] / n;
+  sum.loss = partial[6] / n;
+  sum.grad_norm /= n;
   return sum;
 }
 

@@ -24,6 +24,8 @@ struct TrainerOptions {
   int64_t epochs = 4, minibatches = 4;
   bool use_critic = true;
   std::uint64_t seed = 0;
+  /// Data parallel over the process group (native/torch/distributed.h).
+  bool distributed = false;
 };
 
 /// A rollout batch of B sequences × T steps; minibatches split the sequences.
@@ -52,6 +54,15 @@ struct UpdateMetrics {
 /// The aggregation of SPEC §8 of per-step values l [b, T] under mask m.
 torch::Tensor Aggregate(const torch::Tensor& l, const torch::Tensor& m, Aggregation mode);
 
+/// Denominators of a minibatch's means: Σ mask (token means) and the number
+/// of sequences with a counted step (sequence means). Data-parallel updates
+/// use the sums over every rank's share, so each rank's loss is its part of
+/// the global mean and the sum of the ranks' gradients is the gradient of
+/// the whole minibatch, whatever the shares' sizes.
+struct Denominators {
+  double tokens = 0, seqs = 0;
+};
+
 class Trainer {
  public:
   Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o);
@@ -62,7 +73,10 @@ class Trainer {
   /// and random streams that the policy and trainer had when the call began.
   /// After the last step the weights and the last minibatch's loss are checked
   /// too, so a successful update never leaves non-finite outputs behind.
+  /// Distributed: this rank's batch is its share of the global batch (the
+  /// ranks' batches concatenated in rank order); every rank must call it.
   UpdateMetrics Update(const RolloutBatch& batch);
+  bool distributed() const { return o_.distributed; }
   /// The same losses on the whole batch, without a step or dropout.
   UpdateMetrics Losses(const RolloutBatch& batch);
   const std::shared_ptr<Policy>& policy() const { return policy_; }
@@ -72,8 +86,10 @@ class Trainer {
     torch::Tensor total;
     UpdateMetrics m;
   };
-  Terms Compute(const RolloutBatch& mb, bool train);
+  Terms Compute(const RolloutBatch& mb, bool train, const Denominators* global = nullptr);
   UpdateMetrics Steps(const RolloutBatch& batch);
+  UpdateMetrics UpdateDistributed(const RolloutBatch& batch);
+  UpdateMetrics UpdateDistributedSteps(const RolloutBatch& batch);
   /// Throws NonFiniteError when the loss or a metric of `t` is not finite.
   void CheckTerms(const Terms& t, const std::string& where, const char* tail) const;
   std::shared_ptr<Policy> policy_;
@@ -84,6 +100,7 @@ class Trainer {
   std::vector<std::string> param_names_;  // state_dict / adapter names of params_
   at::Generator gen_;
   int64_t policy_version_;
+  bool synced_ = false;  // parameters broadcast from rank 0 (distributed)
 };
 
 }  // namespace f2g

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "torch/distributed.h"
+
 namespace f2g {
 
 namespace {
@@ -111,7 +113,7 @@ double ValueHead::Loss(const torch::Tensor& h, const torch::Tensor& v) const {
 std::vector<torch::Tensor> ValueHead::Params() const { return {w1_, b1_, ln_w_, ln_b_, w2_, b2_}; }
 
 double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd,
-                       const std::string& where) {
+                       const std::string& where, double denom) {
   if (!opt_) {
     opt_ = std::make_unique<torch::optim::AdamW>(Params(), torch::optim::AdamWOptions(lr).weight_decay(wd));
   }
@@ -119,6 +121,23 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
   go.lr(lr);
   go.weight_decay(wd);
   opt_->zero_grad();
+  if (denom > 0) {
+    // Data parallel: this rank's part of the global mean; the checks use the
+    // summed gradients, which every rank holds alike, so all ranks stop together.
+    double out = 0;
+    if (h.size(0) > 0) {
+      torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum() / denom;
+      loss.backward();
+      out = loss.item<double>();
+    }
+    const std::vector<torch::Tensor> params = Params();
+    dist::AllReduceGradients(params, "fit (gradient all-reduce)");
+    const double norm = std::sqrt(GradNormSquared(params));
+    if (!std::isfinite(norm))
+      throw NonFiniteError("Non-finite total gradient norm (" + Num(norm) + ") summed over the ranks at " + where + kStopped);
+    opt_->step();
+    return out;
+  }
   torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum(-1).mean();
   const double value = loss.item<double>();
   if (!std::isfinite(value))
@@ -184,6 +203,7 @@ double ValueHead::TrainStep(const torch::Tensor& h, const torch::Tensor& v, doub
 std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
                                    const std::function<void(int64_t, int64_t, double)>& progress) {
   TorchThreadsHere();
+  if (o.distributed) return FitDistributed(h, Targets(v), o, progress);
   const int64_t n = h.size(0);
   const int64_t bs = std::min<int64_t>(o.batch_size, n);
   const int64_t per_epoch = (n + bs - 1) / bs;
@@ -220,6 +240,55 @@ std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& 
 const char* ValueHead::kStopped =
     "; training was stopped before that step and the head and its optimizer state are as before the call";
 const char* ValueHead::kRestored = "; the head and its optimizer state are as before the call";
+
+// The single-rank Fit over the global set: the same permutation (shared
+// seed), the same global minibatches; each rank steps on its members of each
+// minibatch with the loss divided by the minibatch's global size, and the
+// summed gradients make every rank take the single-rank step.
+std::vector<double> ValueHead::FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                              const std::function<void(int64_t, int64_t, double)>& progress) {
+  if (!dist::IsInitialized())
+    throw std::runtime_error("fit: distributed is set but no process group is initialised; call initDistributed() first");
+  // A collective can fail part-way (a rank died): the fit is then undone
+  // (weights and AdamW state), so a failed fit leaves the head as it was.
+  return Transaction([&] { return FitDistributedSteps(h, targets, o, progress); });
+}
+
+std::vector<double> ValueHead::FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                                   const std::function<void(int64_t, int64_t, double)>& progress) {
+  dist::BroadcastTensors({w1_, b1_, ln_w_, ln_b_, w2_, b2_}, "fit (parameter broadcast from rank 0)");
+  const int64_t n = h.size(0);
+  const std::vector<int64_t> sizes = dist::GatherSizes(n, "fit (set sizes)");
+  int64_t offset = 0, G = 0;
+  for (std::size_t r = 0; r < sizes.size(); ++r) {
+    if (static_cast<int64_t>(r) < dist::Rank()) offset += sizes[r];
+    G += sizes[r];
+  }
+  const int64_t bs = std::min<int64_t>(o.batch_size, G);
+  const int64_t per_epoch = (G + bs - 1) / bs;
+  const int64_t total = per_epoch * o.epochs;
+  at::Generator g = MakeGen(o.seed);
+  std::vector<double> epoch_loss;
+  int64_t step = 0;
+  for (int64_t e = 0; e < o.epochs; ++e) {
+    torch::Tensor perm = at::randperm(G, g);
+    std::vector<double> sum{0.0};
+    for (int64_t s = 0; s < per_epoch; ++s, ++step) {
+      const int64_t lo = s * bs, hi = std::min(G, (s + 1) * bs);
+      torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
+      const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
+      const double count = static_cast<double>(hi - lo);
+      const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) + ", minibatch " +
+                                std::to_string(s + 1) + " of " + std::to_string(per_epoch) + " (optimizer step " +
+                                std::to_string(step + 1) + " of " + std::to_string(total) + ")";
+      sum[0] += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, where, count) * count;
+    }
+    dist::AllReduceSum(sum, "fit (epoch loss)");
+    epoch_loss.push_back(sum[0] / static_cast<double>(G));
+    if (progress) progress(e + 1, o.epochs, epoch_loss.back());
+  }
+  return epoch_loss;
+}
 
 NamedTensors ValueHead::StateDict() const {
   return {{"net.0.weight", w1_}, {"net.0.bias", b1_}, {"net.1.weight", ln_w_},

@@ -26,6 +26,9 @@ struct FitOptions {
   double weight_decay = 0.01;
   bool cosine = true;
   std::uint64_t seed = 0;
+  /// Data parallel over the process group: (h, v) is this rank's share of the
+  /// global set (the ranks' sets concatenated in rank order).
+  bool distributed = false;
 };
 
 class ValueHead {
@@ -64,7 +67,10 @@ class ValueHead {
 
  private:
   std::vector<torch::Tensor> Params() const;
-  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, const std::string& where);
+  /// `denom` > 0: the loss is Σ/denom (this rank's part of a global mean) and
+  /// the gradients are summed over the process group before the step.
+  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, const std::string& where,
+              double denom = 0);
   /// Throws NonFiniteError when a weight, or the loss on the first rows of (h, target), is not finite.
   void CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last, const char* batch) const;
   /// Runs body(); on any exception restores the weights and optimizer state.
@@ -72,6 +78,10 @@ class ValueHead {
   auto Transaction(F&& body) -> decltype(body());
   static const char* kStopped;
   static const char* kRestored;
+  std::vector<double> FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                     const std::function<void(int64_t, int64_t, double)>& progress);
+  std::vector<double> FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+                                          const std::function<void(int64_t, int64_t, double)>& progress);
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
   std::unique_ptr<torch::optim::AdamW> opt_;

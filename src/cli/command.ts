@@ -51,6 +51,11 @@ export interface Command {
   description: string;
   options: OptionSpec[];
   examples: string[];
+  /**
+   * Options are read only up to the first positional; it and everything after
+   * it are positionals (a script and its own arguments, as `feat2go launch` takes).
+   */
+  passThrough?: boolean;
   /** Runs with parsed values; returns the exit status. Throw {@link UsageError} for bad values. */
   run(args: ParsedArgs, io: CommandIO): Promise<number>;
 }
@@ -74,11 +79,24 @@ const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', descriptio
 export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const o of [...cmd.options, HELP]) options[o.name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
+  let head = argv; let tail: string[] = [];
+  if (cmd.passThrough) {
+    let i = 0;
+    for (; i < argv.length; i++) {
+      const a = argv[i];
+      if (a === '--') { head = argv.slice(0, i); tail = argv.slice(i + 1); break; }
+      if (!a.startsWith('-') || a === '-') { head = argv.slice(0, i); tail = argv.slice(i); break; }
+      const long = a.startsWith('--') ? a.slice(2).split('=')[0] : undefined;
+      const spec = long !== undefined ? [...cmd.options, HELP].find((o) => o.name === long) : [...cmd.options, HELP].find((o) => o.short === a.slice(1, 2));
+      const inline = long !== undefined ? a.includes('=') : a.length > 2;
+      if (spec?.type === 'string' && !inline) i++;
+    }
+  }
   try {
-    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args: head, options, allowPositionals: true, strict: true });
     const values: OptionValues = { ...parsed.values };
     for (const o of cmd.options) if (o.default !== undefined && values[o.name] === undefined) values[o.name] = o.default;
-    return { values, positionals: parsed.positionals };
+    return { values, positionals: [...parsed.positionals, ...tail] };
   } catch (err) {
     // parseArgs' messages are clear but long; keep the first sentence.
     const msg = (err as Error).message.split('. To specify a positional')[0].replace(/\s+$/, '');

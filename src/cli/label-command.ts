@@ -35,6 +35,17 @@ function progressOptionsFrom(values: OptionValues): ProgressOptions {
   return o;
 }
 
+/** Parses `--shard I/N` (0 ≤ I < N). */
+export function shardOption(v: string | boolean | undefined): { index: number; count: number } | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(String(v).trim());
+  const index = m ? Number(m[1]) : NaN; const count = m ? Number(m[2]) : NaN;
+  if (!m || !(count >= 1) || !(index < count) || !Number.isSafeInteger(count)) {
+    throw new UsageError(`--shard expects I/N with 0 ≤ I < N (e.g. 0/3) but received '${String(v)}'`);
+  }
+  return { index, count };
+}
+
 /** Options shared by commands that label episodes. */
 const PROGRESS_OPTION_SPECS: OptionSpec[] = [
   { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
@@ -61,9 +72,11 @@ export const labelCommand: Command = {
     ...encoderOptionSpecs(true),
     ALLOW_PARTIAL_SPEC,
     { name: 'json', type: 'boolean', description: 'Print one JSON object on stdout ({ ok, out, options, episodes, failures }) instead of the table.' },
+    { name: 'shard', type: 'string', value: 'I/N', description: 'Label only shard I of N (0 ≤ I < N): every N-th episode by sorted name, the same split in every process given the same inputs. Writes OUT/shard-I-of-N.json (+ .md) instead of summary.json; combine the shards with `feat2go merge-summaries`.' },
   ],
   examples: [
     'feat2go label episodes/ --out labels/',
+    'feat2go label episodes/ --out labels/ --shard 0/3   # … 1/3, 2/3 elsewhere; then: feat2go merge-summaries labels/',
     'feat2go label run.safetensors --window 7 --threshold 0.005 --json',
     'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5',
     'feat2go label --encoder vjepa2.onnx episode.mp4 --out labels/',
@@ -84,12 +97,14 @@ export const labelCommand: Command = {
       if (stray.length) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --encoder (it sets how frames are encoded)`);
       if (values['allow-partial'] !== undefined) throw new UsageError('--allow-partial needs --encoder (it applies to videos being decoded)');
     }
+    const shard = shardOption(values.shard);
     const encoder = values.encoder === undefined ? undefined : await encoderFrom(String(values.encoder), spec);
     outputFolderOption(out);
     let bar: ProgressBar | undefined;
     const report = await labelPaths(positionals, {
       ...opts,
       out,
+      ...(shard ? { shard } : {}),
       ...(encoder ? {
         encoder,
         allowPartial: values['allow-partial'] === true,
@@ -114,12 +129,12 @@ export const labelCommand: Command = {
     bar?.clear();
     const ok = report.failures.length === 0;
     if (json) {
-      io.stdout.write(`${JSON.stringify({ ok, out: path.resolve(report.out), options: report.options, ...(report.encoder ? { encoder: report.encoder } : {}), episodes: report.episodes, failures: report.failures, summary: report.summary })}\n`);
+      io.stdout.write(`${JSON.stringify({ ok, out: path.resolve(report.out), options: report.options, ...(report.encoder ? { encoder: report.encoder } : {}), ...(report.shard ? { shard: report.shard } : {}), episodes: report.episodes, failures: report.failures, summary: report.summary })}\n`);
     } else {
       io.stdout.write(formatSummaryTable({ episodes: report.episodes, failures: [], encoder: report.encoder }));
       io.stdout.write(`\n${report.episodes.length} episode${report.episodes.length === 1 ? '' : 's'} labelled` +
         `${report.failures.length ? `, ${report.failures.length} skipped` : ''}; outputs in ${path.resolve(report.out)}` +
-        ` (summary: ${report.summary.md})\n`);
+        ` (${report.shard ? `shard ${report.shard.index}/${report.shard.count} manifest: ${report.summary.json}` : `summary: ${report.summary.md}`})\n`);
     }
     return ok ? 0 : 1;
   },

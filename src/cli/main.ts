@@ -24,11 +24,15 @@ import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommand } from './encode-command.js';
 import { labelCommand } from './label-command.js';
+import { launchCommand } from './launch-command.js';
+import { mergeSummariesCommand } from './merge-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 const COMMANDS: Command[] = [
   labelCommand,
   encodeCommand,
+  mergeSummariesCommand,
+  launchCommand,
 ];
 
 function version(): string {

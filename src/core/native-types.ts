@@ -11,7 +11,7 @@ export interface NativeValueHeadConfig {
   inputDim: number; hiddenDim: number; bins: number; oneHot: boolean; seed: number;
 }
 export interface NativeFitOptions {
-  epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number;
+  epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number; distributed?: boolean;
 }
 export interface NativeValueHead {
   targets(values: Float32Array): Float32Array;
@@ -62,7 +62,7 @@ export interface NativePolicy {
 export interface NativeTrainerOptions {
   clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
   entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;
-  epochs: number; minibatches: number; useCritic: boolean; seed: number;
+  epochs: number; minibatches: number; useCritic: boolean; seed: number; distributed?: boolean;
 }
 export interface NativeBatch {
   B: number; T: number; obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
@@ -139,6 +139,16 @@ export interface NativeAddon {
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
+  // ---- process groups (native/torch/distributed_binding.cc); undefined without libtorch ----
+  distAvailable?: boolean;
+  distInit?(opts: { backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number }): Promise<void>;
+  distDestroy?(): Promise<void>;
+  distState?(): { initialized: boolean; rank: number; worldSize: number };
+  distBarrier?(): Promise<void>;
+  distStats?(): { calls: number; ms: number; bytes: number };
+  distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
+  distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;
+  distAllGather?(array: ArrayBufferView): Promise<ArrayBufferView>;
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
   rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, opts: { horizon: number; threads: number }, out: Float32Array): void;

@@ -64,4 +64,6 @@ export interface Capabilities {
   cudaReason?: 'no driver' | 'no device' | 'not built';
   /** CUDA devices visible (0 when `cuda` is false). */
   cudaDevices?: number;
+  /** Whether process groups (libtorch c10d with Gloo) are available: initDistributed and data-parallel training. */
+  distributed: boolean;
 }

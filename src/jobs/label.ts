@@ -34,6 +34,13 @@ export interface LabelPathsOptions extends ProgressOptions {
   /** With an encoder: called after every chunk of frames (frames done, total when known, episode, its index, episodes in all). */
   onFrames?: (framesDone: number, framesTotal: number | undefined, episode: string, index: number, episodes: number) => void;
   /**
+   * Label only shard `index` of `count` (see {@link shardOf}): every process
+   * given the same inputs agrees on the split without talking. Writes
+   * `shard-<index>-of-<count>.json` (a manifest; {@link mergeSummaries}
+   * combines them) and `.md` instead of summary.json / summary.md.
+   */
+  shard?: { index: number; count: number };
+  /**
    * With an encoder: label a video that decodes only partly (truncated or corrupt: ffmpeg
    * reports errors, or fewer frames decode than the container lists) from the frames that
    * decode, with a warning, instead of skipping it as a failure. Default false.
@@ -45,7 +52,7 @@ export interface LabelPathsOptions extends ProgressOptions {
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
   lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
-  allowPartial: 1, onWarning: 1,
+  allowPartial: 1, onWarning: 1, shard: 1,
 };
 
 /** One episode found in the inputs. */
@@ -101,6 +108,8 @@ export interface LabelReport {
   summary: { json: string; md: string };
   /** Name of the encoder when the inputs were frame episodes. */
   encoder?: string;
+  /** The shard labelled, when opts.shard was given (summary then names the shard's manifest). */
+  shard?: { index: number; count: number };
 }
 
 const EXTENSIONS = ['.npy', '.safetensors'];
@@ -434,18 +443,26 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, ...progressOpts } = opts;
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
   if (onWarning !== undefined && typeof onWarning !== 'function') throw new TypeError(`Expected a function for opts.onWarning but received ${typeof onWarning}`);
+  if (shard !== undefined) checkShard(shard);
   if (encoder !== undefined && (encoder === null || typeof encoder !== 'object' || typeof encoder.begin !== 'function')) {
     throw new TypeError(`Expected a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder) for opts.encoder but received ${encoder === null ? 'null' : typeof encoder}`);
   }
   // Bad options fail the call once, up front; every episode then runs with the resolved options.
   const options = resolveProgressOptions(progressOpts);
-  const { episodes: sources, failures } = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
+  const found = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
+  // Positions in discovery order, kept so that merged shards list episodes as one run would.
+  const sourceOrder = new Map(found.episodes.map((e, i) => [e, i]));
+  const failureOrder = new Map(found.failures.map((f, i) => [f, i]));
+  const sources = shard ? shardOf(found.episodes, shard, (e) => e.name) : found.episodes;
+  const failures = shard ? shardOf(found.failures, shard, (f) => `${f.file}\0${f.tensor ?? ''}`) : found.failures;
+  const findFailures = failures.length;
   failures.forEach((f) => onFailure?.(f));
   ensureDir(out);
   const episodes: LabelledEpisode[] = [];
+  const episodeOrder: number[] = [];
   let done = 0;
   for (const src of sources) {
     try {
@@ -470,16 +487,150 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
       episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
+      episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
       const f: LabelFailure = { file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), reason: reasonOf(err, src.file) };
       failures.push(f);
+      failureOrder.set(f, sourceOrder.get(src)!);
       onFailure?.(f);
     }
     onProgress?.(++done, sources.length, src.name);
   }
-  const summary = { json: path.join(out, 'summary.json'), md: path.join(out, 'summary.md') };
   const enc = encoder ? { encoder: encoder.name } : {};
+  if (shard) {
+    const base = path.join(out, `shard-${shard.index}-of-${shard.count}`);
+    const summary = { json: `${base}.json`, md: `${base}.md` };
+    const manifest: ShardManifest = {
+      format: 'feat2go-label-shard', shard, total: { episodes: found.episodes.length, findFailures: found.failures.length },
+      assigned: sources.map((s) => s.name), options, ...enc,
+      episodes: episodes.map((e, i) => ({ order: episodeOrder[i], ...e })),
+      failures: failures.map((f, i) => ({ stage: i < findFailures ? 'find' as const : 'label' as const, order: failureOrder.get(f)!, ...f })),
+    };
+    writeFileAtomic(summary.json, `${JSON.stringify(manifest, null, 2)}\n`);
+    writeFileAtomic(summary.md, `# feat2go labels (shard ${shard.index}/${shard.count})\n\n${formatSummaryTable({ episodes, failures, ...enc })}`);
+    return { out, options, episodes, failures, summary, ...enc, shard };
+  }
+  const summary = { json: path.join(out, 'summary.json'), md: path.join(out, 'summary.md') };
   writeFileAtomic(summary.json, `${JSON.stringify({ options, ...enc, episodes, failures }, null, 2)}\n`);
   writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures, ...enc })}`);
   return { out, options, episodes, failures, summary, ...enc };
+}
+
+// ---- shards ----
+
+/** The manifest a shard writes (`shard-<index>-of-<count>.json`). */
+export interface ShardManifest {
+  format: 'feat2go-label-shard';
+  shard: { index: number; count: number };
+  /** What the whole input holds (every shard must agree). */
+  total: { episodes: number; findFailures: number };
+  /** Names of the episodes this shard was given. */
+  assigned: string[];
+  options: LabelReport['options'];
+  encoder?: string;
+  /** Labelled episodes with their position in the whole run's discovery order. */
+  episodes: Array<LabelledEpisode & { order: number }>;
+  /** Failures: 'find' (unreadable input, in discovery order) or 'label' (an assigned episode that failed). */
+  failures: Array<LabelFailure & { stage: 'find' | 'label'; order: number }>;
+}
+
+function checkShard(s: unknown): { index: number; count: number } {
+  const o = s as { index?: unknown; count?: unknown };
+  if (!o || typeof o !== 'object' || !Number.isInteger(o.count) || (o.count as number) < 1 || !Number.isInteger(o.index) ||
+    (o.index as number) < 0 || (o.index as number) >= (o.count as number)) {
+    throw new RangeError(`Expected opts.shard = { index, count } with 0 ≤ index < count but received ${JSON.stringify(s)}`);
+  }
+  return { index: o.index as number, count: o.count as number };
+}
+
+/**
+ * Shard `index` of `count` of `items`: sorted by `key` (code-unit order), the
+ * items at positions index, index + count, index + 2·count …, returned in
+ * their original order. Deterministic and stable for the same inputs, so
+ * independent processes agree; shard sizes differ by at most one.
+ */
+export function shardOf<T>(items: readonly T[], shard: { index: number; count: number }, key: (item: T) => string): T[] {
+  const { index, count } = checkShard(shard);
+  const sorted = items.map((item, i) => ({ k: key(item), i })).sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 : a.i - b.i));
+  const mine = new Set(sorted.filter((_, p) => p % count === index).map((x) => x.i));
+  return items.filter((_, i) => mine.has(i));
+}
+
+/** Result of {@link mergeSummaries}. */
+export interface MergeReport {
+  out: string;
+  options: LabelReport['options'];
+  encoder?: string;
+  episodes: LabelledEpisode[];
+  failures: LabelFailure[];
+  summary: { json: string; md: string };
+  /** Manifests merged, in shard order. */
+  manifests: string[];
+}
+
+/**
+ * Combines the shard manifests found in `dirs` into one summary.json /
+ * summary.md in `out` (default: the first dir), listing episodes as one
+ * unsharded run would. Refuses, with a message naming the shards, manifests
+ * of different shard counts, inputs or options, a shard present twice or
+ * missing, and episodes claimed by two shards.
+ * @throws {Error} on any of the above
+ */
+export function mergeSummaries(dirs: readonly string[], out?: string): MergeReport {
+  if (!Array.isArray(dirs) || dirs.length === 0 || dirs.some((d) => typeof d !== 'string')) throw new TypeError('Expected a non-empty array of folder paths for dirs');
+  const found: Array<{ file: string; m: ShardManifest }> = [];
+  for (const dir of dirs) {
+    const names = fs.readdirSync(dir).filter((n) => /^shard-\d+-of-\d+\.json$/.test(n)).sort();
+    for (const n of names) {
+      const file = path.join(dir, n);
+      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as ShardManifest;
+      if (m.format !== 'feat2go-label-shard') throw new Error(`${file} is not a feat2go label shard manifest`);
+      found.push({ file, m });
+    }
+  }
+  if (found.length === 0) throw new Error(`no shard manifests (shard-I-of-N.json) in ${dirs.join(', ')}: label with --shard I/N first`);
+  const count = found[0].m.shard.count;
+  const other = found.find((f) => f.m.shard.count !== count);
+  if (other) throw new Error(`shards of different splits: ${found[0].file} is one of ${count}, ${other.file} one of ${other.m.shard.count}`);
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  for (const f of found) {
+    if (!same(f.m.total, found[0].m.total) || !same(f.m.options, found[0].m.options) || f.m.encoder !== found[0].m.encoder) {
+      throw new Error(`shards of different runs: ${f.file} and ${found[0].file} differ in their inputs (episodes found), options or encoder`);
+    }
+  }
+  const byIndex = new Map<number, string>();
+  for (const f of found) {
+    const prev = byIndex.get(f.m.shard.index);
+    if (prev) throw new Error(`overlapping shards: shard ${f.m.shard.index}/${count} appears twice (${prev} and ${f.file})`);
+    byIndex.set(f.m.shard.index, f.file);
+  }
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
+  if (missing.length) {
+    throw new Error(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}: ` +
+      `label ${missing.length > 1 ? 'them' : 'it'} with \`feat2go label --shard ${missing[0]}/${count} …\` (found ${found.map((f) => f.file).join(', ')})`);
+  }
+  const owner = new Map<string, number>();
+  for (const f of found) {
+    for (const name of f.m.assigned) {
+      const o = owner.get(name);
+      if (o !== undefined) throw new Error(`overlapping shards: episode '${name}' is in shard ${o}/${count} and shard ${f.m.shard.index}/${count}`);
+      owner.set(name, f.m.shard.index);
+    }
+  }
+  if (owner.size !== found[0].m.total.episodes) {
+    throw new Error(`the shards hold ${owner.size} episodes but the inputs have ${found[0].m.total.episodes}: were they labelled from the same inputs?`);
+  }
+  found.sort((a, b) => a.m.shard.index - b.m.shard.index);
+  const episodes = found.flatMap((f) => f.m.episodes).sort((a, b) => a.order - b.order).map(({ order: _o, ...e }) => e);
+  const all = found.flatMap((f) => f.m.failures);
+  const failures = [...all.filter((f) => f.stage === 'find').sort((a, b) => a.order - b.order),
+    ...all.filter((f) => f.stage === 'label').sort((a, b) => a.order - b.order)].map(({ stage: _s, order: _o, ...f }) => f);
+  const dest = out ?? dirs[0];
+  fs.mkdirSync(dest, { recursive: true });
+  const { options } = found[0].m;
+  const enc = found[0].m.encoder !== undefined ? { encoder: found[0].m.encoder } : {};
+  const summary = { json: path.join(dest, 'summary.json'), md: path.join(dest, 'summary.md') };
+  writeFileAtomic(summary.json, `${JSON.stringify({ options, ...enc, episodes, failures }, null, 2)}\n`);
+  writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures, ...enc })}`);
+  return { out: dest, options, ...enc, episodes, failures, summary, manifests: found.map((f) => f.file) };
 }

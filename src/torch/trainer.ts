@@ -2,6 +2,7 @@
 import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/native-types.js';
 import { checkClasses, nativePolicy, Policy } from './policy.js';
 import { asNonFinite, checkSeed, torchAddon, training } from './common.js';
+import { resolveDistributedFlag } from './distributed.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
@@ -39,6 +40,21 @@ export interface TrainerOptions {
   minibatches?: number;
   /** Seed of the minibatch shuffling. Default 0. */
   seed?: number;
+  /**
+   * Data parallel over the process group ({@link initDistributed}); default:
+   * whether a group is initialised when the trainer is created. Every rank
+   * creates the trainer with the same options and calls `update` with its
+   * share of the global batch (the ranks' batches concatenated in rank order
+   * form the global batch; shares may differ in size). Parameters are
+   * broadcast from rank 0 at the first update; each minibatch is a slice of
+   * one seeded permutation of the global batch, each rank computes its part
+   * of the minibatch's mean loss, and the summed gradients (one bucketed
+   * all-reduce) are clipped and stepped identically on every rank. An update
+   * therefore equals a single-process update on the whole batch (up to float
+   * summation order; adapter dropout masks aside), and the metrics are the
+   * global figures on every rank. `minibatches` counts global minibatches.
+   */
+  distributed?: boolean;
 }
 
 /** PPO options: adds the critic's terms. */
@@ -53,7 +69,7 @@ export interface PpoOptions extends TrainerOptions {
 
 const TRAINER_KEYS: OptionKeys<TrainerOptions> = {
   clipRange: 1, clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, entropyCoef: 1, klCoef: 1, maxGradNorm: 1,
-  actorLr: 1, weightDecay: 1, epochs: 1, minibatches: 1, seed: 1,
+  actorLr: 1, weightDecay: 1, epochs: 1, minibatches: 1, seed: 1, distributed: 1,
 };
 const PPO_KEYS: OptionKeys<PpoOptions> = { ...TRAINER_KEYS, valueCoef: 1, valueClip: 1, criticLr: 1 };
 
@@ -182,17 +198,22 @@ abstract class TrainerBase {
       criticLr: checkNumber(o.criticLr ?? 1e-3, 'opts.criticLr', 0), weightDecay: checkNumber(o.weightDecay ?? 0, 'opts.weightDecay', 0),
       epochs: checkInt(o.epochs ?? (grpo ? 1 : 4), 'opts.epochs', 1), minibatches: checkInt(o.minibatches ?? (grpo ? 1 : 4), 'opts.minibatches', 1),
       useCritic: !grpo, seed: checkSeed(o.seed ?? 0, 'opts.seed'),
+      distributed: resolveDistributedFlag(o.distributed, 'opts.distributed'),
     };
     this.policy = policy;
     this.n = new addon.TrainerNative(nativePolicy(policy), n);
     this.minibatches = n.minibatches;
+    this.distributed = n.distributed === true;
   }
+
+  /** Whether updates are data parallel over the process group. */
+  readonly distributed: boolean;
 
   private readonly minibatches: number;
 
   private batch(batch: RolloutBatch): NativeBatch {
     const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip);
-    if (this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
+    if (!this.distributed && this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
     return b;
   }
 
@@ -234,7 +255,7 @@ abstract class TrainerBase {
     return training(() => this.n.updateSync(b));
   }
 
-  /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). */
+  /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */
   losses(batch: RolloutBatch): UpdateMetrics {
     return this.n.losses(this.batch(batch));
   }

@@ -5,6 +5,7 @@ import type { NativeValueHead } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, checkVector, tensor2, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
+import { resolveDistributedFlag } from './distributed.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 
@@ -38,6 +39,16 @@ export interface ValueFitOptions {
   seed?: number;
   /** Called on the main thread after each epoch (async `fit` only). */
   onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
+  /**
+   * Data parallel over the process group (default: whether one is
+   * initialised). Each rank passes its share of the data (the shares in rank
+   * order form the global set); the weights are broadcast from rank 0, each
+   * minibatch is a slice of one seeded permutation of the global set, and
+   * the summed gradients make every rank take the step a single process
+   * takes on the whole set. `batchSize` counts global rows; the losses are
+   * global.
+   */
+  distributed?: boolean;
 }
 
 /** Result of a fit: the mean cross-entropy of each epoch (measured during the epoch). */
@@ -154,7 +165,7 @@ export class ValueHead {
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1 });
+    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1, distributed: 1 });
     const schedule = o.schedule ?? 'cosine';
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
@@ -165,6 +176,7 @@ export class ValueHead {
       weightDecay: checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0),
       cosine: schedule === 'cosine',
       seed: checkSeed(o.seed ?? 0, 'opts.seed'),
+      distributed: resolveDistributedFlag(o.distributed, 'opts.distributed'),
     };
     return { b, t, native, onProgress: o.onProgress };
   }

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "torch/cpu_cache.h"
+#include "torch/distributed.h"
 #include "torch/torch_info.h"
 
 namespace f2g {
@@ -13,6 +14,7 @@ void AddTorchCapabilities(Napi::Env env, Napi::Object o) {
   o.Set("torchVersion", TORCH_VERSION);
   o.Set("torchCuda", torch::cuda::is_available());
   o.Set("torchThreads", static_cast<double>(torch::get_num_threads()));
+  o.Set("distributed", dist::Available());
   o.Set("torchCpuCacheMB", static_cast<double>(TorchCpuCacheCapMB()));
 }
 

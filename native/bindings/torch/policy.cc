@@ -3,8 +3,10 @@
 // normalises specs and options; this layer re-checks every size it reads.
 // update() copies its batch: the caller may detach its buffers meanwhile.
 #include <memory>
+#include <optional>
 
 #include "bindings/torch/tensors.h"
+#include "torch/distributed.h"
 #include "torch/policy.h"
 #include "torch/trainer.h"
 
@@ -223,6 +225,7 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
       t.minibatches = static_cast<int64_t>(SizeArg(o.Get("minibatches"), "opts.minibatches", 1));
       t.use_critic = o.Get("useCritic").ToBoolean().Value();
       t.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+      t.distributed = o.Get("distributed").ToBoolean().Value();
       trainer_ = std::make_shared<Trainer>(policy, t);
     });
   }
@@ -272,6 +275,8 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
     RolloutBatch b = Batch(info[0]);
     BusyGuard g(trainer_->policy()->busy, "Policy");
+    std::optional<dist::Turn> turn;
+    if (trainer_->distributed()) turn.emplace(dist::TakeTicket());
     return Metrics(info.Env(), trainer_->Update(b));
   }
   Napi::Value Losses(const Napi::CallbackInfo& info) {
@@ -286,8 +291,16 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     auto out = std::make_shared<UpdateMetrics>();
     for (torch::Tensor* t : {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
       *t = OwnedCopy(*t, "the batch");
+    // Distributed updates keep the order of the process's collectives.
+    const std::optional<std::uint64_t> ticket =
+        trainer->distributed() ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
-        info.Env(), "TrainerNative.update", [trainer, b, out, busy] { *out = trainer->Update(b); },
+        info.Env(), "TrainerNative.update",
+        [trainer, b, out, busy, ticket] {
+          std::optional<dist::Turn> turn;
+          if (ticket) turn.emplace(*ticket);
+          *out = trainer->Update(b);
+        },
         [out, busy](Napi::Env env) mutable {
           busy.reset();
           return Metrics(env, *out);

@@ -3,7 +3,10 @@
 // its inputs, since the caller's buffers may be detached while it runs.
 #include <memory>
 
+#include <optional>
+
 #include "bindings/torch/tensors.h"
+#include "torch/distributed.h"
 #include "torch/value_head.h"
 
 namespace f2g {
@@ -105,6 +108,7 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     o.weight_decay = f.Number("weightDecay");
     o.cosine = f.Bool("cosine");
     o.seed = static_cast<std::uint64_t>(f.Size("seed"));
+    o.distributed = f.Bool("distributed");
     return o;
   }
 
@@ -119,6 +123,8 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     Batch b = Args(info, true);
     FitOptions o = ParseFit(info[3]);
     BusyGuard g(head_->busy, "ValueHead");
+    std::optional<dist::Turn> turn;
+    if (o.distributed) turn.emplace(dist::TakeTicket());
     return Losses(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
   }
 
@@ -134,9 +140,13 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     auto busy = std::make_shared<BusyGuard>(head_->busy, "ValueHead");
     auto head = head_;
     auto out = std::make_shared<std::vector<double>>();
+    // Distributed fits keep the order of the process's collectives.
+    const std::optional<std::uint64_t> ticket = o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "ValueHeadNative.fit",
-        [head, b, o, out, busy](const PromiseWorker::Report& report) {
+        [head, b, o, out, busy, ticket](const PromiseWorker::Report& report) {
+          std::optional<dist::Turn> turn;
+          if (ticket) turn.emplace(*ticket);
           *out = head->Fit(b.h, b.v, o, [&report](int64_t e, int64_t n, double l) {
             double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
             report(msg, 3);

@@ -1,0 +1,558 @@
+#include "torch/distributed.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#ifdef FEAT2GO_HAS_DISTRIBUTED
+#include <signal.h>
+#include <unistd.h>
+
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+
+
+namespace f2g {
+namespace dist {
+
+// ---- ordering of JS-issued calls ----
+namespace {
+std::mutex g_turn_mu;
+std::condition_variable g_turn_cv;
+std::uint64_t g_next_ticket = 0, g_serving = 0;
+}  // namespace
+
+std::uint64_t TakeTicket() {
+  std::lock_guard<std::mutex> l(g_turn_mu);
+  return g_next_ticket++;
+}
+Turn::Turn(std::uint64_t ticket) : ticket_(ticket) {
+  std::unique_lock<std::mutex> l(g_turn_mu);
+  g_turn_cv.wait(l, [&] { return g_serving == ticket_; });
+}
+Turn::~Turn() {
+  {
+    std::lock_guard<std::mutex> l(g_turn_mu);
+    g_serving = ticket_ + 1;
+  }
+  g_turn_cv.notify_all();
+}
+
+torch::Tensor LocalShare(const torch::Tensor& global_idx, int64_t lo, int64_t n) {
+  torch::Tensor g = global_idx.to(torch::kLong);
+  torch::Tensor in = (g >= lo).logical_and(g < lo + n);
+  return g.masked_select(in) - lo;
+}
+
+namespace {
+std::mutex g_stats_mu;
+Stats g_stats;
+void AddStats(double seconds, double bytes) {
+  std::lock_guard<std::mutex> l(g_stats_mu);
+  g_stats.calls += 1;
+  g_stats.seconds += seconds;
+  g_stats.bytes += bytes;
+}
+}  // namespace
+
+Stats GetStats() {
+  std::lock_guard<std::mutex> l(g_stats_mu);
+  return g_stats;
+}
+
+#ifndef FEAT2GO_HAS_DISTRIBUTED
+
+static const char* kNoDist =
+    "feat2go was built without c10d distributed support (capabilities().distributed is false): "
+    "it needs libtorch with c10d/Gloo (Debian: apt-get install libtorch-dev libgloo-dev) and a rebuild "
+    "(npm run build:native)";
+bool Available() { return false; }
+std::vector<std::string> Backends() { return {}; }
+void Init(const InitOptions&) { throw std::runtime_error(kNoDist); }
+void Destroy() {}
+bool IsInitialized() { return false; }
+int64_t Rank() { return 0; }
+int64_t WorldSize() { return 1; }
+void AllReduce(torch::Tensor, Op, const char*) { throw std::runtime_error(kNoDist); }
+void Broadcast(torch::Tensor, int64_t, const char*) { throw std::runtime_error(kNoDist); }
+torch::Tensor AllGather(const torch::Tensor&, const char*) { throw std::runtime_error(kNoDist); }
+void Barrier() { throw std::runtime_error(kNoDist); }
+void BroadcastTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
+void AllReduceGradients(const std::vector<torch::Tensor>&, const char*, std::size_t) { throw std::runtime_error(kNoDist); }
+void AllReduceSum(std::vector<double>&, const char*) { throw std::runtime_error(kNoDist); }
+std::vector<int64_t> GatherSizes(int64_t, const char*) { throw std::runtime_error(kNoDist); }
+void CheckSameTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
+
+#else
+
+namespace {
+
+struct State {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  int64_t rank = 0, world = 1;
+  std::string addr;
+  int64_t port = 0;
+  std::chrono::milliseconds timeout{30000};
+  std::string host;
+  std::uint64_t seq = 0;
+  std::string broken;  // non-empty after a failed collective
+};
+
+// Leaked on purpose at exit: tearing down Gloo's threads from a static
+// destructor while peers may still talk to them is not safe.
+std::mutex g_mu;
+State* g_state = nullptr;
+
+std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+std::string Str(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
+std::string WhoKey(int64_t r) { return "f2g/who/" + std::to_string(r); }
+std::string SeqKey(int64_t r) { return "f2g/seq/" + std::to_string(r); }
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) return "?";
+  return buf;
+}
+
+State& Require(const char* what) {
+  std::lock_guard<std::mutex> l(g_mu);
+  if (!g_state)
+    throw std::runtime_error(std::string(what) + ": no process group; call initDistributed() first");
+  return *g_state;
+}
+
+std::string Ranks(const std::vector<int64_t>& v) {
+  std::string s;
+  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? (i + 1 == v.size() ? " and " : ", ") : "") + std::to_string(v[i]);
+  return s;
+}
+
+std::string FirstLine(const std::string& s) {
+  std::string line = s.substr(0, s.find('\n'));
+  return line.size() > 300 ? line.substr(0, 300) + "…" : line;
+}
+
+// A process that no longer runs: absent, or a zombie its parent has not reaped yet.
+bool ProcessGone(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return false;
+  char buf[512] = {0};
+  const std::size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  const char* close = std::strrchr(buf, ')');  // the state follows the parenthesised command name
+  return n > 0 && close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
+// Names the ranks that did not take part in collective #s.seq: those whose
+// last collective is an earlier one, those whose process is gone (same host),
+// or rank 0 when the store it hosts no longer answers.
+std::string Diagnose(State& s) {
+  std::vector<std::string> parts;
+  for (int64_t r = 0; r < s.world; ++r) {
+    if (r == s.rank) continue;
+    try {
+      if (!s.store->check({SeqKey(r)})) {
+        parts.push_back("rank " + std::to_string(r) + " never reached a collective");
+        continue;
+      }
+      const std::uint64_t seq = std::stoull(Str(s.store->get(SeqKey(r))));
+      const std::string who = Str(s.store->get(WhoKey(r)));
+      const auto at = who.find('@');
+      if (at != std::string::npos && who.substr(at + 1) == s.host) {
+        const long pid = std::stol(who.substr(0, at));
+        if (pid > 0 && ProcessGone(static_cast<pid_t>(pid))) {
+          parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) + ") exited after collective #" +
+                          std::to_string(seq));
+          continue;
+        }
+      }
+      if (seq < s.seq)
+        parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" + std::to_string(seq) +
+                        ", this one is #" + std::to_string(s.seq) + ")");
+    } catch (const std::exception&) {
+      if (s.rank != 0) {
+        parts.push_back("rank 0 (which hosts the rendezvous store at " + s.addr + ":" + std::to_string(s.port) +
+                        ") is unreachable");
+        break;
+      }
+    }
+  }
+  if (parts.empty()) return "no rank could be named as missing";
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) out += (i ? "; " : "") + parts[i];
+  return out;
+}
+
+// Runs one collective: announces its number in the store, waits for it (the
+// group's timeout bounds it inside Gloo, so buffers are never left in use),
+// and turns a failure into a message that names the missing ranks.
+template <class F>
+void Run(const char* what, F&& issue, double bytes = 0) {
+  State& s = Require(what);
+  if (!s.broken.empty())
+    throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" + s.broken +
+                             "); call destroyDistributed() and initDistributed() again");
+  ++s.seq;
+  // Test hook: FEAT2GO_DIST_FAULT_AT=N makes this process's N-th collective
+  // fail before it starts, as if its link broke (fault-handling tests).
+  static const unsigned long long fault_at = [] {
+    const char* e = std::getenv("FEAT2GO_DIST_FAULT_AT");
+    return e ? std::strtoull(e, nullptr, 10) : 0ULL;
+  }();
+  if (fault_at != 0 && s.seq == fault_at) {
+    s.broken = std::string(what) + " failed (injected)";
+    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(s.rank) +
+                             ": injected fault (FEAT2GO_DIST_FAULT_AT=" + std::to_string(fault_at) + ")");
+  }
+  try {
+    s.store->set(SeqKey(s.rank), Bytes(std::to_string(s.seq)));
+  } catch (const std::exception& e) {
+    s.broken = std::string(what) + " could not reach the rendezvous store";
+    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(s.rank) + ": rank 0 (which hosts the rendezvous store at " +
+                             s.addr + ":" + std::to_string(s.port) + ") is unreachable. Cause: " + FirstLine(e.what()));
+  }
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    c10::intrusive_ptr<c10d::Work> work = issue(*s.pg);
+    work->wait();
+    AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
+  } catch (const std::exception& e) {
+    const std::string who = Diagnose(s);
+    s.broken = std::string(what) + " failed";
+    std::ostringstream m;
+    m << what << " failed on rank " << s.rank << " of " << s.world << " (timeout " << s.timeout.count()
+      << " ms): " << who << ". Cause: " << FirstLine(e.what());
+    throw std::runtime_error(m.str());
+  }
+}
+
+c10d::ReduceOp ToC10d(Op op) {
+  switch (op) {
+    case Op::kMax: return c10d::ReduceOp::MAX;
+    case Op::kMin: return c10d::ReduceOp::MIN;
+    case Op::kProduct: return c10d::ReduceOp::PRODUCT;
+    default: return c10d::ReduceOp::SUM;
+  }
+}
+
+void RawAllReduce(torch::Tensor t, c10d::ReduceOp op, const char* what) {
+  std::vector<at::Tensor> v{t};
+  c10d::AllreduceOptions o;
+  o.reduceOp = op;
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); }, static_cast<double>(t.nbytes()));
+}
+
+torch::Tensor RawAllGather(const torch::Tensor& t, const char* what, int64_t world) {
+  std::vector<at::Tensor> in{t};
+  std::vector<std::vector<at::Tensor>> out(1);
+  for (int64_t r = 0; r < world; ++r) out[0].push_back(torch::empty_like(t));
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allgather(out, in); }, static_cast<double>(t.nbytes()));
+  return torch::cat(out[0]);
+}
+
+const char* TypeName(c10::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return "Float32";
+    case torch::kFloat64: return "Float64";
+    case torch::kInt32: return "Int32";
+    case torch::kInt64: return "BigInt64";
+    case torch::kInt8: return "Int8";
+    case torch::kUInt8: return "Uint8";
+    default: return "other";
+  }
+}
+
+// Every rank must pass the same element type and count (and root); a
+// mismatch is reported with each rank's figures instead of letting Gloo read
+// past a buffer.
+void Agree(const torch::Tensor& t, int64_t extra, const char* what) {
+  State& s = Require(what);
+  torch::Tensor mine = torch::tensor({t.numel(), static_cast<int64_t>(t.scalar_type()), extra}, torch::kLong);
+  torch::Tensor all = RawAllGather(mine, what, s.world).view({s.world, 3});
+  auto a = all.accessor<int64_t, 2>();
+  bool same = true;
+  for (int64_t r = 1; r < s.world; ++r)
+    for (int k = 0; k < 3; ++k) same = same && a[r][k] == a[0][k];
+  if (same) return;
+  std::ostringstream m;
+  m << what << ": the ranks disagree on their arguments:";
+  for (int64_t r = 0; r < s.world; ++r) {
+    m << (r ? "," : "") << " rank " << r << " passed a " << TypeName(static_cast<c10::ScalarType>(a[r][1])) << "Array("
+      << a[r][0] << ")";
+    if (std::string(what) == "broadcast") m << " with root " << a[r][2];
+  }
+  throw std::invalid_argument(m.str());
+}
+
+void CheckTensor(const torch::Tensor& t, const char* what) {
+  if (!t.is_contiguous() || t.device().type() != torch::kCPU)
+    throw std::invalid_argument(std::string(what) + ": expected a contiguous CPU tensor");
+}
+
+}  // namespace
+
+bool Available() { return true; }
+std::vector<std::string> Backends() { return {"gloo"}; }
+
+void Init(const InitOptions& o) {
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    if (g_state) throw std::runtime_error("initDistributed: a process group is already initialised; call destroyDistributed() first");
+  }
+  if (o.backend == "nccl")
+    throw std::invalid_argument(
+        "initDistributed: backend 'nccl' needs a CUDA build of libtorch with NCCL; this build of feat2go has 'gloo' only");
+  if (o.backend != "gloo")
+    throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" + o.backend + "'");
+  // One deadline for the whole rendezvous, counted from this call.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
+  auto s = std::make_unique<State>();
+  s->rank = o.rank;
+  s->world = o.world_size;
+  s->addr = o.master_addr;
+  s->port = o.master_port;
+  s->timeout = std::chrono::milliseconds(o.timeout_ms);
+  s->host = HostName();
+  {
+    std::lock_guard<std::mutex> l(g_stats_mu);
+    g_stats = Stats();
+  }
+  const std::string where = o.master_addr + ":" + std::to_string(o.master_port);
+  c10d::TCPStoreOptions so;
+  so.port = static_cast<std::uint16_t>(o.master_port);
+  so.isServer = o.rank == 0;
+  so.numWorkers = c10::nullopt;
+  so.waitWorkers = false;
+  so.timeout = s->timeout;
+  try {
+    s->store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
+  } catch (const std::exception& e) {
+    if (o.rank == 0)
+      throw std::runtime_error("initDistributed: rank 0 could not open the rendezvous store on " + where +
+                               " (is the port in use? choose another masterPort). Cause: " + FirstLine(e.what()));
+    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " could not reach the rendezvous store on " +
+                             where + " within " + std::to_string(o.timeout_ms) +
+                             " ms (rank 0 hosts it: did it start, with the same masterAddr/masterPort?). Cause: " +
+                             FirstLine(e.what()));
+  }
+  const std::string me = std::to_string(getpid()) + "@" + s->host;
+  const std::string got = Str(s->store->compareSet(WhoKey(o.rank), {}, Bytes(me)));
+  if (got != me)
+    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " is already taken by process " + got +
+                             " (two processes were given the same rank)");
+  const std::string ws = std::to_string(o.world_size);
+  const std::string their = Str(s->store->compareSet("f2g/world", {}, Bytes(ws)));
+  if (their != ws)
+    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) + ") has worldSize " + ws +
+                             " but another rank has " + their + " (every rank must be given the same worldSize)");
+  s->store->set(SeqKey(o.rank), Bytes("0"));
+  // Wait for every rank to register, naming the ones that never came.
+  std::vector<std::string> keys;
+  for (int64_t r = 0; r < o.world_size; ++r) keys.push_back(WhoKey(r));
+  auto scan = [&] {
+    std::vector<int64_t> missing;
+    for (int64_t r = 0; r < o.world_size; ++r)
+      if (!s->store->check({WhoKey(r)})) missing.push_back(r);
+    return missing;
+  };
+  std::vector<int64_t> missing;  // as last seen
+  auto last_scan = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  for (;;) {
+    const auto now = std::chrono::steady_clock::now();
+    bool all = false, late = false;
+    try {
+      all = s->store->check(keys);
+      late = !all && now >= deadline;
+      if (late || (!all && now - last_scan > std::chrono::milliseconds(250))) {
+        missing = scan();
+        last_scan = now;
+      }
+    } catch (const std::exception& e) {
+      // The store went away: rank 0 gave up (its timeout passed first) or exited.
+      throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " lost the rendezvous store on " + where +
+                               " while waiting for " +
+                               (missing.empty() ? std::string("the other ranks")
+                                                : "rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing)) +
+                               " to join (rank 0 gives up after timeoutMs " + std::to_string(o.timeout_ms) +
+                               ", or it exited). Cause: " + FirstLine(e.what()));
+    }
+    if (all) break;
+    if (late)
+      throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing) +
+                               " did not join within " + std::to_string(o.timeout_ms) + " ms (worldSize " + ws +
+                               ", rendezvous store " + where + ")");
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto opts = c10d::ProcessGroupGloo::Options::create(s->timeout);
+  const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+  const bool loopback = o.master_addr.rfind("127.", 0) == 0 || o.master_addr == "localhost";
+  try {
+    if (ifname && *ifname)
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (loopback)
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else
+      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    opts->threads = 2;
+    s->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("f2g/pg", s->store),
+                                                         static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("initDistributed: the Gloo process group could not connect rank " + std::to_string(o.rank) +
+                             " to its peers within " + std::to_string(o.timeout_ms) + " ms. Cause: " + FirstLine(e.what()));
+  }
+  std::lock_guard<std::mutex> l(g_mu);
+  g_state = s.release();
+}
+
+void Destroy() {
+  State* s;
+  {
+    std::lock_guard<std::mutex> l(g_mu);
+    s = g_state;
+    g_state = nullptr;
+  }
+  delete s;
+}
+
+bool IsInitialized() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_state != nullptr;
+}
+int64_t Rank() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_state ? g_state->rank : 0;
+}
+int64_t WorldSize() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_state ? g_state->world : 1;
+}
+
+void AllReduce(torch::Tensor t, Op op, const char* what) {
+  CheckTensor(t, what);
+  const bool floating = t.is_floating_point();
+  if (op == Op::kAvg && !floating)
+    throw std::invalid_argument(std::string(what) + ": op 'avg' needs a Float32Array or Float64Array but received a " +
+                                TypeName(t.scalar_type()) + "Array");
+  Agree(t, static_cast<int64_t>(op), what);
+  RawAllReduce(t, ToC10d(op), what);
+  if (op == Op::kAvg) t.div_(static_cast<double>(WorldSize()));
+}
+
+void Broadcast(torch::Tensor t, int64_t root, const char* what) {
+  CheckTensor(t, what);
+  State& s = Require(what);
+  if (root < 0 || root >= s.world)
+    throw std::out_of_range(std::string(what) + ": expected root in [0, " + std::to_string(s.world - 1) + "] but received " +
+                            std::to_string(root));
+  Agree(t, root, what);
+  std::vector<at::Tensor> v{t};
+  c10d::BroadcastOptions o;
+  o.rootRank = root;
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); }, static_cast<double>(t.nbytes()));
+}
+
+torch::Tensor AllGather(const torch::Tensor& t, const char* what) {
+  CheckTensor(t, what);
+  State& s = Require(what);
+  Agree(t, 0, what);
+  return RawAllGather(t, what, s.world);
+}
+
+void Barrier() {
+  Run("barrier", [&](c10d::ProcessGroup& pg) { return pg.barrier(); });
+}
+
+void BroadcastTensors(const std::vector<torch::Tensor>& tensors, const char* what) {
+  torch::NoGradGuard ng;
+  std::vector<torch::Tensor> flat;
+  for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kFloat32));
+  torch::Tensor buf = flat.empty() ? torch::zeros({0}) : torch::cat(flat);
+  Agree(buf, 0, what);
+  std::vector<at::Tensor> v{buf};
+  c10d::BroadcastOptions o;
+  o.rootRank = 0;
+  Run(what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); });
+  int64_t off = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.detach().copy_(buf.slice(0, off, off + n).view(t.sizes()));
+    off += n;
+  }
+}
+
+void AllReduceGradients(const std::vector<torch::Tensor>& params, const char* what, std::size_t bucket_bytes) {
+  torch::NoGradGuard ng;
+  const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(bucket_bytes / sizeof(float)));
+  std::size_t i = 0;
+  while (i < params.size()) {
+    std::vector<torch::Tensor> grads;
+    int64_t n = 0;
+    std::size_t j = i;
+    for (; j < params.size() && (j == i || n + params[j].numel() <= cap); ++j) {
+      torch::Tensor p = params[j];
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad());
+      n += p.numel();
+    }
+    std::vector<torch::Tensor> views;
+    for (auto& g : grads) views.push_back(g.reshape({-1}));
+    torch::Tensor bucket = torch::cat(views);
+    RawAllReduce(bucket, c10d::ReduceOp::SUM, what);
+    int64_t off = 0;
+    for (auto& g : grads) {
+      g.copy_(bucket.slice(0, off, off + g.numel()).view(g.sizes()));
+      off += g.numel();
+    }
+    i = j;
+  }
+}
+
+void AllReduceSum(std::vector<double>& v, const char* what) {
+  if (v.empty()) return;
+  torch::Tensor t = torch::from_blob(v.data(), {static_cast<int64_t>(v.size())}, torch::kFloat64).clone();
+  RawAllReduce(t, c10d::ReduceOp::SUM, what);
+  std::memcpy(v.data(), t.data_ptr<double>(), v.size() * sizeof(double));
+}
+
+std::vector<int64_t> GatherSizes(int64_t mine, const char* what) {
+  State& s = Require(what);
+  torch::Tensor all = RawAllGather(torch::tensor({mine}, torch::kLong), what, s.world);
+  std::vector<int64_t> out(static_cast<std::size_t>(s.world));
+  for (int64_t r = 0; r < s.world; ++r) out[static_cast<std::size_t>(r)] = all[r].item<int64_t>();
+  return out;
+}
+
+void CheckSameTensors(const std::vector<torch::Tensor>& tensors, const char* what) {
+  torch::NoGradGuard ng;
+  State& s = Require(what);
+  // FNV-1a over the bytes of every tensor.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const auto& t : tensors) {
+    torch::Tensor c = t.detach().contiguous();
+    const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+    for (std::size_t k = 0; k < static_cast<std::size_t>(c.nbytes()); ++k) h = (h ^ p[k]) * 1099511628211ULL;
+  }
+  int64_t v;
+  std::memcpy(&v, &h, sizeof(v));
+  torch::Tensor all = RawAllGather(torch::tensor({v}, torch::kLong), what, s.world);
+  for (int64_t r = 1; r < s.world; ++r)
+    if (all[r].item<int64_t>() != all[0].item<int64_t>())
+      throw std::runtime_error(std::string(what) + ": rank " + std::to_string(r) + "'s parameters differ from rank 0's");
+}
+
+#endif  // FEAT2GO_HAS_DISTRIBUTED
+
+}  // namespace dist
+}  // namespace f2g

@@ -1,0 +1,245 @@
+// Process groups over libtorch's c10d (Gloo on CPU): one Node process is one
+// rank. Ranks meet through a TCPStore hosted by rank 0 at masterAddr:masterPort,
+// the way torchrun, Slurm and Kubernetes indexed jobs describe a job in the
+// environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
+import { native } from '../core/native.js';
+import type { NativeAddon } from '../core/native-types.js';
+import { checkInt, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
+
+/** Collective backends: 'gloo' (CPU, any build with c10d) or 'nccl' (CUDA builds with NCCL only). */
+export type DistributedBackend = 'gloo' | 'nccl';
+
+/** Options of {@link initDistributed}; each defaults from the environment. */
+export interface DistributedOptions {
+  /** Default 'gloo'. */
+  backend?: DistributedBackend;
+  /** This process's rank in [0, worldSize). Default `RANK`, else 0. */
+  rank?: number;
+  /** Number of ranks. Default `WORLD_SIZE`, else 1. */
+  worldSize?: number;
+  /** Host of rank 0's rendezvous store. Default `MASTER_ADDR`, else '127.0.0.1'. */
+  masterAddr?: string;
+  /** Port of rank 0's rendezvous store. Default `MASTER_PORT`, else 29500. */
+  masterPort?: number;
+  /**
+   * How long the rendezvous and every collective may wait for the other
+   * ranks before failing with an error that names the missing ranks.
+   * Default `FEAT2GO_DIST_TIMEOUT_MS`, else 300000 (5 min).
+   */
+  timeoutMs?: number;
+}
+
+/** The group this process belongs to, as {@link initDistributed} resolved it. */
+export interface DistributedInfo {
+  backend: DistributedBackend;
+  rank: number;
+  worldSize: number;
+  /** `LOCAL_RANK` (rank on this machine; pick a device with it), else the rank. */
+  localRank: number;
+  masterAddr: string;
+  masterPort: number;
+  timeoutMs: number;
+}
+
+/** Reduction of {@link allReduce}: 'avg' is the sum divided by the world size (float arrays only). */
+export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
+
+/** Typed arrays the collectives take (element types Gloo reduces). */
+export type CollectiveArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int8Array | Uint8Array;
+
+/** Thrown when the addon was built without c10d (capabilities().distributed is false). */
+export class DistributedUnavailableError extends Error {
+  constructor() {
+    super(
+      'initDistributed needs libtorch with c10d and the Gloo backend, but this feat2go addon was built without it ' +
+      '(capabilities().distributed is false). Enable it: on Debian/Ubuntu `sudo apt-get install libtorch-dev libgloo-dev`, ' +
+      'then rebuild with `npm rebuild feat2go` (in a checkout: `npm run build:native`); FEAT2GO_DISTRIBUTED=ON makes a missing ' +
+      'c10d a build error.',
+    );
+    this.name = 'DistributedUnavailableError';
+  }
+}
+
+let info: DistributedInfo | undefined;
+
+function addon(): NativeAddon {
+  const a = native();
+  if (typeof a.distInit !== 'function' || !a.capabilities().distributed) throw new DistributedUnavailableError();
+  return a;
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw rangeError(`environment variable ${name}`, 'a non-negative integer', v);
+  return n;
+}
+
+/** Whether this build can join process groups (c10d with Gloo linked). */
+export function distributedAvailable(): boolean {
+  const a = native();
+  return typeof a.distInit === 'function' && a.capabilities().distributed === true;
+}
+
+/**
+ * Resolves the options of {@link initDistributed} against the environment
+ * without joining anything (for launchers and logs).
+ * @throws {TypeError | RangeError} naming the bad option or variable
+ */
+export function resolveDistributedOptions(opts?: DistributedOptions): DistributedInfo {
+  const o = checkOptions(opts, 'opts', { backend: 1, rank: 1, worldSize: 1, masterAddr: 1, masterPort: 1, timeoutMs: 1 });
+  const backend = o.backend ?? 'gloo';
+  if (backend !== 'gloo' && backend !== 'nccl') throw typeError('opts.backend', "'gloo' or 'nccl'", backend);
+  const worldSize = checkInt(o.worldSize ?? envInt('WORLD_SIZE') ?? 1, o.worldSize !== undefined ? 'opts.worldSize' : 'WORLD_SIZE', 1);
+  const rank = checkInt(o.rank ?? envInt('RANK') ?? 0, o.rank !== undefined ? 'opts.rank' : 'RANK', 0);
+  if (rank >= worldSize) throw rangeError(o.rank !== undefined ? 'opts.rank' : 'RANK', `an integer in [0, ${worldSize - 1}] (worldSize ${worldSize})`, rank);
+  const masterAddr = o.masterAddr ?? process.env.MASTER_ADDR ?? '127.0.0.1';
+  if (typeof masterAddr !== 'string' || masterAddr === '') throw typeError('opts.masterAddr', 'a host name or address', masterAddr);
+  const masterPort = checkInt(o.masterPort ?? envInt('MASTER_PORT') ?? 29500, o.masterPort !== undefined ? 'opts.masterPort' : 'MASTER_PORT', 1, 65535);
+  const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000, 'opts.timeoutMs', 1);
+  const localRank = envInt('LOCAL_RANK') ?? rank;
+  return { backend, rank, worldSize, localRank, masterAddr, masterPort, timeoutMs };
+}
+
+/**
+ * Joins the process group: every rank calls it with the same worldSize and
+ * master address; it resolves once all ranks have arrived. Fails (never
+ * hangs) after `timeoutMs` naming the ranks that did not join, and with a
+ * clear error for a port already in use, a worldSize that disagrees with
+ * another rank's, or a rank number taken twice.
+ * @example
+ * // RANK=0 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=29500 node train.mjs (and RANK=1 …)
+ * const g = await initDistributed();
+ * await allReduce(grads, 'avg');
+ * await destroyDistributed();
+ * @throws {DistributedUnavailableError} when the addon was built without c10d
+ */
+export async function initDistributed(opts?: DistributedOptions): Promise<DistributedInfo> {
+  const stack = new Error().stack;
+  const a = addon();
+  if (info) throw new Error('initDistributed: a process group is already initialised; call destroyDistributed() first');
+  const r = resolveDistributedOptions(opts);
+  await withCallerStack(a.distInit!({
+    backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
+  }), stack);
+  info = r;
+  return r;
+}
+
+/** Leaves the process group (a no-op when none). Other ranks' later collectives then fail. */
+export async function destroyDistributed(): Promise<void> {
+  if (!info) return;
+  info = undefined;
+  await native().distDestroy!();
+}
+
+/** The group this process belongs to, or undefined before {@link initDistributed}. */
+export function distributedInfo(): DistributedInfo | undefined {
+  return info;
+}
+
+/** Whether a process group is initialised in this process. */
+export function isDistributed(): boolean {
+  return info !== undefined;
+}
+
+/** This process's rank (0 without a group). */
+export function rank(): number {
+  return info?.rank ?? 0;
+}
+
+/** Number of ranks (1 without a group). */
+export function worldSize(): number {
+  return info?.worldSize ?? 1;
+}
+
+function group(what: string): NativeAddon {
+  if (!info) throw new Error(`${what}: no process group; call initDistributed() first`);
+  return native();
+}
+
+const ARRAY_TYPES = 'a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array';
+function checkArray(v: unknown, what: string): CollectiveArray {
+  if (v instanceof Float32Array || v instanceof Float64Array || v instanceof Int32Array || v instanceof BigInt64Array ||
+    v instanceof Int8Array || v instanceof Uint8Array) return v;
+  throw typeError(`${what}: array`, ARRAY_TYPES, v);
+}
+
+/** Cumulative figures of this process's collectives since {@link initDistributed}. */
+export interface CollectiveStats {
+  /** Collectives run (including the small ones the trainers add: sizes, denominators, metrics). */
+  calls: number;
+  /** Milliseconds spent in them (waiting for the slowest rank included). */
+  ms: number;
+  /** Bytes this rank passed in (array sizes, summed). */
+  bytes: number;
+}
+
+/**
+ * Calls, time and bytes of this process's collectives so far (zeros before
+ * {@link initDistributed}); subtract two readings to get one update's share.
+ */
+export function collectiveStats(): CollectiveStats {
+  const a = native();
+  return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0 };
+}
+
+/** Resolves once every rank has called it. */
+export function barrier(): Promise<void> {
+  const stack = new Error().stack;
+  return withCallerStack(group('barrier').distBarrier!(), stack);
+}
+
+/**
+ * Reduces `array` element-wise over all ranks, in place; every rank must
+ * pass an array of the same type and length (checked: a mismatch is a
+ * RangeError listing each rank's array).
+ * @returns a Promise of the same array, now holding the result
+ */
+export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 'sum'): Promise<T> {
+  const stack = new Error().stack;
+  const a = group('allReduce');
+  checkArray(array, 'allReduce');
+  if (!['sum', 'avg', 'max', 'min', 'product'].includes(op)) throw typeError('op', "'sum', 'avg', 'max', 'min' or 'product'", op);
+  if (op === 'avg' && !(array instanceof Float32Array || array instanceof Float64Array)) {
+    throw typeError('array', "a Float32Array or Float64Array for op 'avg'", array);
+  }
+  return withCallerStack(a.distAllReduce!(array, op) as Promise<T>, stack);
+}
+
+/**
+ * Copies `root`'s array into every rank's array (in place).
+ * @returns a Promise of the same array
+ */
+export function broadcast<T extends CollectiveArray>(array: T, root = 0): Promise<T> {
+  const stack = new Error().stack;
+  const a = group('broadcast');
+  checkArray(array, 'broadcast');
+  const r = checkInt(root, 'root', 0);
+  if (r >= worldSize()) throw rangeError('root', `a rank in [0, ${worldSize() - 1}]`, r);
+  return withCallerStack(a.distBroadcast!(array, r) as Promise<T>, stack);
+}
+
+/**
+ * Gathers every rank's array (same type and length on every rank).
+ * @returns a Promise of a new array of worldSize × length values, rank 0's first
+ */
+export function allGather<T extends CollectiveArray>(array: T): Promise<T> {
+  const stack = new Error().stack;
+  const a = group('allGather');
+  checkArray(array, 'allGather');
+  return withCallerStack(a.distAllGather!(array) as Promise<T>, stack);
+}
+
+/**
+ * The `distributed` option of the trainers and the value head: explicit
+ * true/false, or (undefined) whether a group is initialised.
+ * @internal
+ */
+export function resolveDistributedFlag(v: unknown, name: string): boolean {
+  if (v === undefined) return isDistributed();
+  if (typeof v !== 'boolean') throw typeError(name, 'a boolean', v);
+  if (v && !isDistributed()) throw new Error(`${name} is true but no process group is initialised; call initDistributed() first`);
+  return v;
+}

@@ -1,0 +1,144 @@
+// One rank of the process-group tests (test/torch/distributed.test.ts). The
+// environment (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, FEAT2GO_DIST_TIMEOUT_MS)
+// describes the group; argv[2] names the scenario. Prints one JSON line
+// `RESULT {...}` (or `ERROR {...}` when a call threw).
+import { existsSync } from 'node:fs';
+import {
+  allGather, capabilities, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
+  worldSize,
+} from '../../src/index.js';
+import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
+
+const out = (tag: string, v: unknown) => process.stdout.write(`${tag} ${JSON.stringify(v)}\n`);
+const scenario = process.argv[2];
+
+// FNV-1a of every tensor's bytes, as two int32 halves.
+function hash(named: Array<[string, Float32Array, number[]]>): Int32Array {
+  let h = 0x811c9dc5 | 0; let g = 0x01000193 | 0;
+  for (const [, d] of named) {
+    const b = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    for (let i = 0; i < b.length; i++) { h = Math.imul(h ^ b[i], 0x01000193); g = Math.imul(g ^ b[i], 0x2f0f3a97); }
+  }
+  return Int32Array.of(h, g);
+}
+async function sameEverywhere(named: Array<[string, Float32Array, number[]]>): Promise<boolean> {
+  const all = await allGather(hash(named));
+  for (let r = 1; r < worldSize(); r++) if (all[2 * r] !== all[0] || all[2 * r + 1] !== all[1]) return false;
+  return true;
+}
+const flat = (named: Array<[string, Float32Array, number[]]>) => named.map(([n, d]) => [n, Array.from(d)]);
+
+async function collectives() {
+  const r = rank(); const n = worldSize();
+  const res: Record<string, unknown> = { rank: r, worldSize: n };
+  const a = Float32Array.of(r + 1, -r, 2 * r + 0.5);
+  const same = await allReduce(a, 'sum');
+  res.sameArray = same === a;
+  res.sum = Array.from(a);
+  res.avg = Array.from(await allReduce(Float64Array.of(r, 10 * r), 'avg'));
+  res.max = Array.from(await allReduce(Int32Array.of(r, -r), 'max'));
+  res.min = Array.from(await allReduce(Int32Array.of(r, -r), 'min'));
+  res.product = Array.from(await allReduce(Float32Array.of(r + 2, 0.5), 'product'));
+  res.big = Array.from(await allReduce(BigInt64Array.of(BigInt(r) * 3n), 'sum'), (x) => Number(x));
+  const big = new Float32Array(1 << 20).fill(r + 1); // 4 MiB through the ring
+  await allReduce(big);
+  res.bigOk = big.every((x) => x === (n * (n + 1)) / 2);
+  const bc = Uint8Array.of(r, r, r);
+  await broadcast(bc, 1);
+  res.broadcast = Array.from(bc);
+  res.gather = Array.from(await allGather(Float32Array.of(r, r * r)));
+  // Several collectives issued at once still pair up in issue order on every rank.
+  const many = await Promise.all([0, 1, 2, 3, 4, 5].map((k) => allReduce(Float32Array.of(k * (r + 1)))));
+  res.concurrent = many.map((x) => x[0]);
+  await barrier();
+  try {
+    await allReduce(new Float32Array(r === 0 ? 3 : 4));
+    res.mismatch = 'no error';
+  } catch (e) {
+    res.mismatch = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  await destroyDistributed();
+  res.afterDestroy = worldSize();
+  out('RESULT', res);
+}
+
+async function train() {
+  const r = rank(); const n = worldSize();
+  const cut = shares(n);
+  const res: Record<string, unknown> = { rank: r, everyStepSame: true };
+  // Rank 1.. build their models from other seeds: the first update must broadcast rank 0's weights.
+  const ppoPolicy = new Policy(ppoSpec(5 + 100 * r));
+  const ppo = new PpoTrainer(ppoPolicy, PPO_OPTS);
+  const grpoPolicy = new Policy(grpoSpec(7 + 100 * r));
+  const grpo = new GrpoTrainer(grpoPolicy, GRPO_OPTS);
+  res.distributed = ppo.distributed && grpo.distributed;
+  const ppoMetrics = []; const grpoMetrics = [];
+  for (let u = 0; u < 3; u++) {
+    ppoMetrics.push(await ppo.update(sliceBatch(globalBatch('ppo', u), cut[r], cut[r + 1])));
+    if (!(await sameEverywhere(ppoPolicy.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= `ppo ${u}`; }
+    grpoMetrics.push(await grpo.update(sliceBatch(globalBatch('grpo', u), cut[r], cut[r + 1])));
+    if (!(await sameEverywhere(grpoPolicy.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= `grpo ${u}`; }
+  }
+  const head = new ValueHead({ ...VALUE.config, seed: VALUE.config.seed + r });
+  const { hidden, targets } = valueData();
+  const rows = shares(n, VALUE.rows);
+  const D = VALUE.config.inputDim;
+  const fit = await head.fit({ data: hidden.slice(rows[r] * D, rows[r + 1] * D), shape: [rows[r + 1] - rows[r], D] },
+    targets.slice(rows[r], rows[r + 1]), VALUE.fit);
+  if (!(await sameEverywhere(head.stateDict()))) { res.everyStepSame = false; res.firstDiff ??= 'value'; }
+  Object.assign(res, { ppoMetrics, grpoMetrics, fit: fit.losses });
+  if (r === 0) Object.assign(res, { ppo: flat(ppoPolicy.stateDict()), grpo: flat(grpoPolicy.stateDict()), value: flat(head.stateDict()) });
+  await destroyDistributed();
+  out('RESULT', res);
+}
+
+// Updates until the parent kills a rank; the survivors report the error and
+// whether the failed update left the weights as the last good one did.
+async function killed() {
+  const r = rank();
+  const policy = new Policy(ppoSpec(5));
+  const ppo = new PpoTrainer(policy, { ...PPO_OPTS, klCoef: 0 });
+  const batch = sliceBatch(globalBatch('ppo', 0), shares(worldSize())[r], shares(worldSize())[r + 1]);
+  let before = hash(policy.stateDict());
+  for (let u = 0; ; u++) {
+    try {
+      await ppo.update(batch);
+    } catch (e) {
+      const after = hash(policy.stateDict());
+      const unchanged = after[0] === before[0] && after[1] === before[1];
+      out('ERROR', { rank: r, at: Date.now(), name: (e as Error).name, message: (e as Error).message, unchanged, update: u });
+      process.exit(3);
+    }
+    before = hash(policy.stateDict());
+    process.stdout.write(`STEP ${u}\n`);
+    if (u > 2000) return;
+  }
+}
+
+async function main() {
+  capabilities(); // load the addon first: the timings below are the rendezvous's own
+  // With GO_FILE set, wait for it: the parent starts the rendezvous once every rank has loaded
+  // (starting Node with libtorch can take seconds on a loaded machine; the timeouts here are short).
+  const go = process.env.GO_FILE;
+  if (go) {
+    process.stdout.write('LOADED\n');
+    while (!existsSync(go)) await new Promise((r) => setTimeout(r, 20));
+  }
+  const t0 = Date.now();
+  try {
+    await initDistributed();
+  } catch (e) {
+    out('ERROR', { rank: Number(process.env.RANK), ms: Date.now() - t0, name: (e as Error).name, message: (e as Error).message });
+    return;
+  }
+  if (scenario === 'collectives') await collectives();
+  else if (scenario === 'train') await train();
+  else if (scenario === 'killed') await killed();
+  else if (scenario === 'join') {
+    await barrier();
+    out('RESULT', { rank: rank() });
+    await destroyDistributed();
+  } else throw new Error(`unknown scenario ${scenario}`);
+}
+
+await main();

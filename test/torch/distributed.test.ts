@@ -1,0 +1,241 @@
+// Process groups over c10d/Gloo, data-parallel training and its faults. The
+// ranks are child processes on 127.0.0.1 with free ports, started here.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, ValueHead,
+} from '../../src/index.js';
+import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHILD = path.join(here, '..', 'helpers', 'dist-child.ts');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Rank { child: ChildProcess; out: string; lines: string[]; done: Promise<number | null>; onLine?: (l: string) => void }
+function startRank(scenario: string, env: Record<string, string>): Rank {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, scenario], {
+    env: { ...process.env, MASTER_ADDR: '127.0.0.1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const r: Rank = { child, out: '', lines: [], done: new Promise((res) => child.on('exit', (code) => res(code))) };
+  let buf = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i); buf = buf.slice(i + 1);
+      r.lines.push(line); r.onLine?.(line);
+    }
+  });
+  child.stderr!.on('data', (d: Buffer) => { r.out += d.toString(); });
+  return r;
+}
+/** Resolves once every rank printed LOADED (its addon is loaded; it waits for GO_FILE). */
+function allLoaded(ranks: Rank[]): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (ranks.every((r) => r.lines.includes('LOADED') || r.child.exitCode !== null)) { clearInterval(t); resolve(); }
+    }, 20);
+  });
+}
+function result(r: Rank, tag = 'RESULT'): Record<string, any> {
+  const line = r.lines.find((l) => l.startsWith(`${tag} `));
+  if (!line) throw new Error(`no ${tag} line from rank; stdout: ${r.lines.join('\n')}\nstderr: ${r.out}`);
+  return JSON.parse(line.slice(tag.length + 1));
+}
+async function group(scenario: string, n: number, extra: Record<string, string> = {}): Promise<Rank[]> {
+  const port = await freePort();
+  const ranks = Array.from({ length: n }, (_, r) => startRank(scenario, {
+    RANK: String(r), WORLD_SIZE: String(n), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '20000', ...extra,
+  }));
+  await Promise.all(ranks.map((r) => r.done));
+  return ranks;
+}
+
+const like = (s: string, re: RegExp) => assert.ok(re.test(s), `${JSON.stringify(s)} should match ${re}`);
+const maxRel = (a: number[], b: ArrayLike<number>) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
+
+test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER_PORT; bad ones are named', () => {
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, { RANK: '2', WORLD_SIZE: '4', LOCAL_RANK: '0', MASTER_ADDR: 'node7', MASTER_PORT: '1234' });
+    const o = resolveDistributedOptions();
+    assert.equal([o.rank, o.worldSize, o.localRank, o.masterAddr, o.masterPort, o.backend], [2, 4, 0, 'node7', 1234, 'gloo']);
+    assert.is(resolveDistributedOptions({ rank: 1, worldSize: 2, masterPort: 9 }).masterPort, 9);
+    assert.throws(() => resolveDistributedOptions({ rank: 4 }), (e: Error) => e instanceof RangeError && /rank/.test(e.message) && /4/.test(e.message));
+    process.env.WORLD_SIZE = 'two';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /WORLD_SIZE/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, backend: 'mpi' as 'gloo' }), (e: Error) => e instanceof TypeError && /backend/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, masterPort: 70000 }), /masterPort/);
+  } finally {
+    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
+      if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
+    }
+  }
+});
+
+if (!distributedAvailable()) {
+  console.log(`SKIP distributed process-group tests: this addon was built without c10d/Gloo (capabilities().distributed = ${capabilities().distributed}; torch = ${capabilities().torch})`);
+  test('without c10d initDistributed throws one clear error', async () => {
+    try {
+      await initDistributed({ rank: 0, worldSize: 1 });
+      assert.unreachable('should throw');
+    } catch (e) {
+      like((e as Error).message, /capabilities\(\)\.distributed is false/);
+    }
+  });
+} else {
+  test('collectives on 3 ranks: sum/avg/max/min/product, broadcast, allGather, ordered concurrent calls, mismatch error', async () => {
+    const ranks = await group('collectives', 3);
+    for (const [r, rk] of ranks.entries()) {
+      const x = result(rk);
+      assert.is(x.rank, r);
+      assert.ok(x.sameArray, 'allReduce resolves with the array it was given');
+      assert.equal(x.sum, [1 + 2 + 3, 0 - 1 - 2, 0.5 + 2.5 + 4.5]);
+      assert.equal(x.avg, [1, 10]);
+      assert.equal(x.max, [2, 0]);
+      assert.equal(x.min, [0, -2]);
+      assert.equal(x.product, [2 * 3 * 4, 0.125]);
+      assert.equal(x.big, [9]);
+      assert.ok(x.bigOk, '4 MiB all-reduce');
+      assert.equal(x.broadcast, [1, 1, 1]);
+      assert.equal(x.gather, [0, 0, 1, 1, 2, 4]);
+      assert.equal(x.concurrent, [0, 6, 12, 18, 24, 30]);
+      like(x.mismatch, /^RangeError: allReduce: the ranks disagree/);
+      like(x.mismatch, /rank 0 passed a Float32Array\(3\), rank 1 passed a Float32Array\(4\)/);
+      assert.is(x.afterDestroy, 1);
+    }
+  });
+
+  test('2 ranks × unequal shares = 1 process × whole batch: PPO, GRPO and the value head; identical parameters after every step', async () => {
+    const ranks = await group('train', 2);
+    const r0 = result(ranks[0]); const r1 = result(ranks[1]);
+    assert.ok(r0.distributed && r1.distributed, 'trainers detect the initialised group');
+    assert.ok(r0.everyStepSame && r1.everyStepSame, 'hash all-gather after every update and the fit');
+    // Reference: one process, whole batches, no group.
+    assert.not.ok(isDistributed());
+    const ppoPolicy = new Policy(ppoSpec(5)); const ppo = new PpoTrainer(ppoPolicy, PPO_OPTS);
+    const grpoPolicy = new Policy(grpoSpec(7)); const grpo = new GrpoTrainer(grpoPolicy, GRPO_OPTS);
+    const ppoM = []; const grpoM = [];
+    for (let u = 0; u < 3; u++) {
+      ppoM.push(ppo.updateSync(globalBatch('ppo', u)));
+      grpoM.push(grpo.updateSync(globalBatch('grpo', u)));
+    }
+    const head = new ValueHead(VALUE.config);
+    const { hidden, targets } = valueData();
+    const fit = head.fitSync({ data: hidden, shape: [VALUE.rows, VALUE.config.inputDim] }, targets, VALUE.fit);
+    // Tolerance: the two runs sum the same terms in a different order (float32), over 3 × 6 AdamW steps.
+    const TOL = 2e-4;
+    for (const [name, got, want] of [['ppo', r0.ppo, ppoPolicy.stateDict()], ['grpo', r0.grpo, grpoPolicy.stateDict()], ['value', r0.value, head.stateDict()]] as const) {
+      assert.is(got.length, want.length);
+      for (let i = 0; i < want.length; i++) {
+        const rel = maxRel(got[i][1], want[i][1]);
+        assert.ok(rel < TOL, `${name} ${want[i][0]}: max relative difference ${rel}`);
+      }
+    }
+    for (let u = 0; u < 3; u++) {
+      for (const [m, ref] of [[r0.ppoMetrics[u], ppoM[u]], [r1.ppoMetrics[u], ppoM[u]], [r0.grpoMetrics[u], grpoM[u]], [r1.grpoMetrics[u], grpoM[u]]]) {
+        for (const k of ['policyLoss', 'valueLoss', 'entropy', 'clipFraction', 'approxKl', 'kl', 'loss', 'gradNorm']) {
+          assert.ok(Math.abs(m[k] - ref[k]) <= 1e-4 * Math.max(1, Math.abs(ref[k])), `update ${u} ${k}: ${m[k]} vs ${ref[k]}`);
+        }
+        assert.is(m.steps, ref.steps);
+      }
+    }
+    for (const f of [r0.fit, r1.fit]) assert.ok(maxRel(f, fit.losses) < 1e-4, `fit losses ${f} vs ${fit.losses}`);
+  });
+
+  test('a rank killed mid-update (rank 1; and rank 0, which hosts the store): the survivor fails within the timeout naming the collective and the rank', async () => {
+    // Three groups at once: in A rank 1 is killed, in B rank 0; in C rank 1's 17th collective fails
+    // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
+    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12).
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
+    const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', GO_FILE: goFile, ...extra });
+    const groups = ports.slice(0, 2).map((port) => [startRank('killed', env(port, 0)), startRank('killed', env(port, 1))]);
+    const faulty = [startRank('killed', env(ports[2], 0)), startRank('killed', env(ports[2], 1, { FEAT2GO_DIST_FAULT_AT: '17' }))];
+    const killedAt = [0, 0];
+    groups.forEach((g, i) => {
+      const victim = g[1 - i];
+      victim.onLine = (l) => { if (l === 'STEP 1' && !killedAt[i]) { killedAt[i] = Date.now(); victim.child.kill('SIGKILL'); } };
+    });
+    const timer = setTimeout(() => [...groups.flat(), ...faulty].forEach((r) => r.child.kill('SIGKILL')), 90000);
+    await allLoaded([...groups.flat(), ...faulty]);
+    fs.writeFileSync(goFile, '');
+    await Promise.all([...groups.flat(), ...faulty].map((r) => r.done));
+    clearTimeout(timer);
+    fs.rmSync(goFile, { force: true });
+    // Deterministic: both ranks' failed update is undone (weights as after update 1).
+    const f1 = result(faulty[1], 'ERROR'); const f0 = result(faulty[0], 'ERROR');
+    like(f1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault/);
+    like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): rank 1 \(process \d+\) exited after collective #16/);
+    for (const f of [f0, f1]) {
+      assert.is(f.update, 1);
+      assert.ok(f.unchanged, `rank ${f.rank}: the failed update left the weights unchanged`);
+    }
+    assert.ok(killedAt[0] > 0 && killedAt[1] > 0, 'both victims reached step 1');
+    const a = result(groups[0][0], 'ERROR');
+    like(a.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2 \(timeout 3000 ms\): /);
+    like(a.message, /rank 1 \(process \d+\) exited after collective #\d+/);
+    assert.ok(a.at - killedAt[0] < 3000 + 1500, `failed ${a.at - killedAt[0]} ms after the kill`);
+    assert.ok(a.unchanged, 'the failed update left the weights unchanged');
+    const b = result(groups[1][1], 'ERROR');
+    like(b.message, /^update \(.*\) failed on rank 1 of 2|^update \(.*\) failed on rank 1: /);
+    like(b.message, /rank 0 \(which hosts the rendezvous store at 127\.0\.0\.1:\d+\) is unreachable|rank 0 \(process \d+\) exited/);
+    assert.ok(b.at - killedAt[1] < 3000 + 1500, `failed ${b.at - killedAt[1]} ms after the kill`);
+    assert.ok(b.unchanged, 'the failed update left the weights unchanged');
+  });
+
+  test('rendezvous faults: a rank that never starts (timeout naming it), port in use, disagreeing worldSize, duplicate rank', async () => {
+    // Started together to keep the suite short; 5 s timeouts because a loaded machine may take seconds to start Node with libtorch.
+    const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
+    const late = await freePort();
+    const lone = (r: number) => startRank('join', { RANK: String(r), WORLD_SIZE: '3', MASTER_PORT: String(late), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
+    const r0 = lone(0); const r2 = lone(2);
+    const blocker = net.createServer();
+    await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
+    const used = (blocker.address() as net.AddressInfo).port;
+    const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
+    const port = await freePort();
+    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
+    const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
+    const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
+    await allLoaded([r0, r2, inUse, a, b, wrong, dup]);
+    fs.writeFileSync(goFile, '');
+    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done]);
+    fs.rmSync(goFile, { force: true });
+    blocker.close();
+    for (const rk of [r0, r2]) {
+      const e = result(rk, 'ERROR');
+      // Rank 2 may instead see rank 0 (the store's host) give up first, when it started later.
+      like(e.message, rk === r0
+        ? /^initDistributed: rank 1 did not join within 5000 ms \(worldSize 3, rendezvous store 127\.0\.0\.1:\d+\)$/
+        : /^initDistributed: (rank 1 did not join within 5000 ms|rank 2 lost the rendezvous store on 127\.0\.0\.1:\d+ while waiting for rank 1 to join)/);
+      assert.ok(e.ms < 5000 + 2000, `failed after ${e.ms} ms`);
+      if (rk === r0) assert.ok(e.ms >= 4900, `failed after ${e.ms} ms`);
+    }
+    like(result(inUse, 'ERROR').message, new RegExp(`rank 0 could not open the rendezvous store on 127\\.0\\.0\\.1:${used} \\(is the port in use`));
+    like(result(wrong, 'ERROR').message, /this rank \(3\) has worldSize 4 but another rank has 3/);
+    // One of the two processes given rank 1 wins; the other is told the rank is taken.
+    const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
+    assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
+    // No rank 2 joined that group: the others name it.
+    like(result(a, 'ERROR').message, /rank 2 did not join within 5000 ms/);
+  });
+}
+
+test.run();
