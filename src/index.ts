@@ -43,7 +43,7 @@ export { TorchUnavailableError } from './torch-common.js';
 export { SafetensorsError } from './torch-files.js';
 export type { NamedTensor } from './torch-files.js';
 export { Policy } from './policy.js';
-export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './policy.js';
+export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult, BehaviourCloningOptions, BehaviourCloningResult } from './policy.js';
 export { PpoTrainer, GrpoTrainer } from './trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './trainer.js';
 export type { EncoderSpecOptions } from './encoders/create.js';

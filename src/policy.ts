@@ -3,11 +3,11 @@
 // PEFT-compatible files.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { NativePolicy } from './native-types.js';
+import type { NativeBcOptions, NativeBcResult, NativePolicy } from './native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './torch-common.js';
 import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './torch-files.js';
 import type { Tensor } from './types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError } from './validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from './validate.js';
 
 /** Activation of an MLP. */
 export type Activation = 'tanh' | 'relu' | 'gelu' | 'silu';
@@ -58,6 +58,40 @@ export interface LoraConfig {
   rslora?: boolean;
   /** Seed of lora_A's Kaiming-uniform initialisation. Default 0. */
   seed?: number;
+}
+
+/** Options of {@link Policy.fitBehaviourCloning}. */
+export interface BehaviourCloningOptions {
+  /** Passes over the demonstrations. Default 10. */
+  epochs?: number;
+  /** Rows per minibatch (the last one of an epoch may be smaller). Default 256. */
+  batchSize?: number;
+  /** Adam learning rate. Default 1e-3. */
+  lr?: number;
+  /** Decoupled weight decay (AdamW; 0 = Adam). Default 0. */
+  weightDecay?: number;
+  /** Gradient-norm clip (0: none). Default 0. */
+  maxGradNorm?: number;
+  /**
+   * 'nll' (default): −log π(a|s), the Gaussian (or categorical) log-likelihood, which also
+   * fits the log-std. 'mse': Σ (μ(s) − a)² over action dims per row, averaged over rows,
+   * on the Gaussian mean only (the log-std is left as it is; a tanh head compares atanh(a)).
+   */
+  loss?: 'nll' | 'mse';
+  /** Seed of the minibatch order (and of adapter dropout). Default 0. */
+  seed?: number;
+  /** Called on the main thread after each epoch (async form only). */
+  onEpoch?: (info: { epoch: number; epochs: number; loss: number }) => void;
+}
+
+/** Result of {@link Policy.fitBehaviourCloning}. */
+export interface BehaviourCloningResult {
+  /** Mean loss of each epoch, measured during the epoch over the steps taken (NaN if every step was skipped). */
+  losses: number[];
+  /** Optimizer steps taken. */
+  steps: number;
+  /** Steps skipped because their loss or gradient was not finite (the weights were left unchanged). */
+  skipped: number;
 }
 
 /** A linear module of the policy. */
@@ -303,6 +337,54 @@ export class Policy {
     this.n.loadAdapterState(stripped);
   }
 
+  private bcArgs(obs: Tensor, actions: Tensor, opts: BehaviourCloningOptions | undefined) {
+    const c = checkOptions(opts);
+    for (const k of Object.keys(c)) if (!BC_KEYS.includes(k)) throw typeError(`opts.${k}`, `no such option (known: ${BC_KEYS.join(', ')})`, (c as Record<string, unknown>)[k]);
+    const loss = c.loss ?? 'nll';
+    if (loss !== 'nll' && loss !== 'mse') throw typeError('opts.loss', "'nll' or 'mse'", loss);
+    if (loss === 'mse' && this.spec.head.type === 'categorical') throw rangeError('opts.loss', "'nll' for a categorical head", loss);
+    if (c.onEpoch !== undefined && typeof c.onEpoch !== 'function') throw typeError('opts.onEpoch', 'a function', c.onEpoch);
+    const native: NativeBcOptions = {
+      epochs: checkInt(c.epochs ?? 10, 'opts.epochs', 1), batchSize: checkInt(c.batchSize ?? 256, 'opts.batchSize', 1),
+      lr: checkNumber(c.lr ?? 1e-3, 'opts.lr', 0), weightDecay: checkNumber(c.weightDecay ?? 0, 'opts.weightDecay', 0),
+      maxGradNorm: checkNumber(c.maxGradNorm ?? 0, 'opts.maxGradNorm', 0), mse: loss === 'mse', seed: checkSeed(c.seed ?? 0, 'opts.seed'),
+    };
+    const o = this.obs(obs);
+    const a = checkTensor(actions, 'actions', 2, '[N, width]');
+    if (a.shape[0] !== o.B || a.shape[1] !== this.actionWidth) throw rangeError('actions.shape', shapeStr([o.B, this.actionWidth]), shapeStr(a.shape), true);
+    const data = a.data.subarray(0, o.B * this.actionWidth);
+    if (this.spec.head.type === 'categorical') checkClasses(data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
+    return { o, data, native, onEpoch: c.onEpoch };
+  }
+
+  /**
+   * Behaviour cloning: trains the actor (trunk and head; with LoRA attached, the
+   * adapters and the head's unadapted layers; never the critic) on demonstration
+   * pairs `(obs[i], actions[i])` with Adam over shuffled minibatches, off the main
+   * thread. The loss is the negative log-likelihood of the actions by default
+   * (see {@link BehaviourCloningOptions.loss}). A step whose loss or gradient is
+   * not finite is skipped and counted; if the fit throws, the weights are restored
+   * to those it started from. Other calls on the policy fail until it settles.
+   * @param obs `[N, obsDim]`
+   * @param actions `[N, width]` (Gaussian: raw actions; categorical: class indices)
+   * @returns a Promise of the per-epoch mean loss and the step counts
+   * @throws {TypeError|RangeError} on mismatched shapes, NaN/Infinity, bad options
+   * @example
+   * const { losses } = await policy.fitBehaviourCloning({ data: obs, shape: [N, 64] }, { data: act, shape: [N, 3] }, { epochs: 20, seed: 1 });
+   */
+  fitBehaviourCloning(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): Promise<BehaviourCloningResult> {
+    const stack = new Error().stack;
+    const { o, data, native, onEpoch } = this.bcArgs(obs, actions, opts);
+    const cb = onEpoch ? (epoch: number, epochs: number, loss: number) => onEpoch({ epoch, epochs, loss }) : undefined;
+    return withCallerStack(this.n.fitBc(o.data, o.B, data, native, cb).then(bcResult), stack);
+  }
+
+  /** Synchronous twin of {@link fitBehaviourCloning} (blocks the event loop; `onEpoch` is not called). */
+  fitBehaviourCloningSync(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): BehaviourCloningResult {
+    const { o, data, native } = this.bcArgs(obs, actions, opts);
+    return bcResult(this.n.fitBcSync(o.data, o.B, data, native));
+  }
+
   private obs(obs: Tensor): { data: Float32Array; B: number } {
     return checkBatch(obs, 'obs', this.spec.obsDim, 'obsDim');
   }
@@ -329,6 +411,12 @@ export class Policy {
     if (this.spec.head.type === 'categorical') checkClasses(a.data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
     return this.n.evaluate(o.data, o.B, a.data.subarray(0, o.B * this.actionWidth));
   }
+}
+
+const BC_KEYS = ['epochs', 'batchSize', 'lr', 'weightDecay', 'maxGradNorm', 'loss', 'seed', 'onEpoch'];
+
+function bcResult(r: NativeBcResult): BehaviourCloningResult {
+  return { losses: r.epochLosses, steps: r.steps, skipped: r.skipped };
 }
 
 /** Checks that categorical actions are integer class indices in [0, bins). */

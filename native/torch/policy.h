@@ -78,6 +78,8 @@ class Policy {
     torch::Tensor actions, logp, values;
   };
   ActOut Act(const torch::Tensor& obs, bool deterministic);
+  /// Mean of a Gaussian head before any squashing, [N, action_dim] (with gradient when enabled).
+  torch::Tensor Mean(const torch::Tensor& obs, bool train, at::Generator* g) const;
 
   std::vector<torch::Tensor> ActorParams() const;
   std::vector<torch::Tensor> CriticParams() const;

@@ -3,6 +3,7 @@
 // specs and options; this layer re-checks every size it reads.
 #include <memory>
 
+#include "torch/bc.h"
 #include "torch/policy.h"
 #include "torch/tnapi.h"
 #include "torch/trainer.h"
@@ -41,7 +42,8 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
          InstanceMethod("adapterState", &PolicyWrap::AdapterState),
          InstanceMethod("loadAdapterState", &PolicyWrap::LoadAdapterState),
          InstanceMethod("trainableNames", &PolicyWrap::TrainableNames),
-         InstanceMethod("act", &PolicyWrap::Act), InstanceMethod("evaluate", &PolicyWrap::Evaluate)});
+         InstanceMethod("act", &PolicyWrap::Act), InstanceMethod("evaluate", &PolicyWrap::Evaluate),
+         InstanceMethod("fitBcSync", &PolicyWrap::FitBcSync), InstanceMethod("fitBc", &PolicyWrap::FitBc)});
     exports.Set("PolicyNative", cls);
   }
 
@@ -197,6 +199,71 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
       o.Set("entropy", ToJs(info.Env(), e.entropy));
       o.Set("values", ToJs(info.Env(), e.values));
       return o;
+    })
+  }
+
+  // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps, skipped }.
+  struct BcArgs {
+    torch::Tensor obs, actions;
+    BcOptions o;
+  };
+  BcArgs ParseBc(const Napi::CallbackInfo& info) {
+    BcArgs a;
+    int64_t B;
+    a.obs = Obs(info, &B);
+    const int64_t W = policy_->ActionWidth();
+    const float* act = TensorArg(info[2], "actions.data", {B, W});
+    CheckValues(act, static_cast<std::size_t>(B * W), "actions");
+    a.actions = Blob(act, {B, W});
+    if (!info[3].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[3]));
+    Napi::Object o = info[3].As<Napi::Object>();
+    a.o.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
+    a.o.batch_size = static_cast<int64_t>(SizeArg(o.Get("batchSize"), "opts.batchSize", 1));
+    a.o.lr = NumberArg(o.Get("lr"), "opts.lr");
+    a.o.weight_decay = NumberArg(o.Get("weightDecay"), "opts.weightDecay");
+    a.o.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
+    a.o.mse = o.Get("mse").ToBoolean().Value();
+    a.o.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+    return a;
+  }
+  static Napi::Value BcToJs(Napi::Env env, const BcResult& r) {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array l = Napi::Array::New(env, r.epoch_loss.size());
+    for (std::size_t i = 0; i < r.epoch_loss.size(); ++i) l.Set(static_cast<uint32_t>(i), r.epoch_loss[i]);
+    out.Set("epochLosses", l);
+    out.Set("steps", static_cast<double>(r.steps));
+    out.Set("skipped", static_cast<double>(r.skipped));
+    return out;
+  }
+  Napi::Value FitBcSync(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      BcArgs a = ParseBc(info);
+      BusyGuard g(policy_->busy, "Policy");
+      return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
+    })
+  }
+  Napi::Value FitBc(const Napi::CallbackInfo& info) {
+    F2G_TGUARD(info.Env(), {
+      BcArgs a = ParseBc(info);
+      if (!info[4].IsUndefined() && !info[4].IsFunction())
+        ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
+      auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
+      auto policy = policy_;
+      auto out = std::make_shared<BcResult>();
+      auto* w = new ProgressPromiseWorker(
+          info.Env(),
+          [policy, a, out, busy](const ProgressPromiseWorker::Report& report) {
+            *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
+              double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
+              report(msg, 3);
+            });
+          },
+          [out, busy](Napi::Env env) mutable {
+            busy.reset();
+            return BcToJs(env, *out);
+          },
+          info[4], {info[0], info[2], info.This()});
+      return w->Queue();
     })
   }
 };
