@@ -5,9 +5,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import {
-  encodeFrames, framesFromArray, OnnxVisualEncoder, patchStatsEncoder, progressTargets, sampleImageEpisodes,
-} from '../src/index.js';
+import { encodeFrames, framesFromArray, OnnxVisualEncoder, patchStatsEncoder, progressTargets } from '../src/index.js';
+import { sampleImageEpisodes } from '../src/demo/index.js';
 import { patchifyEncoderModel } from '../test/helpers/onnx-models.js';
 import { table } from './common.js';
 

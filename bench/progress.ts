@@ -1,9 +1,7 @@
 // Progress-target benchmarks on V-JEPA 2 ViT-L sized episodes [300, 256, 1024]
 // float32 (315 MB): native kernels vs a tight TypeScript loop vs the
 // memory-read probe (the physical limit: the same buffer summed by the same threads).
-import {
-  capabilities, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync,
-} from '../src/index.js';
+import { capabilities, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync } from '../src/index.js';
 import { refProgress, stagedEpisode } from '../test/reference/progress.js';
 import { table } from './common.js';
 

@@ -1,9 +1,7 @@
 // RL math benchmarks (issue 3): native kernels against the plain TypeScript
 // reference loops of test/reference/rl.ts and against the memory-read probe
 // over a buffer of as many bytes as the kernel reads.
-import {
-  clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages,
-} from '../src/index.js';
+import { clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages } from '../src/index.js';
 import { refGae, refGrpo, refStepAdvantages, refSurrogate } from '../test/reference/rl.js';
 import { probeBuffer, randomFloats, table, time } from './common.js';
 

@@ -1,10 +1,10 @@
 // The built-in, weight-free encoder: per-patch colour statistics and
 // gradient-orientation histograms (native/kernels/patchstats.cc), so the
 // embedded default and the CLI run with nothing downloaded.
-import type { FrameChunk } from '../episodes.js';
-import { native } from '../native.js';
-import type { Tensor } from '../types.js';
-import { checkInt, checkOptions, rangeError, shapeStr, typeError, withCallerStack } from '../validate.js';
+import type { FrameChunk } from '../io/episodes.js';
+import { native } from '../core/native.js';
+import type { Tensor } from '../core/types.js';
+import { checkInt, checkOptions, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
 
 /** Options of {@link patchStatsEncoder}. */

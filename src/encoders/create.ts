@@ -5,7 +5,7 @@ import { extname } from 'node:path';
 import { patchStatsEncoder } from './builtin.js';
 import type { FrameEncoder } from './encoder.js';
 import { OnnxVisualEncoder } from './onnx.js';
-import { typeError } from '../validate.js';
+import { typeError } from '../core/validate.js';
 
 /** Settings shared by `--encoder` users (encode and label). */
 export interface EncoderSpecOptions {

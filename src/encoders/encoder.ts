@@ -2,9 +2,9 @@
 // and `encodeFrames`, which drives a frame source through an encoder chunk by
 // chunk so that no more than one chunk (or one clip) of decoded frames is
 // alive at a time.
-import { openEpisode, type FrameChunk, type FrameSource } from '../episodes.js';
-import type { Tensor } from '../types.js';
-import { checkInt, checkOptions, typeError } from '../validate.js';
+import { openEpisode, type FrameChunk, type FrameSource } from '../io/episodes.js';
+import type { Tensor } from '../core/types.js';
+import { checkInt, checkOptions, typeError } from '../core/validate.js';
 
 /** One episode being encoded: frames are pushed in order, features come out at the end. */
 export interface EncoderStream {

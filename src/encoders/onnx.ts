@@ -6,10 +6,10 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
-import type { FrameChunk } from '../episodes.js';
-import { native } from '../native.js';
-import type { Tensor } from '../types.js';
-import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../validate.js';
+import type { FrameChunk } from '../io/episodes.js';
+import { native } from '../core/native.js';
+import type { Tensor } from '../core/types.js';
+import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
 
 /** ImageNet channel means, as used by V-JEPA 2 preprocessing. */

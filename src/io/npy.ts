@@ -3,7 +3,7 @@
 // in C order, and atomic writing of float32, int32 and uint8 arrays.
 // Spec: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 import fs from 'node:fs';
-import type { Tensor } from '../types.js';
+import type { Tensor } from '../core/types.js';
 import { writeFileAtomic } from './atomic.js';
 import { FileFormatError, bytesLE, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
 

@@ -4,7 +4,7 @@
 // the largest error against the reference, and whether the batch-major and
 // time-major layouts agree bit for bit.
 import { gae } from '../../src/index.js';
-import { native } from '../../src/native.js';
+import { native } from '../../src/core/native.js';
 import { refGae } from '../reference/rl.js';
 import { rng } from './data.js';
 

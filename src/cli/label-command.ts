@@ -1,0 +1,183 @@
+// `feat2go label <file|folder>...`: progress targets for every episode found —
+// feature tensors, or frames encoded first with --encoder. Also holds the
+// pieces shared with `feat2go encode` and `npm start` (progress bar, failure
+// lines, progress and encoder options).
+import path from 'node:path';
+import { DEFAULT_PROGRESS_OPTIONS } from '../core/progress.js';
+import { formatSummaryTable, labelPaths, type LabelFailure } from '../jobs/label.js';
+import type { ProgressOptions } from '../core/types.js';
+import { createEncoder, type EncoderSpecOptions } from '../encoders/create.js';
+import type { FrameEncoder } from '../encoders/encoder.js';
+import { UsageError, intOption, numberOption, type Command, type CommandIO } from './command.js';
+
+/**
+ * A progress bar on a terminal (stderr), redrawn in place; silent elsewhere.
+ * `update(done, total, label, fraction?)` shows `done/total` and fills the bar to
+ * `fraction` (default `done / total`; finer when an episode is part done).
+ */
+export function progressBar(stream: CommandIO['stderr'], enabled: boolean) {
+  let shown = false;
+  return {
+    update(done: number, total: number, label: string, fraction = done / total) {
+      if (!enabled) return;
+      const width = 28;
+      const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
+      const cols = stream.columns ?? 80;
+      const text = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`;
+      stream.write(`\r\x1b[K${text.slice(0, cols - 1)}`);
+      shown = true;
+    },
+    clear() {
+      if (shown) stream.write('\r\x1b[K');
+      shown = false;
+    },
+  };
+}
+
+/** Formats one skipped file as the single line printed on stderr (`command` names the subcommand, default 'label'). */
+export function failureLine(f: LabelFailure, command = 'label'): string {
+  return `feat2go ${command}: skipped ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}: ${f.reason}`;
+}
+
+/** The bar's label while an episode's frames are encoded: `name 40/96 frames`. */
+export function framesLabel(name: string, framesDone: number, framesTotal: number | undefined): string {
+  return `${name} ${framesDone}${framesTotal ? `/${framesTotal}` : ''} frames`;
+}
+
+/** Options shared by commands that encode frames; `labelling` changes what --encoder's absence means. */
+export function encoderOptionSpecs(labelling: boolean): Command['options'] {
+  return [
+    labelling
+      ? { name: 'encoder', type: 'string', value: 'builtin|MODEL', description: "Treat the inputs as frame episodes and encode them first: 'builtin' (patch colour and gradient statistics, no weights) or the path of an ONNX video encoder (.onnx). Without it the inputs are feature files." }
+      : { name: 'encoder', type: 'string', value: 'builtin|MODEL', description: "'builtin' (patch colour and gradient statistics, no weights) or the path of an ONNX video encoder (.onnx).", default: 'builtin' },
+    { name: 'image-size', type: 'string', value: 'S', description: 'Frame side: short-side resize + centre crop to S×S (builtin default: frames as they are; ONNX default: the model\'s input size).' },
+    { name: 'grid', type: 'string', value: 'G', description: 'Builtin encoder: G×G patches per frame.', default: '16' },
+    { name: 'frames-per-clip', type: 'string', value: 'F', description: 'ONNX encoder: frames per clip (default: the model\'s).' },
+    { name: 'tubelet', type: 'string', value: 'N', description: 'ONNX encoder: frames per feature step τ (default 2, V-JEPA 2\'s tubelet).' },
+  ];
+}
+
+/** Reads the encoder settings (`--image-size`, `--grid`, …) of {@link encoderOptionSpecs}. */
+export function encoderSpecFrom(values: Record<string, string | boolean | undefined>): EncoderSpecOptions {
+  const spec: EncoderSpecOptions = {};
+  const imageSize = intOption(values['image-size'], 'image-size', 1, 8192);
+  const grid = intOption(values.grid, 'grid', 1, 1024);
+  const framesPerClip = intOption(values['frames-per-clip'], 'frames-per-clip', 1, 100000);
+  const tubelet = intOption(values.tubelet, 'tubelet', 1, 1024);
+  if (imageSize !== undefined) spec.imageSize = imageSize;
+  if (grid !== undefined) spec.grid = grid;
+  if (framesPerClip !== undefined) spec.framesPerClip = framesPerClip;
+  if (tubelet !== undefined) spec.tubelet = tubelet;
+  return spec;
+}
+
+/** Creates the encoder named by `--encoder`; a bad value or an unusable model is a command-line error (exit 2). */
+export async function encoderFrom(name: string, spec: EncoderSpecOptions): Promise<FrameEncoder> {
+  if (name.trim() === '') throw new UsageError("--encoder expects 'builtin' or the path of an .onnx model but received ''");
+  try {
+    return await createEncoder(name, spec);
+  } catch (err) {
+    throw new UsageError(`--encoder ${name}: ${(err as Error).message}`);
+  }
+}
+
+/** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
+export function progressOptionsFrom(values: Record<string, string | boolean | undefined>): ProgressOptions {
+  const o: ProgressOptions = {};
+  const window = intOption(values.window, 'window', 2);
+  const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 1);
+  const threshold = numberOption(values.threshold, 'threshold');
+  const lambda = numberOption(values.lambda, 'lambda', 0);
+  const threads = intOption(values.threads, 'threads', 0, 4096);
+  if (window !== undefined) o.window = window;
+  if (maxClusterFrames !== undefined) o.maxClusterFrames = maxClusterFrames;
+  const w = window ?? DEFAULT_PROGRESS_OPTIONS.window;
+  if ((maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) < w) {
+    throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${w}) but received '${maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames}'`);
+  }
+  if (threshold !== undefined) o.threshold = threshold;
+  if (lambda !== undefined) o.lambda = lambda;
+  if (threads !== undefined) o.threads = threads;
+  return o;
+}
+
+/** Options shared by commands that label episodes. */
+export const PROGRESS_OPTION_SPECS: Command['options'] = [
+  { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', default: String(DEFAULT_PROGRESS_OPTIONS.window) },
+  { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', default: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
+  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', default: String(DEFAULT_PROGRESS_OPTIONS.threshold) },
+  { name: 'lambda', type: 'string', value: 'X', description: 'L1 penalty λ ≥ 0 of the patch similarity (β = λ / D).', default: String(DEFAULT_PROGRESS_OPTIONS.lambda) },
+  { name: 'threads', type: 'string', value: 'N', description: 'Threads to use; 0 = every core.', default: '0' },
+];
+
+export const labelCommand: Command = {
+  name: 'label',
+  summary: 'Label episodes (feature files, or frames with --encoder) with Feat2Go progress targets, plots and a summary.',
+  usage: '<file|folder>... [options]',
+  description: [
+    'Finds every episode in the given files and folders (folders are searched recursively): each .npy file holds one episode, a float32 or float16 array [T,N,D] (T frames, N patches, D feature dims, C order); each rank-3 F32/F16/BF16 tensor in a .safetensors file is one episode.',
+    'With --encoder, the inputs are frame episodes instead: a folder of PNG/JPEG frames (natural order: frame_2 before frame_10) is one episode, as is a [T,H,W,3] uint8 .npy file or a video (.mp4, .webm, .mkv, .mov, .avi; needs ffmpeg on PATH); a folder without frames is searched recursively for such episodes. Each is encoded to features [steps,N,D] and then labelled like a feature episode (result.json also records the encoder, frames decoded and encoding time).',
+    'For each episode it writes OUT/<name>/values.npy [T], similarity.npy [T], segments.npy [K,2] int32 (inclusive start, end), segments.json, result.json (everything, with the options) and plot.svg; then OUT/summary.json and OUT/summary.md, and prints the summary table. Every file is written atomically.',
+    'A file that cannot be read or labelled is skipped with one line on stderr; the others are still labelled and the exit status is then 1. Bad options exit with status 2. A progress bar is shown on stderr when it is a terminal and there is more than one episode (with --encoder: always, over frames and episodes).',
+  ].join('\n\n'),
+  options: [
+    { name: 'out', short: 'o', type: 'string', value: 'DIR', description: 'Output folder (created if missing; never searched for inputs).', default: './feat2go-out' },
+    ...PROGRESS_OPTION_SPECS,
+    ...encoderOptionSpecs(true),
+    { name: 'json', type: 'boolean', description: 'Print one JSON object on stdout ({ ok, out, options, episodes, failures }) instead of the table.' },
+  ],
+  examples: [
+    'feat2go label episodes/ --out labels/',
+    'feat2go label run.safetensors --window 7 --threshold 0.005 --json',
+    'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5',
+    'feat2go label --encoder vjepa2.onnx episode.mp4 --out labels/',
+  ],
+  async run({ values, positionals }, io) {
+    if (positionals.length === 0) {
+      throw new UsageError(values.encoder !== undefined
+        ? 'missing <episode>: give at least one folder of frames, uint8 .npy or video, or a folder of them'
+        : 'missing <file|folder>: give at least one .npy or .safetensors file, or a folder of them');
+    }
+    const out = typeof values.out === 'string' ? values.out : 'feat2go-out';
+    if (out.trim() === '') throw new UsageError("--out expects a folder path but received ''");
+    const opts = progressOptionsFrom(values);
+    const json = values.json === true;
+    const spec = encoderSpecFrom(values);
+    if (values.encoder === undefined) {
+      const stray = Object.keys(spec);
+      if (stray.length) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --encoder (it sets how frames are encoded)`);
+    }
+    const encoder = values.encoder === undefined ? undefined : await encoderFrom(String(values.encoder), spec);
+    let bar: ReturnType<typeof progressBar> | undefined;
+    const report = await labelPaths(positionals, {
+      ...opts,
+      out,
+      ...(encoder ? {
+        encoder,
+        onFrames(d: number, t: number | undefined, name: string, i: number, n: number) {
+          bar ??= progressBar(io.stderr, io.stderr.isTTY === true);
+          bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n);
+        },
+      } : {}),
+      onFailure(f) {
+        bar?.clear();
+        io.stderr.write(`${failureLine(f)}\n`);
+      },
+      onProgress(done, total, name) {
+        bar ??= progressBar(io.stderr, io.stderr.isTTY === true && (total > 1 || encoder !== undefined));
+        bar.update(done, total, name);
+      },
+    });
+    bar?.clear();
+    const ok = report.failures.length === 0;
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ ok, out: path.resolve(report.out), options: report.options, ...(report.encoder ? { encoder: report.encoder } : {}), episodes: report.episodes, failures: report.failures, summary: report.summary })}\n`);
+    } else {
+      io.stdout.write(formatSummaryTable({ episodes: report.episodes, failures: [], encoder: report.encoder }));
+      io.stdout.write(`\n${report.episodes.length} episode${report.episodes.length === 1 ? '' : 's'} labelled` +
+        `${report.failures.length ? `, ${report.failures.length} skipped` : ''}; outputs in ${path.resolve(report.out)}` +
+        ` (summary: ${report.summary.md})\n`);
+    }
+    return ok ? 0 : 1;
+  },
+};

@@ -1,0 +1,239 @@
+// PPO and GRPO updates of a Policy on libtorch (SPEC §8).
+import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/native-types.js';
+import { checkClasses, nativePolicy, Policy } from './policy.js';
+import { checkSeed, torchAddon } from './common.js';
+import type { FlagTensor, Tensor } from '../core/types.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
+
+/** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
+import type { Aggregation } from '../core/rl.js';
+
+export type { Aggregation };
+const AGG: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
+
+/** Options shared by {@link PpoTrainer} and {@link GrpoTrainer}. */
+export interface TrainerOptions {
+  /** ε of the clip (both sides unless clipLow/clipHigh are given). PPO default 0.2. */
+  clipRange?: number;
+  /** εlow: ratio clipped at 1 − εlow. */
+  clipLow?: number;
+  /** εhigh: ratio clipped at 1 + εhigh (GRPO "clip-higher": εhigh > εlow; GRPO default 0.28). */
+  clipHigh?: number;
+  /** Dual clip c > 1: where A < 0 the loss is at most c·|A|. Default off. */
+  dualClip?: number;
+  /** Default 'token-mean'. */
+  aggregation?: Aggregation;
+  /** Entropy bonus coefficient. Default 0. */
+  entropyCoef?: number;
+  /** Coefficient of the k3 KL penalty to the policy as it was when the trainer was created. Default 0 (the paper's). */
+  klCoef?: number;
+  /** Gradient-norm clip over all trained tensors (0: none). Default 0.5. */
+  maxGradNorm?: number;
+  /** AdamW learning rate of the actor (adapters, head). Default 3e-4. */
+  actorLr?: number;
+  /** AdamW decoupled weight decay. Default 0. */
+  weightDecay?: number;
+  /** Passes over the batch per update. PPO default 4, GRPO default 1. */
+  epochs?: number;
+  /** Minibatches per epoch (split over sequences). PPO default 4, GRPO default 1. */
+  minibatches?: number;
+  /** Seed of the minibatch shuffling. Default 0. */
+  seed?: number;
+}
+
+/** PPO options: adds the critic's terms. */
+export interface PpoOptions extends TrainerOptions {
+  /** Value-loss coefficient. Default 0.5. */
+  valueCoef?: number;
+  /** Clip of V around the old values (0/absent: unclipped). */
+  valueClip?: number;
+  /** AdamW learning rate of the critic. Default 1e-3. */
+  criticLr?: number;
+}
+
+/**
+ * A batch of B sequences × T steps. Per-step arrays are `[B, T]` tensors, or
+ * plain Float32Arrays of length N for a flat batch (B = N, T = 1) whose
+ * `obs`/`actions` are `[N, dim]`.
+ */
+export interface RolloutBatch {
+  obs: Tensor;
+  actions: Tensor;
+  oldLogProbs: Tensor | Float32Array;
+  advantages: Tensor | Float32Array;
+  /** PPO: value targets. */
+  returns?: Tensor | Float32Array;
+  /** PPO with valueClip: values at rollout time. */
+  oldValues?: Tensor | Float32Array;
+  /** 1 = step counts (default all ones). */
+  mask?: FlagTensor | Uint8Array | Float32Array;
+}
+
+/** Metrics of an update, averaged over its optimizer steps (or of `losses()`). */
+export interface UpdateMetrics {
+  policyLoss: number;
+  valueLoss: number;
+  entropy: number;
+  clipFraction: number;
+  approxKl: number;
+  /** Total gradient norm before clipping (0 for `losses()`). */
+  gradNorm: number;
+  /** k3 KL to the reference (0 unless klCoef > 0). */
+  kl: number;
+  /** The optimised total loss. */
+  loss: number;
+  /** Optimizer steps taken. */
+  steps: number;
+}
+
+function perStep(v: unknown, name: string, B: number, T: number): Float32Array {
+  if (v instanceof Float32Array) {
+    if (T !== 1 || v.length !== B) throw rangeError(`${name}.length`, `${B * T} (a [B, T] = ${shapeStr([B, T])} batch)`, v.length, true);
+    return v;
+  }
+  const t = checkTensor(v, name, 2, '[B, T]');
+  if (t.shape[0] !== B || t.shape[1] !== T) throw rangeError(`${name}.shape`, shapeStr([B, T]), shapeStr(t.shape), true);
+  return t.data.subarray(0, B * T);
+}
+
+function maskOf(v: unknown, B: number, T: number): Float32Array {
+  let d: Uint8Array | Float32Array;
+  if (v instanceof Uint8Array || v instanceof Float32Array) d = v;
+  else if (v && typeof v === 'object' && ((v as FlagTensor).data instanceof Uint8Array || (v as FlagTensor).data instanceof Float32Array)) {
+    const f = v as FlagTensor;
+    if (f.shape.length !== 2 || f.shape[0] !== B || f.shape[1] !== T) throw rangeError('batch.mask.shape', shapeStr([B, T]), shapeStr(f.shape), true);
+    d = f.data;
+  } else throw typeError('batch.mask', 'a flag tensor or a Uint8Array / 0-1 Float32Array', v);
+  if (d.length < B * T) throw rangeError('batch.mask.length', `${B * T}`, d.length, true);
+  const out = new Float32Array(B * T);
+  for (let i = 0; i < B * T; i++) {
+    if (d[i] !== 0 && d[i] !== 1) throw rangeError(`batch.mask[${i}]`, '0 or 1', d[i]);
+    out[i] = d[i];
+  }
+  return out;
+}
+
+function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
+  const b = checkOptions(batch, 'batch');
+  const obs = checkTensor(b.obs, 'batch.obs');
+  let B: number; let T: number;
+  if (obs.shape.length === 2) { B = obs.shape[0]; T = 1; } else if (obs.shape.length === 3) { B = obs.shape[0]; T = obs.shape[1]; } else {
+    throw rangeError('batch.obs.shape', 'rank 2 [N, obsDim] or rank 3 [B, T, obsDim]', shapeStr(obs.shape), true);
+  }
+  if (B < 1 || T < 1) throw rangeError('batch.obs.shape', 'at least one step', shapeStr(obs.shape), true);
+  const O = policy.obsDim; const W = policy.actionWidth;
+  if (obs.shape[obs.shape.length - 1] !== O) throw rangeError('batch.obs.shape', `last dim obsDim = ${O}`, shapeStr(obs.shape), true);
+  const act = checkTensor(b.actions, 'batch.actions');
+  const wantA = obs.shape.length === 2 ? [B, W] : [B, T, W];
+  if (act.shape.length !== wantA.length || act.shape.some((d, i) => d !== wantA[i])) throw rangeError('batch.actions.shape', shapeStr(wantA), shapeStr(act.shape), true);
+  const actions = act.data.subarray(0, B * T * W);
+  const head = policy.spec.head;
+  if (head.type === 'categorical') checkClasses(actions, B * T * W, head.bins, 'batch.actions');
+  const out: NativeBatch = {
+    B, T, obs: obs.data.subarray(0, B * T * O), actions,
+    oldLogProbs: perStep(b.oldLogProbs, 'batch.oldLogProbs', B, T),
+    advantages: perStep(b.advantages, 'batch.advantages', B, T),
+  };
+  if (critic) {
+    if (b.returns === undefined) throw typeError('batch.returns', 'value targets [B, T] (PPO with a critic)', b.returns);
+    out.returns = perStep(b.returns, 'batch.returns', B, T);
+    if (valueClip) {
+      if (b.oldValues === undefined) throw typeError('batch.oldValues', 'rollout values [B, T] (valueClip is set)', b.oldValues);
+      out.oldValues = perStep(b.oldValues, 'batch.oldValues', B, T);
+    }
+  }
+  if (b.mask !== undefined) out.mask = maskOf(b.mask, B, T);
+  return out;
+}
+
+abstract class TrainerBase {
+  /** The policy this trainer updates. */
+  readonly policy: Policy;
+  protected readonly n: NativeTrainer;
+  protected readonly critic: boolean;
+  protected readonly valueClip: boolean;
+
+  protected constructor(what: string, policy: Policy, opts: PpoOptions | undefined, grpo: boolean) {
+    const addon = torchAddon(what);
+    if (!(policy instanceof Policy)) throw typeError('policy', 'a Policy', policy);
+    const o = checkOptions(opts) as PpoOptions;
+    const eps = checkNumber(o.clipRange ?? 0.2, 'opts.clipRange', 0, 1);
+    const clipLow = checkNumber(o.clipLow ?? eps, 'opts.clipLow', 0, 1);
+    const clipHigh = checkNumber(o.clipHigh ?? (grpo && o.clipRange === undefined ? 0.28 : eps), 'opts.clipHigh', 0);
+    const dual = o.dualClip === undefined ? 0 : checkNumber(o.dualClip, 'opts.dualClip');
+    if (o.dualClip !== undefined && dual <= 1) throw rangeError('opts.dualClip', 'a number > 1', dual);
+    const agg = o.aggregation ?? 'token-mean';
+    if (!AGG.includes(agg)) throw typeError('opts.aggregation', "'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'", agg);
+    this.critic = !grpo;
+    if (this.critic && !policy.spec.critic) throw new TypeError('Expected a policy with a critic for PpoTrainer (spec.critic) but received one without; use GrpoTrainer for critic-free updates');
+    const valueClip = o.valueClip === undefined ? 0 : checkNumber(o.valueClip, 'opts.valueClip', 0);
+    this.valueClip = valueClip > 0;
+    const n: NativeTrainerOptions = {
+      clipLow, clipHigh, dualClip: dual, aggregation: AGG.indexOf(agg),
+      valueCoef: grpo ? 0 : checkNumber(o.valueCoef ?? 0.5, 'opts.valueCoef', 0), valueClip,
+      entropyCoef: checkNumber(o.entropyCoef ?? 0, 'opts.entropyCoef'), klCoef: checkNumber(o.klCoef ?? 0, 'opts.klCoef', 0),
+      maxGradNorm: checkNumber(o.maxGradNorm ?? 0.5, 'opts.maxGradNorm', 0), actorLr: checkNumber(o.actorLr ?? 3e-4, 'opts.actorLr', 0),
+      criticLr: checkNumber(o.criticLr ?? 1e-3, 'opts.criticLr', 0), weightDecay: checkNumber(o.weightDecay ?? 0, 'opts.weightDecay', 0),
+      epochs: checkInt(o.epochs ?? (grpo ? 1 : 4), 'opts.epochs', 1), minibatches: checkInt(o.minibatches ?? (grpo ? 1 : 4), 'opts.minibatches', 1),
+      useCritic: !grpo, seed: checkSeed(o.seed ?? 0, 'opts.seed'),
+    };
+    this.policy = policy;
+    this.n = new addon.TrainerNative(nativePolicy(policy), n);
+    this.minibatches = n.minibatches;
+  }
+
+  private readonly minibatches: number;
+
+  private batch(batch: RolloutBatch): NativeBatch {
+    const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip);
+    if (this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
+    return b;
+  }
+
+  /**
+   * Runs epochs × minibatches AdamW steps on the batch off the main thread.
+   * The policy refuses other calls until the Promise settles.
+   */
+  update(batch: RolloutBatch): Promise<UpdateMetrics> {
+    const stack = new Error().stack;
+    return withCallerStack(this.n.update(this.batch(batch)), stack);
+  }
+
+  /** Synchronous twin of {@link update}. */
+  updateSync(batch: RolloutBatch): UpdateMetrics {
+    return this.n.updateSync(this.batch(batch));
+  }
+
+  /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). */
+  losses(batch: RolloutBatch): UpdateMetrics {
+    return this.n.losses(this.batch(batch));
+  }
+}
+
+/**
+ * PPO (SPEC §8, paper Eq. 6): clipped surrogate (+ optional dual clip), value
+ * loss ½(V − R)² optionally clipped around old values, entropy bonus, k3 KL
+ * to a frozen reference, gradient-norm clipping, AdamW with separate actor and
+ * critic learning rates.
+ * @example
+ * const ppo = new PpoTrainer(policy, { epochs: 4, minibatches: 4, actorLr: 3e-4, criticLr: 1e-3 });
+ * const m = await ppo.update({ obs, actions, oldLogProbs, advantages, returns });
+ */
+export class PpoTrainer extends TrainerBase {
+  constructor(policy: Policy, opts?: PpoOptions) {
+    super('PpoTrainer', policy, opts, false);
+  }
+}
+
+/**
+ * GRPO (SPEC §8, paper Eq. 8): the clipped surrogate with clip-higher
+ * (defaults εlow 0.2, εhigh 0.28) on group-relative advantages, no critic.
+ * @example
+ * const grpo = new GrpoTrainer(policy, { aggregation: 'seq-mean-token-mean' });
+ * await grpo.update({ obs, actions, oldLogProbs, advantages, mask });
+ */
+export class GrpoTrainer extends TrainerBase {
+  constructor(policy: Policy, opts?: TrainerOptions) {
+    super('GrpoTrainer', policy, opts, true);
+  }
+}

@@ -1,0 +1,214 @@
+// Embodied value head (SPEC §4) on libtorch: Linear → LayerNorm → GELU →
+// Linear over nBins atoms of [0, 1], cross-entropy to two-hot targets.
+import { existsSync, readFileSync } from 'node:fs';
+import type { NativeValueHead } from '../core/native-types.js';
+import { checkBatch, checkSeed, checkVector, tensor2, torchAddon } from './common.js';
+import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
+import type { Tensor } from '../core/types.js';
+import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
+
+/** Construction options of {@link ValueHead}. */
+export interface ValueHeadConfig {
+  /** Hidden size H of the backbone state (2560 for Qwen3-VL-4B). */
+  inputDim: number;
+  /** Width Hh of the head's hidden layer. */
+  hiddenDim: number;
+  /** Number of atoms on [0, 1] (≥ 2). Default 201. */
+  bins?: number;
+  /** Target distribution: 'two-hot' (default, expectation exactly v) or 'one-hot' (nearest atom). */
+  targets?: 'two-hot' | 'one-hot';
+  /** Seed of the orthogonal initialisation. Default 0. */
+  seed?: number;
+}
+
+/** Options of {@link ValueHead.fit}. */
+export interface ValueFitOptions {
+  /** Passes over the data. Default 1. */
+  epochs?: number;
+  /** Minibatch rows. Default 256. */
+  batchSize?: number;
+  /** AdamW learning rate. Default 1e-3. */
+  lr?: number;
+  /** AdamW decoupled weight decay. Default 0.01. */
+  weightDecay?: number;
+  /** 'cosine' (default: lr · ½(1 + cos(π·step/steps))) or 'constant'. */
+  schedule?: 'cosine' | 'constant';
+  /** Seed of the minibatch shuffling. Default 0. */
+  seed?: number;
+  /** Called on the main thread after each epoch (async `fit` only). */
+  onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
+}
+
+/** Result of a fit: the mean cross-entropy of each epoch (measured during the epoch). */
+export interface ValueFitResult {
+  losses: number[];
+}
+
+const FORMAT = 'feat2go.value-head.v1';
+
+function configPath(file: string): string {
+  return `${file.replace(/\.safetensors$/, '')}.json`;
+}
+
+/**
+ * Distributional value head of SPEC §4 on libtorch: orthogonal weights, zero
+ * biases, `Linear(H, Hh) → LayerNorm → GELU → Linear(Hh, bins)`; the value is
+ * the expectation over atoms `z_b = b / (bins − 1)`.
+ *
+ * @example
+ * const head = new ValueHead({ inputDim: 2560, hiddenDim: 512, seed: 1 });
+ * await head.fit({ data: hidden, shape: [N, 2560] }, progress, { epochs: 10, onProgress: console.log });
+ * const v = head.predict({ data: hidden, shape: [N, 2560] }); // Float32Array [N]
+ * head.save('value.safetensors'); // + value.json
+ */
+export class ValueHead {
+  /** The resolved configuration. */
+  readonly config: Readonly<Required<ValueHeadConfig>>;
+  private readonly n: NativeValueHead;
+
+  /**
+   * @throws {TorchUnavailableError} when the addon was built without libtorch
+   * @throws {TypeError|RangeError} on a bad config (bins < 2, dims < 1, ...)
+   */
+  constructor(config: ValueHeadConfig) {
+    const addon = torchAddon('ValueHead');
+    const c = checkOptions(config, 'config');
+    const targets = c.targets ?? 'two-hot';
+    if (targets !== 'two-hot' && targets !== 'one-hot') throw typeError('config.targets', "'two-hot' or 'one-hot'", targets);
+    this.config = Object.freeze({
+      inputDim: checkInt(c.inputDim, 'config.inputDim', 1),
+      hiddenDim: checkInt(c.hiddenDim, 'config.hiddenDim', 1),
+      bins: checkInt(c.bins ?? 201, 'config.bins', 2),
+      targets,
+      seed: checkSeed(c.seed ?? 0, 'config.seed'),
+    });
+    this.n = new addon.ValueHeadNative({ ...this.config, oneHot: targets === 'one-hot' });
+  }
+
+  private batch(hidden: Tensor, name = 'hidden'): { data: Float32Array; B: number } {
+    return checkBatch(hidden, name, this.config.inputDim, 'inputDim');
+  }
+
+  /**
+   * The target distribution of each value (`[B, bins]`): two-hot splits v
+   * between its neighbouring atoms so that Σ p_b z_b = v; one-hot puts 1 on
+   * the nearest atom.
+   * @throws {RangeError} for values outside [0, 1] or NaN
+   */
+  targetDistribution(values: Float32Array | number[]): Tensor {
+    const v = values instanceof Float32Array ? values : checkVector(values, 'values', values?.length ?? 0);
+    return tensor2(this.n.targets(v), v.length, this.config.bins);
+  }
+
+  /** Predicted values `[B]`: Σ softmax(logits)·z. */
+  predict(hidden: Tensor): Float32Array {
+    const b = this.batch(hidden);
+    return this.n.predict(b.data, b.B);
+  }
+
+  /** Predicted distributions over the atoms, `[B, bins]`. */
+  predictDistribution(hidden: Tensor): Tensor {
+    const b = this.batch(hidden);
+    return tensor2(this.n.predictDistribution(b.data, b.B), b.B, this.config.bins);
+  }
+
+  /** Mean cross-entropy of the predictions against the targets' distributions (no update). */
+  loss(hidden: Tensor, targets: Float32Array | number[]): number {
+    const b = this.batch(hidden);
+    return this.n.loss(b.data, b.B, checkVector(targets, 'targets', b.B));
+  }
+
+  /**
+   * One AdamW step on a batch (the optimizer state persists across calls).
+   * @param targets values in [0, 1], one per row
+   * @returns the loss before the step
+   */
+  trainStep(hidden: Tensor, targets: Float32Array | number[], opts?: { lr?: number; weightDecay?: number }): number {
+    const b = this.batch(hidden);
+    const t = checkVector(targets, 'targets', b.B);
+    const o = checkOptions(opts);
+    return this.n.trainStep(b.data, b.B, t, checkNumber(o.lr ?? 1e-3, 'opts.lr', 0), checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0));
+  }
+
+  private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
+    const b = this.batch(hidden);
+    const t = checkVector(targets, 'targets', b.B);
+    const o = checkOptions(opts);
+    const schedule = o.schedule ?? 'cosine';
+    if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
+    const native = {
+      epochs: checkInt(o.epochs ?? 1, 'opts.epochs', 1),
+      batchSize: checkInt(o.batchSize ?? 256, 'opts.batchSize', 1),
+      lr: checkNumber(o.lr ?? 1e-3, 'opts.lr', 0),
+      weightDecay: checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0),
+      cosine: schedule === 'cosine',
+      seed: checkSeed(o.seed ?? 0, 'opts.seed'),
+    };
+    return { b, t, native, onProgress: o.onProgress };
+  }
+
+  /**
+   * Trains on `(hidden, targets)` for `epochs` of shuffled minibatches with
+   * AdamW off the main thread. Other calls on this head fail until it settles.
+   * @returns a Promise of the mean loss per epoch
+   */
+  fit(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): Promise<ValueFitResult> {
+    const stack = new Error().stack;
+    const { b, t, native, onProgress } = this.fitArgs(hidden, targets, opts);
+    const cb = onProgress ? (epoch: number, epochs: number, loss: number) => onProgress({ epoch, epochs, loss }) : undefined;
+    return withCallerStack(this.n.fit(b.data, b.B, t, native, cb).then((losses) => ({ losses })), stack);
+  }
+
+  /** Synchronous twin of {@link fit} (blocks the event loop; for small data). */
+  fitSync(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): ValueFitResult {
+    const { b, t, native } = this.fitArgs(hidden, targets, opts);
+    return { losses: this.n.fitSync(b.data, b.B, t, native) };
+  }
+
+  /** Copies of the weights with PyTorch `state_dict` names (`net.0.weight`, `net.1.*` LayerNorm, `net.3.*`). */
+  stateDict(): NamedTensor[] {
+    return this.n.stateDict();
+  }
+
+  /**
+   * Saves the weights to `file` (.safetensors) and the config to the same
+   * name with `.json`; each written atomically (temp file + rename).
+   */
+  save(file: string): void {
+    if (typeof file !== 'string' || file.length === 0) throw typeError('path', 'a file path string', file);
+    const cfg = JSON.stringify({ format: FORMAT, ...this.config });
+    writeSafetensors(file, this.stateDict(), { format: FORMAT, config: cfg });
+    writeFileAtomic(configPath(file), `${JSON.stringify({ format: FORMAT, ...this.config }, null, 2)}\n`);
+  }
+
+  /** Replaces the weights with those of a .safetensors file (names and shapes must match exactly). */
+  loadWeights(file: string): void {
+    const { tensors } = readSafetensors(file);
+    matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
+    this.n.loadStateDict(tensors);
+  }
+
+  /**
+   * Loads a head saved by {@link save}: the config from `<name>.json` (or the
+   * file's metadata), then the weights.
+   * @throws {SafetensorsError} when the tensors do not match the config
+   */
+  static load(file: string): ValueHead {
+    if (typeof file !== 'string' || file.length === 0) throw typeError('path', 'a file path string', file);
+    let cfg: Record<string, unknown>;
+    if (existsSync(configPath(file))) cfg = JSON.parse(readFileSync(configPath(file), 'utf8')) as Record<string, unknown>;
+    else {
+      const meta = readSafetensors(file).metadata;
+      if (!meta.config) throw new SafetensorsError(file, `no ${configPath(file)} beside it and no config in its metadata`);
+      cfg = JSON.parse(meta.config) as Record<string, unknown>;
+    }
+    if (cfg.format !== FORMAT) throw rangeError('config.format', `'${FORMAT}'`, cfg.format);
+    const head = new ValueHead({
+      inputDim: cfg.inputDim as number, hiddenDim: cfg.hiddenDim as number, bins: cfg.bins as number,
+      targets: cfg.targets as 'two-hot' | 'one-hot', seed: cfg.seed as number,
+    });
+    head.loadWeights(file);
+    return head;
+  }
+}
