@@ -8,6 +8,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['encoders', () => import('./encoders.js')],
   ['torch', () => import('./torch.js')],
   ['rl', () => import('./rl.js')],
+  ['sim', () => import('./sim.js')],
 ];
 
 const filter = process.argv[2];

@@ -58,3 +58,6 @@ export type {
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
 
+// ---- the built-in pick-and-place task (native, batched) ----
+export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES } from './sim/pick-place.js';
+export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState } from './sim/pick-place.js';

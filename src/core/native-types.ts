@@ -107,6 +107,9 @@ export interface NativeAddon {
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
+  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
   rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, horizon: number, threads: number, out: Float32Array): void;
@@ -142,4 +145,18 @@ export interface NativeLossResult {
   approxKl: number;
   /** Σ mask. */
   count: number;
+}
+
+// ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+/** The native batch of pick-and-place environments; its views are rewritten in place. */
+export interface NativePickPlace {
+  views(): {
+    frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
+    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
+  };
+  reset(ids: Int32Array): void;
+  step(actions: Float32Array): void;
+  expert(noise: number, seed: number, out: Float32Array): void;
+  /** Snapshot of env i (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
+  inspect(i: number): unknown;
 }

@@ -1,0 +1,278 @@
+// N-API class PickPlaceNative over kernels/pickplace.h: the batched
+// pick-and-place task. The output buffers (frames, proprio, flags) are
+// ArrayBuffers created here and held for the object's life; JavaScript reads
+// them in place, every call rewrites them.
+#include <cmath>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "bindings/napi_util.h"
+#include "kernels/pickplace.h"
+
+namespace f2g {
+namespace {
+
+namespace pp = pickplace;
+
+constexpr const char* kOptionKeys[] = {"numEnvs", "split", "imageSize", "horizon", "render", "threads"};
+
+struct EnvOpts {
+  std::size_t n = 0, image = 64, horizon = 80, threads = 0;
+  pp::Split split = pp::Split::kId;
+  bool render = true;
+};
+
+pp::Split SplitArg(const Napi::Value& v, const char* name) {
+  if (!v.IsString())
+    ThrowType(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
+              Describe(v));
+  int s = pp::split_from_name(v.As<Napi::String>().Utf8Value().c_str());
+  if (s < 0)
+    ThrowRange(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
+               Describe(v));
+  return static_cast<pp::Split>(s);
+}
+
+std::size_t BoundedSize(const Napi::Value& v, const char* name, std::size_t lo, std::size_t hi) {
+  std::size_t x = SizeArg(v, name, lo);
+  if (x > hi)
+    ThrowRange(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) + "] for " +
+               name + " but received " + Describe(v));
+  return x;
+}
+
+EnvOpts ParseOpts(const Napi::Value& v) {
+  if (!v.IsObject() || v.IsArray() || v.IsTypedArray())
+    ThrowType("Expected an options object for opts but received " + Describe(v));
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Array keys = o.GetPropertyNames();
+  for (std::uint32_t k = 0; k < keys.Length(); ++k) {
+    std::string key = keys.Get(k).ToString().Utf8Value();
+    bool known = false;
+    for (const char* name : kOptionKeys) known = known || key == name;
+    if (!known)
+      ThrowType("Expected one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received '" +
+                key + "'");
+  }
+  EnvOpts e;
+  e.n = BoundedSize(o.Get("numEnvs"), "opts.numEnvs", 1, 1 << 20);
+  Napi::Value x;
+  if (!(x = o.Get("split")).IsUndefined()) e.split = SplitArg(x, "opts.split");
+  if (!(x = o.Get("imageSize")).IsUndefined()) e.image = BoundedSize(x, "opts.imageSize", 16, 512);
+  if (!(x = o.Get("horizon")).IsUndefined()) e.horizon = BoundedSize(x, "opts.horizon", 1, 1 << 20);
+  if (!(x = o.Get("render")).IsUndefined()) {
+    if (!x.IsBoolean()) ThrowType("Expected a boolean for opts.render but received " + Describe(x));
+    e.render = x.As<Napi::Boolean>().Value();
+  }
+  if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
+  const std::size_t bytes = CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
+  if (e.render && bytes > (std::size_t{1} << 32))
+    ThrowRange("Expected numEnvs × imageSize² × 3 ≤ 4294967296 frame bytes but received " + std::to_string(e.n) + " × " +
+               std::to_string(e.image) + "² × 3 = " + std::to_string(bytes));
+  return e;
+}
+
+Napi::Object Colour(Napi::Env env, const std::uint8_t* c) {
+  Napi::Array a = Napi::Array::New(env, 3);
+  for (std::uint32_t k = 0; k < 3; ++k) a.Set(k, static_cast<double>(c[k]));
+  return a;
+}
+
+class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(env, "PickPlaceNative",
+                                     {InstanceMethod("views", &PickPlaceWrap::Views),
+                                      InstanceMethod("reset", &PickPlaceWrap::Reset),
+                                      InstanceMethod("step", &PickPlaceWrap::Step),
+                                      InstanceMethod("expert", &PickPlaceWrap::Expert),
+                                      InstanceMethod("inspect", &PickPlaceWrap::Inspect)});
+    exports.Set("PickPlaceNative", cls);
+    Napi::Object c = Napi::Object::New(env);
+    c.Set("numStages", pp::kNumStages);
+    c.Set("proprioDim", pp::kProprioDim);
+    c.Set("actionDim", pp::kActionDim);
+    c.Set("splitSize", static_cast<double>(pp::kSplitSize));
+    c.Set("maxStep", pp::kMaxStep);
+    exports.Set("pickPlaceConstants", c);
+  }
+
+  explicit PickPlaceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PickPlaceWrap>(info) {
+    F2G_GUARD({
+      EnvOpts o = ParseOpts(info[0]);
+      threads_ = o.threads;
+      try {
+        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render);
+      } catch (const std::bad_alloc&) {
+        throw ArgError{ArgError::kRange, "PickPlaceEnv: out of memory for " + std::to_string(o.n) +
+                                             " environments (frames and state); use fewer or smaller frames"};
+      }
+      Napi::Env env = info.Env();
+      const std::size_t n = o.n, S = o.render ? o.image : 0;
+      Napi::Object views = Napi::Object::New(env);
+      auto frames = Napi::Uint8Array::New(env, n * S * S * 3);
+      auto proprio = Napi::Float32Array::New(env, n * pp::kProprioDim);
+      auto reward = Napi::Float32Array::New(env, n);
+      auto terminated = Napi::Uint8Array::New(env, n);
+      auto truncated = Napi::Uint8Array::New(env, n);
+      auto success = Napi::Uint8Array::New(env, n);
+      auto stage = Napi::Int32Array::New(env, n);
+      auto max_stage = Napi::Int32Array::New(env, n);
+      auto t = Napi::Int32Array::New(env, n);
+      out_.frames = frames.Data();
+      out_.proprio = proprio.Data();
+      out_.reward = reward.Data();
+      out_.terminated = terminated.Data();
+      out_.truncated = truncated.Data();
+      out_.success = success.Data();
+      out_.stage = stage.Data();
+      out_.max_stage = max_stage.Data();
+      out_.t = t.Data();
+      views.Set("frames", frames);
+      views.Set("proprio", proprio);
+      views.Set("reward", reward);
+      views.Set("terminated", terminated);
+      views.Set("truncated", truncated);
+      views.Set("success", success);
+      views.Set("stage", stage);
+      views.Set("maxStage", max_stage);
+      views.Set("t", t);
+      for (Napi::TypedArray a : {Napi::TypedArray(frames), Napi::TypedArray(proprio), Napi::TypedArray(reward),
+                                 Napi::TypedArray(terminated), Napi::TypedArray(truncated),
+                                 Napi::TypedArray(success), Napi::TypedArray(stage), Napi::TypedArray(max_stage),
+                                 Napi::TypedArray(t)})
+        buffers_.push_back(Napi::Persistent(a.ArrayBuffer()));
+      views_ = Napi::Persistent(views);
+    })
+  }
+
+ private:
+  // The buffers are ours; a transferred (detached) one would leave a dangling pointer.
+  void CheckBuffers() {
+    for (auto& b : buffers_)
+      if (b.Value().IsDetached())
+        throw ArgError{ArgError::kPlain,
+                       "PickPlaceEnv: an output buffer was transferred or detached; create a new environment"};
+  }
+
+  Napi::Value Views(const Napi::CallbackInfo& info) { return views_.Value(); }
+
+  // reset(ids: Int32Array [N], -1 = keep)
+  Napi::Value Reset(const Napi::CallbackInfo& info) {
+    F2G_GUARD({
+      CheckBuffers();
+      auto ids = Int32Arg(info[0], "initIds");
+      const std::size_t n = batch_->size();
+      if (ids.length != n)
+        ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
+                   std::to_string(ids.length));
+      for (std::size_t i = 0; i < n; ++i) {
+        const std::int32_t id = ids.data[i];
+        if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
+          ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) + "] (or -1 to keep) for initIds[" +
+                     std::to_string(i) + "] but received " + std::to_string(id));
+        if (id < 0 && !batch_->initialised(i))
+          ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) +
+                     "] (env " + std::to_string(i) + " was never reset) but received -1");
+      }
+      batch_->reset(ids.data, out_, threads_);
+      return info.Env().Undefined();
+    })
+  }
+
+  // step(actions: Float32Array [N*3])
+  Napi::Value Step(const Napi::CallbackInfo& info) {
+    F2G_GUARD({
+      CheckBuffers();
+      auto a = Float32Arg(info[0], "actions");
+      const std::size_t n = batch_->size();
+      if (a.length != n * pp::kActionDim)
+        ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) + " ([numEnvs, 3]) but received " +
+                   std::to_string(a.length));
+      for (std::size_t k = 0; k < a.length; ++k)
+        if (!std::isfinite(a.data[k]))
+          ThrowRange("Expected finite values for actions but received " + std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") +
+                     " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
+                     std::to_string(k % 3) + ")");
+      for (std::size_t i = 0; i < n; ++i)
+        if (!batch_->initialised(i))
+          throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " + std::to_string(i) +
+                                               " has no initial state)"};
+      batch_->step(a.data, out_, threads_);
+      return info.Env().Undefined();
+    })
+  }
+
+  // expert(noise, seed, out: Float32Array [N*3])
+  Napi::Value Expert(const Napi::CallbackInfo& info) {
+    F2G_GUARD({
+      double noise = NumberArg(info[0], "noise");
+      if (noise < 0) ThrowRange("Expected a number ≥ 0 for noise but received " + Describe(info[0]));
+      std::size_t seed = SizeArg(info[1], "seed");
+      auto out = Float32Arg(info[2], "out");
+      RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
+      batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
+      return info.Env().Undefined();
+    })
+  }
+
+  // inspect(i) → snapshot of env i
+  Napi::Value Inspect(const Napi::CallbackInfo& info) {
+    F2G_GUARD({
+      std::size_t i = SizeArg(info[0], "env");
+      if (i >= batch_->size())
+        ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) + "] for env but received " +
+                   Describe(info[0]));
+      pp::EnvInfo e = batch_->info(i);
+      Napi::Env env = info.Env();
+      Napi::Object o = Napi::Object::New(env);
+      o.Set("initId", e.init_id);
+      o.Set("gripperX", e.gx);
+      o.Set("gripperZ", e.gz);
+      o.Set("opening", e.open);
+      o.Set("holding", e.holding);
+      o.Set("cubeX", e.cx);
+      o.Set("cubeZ", e.cz);
+      o.Set("cubeVz", e.cvz);
+      o.Set("cubeSize", e.init.cs);
+      o.Set("goalX", e.init.goal_x);
+      o.Set("goalWidth", e.init.goal_w);
+      o.Set("backgroundColor", Colour(env, e.init.bg));
+      o.Set("tableColor", Colour(env, e.init.table));
+      o.Set("cubeColor", Colour(env, e.init.cube));
+      o.Set("stripes", e.init.stripes);
+      o.Set("pixelNoise", e.init.noise);
+      if (e.init.distractor) {
+        Napi::Object d = Napi::Object::New(env);
+        d.Set("x", e.init.dx);
+        d.Set("radius", e.init.dr);
+        d.Set("color", Colour(env, e.init.dcol));
+        o.Set("distractor", d);
+      } else {
+        o.Set("distractor", env.Null());
+      }
+      o.Set("moveStep", e.init.move_t);
+      o.Set("moveX", e.init.move_t >= 0 ? Napi::Value(Napi::Number::New(env, e.init.move_x)) : env.Null());
+      o.Set("moved", e.moved);
+      o.Set("initialGripperX", e.init.gx);
+      o.Set("initialGripperZ", e.init.gz);
+      o.Set("initialCubeX", e.init.cx);
+      return o;
+    })
+  }
+
+  std::unique_ptr<pp::Batch> batch_;
+  pp::Outputs out_;
+  std::size_t threads_ = 0;
+  std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
+  Napi::ObjectReference views_;
+};
+
+void InitSim(Napi::Env env, Napi::Object exports) { PickPlaceWrap::Init(env, exports); }
+
+}  // namespace
+
+F2G_REGISTER(sim, InitSim);
+
+}  // namespace f2g
