@@ -24,6 +24,14 @@ export {
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './jobs/label.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
+export {
+  runExperiment, resolveExperimentConfig, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
+  type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
+  type RunExperimentOptions, type ValueCurve,
+} from './jobs/experiment.js';
+export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
+export { spearman, meanCi } from './jobs/experiment-stats.js';
 // ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';

@@ -5,3 +5,4 @@ export type { Command, CommandIO, OptionSpec } from './command.js';
 export { runCommand, commandHelp, UsageError } from './command.js';
 export { labelCommand } from './label-command.js';
 export { encodeCommandSpec } from './encode-command.js';
+export { experimentCommandSpec, experimentCommand, parseExperimentArgs, type ExperimentArgs } from './experiment-command.js';

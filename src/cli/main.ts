@@ -4,12 +4,14 @@
 import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommandSpec } from './encode-command.js';
+import { experimentCommandSpec } from './experiment-command.js';
 import { labelCommand } from './label-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 export const COMMANDS: Command[] = [
   labelCommand,
   encodeCommandSpec,
+  experimentCommandSpec,
 ];
 
 function version(): string {
