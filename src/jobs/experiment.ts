@@ -90,8 +90,8 @@ export const EXPERIMENT_HYPERPARAMETERS = Object.freeze({
 
 const PRESETS: Record<ExperimentPreset, ExperimentSizes> = {
   tiny: { numEnvs: 8, groupSize: 4, demos: 12, bcDemos: 4, bcEpochs: 3, valueEpochs: 2, rlUpdates: 1, evalEpisodes: 4, probeEpisodes: 6 },
-  quick: { numEnvs: 32, groupSize: 8, demos: 64, bcDemos: 48, bcEpochs: 100, valueEpochs: 30, rlUpdates: 10, evalEpisodes: 32, probeEpisodes: 48 },
-  full: { numEnvs: 64, groupSize: 8, demos: 96, bcDemos: 48, bcEpochs: 100, valueEpochs: 40, rlUpdates: 30, evalEpisodes: 100, probeEpisodes: 96 },
+  quick: { numEnvs: 32, groupSize: 8, demos: 64, bcDemos: 48, bcEpochs: 100, valueEpochs: 30, rlUpdates: 8, evalEpisodes: 32, probeEpisodes: 48 },
+  full: { numEnvs: 48, groupSize: 8, demos: 96, bcDemos: 48, bcEpochs: 100, valueEpochs: 40, rlUpdates: 24, evalEpisodes: 100, probeEpisodes: 96 },
 };
 
 /** What to run. */
