@@ -15,6 +15,7 @@ import { patchStatsEncoder, type PatchStatsEncoder } from '../encoders/builtin.j
 import { PickPlaceEnv } from '../sim/pick-place.js';
 import { Policy, type PolicySpec } from '../torch/policy.js';
 import { GrpoTrainer, PpoTrainer } from '../torch/trainer.js';
+import { torchAddon } from '../torch/common.js';
 import { ValueHead } from '../torch/value-head.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -404,6 +405,7 @@ function gatherSteps(x: Float32Array, H: number, D: number, sel: number[], len: 
  */
 export async function runExperiment(config: ExperimentConfig = {}, opts: RunExperimentOptions = {}): Promise<ExperimentResult> {
   const cfg = resolveExperimentConfig(config);
+  torchAddon('runExperiment'); // fail before any work without libtorch
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const E: ExperimentEnvClass = opts.env ?? PickPlaceEnv;
   const report = opts.onProgress ?? (() => {});
