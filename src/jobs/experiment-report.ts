@@ -20,7 +20,7 @@ export function experimentJson(r: ExperimentJson): ExperimentJson {
   return { config: r.config, seeds: r.seeds, rows: r.rows, valueModels: r.valueModels, timings: r.timings };
 }
 
-interface Series { name: string; color: string; mean: number[]; lo?: number[]; hi?: number[]; dash?: boolean; step?: boolean }
+interface Series { name: string; color: string; mean: number[]; lo?: number[]; hi?: number[]; dash?: boolean; step?: boolean; markers?: boolean }
 
 /** A line plot (optionally with bands) as an SVG fragment inside the box (x0, y0, w, h); y in [0, 1]. */
 function panel(x0: number, y0: number, w: number, h: number, title: string, series: Series[], xLabel: string, yLabel: string): string {
@@ -53,6 +53,7 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, seri
       pts.push(`${X(i).toFixed(1)},${Y(v).toFixed(1)}`);
     });
     out.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${s.dash ? ' stroke-dasharray="5 3"' : ''}/>`);
+    if (s.markers) for (const [i, v] of s.mean.entries()) out.push(`<circle cx="${X(i).toFixed(1)}" cy="${Y(v).toFixed(1)}" r="2.5" fill="${s.color}"/>`);
   }
   return out.join('\n');
 }
@@ -87,7 +88,7 @@ export function successCurvesSvg(r: Pick<ExperimentResult, 'curves' | 'seeds'>):
         const sd = xs.length > 1 ? Math.sqrt(xs.reduce((p, q) => p + (q - m) ** 2, 0) / (xs.length - 1)) : 0;
         mean.push(m); lo.push(m - sd); hi.push(m + sd);
       }
-      return { name, color: PALETTE[k], mean, ...(runs.length > 1 ? { lo, hi } : {}) };
+      return { name, color: PALETTE[k], mean, markers: true, ...(runs.length > 1 ? { lo, hi } : {}) };
     });
     const x0 = pad + a * (W + pad + 150); const y0 = 40;
     parts.push(panel(x0, y0, W, H, `${algo}: success of training rollouts (in-distribution)`, series, 'update', 'success rate'));
