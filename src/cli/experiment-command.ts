@@ -37,6 +37,8 @@ export function parseExperimentArgs(values: Record<string, string | boolean | un
   if (evalEpisodes !== undefined) sizes.evalEpisodes = evalEpisodes;
   const demos = intOption(values.demos, 'demos', 1, 100000);
   if (demos !== undefined) sizes.demos = demos;
+  const bcDemos = intOption(values['bc-demos'], 'bc-demos', 1, 100000);
+  if (bcDemos !== undefined) sizes.bcDemos = bcDemos;
   const config: ExperimentConfig = { preset, algos, sizes };
   const seeds = intOption(values.seeds, 'seeds', 1, 1000);
   if (seeds !== undefined) config.seeds = seeds;
@@ -55,7 +57,7 @@ export function parseExperimentArgs(values: Record<string, string | boolean | un
   return { config, out, json: values.json === true };
 }
 
-const SIZE_FLAGS: Record<string, string> = { numEnvs: 'envs', groupSize: 'group-size', rlUpdates: 'updates', evalEpisodes: 'eval-episodes', demos: 'demos' };
+const SIZE_FLAGS: Record<string, string> = { numEnvs: 'envs', groupSize: 'group-size', rlUpdates: 'updates', evalEpisodes: 'eval-episodes', demos: 'demos', bcDemos: 'bc-demos' };
 
 const PHASES: Record<ExperimentProgress['phase'], string> = {
   demos: 'demonstrations', 'value-models': 'value models', 'behaviour-cloning': 'behaviour cloning', rl: 'RL', evaluation: 'evaluation', 'value-probe': 'value probe',
@@ -101,6 +103,7 @@ export const experimentCommandSpec: Command = {
     { name: 'updates', type: 'string', value: 'N', description: 'RL updates per variant (overrides the preset).' },
     { name: 'eval-episodes', type: 'string', value: 'N', description: 'Evaluation episodes per split and policy.' },
     { name: 'demos', type: 'string', value: 'N', description: 'Scripted demonstrations for the value models.' },
+    { name: 'bc-demos', type: 'string', value: 'N', description: 'Successful demonstrations the base policy is cloned from (fewer: a weaker base).' },
     { name: 'threads', type: 'string', value: 'N', description: 'Pool threads (0: every core).', default: '0' },
     { name: 'out', type: 'string', value: 'DIR', description: 'Output folder.', default: 'feat2go-out/experiment' },
     { name: 'json', type: 'boolean', description: 'Print only the results JSON on stdout.' },
