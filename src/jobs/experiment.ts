@@ -179,6 +179,12 @@ export function methodName(algo: 'base' | ExperimentAlgo, reward: 'none' | Exper
 /** Resolves a config against its preset; throws TypeError/RangeError naming the bad field. */
 export function resolveExperimentConfig(config: ExperimentConfig = {}) {
   if (config === null || typeof config !== 'object') throw new TypeError(`Expected an options object for config but received ${String(config)}`);
+  for (const k of Object.keys(config)) {
+    if (!['preset', 'seeds', 'seed', 'algos', 'sizes', 'threads'].includes(k)) throw new TypeError(`Expected config keys among preset, seeds, seed, algos, sizes, threads but received '${k}'`);
+  }
+  if (config.sizes !== undefined && (config.sizes === null || typeof config.sizes !== 'object' || Array.isArray(config.sizes))) {
+    throw new TypeError(`Expected an object for config.sizes but received ${JSON.stringify(config.sizes)}`);
+  }
   const preset = config.preset ?? 'quick';
   if (!(preset in PRESETS)) throw new TypeError(`Expected config.preset 'tiny', 'quick' or 'full' but received ${JSON.stringify(preset)}`);
   const int = (v: unknown, name: string, min: number): number => {

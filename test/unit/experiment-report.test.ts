@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import sharp from 'sharp';
-import { contactSheetPng, experimentJson, successCurvesSvg, valueCurvesSvg } from '../../src/index.js';
+import { contactSheetPng, experimentJson, resolveExperimentConfig, successCurvesSvg, valueCurvesSvg } from '../../src/index.js';
 
 test('success curves: one line (with markers) per variant, a band only with several seeds', () => {
   const one = successCurvesSvg({ seeds: [0], curves: { 'PPO sparse': [[0.1, 0.2, 0.4]], 'PPO + Feat2Go': [[0.1, 0.3, 0.5]] } });
@@ -45,6 +45,28 @@ test('contact sheet: a row per method, cols frames, first and last frame include
 test('experimentJson keeps exactly the documented keys', () => {
   const j = experimentJson({ config: {}, seeds: [0], rows: [], valueModels: [], timings: {}, extra: 1 } as never);
   assert.equal(Object.keys(j), ['config', 'seeds', 'rows', 'valueModels', 'timings']);
+});
+
+test('resolveExperimentConfig: presets, overrides and bad configs naming the field', () => {
+  const q = resolveExperimentConfig({});
+  assert.is(q.preset, 'quick');
+  assert.is(q.seeds, 2);
+  assert.equal(q.algos, ['ppo', 'grpo']);
+  const f = resolveExperimentConfig({ preset: 'full', sizes: { rlUpdates: 0 }, algos: ['grpo', 'grpo'] });
+  assert.is(f.seeds, 3);
+  assert.is(f.sizes.rlUpdates, 0);
+  assert.equal(f.algos, ['grpo']);
+  assert.throws(() => resolveExperimentConfig({ seeds: 0 }), (e: Error) => e instanceof RangeError && /config\.seeds/.test(e.message));
+  assert.throws(() => resolveExperimentConfig({ seeds: 1.5 }), (e: Error) => e instanceof TypeError && /config\.seeds/.test(e.message));
+  assert.throws(() => resolveExperimentConfig({ algos: ['sac' as 'ppo'] }), /config\.algos/);
+  assert.throws(() => resolveExperimentConfig({ algos: [] }), /config\.algos/);
+  assert.throws(() => resolveExperimentConfig({ preset: 'huge' as 'full' }), /config\.preset/);
+  assert.throws(() => resolveExperimentConfig({ sizes: { numEnvs: -1 } }), (e: Error) => e instanceof RangeError && /config\.sizes\.numEnvs/.test(e.message));
+  assert.throws(() => resolveExperimentConfig({ sizes: { numEnvs: 12, groupSize: 8 } }), /groupSize/);
+  assert.throws(() => resolveExperimentConfig({ sizes: { bcDemos: 99, demos: 10 } }), /bcDemos/);
+  assert.throws(() => resolveExperimentConfig({ sizes: { horizon: 5 } as object }), /horizon/);
+  assert.throws(() => resolveExperimentConfig({ seed: -1 }), /config\.seed/);
+  assert.throws(() => resolveExperimentConfig({ nope: 1 } as object), /nope/);
 });
 
 test.run();
