@@ -2,6 +2,9 @@
 // ratios against a baseline row. Every area's bench module exports
 // `run(): Promise<void>` and is listed in bench/index.ts.
 import Benchmark from 'benchmark';
+import { randomFloats } from '../src/core/random.js';
+
+export { randomFloats };
 
 export interface Case {
   name: string;
@@ -48,20 +51,6 @@ export async function table(title: string, cases: Case[], ratios: Array<{ label:
     }
   }
   return rows;
-}
-
-/** Deterministic pseudo-random floats (mulberry32) for benchmark inputs. */
-export function randomFloats(n: number, seed = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
 }
 
 /**

@@ -7,14 +7,13 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { encodeFrames, framesFromArray, OnnxVisualEncoder, patchStatsEncoder, progressTargets } from '../src/index.js';
 import { sampleImageEpisodes } from '../src/demo/index.js';
-import { patchifyEncoderModel } from '../test/helpers/onnx-models.js';
+import { patchifyEncoderModel } from '../test/fixtures/onnx-models.js';
+import { randomBytes } from '../src/core/random.js';
 import { table } from './common.js';
 
+/** `T` random RGB frames of side `S`, as one [T,S,S,3] byte array. */
 function clipFrames(T: number, S: number): Uint8Array {
-  const out = new Uint8Array(T * S * S * 3);
-  let a = 12345;
-  for (let i = 0; i < out.length; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; out[i] = a >>> 24; }
-  return out;
+  return randomBytes(T * S * S * 3, 12345);
 }
 
 export async function run(): Promise<void> {

@@ -1,4 +1,4 @@
-// RL math benchmarks (issue 3): native kernels against the plain TypeScript
+// RL math benchmarks: native kernels against the plain TypeScript
 // reference loops of test/reference/rl.ts and against the memory-read probe
 // over a buffer of as many bytes as the kernel reads.
 import { clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages } from '../src/index.js';
@@ -48,7 +48,7 @@ async function gaeCase(B: number, T: number): Promise<void> {
     { label: `gae ${name}: native bandwidth / probe`, of: `gae ${name} native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
     { label: `gae time-major: bandwidth / probe`, of: `gae [${T},${B}] time-major native`, to: `read probe (${(bytes / 2 ** 20).toFixed(1)} MiB)`, by: 'gbps' },
   ]);
-  // The issue-3 target (≥ 40 % of probe bandwidth) on a loaded machine: gae and
+  // The bandwidth target (gae ≥ 40 % of the probe's) on a loaded machine: gae and
   // the probe over its whole input footprint, timed back to back in each of 5
   // rounds; the median of the per-round ratios is less sensitive to load shifts.
   const rounds = 5;

@@ -1,4 +1,4 @@
-// The pick-and-place task (issue 10): environment steps per second with and
+// The pick-and-place task: environment steps per second with and
 // without rendering, per split (the vision split adds a pixel-noise pass), at
 // two frame sizes and on one or all threads. Target: ≥ 20,000 env steps/s
 // with 64×64 rendering on 2 cores.

@@ -46,7 +46,6 @@ export async function run(): Promise<void> {
     return;
   }
   const threads = caps.torchThreads ?? 1;
-  const minTime = Number(process.env.BENCH_MIN_TIME ?? 1);
 
   const policy = new Policy({ obsDim: 64, trunk: { sizes: [256, 256] }, head: { type: 'gaussian', actionDim: 8 }, critic: { sizes: [256, 256] }, seed: 1 });
   policy.addLora({ rank: 16, alpha: 32, targets: ['trunk.0', 'trunk.2', 'head.mean'], seed: 1 });
@@ -70,7 +69,7 @@ export async function run(): Promise<void> {
   // The machine may be shared: one persistent Python process answers one
   // timed call per request, and the two sides alternate call by call, so
   // both see the same background load. Both processes run with the same
-  // OMP_WAIT_POLICY (src/native.ts sets PASSIVE before loading libgomp; the
+  // OMP_WAIT_POLICY (src/core/native.ts sets PASSIVE before loading libgomp; the
   // child inherits it) and the same libtorch thread count.
   const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
   const ppoCalls = 3, valueCalls = 10;

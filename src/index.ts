@@ -1,4 +1,8 @@
 // feat2go: Feat2Go progress targets, value heads and RL math for Node.
+// The library only: the command line is feat2go/cli (src/cli/index.ts), the
+// demo and its sample data feat2go/demo (src/demo/index.ts).
+
+// ---- core: types, the addon, progress targets (SPEC §1–3) ----
 export type { Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, Capabilities } from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
@@ -7,7 +11,7 @@ export {
   progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
 } from './core/progress.js';
 
-// --- files, labelling, plots and sample data (io) ---
+// ---- files (io) ----
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
 export { FileFormatError } from './io/common.js';
 export {
@@ -19,6 +23,7 @@ export {
   SAFETENSORS_MAX_HEADER_BYTES,
   type SafetensorsTensor, type SafetensorsEntry, type SafetensorsHeader, type SafetensorsFloatDtype, type SafetensorsWritable,
 } from './io/safetensors.js';
+// ---- labelling jobs and plots (jobs) ----
 export {
   labelPaths, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
@@ -32,7 +37,7 @@ export {
 } from './jobs/experiment.js';
 export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
 export { spearman, meanCi } from './jobs/experiment-stats.js';
-// ---- frames to features (issue 5): episodes, encoders, scene, encode CLI ----
+// ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
 export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
@@ -53,8 +58,7 @@ export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 export type { EncoderSpecOptions } from './encoders/create.js';
 export { createEncoder } from './encoders/create.js';
-// ---- the command line as a library (wire): run a subcommand in-process ----
-// reinforcement learning (§5–8)
+// ---- reinforcement learning (SPEC §5–8, core) ----
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
   normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,

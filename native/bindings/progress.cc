@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bindings/napi_util.h"
+#include "kernels/finite.h"
 #include "kernels/pool.h"
 #include "kernels/progress.h"
 
@@ -59,6 +60,23 @@ Opts ParseOpts(const Napi::Value& v) {
   return o;
 }
 
+// "Expected finite values in features but frame 7 contains NaN or Inf
+// (Infinity at patch 2, dim 5)". Finite features never produce a non-finite
+// similarity (the kernel falls back to double), so only NaN/Inf get here.
+std::string NonFiniteFrame(const Episode& e, std::size_t t, const std::string& where) {
+  std::string msg = "Expected finite values in " + where + " but frame " + std::to_string(t) +
+                    " contains NaN or Inf";
+  const std::size_t F = e.N * e.D;
+  long long i = FirstNonFinite(e.data.data + t * F, F);
+  if (i >= 0) {
+    float v = e.data.data[t * F + static_cast<std::size_t>(i)];
+    msg += std::string(" (") + (std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity") + " at patch " +
+           std::to_string(static_cast<std::size_t>(i) / e.D) + ", dim " +
+           std::to_string(static_cast<std::size_t>(i) % e.D) + ")";
+  }
+  return msg;
+}
+
 struct Result {
   std::unique_ptr<float[]> values, similarity;
   std::vector<Segment> segments;
@@ -71,9 +89,7 @@ void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
   r.similarity.reset(new float[e.T]);
   std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(),
                                       r.similarity.get(), r.segments, o.threads);
-  if (bad >= 0)
-    ThrowRange("Expected finite values in " + where + " but frame " + std::to_string(bad) +
-               " contains NaN or Inf");
+  if (bad >= 0) ThrowRange(NonFiniteFrame(e, static_cast<std::size_t>(bad), where));
 }
 
 Napi::Value ToJs(Napi::Env env, Result& r) {
@@ -112,6 +128,7 @@ Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
 }
 
 // slidingSlopes(series: Float32Array, B, L, window, threads, out: Float32Array [B*(L-w+1)])
+//   → index of the first NaN/Inf element of series (nothing computed), or -1
 Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
   F2G_GUARD({
     auto s = Float32Arg(info[0], "series.data");
@@ -125,8 +142,10 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
                   "[" + std::to_string(B) + "," + std::to_string(L) + "]");
     auto out = Float32Arg(info[5], "out");
     RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
+    long long bad = FirstNonFinite(s.data, B * L);
+    if (bad >= 0) return Napi::Number::New(info.Env(), static_cast<double>(bad));
     sliding_slopes(s.data, B, L, w, out.data, threads);
-    return info.Env().Undefined();
+    return Napi::Number::New(info.Env(), -1);
   })
 }
 

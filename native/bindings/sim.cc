@@ -23,6 +23,25 @@ struct EnvOpts {
   bool render = true;
 };
 
+// Runs a binding body on the JS thread: an ArgError becomes the matching JS
+// error, a failed allocation a RangeError, any other C++ exception an Error.
+template <typename F>
+auto SimGuard(Napi::Env env, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const ArgError& e) {
+    if (e.kind == ArgError::kType) throw Napi::TypeError::New(env, e.message);
+    if (e.kind == ArgError::kRange) throw Napi::RangeError::New(env, e.message);
+    throw Napi::Error::New(env, e.message);
+  } catch (const std::bad_alloc&) {
+    throw Napi::RangeError::New(env, "PickPlaceEnv: out of memory; use fewer environments or smaller frames");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("PickPlaceEnv: ") + e.what());
+  }
+}
+
 pp::Split SplitArg(const Napi::Value& v, const char* name) {
   if (!v.IsString())
     ThrowType(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
@@ -99,7 +118,7 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
   }
 
   explicit PickPlaceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PickPlaceWrap>(info) {
-    F2G_GUARD({
+    SimGuard(info.Env(), [&] {
       EnvOpts o = ParseOpts(info[0]);
       threads_ = o.threads;
       try {
@@ -144,7 +163,7 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
                                  Napi::TypedArray(t)})
         buffers_.push_back(Napi::Persistent(a.ArrayBuffer()));
       views_ = Napi::Persistent(views);
-    })
+    });
   }
 
  private:
@@ -160,7 +179,7 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
 
   // reset(ids: Int32Array [N], -1 = keep)
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    F2G_GUARD({
+    return SimGuard(info.Env(), [&]() -> Napi::Value {
       CheckBuffers();
       auto ids = Int32Arg(info[0], "initIds");
       const std::size_t n = batch_->size();
@@ -178,12 +197,12 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
       }
       batch_->reset(ids.data, out_, threads_);
       return info.Env().Undefined();
-    })
+    });
   }
 
   // step(actions: Float32Array [N*3])
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    F2G_GUARD({
+    return SimGuard(info.Env(), [&]() -> Napi::Value {
       CheckBuffers();
       auto a = Float32Arg(info[0], "actions");
       const std::size_t n = batch_->size();
@@ -201,12 +220,12 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
                                                " has no initial state)"};
       batch_->step(a.data, out_, threads_);
       return info.Env().Undefined();
-    })
+    });
   }
 
   // expert(noise, seed, out: Float32Array [N*3])
   Napi::Value Expert(const Napi::CallbackInfo& info) {
-    F2G_GUARD({
+    return SimGuard(info.Env(), [&]() -> Napi::Value {
       double noise = NumberArg(info[0], "noise");
       if (noise < 0) ThrowRange("Expected a number ≥ 0 for noise but received " + Describe(info[0]));
       std::size_t seed = SizeArg(info[1], "seed");
@@ -214,12 +233,12 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
       RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
       batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
       return info.Env().Undefined();
-    })
+    });
   }
 
   // inspect(i) → snapshot of env i
   Napi::Value Inspect(const Napi::CallbackInfo& info) {
-    F2G_GUARD({
+    return SimGuard(info.Env(), [&]() -> Napi::Value {
       std::size_t i = SizeArg(info[0], "env");
       if (i >= batch_->size())
         ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) + "] for env but received " +
@@ -259,7 +278,7 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
       o.Set("initialGripperZ", e.init.gz);
       o.Set("initialCubeX", e.init.cx);
       return o;
-    })
+    });
   }
 
   std::unique_ptr<pp::Batch> batch_;

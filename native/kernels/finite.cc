@@ -1,5 +1,7 @@
 #include "kernels/finite.h"
 
+#include <cmath>
+
 #include "kernels/dispatch.h"
 
 namespace f2g {
@@ -17,6 +19,17 @@ F2G_MULTIVERSION bool AllFinite(const float* p, std::size_t n) {
     if (acc != 0.0f) return false;
   }
   return true;
+}
+
+long long FirstNonFinite(const float* p, std::size_t n) {
+  constexpr std::size_t kBlock = 1 << 12;
+  for (std::size_t start = 0; start < n; start += kBlock) {
+    const std::size_t len = start + kBlock < n ? kBlock : n - start;
+    if (AllFinite(p + start, len)) continue;
+    for (std::size_t i = start; i < start + len; ++i)
+      if (!std::isfinite(p[i])) return static_cast<long long>(i);
+  }
+  return -1;
 }
 
 F2G_MULTIVERSION bool AllInRange(const float* p, std::size_t n, float lo, float hi) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
@@ -203,6 +204,18 @@ float Batch::support(std::size_t i, float cx) const {
   return on_left || on_right ? kRimH : 0.f;
 }
 
+std::pair<float, float> Batch::slide_range(std::size_t i, float cx, float cz) const {
+  const InitState& s = init_[i];
+  const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
+  float lo = h, hi = 1.f - h;
+  if (cz < kRimH) {  // low enough to hit a rim: stay on the side of the rims it is on
+    if (cx + h <= L - kRimW + 1e-4f) hi = std::min(hi, L - kRimW - h);
+    else if (cx - h >= R + kRimW - 1e-4f) lo = std::max(lo, R + kRimW + h);
+    else if (cx - h >= L - 1e-4f && cx + h <= R + 1e-4f) lo = std::max(lo, L + h), hi = std::min(hi, R - h);
+  }
+  return {lo, std::max(lo, hi)};
+}
+
 int Batch::stage_of(std::size_t i) const {
   const InitState& s = init_[i];
   const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
@@ -264,25 +277,26 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
     o = std::min(1.f, o + kOpenRate);
   }
 
-  // 2. horizontal move
-  gx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
-  if (holding_[i]) cx = gx;
+  // 2. horizontal move; a held cube below the rims' height cannot pass through them
+  {
+    float nx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
+    if (holding_[i]) {
+      const auto [lo, hi] = slide_range(i, cx, cz);
+      nx = std::min(std::max(nx, std::max(lo, kGxMin)), std::min(hi, kGxMax));  // bounds may cross at the walls
+      cx = nx;
+    }
+    gx = nx;
+  }
 
   // 3. fingers push a free cube sideways; the tray rims stop a cube sliding on the table
   if (!holding_[i] && finger_overlaps_z(i)) {
     const float g = Gap(o) / 2;
-    const float L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
     for (int side = 0; side < 2; ++side) {
       const float f0 = side == 0 ? gx - g - kFingerW : gx + g, f1 = f0 + kFingerW;
       if (cx + h <= f0 || cx - h >= f1) continue;
       const float target = cx >= (f0 + f1) / 2 ? f1 + h : f0 - h;
-      float lo = h, hi = 1.f - h;
-      if (cz < kRimH) {
-        if (cx + h <= L - kRimW + 1e-4f) hi = std::min(hi, L - kRimW - h);
-        else if (cx - h >= R + kRimW - 1e-4f) lo = std::max(lo, R + kRimW + h);
-        else if (cx - h >= L - 1e-4f && cx + h <= R + 1e-4f) lo = std::max(lo, L + h), hi = std::min(hi, R - h);
-      }
-      const float to = std::clamp(target, lo, std::max(lo, hi));
+      const auto [lo, hi] = slide_range(i, cx, cz);
+      const float to = std::clamp(target, lo, hi);
       // A cube stopped by a rim or the scene's edge stops the finger pushing it.
       if (to != target) gx = std::clamp(gx + (to - target), kGxMin, kGxMax);
       cx = to;
@@ -307,6 +321,7 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
   // 5. gravity on a free cube
   if (!holding_[i]) {
     const float sup = support(i, cx);
+    if (cz < sup) cz = sup, cvz_[i] = 0.f;  // a cube never rests inside a rim
     if (cz > sup + 1e-6f || cvz_[i] != 0.f) {
       cvz_[i] -= kGravity;
       cz += cvz_[i];
@@ -370,14 +385,16 @@ void Batch::draw_background(std::size_t i) {
     const std::uint8_t* base = table ? s.table : s.bg;
     // background darkens towards the table; the table's front edge is darker
     const float shade = table ? (y == ty ? 0.75f : 1.f) : 1.f - 0.18f * static_cast<float>(y) / ty;
-    for (int x = 0; x < S; ++x) {
-      float f = shade;
-      if (period) {
-        const int phase = table ? (x + y) / (period / 2) : x / (period / 2);
-        if (phase & 1) f *= table ? 0.82f : 1.12f;
-      }
-      std::uint8_t* p = px + (static_cast<std::size_t>(y) * S + x) * 3;
-      for (int c = 0; c < 3; ++c) p[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * f + 0.5f));
+    std::uint8_t plain[3], striped[3];
+    for (int c = 0; c < 3; ++c) {
+      plain[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade + 0.5f));
+      striped[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade * (table ? 0.82f : 1.12f) + 0.5f));
+    }
+    std::uint8_t* p = px + static_cast<std::size_t>(y) * S * 3;
+    for (int x = 0; x < S; ++x, p += 3) {
+      const bool stripe = period && (((table ? x + y : x) / (period / 2)) & 1);
+      const std::uint8_t* c = stripe ? striped : plain;
+      p[0] = c[0], p[1] = c[1], p[2] = c[2];
     }
   }
   Canvas cv{px, S, ty};
@@ -409,9 +426,11 @@ void Batch::render(std::size_t i, std::uint8_t* frame) const {
   // cube with a lighter band near its top
   const float h = s.cs / 2, cx = cx_[i], cz = cz_[i];
   cv.Rect(cx - h, cx + h, cz, cz + s.cs, s.cube);
-  std::uint8_t light[3];
-  for (int c = 0; c < 3; ++c) light[c] = static_cast<std::uint8_t>((s.cube[c] + 255) / 2);
-  cv.Rect(cx - h + 0.15f * s.cs, cx + h - 0.15f * s.cs, cz + 0.68f * s.cs, cz + 0.8f * s.cs, light);
+  if (s.cs * S >= 6.f) {  // too small a cube would be all band
+    std::uint8_t light[3];
+    for (int c = 0; c < 3; ++c) light[c] = static_cast<std::uint8_t>((s.cube[c] + 255) / 2);
+    cv.Rect(cx - h + 0.15f * s.cs, cx + h - 0.15f * s.cs, cz + 0.68f * s.cs, cz + 0.8f * s.cs, light);
+  }
   // gripper: arm from the top, palm, two fingers
   const float g = Gap(open_[i]) / 2, gx = gx_[i], gz = gz_[i];
   const float palm = gz + kFingerLen;

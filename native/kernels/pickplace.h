@@ -17,6 +17,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace f2g {
@@ -115,6 +116,8 @@ class Batch {
   bool in_gap(std::size_t i) const;
   bool finger_overlaps_z(std::size_t i) const;
   float support(std::size_t i, float cx) const;
+  // x range the cube's centre may slide to from (cx, cz) without crossing a rim
+  std::pair<float, float> slide_range(std::size_t i, float cx, float cz) const;
   int stage_of(std::size_t i) const;
 
   std::size_t n_, image_, horizon_;

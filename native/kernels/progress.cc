@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "kernels/dispatch.h"
 #include "kernels/pool.h"
@@ -9,19 +10,59 @@
 namespace f2g {
 namespace {
 
-F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, float* norms) {
+// Float accumulation is exact enough while every sum stays a normal float:
+// a patch whose ‖·‖² lies in [kWideBelow, FLT_MAX] (and whose x·g and L1
+// sums are finite) takes the float path. Anything else (zero patches,
+// features below ~1e-19 or above ~1e19, NaN/Inf) is recomputed in double,
+// where no finite float input can underflow to zero or overflow.
+constexpr float kWideBelow = 0x1p-60f;
+
+// ‖g_p‖ accumulated in double (for goal patches outside the safe float range).
+F2G_MULTIVERSION double WideNorm(const float* gp, std::size_t D) {
+  double s = 0.0;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t i = 0; i < D; ++i) s += static_cast<double>(gp[i]) * gp[i];
+  return std::sqrt(s);
+}
+
+F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, double* norms) {
   for (std::size_t p = 0; p < N; ++p) {
     const float* gp = g + p * D;
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
     for (std::size_t i = 0; i < D; ++i) s += gp[i] * gp[i];
-    norms[p] = std::sqrt(s);
+    norms[p] = (s >= kWideBelow && std::isfinite(s)) ? std::sqrt(static_cast<double>(s)) : WideNorm(gp, D);
   }
 }
 
+// cos(x_p, g_p)·exp(−β‖x_p − g_p‖₁) entirely in double, with the degenerate
+// cases of docs/progress.md: both patches zero → cos 1, one zero → cos 0.
+// NaN/Inf anywhere in either patch gives NaN (even where a zero patch would
+// make the product 0), so the caller can report the frame.
+F2G_MULTIVERSION __attribute__((noinline)) double PatchTermWide(const float* xp, const float* gp, double gnorm,
+                                                                std::size_t D, double beta) {
+  double dot = 0.0, nx = 0.0, l1 = 0.0;
+#pragma omp simd reduction(+ : dot, nx, l1)
+  for (std::size_t i = 0; i < D; ++i) {
+    const double a = xp[i], c = gp[i];
+    dot += a * c;
+    nx += a * a;
+    l1 += std::fabs(a - c);
+  }
+  if (!std::isfinite(nx) || !std::isfinite(l1) || !std::isfinite(gnorm))
+    return std::numeric_limits<double>::quiet_NaN();
+  double cosv;
+  if (nx == 0.0 || gnorm == 0.0)
+    cosv = (nx == 0.0 && gnorm == 0.0) ? 1.0 : 0.0;
+  else
+    cosv = std::clamp(dot / (std::sqrt(nx) * gnorm), -1.0, 1.0);
+  return cosv * std::exp(-beta * l1);
+}
+
 // One patch's term of S: one fused pass for x·g, ‖x‖² and ‖x−g‖₁ (float),
-// then cos(x, g)·exp(−β‖x−g‖₁) in double.
-inline __attribute__((always_inline)) double PatchTerm(const float* xp, const float* gp, float gnorm,
+// then cos(x, g)·exp(−β‖x−g‖₁) in double; sums outside the safe float range
+// go to PatchTermWide.
+inline __attribute__((always_inline)) double PatchTerm(const float* xp, const float* gp, double gnorm,
                                                        std::size_t D, double beta) {
   float dot = 0.f, nx = 0.f, l1 = 0.f;
 #pragma omp simd reduction(+ : dot, nx, l1)
@@ -31,13 +72,17 @@ inline __attribute__((always_inline)) double PatchTerm(const float* xp, const fl
     nx += a * a;
     l1 += std::fabs(a - c);
   }
-  double denom = std::sqrt(static_cast<double>(nx)) * static_cast<double>(gnorm);
+  constexpr double kWideNormBelow = 0x1p-30;  // √kWideBelow
+  if (__builtin_expect(!(nx >= kWideBelow && std::isfinite(nx) && std::isfinite(dot) && std::isfinite(l1) &&
+                         gnorm >= kWideNormBelow && std::isfinite(gnorm)), 0))
+    return PatchTermWide(xp, gp, gnorm, D, beta);
+  const double denom = std::sqrt(static_cast<double>(nx)) * gnorm;
   // cos ∈ [−1, 1] mathematically; clamping only removes rounding overshoot.
-  double cosv = std::clamp(static_cast<double>(dot) / std::max(denom, 1e-8), -1.0, 1.0);
+  const double cosv = std::clamp(static_cast<double>(dot) / denom, -1.0, 1.0);
   return cosv * std::exp(-beta * static_cast<double>(l1));
 }
 
-F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const float* gn,
+F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const double* gn,
                                   std::size_t N, std::size_t D, double lambda) {
   const double beta = lambda / static_cast<double>(D);
   double total = 0.0;
@@ -50,7 +95,7 @@ F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const float* g
 // per block, not once per frame). Same PatchTerm and the same summation
 // order over p as FrameImpl, so results are identical.
 F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size_t t1, const float* g,
-                                const float* gn, std::size_t N, std::size_t D, double lambda, float* out) {
+                                const double* gn, std::size_t N, std::size_t D, double lambda, float* out) {
   constexpr std::size_t kBlock = 16;
   const double beta = lambda / static_cast<double>(D);
   const std::size_t F = N * D;
@@ -73,17 +118,7 @@ F2G_MULTIVERSION void RangeImpl(const float* features, std::size_t t0, std::size
   }
 }
 
-// S(g, g) exactly: cos(g_p, g_p) = ‖g_p‖² / max(‖g_p‖², 1e-8), exp(0) = 1.
-double SelfSimilarity(const float* gn, std::size_t N) {
-  double total = 0.0;
-  for (std::size_t p = 0; p < N; ++p) {
-    double n2 = static_cast<double>(gn[p]) * gn[p];
-    total += n2 / std::max(n2, 1e-8);
-  }
-  return total / static_cast<double>(N);
-}
-
-bool AllFinite(const float* x, std::size_t n) {
+bool AllFinite(const double* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
     if (!std::isfinite(x[i])) return false;
   return true;
@@ -91,18 +126,18 @@ bool AllFinite(const float* x, std::size_t n) {
 
 }  // namespace
 
-void goal_norms(const float* goal, std::size_t N, std::size_t D, float* norms) {
+void goal_norms(const float* goal, std::size_t N, std::size_t D, double* norms) {
   NormsImpl(goal, N, D, norms);
 }
 
-double frame_similarity(const float* frame, const float* goal, const float* goal_norm,
+double frame_similarity(const float* frame, const float* goal, const double* goal_norm,
                         std::size_t N, std::size_t D, double lambda) {
   return FrameImpl(frame, goal, goal_norm, N, D, lambda);
 }
 
 void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D,
                       const float* goal, double lambda, float* out, std::size_t threads) {
-  std::vector<float> gn(N);
+  std::vector<double> gn(N);
   goal_norms(goal, N, D, gn.data());
   const std::size_t frame = N * D;
   // A frame of a [*, 256, 1024] episode is 1 MiB: one frame per grain is plenty.
@@ -150,7 +185,7 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
   const std::size_t w = p.window, M = p.max_cluster;
   const double kbar = (static_cast<double>(w) - 1.0) / 2.0;
   const double denom = static_cast<double>(w) * (static_cast<double>(w) * w - 1.0) / 12.0;
-  std::vector<float> gn(N);
+  std::vector<double> gn(N);
   std::int64_t bad = -1;
 
   // Backward pass (SPEC §2). similarity[lo..g] holds S(frame_j, frame_g) for
@@ -170,7 +205,8 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
       parallel_for(n - 1, threads, 1, [&](std::size_t b, std::size_t e) {
         RangeImpl(features, lo + b, lo + e, goal, gn.data(), N, D, p.lambda, similarity);
       });
-    similarity[gu] = static_cast<float>(SelfSimilarity(gn.data(), N));
+    // S(g, g) = 1 for every finite frame, zero patches included (docs/progress.md).
+    similarity[gu] = 1.0f;
     // The subgoal's own similarity is set exactly, so check its frame through
     // its patch norms (a NaN/Inf anywhere in the frame makes a norm non-finite).
     if (!AllFinite(gn.data(), N)) return g;

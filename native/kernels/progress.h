@@ -20,12 +20,16 @@ struct Segment {
   std::int64_t start, end;  // inclusive
 };
 
-/// L2 norms of the goal's N patches (computed once per goal).
-void goal_norms(const float* goal, std::size_t N, std::size_t D, float* norms);
+/// L2 norms of the goal's N patches (computed once per goal), in double so
+/// that no finite patch gets a norm of 0 or Infinity.
+void goal_norms(const float* goal, std::size_t N, std::size_t D, double* norms);
 
 /// S(frame, goal) for one frame (SPEC §1), given the goal's patch norms.
 /// One fused pass: dot product, the frame patch's norm and the L1 distance.
-double frame_similarity(const float* frame, const float* goal, const float* goal_norm,
+/// cos is scale-free: no floor on ‖x‖·‖g‖; a zero patch against a zero patch
+/// has cos 1, a zero patch against a non-zero one cos 0 (docs/progress.md).
+/// Every finite input gives a finite result; NaN/Inf in either frame gives NaN.
+double frame_similarity(const float* frame, const float* goal, const double* goal_norm,
                         std::size_t N, std::size_t D, double lambda);
 
 /// out[t] = S(features[t], goal) for t in [0, T), frames split over the pool.

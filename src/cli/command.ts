@@ -2,6 +2,7 @@
 // declares its options once; parsing (node:util parseArgs, strict), value
 // checks and the --help text all come from that declaration.
 import { parseArgs } from 'node:util';
+import { ensureDir } from '../io/atomic.js';
 
 /** One option of a subcommand. */
 export interface OptionSpec {
@@ -12,8 +13,25 @@ export interface OptionSpec {
   /** Placeholder of the value in help, e.g. 'N', 'X', 'DIR'. */
   value?: string;
   description: string;
-  /** Default shown in help. */
+  /**
+   * The value when the option is absent: the parser fills it in, so `run` sees it,
+   * and --help shows it. Give it only when this command itself decides the value.
+   */
   default?: string;
+  /**
+   * What absence means when a lower layer decides (the encoder's or the
+   * library's own default): shown in --help only; `run` sees `undefined`.
+   */
+  implicitDefault?: string;
+}
+
+/** Parsed option values, by long name. */
+export type OptionValues = Record<string, string | boolean | undefined>;
+
+/** A parsed command line: option values (defaults filled in) and positional arguments. */
+export interface ParsedArgs {
+  values: OptionValues;
+  positionals: string[];
 }
 
 /** Where a command writes, and whether stderr is a terminal. */
@@ -22,7 +40,7 @@ export interface CommandIO {
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
-/** A subcommand of `feat2go`. Add one by writing a file like `label.ts` and listing it in `cli.ts`. */
+/** A subcommand of `feat2go` (see the top of src/cli/main.ts for how to add one). */
 export interface Command {
   name: string;
   /** One line for `feat2go --help`. */
@@ -34,7 +52,7 @@ export interface Command {
   options: OptionSpec[];
   examples: string[];
   /** Runs with parsed values; returns the exit status. Throw {@link UsageError} for bad values. */
-  run(args: { values: Record<string, string | boolean | undefined>; positionals: string[] }, io: CommandIO): Promise<number>;
+  run(args: ParsedArgs, io: CommandIO): Promise<number>;
 }
 
 /** A bad command line: printed with a pointer to --help, exit status 2. */
@@ -47,13 +65,20 @@ export class UsageError extends Error {
 
 const HELP: OptionSpec = { name: 'help', short: 'h', type: 'boolean', description: 'Show this help and exit.' };
 
-/** Parses `argv` for `cmd` strictly (unknown options are errors). */
-export function parseCommandArgs(cmd: Command, argv: string[]): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+/**
+ * Parses `argv` for `cmd` strictly (unknown options are errors) and fills in
+ * each absent option that has a `default`.
+ *
+ * @throws {UsageError} naming the unknown option or the missing value
+ */
+export function parseCommandArgs(cmd: Command, argv: string[]): ParsedArgs {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
   for (const o of [...cmd.options, HELP]) options[o.name] = o.short ? { type: o.type, short: o.short } : { type: o.type };
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    return { values: values as Record<string, string | boolean | undefined>, positionals };
+    const parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const values: OptionValues = { ...parsed.values };
+    for (const o of cmd.options) if (o.default !== undefined && values[o.name] === undefined) values[o.name] = o.default;
+    return { values, positionals: parsed.positionals };
   } catch (err) {
     // parseArgs' messages are clear but long; keep the first sentence.
     const msg = (err as Error).message.split('. To specify a positional')[0].replace(/\s+$/, '');
@@ -76,7 +101,8 @@ function wrap(text: string, width: number, indent: string): string {
 export function commandHelp(cmd: Command): string {
   const rows = [...cmd.options, HELP].map((o) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}` : ''}`;
-    const desc = `${o.description}${o.default !== undefined ? ` (default: ${o.default})` : ''}`;
+    const shown = o.default ?? o.implicitDefault;
+    const desc = `${o.description}${shown !== undefined ? ` (default: ${shown})` : ''}`;
     return [flag, desc];
   });
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
@@ -93,11 +119,14 @@ export function commandHelp(cmd: Command): string {
   ].join('\n');
 }
 
-/** Parses an integer option value strictly ("12"; not "12.5", "1e3" or "abc"). */
-export function intOption(v: string | boolean | undefined, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+/**
+ * Parses an integer option value: a decimal number whose value is a whole number
+ * ("12", "1e3", "1000.0"); not "12.5", "1e-3", "0x10" or "abc".
+ */
+export function intOption(v: OptionValues[string], name: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
-  const n = /^[+-]?\d+$/.test(s) ? Number(s) : NaN;
+  const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
     throw new UsageError(`--${name} expects ${range} but received '${String(v)}'`);
@@ -106,7 +135,7 @@ export function intOption(v: string | boolean | undefined, name: string, min: nu
 }
 
 /** Parses a finite number option value strictly (≥ `min` when given). */
-export function numberOption(v: string | boolean | undefined, name: string, min = -Infinity): number | undefined {
+export function numberOption(v: OptionValues[string], name: string, min = -Infinity): number | undefined {
   if (v === undefined) return undefined;
   const s = String(v).trim();
   const n = s === '' || !/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? NaN : Number(s);
@@ -114,6 +143,24 @@ export function numberOption(v: string | boolean | undefined, name: string, min 
     throw new UsageError(`--${name} expects a finite number${Number.isFinite(min) ? ` ≥ ${min}` : ''} but received '${String(v)}'`);
   }
   return n;
+}
+
+/**
+ * Checks an output folder option before anything is read or written, creating
+ * the folder: an existing file, a parent that is not a folder or a level that
+ * cannot be created (`/proc/x`) is a command-line error (exit 2), not a crash
+ * or a hang halfway through.
+ *
+ * @throws {UsageError} `--out <dir>: exists and is a file, not a folder`, …
+ */
+export function outputFolderOption(dir: string, name = 'out'): string {
+  try {
+    ensureDir(dir);
+  } catch (err) {
+    const msg = (err as Error).message;
+    throw new UsageError(`--${name} ${msg.startsWith(`${dir}: `) ? msg : `${dir}: ${msg}`}`);
+  }
+  return dir;
 }
 
 /**

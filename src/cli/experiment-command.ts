@@ -8,7 +8,7 @@ import {
 } from '../jobs/experiment.js';
 import { experimentJson, writeExperimentOutputs } from '../jobs/experiment-report.js';
 import { UsageError, intOption, type Command, type CommandIO } from './command.js';
-import { progressBar } from './label-command.js';
+import { progressBar } from './ui.js';
 
 /** Parsed `feat2go experiment` arguments. */
 export interface ExperimentArgs {
@@ -64,7 +64,7 @@ const PHASES: Record<ExperimentProgress['phase'], string> = {
 };
 
 /** Runs the experiment for parsed arguments, writing progress to `io.stderr`; returns the result and the files written. */
-export async function experimentCommand(args: ExperimentArgs, io: CommandIO, commandLine?: string): Promise<{ result: ExperimentResult; files: string[] }> {
+export async function runExperimentCommand(args: ExperimentArgs, io: CommandIO, commandLine?: string): Promise<{ result: ExperimentResult; files: string[] }> {
   const tty = io.stderr.isTTY === true;
   const bar = progressBar(io.stderr, tty);
   let last = '';
@@ -82,7 +82,7 @@ export async function experimentCommand(args: ExperimentArgs, io: CommandIO, com
 }
 
 /** `feat2go experiment`. */
-export const experimentCommandSpec: Command = {
+export const experimentCommand: Command = {
   name: 'experiment',
   summary: 'Run the paper\'s experiment in miniature: Feat2Go vs Steps-To-Go vs sparse rewards, PPO and GRPO, 4 splits.',
   usage: '[--quick | --full] [--seeds N] [--seed S] [--algo ppo|grpo|both] [--out DIR] [--json]',
@@ -116,7 +116,7 @@ export const experimentCommandSpec: Command = {
   async run({ values, positionals }, io) {
     const args = parseExperimentArgs(values, positionals);
     const cmd = `feat2go experiment ${process.argv.slice(3).join(' ')}`.trim();
-    const { result, files } = await experimentCommand(args, io, cmd);
+    const { result, files } = await runExperimentCommand(args, io, cmd);
     if (args.json) {
       io.stdout.write(`${JSON.stringify(experimentJson(result))}\n`);
       return 0;

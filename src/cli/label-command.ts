@@ -1,88 +1,16 @@
 // `feat2go label <file|folder>...`: progress targets for every episode found —
 // feature tensors, or frames encoded first with --encoder. Also holds the
-// pieces shared with `feat2go encode` and `npm start` (progress bar, failure
-// lines, progress and encoder options).
+// progress options (--window, --threshold, …) of commands that label.
 import path from 'node:path';
 import { DEFAULT_PROGRESS_OPTIONS } from '../core/progress.js';
-import { formatSummaryTable, labelPaths, type LabelFailure } from '../jobs/label.js';
+import { formatSummaryTable, labelPaths } from '../jobs/label.js';
 import type { ProgressOptions } from '../core/types.js';
-import { createEncoder, type EncoderSpecOptions } from '../encoders/create.js';
-import type { FrameEncoder } from '../encoders/encoder.js';
-import { UsageError, intOption, numberOption, type Command, type CommandIO } from './command.js';
-
-/**
- * A progress bar on a terminal (stderr), redrawn in place; silent elsewhere.
- * `update(done, total, label, fraction?)` shows `done/total` and fills the bar to
- * `fraction` (default `done / total`; finer when an episode is part done).
- */
-export function progressBar(stream: CommandIO['stderr'], enabled: boolean) {
-  let shown = false;
-  return {
-    update(done: number, total: number, label: string, fraction = done / total) {
-      if (!enabled) return;
-      const width = 28;
-      const filled = Math.max(0, Math.min(width, Math.round(fraction * width)));
-      const cols = stream.columns ?? 80;
-      const text = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${done}/${total} ${label}`;
-      stream.write(`\r\x1b[K${text.slice(0, cols - 1)}`);
-      shown = true;
-    },
-    clear() {
-      if (shown) stream.write('\r\x1b[K');
-      shown = false;
-    },
-  };
-}
-
-/** Formats one skipped file as the single line printed on stderr (`command` names the subcommand, default 'label'). */
-export function failureLine(f: LabelFailure, command = 'label'): string {
-  return `feat2go ${command}: skipped ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}: ${f.reason}`;
-}
-
-/** The bar's label while an episode's frames are encoded: `name 40/96 frames`. */
-export function framesLabel(name: string, framesDone: number, framesTotal: number | undefined): string {
-  return `${name} ${framesDone}${framesTotal ? `/${framesTotal}` : ''} frames`;
-}
-
-/** Options shared by commands that encode frames; `labelling` changes what --encoder's absence means. */
-export function encoderOptionSpecs(labelling: boolean): Command['options'] {
-  return [
-    labelling
-      ? { name: 'encoder', type: 'string', value: 'builtin|MODEL', description: "Treat the inputs as frame episodes and encode them first: 'builtin' (patch colour and gradient statistics, no weights) or the path of an ONNX video encoder (.onnx). Without it the inputs are feature files." }
-      : { name: 'encoder', type: 'string', value: 'builtin|MODEL', description: "'builtin' (patch colour and gradient statistics, no weights) or the path of an ONNX video encoder (.onnx).", default: 'builtin' },
-    { name: 'image-size', type: 'string', value: 'S', description: 'Frame side: short-side resize + centre crop to S×S (builtin default: frames as they are; ONNX default: the model\'s input size).' },
-    { name: 'grid', type: 'string', value: 'G', description: 'Builtin encoder: G×G patches per frame.', default: '16' },
-    { name: 'frames-per-clip', type: 'string', value: 'F', description: 'ONNX encoder: frames per clip (default: the model\'s).' },
-    { name: 'tubelet', type: 'string', value: 'N', description: 'ONNX encoder: frames per feature step τ (default 2, V-JEPA 2\'s tubelet).' },
-  ];
-}
-
-/** Reads the encoder settings (`--image-size`, `--grid`, …) of {@link encoderOptionSpecs}. */
-export function encoderSpecFrom(values: Record<string, string | boolean | undefined>): EncoderSpecOptions {
-  const spec: EncoderSpecOptions = {};
-  const imageSize = intOption(values['image-size'], 'image-size', 1, 8192);
-  const grid = intOption(values.grid, 'grid', 1, 1024);
-  const framesPerClip = intOption(values['frames-per-clip'], 'frames-per-clip', 1, 100000);
-  const tubelet = intOption(values.tubelet, 'tubelet', 1, 1024);
-  if (imageSize !== undefined) spec.imageSize = imageSize;
-  if (grid !== undefined) spec.grid = grid;
-  if (framesPerClip !== undefined) spec.framesPerClip = framesPerClip;
-  if (tubelet !== undefined) spec.tubelet = tubelet;
-  return spec;
-}
-
-/** Creates the encoder named by `--encoder`; a bad value or an unusable model is a command-line error (exit 2). */
-export async function encoderFrom(name: string, spec: EncoderSpecOptions): Promise<FrameEncoder> {
-  if (name.trim() === '') throw new UsageError("--encoder expects 'builtin' or the path of an .onnx model but received ''");
-  try {
-    return await createEncoder(name, spec);
-  } catch (err) {
-    throw new UsageError(`--encoder ${name}: ${(err as Error).message}`);
-  }
-}
+import { UsageError, intOption, numberOption, outputFolderOption, type Command, type OptionSpec, type OptionValues } from './command.js';
+import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-options.js';
+import { failureLine, framesLabel, progressBar, type ProgressBar } from './ui.js';
 
 /** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
-export function progressOptionsFrom(values: Record<string, string | boolean | undefined>): ProgressOptions {
+function progressOptionsFrom(values: OptionValues): ProgressOptions {
   const o: ProgressOptions = {};
   const window = intOption(values.window, 'window', 2);
   const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 1);
@@ -102,14 +30,15 @@ export function progressOptionsFrom(values: Record<string, string | boolean | un
 }
 
 /** Options shared by commands that label episodes. */
-export const PROGRESS_OPTION_SPECS: Command['options'] = [
-  { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', default: String(DEFAULT_PROGRESS_OPTIONS.window) },
-  { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', default: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
-  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', default: String(DEFAULT_PROGRESS_OPTIONS.threshold) },
-  { name: 'lambda', type: 'string', value: 'X', description: 'L1 penalty λ ≥ 0 of the patch similarity (β = λ / D).', default: String(DEFAULT_PROGRESS_OPTIONS.lambda) },
-  { name: 'threads', type: 'string', value: 'N', description: 'Threads to use; 0 = every core.', default: '0' },
+const PROGRESS_OPTION_SPECS: OptionSpec[] = [
+  { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
+  { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
+  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.threshold) },
+  { name: 'lambda', type: 'string', value: 'X', description: 'L1 penalty λ ≥ 0 of the patch similarity (β = λ / D).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.lambda) },
+  { name: 'threads', type: 'string', value: 'N', description: 'Threads to use; 0 = every core.', implicitDefault: '0' },
 ];
 
+/** The `feat2go label` subcommand (listed in `COMMANDS` of src/cli/main.ts). */
 export const labelCommand: Command = {
   name: 'label',
   summary: 'Label episodes (feature files, or frames with --encoder) with Feat2Go progress targets, plots and a summary.',
@@ -124,6 +53,7 @@ export const labelCommand: Command = {
     { name: 'out', short: 'o', type: 'string', value: 'DIR', description: 'Output folder (created if missing; never searched for inputs).', default: './feat2go-out' },
     ...PROGRESS_OPTION_SPECS,
     ...encoderOptionSpecs(true),
+    ALLOW_PARTIAL_SPEC,
     { name: 'json', type: 'boolean', description: 'Print one JSON object on stdout ({ ok, out, options, episodes, failures }) instead of the table.' },
   ],
   examples: [
@@ -138,7 +68,7 @@ export const labelCommand: Command = {
         ? 'missing <episode>: give at least one folder of frames, uint8 .npy or video, or a folder of them'
         : 'missing <file|folder>: give at least one .npy or .safetensors file, or a folder of them');
     }
-    const out = typeof values.out === 'string' ? values.out : 'feat2go-out';
+    const out = String(values.out);
     if (out.trim() === '') throw new UsageError("--out expects a folder path but received ''");
     const opts = progressOptionsFrom(values);
     const json = values.json === true;
@@ -146,14 +76,21 @@ export const labelCommand: Command = {
     if (values.encoder === undefined) {
       const stray = Object.keys(spec);
       if (stray.length) throw new UsageError(`--${stray[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} needs --encoder (it sets how frames are encoded)`);
+      if (values['allow-partial'] !== undefined) throw new UsageError('--allow-partial needs --encoder (it applies to videos being decoded)');
     }
     const encoder = values.encoder === undefined ? undefined : await encoderFrom(String(values.encoder), spec);
-    let bar: ReturnType<typeof progressBar> | undefined;
+    outputFolderOption(out);
+    let bar: ProgressBar | undefined;
     const report = await labelPaths(positionals, {
       ...opts,
       out,
       ...(encoder ? {
         encoder,
+        allowPartial: values['allow-partial'] === true,
+        onWarning(message: string) {
+          bar?.clear();
+          io.stderr.write(`feat2go label: warning: ${message}\n`);
+        },
         onFrames(d: number, t: number | undefined, name: string, i: number, n: number) {
           bar ??= progressBar(io.stderr, io.stderr.isTTY === true);
           bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n);

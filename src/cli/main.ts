@@ -1,17 +1,36 @@
 #!/usr/bin/env node
-// `feat2go`: the command line. Subcommands live in src/cli/; add one by
-// writing its file and listing it in COMMANDS below.
+// `feat2go`: the command line.
+//
+// Adding a command:
+//  1. Write src/cli/<name>-command.ts exporting `<name>Command: Command`
+//     (src/cli/command.ts). Its `options` table is the only place an option is
+//     declared: parsing (strict, unknown options are errors), the values of
+//     options with a `default`, and `feat2go <name> --help` are generated from
+//     it. Use `implicitDefault` for a default that a lower layer applies (it
+//     is shown in --help only).
+//  2. In `run({ values, positionals }, io)`, turn values into typed settings
+//     with intOption/numberOption (or helpers such as encoder-options.ts),
+//     throw UsageError for a bad command line (exit 2), do the work through
+//     src/jobs or the library, and return the exit status (0 ok, 1 some inputs
+//     failed). Write only to io.stdout / io.stderr; terminal output (progress
+//     bar, failure lines) comes from ui.ts.
+//  3. List it in COMMANDS below and export it from src/cli/index.ts.
+//  4. Test it in test/cli/ (in-process with runCommand, or as a user runs it
+//     with test/helpers/cli.ts) and describe it in docs/cli.md.
+// Commands never import each other: options shared by several commands live
+// in their own module (encoder-options.ts) or in the command that owns them
+// (the progress options in label-command.ts).
 import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
-import { encodeCommandSpec } from './encode-command.js';
-import { experimentCommandSpec } from './experiment-command.js';
+import { encodeCommand } from './encode-command.js';
+import { experimentCommand } from './experiment-command.js';
 import { labelCommand } from './label-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
-export const COMMANDS: Command[] = [
+const COMMANDS: Command[] = [
   labelCommand,
-  encodeCommandSpec,
-  experimentCommandSpec,
+  encodeCommand,
+  experimentCommand,
 ];
 
 function version(): string {
@@ -23,7 +42,7 @@ function version(): string {
 }
 
 /** The top-level --help text. */
-export function mainHelp(): string {
+function mainHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
   return [
     'Usage: feat2go <command> [options]',
@@ -45,7 +64,7 @@ export function mainHelp(): string {
 /**
  * Runs the command line with `argv` (without `node` and the script) and returns the exit status.
  */
-export async function runCli(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+async function runCli(argv: string[], io: CommandIO = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
     const target = first === 'help' && rest[0] ? COMMANDS.find((c) => c.name === rest[0]) : undefined;

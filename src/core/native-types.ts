@@ -86,8 +86,9 @@ export interface NativeAddon {
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
     lambda: number, threads: number, out: Float32Array): number;
+  /** Returns the index of the first NaN/Inf element of `series` (nothing computed), or −1. */
   slidingSlopes(series: Float32Array, B: number, L: number, window: number, threads: number,
-    out: Float32Array): void;
+    out: Float32Array): number;
   progressTargetsSync(data: Float32Array, T: number, N: number, D: number,
     opts: NativeProgressOptions): NativeProgressResult;
   progressTargets(data: Float32Array, T: number, N: number, D: number,
@@ -107,9 +108,6 @@ export interface NativeAddon {
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
-  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
-  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
   rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, horizon: number, threads: number, out: Float32Array): void;
@@ -148,6 +146,11 @@ export interface NativeLossResult {
 }
 
 // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+// (declared here, merged into NativeAddon above)
+export interface NativeAddon {
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
+}
 /** The native batch of pick-and-place environments; its views are rewritten in place. */
 export interface NativePickPlace {
   views(): {

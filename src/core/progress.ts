@@ -4,7 +4,7 @@ import { native } from './native.js';
 import type { NativeProgressOptions, NativeProgressResult } from './native-types.js';
 import type { ProgressOptions, ProgressResult, Segment, Tensor } from './types.js';
 import {
-  checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, withCallerStack,
+  checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, withCallerStack, type OptionKeys,
 } from './validate.js';
 
 /** Defaults of {@link ProgressOptions} (SPEC §2; the paper's DROID settings differ per task). */
@@ -19,8 +19,10 @@ function checkEpisode(features: unknown, name = 'features'): { data: Float32Arra
   return { data: f.data, T, N, D };
 }
 
+const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1 };
+
 function checkProgressOptions(opts: ProgressOptions | undefined): NativeProgressOptions {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', PROGRESS_KEYS);
   const out: NativeProgressOptions = {};
   if (o.lambda !== undefined) out.lambda = checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
   if (o.window !== undefined) out.window = checkInt(o.window, 'opts.window', 2);
@@ -39,9 +41,19 @@ function toResult(r: NativeProgressResult): ProgressResult {
   return { values: r.values, similarity: r.similarity, segments };
 }
 
-function hasNonFinite(a: Float32Array, from = 0, to = a.length): boolean {
-  for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return true;
-  return false;
+function firstNonFinite(a: Float32Array, from = 0, to = a.length): number {
+  for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return i;
+  return -1;
+}
+
+function nonFiniteWord(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+}
+
+/** " (NaN at patch 2, dim 5)" for the first bad element of one [N, D] frame. */
+function whereInFrame(frame: Float32Array, D: number): string {
+  const i = firstNonFinite(frame);
+  return i < 0 ? '' : ` (${nonFiniteWord(frame[i])} at patch ${Math.floor(i / D)}, dim ${i % D})`;
 }
 
 /**
@@ -51,15 +63,23 @@ function hasNonFinite(a: Float32Array, from = 0, to = a.length): boolean {
  *
  * @param features episode `[T, N, D]` (read in place; subarrays are fine)
  * @param goal frame index into `features` (negative counts from the end, −1 = last) or a `[N, D]` goal tensor
+ * cos is scale-free (no floor on the norm product; computed in double where
+ * float sums would underflow or overflow), so any finite features give a finite
+ * result and scaling every feature by the same factor leaves the cosine part
+ * unchanged. Degenerate patches (docs/progress.md): a zero patch against a zero
+ * patch has cos 1, a zero patch against a non-zero one cos 0; so S(x, x) = 1
+ * for every x, the all-zero frame included.
+ *
  * @param opts `lambda` (≥ 0, default 1), `threads` (default all cores)
  * @returns `[T]` similarities; 1 for frames equal to the goal
  * @throws {TypeError|RangeError} on bad shapes, indices, options or NaN/Inf in the data
+ *   (naming the frame, patch and dim)
  * @example
  * const s = patchSimilarity({ data, shape: [T, 256, 1024] }, -1); // similarity to the last frame
  */
 export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: { lambda?: number; threads?: number }): Float32Array {
   const e = checkEpisode(features);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { lambda: 1, threads: 1 });
   const lambda = o.lambda === undefined ? 1 : checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
   const threads = o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096);
   const frame = e.N * e.D;
@@ -80,12 +100,16 @@ export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: 
   const out = new Float32Array(e.T);
   const bad = native().patchSimilarity(e.data, e.T, e.N, e.D, goalData, lambda, threads, out);
   if (bad >= 0) {
-    if (hasNonFinite(goalData, 0, frame)) {
+    // Finite features always give a finite similarity, so a non-finite one
+    // means NaN/Inf in the goal (every frame is bad then) or in frame `bad`.
+    const g = goalData.subarray(0, frame);
+    if (firstNonFinite(g) >= 0) {
       throw new RangeError(goalIndex >= 0
-        ? `Expected finite values in features but frame ${goalIndex} (the goal) contains NaN or Inf`
-        : 'Expected finite values in goal but it contains NaN or Inf');
+        ? `Expected finite values in features but frame ${goalIndex} (the goal) contains NaN or Inf${whereInFrame(g, e.D)}`
+        : `Expected finite values in goal but it contains NaN or Inf${whereInFrame(g, e.D)}`);
     }
-    throw new RangeError(`Expected finite values in features but frame ${bad} contains NaN or Inf`);
+    const x = e.data.subarray(bad * frame, (bad + 1) * frame);
+    throw new RangeError(`Expected finite values in features but frame ${bad} contains NaN or Inf${whereInFrame(x, e.D)}`);
   }
   return out;
 }
@@ -94,9 +118,11 @@ export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: 
  * Least-squares slopes of every length-`window` window of each row (SPEC §2, paper Eq. 2),
  * computed with running sums: O(L) per row.
  *
- * @param series `[B, L]` rows of values (e.g. similarity curves)
+ * @param series `[B, L]` rows of values (e.g. similarity curves); every element finite
  * @param window w with 2 ≤ w ≤ L
  * @returns `[B, L − w + 1]` slopes; entry i is the slope of `y[i..i+w−1]` against k = 0..w−1
+ * @throws {TypeError|RangeError} on a bad shape or window, or NaN/Inf in `series`
+ *   (naming the element: `series.data[i]`, row and column)
  */
 export function slidingSlopes(series: Tensor, window: number): Tensor {
   const s = checkTensor(series, 'series', 2, '[B, L]');
@@ -105,7 +131,13 @@ export function slidingSlopes(series: Tensor, window: number): Tensor {
   if (w > L) throw rangeError('window', `an integer ≤ series.shape[1] (${L})`, w);
   const P = L - w + 1;
   const out = new Float32Array(B * P);
-  if (B > 0) native().slidingSlopes(s.data, B, L, w, 0, out);
+  if (B > 0) {
+    const bad = native().slidingSlopes(s.data, B, L, w, 0, out);
+    if (bad >= 0) {
+      throw new RangeError(`Expected finite values in series but series.data[${bad}] (row ${Math.floor(bad / L)}, `
+        + `column ${bad % L}) is ${nonFiniteWord(s.data[bad])}`);
+    }
+  }
   return { data: out, shape: [B, P] };
 }
 

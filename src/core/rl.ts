@@ -5,7 +5,7 @@
 import { native } from './native.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
-  checkFlags, checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError,
+  checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys,
 } from './validate.js';
 
 /** How per-step losses `ℓ[B,T]` with mask `m` become one number (SPEC §8). */
@@ -159,6 +159,12 @@ export interface KlOptions {
 
 const AGGREGATIONS: readonly string[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 
+const GAE_KEYS: OptionKeys<GaeOptions> = { gamma: 1, lambda: 1, timeMajor: 1, threads: 1, out: 1 };
+const GRPO_KEYS: OptionKeys<GrpoOptions> = { groupSize: 1, epsilon: 1, std: 1, scale: 1 };
+const SURROGATE_KEYS: OptionKeys<SurrogateOptions> = { clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, threads: 1 };
+const VALUE_LOSS_KEYS: OptionKeys<ValueLossOptions> = { clip: 1, huberDelta: 1, aggregation: 1, threads: 1 };
+const KL_KEYS: OptionKeys<KlOptions> = { estimator: 1, aggregation: 1, threads: 1 };
+
 function threadsOpt(o: { threads?: number }): number {
   return o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096);
 }
@@ -212,7 +218,8 @@ function sameShape(t: Tensor, name: string, shape: number[], as: string): void {
   }
 }
 
-function tensor2(t: unknown, name: string, label: string): Tensor {
+/** Checks a rank-2 tensor argument (`label` describes its shape in errors). */
+function checkTensor2(t: unknown, name: string, label: string): Tensor {
   return checkTensor(t, name, 2, label);
 }
 
@@ -240,7 +247,7 @@ export function shapeTerminalRewards(
   if (success === null || typeof success !== 'object' || typeof success.length !== 'number') {
     throw typeError('success', 'an array of booleans or 0/1 numbers', success);
   }
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { failureScale: 1 });
   const scale = o.failureScale === undefined ? 1 : checkNumber(o.failureScale, 'opts.failureScale', 0, Infinity, 'a finite number ≥ 0');
   const values = floats(terminalValues, 'terminalValues');
   if (values.length !== success.length) {
@@ -279,7 +286,7 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
   const H = checkInt(horizon, 'horizon', 1);
   const R = floats(rewards, 'rewards');
   const L = lengthsArg(lengths, 'lengths', R.length, H);
-  const threads = threadsOpt(checkOptions(opts));
+  const threads = threadsOpt(checkOptions(opts, 'opts', { threads: 1 }));
   const out = new Float32Array(R.length * H);
   native().rlTerminalRewards(L, R, H, threads, out);
   return { data: out, shape: [R.length, H] };
@@ -312,16 +319,17 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  */
 export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { rewards, values, nextValues, terminated, done }', input);
+  checkKeys(input, 'input', { rewards: 1, values: 1, nextValues: 1, terminated: 1, done: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { gamma, lambda }', opts);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', GAE_KEYS);
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
   if (typeof tm !== 'boolean') throw typeError('opts.timeMajor', 'a boolean', tm);
   const label = tm ? '[T, B]' : '[B, T]';
-  const r = tensor2(input.rewards, 'rewards', label);
+  const r = checkTensor2(input.rewards, 'rewards', label);
   const shape = r.shape;
-  const v = tensor2(input.values, 'values', label);
+  const v = checkTensor2(input.values, 'values', label);
   sameShape(v, 'values', shape, 'rewards');
-  const nv = tensor2(input.nextValues, 'nextValues', label);
+  const nv = checkTensor2(input.nextValues, 'nextValues', label);
   sameShape(nv, 'nextValues', shape, 'rewards');
   const term = checkFlags(input.terminated, 'terminated', shape);
   const done = checkFlags(input.done, 'done', shape);
@@ -371,7 +379,7 @@ function outArray(x: unknown, name: string, n: number): Float32Array {
 export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): Float32Array {
   const R = floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', GRPO_KEYS);
   const g = groupSizeOpt(o.groupSize, R.length);
   const eps = o.epsilon === undefined ? 1e-4 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
@@ -399,7 +407,7 @@ function groupSizeOpt(v: unknown, n: number): number {
 export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: number; std?: GrpoStd }): GrpoGroupStats {
   const R = floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { groupSize: 1, std: 1 });
   const g = groupSizeOpt(o.groupSize, R.length);
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   return native().rlGrpoGroupStats(R, g, std);
@@ -425,7 +433,7 @@ export function stepAdvantages(trajectoryAdvantages: ArrayLike<number>, lengths:
   const H = checkInt(horizon, 'horizon', 1);
   const L = lengthsArg(lengths, 'lengths', A.length, H);
   const g = checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]');
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { threads: 1, out: 1 });
   const threads = threadsOpt(o);
   const out = o.out === undefined ? new Float32Array(A.length * H) : outArray(o.out, 'opts.out', A.length * H);
   native().rlStepAdvantages(A, L, H, g, threads, out);
@@ -449,7 +457,7 @@ export function normalizeAdvantages(advantages: Tensor, mask?: FlagTensor,
   opts?: { epsilon?: number; std?: 'sample' | 'population'; threads?: number }): Tensor {
   const a = checkTensor(advantages, 'advantages');
   const m = maskArg(mask, a.shape);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { epsilon: 1, std: 1, threads: 1 });
   const eps = o.epsilon === undefined ? 1e-8 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population'] as const, 'sample');
   const n = a.shape.reduce((x, y) => x * y, 1);
@@ -481,12 +489,13 @@ function threads(o: { threads?: number }): number {
  */
 export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, oldLogProbs, advantages, mask? }', input);
+  checkKeys(input, 'input', { logProbs: 1, oldLogProbs: 1, advantages: 1, mask: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
-  const o = checkOptions(opts);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const olp = tensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
+  const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const olp = checkTensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
   sameShape(olp, 'oldLogProbs', lp.shape, 'logProbs');
-  const adv = tensor2(input.advantages, 'advantages', '[B, T]');
+  const adv = checkTensor2(input.advantages, 'advantages', '[B, T]');
   sameShape(adv, 'advantages', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const clipLow = checkNumber(o.clipLow, 'opts.clipLow', 0, 1, 'a number in [0, 1)');
@@ -522,14 +531,15 @@ function emptyCheck(B: number, T: number, name: string): void {
  */
 export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
-  const o = checkOptions(opts);
-  const v = tensor2(input.values, 'values', '[B, T]');
-  const R = tensor2(input.returns, 'returns', '[B, T]');
+  checkKeys(input, 'input', { values: 1, returns: 1, oldValues: 1, mask: 1 });
+  const o = checkOptions(opts, 'opts', VALUE_LOSS_KEYS);
+  const v = checkTensor2(input.values, 'values', '[B, T]');
+  const R = checkTensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
   const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
   let old: Float32Array | null = null;
   if (input.oldValues !== undefined) {
-    const ov = tensor2(input.oldValues, 'oldValues', '[B, T]');
+    const ov = checkTensor2(input.oldValues, 'oldValues', '[B, T]');
     sameShape(ov, 'oldValues', v.shape, 'values');
     old = ov.data;
   } else if (clip > 0) {
@@ -565,9 +575,10 @@ function positive(v: unknown, name: string): number {
  */
 export function klPenalty(input: KlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
-  const o = checkOptions(opts);
-  const lp = tensor2(input.logProbs, 'logProbs', '[B, T]');
-  const ref = tensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
+  checkKeys(input, 'input', { logProbs: 1, refLogProbs: 1, mask: 1 });
+  const o = checkOptions(opts, 'opts', KL_KEYS);
+  const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
+  const ref = checkTensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
   const est = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');

@@ -21,6 +21,6 @@ export function capabilities(): Capabilities {
  */
 export function memoryReadProbe(data: Float32Array, opts?: { threads?: number }): number {
   if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { threads: 1 });
   return native().readProbe(data, o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096));
 }

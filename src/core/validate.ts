@@ -21,10 +21,12 @@ export function shapeStr(shape: ArrayLike<number>): string {
   return `[${Array.from(shape).join(',')}]`;
 }
 
+/** A TypeError "Expected `expected` for `name` but received <description of `received`>". */
 export function typeError(name: string, expected: string, received: unknown): TypeError {
   return new TypeError(`Expected ${expected} for ${name} but received ${describe(received)}`);
 }
 
+/** A RangeError in the same words as {@link typeError}; `raw` prints `received` as it is (a number, a shape string). */
 export function rangeError(name: string, expected: string, received: unknown, raw = false): RangeError {
   return new RangeError(`Expected ${expected} for ${name} but received ${raw ? String(received) : describe(received)}`);
 }
@@ -49,15 +51,84 @@ export function checkNumber(v: unknown, name: string, min = -Infinity, max = Inf
   return v;
 }
 
-/** An options object or undefined. */
-export function checkOptions<T extends object>(v: T | undefined, name = 'opts'): Partial<T> {
+/**
+ * Every option name of an options type, as an object literal (`{ window: 1, … }`):
+ * the compiler then insists on exactly the keys of `T`, so the runtime list of
+ * valid names cannot drift from the type.
+ */
+export type OptionKeys<T> = { readonly [K in keyof Required<T>]: 1 };
+
+/** Levenshtein edit distance (insert, delete, substitute: cost 1 each). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+function isSubsequence(short: string, long: string): boolean {
+  let j = 0;
+  for (let i = 0; i < long.length && j < short.length; i++) if (long[i] === short[j]) j++;
+  return j === short.length;
+}
+
+/**
+ * The valid name closest to `key`: Levenshtein distance, where a difference
+ * only in case counts ½, and a key that is part of a name or the other way
+ * round (`thread` → `threads`, `huber` → `huberDelta`) or an abbreviation of
+ * it (`lr` ← `learningRate`) counts as near.
+ */
+export function closestName(key: string, names: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  const k = key.toLowerCase();
+  for (const n of names) {
+    const m = n.toLowerCase();
+    let d = Math.min(editDistance(key, n), editDistance(k, m) + 0.5);
+    const [short, long] = k.length <= m.length ? [k, m] : [m, k];
+    const lenDiff = 0.01 * (long.length - short.length);
+    if (short.length >= 2 && long.includes(short)) d = Math.min(d, 1 + lenDiff);
+    else if (short.length >= 2 && isSubsequence(short, long)) d = Math.min(d, 2 + lenDiff);
+    if (d < bestD) { bestD = d; best = n; }
+  }
+  return best;
+}
+
+/**
+ * An options object or undefined. A key that `known` (see {@link OptionKeys})
+ * does not list is a TypeError naming the key and the closest valid name, so a
+ * misspelt option never falls back to its default silently.
+ */
+export function checkOptions<T extends object>(v: T | undefined, name: string, known: OptionKeys<T>, what: 'option' | 'field' = 'option'): Partial<T> {
   if (v === undefined) return {};
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw typeError(name, 'an options object', v);
+  checkKeys(v, name, known, what);
   return v;
 }
 
+/**
+ * Refuses own keys of `v` that `known` does not list (a TypeError naming the key
+ * and the closest valid name). `what` is the word used: 'option' for options
+ * objects, 'field' for input objects such as `{ logProbs, …, mask }`, where a
+ * misspelt optional field (`maks`) would otherwise be ignored.
+ */
+export function checkKeys<T extends object>(v: T, name: string, known: OptionKeys<T>, what: 'option' | 'field' = 'field'): void {
+  const names = Object.keys(known);
+  for (const key of Object.keys(v)) {
+    if (Object.prototype.hasOwnProperty.call(known, key)) continue;
+    const near = closestName(key, names);
+    throw new TypeError(`Unknown ${what} ${name}.${key}${near ? ` (did you mean ${name}.${near}?)` : ''}; `
+      + `valid ${what}s of ${name}: ${names.join(', ') || 'none'}`);
+  }
+}
+
 /** Checks that `shape` is an array of non-negative integers of the given rank. */
-export function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
+function checkShape(shape: unknown, name: string, rank?: number, rankLabel?: string): number[] {
   if (!Array.isArray(shape)) throw typeError(`${name}.shape`, 'an array of integers', shape);
   for (let i = 0; i < shape.length; i++) {
     const d = shape[i];

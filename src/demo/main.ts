@@ -3,15 +3,16 @@
 // stages to a goal), writes the episodes as uint8 .npy frames, and labels them
 // through `feat2go label --encoder builtin`'s code path (built-in encoder,
 // SCENE_PROGRESS_OPTIONS): plots, summary, a contact sheet of one episode.
-// `npm start -- --features`: the V-JEPA-2-shaped feature sample instead
-// (issue 2's main job), labelled as `feat2go label` labels feature files.
+// `npm start -- --features`: the V-JEPA-2-shaped feature sample instead,
+// labelled as `feat2go label` labels feature files.
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { capabilities } from '../core/system.js';
+import { checkOptions } from '../core/validate.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
-import { failureLine, framesLabel, progressBar } from '../cli/label-command.js';
+import { failureLine, framesLabel, progressBar } from '../cli/ui.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
@@ -91,6 +92,7 @@ async function writeContactSheet(file: string, ep: ImageEpisode, cols = 6, rows 
  * console.log(report.summary.md);
  */
 export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
+  checkOptions(opts, 'opts', { out: 1, features: 1, log: 1, stderr: 1, experiment: 1 });
   const log = opts.log ?? ((s: string) => console.log(s));
   const stderr = opts.stderr ?? process.stderr;
   const root = path.resolve(opts.out ?? process.env.FEAT2GO_OUT ?? 'feat2go-out');

@@ -2,7 +2,8 @@
 // ([T, 256, 1024]): a scene whose features move through a few stages, each
 // from one anchor state to the next and then held still (a pause), with noise.
 import type { Segment, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, rangeError } from '../core/validate.js';
+import { sfc32Stream } from '../core/random.js';
+import { checkInt, checkNumber, checkOptions, rangeError, type OptionKeys } from '../core/validate.js';
 
 /** Options of {@link sampleEpisodes}. Every field is optional. */
 export interface SampleOptions {
@@ -19,7 +20,7 @@ export interface SampleOptions {
   patches?: number;
   /** Feature dims D. Default 1024 (ViT-L). */
   dims?: number;
-  /** Per-element noise standard deviation relative to the unit-variance features. Default 0.02 (held frames then stay within the default threshold's reach; see the README). */
+  /** Per-element noise standard deviation relative to the unit-variance features. Default 0.02 (held frames then stay within the default threshold's reach; see docs/progress.md). */
   noise?: number;
   /** Average frames per stage (pause + motion); the stage count is about T / this (at least 2). Default 40. */
   framesPerStage?: number;
@@ -35,26 +36,6 @@ export interface SampleEpisode {
   stages: Segment[];
 }
 
-/** sfc32: a small, fast, seedable PRNG with a 128-bit state (uniform in [0, 1)). */
-function sfc32(a: number, b: number, c: number, d: number): () => number {
-  return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (a + b | 0) + d | 0;
-    d = d + 1 | 0;
-    a = b ^ (b >>> 9);
-    b = c + (c << 3) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = c + t | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
-function makeRng(seed: number, stream: number): () => number {
-  const r = sfc32(0x9e3779b9, seed >>> 0, (seed / 4294967296) >>> 0, stream >>> 0);
-  for (let i = 0; i < 15; i++) r(); // mix the seed in
-  return r;
-}
-
 function fillGaussian(out: Float32Array, rng: () => number, scale = 1): void {
   for (let i = 0; i < out.length; i += 2) {
     const u = 1 - rng();
@@ -67,8 +48,12 @@ function fillGaussian(out: Float32Array, rng: () => number, scale = 1): void {
 
 interface Resolved { count: number; seed: number; frames: number[] | undefined; minFrames: number; maxFrames: number; N: number; D: number; noise: number; perStage: number }
 
+const SAMPLE_KEYS: OptionKeys<SampleOptions> = {
+  count: 1, seed: 1, minFrames: 1, maxFrames: 1, frames: 1, patches: 1, dims: 1, noise: 1, framesPerStage: 1,
+};
+
 function resolve(opts: SampleOptions | undefined): Resolved {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', SAMPLE_KEYS);
   const minFrames = o.minFrames === undefined ? 80 : checkInt(o.minFrames, 'opts.minFrames', 1);
   const maxFrames = o.maxFrames === undefined ? Math.max(400, minFrames) : checkInt(o.maxFrames, 'opts.maxFrames', 1);
   if (maxFrames < minFrames) throw rangeError('opts.maxFrames', `an integer ≥ opts.minFrames (${minFrames})`, maxFrames);
@@ -95,7 +80,7 @@ function resolve(opts: SampleOptions | undefined): Resolved {
 export function sampleEpisode(index: number, opts?: SampleOptions): SampleEpisode {
   const r = resolve(opts);
   const i = checkInt(index, 'index', 0, Math.max(0, r.count - 1));
-  const rng = makeRng(r.seed, i + 1);
+  const rng = sfc32Stream(r.seed, i + 1);
   const T = r.frames ? r.frames[i] : r.minFrames + Math.floor(rng() * (r.maxFrames - r.minFrames + 1));
   const { N, D } = r;
   const F = N * D;

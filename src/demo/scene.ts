@@ -5,7 +5,8 @@
 // downloaded. Deterministic for a given seed.
 import { framesFromArray, type FrameSource } from '../io/episodes.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions } from '../core/validate.js';
+import { mulberry32 } from '../core/random.js';
+import { checkInt, checkNumber, checkOptions, type OptionKeys } from '../core/validate.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { encodeFrames } from '../encoders/encoder.js';
 
@@ -42,17 +43,6 @@ export interface SceneOptions {
   noise?: number;
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type RGB = [number, number, number];
 
 function fillRect(img: Uint8Array, size: number, x0: number, y0: number, w: number, h: number, c: RGB): void {
@@ -84,15 +74,17 @@ function lerp(a: number, b: number, u: number): number {
  * const eps = sampleImageEpisodes({ count: 2, size: 96 });
  * const f = await encodeSceneEpisode(eps[0], patchStatsEncoder());   // [T, 256, 14]
  */
+const SCENE_KEYS: OptionKeys<SceneOptions> = { count: 1, size: 1, seed: 1, noise: 1 };
+
 export function sampleImageEpisodes(opts?: SceneOptions): ImageEpisode[] {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', SCENE_KEYS);
   const count = o.count === undefined ? 4 : checkInt(o.count, 'opts.count', 1, 1000);
   const size = o.size === undefined ? 96 : checkInt(o.size, 'opts.size', 32, 2048);
   const seed = o.seed === undefined ? 7 : checkInt(o.seed, 'opts.seed', 0, 2 ** 32 - 1);
   const noise = o.noise === undefined ? 6 : checkNumber(o.noise, 'opts.noise', 0, 128);
   const out: ImageEpisode[] = [];
   for (let e = 0; e < count; e++) {
-    const r = rng(seed * 1000 + e + 1);
+    const r = mulberry32(seed * 1000 + e + 1);
     const j = (lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
     const u = size / 96;
     const cube = 24 * u;

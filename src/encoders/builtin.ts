@@ -60,14 +60,14 @@ function checkFrames(frames: unknown, grid: [number, number]): { data: Uint8Arra
  * one step per frame. Computed in C++ on the shared thread pool, parallel over frames.
  *
  * It sees colour and edges at a fixed grid position — no semantics, no invariance
- * to camera motion or lighting; see the README for its limits.
+ * to camera motion or lighting; see docs/encoders.md for its limits.
  *
  * @example
  * const enc = patchStatsEncoder({ grid: 16, bins: 8 });       // 256 patches × 14 dims
  * const f = await enc.encode({ data: rgb, shape: [T, 128, 128, 3] });
  */
 export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { grid: 1, bins: 1, imageSize: 1, chunkFrames: 1, threads: 1 });
   let grid: [number, number] = [16, 16];
   if (o.grid !== undefined) {
     if (typeof o.grid === 'number') { const g = checkInt(o.grid, 'opts.grid', 1, 1024); grid = [g, g]; } else if (Array.isArray(o.grid) && o.grid.length === 2) {

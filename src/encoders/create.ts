@@ -5,7 +5,7 @@ import { extname } from 'node:path';
 import { patchStatsEncoder } from './builtin.js';
 import type { FrameEncoder } from './encoder.js';
 import { OnnxVisualEncoder } from './onnx.js';
-import { typeError } from '../core/validate.js';
+import { checkOptions, typeError } from '../core/validate.js';
 
 /** Settings shared by `--encoder` users (encode and label). */
 export interface EncoderSpecOptions {
@@ -31,6 +31,7 @@ export interface EncoderSpecOptions {
  * const features = await encodeFrames('episodes/ep_000', encoder);
  */
 export async function createEncoder(spec: string, opts: EncoderSpecOptions = {}): Promise<FrameEncoder> {
+  checkOptions(opts, 'opts', { imageSize: 1, framesPerClip: 1, tubelet: 1, grid: 1, executionProviders: 1 });
   if (typeof spec !== 'string' || spec.length === 0) throw typeError('encoder', "'builtin' or the path of an .onnx model", spec);
   if (spec === 'builtin') return patchStatsEncoder({ imageSize: opts.imageSize, grid: opts.grid });
   if (extname(spec).toLowerCase() !== '.onnx') throw new TypeError(`Expected 'builtin' or the path of an .onnx model for --encoder but received '${spec}'`);

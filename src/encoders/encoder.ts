@@ -32,6 +32,10 @@ export interface EncodeFramesOptions {
   chunkFrames?: number;
   /** Called after every chunk with frames done so far and the total when known. */
   onProgress?: (framesDone: number, framesTotal: number | undefined) => void;
+  /** Videos: use the frames of a partial decode (with a warning) instead of failing (see `ChunkOptions.allowPartial`). */
+  allowPartial?: boolean;
+  /** Receives warnings such as an allowed partial decode (default: `process.emitWarning`). */
+  onWarning?: (message: string) => void;
 }
 
 /**
@@ -51,7 +55,7 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   if (encoder === null || typeof encoder !== 'object' || typeof (encoder as FrameEncoder).begin !== 'function') {
     throw typeError('encoder', 'a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder)', encoder);
   }
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, onProgress: 1, allowPartial: 1, onWarning: 1 });
   const chunkFrames = o.chunkFrames === undefined ? encoder.chunkFrames : checkInt(o.chunkFrames, 'opts.chunkFrames', 1);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
   const src = typeof source === 'string' ? await openEpisode(source) : source;
@@ -65,7 +69,8 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   };
   let done = 0;
   try {
-    for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize })) {
+    const partial = { ...(o.allowPartial !== undefined ? { allowPartial: o.allowPartial } : {}), ...(o.onWarning !== undefined ? { onWarning: o.onWarning } : {}) };
+    for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize, ...partial })) {
       await stream.push(chunk);
       done += chunk.count;
       o.onProgress?.(done, src.length);
@@ -105,6 +110,10 @@ export interface EncodeEpisodesOptions {
   onProgress?: (episode: number, framesDone: number, framesTotal: number | undefined, episodes: number) => void;
   /** Called when an episode ends (encoded or failed), e.g. to write or label it right away. */
   onEpisode?: (result: EncodedEpisode, index: number) => void | Promise<void>;
+  /** Videos: use the frames of a partial decode (with a warning) instead of failing that episode. */
+  allowPartial?: boolean;
+  /** Receives warnings with the episode's index (default: `process.emitWarning`). */
+  onWarning?: (message: string, episode: number) => void;
 }
 
 /**
@@ -118,7 +127,7 @@ export interface EncodeEpisodesOptions {
  */
 export async function encodeEpisodes(sources: Array<string | FrameSource>, encoder: FrameEncoder, opts?: EncodeEpisodesOptions): Promise<EncodedEpisode[]> {
   if (!Array.isArray(sources)) throw typeError('sources', 'an array of episode paths or FrameSources', sources);
-  const o = checkOptions(opts);
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, onProgress: 1, onEpisode: 1, allowPartial: 1, onWarning: 1 });
   const results: EncodedEpisode[] = [];
   for (let i = 0; i < sources.length; i++) {
     const s = sources[i];
@@ -129,6 +138,8 @@ export async function encodeEpisodes(sources: Array<string | FrameSource>, encod
       const features = await encodeFrames(s, encoder, {
         chunkFrames: o.chunkFrames,
         onProgress: (done, total) => { frames = done; o.onProgress?.(i, done, total, sources.length); },
+        ...(o.allowPartial !== undefined ? { allowPartial: o.allowPartial } : {}),
+        ...(o.onWarning !== undefined ? { onWarning: (m: string) => o.onWarning!(m, i) } : {}),
       });
       r = { path, ok: true, features, frames };
     } catch (err) {

@@ -9,8 +9,11 @@ import * as ort from 'onnxruntime-node';
 import type { FrameChunk } from '../io/episodes.js';
 import { native } from '../core/native.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, shapeStr, typeError } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
+
+/** Terminal colour codes that onnxruntime puts in some messages. */
+const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 /** ImageNet channel means, as used by V-JEPA 2 preprocessing. */
 export const IMAGENET_MEAN = Object.freeze([0.485, 0.456, 0.406]) as readonly [number, number, number];
@@ -50,7 +53,7 @@ async function createSession(path: unknown, what: string, eps: unknown, threads:
     const session = await ort.InferenceSession.create(path, options);
     return { session, provider: providers[0] };
   } catch (err) {
-    const msg = String((err as Error).message ?? err).split('\n')[0].replace(/\u001b\[[0-9;]*m/g, '');
+    const msg = String((err as Error).message ?? err).split('\n')[0].replace(ANSI_ESCAPE, '');
     if (eps === undefined && providers[0] === 'cuda') {
       // CUDA library present but unusable (no GPU / driver): fall back to the CPU.
       try {
@@ -224,7 +227,7 @@ export class OnnxVisualEncoder implements FrameEncoder {
    * const features = await encodeFrames('episodes/ep_000', enc);   // [T/2, 256, 1024]
    */
   static async load(path: string, opts?: OnnxVisualEncoderOptions): Promise<OnnxVisualEncoder> {
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', ONNX_ENCODER_KEYS);
     const what = 'OnnxVisualEncoder.load';
     const layout = o.layout ?? 'BTCHW';
     if (layout !== 'BTCHW' && layout !== 'BCTHW') throw typeError('opts.layout', "'BTCHW' or 'BCTHW'", layout);
@@ -392,6 +395,11 @@ function checkTriple(v: unknown, name: string, positive: boolean): readonly numb
 // ------------------------------------------------------------ backbone
 
 /** Options of {@link OnnxBackbone.load}. */
+const ONNX_ENCODER_KEYS: OptionKeys<OnnxVisualEncoderOptions> = {
+  inputName: 1, outputName: 1, layout: 1, framesPerClip: 1, tubelet: 1, imageSize: 1, mean: 1, std: 1, clipStride: 1,
+  executionProviders: 1, threads: 1,
+};
+
 export interface OnnxBackboneOptions {
   /** Output holding the hidden state (default: the model's only output, else 'last_hidden_state' / 'hidden_states'). */
   outputName?: string;
@@ -444,7 +452,7 @@ export class OnnxBackbone {
    * const h = await bb.embed({ pixel_values: { data, shape: [8, 3, 448, 448] } });   // [8, 2560]
    */
   static async load(path: string, opts?: OnnxBackboneOptions): Promise<OnnxBackbone> {
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { outputName: 1, pooling: 1, executionProviders: 1, threads: 1 });
     const what = 'OnnxBackbone.load';
     const pooling = o.pooling ?? 'last';
     if (pooling !== 'last' && pooling !== 'first' && pooling !== 'mean') throw typeError('opts.pooling', "'last', 'first' or 'mean'", pooling);

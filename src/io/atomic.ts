@@ -4,6 +4,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { checkOptions } from '../core/validate.js';
+import { fileKind } from './common.js';
 
 /** Data accepted by {@link writeFileAtomic}: a string (UTF-8), bytes, or a list of byte chunks written in order. */
 export type AtomicData = string | ArrayBufferView | ReadonlyArray<ArrayBufferView>;
@@ -15,6 +17,54 @@ function toBytes(v: ArrayBufferView): Uint8Array {
 /** The temporary name used next to `target` (hidden, unique per call). */
 function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes sure `dir` is a folder, creating it and its missing parents one level
+ * at a time (not with a recursive mkdir, which Node retries forever under
+ * /proc). Fails at once, naming `dir`, when it or an ancestor exists but is
+ * not a folder, or a level cannot be created.
+ *
+ * @throws {Error} `<dir>: exists and is a file, not a folder`, `<dir>: cannot create folder … (ENOENT …)`
+ */
+export function ensureDir(dir: string): void {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`Expected a folder path string for dir but received ${typeof dir}`);
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = abs; ; p = path.dirname(p)) {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(p);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new Error(`${dir}: cannot use ${p} as a folder (${code ?? (err as Error).message})`);
+    }
+    if (st) {
+      if (!st.isDirectory()) {
+        throw new Error(p === abs ? `${dir}: exists and is ${fileKind(st)}, not a folder` : `${dir}: ${p} is ${fileKind(st)}, not a folder`);
+      }
+      break;
+    }
+    missing.push(p);
+    if (path.dirname(p) === p) break;
+  }
+  for (const m of missing.reverse()) {
+    try {
+      fs.mkdirSync(m);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST' && isDir(m)) continue;
+      throw new Error(`${dir}: cannot create folder ${m} (${code ?? (err as Error).message})`);
+    }
+  }
 }
 
 /**
@@ -30,14 +80,18 @@ function tempName(target: string): string {
  * writeFileAtomic('out/summary.json', JSON.stringify(summary));
  */
 export function writeFileAtomic(file: string, data: AtomicData, opts: { mode?: number } = {}): void {
+  const o = checkOptions(opts, 'opts', { mode: 1 });
   if (typeof file !== 'string' || file.length === 0) throw new TypeError(`Expected a file path string for file but received ${typeof file}`);
+  // A folder (or a path ending in a separator) is not a file name: the temporary file
+  // would otherwise land in the folder's parent and the rename fail with a bare EISDIR.
+  if (/[\\/]$/.test(file) || isDir(file)) throw Object.assign(new Error(`${file}: is a directory (EISDIR), not a file path to write`), { code: 'EISDIR' });
   const chunks: Uint8Array[] = typeof data === 'string'
     ? [Buffer.from(data, 'utf8')]
     : Array.isArray(data) ? (data as ArrayBufferView[]).map(toBytes) : [toBytes(data as ArrayBufferView)];
   const tmp = tempName(file);
   let fd = -1;
   try {
-    fd = fs.openSync(tmp, 'wx', opts.mode ?? 0o644);
+    fd = fs.openSync(tmp, 'wx', o.mode ?? 0o644);
     for (const c of chunks) {
       let off = 0;
       while (off < c.byteLength) off += fs.writeSync(fd, c, off, Math.min(c.byteLength - off, 1 << 30));

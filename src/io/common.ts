@@ -119,9 +119,43 @@ export function readAt(fd: number, length: number, position: number): Uint8Array
   return off === length ? buf : buf.subarray(0, off);
 }
 
+/** What a non-regular file is, for error messages. */
+export function fileKind(st: fs.Stats): string {
+  if (st.isFile()) return 'a file';
+  if (st.isDirectory()) return 'a folder';
+  if (st.isFIFO()) return 'a named pipe';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a file for reading, refusing anything but a regular file with a
+ * FileFormatError naming it: a named pipe would block the reader forever
+ * (it is opened non-blocking, so opening returns at once), a folder would
+ * fail later with a bare EISDIR. Errors of the open itself (ENOENT, EACCES)
+ * are thrown as they are; their message names the file.
+ */
+export function openRegularFile(file: string, format: string): number {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  let st: fs.Stats;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (err) {
+    fs.closeSync(fd);
+    throw err;
+  }
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new FileFormatError(file, format, `${fileKind(st)}, not a regular file`);
+  }
+  return fd;
+}
+
 /** Reads a whole file into a fresh, unpooled buffer (so typed views of it own their memory). */
-export function readWholeFile(file: string): Uint8Array {
-  const fd = fs.openSync(file, 'r');
+export function readWholeFile(file: string, format = 'input'): Uint8Array {
+  const fd = openRegularFile(file, format);
   try {
     return readAt(fd, fs.fstatSync(fd).size, 0);
   } finally {

@@ -9,6 +9,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { basename, delimiter, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { readNpyHeader } from './npy.js';
+import { fileKind } from './common.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError } from '../core/validate.js';
 
 /** A chunk of consecutive RGB frames, `[count, height, width, 3]` uint8, row-major. */
@@ -27,6 +28,14 @@ export interface ChunkOptions {
   chunkFrames?: number;
   /** When set, every frame is resized so its short side is `size`, then centre-cropped to `size × size`. */
   size?: number;
+  /**
+   * Videos: a partial decode (ffmpeg reports an error such as a truncated file, or fewer
+   * frames decode than the container lists) is an error naming the file unless this is
+   * true; then the frames that decoded are used and `onWarning` gets the message.
+   */
+  allowPartial?: boolean;
+  /** Receives warnings (a partial decode allowed by `allowPartial`). Default: `process.emitWarning`. */
+  onWarning?: (message: string) => void;
 }
 
 /** A streaming source of one episode's frames. */
@@ -52,11 +61,22 @@ export function naturalSort(names: readonly string[]): string[] {
   return [...names].sort((a, b) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0));
 }
 
-function chunkOpts(opts: ChunkOptions | undefined): { chunkFrames: number; size: number | undefined } {
-  const o = checkOptions(opts);
+interface ResolvedChunkOptions {
+  chunkFrames: number;
+  size: number | undefined;
+  allowPartial: boolean;
+  onWarning: (message: string) => void;
+}
+
+function chunkOpts(opts: ChunkOptions | undefined): ResolvedChunkOptions {
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1 });
+  if (o.allowPartial !== undefined && typeof o.allowPartial !== 'boolean') throw typeError('opts.allowPartial', 'a boolean', o.allowPartial);
+  if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('opts.onWarning', 'a function', o.onWarning);
   return {
     chunkFrames: o.chunkFrames === undefined ? 32 : checkInt(o.chunkFrames, 'opts.chunkFrames', 1),
     size: o.size === undefined ? undefined : checkInt(o.size, 'opts.size', 1),
+    allowPartial: o.allowPartial ?? false,
+    onWarning: o.onWarning ?? ((m: string) => process.emitWarning(m, 'Feat2GoPartialVideo')),
   };
 }
 
@@ -159,6 +179,11 @@ async function imageFolder(dir: string): Promise<FrameSource> {
   const names = naturalSort((await readdir(dir)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())));
   if (names.length === 0) throw new Error(`${dir}: no PNG or JPEG frames in this folder (zero-length episode)`);
   const files = names.map((n) => join(dir, n));
+  // A frame name that is a named pipe or device would block the decoder's thread for good.
+  for (const f of files) {
+    const st = await stat(f);
+    if (!st.isFile()) throw new Error(`${f}: ${fileKind(st)}, not a regular image file`);
+  }
   return {
     path: dir,
     kind: 'images',
@@ -254,14 +279,21 @@ function requireTool(tool: string, file: string): string {
   return p;
 }
 
-function probeVideo(ffprobe: string, file: string): { width: number; height: number } {
-  const r = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'csv=p=0', file], { encoding: 'utf8' });
-  const m = /^(\d+),(\d+)/.exec((r.stdout ?? '').trim());
+function probeVideo(ffprobe: string, file: string): { width: number; height: number; frames: number | undefined } {
+  const r = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,nb_frames', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  const m = /^(\d+),(\d+)(?:,(\d+))?/.exec((r.stdout ?? '').trim());
   if (r.status !== 0 || !m) {
     const why = (r.stderr ?? '').trim().split('\n').pop() || 'no video stream: the file has zero frames or is not a video';
     throw new Error(`${file}: cannot read video (${why})`);
   }
-  return { width: Number(m[1]), height: Number(m[2]) };
+  // nb_frames is what the container lists (absent, 'N/A', for WebM/MKV).
+  return { width: Number(m[1]), height: Number(m[2]), frames: m[3] === undefined ? undefined : Number(m[3]) };
+}
+
+/** ffmpeg's stderr reduced to distinct lines without the `[demuxer @ 0x…]` prefixes (first few). */
+function ffmpegMessages(stderr: string, max = 3): string {
+  const lines = [...new Set(stderr.split('\n').map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim()).filter(Boolean))];
+  return lines.slice(0, max).join('; ') + (lines.length > max ? `; … (${lines.length - max} more)` : '');
 }
 
 async function videoEpisode(file: string): Promise<FrameSource> {
@@ -273,11 +305,15 @@ async function videoEpisode(file: string): Promise<FrameSource> {
     kind: 'video',
     length: undefined,
     async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+      const { chunkFrames, size, allowPartial, onWarning } = chunkOpts(opts);
       const W = size ?? dims.width;
       const H = size ?? dims.height;
       const vf = size === undefined ? [] : ['-vf', `scale=${size}:${size}:force_original_aspect_ratio=increase:flags=lanczos,crop=${size}:${size}`];
-      const proc = spawn(ffmpeg, ['-nostdin', '-v', 'error', '-i', file, ...vf, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Every decoded frame once (no duplication or dropping to a constant rate), so the
+      // count can be compared with the container's; `-v error` keeps stderr empty for a
+      // clean decode, so anything there is a decoding problem.
+      const proc = spawn(ffmpeg, ['-nostdin', '-v', 'error', '-i', file, ...vf, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'],
+        { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       proc.stderr.setEncoding('utf8');
       proc.stderr.on('data', (d: string) => { if (stderr.length < 4000) stderr += d; });
@@ -307,10 +343,22 @@ async function videoEpisode(file: string): Promise<FrameSource> {
           }
         }
         const code = await exited;
-        if (code !== 0) throw new Error(`${file}: ffmpeg failed with exit code ${code}: ${stderr.trim() || 'no message'}`);
         const count = Math.floor(fill / fb);
+        const decoded = start + count;
+        if (code !== 0 && decoded === 0) throw new Error(`${file}: ffmpeg failed with exit code ${code}: ${stderr.trim() || 'no message'}`);
+        if (decoded === 0) throw new Error(`${file}: the video has zero decodable frames (zero-length episode)`);
+        // A partial decode: ffmpeg complained (a truncated file still exits 0), or fewer
+        // frames came out than the container lists. Decided before the last chunk is
+        // handed out, so a refused episode never completes.
+        const short = dims.frames !== undefined && decoded < dims.frames;
+        if (code !== 0 || stderr.trim() !== '' || short) {
+          const what = `${file}: partial decode, the video is truncated or corrupt: decoded ${decoded}`
+            + `${dims.frames !== undefined ? ` of ${dims.frames}` : ''} frames`
+            + `${code !== 0 ? `, ffmpeg exit code ${code}` : ''}${stderr.trim() ? ` (ffmpeg: ${ffmpegMessages(stderr)})` : ''}`;
+          if (!allowPartial) throw new Error(`${what}; pass allowPartial (CLI: --allow-partial) to use the frames that decode`);
+          onWarning(`${what}; using the ${decoded} frames that decoded (allowPartial)`);
+        }
         if (count > 0) yield { data: buf.subarray(0, count * fb), count, height: H, width: W, start };
-        if (start + count === 0) throw new Error(`${file}: the video has zero decodable frames (zero-length episode)`);
         finished = true;
       } finally {
         if (!finished && proc.exitCode === null) proc.kill('SIGKILL');
@@ -342,6 +390,7 @@ export async function openEpisode(path: string): Promise<FrameSource> {
     throw new Error(`${path}: no such file or folder`);
   }
   if (st.isDirectory()) return imageFolder(path);
+  if (!st.isFile()) throw new Error(`${path}: ${fileKind(st)}, not a regular file or a folder of frames`);
   const ext = extname(path).toLowerCase();
   if (ext === '.npy') return npyEpisode(path);
   if (VIDEO_EXTENSIONS.includes(ext)) return videoEpisode(path);

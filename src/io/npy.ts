@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import type { Tensor } from '../core/types.js';
 import { writeFileAtomic } from './atomic.js';
-import { FileFormatError, bytesLE, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
+import { FileFormatError, bytesLE, decodeF16, openRegularFile, readAt, readWholeFile, shapeSize, view32 } from './common.js';
 
 /** Element types that {@link readNpy} understands (`float16` data is returned as float32). */
 export type NpyDtype = 'float32' | 'float16' | 'uint8' | 'int32';
@@ -191,7 +191,7 @@ function checkDataLength(h: NpyHeader, have: number, name: string): void {
  * const { dtype, shape, dataOffset } = readNpyHeader('frames.npy'); // 'uint8', [T, H, W, 3], 128
  */
 export function readNpyHeader(file: string): NpyHeader {
-  const fd = fs.openSync(file, 'r');
+  const fd = openRegularFile(file, 'npy');
   try {
     const size = fs.fstatSync(fd).size;
     const read = (n: number) => readAt(fd, Math.min(size, n), 0);
@@ -245,7 +245,7 @@ export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
  * const { dtype, shape, data } = readNpy('episode.npy'); // e.g. 'uint8', [T, H, W, 3], Uint8Array
  */
 export function readNpy(file: string): NpyArray {
-  return parseNpy(readWholeFile(file), file);
+  return parseNpy(readWholeFile(file, 'npy'), file);
 }
 
 /**

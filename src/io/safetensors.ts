@@ -4,7 +4,9 @@
 // writes F32. Spec: https://github.com/huggingface/safetensors#format
 import fs from 'node:fs';
 import { writeFileAtomic } from './atomic.js';
-import { FileFormatError, bytesLE, decodeBF16, decodeF16, readAt, readWholeFile, shapeSize, view32 } from './common.js';
+import { FileFormatError, bytesLE, decodeBF16, decodeF16, openRegularFile, readAt, readWholeFile, shapeSize, view32 } from './common.js';
+import { JsonFloat, StrictJsonError, parseStrictJson, type StrictJsonValue } from './strict-json.js';
+import { checkOptions } from '../core/validate.js';
 
 /** Largest JSON header accepted (the reference implementation's limit). */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
@@ -48,6 +50,39 @@ export interface SafetensorsHeader {
   dataLength: number;
 }
 
+function isObject(v: StrictJsonValue): v is { [key: string]: StrictJsonValue } {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof JsonFloat);
+}
+
+/** A header value for an error message (JsonFloat as written in the file). */
+function show(v: unknown): string {
+  const s = JSON.stringify(v, (_k, x: unknown) => (x instanceof JsonFloat ? `\u0000${x.text}\u0000` : x));
+  return s === undefined ? String(v) : s.replace(/"\\u0000([^"]*)\\u0000"/g, '$1');
+}
+
+/**
+ * The reference implementation's layout rules: sorted by offsets, tensors tile
+ * the data section exactly, from byte 0 to its last byte, with no overlap and
+ * no gap (empty tensors sit at the boundary between two others).
+ */
+function checkLayout(tensors: readonly SafetensorsEntry[], dataLength: number, bad: (reason: string) => never): void {
+  const sorted = [...tensors].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let pos = 0;
+  let prev: SafetensorsEntry | undefined;
+  for (const t of sorted) {
+    const where = `tensor '${t.name}' (data_offsets [${t.begin}, ${t.end}])`;
+    if (t.begin < pos) bad(`${where} overlaps tensor '${prev!.name}' (data_offsets [${prev!.begin}, ${prev!.end}]): tensors must not share bytes`);
+    if (t.begin > pos) {
+      bad(`${where} leaves a gap of ${t.begin - pos} bytes ${prev ? `after tensor '${prev.name}'` : 'at the start of the data'}: tensors must cover the data without gaps`);
+    }
+    pos = t.end;
+    prev = t;
+  }
+  if (pos !== dataLength) {
+    bad(`the tensors cover ${pos} of the ${dataLength} data bytes: ${dataLength - pos} trailing bytes belong to no tensor`);
+  }
+}
+
 function parseHeaderBytes(prefix: Uint8Array, totalSize: number, name: string, needFullHeader: boolean): SafetensorsHeader | number {
   const bad = (reason: string): never => { throw new FileFormatError(name, 'safetensors', reason); };
   if (totalSize < 8) bad(`file too short (${totalSize} bytes) for the 8-byte header length`);
@@ -59,34 +94,41 @@ function parseHeaderBytes(prefix: Uint8Array, totalSize: number, name: string, n
     if (needFullHeader) bad('internal: header not fully read');
     return n;
   }
-  let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(prefix.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(prefix.subarray(8, 8 + n));
   } catch (err) {
     return bad(`header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) return bad('header JSON is not an object');
+  let json: StrictJsonValue;
+  try {
+    json = parseStrictJson(text);
+  } catch (err) {
+    if (!(err instanceof StrictJsonError)) throw err;
+    return bad(`header is not valid UTF-8 JSON (${err.message})`);
+  }
+  if (!isObject(json)) return bad('header JSON is not an object');
   const dataLength = totalSize - 8 - n;
   const metadata: Record<string, string> = {};
   const tensors: SafetensorsEntry[] = [];
-  for (const [key, v] of Object.entries(json as Record<string, unknown>)) {
+  for (const [key, v] of Object.entries(json as Record<string, StrictJsonValue>)) {
     if (key === '__metadata__') {
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) bad('__metadata__ is not an object');
+      if (!isObject(v)) bad('__metadata__ is not an object');
       for (const [mk, mv] of Object.entries(v as Record<string, unknown>)) {
-        if (typeof mv !== 'string') bad(`__metadata__.${mk} is not a string`);
+        if (typeof mv !== 'string') bad(`__metadata__.${mk} is not a string (${show(mv)})`);
         metadata[mk] = mv as string;
       }
       continue;
     }
     const where = `tensor '${key}'`;
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return bad(`${where} is not an object`);
+    if (!isObject(v)) return bad(`${where} is not an object`);
     const { dtype, shape, data_offsets: offs } = v as Record<string, unknown>;
-    if (typeof dtype !== 'string' || !(dtype in DTYPE_SIZES)) return bad(`${where} has unknown dtype ${JSON.stringify(dtype)}`);
+    if (typeof dtype !== 'string' || !Object.prototype.hasOwnProperty.call(DTYPE_SIZES, dtype)) return bad(`${where} has unknown dtype ${show(dtype)}`);
     if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
-      return bad(`${where} has a bad shape ${JSON.stringify(shape)} (expected non-negative integers)`);
+      return bad(`${where} has a bad shape ${show(shape)} (expected non-negative integers)`);
     }
     if (!Array.isArray(offs) || offs.length !== 2 || offs.some((d) => typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0)) {
-      return bad(`${where} has bad data_offsets ${JSON.stringify(offs)} (expected [begin, end])`);
+      return bad(`${where} has bad data_offsets ${show(offs)} (expected [begin, end] of non-negative integers)`);
     }
     const [begin, end] = offs as number[];
     if (begin > end) bad(`${where} has data_offsets [${begin}, ${end}] with begin > end`);
@@ -98,12 +140,15 @@ function parseHeaderBytes(prefix: Uint8Array, totalSize: number, name: string, n
     }
     tensors.push({ name: key, dtype, shape: (shape as number[]).slice(), begin, end });
   }
+  checkLayout(tensors, dataLength, bad);
   return { tensors, metadata, dataOffset: 8 + n, dataLength };
 }
 
 /**
  * Parses and validates the header of a safetensors file held in memory.
- * @throws {FileFormatError} on a bad length, JSON, dtype, shape or data_offsets
+ * @throws {FileFormatError} on a bad length, JSON (duplicate keys included), dtype, shape or
+ *   data_offsets, and where the tensors do not tile the data section exactly (overlap, gap,
+ *   trailing bytes): the rules of the reference implementation
  */
 export function parseSafetensorsHeader(bytes: Uint8Array, name = 'buffer'): SafetensorsHeader {
   return parseHeaderBytes(bytes, bytes.length, name, true) as SafetensorsHeader;
@@ -115,7 +160,7 @@ export function parseSafetensorsHeader(bytes: Uint8Array, name = 'buffer'): Safe
  * @throws {FileFormatError} naming the file and the problem
  */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  const fd = fs.openSync(file, 'r');
+  const fd = openRegularFile(file, 'safetensors');
   try {
     const size = fs.fstatSync(fd).size;
     const r = parseHeaderBytes(readAt(fd, Math.min(size, 8), 0), size, file, false);
@@ -156,6 +201,7 @@ function pick(h: SafetensorsHeader, names: readonly string[] | undefined, file: 
  * @throws {FileFormatError} on invalid files and on tensors whose dtype is not F32/F16/BF16
  */
 export function parseSafetensors(bytes: Uint8Array, name = 'buffer', opts: { names?: readonly string[] } = {}): Map<string, SafetensorsTensor> {
+  checkOptions(opts, 'opts', { names: 1 });
   if (!(bytes instanceof Uint8Array)) throw new TypeError(`Expected a Uint8Array or Buffer for bytes but received ${typeof bytes}`);
   const h = parseSafetensorsHeader(bytes, name);
   const out = new Map<string, SafetensorsTensor>();
@@ -178,17 +224,18 @@ export function parseSafetensors(bytes: Uint8Array, name = 'buffer', opts: { nam
  * const w = weights.get('head.0.weight'); // { dtype: 'F32', shape: [512, 2560], data }
  */
 export function readSafetensors(file: string, opts: { names?: readonly string[] } = {}): Map<string, SafetensorsTensor> {
+  checkOptions(opts, 'opts', { names: 1 });
   const h = readSafetensorsHeader(file);
   const entries = pick(h, opts.names, file);
   const out = new Map<string, SafetensorsTensor>();
   if (opts.names === undefined) {
     // All tensors: one read of the whole file.
-    const bytes = readWholeFile(file);
+    const bytes = readWholeFile(file, 'safetensors');
     if (bytes.length !== h.dataOffset + h.dataLength) throw new FileFormatError(file, 'safetensors', 'file changed while being read');
     for (const e of entries) out.set(e.name, decodeEntry(e, bytes, h.dataOffset + e.begin, file, true));
     return out;
   }
-  const fd = fs.openSync(file, 'r');
+  const fd = openRegularFile(file, 'safetensors');
   try {
     for (const e of entries) {
       const buf = readAt(fd, e.end - e.begin, h.dataOffset + e.begin);

@@ -6,11 +6,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_PROGRESS_OPTIONS, progressTargets, progressTargetsSync } from '../core/progress.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import { FileFormatError } from '../io/common.js';
+import { randomBytes } from 'node:crypto';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { FileFormatError, fileKind } from '../io/common.js';
 import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
+import { checkOptions, type OptionKeys } from '../core/validate.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
@@ -31,7 +33,20 @@ export interface LabelPathsOptions extends ProgressOptions {
   encoder?: FrameEncoder;
   /** With an encoder: called after every chunk of frames (frames done, total when known, episode, its index, episodes in all). */
   onFrames?: (framesDone: number, framesTotal: number | undefined, episode: string, index: number, episodes: number) => void;
+  /**
+   * With an encoder: label a video that decodes only partly (truncated or corrupt: ffmpeg
+   * reports errors, or fewer frames decode than the container lists) from the frames that
+   * decode, with a warning, instead of skipping it as a failure. Default false.
+   */
+  allowPartial?: boolean;
+  /** Receives warnings (an allowed partial decode) with the episode's output name; they are also kept in the episode's `warnings`. */
+  onWarning?: (message: string, episode: string) => void;
 }
+
+const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
+  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
+  allowPartial: 1, onWarning: 1,
+};
 
 /** One episode found in the inputs. */
 export interface EpisodeSource {
@@ -65,6 +80,8 @@ export interface LabelledEpisode {
   encodeMs?: number;
   /** Folder with this episode's outputs. */
   dir: string;
+  /** Warnings while reading the episode (e.g. a partial video decode allowed by `allowPartial`). */
+  warnings?: string[];
 }
 
 /** A file (or a tensor in a file) that was skipped, with a one-line reason. */
@@ -175,6 +192,11 @@ function discover(inputs: readonly string[], skipDir: string | undefined, visit:
       stat = fs.statSync(input);
     } catch (err) {
       d.failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
+      continue;
+    }
+    // A named pipe, socket or device is refused here: reading one would block or never end.
+    if (!stat.isFile() && !stat.isDirectory()) {
+      d.failures.push({ file: input, reason: `${fileKind(stat)}, not a regular file or a folder` });
       continue;
     }
     visit(input, stat, d);
@@ -294,8 +316,62 @@ function f32Json(a: Float32Array): number[] {
 /** How a frame episode was encoded (for outputs and plots). */
 interface EncodeInfo { encoder: string; framesIn: number; encodeMs: number }
 
-function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo): LabelledEpisode {
-  fs.mkdirSync(dir, { recursive: true });
+/**
+ * Writes an episode's folder whole: its files go into a hidden temporary folder next to
+ * `dir`, which then replaces `dir` by rename, so a kill leaves the old folder, the new
+ * one or no folder, never one with only some of its files. (An earlier `dir` is moved
+ * aside first and removed after; a leftover `.name.*.tmp` folder is never an output.)
+ */
+function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
+  const parent = path.dirname(dir);
+  ensureDir(parent);
+  const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
+  const tmp = path.join(parent, `.${path.basename(dir)}.${tag}.tmp`);
+  fs.mkdirSync(tmp);
+  try {
+    write(tmp);
+  } catch (err) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  let old: string | undefined;
+  try {
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'EISDIR' && code !== 'ENOTDIR') {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw err;
+    }
+    old = path.join(parent, `.${path.basename(dir)}.${tag}.old`);
+    try {
+      fs.renameSync(dir, old);
+      fs.renameSync(tmp, dir);
+    } catch (err2) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw err2;
+    }
+  }
+  if (old) fs.rmSync(old, { recursive: true, force: true });
+}
+
+function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
+  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, shape, r, ms, options, enc, warnings));
+  return episodeEntry(dir, src, shape, r, ms, enc, warnings);
+}
+
+function episodeEntry(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
+  const T = r.values.length;
+  let sum = 0;
+  for (let i = 0; i < T; i++) sum += r.values[i];
+  const meanValue = T ? sum / T : 0;
+  return {
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: r.segments.length,
+    meanValue, ms, ...enc, dir, ...(warnings?.length ? { warnings } : {}),
+  };
+}
+
+function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): void {
   const T = r.values.length;
   const K = r.segments.length;
   const seg = new Int32Array(2 * K);
@@ -309,7 +385,7 @@ function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: Progr
   writeFileAtomic(path.join(dir, 'segments.json'), `${JSON.stringify(r.segments)}\n`);
   const result = {
     episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
-    shape, options, frames: T, stages: K, meanValue, ms, ...enc,
+    shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}),
     segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
   writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
@@ -318,7 +394,6 @@ function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: Progr
     subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames}/stage, τ ${options.threshold}, λ ${options.lambda}`,
     similarity: r.similarity, values: r.values, segments: r.segments,
   }));
-  return { episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: K, meanValue, ms, ...enc, dir };
 }
 
 /** The summary table as Markdown (episode, frames, stages, mean value, time). */
@@ -358,7 +433,10 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     throw new TypeError(`Expected an options object with an output folder string for opts.out but received ${opts === null || typeof opts !== 'object' ? String(opts) : typeof opts.out}`);
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
-  const { out, onProgress, onFailure, encoder, onFrames, ...progressOpts } = opts;
+  checkOptions(opts, 'opts', LABEL_KEYS);
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, ...progressOpts } = opts;
+  if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
+  if (onWarning !== undefined && typeof onWarning !== 'function') throw new TypeError(`Expected a function for opts.onWarning but received ${typeof onWarning}`);
   if (encoder !== undefined && (encoder === null || typeof encoder !== 'object' || typeof encoder.begin !== 'function')) {
     throw new TypeError(`Expected a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder) for opts.encoder but received ${encoder === null ? 'null' : typeof encoder}`);
   }
@@ -367,13 +445,14 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   const options = { ...DEFAULT_PROGRESS_OPTIONS, threads: 0, ...progressOpts };
   const { episodes: sources, failures } = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
   failures.forEach((f) => onFailure?.(f));
-  fs.mkdirSync(out, { recursive: true });
+  ensureDir(out);
   const episodes: LabelledEpisode[] = [];
   let done = 0;
   for (const src of sources) {
     try {
       let features: Tensor;
       let enc: EncodeInfo | undefined;
+      const warnings: string[] = [];
       if (src.kind === 'frames') {
         if (!encoder) throw new Error('a frame episode needs opts.encoder');
         const index = done;
@@ -381,6 +460,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
         const t = performance.now();
         features = await encodeFrames(src.file, encoder, {
           onProgress: (d, total) => { framesIn = d; onFrames?.(d, total, src.name, index, sources.length); },
+          allowPartial: allowPartial ?? false,
+          onWarning: (m) => { warnings.push(m); onWarning?.(m, src.name); },
         });
         enc = { encoder: encoder.name, framesIn, encodeMs: performance.now() - t };
       } else {
@@ -389,7 +470,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const t0 = performance.now();
       const r = await progressTargets(features, progressOpts);
       const ms = performance.now() - t0;
-      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc));
+      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
     } catch (err) {
       const f: LabelFailure = { file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), reason: reasonOf(err, src.file) };
       failures.push(f);

@@ -2,6 +2,7 @@
 // stage's subgoal, the progress value V(t), and the stages as shaded bands
 // with boundary lines. Plain SVG 1.1 text, no dependencies.
 import type { Segment } from '../core/types.js';
+import { checkOptions } from '../core/validate.js';
 
 /** What {@link plotEpisodeSvg} draws. */
 export interface EpisodePlotInput {
@@ -48,8 +49,9 @@ function niceStep(span: number, target: number): number {
  * writeFileAtomic('plot.svg', plotEpisodeSvg({ title: 'episode-000', ...progressTargetsSync(features) }));
  */
 export function plotEpisodeSvg(input: EpisodePlotInput, opts: { width?: number; height?: number } = {}): string {
-  const W = opts.width ?? 960;
-  const H = opts.height ?? 440;
+  const o = checkOptions(opts, 'opts', { width: 1, height: 1 });
+  const W = o.width ?? 960;
+  const H = o.height ?? 440;
   const { similarity: sim, values, segments } = input;
   const T = Math.max(sim.length, values.length);
   const m = { left: 70, right: 24, top: input.subtitle ? 74 : 58, bottom: 58 };

@@ -49,11 +49,13 @@ export interface PickPlaceOptions {
 export interface PickPlaceEnvState {
   /** Index of the initial state this env was last reset to. */
   initId: number;
+  /** Centre x of the gripper (between the fingers). */
   gripperX: number;
   /** Height of the fingertips above the table. */
   gripperZ: number;
   /** 1 = fully open, 0 = fully closed. */
   opening: number;
+  /** Whether the fingers hold the cube. */
   holding: boolean;
   /** Centre x of the cube's bottom face. */
   cubeX: number;
@@ -61,10 +63,12 @@ export interface PickPlaceEnvState {
   cubeZ: number;
   /** Vertical speed of a falling cube (per step). */
   cubeVz: number;
+  /** Side of the (square) cube. */
   cubeSize: number;
   /** Centre of the goal tray and the inner width between its rims. */
   goalX: number;
   goalWidth: number;
+  /** Base RGB colours of this initial state (the wall darkens towards the table; stripes and noise come on top). */
   backgroundColor: [number, number, number];
   tableColor: [number, number, number];
   cubeColor: [number, number, number];
@@ -80,6 +84,7 @@ export interface PickPlaceEnvState {
   moveX: number | null;
   /** Whether the move has happened in this episode. */
   moved: boolean;
+  /** The initial state's gripper and cube positions. */
   initialGripperX: number;
   initialGripperZ: number;
   initialCubeX: number;

@@ -1,11 +1,8 @@
-// File helpers of the libtorch classes: tensors as [name, data, shape] lists
-// over the strict readers and writers of src/io (safetensors, atomic writes),
-// plus the check that a file's tensors match what a model expects.
-import { writeFileAtomic } from '../io/atomic.js';
+// Model files of the libtorch classes: state dicts as [name, data, shape]
+// lists, read and written through the one safetensors reader/writer pair of
+// src/io, plus the check that a file's tensors match what a model expects.
 import { FileFormatError } from '../io/common.js';
-import { readSafetensors as readSafetensorsMap, readSafetensorsHeader, writeSafetensors as writeSafetensorsMap } from '../io/safetensors.js';
-
-export { writeFileAtomic };
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../io/safetensors.js';
 
 /** One tensor as exchanged with the native classes: name, float32 data, shape. */
 export type NamedTensor = [name: string, data: Float32Array, shape: number[]];
@@ -18,26 +15,27 @@ export class SafetensorsError extends RangeError {
   }
 }
 
-/** Writes float32 tensors to a .safetensors file atomically (in the given order). */
-export function writeSafetensors(file: string, tensors: NamedTensor[], metadata?: Record<string, string>): void {
-  writeSafetensorsMap(file, new Map(tensors.map(([n, data, shape]) => [n, { data, shape }])), metadata);
+/** Writes a state dict (float32 tensors, in the given order) to a .safetensors file atomically. */
+export function writeStateDict(file: string, tensors: NamedTensor[], metadata?: Record<string, string>): void {
+  writeSafetensors(file, new Map(tensors.map(([n, data, shape]) => [n, { data, shape }])), metadata);
 }
 
-/** A parsed safetensors file: tensors converted to float32, in file order, and its metadata. */
-export interface SafetensorsContents {
+/** A state dict read from a .safetensors file: tensors converted to float32, in file order, and its metadata. */
+export interface StateDictFile {
   tensors: NamedTensor[];
   metadata: Record<string, string>;
 }
 
 /**
- * Reads a .safetensors file strictly (see `readSafetensors` in src/io): F32/F16/BF16
- * tensors as float32, in header order, and the `__metadata__` map.
+ * Reads a state dict from a .safetensors file strictly (with `readSafetensors`
+ * of src/io): F32/F16/BF16 tensors as float32, in header order, and the
+ * `__metadata__` map.
  * @throws {SafetensorsError} naming the file and what is wrong
  */
-export function readSafetensors(file: string): SafetensorsContents {
+export function readStateDict(file: string): StateDictFile {
   try {
     const metadata = readSafetensorsHeader(file).metadata;
-    const tensors: NamedTensor[] = [...readSafetensorsMap(file)].map(([n, t]) => [n, t.data, t.shape]);
+    const tensors: NamedTensor[] = [...readSafetensors(file)].map(([n, t]) => [n, t.data, t.shape]);
     return { tensors, metadata };
   } catch (err) {
     if (err instanceof FileFormatError) throw new SafetensorsError(file, err.reason);

@@ -5,9 +5,10 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './common.js';
-import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Activation of an MLP. */
 export type Activation = 'tanh' | 'relu' | 'gelu' | 'silu';
@@ -132,10 +133,15 @@ function activation(v: unknown, name: string): Activation {
   return v as Activation;
 }
 
+// Gaussian and categorical head fields together (the type field picks the ones that apply).
+const HEAD_KEYS: OptionKeys<Omit<GaussianHeadSpec, 'type'> & Omit<CategoricalHeadSpec, 'type'> & { type: string }> = {
+  type: 1, actionDim: 1, logStd: 1, squash: 1, initLogStd: 1, logStdMin: 1, logStdMax: 1, actionDims: 1, bins: 1,
+};
+
 function normaliseSpec(spec: PolicySpec) {
-  const s = checkOptions(spec, 'spec');
-  const trunk = checkOptions(s.trunk, 'spec.trunk');
-  const head = checkOptions(s.head as object, 'spec.head') as { type?: string; actionDims?: number; bins?: number; actionDim?: number; logStd?: string; squash?: string; initLogStd?: number; logStdMin?: number; logStdMax?: number };
+  const s = checkOptions(spec, 'spec', { obsDim: 1, trunk: 1, head: 1, critic: 1, seed: 1 });
+  const trunk = checkOptions(s.trunk, 'spec.trunk', { sizes: 1, activation: 1 });
+  const head = checkOptions(s.head as object, 'spec.head', HEAD_KEYS) as { type?: string; actionDims?: number; bins?: number; actionDim?: number; logStd?: string; squash?: string; initLogStd?: number; logStdMin?: number; logStdMax?: number };
   const base = {
     obsDim: checkInt(s.obsDim, 'spec.obsDim', 1),
     hidden: sizes(trunk.sizes ?? [], 'spec.trunk.sizes'),
@@ -162,7 +168,7 @@ function normaliseSpec(spec: PolicySpec) {
   }
   let criticN: Record<string, unknown> = { critic: false };
   if (s.critic) {
-    const c = checkOptions(s.critic, 'spec.critic');
+    const c = checkOptions(s.critic, 'spec.critic', { sizes: 1, activation: 1 });
     criticN = { critic: true, criticHidden: sizes(c.sizes ?? [], 'spec.critic.sizes'), criticActivation: activation(c.activation, 'spec.critic.activation') };
   }
   return { ...base, ...headN, ...criticN };
@@ -228,7 +234,7 @@ export class Policy {
    * @throws {SafetensorsError} listing missing, unexpected and mis-shaped tensors
    */
   loadWeights(file: string): void {
-    const { tensors } = readSafetensors(file);
+    const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
     this.n.loadStateDict(tensors);
   }
@@ -236,7 +242,7 @@ export class Policy {
   /** Saves the base weights (state_dict names) to a .safetensors file, atomically. */
   saveWeights(file: string): void {
     if (typeof file !== 'string' || !file) throw typeError('path', 'a file path string', file);
-    writeSafetensors(file, this.stateDict(), { format: 'pt' });
+    writeStateDict(file, this.stateDict(), { format: 'pt' });
   }
 
   /**
@@ -245,7 +251,7 @@ export class Policy {
    * @throws {RangeError} for rank < 1, dropout outside [0, 1), or a target that names no linear module
    */
   addLora(config: LoraConfig): void {
-    const c = checkOptions(config, 'lora');
+    const c = checkOptions(config, 'lora', { rank: 1, alpha: 1, dropout: 1, targets: 1, rslora: 1, seed: 1 });
     const rank = checkInt(c.rank, 'lora.rank', 1);
     if (!Array.isArray(c.targets) || c.targets.length === 0) throw typeError('lora.targets', 'a non-empty array of module paths', c.targets);
     const full: Required<LoraConfig> = {
@@ -276,7 +282,7 @@ export class Policy {
     mkdirSync(dir, { recursive: true });
     const c = this.loraConfig;
     const tensors = this.n.adapterState().map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]);
-    writeSafetensors(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
     const cfg = {
       peft_type: 'LORA', task_type: null, base_model_name_or_path: null, revision: null, inference_mode: true,
       r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: c.targets, bias: 'none',
@@ -314,7 +320,7 @@ export class Policy {
       targets: cfg.target_modules as string[], rslora: Boolean(cfg.use_rslora),
     };
     const file = path.join(dir, 'adapter_model.safetensors');
-    const { tensors } = readSafetensors(file);
+    const { tensors } = readStateDict(file);
     const stripped = tensors.map(([n, d, s]): NamedTensor => {
       if (!n.startsWith(PEFT_PREFIX)) throw new SafetensorsError(file, `tensor '${n}' does not start with '${PEFT_PREFIX}'`);
       return [n.slice(PEFT_PREFIX.length).replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'), d, s];
@@ -338,8 +344,7 @@ export class Policy {
   }
 
   private bcArgs(obs: Tensor, actions: Tensor, opts: BehaviourCloningOptions | undefined) {
-    const c = checkOptions(opts);
-    for (const k of Object.keys(c)) if (!BC_KEYS.includes(k)) throw typeError(`opts.${k}`, `no such option (known: ${BC_KEYS.join(', ')})`, (c as Record<string, unknown>)[k]);
+    const c = checkOptions(opts, 'opts', BC_KEYS);
     const loss = c.loss ?? 'nll';
     if (loss !== 'nll' && loss !== 'mse') throw typeError('opts.loss', "'nll' or 'mse'", loss);
     if (loss === 'mse' && this.spec.head.type === 'categorical') throw rangeError('opts.loss', "'nll' for a categorical head", loss);
@@ -395,7 +400,7 @@ export class Policy {
    */
   act(obs: Tensor, opts?: { deterministic?: boolean }): ActResult {
     const o = this.obs(obs);
-    const det = checkOptions(opts).deterministic ?? false;
+    const det = checkOptions(opts, 'opts', { deterministic: 1 }).deterministic ?? false;
     const r = this.n.act(o.data, o.B, det);
     return { actions: { data: r.actions, shape: [o.B, this.actionWidth] }, logProbs: r.logProbs, values: r.values };
   }
@@ -413,7 +418,7 @@ export class Policy {
   }
 }
 
-const BC_KEYS = ['epochs', 'batchSize', 'lr', 'weightDecay', 'maxGradNorm', 'loss', 'seed', 'onEpoch'];
+const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, onEpoch: 1 };
 
 function bcResult(r: NativeBcResult): BehaviourCloningResult {
   return { losses: r.epochLosses, steps: r.steps, skipped: r.skipped };

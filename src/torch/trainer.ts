@@ -3,7 +3,7 @@ import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/n
 import { checkClasses, nativePolicy, Policy } from './policy.js';
 import { checkSeed, torchAddon } from './common.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
 import type { Aggregation } from '../core/rl.js';
@@ -50,6 +50,12 @@ export interface PpoOptions extends TrainerOptions {
   /** AdamW learning rate of the critic. Default 1e-3. */
   criticLr?: number;
 }
+
+const TRAINER_KEYS: OptionKeys<TrainerOptions> = {
+  clipRange: 1, clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, entropyCoef: 1, klCoef: 1, maxGradNorm: 1,
+  actorLr: 1, weightDecay: 1, epochs: 1, minibatches: 1, seed: 1,
+};
+const PPO_KEYS: OptionKeys<PpoOptions> = { ...TRAINER_KEYS, valueCoef: 1, valueClip: 1, criticLr: 1 };
 
 /**
  * A batch of B sequences × T steps. Per-step arrays are `[B, T]` tensors, or
@@ -114,7 +120,7 @@ function maskOf(v: unknown, B: number, T: number): Float32Array {
 }
 
 function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
-  const b = checkOptions(batch, 'batch');
+  const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
   if (obs.shape.length === 2) { B = obs.shape[0]; T = 1; } else if (obs.shape.length === 3) { B = obs.shape[0]; T = obs.shape[1]; } else {
@@ -156,7 +162,7 @@ abstract class TrainerBase {
   protected constructor(what: string, policy: Policy, opts: PpoOptions | undefined, grpo: boolean) {
     const addon = torchAddon(what);
     if (!(policy instanceof Policy)) throw typeError('policy', 'a Policy', policy);
-    const o = checkOptions(opts) as PpoOptions;
+    const o = checkOptions(opts, 'opts', grpo ? TRAINER_KEYS : PPO_KEYS) as PpoOptions;
     const eps = checkNumber(o.clipRange ?? 0.2, 'opts.clipRange', 0, 1);
     const clipLow = checkNumber(o.clipLow ?? eps, 'opts.clipLow', 0, 1);
     const clipHigh = checkNumber(o.clipHigh ?? (grpo && o.clipRange === undefined ? 0.28 : eps), 'opts.clipHigh', 0);

@@ -3,7 +3,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { NativeValueHead } from '../core/native-types.js';
 import { checkBatch, checkSeed, checkVector, tensor2, torchAddon } from './common.js';
-import { matchTensors, readSafetensors, SafetensorsError, writeFileAtomic, writeSafetensors, type NamedTensor } from './files.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 
@@ -72,7 +73,7 @@ export class ValueHead {
    */
   constructor(config: ValueHeadConfig) {
     const addon = torchAddon('ValueHead');
-    const c = checkOptions(config, 'config');
+    const c = checkOptions(config, 'config', { inputDim: 1, hiddenDim: 1, bins: 1, targets: 1, seed: 1 });
     const targets = c.targets ?? 'two-hot';
     if (targets !== 'two-hot' && targets !== 'one-hot') throw typeError('config.targets', "'two-hot' or 'one-hot'", targets);
     this.config = Object.freeze({
@@ -126,14 +127,14 @@ export class ValueHead {
   trainStep(hidden: Tensor, targets: Float32Array | number[], opts?: { lr?: number; weightDecay?: number }): number {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { lr: 1, weightDecay: 1 });
     return this.n.trainStep(b.data, b.B, t, checkNumber(o.lr ?? 1e-3, 'opts.lr', 0), checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0));
   }
 
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1 });
     const schedule = o.schedule ?? 'cosine';
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
@@ -178,13 +179,13 @@ export class ValueHead {
   save(file: string): void {
     if (typeof file !== 'string' || file.length === 0) throw typeError('path', 'a file path string', file);
     const cfg = JSON.stringify({ format: FORMAT, ...this.config });
-    writeSafetensors(file, this.stateDict(), { format: FORMAT, config: cfg });
+    writeStateDict(file, this.stateDict(), { format: FORMAT, config: cfg });
     writeFileAtomic(configPath(file), `${JSON.stringify({ format: FORMAT, ...this.config }, null, 2)}\n`);
   }
 
   /** Replaces the weights with those of a .safetensors file (names and shapes must match exactly). */
   loadWeights(file: string): void {
-    const { tensors } = readSafetensors(file);
+    const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
     this.n.loadStateDict(tensors);
   }
@@ -199,7 +200,7 @@ export class ValueHead {
     let cfg: Record<string, unknown>;
     if (existsSync(configPath(file))) cfg = JSON.parse(readFileSync(configPath(file), 'utf8')) as Record<string, unknown>;
     else {
-      const meta = readSafetensors(file).metadata;
+      const meta = readStateDict(file).metadata;
       if (!meta.config) throw new SafetensorsError(file, `no ${configPath(file)} beside it and no config in its metadata`);
       cfg = JSON.parse(meta.config) as Record<string, unknown>;
     }

@@ -36,7 +36,7 @@ export class ValueModel {
    * @param headPath `.safetensors` file of the head (its `.json` config beside it)
    */
   static async load(backbonePath: string, headPath: string, opts?: { backbone?: OnnxBackboneOptions }): Promise<ValueModel> {
-    const o = checkOptions(opts);
+    const o = checkOptions(opts, 'opts', { backbone: 1 });
     const head = ValueHead.load(headPath);
     const backbone = await OnnxBackbone.load(backbonePath, o.backbone);
     return new ValueModel(backbone, head);

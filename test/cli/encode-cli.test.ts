@@ -5,9 +5,11 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patchStatsEncoder, openEpisode, encodeFrames, encodeEpisodes, OnnxVisualEncoder } from '../../src/index.js';
-import { encodeCommand, parseEncodeArgs } from '../../src/cli/index.js';
+import { encodeCommand, parseCommandArgs, runCommand } from '../../src/cli/index.js';
+import { encoderSpecFrom } from '../../src/cli/encoder-options.js';
+import { captureIO } from '../helpers/cli.js';
 import { rand } from '../helpers/data.js';
-import { patchifyEncoderModel } from '../helpers/onnx-models.js';
+import { patchifyEncoderModel } from '../fixtures/onnx-models.js';
 
 const root = mkdtempSync(join(tmpdir(), 'f2g-encode-'));
 
@@ -24,10 +26,8 @@ function readNpyF32(file: string): { shape: number[]; data: Float32Array } {
   return { shape, data };
 }
 
-function io() {
-  const out = { stdout: '', stderr: '' };
-  return { out, io: { stdout: (s: string) => { out.stdout += s; }, stderr: (s: string) => { out.stderr += s; } } };
-}
+const io = () => captureIO();
+const encode = (argv: string[], cio: ReturnType<typeof io>['io']) => runCommand(encodeCommand, argv, cio);
 
 async function folder(name: string, T: number, S: number, seed: number): Promise<string> {
   const dir = join(root, name);
@@ -43,7 +43,7 @@ test('encode: builtin encoder writes one .npy per episode; a bad episode is repo
   mkdirSync(empty);
   const out = join(root, 'features');
   const { out: o, io: cio } = io();
-  const code = await encodeCommand([a, empty, b, '--out', out, '--grid', '4'], cio);
+  const code = await encode([a, empty, b, '--out', out, '--grid', '4'], cio);
   assert.is(code, 1);
   assert.equal(o.stderr.trim().split('\n'), [`feat2go encode: skipped ${empty}: no PNG or JPEG frames, .npy frame arrays or videos found in this folder`], 'one line for the bad episode');
   assert.match(o.stdout, 'encoded 2 of 3 episodes with builtin:patch-stats');
@@ -58,7 +58,7 @@ test('encode: --format safetensors writes a valid header with the features tenso
   const a = join(root, 'ep_a');
   const out = join(root, 'st');
   const { io: cio } = io();
-  assert.is(await encodeCommand([a, '--out', out, '--format', 'safetensors', '--grid', '2', '--quiet'], cio), 0);
+  assert.is(await encode([a, '--out', out, '--format', 'safetensors', '--grid', '2', '--quiet'], cio), 0);
   const buf = readFileSync(join(out, 'ep_a.safetensors'));
   const n = Number(buf.readBigUInt64LE(0));
   const header = JSON.parse(buf.toString('utf8', 8, 8 + n));
@@ -75,7 +75,7 @@ test('encode: an ONNX encoder from the command line', async () => {
   const ep = await folder('ep_small', 6, 8, 7);
   const out = join(root, 'onnx-out');
   const { io: cio } = io();
-  assert.is(await encodeCommand([ep, '--encoder', model, '--out', out], cio), 0);
+  assert.is(await encode([ep, '--encoder', model, '--out', out], cio), 0);
   const f = readNpyF32(join(out, 'ep_small.npy'));
   assert.equal(f.shape, [3, 4, 2]);
   const direct = await encodeFrames(ep, await OnnxVisualEncoder.load(model));
@@ -94,11 +94,13 @@ test('encode: usage and encoder errors exit 2 with a message', async () => {
   ];
   for (const [argv, re] of cases) {
     const { out: o, io: cio } = io();
-    assert.is(await encodeCommand(argv, cio), 2, argv.join(' '));
+    assert.is(await encode(argv, cio), 2, argv.join(' '));
     assert.match(o.stderr, re);
   }
   assert.not.ok(existsSync(join(root, 'ep_a.npy')));
-  assert.equal(parseEncodeArgs(['x', '-o', 'd', '--image-size', '64', '--frames-per-clip', '16', '--tubelet', '2']).spec, { imageSize: 64, framesPerClip: 16, tubelet: 2 });
+  const parsed = parseCommandArgs(encodeCommand, ['x', '-o', 'd', '--image-size', '64', '--frames-per-clip', '16', '--tubelet', '2']);
+  assert.equal(encoderSpecFrom(parsed.values), { imageSize: 64, framesPerClip: 16, tubelet: 2 });
+  assert.equal([parsed.values.encoder, parsed.values.format], ['builtin', 'npy'], 'defaults from the option table');
 });
 
 test('encodeEpisodes: a bad episode in a batch is reported, the others encoded, in order', async () => {

@@ -9,10 +9,10 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { encodeFrames, OnnxVisualEncoder, patchStatsEncoder, progressTargetsSync, readNpy, type Tensor } from '../../src/index.js';
-import { commandHelp, encodeCommand, encodeCommandSpec, labelCommand, runCommand } from '../../src/cli/index.js';
+import { commandHelp, encodeCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { encodeSceneEpisode, runMain, sampleImageEpisodes, SCENE_PROGRESS_OPTIONS } from '../../src/demo/index.js';
-import { cli } from '../helpers/cli.js';
-import { patchifyEncoderModel } from '../helpers/onnx-models.js';
+import { captureIO, cli } from '../helpers/cli.js';
+import { patchifyEncoderModel } from '../fixtures/onnx-models.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-frames-'));
 
@@ -63,8 +63,8 @@ test('label --encoder builtin: image folder and uint8 .npy labelled, bad episode
   assert.match(r.stdout, /2 episodes labelled, 1 skipped/);
   // The same episodes through `feat2go encode` (in-process), then progressTargetsSync on those features.
   const feats = path.join(dir, 'features');
-  const eio = { stdout: () => {}, stderr: () => {} };
-  assert.is(await encodeCommand([path.join(frames, 'ep_img'), path.join(frames, 'ep_arr.npy'), '--out', feats, '--grid', '4'], eio), 0);
+  const { io: eio } = captureIO();
+  assert.is(await runCommand(encodeCommand, [path.join(frames, 'ep_img'), path.join(frames, 'ep_arr.npy'), '--out', feats, '--grid', '4'], eio), 0);
   const summary = JSON.parse(fs.readFileSync(path.join(out, 'summary.json'), 'utf8'));
   assert.equal(summary.episodes.map((e: { episode: string }) => e.episode), ['ep_arr', 'ep_img']);
   assert.equal(summary.failures.map((f: { file: string }) => f.file), [bad]);
@@ -109,7 +109,7 @@ test('encode and label --encoder: help documents every option; bad encoder or op
   assert.match(main.stdout, /^ {2}encode +Encode frame episodes/m);
   const h = cli(['encode', '--help']);
   assert.is(h.code, 0);
-  for (const o of encodeCommandSpec.options) assert.match(h.stdout, `--${o.name}`, o.name);
+  for (const o of encodeCommand.options) assert.match(h.stdout, `--${o.name}`, o.name);
   assert.match(h.stdout, 'Usage: feat2go encode <episode|folder>... --out DIR [options]');
   const lh = commandHelp(labelCommand);
   for (const o of labelCommand.options) assert.match(lh, `--${o.name}`, o.name);
@@ -130,7 +130,7 @@ test('encode/label in-process: usage errors exit 2', async () => {
     [labelCommand, ['--encoder', 'resnet', frames], /--encoder resnet: Expected 'builtin' or the path of an \.onnx model/],
     [labelCommand, ['--encoder', 'builtin'], /missing <episode>/],
     [labelCommand, ['--encoder', 'builtin', frames, '--image-size', '0'], /--image-size expects an integer in \[1, 8192\] but received '0'/],
-    [encodeCommandSpec, [frames, '--out', path.join(dir, 'x'), '--encoder', path.join(dir, 'nope.onnx')], /nope\.onnx does not exist/],
+    [encodeCommand, [frames, '--out', path.join(dir, 'x'), '--encoder', path.join(dir, 'nope.onnx')], /nope\.onnx does not exist/],
   ];
   for (const [cmd, argv, re] of cases) {
     let err = '';

@@ -13,3 +13,14 @@ export function cli(args: string[]): { code: number | null; stdout: string; stde
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+/** Streams for running a command in-process: what it writes to stdout and stderr is collected in `out`. */
+export function captureIO(opts: { tty?: boolean; columns?: number } = {}): {
+  out: { stdout: string; stderr: string };
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number } };
+} {
+  const out = { stdout: '', stderr: '' };
+  const stdout = { write: (s: string) => { out.stdout += s; return true; } } as unknown as NodeJS.WritableStream;
+  const stderr = { isTTY: opts.tty === true, columns: opts.columns, write: (s: string) => { out.stderr += s; return true; } } as unknown as NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  return { out, io: { stdout, stderr } };
+}

@@ -4,13 +4,11 @@
 // with and without the CPU tensor cache).
 import { createHash } from 'node:crypto';
 import { capabilities, Policy, PpoTrainer, ValueHead } from '../../src/index.js';
+import { rng } from './data.js';
 
-function rand(seed: number, n: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
+function floats(seed: number, n: number): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => r() * 2 - 1);
 }
 
 const digest = (named: Array<[string, Float32Array, ...unknown[]]>) => {
@@ -22,17 +20,17 @@ const digest = (named: Array<[string, Float32Array, ...unknown[]]>) => {
 const N = 1024;
 const policy = new Policy({ obsDim: 64, trunk: { sizes: [256, 256] }, head: { type: 'gaussian', actionDim: 8 }, critic: { sizes: [256, 256] }, seed: 3 });
 policy.addLora({ rank: 16, alpha: 32, targets: ['trunk.0', 'trunk.2', 'head.mean'], seed: 4 });
-const obs = { data: rand(1, N * 64), shape: [N, 64] };
+const obs = { data: floats(1, N * 64), shape: [N, 64] };
 const act = policy.act(obs);
 const batch = {
-  obs, actions: act.actions, oldLogProbs: act.logProbs, advantages: rand(2, N), returns: rand(3, N),
+  obs, actions: act.actions, oldLogProbs: act.logProbs, advantages: floats(2, N), returns: floats(3, N),
 };
 const ppo = new PpoTrainer(policy, { epochs: 2, minibatches: 2, seed: 7 });
 const m1 = ppo.updateSync(batch);
 
 const head = new ValueHead({ inputDim: 512, hiddenDim: 256, bins: 51, seed: 5 });
-const hidden = { data: rand(4, 256 * 512), shape: [256, 512] };
-const targets = Float32Array.from(rand(5, 256), (x) => (x + 1) / 2);
+const hidden = { data: floats(4, 256 * 512), shape: [256, 512] };
+const targets = Float32Array.from(floats(5, 256), (x) => (x + 1) / 2);
 // The async update and fit run at the same time on two worker threads, so
 // the cache sees concurrent allocations and frees.
 const [m2, losses] = await Promise.all([ppo.update(batch), head.fit(hidden, targets, { epochs: 3, batchSize: 64, seed: 1 })]);

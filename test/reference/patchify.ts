@@ -1,4 +1,4 @@
-// Independent reference of the tiny patchify encoder (test/helpers/onnx-models.ts):
+// Independent reference of the tiny patchify encoder (test/fixtures/onnx-models.ts):
 // preprocessing (x/255 − mean)/std and, per tubelet of τ frames, a p×p stride-p
 // convolution over the 3τ stacked channels followed by a linear projection.
 // Written from the model description; does not import src/.

@@ -3,7 +3,7 @@
 
 export interface RefSegment { start: number; end: number }
 
-/** S(x, g) for frames given as flat [N*D] arrays (SPEC §1). */
+/** S(x, g) for frames given as flat [N*D] arrays (SPEC §1 with the degenerate cases of docs/progress.md). */
 export function refSimilarity(x: ArrayLike<number>, xOff: number, g: ArrayLike<number>, gOff: number, N: number, D: number, lambda: number): number {
   let total = 0;
   for (let p = 0; p < N; p++) {
@@ -12,7 +12,8 @@ export function refSimilarity(x: ArrayLike<number>, xOff: number, g: ArrayLike<n
       const a = x[xOff + p * D + i], b = g[gOff + p * D + i];
       dot += a * b; nx += a * a; ng += b * b; l1 += Math.abs(a - b);
     }
-    const cos = dot / Math.max(Math.sqrt(nx) * Math.sqrt(ng), 1e-8);
+    // Scale-free cosine (docs/progress.md): no floor; zero vs zero is 1, zero vs non-zero 0.
+    const cos = nx === 0 || ng === 0 ? (nx === 0 && ng === 0 ? 1 : 0) : dot / (Math.sqrt(nx) * Math.sqrt(ng));
     total += cos * Math.exp(-lambda * l1 / D);
   }
   return total / N;
@@ -63,8 +64,12 @@ export function refProgress(data: ArrayLike<number>, T: number, N: number, D: nu
   return { values, segments: clusters, similarity: sims };
 }
 
-/** Deterministic PRNG (xorshift32) in [0, 1). */
-export function rng(seed: number): () => number {
+/**
+ * xorshift32 in [0, 1): the generator of {@link stagedEpisode}'s data only (the
+ * benchmarks time those episodes, so it stays). Tests draw their own data from
+ * test/helpers/data.ts.
+ */
+function xorshift32(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
@@ -80,7 +85,7 @@ export function noise(r: () => number): number { return (r() + r() + r() + r() -
  * next (linear blend) with noise, holding still for `pause` frames at each.
  */
 export function stagedEpisode(T: number, N: number, D: number, stages: number, seed: number, noiseLevel = 0.02, pause = 4): Float32Array {
-  const r = rng(seed);
+  const r = xorshift32(seed);
   const anchors: Float32Array[] = [];
   for (let s = 0; s <= stages; s++) anchors.push(Float32Array.from({ length: N * D }, () => noise(r)));
   const out = new Float32Array(T * N * D);

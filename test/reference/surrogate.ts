@@ -1,18 +1,6 @@
 // Independent reference of SPEC §8 (clipped surrogate, aggregation, clip
-// fraction, approximate KL, value loss, k3 KL) in float64, plus a seeded RNG.
+// fraction, approximate KL, value loss, k3 KL) in float64.
 // Written from the spec; imports nothing from src/.
-
-/** mulberry32: deterministic floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
 

@@ -1,7 +1,8 @@
 // Parity with PyTorch itself (when Debian's python3-torch is installed):
 // modules built in PyTorch with the documented state_dict names load into
 // feat2go and give the same log-probs, entropies, values and value-head
-// predictions. Skipped, with a note, when `import torch` fails.
+// predictions. Reported as skipped, with the reason, without libtorch or when
+// `/usr/bin/python3 -c 'import torch'` fails.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -9,43 +10,41 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capabilities, Policy, ValueHead } from '../../src/index.js';
-import { rng } from '../reference/surrogate.js';
+import { Policy, ValueHead } from '../../src/index.js';
+import { hasTorch, testIf, torchTest } from '../helpers/skip.js';
+import { rng } from '../helpers/data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const probe = capabilities().torch ? spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }) : undefined;
+const probe = hasTorch ? spawnSync('/usr/bin/python3', ['-c', 'import torch'], { encoding: 'utf8' }) : undefined;
+const parityTest = hasTorch
+  ? testIf(probe?.status === 0, 'python3 cannot import torch (Debian: apt-get install python3-torch)')
+  : torchTest;
 
-if (!probe || probe.status !== 0) {
-  test('PyTorch parity (skipped: no libtorch build or no python3 torch)', () => {
-    console.log('  note: PyTorch parity skipped');
-  });
-} else {
-  test('PyTorch-saved state_dicts load and match PyTorch outputs', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'f2g-parity-'));
-    const r = rng(8);
-    const N = 6;
-    const inputs = {
-      obs: Array.from({ length: N * 5 }, () => r() * 2 - 1),
-      actions: Array.from({ length: N * 3 }, () => r() * 2 - 1),
-      hidden: Array.from({ length: N * 12 }, () => r() * 4 - 2),
-    };
-    writeFileSync(path.join(dir, 'inputs.json'), JSON.stringify(inputs));
-    const py = spawnSync('/usr/bin/python3', [path.join(here, '..', 'fixtures', 'pytorch_parity.py'), dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    assert.is(py.status, 0, py.stderr);
-    const want = JSON.parse(py.stdout.trim().split('\n').pop()!) as { logp: number[]; entropy: number[]; values: number[]; pred: number[] };
-    const policy = new Policy({ obsDim: 5, trunk: { sizes: [8, 6] }, head: { type: 'gaussian', actionDim: 3 }, critic: { sizes: [7] } });
-    policy.loadWeights(path.join(dir, 'policy.safetensors'));
-    const e = policy.evaluate({ data: Float32Array.from(inputs.obs), shape: [N, 5] }, { data: Float32Array.from(inputs.actions), shape: [N, 3] });
-    for (let i = 0; i < N; i++) {
-      assert.ok(Math.abs(e.logProbs[i] - want.logp[i]) < 1e-4, `logp ${e.logProbs[i]} vs ${want.logp[i]}`);
-      assert.ok(Math.abs(e.entropy[i] - want.entropy[i]) < 1e-5);
-      assert.ok(Math.abs(e.values[i] - want.values[i]) < 1e-5);
-    }
-    const head = new ValueHead({ inputDim: 12, hiddenDim: 16, bins: 21 });
-    head.loadWeights(path.join(dir, 'value.safetensors'));
-    const pred = head.predict({ data: Float32Array.from(inputs.hidden), shape: [N, 12] });
-    for (let i = 0; i < N; i++) assert.ok(Math.abs(pred[i] - want.pred[i]) < 1e-5, `value ${pred[i]} vs ${want.pred[i]}`);
-  });
-}
+parityTest('PyTorch-saved state_dicts load and match PyTorch outputs', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'f2g-parity-'));
+  const r = rng(8);
+  const N = 6;
+  const inputs = {
+    obs: Array.from({ length: N * 5 }, () => r() * 2 - 1),
+    actions: Array.from({ length: N * 3 }, () => r() * 2 - 1),
+    hidden: Array.from({ length: N * 12 }, () => r() * 4 - 2),
+  };
+  writeFileSync(path.join(dir, 'inputs.json'), JSON.stringify(inputs));
+  const py = spawnSync('/usr/bin/python3', [path.join(here, '..', 'fixtures', 'pytorch_parity.py'), dir], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
+  assert.is(py.status, 0, py.stderr);
+  const want = JSON.parse(py.stdout.trim().split('\n').pop()!) as { logp: number[]; entropy: number[]; values: number[]; pred: number[] };
+  const policy = new Policy({ obsDim: 5, trunk: { sizes: [8, 6] }, head: { type: 'gaussian', actionDim: 3 }, critic: { sizes: [7] } });
+  policy.loadWeights(path.join(dir, 'policy.safetensors'));
+  const e = policy.evaluate({ data: Float32Array.from(inputs.obs), shape: [N, 5] }, { data: Float32Array.from(inputs.actions), shape: [N, 3] });
+  for (let i = 0; i < N; i++) {
+    assert.ok(Math.abs(e.logProbs[i] - want.logp[i]) < 1e-4, `logp ${e.logProbs[i]} vs ${want.logp[i]}`);
+    assert.ok(Math.abs(e.entropy[i] - want.entropy[i]) < 1e-5);
+    assert.ok(Math.abs(e.values[i] - want.values[i]) < 1e-5);
+  }
+  const head = new ValueHead({ inputDim: 12, hiddenDim: 16, bins: 21 });
+  head.loadWeights(path.join(dir, 'value.safetensors'));
+  const pred = head.predict({ data: Float32Array.from(inputs.hidden), shape: [N, 12] });
+  for (let i = 0; i < N; i++) assert.ok(Math.abs(pred[i] - want.pred[i]) < 1e-5, `value ${pred[i]} vs ${want.pred[i]}`);
+});
 
 test.run();

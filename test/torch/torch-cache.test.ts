@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { capabilities } from '../../src/index.js';
+import { torchTest } from '../helpers/skip.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const hasTorch = capabilities().torch;
 
 function run(cacheMB: string | undefined): Record<string, unknown> {
   const env = { ...process.env };
@@ -20,14 +20,12 @@ function run(cacheMB: string | undefined): Record<string, unknown> {
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
 
-test('capabilities report the cache limit (default 256 MiB)', () => {
-  if (!hasTorch) return;
+torchTest('capabilities report the cache limit (default 256 MiB)', () => {
   if (process.env.FEAT2GO_TORCH_CACHE_MB === undefined) assert.is(capabilities().torchCpuCacheMB, 256);
   else assert.type(capabilities().torchCpuCacheMB, 'number');
 });
 
-test('training gives bit-identical results with the cache on (default, 1 MiB) and off', () => {
-  if (!hasTorch) return;
+torchTest('training gives bit-identical results with the cache on (default, 1 MiB) and off', () => {
   const off = run('0');
   const on = run(undefined);
   const small = run('1'); // cap below the working set: some blocks cached, the rest freed

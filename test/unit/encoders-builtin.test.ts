@@ -3,13 +3,7 @@ import * as assert from 'uvu/assert';
 import { patchStatsEncoder, patchSimilarity, progressTargets, framesFromArray, encodeFrames } from '../../src/index.js';
 import { sampleImageEpisodes, encodeSceneEpisode, SCENE_PROGRESS_OPTIONS } from '../../src/demo/index.js';
 import { patchStatsRef } from '../reference/patchstats.js';
-
-function randomBytes(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let a = seed >>> 0;
-  for (let i = 0; i < n; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; out[i] = a >>> 24; }
-  return out;
-}
+import { rand } from '../helpers/data.js';
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.is(a.length, b.length);
@@ -30,7 +24,7 @@ test('hand-worked 1×2 frame: black|white, grid 1, 4 bins', () => {
 
 test('matches the float64 reference on random frames (uneven grid, odd sizes), sync and async', async () => {
   for (const [T, H, W, gh, gw, bins] of [[3, 37, 29, 5, 4, 6], [2, 16, 16, 16, 16, 8], [1, 9, 40, 3, 7, 9]]) {
-    const data = randomBytes(T * H * W * 3, T * 100 + H);
+    const data = rand(T * H * W * 3, T * 100 + H);
     const enc = patchStatsEncoder({ grid: [gh, gw], bins });
     const ref = patchStatsRef(data, T, H, W, gh, gw, bins);
     const s = enc.encodeSync({ data, shape: [T, H, W, 3] });
@@ -43,7 +37,7 @@ test('matches the float64 reference on random frames (uneven grid, odd sizes), s
 
 test('frames are independent: frame t of a batch equals encoding it alone; subarray inputs are honoured', () => {
   const [T, H, W] = [5, 20, 24];
-  const buf = randomBytes(7 + T * H * W * 3, 3);
+  const buf = rand(7 + T * H * W * 3, 3);
   const data = buf.subarray(7);
   const enc = patchStatsEncoder({ grid: 4 });
   const all = enc.encodeSync({ data, shape: [T, H, W, 3] });
@@ -53,7 +47,7 @@ test('frames are independent: frame t of a batch equals encoding it alone; subar
 });
 
 test('identical frames → similarity 1 to the goal for every frame', () => {
-  const frame = randomBytes(32 * 32 * 3, 9);
+  const frame = rand(32 * 32 * 3, 9);
   const T = 6;
   const data = new Uint8Array(T * frame.length);
   for (let t = 0; t < T; t++) data.set(frame, t * frame.length);
@@ -66,7 +60,7 @@ test('an object sliding onto its goal position → similarity to the goal rises 
   // A 24-px-wide red block slides from x = 0 to x = 24 on a 64×64 textured background;
   // its overlap with the goal position grows every frame, so fewer patches differ.
   const S = 64, T = 13;
-  const bg = randomBytes(S * S * 3, 4).map((v) => 100 + (v >> 3));
+  const bg = rand(S * S * 3, 4).map((v) => 100 + (v >> 3));
   const data = new Uint8Array(T * S * S * 3);
   for (let t = 0; t < T; t++) {
     const img = data.subarray(t * S * S * 3, (t + 1) * S * S * 3);
@@ -83,7 +77,7 @@ test('an object sliding onto its goal position → similarity to the goal rises 
 
 test('streaming encodeFrames over chunks equals one call on all frames', async () => {
   const [T, H, W] = [11, 16, 16];
-  const data = randomBytes(T * H * W * 3, 5);
+  const data = rand(T * H * W * 3, 5);
   const enc = patchStatsEncoder({ grid: 4, bins: 5 });
   const whole = enc.encodeSync({ data, shape: [T, H, W, 3] });
   const streamed = await encodeFrames(framesFromArray({ data, shape: [T, H, W, 3] }, 'mem'), enc, { chunkFrames: 4 });

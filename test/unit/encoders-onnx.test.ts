@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { OnnxVisualEncoder, OnnxBackbone, planClips, encodeFrames, framesFromArray } from '../../src/index.js';
-import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from '../helpers/onnx-models.js';
+import { patchifyEncoderModel, poolingBackboneModel, castModel, ONNX_INT64, type PatchifySpec } from '../fixtures/onnx-models.js';
 import { patchifyRef, patchifyRefFloat, normalise } from '../reference/patchify.js';
+import { rand } from '../helpers/data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'f2g-onnx-'));
 function save(name: string, bytes: Uint8Array): string {
@@ -15,12 +16,8 @@ function save(name: string, bytes: Uint8Array): string {
 }
 
 function frames(n: number, H: number, W: number, seed: number): Uint8Array[] {
-  let a = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    const f = new Uint8Array(H * W * 3);
-    for (let i = 0; i < f.length; i++) { a = (Math.imul(a, 1664525) + 1013904223) >>> 0; f[i] = a >>> 24; }
-    return f;
-  });
+  const all = rand(n * H * W * 3, seed);
+  return Array.from({ length: n }, (_, i) => all.slice(i * H * W * 3, (i + 1) * H * W * 3));
 }
 function stack(fs: Uint8Array[], H: number, W: number) {
   const data = new Uint8Array(fs.length * H * W * 3);
@@ -218,7 +215,7 @@ test('backbone: [B, L, H] hidden states pooled by last token / mean', async () =
 
 test('backbone: inputs checked against declared dtype, rank, sizes and names', async () => {
   const bb = await OnnxBackbone.load(save('bb2.onnx', poolingBackboneModel({ size: 8, hidden: 3 }).bytes));
-  const rejects = async (p: Promise<unknown>, type: Function, re: RegExp) => {
+  const rejects = async (p: Promise<unknown>, type: new (...args: never[]) => Error, re: RegExp) => {
     await p.then(() => assert.unreachable('resolved'), (e: Error) => { assert.ok(e instanceof type, `${e.name}: ${e.message}`); assert.match(e.message, re); });
   };
   await rejects(bb.embed({ data: new BigInt64Array(192), shape: [1, 3, 8, 8] }), TypeError, /float32 data for inputs\.pixel_values .*received int64/);

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync, progressTargetsBatch, stepsToGoTargets, capabilities, useAddon, AddonLoadError, memoryReadProbe } from '../../src/index.js';
-import { refProgress, refSimilarity, refSlope, rng, noise, stagedEpisode } from '../reference/progress.js';
+import { refProgress, refSimilarity, refSlope, noise, stagedEpisode } from '../reference/progress.js';
+import { rng } from '../helpers/data.js';
 
 const DEF = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 };
 

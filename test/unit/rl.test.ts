@@ -1,6 +1,6 @@
 // Reinforcement-learning math (SPEC §5–8): native kernels against the
 // independent reference in test/reference/rl.ts, hand-worked cases,
-// properties, and every bad input of issue 3.
+// properties, and bad inputs of every function.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { plotEpisodeSvg, progressTargetsSync } from '../../src/index.js';
 import { sampleEpisode, sampleEpisodes } from '../../src/demo/index.js';
-import { progressBar } from '../../src/cli/label-command.js';
+import { progressBar } from '../../src/cli/ui.js';
 
 const small = { seed: 3, count: 3, minFrames: 80, maxFrames: 200, patches: 16, dims: 64 };
 

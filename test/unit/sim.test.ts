@@ -120,6 +120,31 @@ test('dynamics: grasp, lift, carry over the tray and release = success with rewa
   assert.equal(h.s(), before, 'a finished env does not move');
 });
 
+test('dynamics: success needs the gripper fully open, not just the cube at rest in the tray', () => {
+  const h = single(8);
+  const held = graspCube(h);
+  h.moveTo(held.gripperX, held.gripperZ + 0.15, 1);
+  h.moveTo(held.goalX, h.s().gripperZ, 1);
+  h.moveTo(held.goalX, held.gripperZ, 1); // lower the held cube onto the tray floor
+  assert.is(h.s().cubeZ, 0);
+  assert.ok(h.s().holding);
+  const contact = h.s().opening;
+  const opening: number[] = [];
+  const success: number[] = [];
+  for (let k = 0; k < 4 && !h.env.terminated[0]; k++) {
+    h.act(0, 0, -1);
+    opening.push(h.s().opening);
+    success.push(h.env.success[0]);
+  }
+  // opening grows by 0.25 per step from the contact opening; success only once it reaches 1
+  const steps = Math.ceil((1 - contact) / 0.25 - 1e-6);
+  assert.is(success.length, steps, `success after ${steps} opening steps (${opening})`);
+  assert.equal(success.slice(0, -1), new Array(steps - 1).fill(0));
+  assert.is(success[steps - 1], 1);
+  assert.is(opening[steps - 1], 1);
+  assert.ok(steps >= 2, 'at least one step with the cube at rest and the gripper still opening');
+});
+
 test('dynamics: releasing outside the tray drops the cube on the table, no success; horizon truncates', () => {
   const h = single(11, 'id', false, 60);
   const held = graspCube(h);
@@ -242,6 +267,98 @@ test('buffers: a transferred output buffer makes calls throw instead of writing 
   assert.is(env.frames.length, 0, 'detached');
   assert.throws(() => env.step(new Float32Array(6)), /buffer was transferred or detached/);
   assert.throws(() => env.reset([0, 1]), /buffer was transferred or detached/);
+});
+
+test('dynamics: a held cube carried low is stopped by the rim; lifted above it, it passes', () => {
+  const h = single(17);
+  const held = graspCube(h);
+  h.moveTo(held.gripperX, held.gripperZ + 0.01, 1); // cube bottom at 0.01, below the rim top (0.035)
+  for (let k = 0; k < 30; k++) h.act(1, 0, 1);
+  let st = h.s();
+  const rimLeft = st.goalX - st.goalWidth / 2 - RIM_W;
+  assert.ok(st.holding);
+  assert.ok(Math.abs(st.cubeX + st.cubeSize / 2 - rimLeft) < 1e-5, `held cube stopped at the rim (${st.cubeX})`);
+  h.moveTo(st.gripperX, st.gripperZ + 0.1, 1);
+  h.moveTo(st.goalX, h.s().gripperZ, 1);
+  st = h.s();
+  assert.ok(Math.abs(st.cubeX - st.goalX) < 1e-5, 'lifted over the rim it reaches the tray centre');
+});
+
+test('dynamics: invariants under random actions on every split (bounds, contact, flags, frozen when done)', () => {
+  const N = 64;
+  let seed = 12345;
+  const rnd = () => {
+    seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  for (const split of PICK_PLACE_SPLITS) {
+    const env = new PickPlaceEnv({ numEnvs: N, split, render: false, horizon: 60 });
+    env.reset(ids(N, 500));
+    const a = new Float32Array(N * 3);
+    for (let t = 0; t < 60; t++) {
+      // mostly small moves near the table with frequent grip changes, some large out-of-range values
+      for (let i = 0; i < N; i++) {
+        a[3 * i] = (rnd() * 2 - 1) * (rnd() < 0.1 ? 5 : 1);
+        a[3 * i + 1] = (rnd() * 2 - 1.2) * (rnd() < 0.1 ? 5 : 1);
+        a[3 * i + 2] = rnd() * 2 - 1;
+      }
+      const before = Array.from({ length: N }, (_, i) => env.inspect(i));
+      const wasDone = Array.from({ length: N }, (_, i) => env.terminated[i] | env.truncated[i]);
+      env.step(a);
+      for (let i = 0; i < N; i++) {
+        const st = env.inspect(i);
+        const h = st.cubeSize / 2;
+        const where = `${split} env ${i} step ${t}`;
+        if (wasDone[i]) {
+          assert.equal(st, before[i], `${where}: frozen`);
+          assert.is(env.reward[i], 0);
+          continue;
+        }
+        assert.ok(st.gripperX >= 0.06 - 1e-6 && st.gripperX <= 0.94 + 1e-6, where);
+        assert.ok(st.gripperZ >= 0 && st.gripperZ <= 0.6 + 1e-6, where);
+        assert.ok(st.opening >= 0 && st.opening <= 1, where);
+        assert.ok(st.cubeX >= h - 1e-6 && st.cubeX <= 1 - h + 1e-6, where);
+        assert.ok(st.cubeZ >= 0, where);
+        assert.ok(Math.abs(st.gripperX - before[i].gripperX) <= STEP + 1e-5, `${where}: x step bounded`);
+        assert.ok(Math.abs(st.gripperZ - before[i].gripperZ) <= STEP + 1e-5, `${where}: z step bounded`);
+        assert.ok(Math.abs(st.opening - before[i].opening) <= 0.25 + 1e-6, `${where}: opening rate bounded`);
+        if (st.holding) assert.ok(Math.abs(st.cubeX - st.gripperX) < 1e-6, `${where}: held cube follows`);
+        // a cube below rim height never overlaps a rim
+        const L = st.goalX - st.goalWidth / 2;
+        const R = st.goalX + st.goalWidth / 2;
+        if (st.cubeZ < 0.035 - 1e-6) {
+          const overlaps = (a0: number, a1: number) => st.cubeX + h > a0 + 1e-5 && st.cubeX - h < a1 - 1e-5;
+          assert.not.ok(overlaps(L - RIM_W, L) || overlaps(R, R + RIM_W), `${where}: cube inside a rim`);
+        }
+        const p = env.proprio.subarray(4 * i, 4 * i + 4);
+        assert.equal(Array.from(p), [st.gripperX, st.gripperZ, st.opening, st.holding ? 1 : 0].map(Math.fround), where);
+        assert.ok(env.stage[i] >= 0 && env.stage[i] <= 4 && env.maxStage[i] >= env.stage[i], where);
+        assert.is(env.reward[i], env.terminated[i] ? 1 : 0, where);
+        assert.is(env.success[i], env.terminated[i], where);
+        assert.ok(!(env.terminated[i] && env.truncated[i]), where);
+        assert.is(env.t[i], before[i].initId >= 0 ? t + 1 : 0, where);
+        assert.is(env.truncated[i], env.t[i] >= 60 && !env.terminated[i] ? 1 : 0, where);
+      }
+    }
+  }
+});
+
+test('rendering: the smallest and odd frame sizes draw every part inside the buffer', () => {
+  for (const S of [16, 37, 200]) {
+    const env = new PickPlaceEnv({ numEnvs: 3, imageSize: S, split: 'semantic' });
+    env.reset([0, 1, 2]);
+    assert.is(env.frames.length, 3 * S * S * 3);
+    const st = env.inspect(0);
+    // the cube's and the distractor's colours appear in env 0's first frame
+    const f = env.frames.subarray(0, S * S * 3);
+    const has = (c: number[]) => {
+      for (let k = 0; k < f.length; k += 3) if (f[k] === c[0] && f[k + 1] === c[1] && f[k + 2] === c[2]) return true;
+      return false;
+    };
+    assert.ok(has(st.cubeColor), `cube visible at ${S}px`);
+    assert.ok(has(st.distractor!.color), `distractor visible at ${S}px`);
+    for (let t = 0; t < 40; t++) env.step(env.expertActions(0.1, 2));
+  }
 });
 
 test('dynamics: reset -1 keeps an env; reset brings back the exact initial state', () => {
@@ -480,7 +597,7 @@ test('bad input: options', () => {
   for (const [opts, re, kind] of bad) {
     assert.throws(() => new PickPlaceEnv(opts as never), (e: Error) => e instanceof kind && re.test(e.message), JSON.stringify(opts));
   }
-  assert.throws(() => PickPlaceEnv.splitSize('ood' as never), /opts|split.*'ood'/);
+  assert.throws(() => PickPlaceEnv.splitSize('ood' as never), (e: Error) => e instanceof RangeError && /for split but received the string 'ood'/.test(e.message));
   // the native class checks on its own too (unknown keys, ranges)
   const N = native().PickPlaceNative;
   assert.throws(() => new N({ numEnvs: 1, extra: 1 } as never), (e: Error) => e instanceof TypeError && /'extra'/.test(e.message));

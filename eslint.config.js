@@ -1,0 +1,72 @@
+// ESLint 9 flat config: the recommended JS and typescript-eslint rules, unused
+// code and type-only imports, and the layer rule of src/ (a folder imports
+// only the folders below it; see docs/building.md#layout).
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** src/ folders from the bottom up, and the folders each may import. */
+const LAYERS = {
+  core: [],
+  io: ['core'],
+  encoders: ['core', 'io'],
+  torch: ['core', 'io', 'encoders'],
+  sim: ['core'],
+  jobs: ['core', 'io', 'encoders', 'torch', 'sim'],
+  cli: ['core', 'io', 'encoders', 'torch', 'sim', 'jobs'],
+  demo: ['core', 'io', 'encoders', 'torch', 'sim', 'jobs', 'cli'],
+};
+
+const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => {
+  const banned = Object.keys(LAYERS).filter((l) => l !== layer && !allowed.includes(l));
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          ...(banned.length ? [{
+            group: banned.map((l) => `../${l}/*`),
+            message: `src/${layer} ${allowed.length ? `may import only ${allowed.map((l) => `src/${l}`).join(', ')}` : 'imports nothing else in src'} (imports go down the layers: core, io, encoders, torch, sim, jobs, cli, demo).`,
+          }] : []),
+          { group: ['../index.js', '../../index.js'], message: 'src/index.ts is the package entry; import the module that defines the name.' },
+          { group: ['**/test/*', '**/bench/*'], message: 'src/ does not import tests or benchmarks.' },
+        ],
+      }],
+    },
+  };
+});
+
+export default tseslint.config(
+  { ignores: ['dist/', 'build/', 'node_modules/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      ecmaVersion: 2022,
+      sourceType: 'module',
+      globals: {
+        process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', performance: 'readonly',
+        setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly',
+        setImmediate: 'readonly', queueMicrotask: 'readonly', structuredClone: 'readonly', TextEncoder: 'readonly',
+        TextDecoder: 'readonly', AbortController: 'readonly', globalThis: 'readonly', NodeJS: 'readonly',
+      },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports' }],
+    },
+  },
+  ...layerRules,
+  {
+    // Tests pass wrong types on purpose (bad-input cases) and match terminal escapes.
+    files: ['test/**/*.ts', 'scripts/**/*.mjs'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off', 'no-control-regex': 'off' },
+  },
+  {
+    files: ['bench/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['../test/helpers/*', '../test/unit/*', '../test/torch/*', '../test/cli/*'], message: 'bench/ imports only from src/, test/reference and test/fixtures.' }],
+      }],
+    },
+  },
+);
