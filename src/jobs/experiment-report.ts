@@ -166,6 +166,7 @@ export async function writeExperimentOutputs(r: ExperimentResult, dir: string, c
   const put = (name: string, data: string | Buffer) => { const f = path.join(dir, name); writeFileAtomic(f, data); files.push(f); };
   put('results.json', `${JSON.stringify(experimentJson(r), null, 2)}\n`);
   put('results.md', experimentMarkdown(r, commandLine));
+  put('details.json', `${JSON.stringify({ seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed }, null, 2)}\n`);
   if (Object.keys(r.curves).length) put('success-over-training.svg', successCurvesSvg(r));
   if (r.valueProbe.curves.length) put('value-curves.svg', valueCurvesSvg(r));
   for (const split of EXPERIMENT_SPLITS) put(`contact-${split}.png`, await contactSheetPng(r, split));

@@ -48,7 +48,7 @@ if (!capabilities().torch) {
     const j = JSON.parse(r.stdout) as ExperimentJson; // throws if anything but JSON is on stdout
     checkShape(j, ['ppo', 'grpo'], 1);
     assert.match(r.stderr, /demonstrations/);
-    for (const f of ['results.json', 'results.md', 'success-over-training.svg', 'value-curves.svg', 'contact-id.png', 'contact-vision.png', 'contact-semantic.png', 'contact-execution.png']) {
+    for (const f of ['results.json', 'results.md', 'details.json', 'success-over-training.svg', 'value-curves.svg', 'contact-id.png', 'contact-vision.png', 'contact-semantic.png', 'contact-execution.png']) {
       assert.ok(existsSync(path.join(out, f)), f);
     }
     assert.equal(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).rows, j.rows);
