@@ -5,8 +5,9 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { capabilities, experimentJson, runExperiment, type ExperimentJson } from '../../src/index.js';
+import { experimentJson, runExperiment, type ExperimentJson } from '../../src/index.js';
 import { cli } from '../helpers/cli.js';
+import { torchTest } from '../helpers/skip.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'f2g-experiment-'));
 const SPLITS = ['id', 'vision', 'semantic', 'execution', 'oodAvg'];
@@ -36,37 +37,31 @@ function checkShape(j: ExperimentJson, algos: string[], nSeeds: number): void {
   assert.ok((j.config as { hyperparameters?: unknown }).hyperparameters, 'hyperparameters are printed with the results');
 }
 
-if (!capabilities().torch) {
-  test('SKIP experiment end to end: the addon was built without libtorch', () => {
-    console.log('SKIP experiment end to end: the addon was built without libtorch');
-  });
-} else {
-  test('feat2go experiment --tiny --json: only JSON on stdout, the documented shape, every output file', () => {
-    const out = path.join(dir, 'cli');
-    const r = cli(['experiment', '--tiny', '--json', '--out', out, '--threads', '2']);
-    assert.is(r.code, 0, r.stderr);
-    const j = JSON.parse(r.stdout) as ExperimentJson; // throws if anything but JSON is on stdout
-    checkShape(j, ['ppo', 'grpo'], 1);
-    assert.match(r.stderr, /demonstrations/);
-    for (const f of ['results.json', 'results.md', 'details.json', 'success-over-training.svg', 'value-curves.svg', 'contact-id.png', 'contact-vision.png', 'contact-semantic.png', 'contact-execution.png']) {
-      assert.ok(existsSync(path.join(out, f)), f);
-    }
-    assert.equal(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).rows, j.rows);
-    assert.ok(readFileSync(path.join(out, 'success-over-training.svg'), 'utf8').includes('<svg'));
-    assert.equal([...readFileSync(path.join(out, 'contact-id.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
-  });
+torchTest('feat2go experiment --tiny --json: only JSON on stdout, the documented shape, every output file', () => {
+  const out = path.join(dir, 'cli');
+  const r = cli(['experiment', '--tiny', '--json', '--out', out, '--threads', '2']);
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as ExperimentJson; // throws if anything but JSON is on stdout
+  checkShape(j, ['ppo', 'grpo'], 1);
+  assert.match(r.stderr, /demonstrations/);
+  for (const f of ['results.json', 'results.md', 'details.json', 'success-over-training.svg', 'value-curves.svg', 'contact-id.png', 'contact-vision.png', 'contact-semantic.png', 'contact-execution.png']) {
+    assert.ok(existsSync(path.join(out, f)), f);
+  }
+  assert.equal(JSON.parse(readFileSync(path.join(out, 'results.json'), 'utf8')).rows, j.rows);
+  assert.ok(readFileSync(path.join(out, 'success-over-training.svg'), 'utf8').includes('<svg'));
+  assert.equal([...readFileSync(path.join(out, 'contact-id.png')).subarray(1, 4)], [0x50, 0x4e, 0x47]);
+});
 
-  test('runExperiment: two seeds give CIs; the same seed and threads give the same numbers', async () => {
-    const cfg = { preset: 'tiny' as const, seeds: 2, seed: 3, algos: ['grpo' as const], threads: 2, sizes: { evalEpisodes: 3, demos: 8 } };
-    const a = await runExperiment(cfg);
-    checkShape(experimentJson(a), ['grpo'], 2);
-    assert.equal(a.seeds, [3, 4]);
-    const b = await runExperiment(cfg);
-    assert.equal(b.rows, a.rows);
-    assert.equal(b.valueModels, a.valueModels);
-    assert.equal(b.curves, a.curves);
-  });
-}
+torchTest('runExperiment: two seeds give CIs; the same seed and threads give the same numbers', async () => {
+  const cfg = { preset: 'tiny' as const, seeds: 2, seed: 3, algos: ['grpo' as const], threads: 2, sizes: { evalEpisodes: 3, demos: 8 } };
+  const a = await runExperiment(cfg);
+  checkShape(experimentJson(a), ['grpo'], 2);
+  assert.equal(a.seeds, [3, 4]);
+  const b = await runExperiment(cfg);
+  assert.equal(b.rows, a.rows);
+  assert.equal(b.valueModels, a.valueModels);
+  assert.equal(b.curves, a.curves);
+});
 
 test('bad options are usage errors (exit 2) naming the option', () => {
   const cases: Array<[string[], RegExp]> = [
