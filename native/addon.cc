@@ -2,6 +2,7 @@
 // self-registered exports (see bindings/napi_util.h, F2G_REGISTER).
 #include <napi.h>
 
+#include "bindings/cuda.h"
 #include "bindings/napi_util.h"
 #include "kernels/memprobe.h"
 #include "kernels/pool.h"
@@ -24,11 +25,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 #else
   o.Set("torch", false);
 #endif
-#ifdef FEAT2GO_HAS_CUDA
-  o.Set("cuda", true);
-#else
-  o.Set("cuda", false);
-#endif
+  f2g::AddCudaCapabilities(env, o);
   return o;
 }
 

@@ -8,8 +8,13 @@ export { native, useAddon, addonCandidates, AddonLoadError } from './core/native
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
 } from './core/progress.js';
+// ---- CUDA: tensors that stay on the GPU ----
+export {
+  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor,
+  type DeviceDtype, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
+} from './core/device.js';
 
 // ---- files (io) ----
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
@@ -49,7 +54,8 @@ export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAG
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
-export { TorchUnavailableError } from './torch/common.js';
+export { NonFiniteError, TorchUnavailableError } from './torch/common.js';
+export type { TrainingStep } from './torch/common.js';
 export { SafetensorsError } from './torch/files.js';
 export type { NamedTensor } from './torch/files.js';
 export { Policy } from './torch/policy.js';
@@ -62,6 +68,7 @@ export { createEncoder } from './encoders/create.js';
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
   normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
+  type DeviceValueLossInput, type DeviceKlInput,
 } from './core/rl.js';
 export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,

@@ -48,6 +48,7 @@ void CopyNamed(const NamedTensors& dst, const NamedTensors& src, const char* wha
     if (!s->sizes().equals(t.sizes()))
       throw std::invalid_argument(std::string("Expected tensor '") + name + "' of shape " + Shape(t) +
                                   " in the " + what + " but received shape " + Shape(*s));
+    RequireFinite(*s, name, what);
   }
   torch::NoGradGuard ng;
   for (auto& [name, t] : dst)
@@ -56,6 +57,13 @@ void CopyNamed(const NamedTensors& dst, const NamedTensors& src, const char* wha
 }
 
 constexpr double kLog2Pi = 1.8378770664093453;
+
+/// The log-std the head uses: a state-dependent one is the layer's output,
+/// a state-independent one the learned vector; both clamped into
+/// [log_std_min, log_std_max] so that σ = e^log_std stays finite and positive.
+torch::Tensor ClampLogStd(const torch::Tensor& raw, const PolicySpec& s) {
+  return torch::clamp(raw, s.log_std_min, s.log_std_max);
+}
 
 }  // namespace
 
@@ -72,6 +80,21 @@ torch::Tensor LinearLayer::Forward(const torch::Tensor& x, bool train, at::Gener
 
 Policy::Policy(const PolicySpec& spec) : gen(MakeGen(spec.seed)), spec_(spec) {
   TorchThreadsHere();
+  if (!spec.categorical) {
+    const double lo = spec.log_std_min, hi = spec.log_std_max;
+    if (!(std::isfinite(lo) && std::isfinite(hi) && lo < hi && hi <= kMaxLogStd && lo >= -kMaxLogStd)) {
+      std::ostringstream m;
+      m << "Expected spec.head.logStdMin < spec.head.logStdMax within [" << -kMaxLogStd << ", " << kMaxLogStd
+        << "] (σ = e^logStd must stay a finite positive float32) but received [" << lo << ", " << hi << "]";
+      throw std::invalid_argument(m.str());
+    }
+    if (!(spec.init_log_std >= lo && spec.init_log_std <= hi)) {
+      std::ostringstream m;
+      m << "Expected spec.head.initLogStd in [spec.head.logStdMin, spec.head.logStdMax] = [" << lo << ", " << hi
+        << "] but received " << spec.init_log_std;
+      throw std::invalid_argument(m.str());
+    }
+  }
   at::Generator g = MakeGen(spec.seed ^ 0x9e3779b97f4a7c15ULL);
   Activate(spec.activation, torch::zeros({1}));
   if (spec.critic) Activate(spec.critic_activation, torch::zeros({1}));
@@ -260,9 +283,8 @@ Policy::Eval Policy::Evaluate(const torch::Tensor& obs, const torch::Tensor& act
     e.entropy = -(lsm.exp() * lsm).sum(-1).sum(-1);
   } else {
     torch::Tensor mu = mean_.Forward(feat, train, g);
-    torch::Tensor log_std = spec_.state_dependent_std
-                                ? torch::clamp(log_std_layer_.Forward(feat, train, g), spec_.log_std_min, spec_.log_std_max)
-                                : log_std_.expand_as(mu);
+    torch::Tensor log_std = ClampLogStd(
+        spec_.state_dependent_std ? log_std_layer_.Forward(feat, train, g) : log_std_.expand_as(mu), spec_);
     torch::Tensor u = actions;
     if (spec_.squash) u = torch::atanh(torch::clamp(actions, -1.0 + 1e-6, 1.0 - 1e-6));
     torch::Tensor z = (u - mu) * torch::exp(-log_std);
@@ -286,15 +308,15 @@ Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
   ActOut out;
   if (spec_.categorical) {
     torch::Tensor logits = logits_.Forward(feat, false, nullptr).view({-1, spec_.bins});
+    RequireFiniteRows(logits.view({obs.size(0), -1}), "action logits");  // before sampling from them
     torch::Tensor idx = deterministic ? logits.argmax(-1) : torch::multinomial(torch::softmax(logits, -1), 1, true, gen).squeeze(-1);
     out.actions = idx.to(torch::kFloat32).view({obs.size(0), spec_.action_dims});
   } else {
     torch::Tensor mu = mean_.Forward(feat, false, nullptr);
     torch::Tensor u = mu;
     if (!deterministic) {
-      torch::Tensor log_std = spec_.state_dependent_std
-                                  ? torch::clamp(log_std_layer_.Forward(feat, false, nullptr), spec_.log_std_min, spec_.log_std_max)
-                                  : log_std_.expand_as(mu);
+      torch::Tensor log_std = ClampLogStd(
+          spec_.state_dependent_std ? log_std_layer_.Forward(feat, false, nullptr) : log_std_.expand_as(mu), spec_);
       u = mu + torch::exp(log_std) * at::normal(0.0, 1.0, mu.sizes(), gen);
     }
     out.actions = spec_.squash ? torch::tanh(u) : u;
@@ -302,6 +324,9 @@ Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
   Eval e = Evaluate(obs, out.actions, false, nullptr);
   out.logp = e.logp;
   out.values = e.values;
+  RequireFiniteRows(out.actions, "actions");
+  RequireFiniteRows(out.logp, "log-probabilities");
+  RequireFiniteRows(out.values, "values");
   return out;
 }
 

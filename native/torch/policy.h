@@ -12,6 +12,9 @@
 
 namespace f2g {
 
+/// Bound of |logStdMin| and |logStdMax|: e^±40 and its square stay finite in float32.
+constexpr double kMaxLogStd = 40.0;
+
 struct PolicySpec {
   int64_t obs_dim = 0;
   std::vector<int64_t> hidden;
@@ -77,6 +80,8 @@ class Policy {
   struct ActOut {
     torch::Tensor actions, logp, values;
   };
+  /// Throws std::invalid_argument naming the first observation row whose
+  /// action, log-probability or value is not finite (e.g. an overflowing obs).
   ActOut Act(const torch::Tensor& obs, bool deterministic);
   /// Mean of a Gaussian head before any squashing, [N, action_dim] (with gradient when enabled).
   torch::Tensor Mean(const torch::Tensor& obs, bool train, at::Generator* g) const;

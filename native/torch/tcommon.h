@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -82,6 +83,114 @@ class BusyGuard {
  private:
   std::atomic<bool>& flag_;
 };
+
+/// A training step met a non-finite loss, gradient, metric or weight. Thrown
+/// before the optimizer applies that step; the caller restores the state it
+/// had when the call began (see TrainSnapshot), so the model is unchanged.
+/// The message starts with "Non-finite " and names the quantity and the step.
+class NonFiniteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Σ‖grad‖² over `params` in double (undefined grads count as zero): the
+/// squared total gradient norm, non-finite when any gradient element is.
+inline double GradNormSquared(const std::vector<torch::Tensor>& params) {
+  double sum = 0;
+  for (const torch::Tensor& p : params) {
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    const double n = g.norm().item<double>();
+    sum += n * n;
+  }
+  return sum;
+}
+
+/// Index of the first tensor holding a NaN or ±Infinity (−1 when none);
+/// `grad` inspects the tensors' gradients instead of their values.
+inline int64_t FirstNonFinite(const std::vector<torch::Tensor>& ts, bool grad) {
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    const torch::Tensor t = grad ? ts[i].grad() : ts[i];
+    if (t.defined() && !torch::isfinite(t).all().item<bool>()) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+/// The state a failed call must put back: the values of the trained tensors,
+/// the AdamW moments and step counts, and any generators the call draws from.
+/// Taken when a fit/update begins; Restore() returns the model, its optimizer
+/// and its random streams bit for bit to that moment.
+class TrainSnapshot {
+ public:
+  TrainSnapshot(const std::vector<torch::Tensor>& params, torch::optim::AdamW* opt,
+                std::vector<at::Generator*> gens = {})
+      : params_(params), opt_(opt) {
+    torch::NoGradGuard ng;
+    for (const torch::Tensor& p : params) values_.push_back(p.detach().clone());
+    if (opt_) {
+      for (auto& [key, st] : opt_->state()) {
+        auto& s = static_cast<torch::optim::AdamWParamState&>(*st);
+        auto c = std::make_unique<torch::optim::AdamWParamState>();
+        c->step(s.step());
+        c->exp_avg(s.exp_avg().clone());
+        c->exp_avg_sq(s.exp_avg_sq().clone());
+        if (s.max_exp_avg_sq().defined()) c->max_exp_avg_sq(s.max_exp_avg_sq().clone());
+        state_.emplace_back(key, std::move(c));
+      }
+    }
+    for (at::Generator* g : gens) gens_.emplace_back(g, g->clone());
+  }
+
+  /// Puts every tensor, moment and generator back; gradients are cleared.
+  void Restore() {
+    torch::NoGradGuard ng;
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      params_[i].detach().copy_(values_[i]);
+      params_[i].mutable_grad() = torch::Tensor();
+    }
+    if (opt_) {
+      auto& st = opt_->state();
+      st.clear();
+      for (auto& [key, s] : state_) {
+        auto c = std::make_unique<torch::optim::AdamWParamState>();
+        c->step(s->step());
+        c->exp_avg(s->exp_avg().clone());
+        c->exp_avg_sq(s->exp_avg_sq().clone());
+        if (s->max_exp_avg_sq().defined()) c->max_exp_avg_sq(s->max_exp_avg_sq().clone());
+        st[key] = std::move(c);
+      }
+    }
+    for (auto& [g, saved] : gens_) *g = saved.clone();
+  }
+
+ private:
+  std::vector<torch::Tensor> params_, values_;
+  torch::optim::AdamW* opt_;
+  std::vector<std::pair<std::string, std::unique_ptr<torch::optim::AdamWParamState>>> state_;
+  std::vector<std::pair<at::Generator*, at::Generator>> gens_;
+};
+
+/// Throws std::invalid_argument (a RangeError in JS) naming the tensor and
+/// its first NaN/±Infinity element.
+inline void RequireFinite(const torch::Tensor& t, const std::string& name, const std::string& what) {
+  if (t.numel() == 0 || torch::isfinite(t).all().item<bool>()) return;
+  const torch::Tensor flat = t.detach().reshape({-1}).to(torch::kFloat32).contiguous();
+  const float* p = flat.data_ptr<float>();
+  for (int64_t i = 0; i < flat.numel(); ++i)
+    if (!std::isfinite(p[i]))
+      throw std::invalid_argument("Expected finite values in tensor '" + name + "' of the " + what + " but element " +
+                                  std::to_string(i) + " is " + (std::isnan(p[i]) ? "NaN" : p[i] > 0 ? "Infinity" : "-Infinity"));
+}
+
+/// Throws std::invalid_argument naming the first row (dim 0) of an output that
+/// holds a NaN/±Infinity: the inputs of that row overflowed the model.
+inline void RequireFiniteRows(const torch::Tensor& t, const char* what) {
+  if (t.numel() == 0 || torch::isfinite(t).all().item<bool>()) return;
+  const torch::Tensor rows = torch::isfinite(t.reshape({t.size(0), -1})).all(1).logical_not().nonzero();
+  const int64_t row = rows.numel() ? rows[0][0].item<int64_t>() : 0;
+  throw std::invalid_argument(std::string("The model's ") + what + " for row " + std::to_string(row) +
+                              " of the input are not finite (its values overflow float32 inside the model)");
+}
 
 /// Copies a contiguous float tensor into `out` (length must match).
 inline void CopyOut(const torch::Tensor& t, float* out) {

@@ -1,8 +1,32 @@
 #include "torch/trainer.h"
 
+#include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 namespace f2g {
+
+namespace {
+
+std::string Num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+/// "epoch 2 of 4, minibatch 3 of 4 (optimizer step 7 of 16)"
+std::string StepName(int64_t e, int64_t epochs, int64_t k, int64_t minibatches) {
+  return "epoch " + std::to_string(e + 1) + " of " + std::to_string(epochs) + ", minibatch " + std::to_string(k + 1) +
+         " of " + std::to_string(minibatches) + " (optimizer step " + std::to_string(e * minibatches + k + 1) + " of " +
+         std::to_string(epochs * minibatches) + ")";
+}
+
+const char* kUnchanged =
+    "; the update was stopped before that step and the policy, its optimizer state and random streams are as before "
+    "the update";
+const char* kRestored = "; the policy, its optimizer state and random streams are as before the update";
+
+}  // namespace
 
 torch::Tensor Aggregate(const torch::Tensor& l, const torch::Tensor& m, Aggregation mode) {
   if (mode == Aggregation::kTokenMean) return (l * m).sum() / m.sum().clamp_min(1.0);
@@ -34,6 +58,14 @@ Trainer::Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o)
   if (groups.empty()) throw std::invalid_argument("The policy has no trainable parameters");
   opt_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o_.actor_lr).weight_decay(o_.weight_decay));
   if (o_.kl_coef > 0) reference_ = policy_->Clone();
+  NamedTensors named = policy_->StateDict();
+  for (auto& nt : policy_->AdapterState()) named.push_back(nt);
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    std::string name = "parameter " + std::to_string(i);
+    for (auto& [n, t] : named)
+      if (t.unsafeGetTensorImpl() == params_[i].unsafeGetTensorImpl()) name = n;
+    param_names_.push_back(name);
+  }
 }
 
 Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
@@ -43,7 +75,8 @@ Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
   Policy::Eval e = policy_->Evaluate(obs, act, train, &policy_->gen);
   const torch::Tensor m = mb.mask.defined() ? mb.mask : torch::ones({mb.B, mb.T}, torch::kFloat32);
   const torch::Tensor logp = e.logp.view({mb.B, mb.T});
-  const torch::Tensor log_ratio = logp - mb.old_logp;
+  // Clamped before exp so that finite but stale old log-probs cannot overflow ρ.
+  const torch::Tensor log_ratio = (logp - mb.old_logp).clamp_max(kMaxLogRatio);
   const torch::Tensor ratio = torch::exp(log_ratio);
   const torch::Tensor& adv = mb.advantages;
   const torch::Tensor s1 = ratio * adv;
@@ -72,7 +105,7 @@ Trainer::Terms Trainer::Compute(const RolloutBatch& mb, bool train) {
       torch::NoGradGuard ng;
       ref = reference_->Evaluate(obs, act, false, nullptr).logp.view({mb.B, mb.T});
     }
-    torch::Tensor d = ref - logp;
+    torch::Tensor d = (ref - logp).clamp_max(kMaxLogRatio);
     torch::Tensor k3 = ((torch::exp(d) - d - 1.0) * m).sum() / msum;
     t.total = t.total + o_.kl_coef * k3;
     t.m.kl = k3.item<double>();
@@ -103,6 +136,19 @@ static RolloutBatch Slice(const RolloutBatch& b, const torch::Tensor& idx) {
   return mb;
 }
 
+void Trainer::CheckTerms(const Terms& t, const std::string& where, const char* tail) const {
+  const std::pair<const char*, double> parts[] = {{"policyLoss", t.m.policy_loss}, {"valueLoss", t.m.value_loss},
+                                                  {"entropy", t.m.entropy},        {"kl", t.m.kl},
+                                                  {"approxKl", t.m.approx_kl},     {"clipFraction", t.m.clip_fraction}};
+  std::string bad;
+  for (auto& [name, v] : parts)
+    if (!std::isfinite(v)) bad += std::string(bad.empty() ? "" : ", ") + name + " = " + Num(v);
+  if (!std::isfinite(t.m.loss))
+    throw NonFiniteError("Non-finite loss (" + Num(t.m.loss) + ") at " + where +
+                         (bad.empty() ? std::string() : " from " + bad) + tail);
+  if (!bad.empty()) throw NonFiniteError("Non-finite metric " + bad + " at " + where + tail);
+}
+
 UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
   TorchThreadsHere();
   if (policy_->version() != policy_version_)
@@ -110,18 +156,40 @@ UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
   if (o_.minibatches > batch.B)
     throw std::invalid_argument("Expected minibatches ≤ the batch's sequence count " + std::to_string(batch.B) +
                                 " but received " + std::to_string(o_.minibatches));
+  TrainSnapshot snapshot(params_, opt_.get(), {&gen_, &policy_->gen});
+  try {
+    return Steps(batch);
+  } catch (...) {
+    snapshot.Restore();
+    throw;
+  }
+}
+
+UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
   UpdateMetrics sum;
+  RolloutBatch last;
+  std::string last_step;
   for (int64_t e = 0; e < o_.epochs; ++e) {
     torch::Tensor perm = at::randperm(batch.B, gen_);
     for (int64_t k = 0; k < o_.minibatches; ++k) {
       const int64_t lo = batch.B * k / o_.minibatches, hi = batch.B * (k + 1) / o_.minibatches;
       RolloutBatch mb = Slice(batch, perm.slice(0, lo, hi));
+      const std::string where = StepName(e, o_.epochs, k, o_.minibatches);
       Terms t = Compute(mb, true);
+      CheckTerms(t, where, kUnchanged);
       opt_->zero_grad();
       t.total.backward();
       double norm = torch::nn::utils::clip_grad_norm_(
           params_, o_.max_grad_norm > 0 ? o_.max_grad_norm : std::numeric_limits<double>::infinity());
+      if (!std::isfinite(norm)) {
+        const int64_t i = FirstNonFinite(params_, true);
+        throw NonFiniteError(i >= 0 ? "Non-finite gradient of '" + param_names_[static_cast<std::size_t>(i)] + "' at " +
+                                          where + " (total gradient norm " + Num(norm) + ")" + kUnchanged
+                                    : "Non-finite total gradient norm (" + Num(norm) + ") at " + where + kUnchanged);
+      }
       opt_->step();
+      last = std::move(mb);
+      last_step = where;
       sum.policy_loss += t.m.policy_loss;
       sum.value_loss += t.m.value_loss;
       sum.entropy += t.m.entropy;
@@ -132,6 +200,16 @@ UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
       sum.grad_norm += norm;
       ++sum.steps;
     }
+  }
+  // The last step's result has not been looked at yet: its weights, and the
+  // loss they give on the last minibatch (one forward pass, no dropout).
+  const int64_t bad = FirstNonFinite(params_, false);
+  if (bad >= 0)
+    throw NonFiniteError("Non-finite weight '" + param_names_[static_cast<std::size_t>(bad)] + "' after " + last_step + kRestored);
+  {
+    torch::NoGradGuard ng;
+    Terms t = Compute(last, false);
+    CheckTerms(t, "the last minibatch with the weights after " + last_step, kRestored);
   }
   const double n = static_cast<double>(sum.steps);
   for (double* p : {&sum.policy_loss, &sum.value_loss, &sum.entropy, &sum.clip_fraction, &sum.approx_kl, &sum.kl,

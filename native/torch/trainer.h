@@ -38,6 +38,12 @@ struct RolloutBatch {
   torch::Tensor mask;        // [B, T] 0/1 or undefined (all ones)
 };
 
+/// Upper bound of log(π/π_old) before exp (ρ ≤ e^20 ≈ 4.85e8): past it the
+/// unclipped term of a negative advantage stops growing, as the dual clip
+/// would make it; below it the surrogate is exactly SPEC §8's. The same bound
+/// applies to the k3 penalty's log(π_ref/π).
+constexpr double kMaxLogRatio = 20.0;
+
 struct UpdateMetrics {
   double policy_loss = 0, value_loss = 0, entropy = 0, clip_fraction = 0, approx_kl = 0, grad_norm = 0, kl = 0, loss = 0;
   int64_t steps = 0;
@@ -50,6 +56,12 @@ class Trainer {
  public:
   Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o);
   /// epochs × minibatches optimizer steps; metrics averaged over the steps.
+  /// All or nothing: a non-finite loss, metric or total gradient norm stops
+  /// the step before the optimizer applies it (NonFiniteError naming the step
+  /// and the quantity), and any failure restores the weights, AdamW moments
+  /// and random streams that the policy and trainer had when the call began.
+  /// After the last step the weights and the last minibatch's loss are checked
+  /// too, so a successful update never leaves non-finite outputs behind.
   UpdateMetrics Update(const RolloutBatch& batch);
   /// The same losses on the whole batch, without a step or dropout.
   UpdateMetrics Losses(const RolloutBatch& batch);
@@ -61,11 +73,15 @@ class Trainer {
     UpdateMetrics m;
   };
   Terms Compute(const RolloutBatch& mb, bool train);
+  UpdateMetrics Steps(const RolloutBatch& batch);
+  /// Throws NonFiniteError when the loss or a metric of `t` is not finite.
+  void CheckTerms(const Terms& t, const std::string& where, const char* tail) const;
   std::shared_ptr<Policy> policy_;
   std::unique_ptr<Policy> reference_;
   TrainerOptions o_;
   std::unique_ptr<torch::optim::AdamW> opt_;
   std::vector<torch::Tensor> params_;
+  std::vector<std::string> param_names_;  // state_dict / adapter names of params_
   at::Generator gen_;
   int64_t policy_version_;
 };

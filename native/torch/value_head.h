@@ -36,14 +36,23 @@ class ValueHead {
   /// Target distributions [B, bins] of values v ∈ [0, 1] (two-hot or one-hot).
   torch::Tensor Targets(const torch::Tensor& v) const;
   torch::Tensor Logits(const torch::Tensor& h) const;
-  /// Expectation Σ softmax(logits)·z, [B].
+  /// Expectation Σ softmax(logits)·z, [B]. Rows of finite but huge hidden
+  /// states are computed through an exact power-of-two rescale (see Logits);
+  /// a row whose result still is not finite throws std::invalid_argument.
   torch::Tensor Predict(const torch::Tensor& h) const;
   torch::Tensor Distribution(const torch::Tensor& h) const;
   /// Mean cross-entropy against the targets of v (no gradient).
   double Loss(const torch::Tensor& h, const torch::Tensor& v) const;
-  /// One AdamW step on the batch; returns the loss before the step.
+  /// One AdamW step on the batch; returns the loss before the step. All or
+  /// nothing, like Fit.
   double TrainStep(const torch::Tensor& h, const torch::Tensor& v, double lr, double weight_decay);
   /// Epochs of shuffled minibatches; returns the mean loss of each epoch.
+  /// The whole fit is one transaction: a non-finite loss or gradient norm
+  /// stops the step before AdamW applies it (NonFiniteError naming the epoch,
+  /// minibatch and quantity); after the last step the weights and the loss
+  /// on (up to 64 rows of) the last minibatch are checked. On any failure the weights and the AdamW
+  /// state return to what they were when Fit began (epochs already reported
+  /// through `progress` are undone too).
   std::vector<double> Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
                           const std::function<void(int64_t, int64_t, double)>& progress);
 
@@ -54,7 +63,15 @@ class ValueHead {
   std::atomic<bool> busy{false};
 
  private:
-  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd);
+  std::vector<torch::Tensor> Params() const;
+  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, const std::string& where);
+  /// Throws NonFiniteError when a weight, or the loss on the first rows of (h, target), is not finite.
+  void CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last, const char* batch) const;
+  /// Runs body(); on any exception restores the weights and optimizer state.
+  template <typename F>
+  auto Transaction(F&& body) -> decltype(body());
+  static const char* kStopped;
+  static const char* kRestored;
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
   std::unique_ptr<torch::optim::AdamW> opt_;

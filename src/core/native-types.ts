@@ -79,9 +79,40 @@ export interface NativeTrainer {
   losses(batch: NativeBatch): NativeMetrics;
 }
 
+/** Device memory owned by a JS object (native/bindings/cuda.cc); the native half of DeviceTensor. */
+export interface NativeDeviceBuffer {
+  upload(data: ArrayBufferView): void;
+  download(out: ArrayBufferView): void;
+  copyFrom(src: NativeDeviceBuffer): void;
+  dispose(): void;
+  readonly bytes: number;
+  readonly device: number;
+  readonly disposed: boolean;
+}
+/** Segments of every episode of a cudaProgressTargets call, frame-indexed by episode offset. */
+export interface NativeDeviceProgress {
+  segStart: Int32Array;
+  segEnd: Int32Array;
+  segCount: Int32Array;
+  bad: Float64Array;
+}
+export interface NativeLossResult {
+  loss: number; clipFraction: number; dualClipFraction: number; approxKl: number; masked: number;
+}
+
 export interface NativeAddon {
   capabilities(): Capabilities;
   readProbe(data: Float32Array, threads: number): number;
+
+  // ---- CUDA (native/bindings/cuda.cc; without a CUDA build every one throws) ----
+  DeviceBuffer: new (bytes: number, device: number) => NativeDeviceBuffer;
+  cudaPatchSimilarity(o: Record<string, unknown>): void;
+  cudaSlidingSlopes(o: Record<string, unknown>): void;
+  cudaProgressTargets(o: Record<string, unknown>): Promise<NativeDeviceProgress>;
+  cudaGae(o: Record<string, unknown>): void;
+  cudaGrpoAdvantages(o: Record<string, unknown>): void;
+  cudaStepAdvantages(o: Record<string, unknown>): void;
+  cudaLoss(o: Record<string, unknown>): NativeLossResult;
 
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,

@@ -1,5 +1,9 @@
 // Feat2Go progress targets (SPEC §1–3): patch-wise composite similarity,
 // trend-mutation segmentation and the structural progress value.
+import {
+  type DeviceTensor, deviceLambda, devicePatchSimilarity, deviceProgressTargets, deviceSlidingSlopes, isDeviceTensor,
+  type DeviceProgressResult,
+} from './device.js';
 import { native } from './native.js';
 import type { NativeProgressOptions, NativeProgressResult } from './native-types.js';
 import type { ProgressOptions, ProgressResult, Segment, Tensor } from './types.js';
@@ -77,7 +81,12 @@ function whereInFrame(frame: Float32Array, D: number): string {
  * @example
  * const s = patchSimilarity({ data, shape: [T, 256, 1024] }, -1); // similarity to the last frame
  */
-export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: { lambda?: number; threads?: number }): Float32Array {
+export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: { lambda?: number; threads?: number }): Float32Array;
+/** On a CUDA build: `[T,N,D]` device features against a frame index or a `[N,D]` device goal; returns `[T]` on the device. */
+export function patchSimilarity(features: DeviceTensor, goal: number | DeviceTensor, opts?: { lambda?: number }): DeviceTensor;
+export function patchSimilarity(features: Tensor | DeviceTensor, goal: number | Tensor | DeviceTensor,
+  opts?: { lambda?: number; threads?: number }): Float32Array | DeviceTensor {
+  if (isDeviceTensor(features)) return devicePatchSimilarity(features, goal as number | DeviceTensor, deviceLambda(checkOptions(opts, 'opts', { lambda: 1, threads: 1 }).lambda));
   const e = checkEpisode(features);
   const o = checkOptions(opts, 'opts', { lambda: 1, threads: 1 });
   const lambda = o.lambda === undefined ? 1 : checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
@@ -124,7 +133,11 @@ export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: 
  * @throws {TypeError|RangeError} on a bad shape or window, or NaN/Inf in `series`
  *   (naming the element: `series.data[i]`, row and column)
  */
-export function slidingSlopes(series: Tensor, window: number): Tensor {
+export function slidingSlopes(series: Tensor, window: number): Tensor;
+/** On a CUDA build: `[B,L]` device series; returns `[B, L−w+1]` on the device. */
+export function slidingSlopes(series: DeviceTensor, window: number): DeviceTensor;
+export function slidingSlopes(series: Tensor | DeviceTensor, window: number): Tensor | DeviceTensor {
+  if (isDeviceTensor(series)) return deviceSlidingSlopes(series, window);
   const s = checkTensor(series, 'series', 2, '[B, L]');
   const [B, L] = s.shape;
   const w = checkInt(window, 'window', 2);
@@ -163,7 +176,17 @@ export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): P
  * @example
  * const { values, segments } = await progressTargets({ data, shape: [300, 256, 1024] }, { window: 5 });
  */
-export function progressTargets(features: Tensor, opts?: ProgressOptions): Promise<ProgressResult> {
+export function progressTargets(features: Tensor, opts?: ProgressOptions): Promise<ProgressResult>;
+/**
+ * On a CUDA build: the whole labelling of a `[T,N,D]` device episode on the GPU
+ * (similarities, segmentation, values); values and similarity stay on the device.
+ */
+export function progressTargets(features: DeviceTensor, opts?: ProgressOptions): Promise<DeviceProgressResult>;
+export function progressTargets(features: Tensor | DeviceTensor, opts?: ProgressOptions): Promise<ProgressResult | DeviceProgressResult> {
+  if (isDeviceTensor(features)) {
+    return progressTargetsDeviceBatch(features, features.shape.length === 3 ? [features.shape[0]] : [], opts)
+      .then((r) => ({ values: r.values, similarity: r.similarity, segments: r.segments[0] }));
+  }
   const stack = new Error().stack;
   try {
     const e = checkEpisode(features);
@@ -190,6 +213,30 @@ export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressOptions)
     const o = checkProgressOptions(opts);
     if (list.length === 0) return Promise.resolve([]);
     return withCallerStack(native().progressTargetsBatch(list, o).then((rs) => rs.map(toResult)), stack);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+/**
+ * Labels many episodes on a CUDA device in one call: the episodes are stored
+ * back to back in one `[ΣT, N, D]` device tensor, `lengths[e]` frames each.
+ * One GPU block labels each episode; the promise resolves when the GPU has
+ * finished. Values and similarity stay on the device as one `[ΣT]` tensor
+ * each (episode e starts at Σ_{i<e} lengths[i]); `segments[e]` are the
+ * episode's stages with episode-local frame indices.
+ *
+ * @throws {CudaUnavailableError} without a CUDA build and device; TypeError/RangeError on bad shapes, lengths or options
+ * @example
+ * const x = DeviceTensor.fromHost(packed, [300 + 200, 256, 1024]);
+ * const { values, segments } = await progressTargetsDeviceBatch(x, [300, 200]);
+ */
+export function progressTargetsDeviceBatch(features: DeviceTensor, lengths: readonly number[], opts?: ProgressOptions):
+  Promise<{ values: DeviceTensor; similarity: DeviceTensor; segments: Segment[][] }> {
+  try {
+    if (!Array.isArray(lengths)) throw new TypeError(`Expected an array of episode lengths for lengths but received ${typeof lengths}`);
+    const o = checkProgressOptions(opts);
+    return deviceProgressTargets(features, lengths, { ...DEFAULT_PROGRESS_OPTIONS, ...o });
   } catch (err) {
     return Promise.reject(err);
   }

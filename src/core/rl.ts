@@ -2,6 +2,10 @@
 // PPO, GRPO group advantages, and the clipped surrogate / value / KL losses.
 // Every function validates its arguments here and runs a native kernel
 // (native/kernels/rl.h) synchronously: they are single passes over memory.
+import {
+  type DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
+  type DeviceGaeInput, type DeviceSurrogateInput,
+} from './device.js';
 import { native } from './native.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
@@ -140,6 +144,21 @@ export interface ValueLossResult {
   loss: number;
   /** Share of masked steps where the clipped error was the larger one (0 without clip). */
   clipFraction: number;
+}
+
+/** Inputs of {@link clippedValueLoss} on a CUDA build: `[B,T]` DeviceTensors (mask uint8 or float32). */
+export interface DeviceValueLossInput {
+  values: DeviceTensor;
+  returns: DeviceTensor;
+  oldValues?: DeviceTensor;
+  mask?: DeviceTensor;
+}
+
+/** Inputs of {@link klPenalty} on a CUDA build: `[B,T]` DeviceTensors. */
+export interface DeviceKlInput {
+  logProbs: DeviceTensor;
+  refLogProbs: DeviceTensor;
+  mask?: DeviceTensor;
 }
 
 /** Inputs of {@link klPenalty}, all `[B,T]`. */
@@ -317,13 +336,22 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
  * @example
  * const { advantages, returns } = gae({ rewards, values, nextValues, terminated, done }, { gamma: 0.99, lambda: 0.95 });
  */
-export function gae(input: GaeInput, opts: GaeOptions): GaeResult {
+export function gae(input: GaeInput, opts: GaeOptions): GaeResult;
+/** On a CUDA build: DeviceTensor inputs (one thread per environment; time-major reads coalesce); results stay on the device. */
+export function gae(input: DeviceGaeInput, opts: Omit<GaeOptions, 'out' | 'threads'>): { advantages: DeviceTensor; returns: DeviceTensor };
+export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResult | { advantages: DeviceTensor; returns: DeviceTensor } {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { rewards, values, nextValues, terminated, done }', input);
   checkKeys(input, 'input', { rewards: 1, values: 1, nextValues: 1, terminated: 1, done: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { gamma, lambda }', opts);
   const o = checkOptions(opts, 'opts', GAE_KEYS);
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
   if (typeof tm !== 'boolean') throw typeError('opts.timeMajor', 'a boolean', tm);
+  if (isDeviceTensor(input.rewards)) {
+    const gamma = checkNumber(o.gamma, 'opts.gamma', 0, 1, 'a number in [0, 1]');
+    const lambda = checkNumber(o.lambda, 'opts.lambda', 0, 1, 'a number in [0, 1]');
+    return deviceGae(input as DeviceGaeInput, gamma, lambda, tm);
+  }
+  input = input as GaeInput;
   const label = tm ? '[T, B]' : '[B, T]';
   const r = checkTensor2(input.rewards, 'rewards', label);
   const shape = r.shape;
@@ -376,14 +404,19 @@ function outArray(x: unknown, name: string, n: number): Float32Array {
  * @example
  * grpoAdvantages([1, 0, 0, 1], { groupSize: 2 }) // ≈ [0.707, −0.707, −0.707, 0.707]
  */
-export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): Float32Array {
-  const R = floats(rewards, 'rewards');
+export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): Float32Array;
+/** On a CUDA build: `[n]` device rewards; advantages stay on the device. */
+export function grpoAdvantages(rewards: DeviceTensor, opts: GrpoOptions): DeviceTensor;
+export function grpoAdvantages(rewards: ArrayLike<number> | DeviceTensor, opts: GrpoOptions): Float32Array | DeviceTensor {
+  const dev = isDeviceTensor(rewards);
+  const R = dev ? new Float32Array(0) : floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
   const o = checkOptions(opts, 'opts', GRPO_KEYS);
-  const g = groupSizeOpt(o.groupSize, R.length);
+  const g = dev ? checkInt(o.groupSize, 'opts.groupSize', 1) : groupSizeOpt(o.groupSize, R.length);
   const eps = o.epsilon === undefined ? 1e-4 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   const scale = choice(o.scale, 'opts.scale', ['group', 'batch'] as const, 'group');
+  if (dev) return deviceGrpoAdvantages(rewards, g, eps, std, scale === 'batch');
   const out = new Float32Array(R.length);
   native().rlGrpoAdvantages(R, g, eps, std, scale, out);
   return out;
@@ -428,7 +461,16 @@ export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: nu
  * stepAdvantages([1], [3], 4, 0.5).data // [0.25, 0.5, 1, 0]
  */
 export function stepAdvantages(trajectoryAdvantages: ArrayLike<number>, lengths: ArrayLike<number>, horizon: number,
-  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor {
+  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor;
+/** On a CUDA build: `[B]` device advantages (lengths on the host); `[B, horizon]` stays on the device. */
+export function stepAdvantages(trajectoryAdvantages: DeviceTensor, lengths: ArrayLike<number>, horizon: number, gamma: number): DeviceTensor;
+export function stepAdvantages(trajectoryAdvantages: ArrayLike<number> | DeviceTensor, lengths: ArrayLike<number>, horizon: number,
+  gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor | DeviceTensor {
+  if (isDeviceTensor(trajectoryAdvantages)) {
+    const H = checkInt(horizon, 'horizon', 1);
+    const L = lengthsArg(lengths, 'lengths', trajectoryAdvantages.size, H);
+    return deviceStepAdvantages(trajectoryAdvantages, L, H, checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]'));
+  }
   const A = floats(trajectoryAdvantages, 'trajectoryAdvantages');
   const H = checkInt(horizon, 'horizon', 1);
   const L = lengthsArg(lengths, 'lengths', A.length, H);
@@ -487,17 +529,34 @@ function threads(o: { threads?: number }): number {
  * @example
  * const { loss, clipFraction, approxKl } = clippedSurrogate({ logProbs, oldLogProbs, advantages }, { clipLow: 0.2 });
  */
-export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult {
+export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions): SurrogateResult;
+/** On a CUDA build: DeviceTensor inputs; reduced on the device, the scalars come back. */
+export function clippedSurrogate(input: DeviceSurrogateInput, opts: SurrogateOptions): SurrogateResult;
+export function clippedSurrogate(input: SurrogateInput | DeviceSurrogateInput, opts: SurrogateOptions): SurrogateResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, oldLogProbs, advantages, mask? }', input);
   checkKeys(input, 'input', { logProbs: 1, oldLogProbs: 1, advantages: 1, mask: 1 });
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
   const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
+  if (isDeviceTensor(input.logProbs)) {
+    const c = surrogateClips(o);
+    return deviceClippedSurrogate(input as DeviceSurrogateInput, c.clipLow, c.clipHigh, c.dual, aggregationOpt(o.aggregation));
+  }
+  input = input as SurrogateInput;
   const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
   const olp = checkTensor2(input.oldLogProbs, 'oldLogProbs', '[B, T]');
   sameShape(olp, 'oldLogProbs', lp.shape, 'logProbs');
   const adv = checkTensor2(input.advantages, 'advantages', '[B, T]');
   sameShape(adv, 'advantages', lp.shape, 'logProbs');
   const m = maskArg(input.mask, lp.shape);
+  const { clipLow, clipHigh, dual } = surrogateClips(o);
+  const agg = aggregationOpt(o.aggregation);
+  const [B, T] = lp.shape;
+  emptyCheck(B, T, 'logProbs');
+  const r = native().rlClippedSurrogate(lp.data, olp.data, adv.data, m, B, T, clipLow, clipHigh, dual, agg, threadsOpt(o));
+  return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
+}
+
+function surrogateClips(o: Partial<SurrogateOptions>): { clipLow: number; clipHigh: number; dual: number } {
   const clipLow = checkNumber(o.clipLow, 'opts.clipLow', 0, 1, 'a number in [0, 1)');
   if (clipLow >= 1) throw rangeError('opts.clipLow', 'a number in [0, 1)', clipLow);
   const clipHigh = o.clipHigh === undefined ? clipLow : checkNumber(o.clipHigh, 'opts.clipHigh', 0, Infinity, 'a finite number ≥ 0');
@@ -506,11 +565,7 @@ export function clippedSurrogate(input: SurrogateInput, opts: SurrogateOptions):
     dual = checkNumber(o.dualClip, 'opts.dualClip', -Infinity, Infinity, 'a finite number > 1');
     if (!(dual > 1)) throw rangeError('opts.dualClip', 'a finite number > 1', dual);
   }
-  const agg = aggregationOpt(o.aggregation);
-  const [B, T] = lp.shape;
-  emptyCheck(B, T, 'logProbs');
-  const r = native().rlClippedSurrogate(lp.data, olp.data, adv.data, m, B, T, clipLow, clipHigh, dual, agg, threadsOpt(o));
-  return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
+  return { clipLow, clipHigh, dual };
 }
 
 function emptyCheck(B: number, T: number, name: string): void {
@@ -529,10 +584,23 @@ function emptyCheck(B: number, T: number, name: string): void {
  * @example
  * clippedValueLoss({ values, returns, oldValues }, { clip: 0.2 }).loss
  */
-export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult {
+export function clippedValueLoss(input: ValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function clippedValueLoss(input: DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult;
+export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, opts?: ValueLossOptions): ValueLossResult {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { values, returns, oldValues?, mask? }', input);
   checkKeys(input, 'input', { values: 1, returns: 1, oldValues: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', VALUE_LOSS_KEYS);
+  if (isDeviceTensor(input.values)) {
+    const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
+    if (clip > 0 && input.oldValues === undefined) throw typeError('oldValues', 'a DeviceTensor (opts.clip needs the old values)', input.oldValues);
+    const huberDelta = o.huberDelta === undefined ? 0 : positive(o.huberDelta, 'opts.huberDelta');
+    const r = deviceLoss('clippedValueLoss', 'value',
+      [['values', input.values], ['returns', input.returns], ['oldValues', clip > 0 ? input.oldValues : undefined]], input.mask,
+      { clip, huberDelta, aggregation: aggregationOpt(o.aggregation) });
+    return { loss: r.loss, clipFraction: r.clipFraction };
+  }
+  input = input as ValueLossInput;
   const v = checkTensor2(input.values, 'values', '[B, T]');
   const R = checkTensor2(input.returns, 'returns', '[B, T]');
   sameShape(R, 'returns', v.shape, 'values');
@@ -573,10 +641,19 @@ function positive(v: unknown, name: string): number {
  * @example
  * klPenalty({ logProbs, refLogProbs }, { estimator: 'k3' })
  */
-export function klPenalty(input: KlInput, opts?: KlOptions): number {
+export function klPenalty(input: KlInput, opts?: KlOptions): number;
+/** On a CUDA build: `[B,T]` DeviceTensor inputs, reduced on the device. */
+export function klPenalty(input: DeviceKlInput, opts?: KlOptions): number;
+export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): number {
   if (input === null || typeof input !== 'object') throw typeError('input', 'an object { logProbs, refLogProbs, mask? }', input);
   checkKeys(input, 'input', { logProbs: 1, refLogProbs: 1, mask: 1 });
   const o = checkOptions(opts, 'opts', KL_KEYS);
+  if (isDeviceTensor(input.logProbs)) {
+    const estimator = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');
+    return deviceLoss('klPenalty', 'kl', [['logProbs', input.logProbs], ['refLogProbs', input.refLogProbs]], input.mask,
+      { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
+  }
+  input = input as KlInput;
   const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
   const ref = checkTensor2(input.refLogProbs, 'refLogProbs', '[B, T]');
   sameShape(ref, 'refLogProbs', lp.shape, 'logProbs');

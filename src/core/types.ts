@@ -58,6 +58,10 @@ export interface Capabilities {
    * between training steps (`FEAT2GO_TORCH_CACHE_MB`, default 256; 0: off).
    */
   torchCpuCacheMB?: number;
-  /** Whether the CUDA kernels were built. */
+  /** Whether the CUDA kernels were built and a CUDA device can run them. */
   cuda: boolean;
+  /** Why `cuda` is false: no NVIDIA driver (or one older than the CUDA runtime), no device, or an addon built without CUDA. */
+  cudaReason?: 'no driver' | 'no device' | 'not built';
+  /** CUDA devices visible (0 when `cuda` is false). */
+  cudaDevices?: number;
 }

@@ -14,6 +14,22 @@ function toBytes(v: ArrayBufferView): Uint8Array {
   return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+/**
+ * Throws a RangeError naming `name` and the path when `file` cannot be a
+ * file's path: an existing directory, or a path ending in a separator. Run
+ * before a temporary file is created, so none is ever made beside a directory.
+ * The error carries `code: 'EISDIR'` and `path`, as Node's own error would.
+ */
+export function checkFileTarget(file: string, name = 'file'): void {
+  const fail = (why: string): never => {
+    throw Object.assign(new RangeError(`Expected a file path for ${name} but received '${file}', which ${why}`), { code: 'EISDIR', path: file });
+  };
+  if (file.endsWith('/') || file.endsWith(path.sep)) fail('ends in a path separator (a directory)');
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(file); } catch { /* absent: fine */ }
+  if (st?.isDirectory()) fail('is a directory');
+}
+
 /** The temporary name used next to `target` (hidden, unique per call). */
 function tempName(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
@@ -72,6 +88,7 @@ export function ensureDir(dir: string): void {
  * folder is written, `fsync`ed and renamed over `file`. On any failure the
  * temporary file is removed and the error is rethrown; `file` is then either
  * unchanged or absent. The parent folder must exist.
+ * @throws {RangeError} when `file` is a directory or ends in a path separator (checked before any temporary file exists)
  *
  * @param file destination path
  * @param data a string (written as UTF-8), a typed array / Buffer, or an array of chunks written back to back (no concatenation copy)
@@ -88,6 +105,7 @@ export function writeFileAtomic(file: string, data: AtomicData, opts: { mode?: n
   const chunks: Uint8Array[] = typeof data === 'string'
     ? [Buffer.from(data, 'utf8')]
     : Array.isArray(data) ? (data as ArrayBufferView[]).map(toBytes) : [toBytes(data as ArrayBufferView)];
+  checkFileTarget(file);
   const tmp = tempName(file);
   let fd = -1;
   try {

@@ -52,3 +52,66 @@ export function checkVector(v: unknown, name: string, n: number): Float32Array {
 export function tensor2(data: Float32Array, rows: number, cols: number): Tensor {
   return { data, shape: [rows, cols] };
 }
+
+/** Where a training call stopped: 1-based epoch, minibatch and optimizer step with their totals. */
+export interface TrainingStep {
+  /** The epoch that failed (1-based). */
+  epoch: number;
+  /** Epochs of the call. */
+  epochs: number;
+  /** The minibatch within that epoch (1-based). */
+  minibatch: number;
+  /** Minibatches per epoch. */
+  minibatches: number;
+  /** The optimizer step within the call (1-based). */
+  step: number;
+  /** Optimizer steps the call would have taken. */
+  steps: number;
+}
+
+/**
+ * Thrown by `ValueHead.fit`/`fitSync`/`trainStep` and `PpoTrainer`/`GrpoTrainer`
+ * `update`/`updateSync` when a loss, a metric, a gradient or an updated weight
+ * is NaN or ±Infinity (what PyTorch users get from anomaly detection or a
+ * gradient scaler's inf check). The check runs on every step before the
+ * optimizer applies it, and on the weights after the last step; the whole call
+ * is one transaction, so when this is thrown the model's weights, its AdamW
+ * moments and step counts and its random streams are exactly as before the
+ * call (earlier steps of the same call are undone too). The message names the
+ * quantity (`loss`, `gradient of 'head.mean.weight'`, `metric approxKl`,
+ * `weight 'net.0.weight'`) and the step.
+ */
+export class NonFiniteError extends Error {
+  /** The step that failed, when the failure belongs to one (absent for a single `trainStep`). */
+  readonly step: TrainingStep | undefined;
+
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteError';
+    const m = /epoch (\d+) of (\d+), minibatch (\d+) of (\d+) \(optimizer step (\d+) of (\d+)\)/.exec(message);
+    this.step = m
+      ? { epoch: +m[1], epochs: +m[2], minibatch: +m[3], minibatches: +m[4], step: +m[5], steps: +m[6] }
+      : undefined;
+  }
+}
+
+const NON_FINITE = /^Non-finite /;
+
+/** The native layer's non-finite training failure as a {@link NonFiniteError}; anything else unchanged. */
+export function asNonFinite(err: unknown): unknown {
+  if (err instanceof Error && !(err instanceof NonFiniteError) && err.constructor === Error && NON_FINITE.test(err.message)) {
+    const e = new NonFiniteError(err.message);
+    e.stack = `${e.name}: ${e.message}\n${(err.stack ?? '').split('\n').slice(1).join('\n')}`;
+    return e;
+  }
+  return err;
+}
+
+/** Runs a native training call, turning its non-finite failure into a {@link NonFiniteError}. */
+export function training<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asNonFinite(err);
+  }
+}

@@ -1,11 +1,11 @@
 // Policies on libtorch (SPEC §9): an MLP trunk with a Gaussian or categorical
 // head and an optional critic, built from a JSON spec; LoRA adapters with
 // PEFT-compatible files.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
 import { checkBatch, checkSeed, torchAddon } from './common.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
@@ -21,10 +21,17 @@ export interface GaussianHeadSpec {
   logStd?: 'state-independent' | 'state-dependent';
   /** 'tanh' squashes actions into (−1, 1) with the change-of-variables correction; 'none' (default) does not. */
   squash?: 'tanh' | 'none';
-  /** Initial log-std (default 0). */
+  /** Initial log-std (default 0), in [logStdMin, logStdMax] (else a RangeError). */
   initLogStd?: number;
-  /** Clamp of a state-dependent log-std (defaults −20, 2). */
+  /**
+   * Clamp of the log-std, state-dependent or state-independent alike (defaults
+   * −20, 2; both within [−40, 40] so that σ = e^logStd stays a finite positive
+   * float32): the head uses clamp(log_std, logStdMin, logStdMax), so neither
+   * training nor loaded weights can make σ overflow. Within the range the
+   * log-std is used as is.
+   */
   logStdMin?: number;
+  /** Upper clamp of the log-std (default 2); see {@link GaussianHeadSpec.logStdMin}. */
   logStdMax?: number;
 }
 
@@ -113,6 +120,8 @@ export interface ActResult {
 }
 
 const ACTIVATIONS = ['tanh', 'relu', 'gelu', 'silu'];
+/** Bound of |logStdMin| and |logStdMax| (the native layer holds the same). */
+const MAX_LOG_STD = 40;
 const natives = new WeakMap<Policy, NativePolicy>();
 
 /** The native object behind a policy (for the trainers). */
@@ -156,12 +165,14 @@ function normaliseSpec(spec: PolicySpec) {
     if (logStd !== 'state-independent' && logStd !== 'state-dependent') throw typeError('spec.head.logStd', "'state-independent' or 'state-dependent'", logStd);
     const squash = head.squash ?? 'none';
     if (squash !== 'tanh' && squash !== 'none') throw typeError('spec.head.squash', "'tanh' or 'none'", squash);
-    const lo = checkNumber(head.logStdMin ?? -20, 'spec.head.logStdMin');
-    const hi = checkNumber(head.logStdMax ?? 2, 'spec.head.logStdMax');
+    const lo = checkNumber(head.logStdMin ?? -20, 'spec.head.logStdMin', -MAX_LOG_STD, MAX_LOG_STD);
+    const hi = checkNumber(head.logStdMax ?? 2, 'spec.head.logStdMax', -MAX_LOG_STD, MAX_LOG_STD);
     if (hi <= lo) throw rangeError('spec.head.logStdMax', `a number > spec.head.logStdMin (${lo})`, hi);
+    const init = checkNumber(head.initLogStd ?? 0, 'spec.head.initLogStd');
+    if (init < lo || init > hi) throw rangeError('spec.head.initLogStd', `a number in [spec.head.logStdMin, spec.head.logStdMax] = [${lo}, ${hi}]`, init);
     headN = {
       categorical: false, actionDim: checkInt(head.actionDim, 'spec.head.actionDim', 1), stateDependentStd: logStd === 'state-dependent',
-      squash: squash === 'tanh', initLogStd: checkNumber(head.initLogStd ?? 0, 'spec.head.initLogStd'), logStdMin: lo, logStdMax: hi,
+      squash: squash === 'tanh', initLogStd: init, logStdMin: lo, logStdMax: hi,
     };
   } else {
     throw typeError('spec.head.type', "'gaussian' or 'categorical'", head.type);
@@ -239,9 +250,13 @@ export class Policy {
     this.n.loadStateDict(tensors);
   }
 
-  /** Saves the base weights (state_dict names) to a .safetensors file, atomically. */
+  /**
+   * Saves the base weights (state_dict names) to a .safetensors file, atomically.
+   * @throws {RangeError} naming the path when it is a directory (or ends in a separator)
+   */
   saveWeights(file: string): void {
     if (typeof file !== 'string' || !file) throw typeError('path', 'a file path string', file);
+    checkFileTarget(file, 'path');
     writeStateDict(file, this.stateDict(), { format: 'pt' });
   }
 
@@ -273,51 +288,171 @@ export class Policy {
 
   /**
    * Writes `adapter_config.json` and `adapter_model.safetensors` in PEFT's
-   * layout (keys `base_model.model.<path>.lora_A.weight` [r, in] and
-   * `.lora_B.weight` [out, r]), each file atomically.
+   * layout, each file atomically, so that the folder is the whole trained
+   * policy for PEFT (`PeftModel.from_pretrained(base, dir)`) and for
+   * {@link loadAdapters}:
+   *
+   * - LoRA tensors as `base_model.model.<path>.lora_A.weight` `[r, in]` and
+   *   `.lora_B.weight` `[out, r]` (SPEC §9);
+   * - every other tensor an update trains (head layers without an adapter,
+   *   `head.log_std`, the critic) under PEFT's `modules_to_save` convention:
+   *   the config lists the modules and the file holds their full tensors as
+   *   `base_model.model.<tensor name>` (PEFT 0.21 `save_pretrained` strips the
+   *   wrapper's `modules_to_save.default.` from the keys; so does this).
+   *
+   * A state-independent `head.log_std` is a parameter of the module `head`,
+   * which PEFT can only save by listing all of `head`; PEFT then trains the
+   * head's layers fully and puts no adapter inside it. So in that case an
+   * adapter on a head layer (say `head.mean`) is written merged into that
+   * layer's weight (W + (α/r)·B·A) and left out of `target_modules`: the
+   * folder gives the same outputs, and {@link loadAdapters} on a policy that
+   * carries the adapter loads the merged weight with that adapter's B zeroed.
+   * When every adapter lies in `head` that leaves PEFT no LoRA target, which
+   * it refuses, so neither does this write anything then (an Error says why).
+   * @throws {RangeError} naming `dir` when it exists and is not a directory
+   * @throws {Error} when PEFT could not hold the adapters (see above)
    */
   saveAdapters(dir: string): void {
     if (!this.loraConfig) throw new Error('This policy has no LoRA adapters to save; addLora() first');
     if (typeof dir !== 'string' || !dir) throw typeError('dir', 'a directory path string', dir);
-    mkdirSync(dir, { recursive: true });
+    let st: ReturnType<typeof statSync> | undefined;
+    try { st = statSync(dir); } catch { /* created below */ }
+    if (st && !st.isDirectory()) throw new RangeError(`Expected a directory path for dir but received '${dir}', which is not a directory`);
     const c = this.loraConfig;
-    const tensors = this.n.adapterState().map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]);
-    writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors, { format: 'pt' });
+    const { modules, targets, tensors } = this.peftLayout();
+    if (!targets.length) {
+      throw new Error(`PEFT cannot hold these adapters: every adapted layer (${c.targets.join(', ')}) lies in module 'head', which PEFT must save whole for its state-independent head.log_std, and PEFT needs a LoRA target outside it. Adapt a layer outside 'head' too, use logStd 'state-dependent', or mergeAdapters() and saveWeights()`);
+    }
+    mkdirSync(dir, { recursive: true });
+    writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors.map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]), { format: 'pt' });
     const cfg = {
       peft_type: 'LORA', task_type: null, base_model_name_or_path: null, revision: null, inference_mode: true,
-      r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: c.targets, bias: 'none',
-      use_rslora: c.rslora, use_dora: false, fan_in_fan_out: false, init_lora_weights: true, modules_to_save: null,
+      r: c.rank, lora_alpha: c.alpha, lora_dropout: c.dropout, target_modules: targets, bias: 'none',
+      use_rslora: c.rslora, use_dora: false, fan_in_fan_out: false, init_lora_weights: true,
+      modules_to_save: modules.length ? modules : null,
       layers_to_transform: null, layers_pattern: null, rank_pattern: {}, alpha_pattern: {},
     };
     writeFileAtomic(path.join(dir, 'adapter_config.json'), `${JSON.stringify(cfg, null, 2)}\n`);
   }
 
+  /** What {@link saveAdapters} writes: modules_to_save, target_modules and the tensors (without the PEFT prefix). */
+  private peftLayout(): { modules: string[]; targets: string[]; tensors: NamedTensor[] } {
+    const c = this.loraConfig!;
+    const linears = this.linearModules();
+    const adapters = new Map(this.n.adapterState().map((t) => [t[0], t]));
+    const base = this.stateDict();
+    const baseNames = new Set(base.map((t) => t[0]));
+    const lora = new Set(linears.filter((m) => m.lora).map((m) => m.path));
+    const trained = this.n.trainableNames().filter((n) => baseNames.has(n));
+    const moduleOf = (name: string): string => name.slice(0, name.lastIndexOf('.'));
+    const owners = new Set(trained.map(moduleOf));
+    // a parameter owned directly by a container (head.log_std of module head) makes the container a module to save
+    const containers = [...owners].filter((m) => !linears.some((l) => l.path === m));
+    const inContainer = (p: string) => containers.some((k) => p.startsWith(`${k}.`));
+    const modules = [...containers, ...[...owners].filter((m) => !containers.includes(m) && !inContainer(m))];
+    const merged = new Set([...lora].filter(inContainer));
+    const targets = c.targets.filter((t) => !merged.has(t));
+    const tensors: NamedTensor[] = [];
+    for (const t of targets) tensors.push(adapters.get(`${t}.lora_A.weight`)!, adapters.get(`${t}.lora_B.weight`)!);
+    const scale = c.rslora ? c.alpha / Math.sqrt(c.rank) : c.alpha / c.rank;
+    for (const [n, d, s] of base) {
+      const m = moduleOf(n);
+      if (!modules.some((k) => n === k || n.startsWith(`${k}.`))) continue;
+      if (merged.has(m) && n.endsWith('.weight')) {
+        const A = adapters.get(`${m}.lora_A.weight`)![1]; const B = adapters.get(`${m}.lora_B.weight`)![1];
+        const [out, inn] = s; const r = c.rank;
+        const w = new Float32Array(out * inn);
+        for (let o = 0; o < out; o++) {
+          for (let i = 0; i < inn; i++) {
+            let acc = 0;
+            for (let k = 0; k < r; k++) acc += B[o * r + k] * A[k * inn + i];
+            w[o * inn + i] = d[o * inn + i] + scale * acc;
+          }
+        }
+        tensors.push([n, w, s]);
+      } else {
+        tensors.push([n, d, s]);
+      }
+    }
+    return { modules, targets, tensors };
+  }
+
   /**
    * Reads adapters saved by {@link saveAdapters} or by PEFT. Attaches them
-   * (when the policy has none) or replaces the values of matching ones.
-   * @throws {RangeError} for an unsupported PEFT option (DoRA, bias training, rank patterns, …)
-   * @throws {SafetensorsError} when tensors do not match the config's modules
+   * (when the policy has none) or replaces the values of matching ones, and
+   * loads the full tensors of `modules_to_save` into the base weights.
+   *
+   * As PEFT: `target_modules` entries match a linear module whose path equals
+   * the entry or ends with `.<entry>` (`["mean", "trunk.2"]`); a string is a
+   * regular expression that must match a whole path. `modules_to_save` entries
+   * match every module whose path ends with the entry; a LoRA target inside a
+   * module to save gets no adapter (PEFT trains that module fully). On a
+   * policy whose attached adapters include such a layer, the layer takes the
+   * file's weight and its adapter's B is set to zero.
+   * The whole file is checked before the policy changes.
+   * @throws {RangeError} for an unsupported PEFT option (DoRA, `lora_bias`, `exclude_modules`, bias training,
+   *   rank patterns, `target_parameters`, …) or entries that match no module
+   * @throws {SafetensorsError} when tensors do not match the config's modules (missing, unexpected, mis-shaped, non-finite)
    */
   loadAdapters(dir: string): void {
+    if (typeof dir !== 'string' || !dir) throw typeError('dir', 'a directory path string', dir);
     const cfgFile = path.join(dir, 'adapter_config.json');
     if (!existsSync(cfgFile)) throw new RangeError(`Expected a PEFT adapter directory with adapter_config.json for dir but received '${dir}'`);
     const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
     const unsupported = (key: string, want: string): never => {
       throw new RangeError(`Unsupported PEFT option in ${cfgFile}: ${key} = ${JSON.stringify(cfg[key])} (feat2go reads plain LoRA adapters: ${want})`);
     };
+    const isSet = (v: unknown) => v !== undefined && v !== null && v !== false && !(Array.isArray(v) && v.length === 0) &&
+      !(typeof v === 'object' && !Array.isArray(v) && Object.keys(v as object).length === 0);
     if (cfg.peft_type !== 'LORA') unsupported('peft_type', 'peft_type "LORA"');
     if ((cfg.bias ?? 'none') !== 'none') unsupported('bias', 'bias "none"');
     if (cfg.use_dora) unsupported('use_dora', 'use_dora false');
+    if (cfg.lora_bias) unsupported('lora_bias', 'lora_bias false (no bias in lora_B)');
     if (cfg.fan_in_fan_out) unsupported('fan_in_fan_out', 'fan_in_fan_out false');
-    for (const k of ['rank_pattern', 'alpha_pattern']) if (cfg[k] && Object.keys(cfg[k] as object).length) unsupported(k, `an empty ${k}`);
-    for (const k of ['modules_to_save', 'layers_to_transform', 'layers_pattern']) {
-      const v = cfg[k];
-      if (v !== undefined && v !== null && !(Array.isArray(v) && v.length === 0)) unsupported(k, `${k} null`);
+    for (const k of ['rank_pattern', 'alpha_pattern']) if (isSet(cfg[k])) unsupported(k, `an empty ${k}`);
+    for (const k of ['exclude_modules', 'layers_to_transform', 'layers_pattern', 'target_parameters', 'trainable_token_indices',
+      'layer_replication', 'alora_invocation_tokens', 'use_qalora', 'arrow_config', 'velora_config', 'monteclora_config',
+      'kasa_config', 'use_bdlora', 'megatron_config']) {
+      if (isSet(cfg[k])) unsupported(k, `${k} unset`);
     }
-    if (!Array.isArray(cfg.target_modules)) unsupported('target_modules', 'a list of module paths');
+    const linears = this.linearModules();
+    const paths = linears.map((m) => m.path);
+    // target_modules: PEFT matches a list entry by equality or as a '.'-separated suffix, a string as a full regex match
+    let matchTarget: (p: string) => boolean;
+    const tm = cfg.target_modules;
+    if (Array.isArray(tm) && tm.every((t) => typeof t === 'string')) {
+      const list = tm as string[];
+      for (const t of list) {
+        if (!paths.some((p) => p === t || p.endsWith(`.${t}`))) {
+          throw new RangeError(`Expected target_modules of ${cfgFile} to name linear modules of the policy (${paths.join(', ')}) by path or suffix but received '${t}'`);
+        }
+      }
+      matchTarget = (p) => list.some((t) => p === t || p.endsWith(`.${t}`));
+    } else if (typeof tm === 'string' && tm !== 'all-linear') {
+      let re: RegExp;
+      try { re = new RegExp(`^(?:${tm})$`); } catch { return unsupported('target_modules', 'a list of module paths or a regular expression JavaScript can read'); }
+      matchTarget = (p) => re.test(p);
+    } else {
+      return unsupported('target_modules', 'a list of module paths (or suffixes) or a regular expression');
+    }
+    // modules_to_save: any module (linear or container) whose path ends with an entry
+    const base = this.stateDict();
+    const moduleNames = new Set<string>();
+    for (const [n] of base) { const parts = n.split('.'); for (let i = 1; i < parts.length; i++) moduleNames.add(parts.slice(0, i).join('.')); }
+    const mts = cfg.modules_to_save;
+    if (mts !== undefined && mts !== null && !(Array.isArray(mts) && mts.every((m) => typeof m === 'string'))) unsupported('modules_to_save', 'a list of module names or null');
+    const saved: string[] = [];
+    for (const e of (mts as string[] | null | undefined) ?? []) {
+      const hit = [...moduleNames].filter((m) => m.endsWith(e));
+      if (!hit.length) throw new RangeError(`Expected modules_to_save of ${cfgFile} to name modules of the policy (${[...moduleNames].join(', ')}) but received '${e}'`);
+      saved.push(...hit);
+    }
+    const inSaved = (p: string) => saved.some((m) => p === m || p.startsWith(`${m}.`));
+    const targets = paths.filter((p) => matchTarget(p) && !inSaved(p));
+    if (!targets.length) throw new RangeError(`Expected target_modules of ${cfgFile} to match a linear module of the policy outside modules_to_save (${paths.join(', ')}) but received ${JSON.stringify(tm)}`);
     const config: LoraConfig = {
       rank: cfg.r as number, alpha: cfg.lora_alpha as number, dropout: (cfg.lora_dropout as number) ?? 0,
-      targets: cfg.target_modules as string[], rslora: Boolean(cfg.use_rslora),
+      targets, rslora: Boolean(cfg.use_rslora),
     };
     const file = path.join(dir, 'adapter_model.safetensors');
     const { tensors } = readStateDict(file);
@@ -325,22 +460,38 @@ export class Policy {
       if (!n.startsWith(PEFT_PREFIX)) throw new SafetensorsError(file, `tensor '${n}' does not start with '${PEFT_PREFIX}'`);
       return [n.slice(PEFT_PREFIX.length).replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'), d, s];
     });
+    // attached adapters inside a module to save: the file's full weight wins, that adapter is zeroed
+    let zeroed: string[] = [];
     if (this.loraConfig) {
       const c = this.loraConfig;
-      if (c.rank !== config.rank || c.alpha !== config.alpha || c.rslora !== config.rslora || [...c.targets].sort().join() !== [...config.targets].sort().join()) {
-        throw new RangeError(`Expected adapters matching the attached ones (r=${c.rank}, alpha=${c.alpha}, targets ${c.targets.join(',')}) but ${cfgFile} has r=${config.rank}, alpha=${config.alpha}, targets ${config.targets.join(',')}`);
+      zeroed = c.targets.filter(inSaved);
+      const rest = c.targets.filter((t) => !inSaved(t));
+      if (c.rank !== config.rank || c.alpha !== config.alpha || c.rslora !== config.rslora || [...rest].sort().join() !== [...targets].sort().join()) {
+        throw new RangeError(`Expected adapters matching the attached ones (r=${c.rank}, alpha=${c.alpha}, targets ${c.targets.join(',')}) but ${cfgFile} has r=${config.rank}, alpha=${config.alpha}, targets ${targets.join(',')}${zeroed.length ? ` (and modules_to_save ${saved.join(',')})` : ''}`);
       }
     }
     const expected: Array<[string, number[]]> = [];
-    const mods = new Map(this.linearModules().map((m) => [m.path, m]));
-    for (const t of config.targets) {
-      const m = mods.get(t);
-      if (!m) throw new RangeError(`Expected target_modules of ${cfgFile} to name linear modules of the policy (${[...mods.keys()].join(', ')}) but received '${t}'`);
+    const mods = new Map(linears.map((m) => [m.path, m]));
+    for (const t of targets) {
+      const m = mods.get(t)!;
       expected.push([`${t}.lora_A.weight`, [config.rank, m.inFeatures]], [`${t}.lora_B.weight`, [m.outFeatures, config.rank]]);
     }
+    for (const [n, , s] of base) if (inSaved(n.slice(0, n.lastIndexOf('.')))) expected.push([n, s]);
     matchTensors(file, stripped, expected);
+    for (const [n, d] of stripped) {
+      const i = d.findIndex((x) => !Number.isFinite(x));
+      if (i >= 0) throw new SafetensorsError(file, `tensor '${PEFT_PREFIX}${n}' element ${i} is ${d[i]} (expected finite values)`);
+    }
+    // everything is checked: change the policy
+    const given = new Map(stripped.map((t) => [t[0], t]));
     if (!this.loraConfig) this.addLora(config);
-    this.n.loadAdapterState(stripped);
+    const adapterState = this.n.adapterState().map(([n, d, s]): NamedTensor => {
+      const g = given.get(n);
+      if (g) return g;
+      return zeroed.some((z) => n === `${z}.lora_B.weight`) ? [n, new Float32Array(d.length), s] : [n, d, s];
+    });
+    this.n.loadAdapterState(adapterState);
+    if (saved.length) this.n.loadStateDict(base.map(([n, d, s]): NamedTensor => given.get(n) ?? [n, d, s]));
   }
 
   private bcArgs(obs: Tensor, actions: Tensor, opts: BehaviourCloningOptions | undefined) {

@@ -1,7 +1,7 @@
 // PPO and GRPO updates of a Policy on libtorch (SPEC §8).
 import type { NativeBatch, NativeTrainer, NativeTrainerOptions } from '../core/native-types.js';
 import { checkClasses, nativePolicy, Policy } from './policy.js';
-import { checkSeed, torchAddon } from './common.js';
+import { asNonFinite, checkSeed, torchAddon, training } from './common.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
@@ -199,15 +199,37 @@ abstract class TrainerBase {
   /**
    * Runs epochs × minibatches AdamW steps on the batch off the main thread.
    * The policy refuses other calls until the Promise settles.
+   *
+   * An update is all or nothing. Every step checks its loss and metrics and
+   * the total gradient norm before AdamW applies it, and after the last step
+   * the updated weights and the loss they give on the last minibatch are
+   * checked too. When any of them is NaN or ±Infinity, or the call fails for
+   * any other reason, the policy's weights, the AdamW moments and step counts
+   * and the random streams of the policy and trainer are restored to what they
+   * were when the call began, and the Promise rejects.
+   *
+   * The log-ratio log π − log π_old is clamped at 20 before `exp` (ρ ≤ e^20 ≈
+   * 4.85e8; likewise log π_ref − log π in the k3 penalty), so finite but stale
+   * `oldLogProbs` cannot overflow: the clip range lies inside that bound, so
+   * the surrogate equals SPEC §8's everywhere except that the unclipped term
+   * of a negative advantage stops growing past ρ = e^20, as a dual clip at
+   * e^20 would make it. approxKl is computed from the clamped log-ratio.
+   * @throws {NonFiniteError} (rejects with) naming the quantity (loss and the
+   *   non-finite terms, `gradient of '<tensor>'`, a metric, `weight '<tensor>'`)
+   *   and the step (`epoch e of E, minibatch m of M (optimizer step s of S)`)
    */
   update(batch: RolloutBatch): Promise<UpdateMetrics> {
     const stack = new Error().stack;
-    return withCallerStack(this.n.update(this.batch(batch)), stack);
+    return withCallerStack(this.n.update(this.batch(batch)).catch((err: unknown) => { throw asNonFinite(err); }), stack);
   }
 
-  /** Synchronous twin of {@link update}. */
+  /**
+   * Synchronous twin of {@link update} (all or nothing in the same way).
+   * @throws {NonFiniteError} as {@link update}
+   */
   updateSync(batch: RolloutBatch): UpdateMetrics {
-    return this.n.updateSync(this.batch(batch));
+    const b = this.batch(batch);
+    return training(() => this.n.updateSync(b));
   }
 
   /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). */

@@ -2,8 +2,8 @@
 // Linear over nBins atoms of [0, 1], cross-entropy to two-hot targets.
 import { existsSync, readFileSync } from 'node:fs';
 import type { NativeValueHead } from '../core/native-types.js';
-import { checkBatch, checkSeed, checkVector, tensor2, torchAddon } from './common.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { asNonFinite, checkBatch, checkSeed, checkVector, tensor2, torchAddon, training } from './common.js';
+import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
@@ -101,7 +101,21 @@ export class ValueHead {
     return tensor2(this.n.targets(v), v.length, this.config.bins);
   }
 
-  /** Predicted values `[B]`: Σ softmax(logits)·z. */
+  /**
+   * Predicted values `[B]`: Σ softmax(logits)·z.
+   *
+   * Finite but huge hidden states are computed safely: LayerNorm makes the head
+   * invariant to the scale of its first Linear's output, so a row whose first
+   * Linear output is not finite or exceeds 2^48 in magnitude (where LayerNorm's
+   * float32 variance could overflow) is recomputed as `Linear(h / s)` with the
+   * bias divided by the same s, a power of two bringing that row's largest |h|
+   * to at most 2^24 (an exact division; LayerNorm's ε then weighs 1/s² as
+   * much, negligible for such a row). Every other row is computed exactly as
+   * written, bit for bit.
+   * The same holds for {@link predictDistribution}, {@link loss} and training.
+   * @throws {RangeError} for NaN/±Infinity in `hidden` (naming the element), or
+   *   naming the row whose prediction is still not finite (weights that overflow)
+   */
   predict(hidden: Tensor): Float32Array {
     const b = this.batch(hidden);
     return this.n.predict(b.data, b.B);
@@ -121,14 +135,20 @@ export class ValueHead {
 
   /**
    * One AdamW step on a batch (the optimizer state persists across calls).
+   * All or nothing, like {@link fit}: a non-finite loss or gradient stops the
+   * step before AdamW applies it, and updated weights that are not finite (or
+   * give a non-finite loss on the batch) are rolled back.
    * @param targets values in [0, 1], one per row
    * @returns the loss before the step
+   * @throws {NonFiniteError} naming the quantity; the head and its optimizer state are unchanged
    */
   trainStep(hidden: Tensor, targets: Float32Array | number[], opts?: { lr?: number; weightDecay?: number }): number {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
     const o = checkOptions(opts, 'opts', { lr: 1, weightDecay: 1 });
-    return this.n.trainStep(b.data, b.B, t, checkNumber(o.lr ?? 1e-3, 'opts.lr', 0), checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0));
+    const lr = checkNumber(o.lr ?? 1e-3, 'opts.lr', 0);
+    const wd = checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0);
+    return training(() => this.n.trainStep(b.data, b.B, t, lr, wd));
   }
 
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
@@ -152,19 +172,34 @@ export class ValueHead {
   /**
    * Trains on `(hidden, targets)` for `epochs` of shuffled minibatches with
    * AdamW off the main thread. Other calls on this head fail until it settles.
+   *
+   * The whole fit is one transaction. Each step checks its loss and total
+   * gradient norm before AdamW applies it; after the last step the weights and
+   * the loss they give on the last minibatch are checked. If any is NaN or
+   * ±Infinity (say, a learning rate so large that the weights blow up), or the
+   * fit fails for any other reason, the weights and AdamW state return to what
+   * they were when `fit` was called, including the steps of epochs already
+   * reported through `onProgress`, and the Promise rejects.
    * @returns a Promise of the mean loss per epoch
+   * @throws {NonFiniteError} (rejects with) naming the quantity (`loss`,
+   *   `gradient of 'net.0.weight'`, `weight '…'`) and the step
+   *   (`epoch e of E, minibatch m of M (optimizer step s of S)`)
    */
   fit(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): Promise<ValueFitResult> {
     const stack = new Error().stack;
     const { b, t, native, onProgress } = this.fitArgs(hidden, targets, opts);
     const cb = onProgress ? (epoch: number, epochs: number, loss: number) => onProgress({ epoch, epochs, loss }) : undefined;
-    return withCallerStack(this.n.fit(b.data, b.B, t, native, cb).then((losses) => ({ losses })), stack);
+    const p = this.n.fit(b.data, b.B, t, native, cb).then((losses) => ({ losses }), (err: unknown) => { throw asNonFinite(err); });
+    return withCallerStack(p, stack);
   }
 
-  /** Synchronous twin of {@link fit} (blocks the event loop; for small data). */
+  /**
+   * Synchronous twin of {@link fit} (blocks the event loop; for small data); all or nothing in the same way.
+   * @throws {NonFiniteError} as {@link fit}
+   */
   fitSync(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): ValueFitResult {
     const { b, t, native } = this.fitArgs(hidden, targets, opts);
-    return { losses: this.n.fitSync(b.data, b.B, t, native) };
+    return { losses: training(() => this.n.fitSync(b.data, b.B, t, native)) };
   }
 
   /** Copies of the weights with PyTorch `state_dict` names (`net.0.weight`, `net.1.*` LayerNorm, `net.3.*`). */
@@ -174,10 +209,14 @@ export class ValueHead {
 
   /**
    * Saves the weights to `file` (.safetensors) and the config to the same
-   * name with `.json`; each written atomically (temp file + rename).
+   * name with `.json`; each written atomically (a temporary file beside the
+   * target, then a rename).
+   * @throws {RangeError} naming the path when it is a directory (or ends in a separator); nothing is written then
    */
   save(file: string): void {
     if (typeof file !== 'string' || file.length === 0) throw typeError('path', 'a file path string', file);
+    checkFileTarget(file, 'path');
+    checkFileTarget(configPath(file), 'path (its .json config)');
     const cfg = JSON.stringify({ format: FORMAT, ...this.config });
     writeStateDict(file, this.stateDict(), { format: FORMAT, config: cfg });
     writeFileAtomic(configPath(file), `${JSON.stringify({ format: FORMAT, ...this.config }, null, 2)}\n`);

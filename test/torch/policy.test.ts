@@ -162,9 +162,9 @@ torchTest('LoRA: A Kaiming-uniform, B zero; a fresh adapter leaves outputs uncha
     const p = new Policy(spec);
     p.loadWeights(path.join(dir, 'base.safetensors'));
     const before = p.evaluate(obs, acts);
-    p.addLora({ rank: 4, alpha: 8, targets: ['trunk.0', 'head.mean'], rslora, seed: 9 });
+      p.addLora({ rank: 4, alpha: 8, targets: ['trunk.0', 'trunk.2'], rslora, seed: 9 });
     assert.equal(p.evaluate(obs, acts), before);
-    assert.equal(p.linearModules().filter((m) => m.lora).map((m) => m.path), ['trunk.0', 'head.mean']);
+      assert.equal(p.linearModules().filter((m) => m.lora).map((m) => m.path), ['trunk.0', 'trunk.2']);
     p.saveAdapters(path.join(dir, 'fresh'));
     const st = readSt(path.join(dir, 'fresh', 'adapter_model.safetensors'));
     const A = st['base_model.model.trunk.0.lora_A.weight'];
@@ -183,7 +183,7 @@ torchTest('LoRA: A Kaiming-uniform, B zero; a fresh adapter leaves outputs uncha
       for (let o = 0; o < out; o++) for (let i = 0; i < inn; i++) { let s = 0; for (let r = 0; r < 4; r++) s += b[o * 4 + r] * a[r * inn + i]; m[o * inn + i] += scale * s; }
       return { data: m, shape: [out, inn] };
     };
-    const wl = { ...w, 'trunk.0.weight': eff('trunk.0', 8, 5), 'head.mean.weight': eff('head.mean', 3, 6) };
+      const wl = { ...w, 'trunk.0.weight': eff('trunk.0', 8, 5), 'trunk.2.weight': eff('trunk.2', 6, 8) };
     const after = p.evaluate(obs, acts);
     for (let i = 0; i < B; i++) {
       const r = refGaussian(wl, Array.from(obs.data.subarray(i * 5, i * 5 + 5)), Array.from(acts.data.subarray(i * 3, i * 3 + 3)));
@@ -207,11 +207,17 @@ torchTest('PEFT files round-trip with the documented keys, shapes and config', (
   const cfg = JSON.parse(readFileSync(path.join(adir, 'adapter_config.json'), 'utf8'));
   assert.is(cfg.peft_type, 'LORA'); assert.is(cfg.r, 2); assert.is(cfg.lora_alpha, 4); assert.is(cfg.lora_dropout, 0.1);
   assert.equal(cfg.target_modules, ['trunk.2', 'critic.0']); assert.is(cfg.bias, 'none'); assert.is(cfg.use_rslora, false);
+    // the trained non-LoRA tensors go under modules_to_save: head.log_std is a parameter of `head`, so all of head
+    assert.equal(cfg.modules_to_save, ['head', 'critic.2']);
   const st = readSt(path.join(adir, 'adapter_model.safetensors'));
   assert.equal(Object.fromEntries(Object.entries(st).map(([k, v]) => [k, v.shape])), {
     'base_model.model.trunk.2.lora_A.weight': [2, 8], 'base_model.model.trunk.2.lora_B.weight': [6, 2],
     'base_model.model.critic.0.lora_A.weight': [2, 5], 'base_model.model.critic.0.lora_B.weight': [7, 2],
+      'base_model.model.head.mean.weight': [3, 6], 'base_model.model.head.mean.bias': [3], 'base_model.model.head.log_std': [3],
+      'base_model.model.critic.2.weight': [1, 7], 'base_model.model.critic.2.bias': [1],
   });
+    const sd = Object.fromEntries(p.stateDict().map(([n, d]) => [n, d]));
+    for (const n of ['head.mean.weight', 'head.log_std', 'critic.2.bias']) assert.equal(st[`base_model.model.${n}`].data, sd[n]);
   const q = new Policy(spec);
   q.loadAdapters(adir);
   assert.equal(q.lora, { rank: 2, alpha: 4, dropout: 0.1, targets: ['trunk.2', 'critic.0'], rslora: false, seed: 0 });
@@ -238,7 +244,8 @@ torchTest('bad input: shapes, unknown targets, rank < 1, PEFT options, mismatche
   const good = new Policy(spec); good.addLora({ rank: 2, targets: ['trunk.0'] }); good.saveAdapters(adir);
   const cfgFile = path.join(adir, 'adapter_config.json');
   const cfg = JSON.parse(readFileSync(cfgFile, 'utf8'));
-  for (const [k, v] of [['use_dora', true], ['bias', 'all'], ['rank_pattern', { 'trunk.0': 4 }], ['fan_in_fan_out', true], ['peft_type', 'IA3'], ['target_modules', 'trunk\\..*']] as const) {
+    for (const [k, v] of [['use_dora', true], ['bias', 'all'], ['rank_pattern', { 'trunk.0': 4 }], ['fan_in_fan_out', true], ['peft_type', 'IA3'],
+      ['target_modules', 'all-linear'], ['lora_bias', true], ['exclude_modules', ['trunk.2']], ['target_parameters', ['head.log_std']]] as const) {
     writeFileSync(cfgFile, JSON.stringify({ ...cfg, [k]: v }));
     assert.throws(() => new Policy(spec).loadAdapters(adir), (e: Error) => e instanceof RangeError && e.message.includes(`Unsupported PEFT option`) && e.message.includes(k), k);
   }

@@ -53,7 +53,7 @@ test('patchSimilarity: S(g, g) = 1 and V-JEPA-sized frames match the reference',
   for (let t = 0; t < T; t++) assert.ok(Math.abs(s[t] - refSimilarity(data, t * N * D, data, 2 * N * D, N, D, 1)) < 1e-5);
 });
 
-test('patchSimilarity: a zero patch gives cos 0 (denominator floor 1e-8), not NaN', () => {
+test('patchSimilarity: a zero patch against a non-zero one gives cos 0, not NaN', () => {
   const N = 2, D = 3;
   const data = new Float32Array([0, 0, 0, 1, 2, 3, /* frame 1 */ 1, 1, 1, 1, 2, 3]);
   const s = patchSimilarity({ data, shape: [2, N, D] }, 1);

@@ -1,0 +1,50 @@
+// Saving to a path of the wrong kind: a directory given where a file is
+// expected (or a file where a folder is expected) is a RangeError naming the
+// path, raised before anything is written, so no temporary file ever appears
+// beside the directory (in its parent).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { capabilities, Policy, ValueHead, type PolicySpec } from '../../src/index.js';
+
+const spec: PolicySpec = { obsDim: 3, trunk: { sizes: [4] }, head: { type: 'gaussian', actionDim: 2 }, critic: { sizes: [4] }, seed: 1 };
+
+if (!capabilities().torch) {
+  console.log('SKIP save paths: the addon was built without libtorch');
+  test.skip('save paths', () => {});
+} else {
+  test('ValueHead.save: a directory path is a RangeError naming it; nothing is written beside it', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'f2g-save-'));
+    const sub = path.join(parent, 'sub');
+    mkdirSync(sub);
+    const head = new ValueHead({ inputDim: 4, hiddenDim: 4, bins: 5 });
+    assert.throws(() => head.save(sub), (e: Error) => e instanceof RangeError && e.message.includes(`'${sub}'`) && /is a directory/.test(e.message) && /\bpath\b/.test(e.message));
+    assert.throws(() => head.save(`${parent}/new/`), (e: Error) => e instanceof RangeError && /path separator/.test(e.message));
+    // the .json beside the weights is a directory: refused before the weights are written
+    mkdirSync(path.join(parent, 'c.json'));
+    assert.throws(() => head.save(path.join(parent, 'c.safetensors')), (e: Error) => e instanceof RangeError && e.message.includes(`'${path.join(parent, 'c.json')}'`));
+    assert.equal(readdirSync(parent).sort(), ['c.json', 'sub']);
+    assert.equal(readdirSync(sub), []);
+    // a file path still works, and leaves no temporary files
+    head.save(path.join(parent, 'w.safetensors'));
+    assert.equal(readdirSync(parent).sort(), ['c.json', 'sub', 'w.json', 'w.safetensors']);
+    assert.equal(ValueHead.load(path.join(parent, 'w.safetensors')).stateDict(), head.stateDict());
+  });
+
+  test('Policy.saveWeights / saveAdapters: a path of the wrong kind is a RangeError naming it', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'f2g-save-'));
+    const p = new Policy(spec);
+    assert.throws(() => p.saveWeights(parent), (e: Error) => e instanceof RangeError && e.message.includes(`'${parent}'`) && /is a directory/.test(e.message));
+    p.addLora({ rank: 1, targets: ['trunk.0'] });
+    const file = path.join(parent, 'a-file');
+    writeFileSync(file, 'x');
+    assert.throws(() => p.saveAdapters(file), (e: Error) => e instanceof RangeError && e.message.includes(`'${file}'`) && /not a directory/.test(e.message) && /\bdir\b/.test(e.message));
+    assert.equal(readdirSync(parent), ['a-file']);
+    p.saveAdapters(path.join(parent, 'adapter'));
+    assert.equal(readdirSync(path.join(parent, 'adapter')).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+  });
+}
+
+test.run();
