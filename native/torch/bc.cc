@@ -1,9 +1,22 @@
 #include "torch/bc.h"
 
 #include <cmath>
+#include <sstream>
 #include <stdexcept>
 
 namespace f2g {
+
+namespace {
+
+std::string Num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+const char* kStopped = "; training was stopped before that step and the policy is as before the call";
+
+}  // namespace
 
 BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const torch::Tensor& actions,
                              const BcOptions& o, const std::function<void(int64_t, int64_t, double)>& progress) {
@@ -15,21 +28,29 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
   if (n < 1) throw std::invalid_argument("Expected at least one demonstration step");
   std::vector<torch::Tensor> params = policy.ActorParams();
   if (params.empty()) throw std::invalid_argument("The policy has no trainable actor parameters");
-  // The weights the fit starts from, restored if anything throws midway.
-  std::vector<torch::Tensor> start;
-  {
-    torch::NoGradGuard ng;
-    for (const torch::Tensor& p : params) start.push_back(p.detach().clone());
-  }
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // The weights and the policy's random stream (adapter dropout) as the call found them.
+  TrainSnapshot snapshot(params, nullptr, {&policy.gen});
   at::Generator g = MakeGen(o.seed);
   const int64_t bs = std::min<int64_t>(o.batch_size, n);
   const int64_t per_epoch = (n + bs - 1) / bs;
+  const int64_t total = per_epoch * o.epochs;
+  auto where = [&](int64_t e, int64_t s) {
+    return "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) + ", minibatch " +
+           std::to_string(s + 1) + " of " + std::to_string(per_epoch) + " (optimizer step " +
+           std::to_string(e * per_epoch + s + 1) + " of " + std::to_string(total) + ")";
+  };
+  auto param_name = [&](int64_t i) -> std::string {
+    const torch::Tensor& t = params[static_cast<std::size_t>(i)];
+    for (auto& [name, s] : policy.StateDict())
+      if (s.is_same(t)) return "'" + name + "'";
+    return "actor tensor " + std::to_string(i);
+  };
   BcResult r;
   try {
     for (int64_t e = 0; e < o.epochs; ++e) {
       torch::Tensor perm = at::randperm(n, g);
-      double sum = 0, rows = 0;
+      double sum = 0;
       for (int64_t s = 0; s < per_epoch; ++s) {
         torch::Tensor idx = perm.slice(0, s * bs, std::min(n, (s + 1) * bs));
         torch::Tensor x = obs.index_select(0, idx), a = actions.index_select(0, idx);
@@ -41,30 +62,29 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
           loss = -policy.Evaluate(x, a, true, &policy.gen).logp.mean();
         }
         opt.zero_grad();
-        const double lv = loss.item<double>();
-        bool ok = std::isfinite(lv);
-        if (ok) {
-          loss.backward();
-          const double norm = torch::nn::utils::clip_grad_norm_(
-              params, o.max_grad_norm > 0 ? o.max_grad_norm : std::numeric_limits<double>::infinity());
-          ok = std::isfinite(norm);
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) throw NonFiniteError("Non-finite loss (" + Num(value) + ") at " + where(e, s) + kStopped);
+        loss.backward();
+        const double norm = std::sqrt(GradNormSquared(params));
+        if (!std::isfinite(norm)) {
+          const int64_t i = FirstNonFinite(params, true);
+          throw NonFiniteError((i >= 0 ? "Non-finite gradient of " + param_name(i) : std::string("Non-finite total gradient norm")) +
+                               " at " + where(e, s) + " (total gradient norm " + Num(norm) + ")" + kStopped);
         }
-        if (!ok) {
-          opt.zero_grad();
-          ++r.skipped;
-          continue;
-        }
+        if (o.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, o.max_grad_norm);
         opt.step();
         ++r.steps;
-        sum += lv * static_cast<double>(idx.size(0));
-        rows += static_cast<double>(idx.size(0));
+        sum += value * static_cast<double>(idx.size(0));
       }
-      r.epoch_loss.push_back(rows > 0 ? sum / rows : std::nan(""));
+      r.epoch_loss.push_back(sum / static_cast<double>(n));
       if (progress) progress(e + 1, o.epochs, r.epoch_loss.back());
     }
+    const int64_t bad = FirstNonFinite(params, false);
+    if (bad >= 0)
+      throw NonFiniteError("Non-finite weight " + param_name(bad) + " after " + where(o.epochs - 1, per_epoch - 1) +
+                           "; the policy is as before the call");
   } catch (...) {
-    torch::NoGradGuard ng;
-    for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(start[i]);
+    snapshot.Restore();
     throw;
   }
   return r;

@@ -1,8 +1,10 @@
 // Behaviour cloning of a Policy: maximise the log-likelihood of demonstrated
 // actions (Gaussian or categorical head) or, for a Gaussian head, minimise the
-// squared error of the mean. Shuffled minibatches, Adam(W), a seeded order; a
-// step whose loss or gradient is not finite is skipped (the model is left as
-// it was), and an exception restores the weights the fit started from.
+// squared error of the mean. Shuffled minibatches, Adam(W), a seeded order.
+// All or nothing, like the other training calls: a non-finite loss, gradient
+// or final weight throws NonFiniteError (naming the step) before that step is
+// applied, and any failure restores the weights and the policy's random stream
+// to what they were when the call began.
 #pragma once
 #include <functional>
 #include <vector>
@@ -22,9 +24,8 @@ struct BcOptions {
 };
 
 struct BcResult {
-  std::vector<double> epoch_loss;  // mean loss of each epoch over the steps taken
+  std::vector<double> epoch_loss;  // mean loss of each epoch, measured during the epoch
   int64_t steps = 0;               // optimizer steps taken
-  int64_t skipped = 0;             // steps skipped because the loss or gradient was not finite
 };
 
 /// Trains the policy's actor tensors (trunk and head, or adapters + head with

@@ -202,7 +202,7 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
     })
   }
 
-  // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps, skipped }.
+  // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps }.
   struct BcArgs {
     torch::Tensor obs, actions;
     BcOptions o;
@@ -232,7 +232,6 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
     for (std::size_t i = 0; i < r.epoch_loss.size(); ++i) l.Set(static_cast<uint32_t>(i), r.epoch_loss[i]);
     out.Set("epochLosses", l);
     out.Set("steps", static_cast<double>(r.steps));
-    out.Set("skipped", static_cast<double>(r.skipped));
     return out;
   }
   Napi::Value FitBcSync(const Napi::CallbackInfo& info) {

@@ -59,7 +59,7 @@ export interface NativePolicy {
 export interface NativeBcOptions {
   epochs: number; batchSize: number; lr: number; weightDecay: number; maxGradNorm: number; mse: boolean; seed: number;
 }
-export interface NativeBcResult { epochLosses: number[]; steps: number; skipped: number }
+export interface NativeBcResult { epochLosses: number[]; steps: number }
 export interface NativeTrainerOptions {
   clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
   entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;

@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
-import { checkBatch, checkSeed, torchAddon } from './common.js';
+import { asNonFinite, checkBatch, checkSeed, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
@@ -94,12 +94,10 @@ export interface BehaviourCloningOptions {
 
 /** Result of {@link Policy.fitBehaviourCloning}. */
 export interface BehaviourCloningResult {
-  /** Mean loss of each epoch, measured during the epoch over the steps taken (NaN if every step was skipped). */
+  /** Mean loss of each epoch, measured during the epoch. */
   losses: number[];
   /** Optimizer steps taken. */
   steps: number;
-  /** Steps skipped because their loss or gradient was not finite (the weights were left unchanged). */
-  skipped: number;
 }
 
 /** A linear module of the policy. */
@@ -518,13 +516,15 @@ export class Policy {
    * adapters and the head's unadapted layers; never the critic) on demonstration
    * pairs `(obs[i], actions[i])` with Adam over shuffled minibatches, off the main
    * thread. The loss is the negative log-likelihood of the actions by default
-   * (see {@link BehaviourCloningOptions.loss}). A step whose loss or gradient is
-   * not finite is skipped and counted; if the fit throws, the weights are restored
-   * to those it started from. Other calls on the policy fail until it settles.
+   * (see {@link BehaviourCloningOptions.loss}). All or nothing: a non-finite loss,
+   * gradient or final weight stops the fit with a {@link NonFiniteError} naming the
+   * step, and any failure restores the weights (and the policy's random stream) to
+   * those it started from. Other calls on the policy fail until it settles.
    * @param obs `[N, obsDim]`
    * @param actions `[N, width]` (Gaussian: raw actions; categorical: class indices)
    * @returns a Promise of the per-epoch mean loss and the step counts
    * @throws {TypeError|RangeError} on mismatched shapes, NaN/Infinity, bad options
+   * @throws {NonFiniteError} (the Promise rejects) when training meets a non-finite value
    * @example
    * const { losses } = await policy.fitBehaviourCloning({ data: obs, shape: [N, 64] }, { data: act, shape: [N, 3] }, { epochs: 20, seed: 1 });
    */
@@ -532,13 +532,13 @@ export class Policy {
     const stack = new Error().stack;
     const { o, data, native, onEpoch } = this.bcArgs(obs, actions, opts);
     const cb = onEpoch ? (epoch: number, epochs: number, loss: number) => onEpoch({ epoch, epochs, loss }) : undefined;
-    return withCallerStack(this.n.fitBc(o.data, o.B, data, native, cb).then(bcResult), stack);
+    return withCallerStack(this.n.fitBc(o.data, o.B, data, native, cb).then(bcResult, (err: unknown) => { throw asNonFinite(err); }), stack);
   }
 
   /** Synchronous twin of {@link fitBehaviourCloning} (blocks the event loop; `onEpoch` is not called). */
   fitBehaviourCloningSync(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): BehaviourCloningResult {
     const { o, data, native } = this.bcArgs(obs, actions, opts);
-    return bcResult(this.n.fitBcSync(o.data, o.B, data, native));
+    return bcResult(training(() => this.n.fitBcSync(o.data, o.B, data, native)));
   }
 
   private obs(obs: Tensor): { data: Float32Array; B: number } {
@@ -572,7 +572,7 @@ export class Policy {
 const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, onEpoch: 1 };
 
 function bcResult(r: NativeBcResult): BehaviourCloningResult {
-  return { losses: r.epochLosses, steps: r.steps, skipped: r.skipped };
+  return { losses: r.epochLosses, steps: r.steps };
 }
 
 /** Checks that categorical actions are integer class indices in [0, bins). */

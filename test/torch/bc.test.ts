@@ -2,7 +2,7 @@
 // approaches the demonstrator, a non-finite step changes nothing, bad input.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { PickPlaceEnv, Policy, type PolicySpec } from '../../src/index.js';
+import { NonFiniteError, PickPlaceEnv, Policy, type PolicySpec } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
 import { torchTest } from '../helpers/skip.js';
 
@@ -47,7 +47,6 @@ torchTest('NLL behaviour cloning lowers the loss and brings the mean to the demo
   assert.is(r.losses.length, 40);
   assert.equal(seen, Array.from({ length: 40 }, (_, i) => i + 1));
   assert.is(r.steps, 40 * 8);
-  assert.is(r.skipped, 0);
   assert.ok(r.losses[39] < r.losses[0] - 1, `loss ${r.losses[0]} → ${r.losses[39]}`);
   const after = meanSqError(p, held);
   assert.ok(after < before / 10, `held-out squared error ${before} → ${after}`);
@@ -85,19 +84,23 @@ torchTest('LoRA: behaviour cloning trains the adapters and leaves the frozen bas
   assert.ok(meanSqError(p, d) < before / 2);
 });
 
-torchTest('a step with a non-finite loss is skipped and leaves the weights unchanged', () => {
+torchTest('a non-finite loss stops the fit with NonFiniteError naming the step; the weights are as before', () => {
   const p = new Policy(spec);
+  const d = demos(16, 6);
+  p.fitBehaviourCloningSync(d.obs, d.actions, { epochs: 1, batchSize: 16 }); // a trained state to come back to
   const w0 = snapshot(p);
   const obs = new Float32Array(8 * 6).fill(0.5);
   const act = new Float32Array(16).fill(3e38); // finite actions whose squared error overflows: loss = +Infinity
-  const r = p.fitBehaviourCloningSync({ data: obs, shape: [8, 6] }, { data: act, shape: [8, 2] }, { epochs: 2, batchSize: 4 });
-  assert.is(r.steps, 0);
-  assert.is(r.skipped, 4);
-  assert.ok(r.losses.every((l) => Number.isNaN(l)));
+  assert.throws(() => p.fitBehaviourCloningSync({ data: obs, shape: [8, 6] }, { data: act, shape: [8, 2] }, { epochs: 2, batchSize: 4 }),
+    (e: Error) => e instanceof NonFiniteError && /Non-finite loss/.test(e.message) && e.step?.step === 1 && e.step.steps === 4);
+  for (const [n, x] of p.stateDict()) assert.equal(Array.from(x), Array.from(w0.get(n)!), n);
+  // a fit whose first step succeeds and blows the weights up: the later failure undoes that step too
+  const good = demos(16, 8);
+  assert.throws(() => p.fitBehaviourCloningSync(good.obs, good.actions, { epochs: 3, batchSize: 8, lr: 1e30 }),
+    (e: Error) => e instanceof NonFiniteError && (e.step?.step ?? 0) >= 2);
   for (const [n, x] of p.stateDict()) assert.equal(Array.from(x), Array.from(w0.get(n)!), n);
   // and the policy still trains afterwards
-  const d = demos(64, 6);
-  assert.is(p.fitBehaviourCloningSync(d.obs, d.actions, { epochs: 1, batchSize: 64 }).steps, 1);
+  assert.is(p.fitBehaviourCloningSync(d.obs, d.actions, { epochs: 1, batchSize: 16 }).steps, 1);
 });
 
 torchTest('bad input: shapes, NaN, options', async () => {
