@@ -1,5 +1,6 @@
-// Addon entry: capabilities, the memory-read probe, and every binding file's
-// self-registered exports (see bindings/napi_util.h, F2G_REGISTER).
+// Addon entry: per-environment state, capabilities, the memory-read probe,
+// and every binding file's self-registered exports (see bindings/napi_util.h,
+// F2G_REGISTER). Everything runs inside f2g::Guard.
 #include <napi.h>
 
 #include "bindings/cuda.h"
@@ -9,7 +10,7 @@
 #include "kernels/simd.h"
 
 #ifdef FEAT2GO_HAS_TORCH
-#include "torch/torch_info.h"
+#include "bindings/torch/capabilities.h"
 #endif
 
 namespace {
@@ -31,21 +32,24 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
 
 // readProbe(data: Float32Array, threads: number): number
 Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
-  try {
-    auto data = f2g::Float32Arg(info[0], "data");
-    std::size_t threads = f2g::SizeArg(info[1], "threads");
-    return Napi::Number::New(info.Env(), f2g::read_probe(data.data, data.length, threads));
-  } catch (const f2g::ArgError& e) {
-    f2g::ThrowJs(info.Env(), e);
-  }
+  auto data = f2g::Float32Arg(info[0], "data");
+  std::size_t threads = f2g::SizeArg(info[1], "threads");
+  return Napi::Number::New(info.Env(), f2g::read_probe(data.data, data.length, threads));
 }
 
+// Runs once per environment (the main thread and each worker_thread). An
+// environment torn down while this runs (a worker terminated during load)
+// makes the N-API calls fail; the guard turns that into a JS exception,
+// which node-addon-api drops quietly then (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  f2g::participate_in_own_jobs();  // Init runs on the JavaScript thread (per worker_thread too)
-  exports.Set("capabilities", Napi::Function::New(env, Capabilities, "capabilities"));
-  exports.Set("readProbe", Napi::Function::New(env, ReadProbe, "readProbe"));
-  for (auto& [area, fn] : f2g::registry()) fn(env, exports);
-  return exports;
+  return f2g::Guard(env, "module init", [&] {
+    f2g::InitEnvState(env);
+    f2g::participate_in_own_jobs();  // Init runs on the JavaScript thread
+    f2g::Export<Capabilities>(env, exports, "capabilities");
+    f2g::Export<ReadProbe>(env, exports, "readProbe");
+    for (auto& [area, fn] : f2g::registry()) fn(env, exports);
+    return exports;
+  });
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ export { native, useAddon, addonCandidates, AddonLoadError } from './core/native
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {

@@ -57,17 +57,17 @@ void AddCudaCapabilities(Napi::Env, Napi::Object caps) {
 
 namespace {
 
-// Guard for the bindings: argument errors as TypeError/RangeError, CUDA and
-// other native errors as Error (their message names the call).
-#define F2G_CUDA_GUARD(...)                         \
-  try {                                             \
-    __VA_ARGS__                                     \
-  } catch (const ::f2g::ArgError& err) {            \
-    ::f2g::ThrowJs(info.Env(), err);                \
-  } catch (const Napi::Error&) {                    \
-    throw;                                          \
-  } catch (const std::exception& err) {             \
-    throw Napi::Error::New(info.Env(), err.what()); \
+// The one guard (napi_util.h: Classify / ToJsError) as a statement macro for
+// these bindings' bodies: argument errors as TypeError/RangeError, a failed
+// allocation as a RangeError naming its size, CUDA and other native errors as
+// Error (their message names the call).
+#define F2G_CUDA_GUARD(...)                                                                  \
+  try {                                                                                      \
+    __VA_ARGS__                                                                              \
+  } catch (const Napi::Error&) {                                                             \
+    throw;                                                                                   \
+  } catch (...) {                                                                            \
+    throw ::f2g::ToJsError(info.Env(), ::f2g::Classify(std::current_exception(), "a CUDA call")); \
   }
 
 struct DeviceMem {
@@ -389,7 +389,7 @@ Napi::Value ProgressTargets(const Napi::CallbackInfo& info) {
       r.Set("bad", b);
       return r;
     };
-    return (new PromiseWorker(info.Env(), exec, done, {}))->Queue();
+    return (new PromiseWorker(info.Env(), "cudaProgressTargets", exec, done, {}))->Queue();
   })
   return info.Env().Undefined();
 }

@@ -1,13 +1,19 @@
-// Shared helpers for the thin N-API layer: argument checks with messages that
-// name the argument, the expected and the received value; zero-copy typed
-// array views; a Promise-returning AsyncWorker; self-registration of binding
-// files (each file registers its exports, addon.cc stays untouched).
+// Shared helpers for the thin N-API layer: the one error guard, argument
+// checks with messages that name the argument, the expected and the received
+// value; zero-copy typed array views and owned copies; the one Promise worker
+// (with optional progress); per-environment state released by a cleanup hook;
+// self-registration of binding files (each file registers its exports,
+// addon.cc stays untouched).
 #pragma once
 #include <napi.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
+#include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,20 +37,107 @@ struct ArgError {
 };
 [[noreturn]] void ThrowType(const std::string& msg);
 [[noreturn]] void ThrowRange(const std::string& msg);
-/// Rethrows an ArgError on the JS thread as the matching JS error.
-[[noreturn]] void ThrowJs(Napi::Env env, const ArgError& e);
 /// Short description of a received JS value for messages: "a string 'x'",
 /// "a Float64Array(3)", "undefined", "the number 2.5" ...
 std::string Describe(const Napi::Value& v);
 
-/// Wraps a binding's body: an ArgError thrown inside becomes the matching JS
-/// error. Expects a `const Napi::CallbackInfo& info` in scope.
-#define F2G_GUARD(...)             \
-  try {                            \
-    __VA_ARGS__                    \
-  } catch (const ::f2g::ArgError& err) { \
-    ::f2g::ThrowJs(info.Env(), err);     \
+/// A failed allocation with what was being allocated and how big. Reaches
+/// JavaScript as a RangeError (the size came from the arguments).
+class AllocError : public std::bad_alloc {
+ public:
+  AllocError(const std::string& what, double bytes);
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+/// "512 bytes", "1.50 GiB" ...
+std::string ByteString(double bytes);
+/// Runs f(); a std::bad_alloc thrown inside becomes an AllocError naming
+/// `what` and `bytes`.
+template <typename F>
+auto Allocating(const std::string& what, double bytes, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const AllocError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw AllocError(what, bytes);
   }
+}
+
+/// An exception classified once, on any thread: the JS error kind and its
+/// message. Covers ArgError, std::invalid_argument (RangeError), AllocError
+/// (RangeError), std::bad_alloc, any std::exception and `...`.
+struct Failure {
+  ArgError::Kind kind = ArgError::kPlain;
+  std::string message;
+};
+/// Classifies the exception in flight (call inside a catch block). `where`
+/// names the binding for errors that carry no argument name.
+Failure Classify(std::exception_ptr e, const char* where);
+/// The JS error object for a failure.
+Napi::Error ToJsError(Napi::Env env, const Failure& f);
+
+/// The one guard: runs `body` on the JS thread; any C++ exception becomes the
+/// matching JS error (a Napi::Error passes through). Every binding, method,
+/// constructor and the module init run inside it.
+template <typename F>
+auto Guard(Napi::Env env, const char* where, F&& body) -> decltype(body()) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    throw ToJsError(env, Classify(std::current_exception(), where));
+  }
+}
+
+/// A free binding `fn` exported under `name`, run inside Guard.
+using BindingFn = Napi::Value (*)(const Napi::CallbackInfo&);
+template <BindingFn F>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  return Guard(info.Env(), static_cast<const char*>(info.Data()), [&] { return F(info); });
+}
+template <BindingFn F>
+void Export(Napi::Env env, Napi::Object exports, const char* name) {
+  exports.Set(name, Napi::Function::New(env, Guarded<F>, name, const_cast<char*>(name)));
+}
+
+/// Base of the wrapped classes: GuardedMethod<&T::M>(name) declares an
+/// instance method that runs inside Guard.
+template <typename T>
+class GuardedWrap : public Napi::ObjectWrap<T> {
+ public:
+  using Napi::ObjectWrap<T>::ObjectWrap;
+  using Method = Napi::Value (T::*)(const Napi::CallbackInfo&);
+
+  template <Method M>
+  static Napi::ClassPropertyDescriptor<T> GuardedMethod(const char* name) {
+    return Napi::ObjectWrap<T>::InstanceMethod(name, &GuardedWrap::template Call<M>, napi_default,
+                                               const_cast<char*>(name));
+  }
+
+ private:
+  template <Method M>
+  Napi::Value Call(const Napi::CallbackInfo& info) {
+    return Guard(info.Env(), static_cast<const char*>(info.Data()),
+                 [&] { return (static_cast<T*>(this)->*M)(info); });
+  }
+};
+
+// ---- per-environment state ----
+/// State of one JS environment (main thread or a worker_thread). The env holds
+/// one reference, dropped by a cleanup hook when the env shuts down (which
+/// also sets `closing`); async workers hold their own, so completing after
+/// the env is gone never touches freed memory.
+struct EnvState {
+  std::atomic<bool> closing{false};
+};
+/// Creates the state and registers its cleanup hook (module init, once per env).
+void InitEnvState(Napi::Env env);
+/// The env's state (null before InitEnvState or after the cleanup hook ran).
+std::shared_ptr<EnvState> GetEnvState(Napi::Env env);
 
 // ---- typed arrays (zero-copy; Data() already includes byteOffset) ----
 template <typename T>
@@ -58,35 +151,121 @@ View<std::int32_t> Int32Arg(const Napi::Value& v, const char* name);
 /// A non-negative integer (a size or index) ≤ 2^53.
 std::size_t SizeArg(const Napi::Value& v, const char* name, std::size_t min = 0);
 double NumberArg(const Napi::Value& v, const char* name);
-/// Optional property of an options object: `fallback` when absent/undefined.
-Napi::Value Opt(const Napi::Object& o, const char* key);
+bool BoolArg(const Napi::Value& v, const char* name);
+std::string StringArg(const Napi::Value& v, const char* name);
 /// a*b*c... with overflow checks; throws RangeError naming `what`.
 std::size_t CheckedProduct(std::initializer_list<std::size_t> dims, const char* what);
 /// Throws RangeError unless view.length ≥ need.
 void RequireLength(std::size_t have, std::size_t need, const char* name, const std::string& shape);
 
-// ---- async ----
-/// An AsyncWorker resolving a Promise. `exec` runs on a libuv thread and may
-/// throw ArgError or std::exception; `done` builds the result on the JS
-/// thread. Every value in `keep` is referenced until the worker ends, so
-/// typed arrays read off-thread stay alive.
-class PromiseWorker : public Napi::AsyncWorker {
+/// An options object as bindings receive it: TypeScript resolves every option
+/// and always sends it, so each key is required here (a safety net, not a
+/// second source of defaults). Messages name `prefix.key`.
+class Fields {
  public:
-  PromiseWorker(Napi::Env env, std::function<void()> exec,
-                std::function<Napi::Value(Napi::Env)> done, const std::vector<Napi::Value>& keep);
+  Fields(const Napi::Value& v, const char* name);
+  /// The value of a key that must be present (TypeError when undefined).
+  Napi::Value Need(const char* key) const;
+  /// The value of a key that may be undefined or null.
+  Napi::Value Maybe(const char* key) const;
+  std::string Name(const char* key) const { return prefix_ + "." + key; }
+  double Number(const char* key) const;
+  std::size_t Size(const char* key, std::size_t min = 0) const;
+  bool Bool(const char* key) const;
+  std::string String(const char* key) const;
+
+ private:
+  Napi::Object obj_;
+  std::string prefix_;
+};
+
+/// Byte range of typed-array memory, for overlap checks.
+struct Span {
+  const void* data;
+  std::size_t bytes;
+  const char* name;
+};
+/// Throws RangeError naming both when `out` partially overlaps an input
+/// (sharing some bytes without being the very same range). Exact aliasing
+/// is allowed for element-wise kernels; pass allow_exact = false where even
+/// that would be wrong.
+void RejectOverlap(const Span& out, std::initializer_list<Span> inputs, bool allow_exact = true);
+
+/// Copies `bytes` from src to dst in 1 MiB pieces spread over the pool (the
+/// calling JS thread takes a share): large copies are bound by page faults
+/// and memory bandwidth, both of which scale with threads.
+void ParallelCopy(const void* src, void* dst, std::size_t bytes);
+
+/// Blocks for the input copies of async calls, kept for reuse after a call
+/// ends (up to FEAT2GO_COPY_CACHE_MB MiB in all, default 512, read once): a
+/// fresh large block costs a page fault per 4 KiB on first touch, often more
+/// than the copy itself, and the same shapes tend to come back.
+class CopyCache {
+ public:
+  /// A block of at least `bytes` (a cached one of at most twice that, or a new one).
+  static std::shared_ptr<unsigned char> Acquire(std::size_t bytes, const std::string& what);
+};
+
+/// Memory an async call owns (uninitialised until written).
+template <typename T>
+struct Owned {
+  std::shared_ptr<unsigned char> block;
+  std::size_t n = 0;
+  T* data() const { return reinterpret_cast<T*>(block.get()); }
+};
+
+/// An owned copy of typed-array memory: async calls read these, never the
+/// caller's buffers, so detaching (transferring) an input while the call
+/// runs cannot free memory the worker reads.
+template <typename T>
+std::shared_ptr<Owned<T>> OwnedCopy(const View<T>& v, std::size_t n, const char* name) {
+  auto o = std::make_shared<Owned<T>>();
+  o->block = CopyCache::Acquire(n * sizeof(T), std::string("a copy of ") + name + " for the asynchronous call");
+  o->n = n;
+  ParallelCopy(v.data, o->data(), n * sizeof(T));
+  return o;
+}
+
+// ---- async ----
+/// The one Promise-returning worker, for kernels and libtorch alike. `exec`
+/// runs on a libuv thread and may throw anything (classified by Classify);
+/// it may post progress values with the Report it receives, delivered on the
+/// JS thread to `on_progress` (a function, or undefined for none) before the
+/// promise settles. `done` builds the result on the JS thread. Every value in
+/// `keep` is referenced until the worker ends. Settling is skipped quietly
+/// when the environment is shutting down (a terminated worker_thread).
+class PromiseWorker : public Napi::AsyncProgressQueueWorker<double> {
+ public:
+  using Report = std::function<void(const double*, std::size_t)>;
+  using Exec = std::function<void(const Report&)>;
+  using Done = std::function<Napi::Value(Napi::Env)>;
+  PromiseWorker(Napi::Env env, const char* name, Exec exec, Done done, Napi::Value on_progress,
+                const std::vector<Napi::Value>& keep);
+  PromiseWorker(Napi::Env env, const char* name, std::function<void()> exec, Done done,
+                const std::vector<Napi::Value>& keep);
   Napi::Promise Queue();  // queues and returns the promise
 
  protected:
-  void Execute() override;
+  void Execute(const ExecutionProgress& progress) override;
+  void OnProgress(const double* data, std::size_t count) override;
   void OnOK() override;
   void OnError(const Napi::Error& e) override;
 
  private:
-  std::function<void()> exec_;
-  std::function<Napi::Value(Napi::Env)> done_;
+  bool Closing() const;
+  void Reject(Napi::Value err);
+
+  const char* name_;
+  Exec exec_;
+  Done done_;
+  Napi::FunctionReference progress_;
+  Napi::Reference<Napi::Value> callback_error_;
   std::vector<Napi::Reference<Napi::Value>> keep_;
   Napi::Promise::Deferred deferred_;
-  ArgError::Kind kind_ = ArgError::kPlain;
+  std::shared_ptr<EnvState> state_;
+  Failure failure_;
+  bool failed_ = false;
+  bool callback_failed_ = false;
 };
 
 }  // namespace f2g

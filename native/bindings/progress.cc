@@ -1,5 +1,7 @@
 // N-API bindings for the progress kernels (SPEC §1-3). Thin: check arguments,
-// wrap typed arrays in place, call kernels/progress.h.
+// wrap typed arrays in place, call kernels/progress.h. The async calls read
+// owned copies of their inputs (see OwnedCopy): a caller may transfer
+// (detach) its buffers while the call runs.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -36,27 +38,37 @@ Episode EpisodeArgs(const Napi::Value& data, const Napi::Value& T, const Napi::V
 
 struct Opts {
   ProgressParams p;
-  std::size_t threads = 0;
+  std::size_t threads;
 };
 
+// Every option arrives resolved (TypeScript's resolveProgressOptions); this
+// checks what arrives.
 Opts ParseOpts(const Napi::Value& v) {
+  Fields f(v, "opts");
   Opts o;
-  if (v.IsUndefined()) return o;
-  if (!v.IsObject()) ThrowType("Expected an object for opts but received " + Describe(v));
-  Napi::Object obj = v.As<Napi::Object>();
-  Napi::Value x;
-  if (!(x = obj.Get("lambda")).IsUndefined()) {
-    o.p.lambda = NumberArg(x, "opts.lambda");
-    if (o.p.lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(x));
-  }
-  if (!(x = obj.Get("window")).IsUndefined()) o.p.window = SizeArg(x, "opts.window", 2);
-  if (!(x = obj.Get("maxClusterFrames")).IsUndefined())
-    o.p.max_cluster = SizeArg(x, "opts.maxClusterFrames", 1);
+  o.p.lambda = f.Number("lambda");
+  if (o.p.lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(f.Need("lambda")));
+  o.p.window = f.Size("window", 2);
+  o.p.max_cluster = f.Size("maxClusterFrames", 1);
   if (o.p.max_cluster < o.p.window)
     ThrowRange("Expected opts.maxClusterFrames ≥ opts.window (" + std::to_string(o.p.window) +
                ") but received " + std::to_string(o.p.max_cluster));
-  if (!(x = obj.Get("threshold")).IsUndefined()) o.p.threshold = NumberArg(x, "opts.threshold");
-  if (!(x = obj.Get("threads")).IsUndefined()) o.threads = SizeArg(x, "opts.threads");
+  o.p.threshold = f.Number("threshold");
+  o.threads = f.Size("threads");
+  return o;
+}
+
+/// An episode whose data the call owns (async calls).
+struct OwnedEpisode {
+  std::shared_ptr<Owned<float>> copy;
+  Episode e;
+};
+OwnedEpisode Own(const Episode& e, const std::string& name) {
+  OwnedEpisode o;
+  const std::size_t n = e.T * e.N * e.D;
+  o.copy = OwnedCopy(e.data, n, (name + ".data").c_str());
+  o.e = e;
+  o.e.data = View<float>{o.copy->data(), n};
   return o;
 }
 
@@ -85,8 +97,11 @@ struct Result {
 
 void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
   r.T = e.T;
-  r.values.reset(new float[e.T]);
-  r.similarity.reset(new float[e.T]);
+  Allocating("the values and similarity of " + where + " (2 × " + std::to_string(e.T) + " floats)",
+             8.0 * static_cast<double>(e.T), [&] {
+               r.values.reset(new float[e.T]);
+               r.similarity.reset(new float[e.T]);
+             });
   std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(),
                                       r.similarity.get(), r.segments, o.threads);
   if (bad >= 0) ThrowRange(NonFiniteFrame(e, static_cast<std::size_t>(bad), where));
@@ -109,139 +124,136 @@ Napi::Value ToJs(Napi::Env env, Result& r) {
   return o;
 }
 
-// patchSimilarity(data, T, N, D, goal: Float32Array [N*D], lambda, threads, out: Float32Array[T]) → first non-finite frame or -1
+// patchSimilarity(data, T, N, D, goal: Float32Array [N*D], { lambda, threads }, out: Float32Array[T])
+//   → first non-finite frame or -1
 Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-    auto goal = Float32Arg(info[4], "goal");
-    RequireLength(goal.length, e.N * e.D, "goal", "[" + std::to_string(e.N) + "," + std::to_string(e.D) + "]");
-    double lambda = NumberArg(info[5], "opts.lambda");
-    if (lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(info[5]));
-    std::size_t threads = SizeArg(info[6], "opts.threads");
-    auto out = Float32Arg(info[7], "out");
-    RequireLength(out.length, e.T, "out", "[" + std::to_string(e.T) + "]");
-    patch_similarity(e.data.data, e.T, e.N, e.D, goal.data, lambda, out.data, threads);
-    for (std::size_t t = 0; t < e.T; ++t)
-      if (!std::isfinite(out.data[t])) return Napi::Number::New(info.Env(), static_cast<double>(t));
-    return Napi::Number::New(info.Env(), -1);
-  })
+  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+  auto goal = Float32Arg(info[4], "goal");
+  RequireLength(goal.length, e.N * e.D, "goal", "[" + std::to_string(e.N) + "," + std::to_string(e.D) + "]");
+  Fields f(info[5], "opts");
+  double lambda = f.Number("lambda");
+  if (lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(f.Need("lambda")));
+  std::size_t threads = f.Size("threads");
+  auto out = Float32Arg(info[6], "out");
+  RequireLength(out.length, e.T, "out", "[" + std::to_string(e.T) + "]");
+  RejectOverlap({out.data, e.T * sizeof(float), "out"},
+                {{e.data.data, e.T * e.N * e.D * sizeof(float), "features.data"},
+                 {goal.data, e.N * e.D * sizeof(float), "goal"}},
+                false);
+  patch_similarity(e.data.data, e.T, e.N, e.D, goal.data, lambda, out.data, threads);
+  for (std::size_t t = 0; t < e.T; ++t)
+    if (!std::isfinite(out.data[t])) return Napi::Number::New(info.Env(), static_cast<double>(t));
+  return Napi::Number::New(info.Env(), -1);
 }
 
 // slidingSlopes(series: Float32Array, B, L, window, threads, out: Float32Array [B*(L-w+1)])
 //   → index of the first NaN/Inf element of series (nothing computed), or -1
 Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto s = Float32Arg(info[0], "series.data");
-    std::size_t B = SizeArg(info[1], "series.shape[0]", 1);
-    std::size_t L = SizeArg(info[2], "series.shape[1]", 1);
-    std::size_t w = SizeArg(info[3], "window", 2);
-    if (w > L)
-      ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " + std::to_string(w));
-    std::size_t threads = SizeArg(info[4], "threads");
-    RequireLength(s.length, CheckedProduct({B, L}, "series"), "series.data",
-                  "[" + std::to_string(B) + "," + std::to_string(L) + "]");
-    auto out = Float32Arg(info[5], "out");
-    RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
-    long long bad = FirstNonFinite(s.data, B * L);
-    if (bad >= 0) return Napi::Number::New(info.Env(), static_cast<double>(bad));
-    sliding_slopes(s.data, B, L, w, out.data, threads);
-    return Napi::Number::New(info.Env(), -1);
-  })
+  auto s = Float32Arg(info[0], "series.data");
+  std::size_t B = SizeArg(info[1], "series.shape[0]", 1);
+  std::size_t L = SizeArg(info[2], "series.shape[1]", 1);
+  std::size_t w = SizeArg(info[3], "window", 2);
+  if (w > L)
+    ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " + std::to_string(w));
+  std::size_t threads = SizeArg(info[4], "threads");
+  const std::size_t n = CheckedProduct({B, L}, "series");
+  RequireLength(s.length, n, "series.data", "[" + std::to_string(B) + "," + std::to_string(L) + "]");
+  auto out = Float32Arg(info[5], "out");
+  RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
+  RejectOverlap({out.data, B * (L - w + 1) * sizeof(float), "out"}, {{s.data, n * sizeof(float), "series.data"}}, false);
+  long long bad = FirstNonFinite(s.data, n);
+  if (bad >= 0) return Napi::Number::New(info.Env(), static_cast<double>(bad));
+  sliding_slopes(s.data, B, L, w, out.data, threads);
+  return Napi::Number::New(info.Env(), -1);
 }
 
 // progressTargetsSync(data, T, N, D, opts) → { values, similarity, segments: Int32Array }
 Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-    Opts o = ParseOpts(info[4]);
-    Result r;
-    Run(e, o, r, "features");
-    return ToJs(info.Env(), r);
-  })
+  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+  Opts o = ParseOpts(info[4]);
+  Result r;
+  Run(e, o, r, "features");
+  return ToJs(info.Env(), r);
 }
 
 // progressTargets(data, T, N, D, opts) → Promise<same as sync>
 Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-    Opts o = ParseOpts(info[4]);
-    auto r = std::make_shared<Result>();
-    auto* w = new PromiseWorker(
-        info.Env(), [e, o, r] { Run(e, o, *r, "features"); },
-        [r](Napi::Env env) { return ToJs(env, *r); }, {info[0]});
-    return w->Queue();
-  })
+  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
+  Opts o = ParseOpts(info[4]);
+  OwnedEpisode own = Own(e, "features");
+  auto r = std::make_shared<Result>();
+  auto* w = new PromiseWorker(
+      info.Env(), "progressTargets", [own, o, r] { Run(own.e, o, *r, "features"); },
+      [r](Napi::Env env) { return ToJs(env, *r); }, {});
+  return w->Queue();
 }
 
 // progressTargetsBatch(episodes: Array<[data, T, N, D]>, opts) → Promise<result[]>
 // Episodes run in parallel on the pool (each single-threaded inside); the
 // first bad episode rejects the call, naming its index.
 Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    if (!info[0].IsArray()) ThrowType("Expected an array for episodes but received " + Describe(info[0]));
-    Napi::Array arr = info[0].As<Napi::Array>();
-    std::vector<Episode> eps;
-    std::vector<Napi::Value> keep;
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      std::string name = "episodes[" + std::to_string(i) + "]";
-      Napi::Value item = arr.Get(i);
-      if (!item.IsArray() || item.As<Napi::Array>().Length() != 4)
-        ThrowType("Expected [data, T, N, D] for " + name + " but received " + Describe(item));
-      Napi::Array a = item.As<Napi::Array>();
-      eps.push_back(EpisodeArgs(a.Get(0u), a.Get(1u), a.Get(2u), a.Get(3u), name.c_str()));
-      keep.push_back(a.Get(0u));
-    }
-    Opts o = ParseOpts(info[1]);
-    auto results = std::make_shared<std::vector<Result>>(eps.size());
-    auto* w = new PromiseWorker(
-        info.Env(),
-        [eps, o, results] {
-          std::vector<std::string> errors(eps.size());
-          std::vector<ArgError::Kind> kinds(eps.size(), ArgError::kPlain);
-          parallel_for(eps.size(), o.threads, 1, [&](std::size_t b, std::size_t e) {
-            for (std::size_t i = b; i < e; ++i) {
-              std::string name = "episodes[" + std::to_string(i) + "]";
-              try {
-                Run(eps[i], o, (*results)[i], name);
-              } catch (const ArgError& err) {
-                errors[i] = err.message;
-                kinds[i] = err.kind;
-              } catch (const std::exception& err) {
-                errors[i] = name + ": " + err.what();
-              }
+  if (!info[0].IsArray()) ThrowType("Expected an array for episodes but received " + Describe(info[0]));
+  Napi::Array arr = info[0].As<Napi::Array>();
+  std::vector<OwnedEpisode> eps;
+  std::vector<Episode> checked;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    std::string name = "episodes[" + std::to_string(i) + "]";
+    Napi::Value item = arr.Get(i);
+    if (!item.IsArray() || item.As<Napi::Array>().Length() != 4)
+      ThrowType("Expected [data, T, N, D] for " + name + " but received " + Describe(item));
+    Napi::Array a = item.As<Napi::Array>();
+    checked.push_back(EpisodeArgs(a.Get(0u), a.Get(1u), a.Get(2u), a.Get(3u), name.c_str()));
+  }
+  Opts o = ParseOpts(info[1]);
+  // Copies only once every argument passed its checks.
+  for (std::size_t i = 0; i < checked.size(); ++i)
+    eps.push_back(Own(checked[i], "episodes[" + std::to_string(i) + "]"));
+  auto results = std::make_shared<std::vector<Result>>(eps.size());
+  auto* w = new PromiseWorker(
+      info.Env(), "progressTargetsBatch",
+      [eps, o, results] {
+        std::vector<std::string> errors(eps.size());
+        std::vector<ArgError::Kind> kinds(eps.size(), ArgError::kPlain);
+        parallel_for(eps.size(), o.threads, 1, [&](std::size_t b, std::size_t e) {
+          for (std::size_t i = b; i < e; ++i) {
+            std::string name = "episodes[" + std::to_string(i) + "]";
+            try {
+              Run(eps[i].e, o, (*results)[i], name);
+            } catch (...) {
+              Failure f = Classify(std::current_exception(), "progressTargetsBatch");
+              errors[i] = f.kind == ArgError::kPlain ? name + ": " + f.message : f.message;
+              kinds[i] = f.kind;
             }
-          });
-          for (std::size_t i = 0; i < eps.size(); ++i)
-            if (!errors[i].empty()) throw ArgError{kinds[i], errors[i]};
-        },
-        [results](Napi::Env env) {
-          Napi::Array out = Napi::Array::New(env, results->size());
-          for (std::size_t i = 0; i < results->size(); ++i) out.Set(i, ToJs(env, (*results)[i]));
-          return out;
-        },
-        keep);
-    return w->Queue();
-  })
+          }
+        });
+        for (std::size_t i = 0; i < eps.size(); ++i)
+          if (!errors[i].empty()) throw ArgError{kinds[i], errors[i]};
+      },
+      [results](Napi::Env env) {
+        Napi::Array out = Napi::Array::New(env, results->size());
+        for (std::size_t i = 0; i < results->size(); ++i) out.Set(i, ToJs(env, (*results)[i]));
+        return out;
+      },
+      {});
+  return w->Queue();
 }
 
 // stepsToGo(T, out)
 Napi::Value StepsToGo(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    std::size_t T = SizeArg(info[0], "length", 1);
-    auto out = Float32Arg(info[1], "out");
-    RequireLength(out.length, T, "out", "[" + std::to_string(T) + "]");
-    steps_to_go(T, out.data);
-    return info.Env().Undefined();
-  })
+  std::size_t T = SizeArg(info[0], "length", 1);
+  auto out = Float32Arg(info[1], "out");
+  RequireLength(out.length, T, "out", "[" + std::to_string(T) + "]");
+  steps_to_go(T, out.data);
+  return info.Env().Undefined();
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("patchSimilarity", Napi::Function::New(env, PatchSimilarity, "patchSimilarity"));
-  exports.Set("slidingSlopes", Napi::Function::New(env, SlidingSlopes, "slidingSlopes"));
-  exports.Set("progressTargetsSync", Napi::Function::New(env, ProgressSync, "progressTargetsSync"));
-  exports.Set("progressTargets", Napi::Function::New(env, ProgressAsync, "progressTargets"));
-  exports.Set("progressTargetsBatch", Napi::Function::New(env, ProgressBatch, "progressTargetsBatch"));
-  exports.Set("stepsToGo", Napi::Function::New(env, StepsToGo, "stepsToGo"));
+  Export<PatchSimilarity>(env, exports, "patchSimilarity");
+  Export<SlidingSlopes>(env, exports, "slidingSlopes");
+  Export<ProgressSync>(env, exports, "progressTargetsSync");
+  Export<ProgressAsync>(env, exports, "progressTargets");
+  Export<ProgressBatch>(env, exports, "progressTargetsBatch");
+  Export<StepsToGo>(env, exports, "stepsToGo");
 }
 
 }  // namespace

@@ -1,7 +1,13 @@
 // N-API bindings for the RL kernels (SPEC §5–8). Thin: check lengths and
-// scalars, view typed arrays in place, call kernels/rl.h. On the error path
-// (a kernel reports bad data) name the first offending argument and element.
+// scalars, view typed arrays in place, call kernels/rl.h. Calls with more
+// than a few arguments take objects ({ inputs }, { options }, { outputs }):
+// TypeScript resolves every option and sends it; these check what arrives.
+// On the error path (a kernel reports bad data) name the first offending
+// argument and element. An output that partially overlaps an input is
+// refused (RejectOverlap).
 #include <cmath>
+#include <cstdlib>
+#include <mutex>
 #include <string>
 
 #include "bindings/napi_util.h"
@@ -49,6 +55,24 @@ std::string Where(std::int64_t i, std::size_t row_len, bool time_major) {
   const std::int64_t n = static_cast<std::int64_t>(row_len);
   return "index " + std::to_string(i) + (time_major ? " (step " : " (row ") + std::to_string(i / n) +
          (time_major ? ", env " : ", step ") + std::to_string(i % n) + ")";
+}
+
+Span FloatSpan(const float* p, std::size_t n, const char* name) { return {p, n * sizeof(float), name}; }
+Span FlagSpan(const FlagView& f, std::size_t n, const char* name) {
+  if (f.u8) return {f.u8, n, name};
+  return {f.f32, f.f32 ? n * sizeof(float) : 0, name};
+}
+
+// The GAE level: the CPU's, capped by FEAT2GO_GAE_ISA=0|3 (to test both
+// kernels on one machine), read once per process when the addon loads.
+// Kernels never read the environment; they take the level as an argument.
+int GaeIsa() {
+  static const int level = [] {
+    int cap = -1;
+    if (const char* v = std::getenv("FEAT2GO_GAE_ISA")) cap = std::atoi(v);
+    return rl::gae_isa_level(cap);
+  }();
+  return level;
 }
 
 std::string FloatStr(double x) {
@@ -127,268 +151,305 @@ void RequireMasked(const rl::LossResult& r) {
 
 // rlShapeTerminalRewards(success: Uint8Array 0/1, terminalValues, failureScale, out)
 Napi::Value ShapeTerminal(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto s = Uint8Arg(info[0], "success");
-    auto v = Float32Arg(info[1], "terminalValues");
-    if (v.length != s.length)
-      ThrowRange("Expected terminalValues of length " + std::to_string(s.length) + " (success) but received " +
-                 std::to_string(v.length));
-    double scale = NumberArg(info[2], "opts.failureScale");
-    auto out = Float32Arg(info[3], "out");
-    RequireLength(out.length, s.length, "out", "[n]");
-    if (rl::locate_bad_flag(FlagView{s.data, nullptr}, s.length) >= 0) ThrowBadData({{"success", nullptr, {s.data, nullptr}}}, s.length, 0);
-    if (!rl::shape_terminal_rewards(s.data, v.data, s.length, scale, out.data))
-      ThrowBadData({{"terminalValues", v.data, {}}}, v.length, 0);
-    return info.Env().Undefined();
-  })
+  auto s = Uint8Arg(info[0], "success");
+  auto v = Float32Arg(info[1], "terminalValues");
+  if (v.length != s.length)
+    ThrowRange("Expected terminalValues of length " + std::to_string(s.length) + " (success) but received " +
+               std::to_string(v.length));
+  double scale = NumberArg(info[2], "opts.failureScale");
+  auto out = Float32Arg(info[3], "out");
+  RequireLength(out.length, s.length, "out", "[n]");
+  RejectOverlap(FloatSpan(out.data, s.length, "out"),
+                {FloatSpan(v.data, v.length, "terminalValues")});
+  RejectOverlap(FloatSpan(out.data, s.length, "out"), {{s.data, s.length, "success"}}, false);
+  if (rl::locate_bad_flag(FlagView{s.data, nullptr}, s.length) >= 0) ThrowBadData({{"success", nullptr, {s.data, nullptr}}}, s.length, 0);
+  if (!rl::shape_terminal_rewards(s.data, v.data, s.length, scale, out.data))
+    ThrowBadData({{"terminalValues", v.data, {}}}, v.length, 0);
+  return info.Env().Undefined();
 }
 
-// rlTerminalRewards(lengths: Int32Array, R, horizon, threads, out[B*horizon])
+// Checks lengths[i] ∈ [1, H].
+void CheckLengths(const View<std::int32_t>& L, std::size_t H) {
+  for (std::size_t i = 0; i < L.length; ++i)
+    if (L.data[i] < 1 || static_cast<std::size_t>(L.data[i]) > H)
+      ThrowRange("Expected an integer in [1, " + std::to_string(H) + "] for lengths[" + std::to_string(i) +
+                 "] but received " + std::to_string(L.data[i]));
+}
+
+// rlTerminalRewards(lengths: Int32Array, rewards, { horizon, threads }, out[B*horizon])
 Napi::Value TerminalRewards(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto L = Int32Arg(info[0], "lengths");
-    auto R = Float32Arg(info[1], "rewards");
-    if (R.length != L.length)
-      ThrowRange("Expected rewards of length " + std::to_string(L.length) + " (lengths) but received " +
-                 std::to_string(R.length));
-    std::size_t H = SizeArg(info[2], "horizon", 1);
-    std::size_t threads = SizeArg(info[3], "opts.threads");
-    auto out = Float32Arg(info[4], "out");
-    RequireLength(out.length, CheckedProduct({L.length, H}, "out"), "out", Shape2(L.length, H));
-    for (std::size_t i = 0; i < L.length; ++i)
-      if (L.data[i] < 1 || static_cast<std::size_t>(L.data[i]) > H)
-        ThrowRange("Expected an integer in [1, " + std::to_string(H) + "] for lengths[" + std::to_string(i) +
-                   "] but received " + std::to_string(L.data[i]));
-    if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
-    rl::terminal_rewards(L.data, R.data, L.length, H, out.data, threads);
-    return info.Env().Undefined();
-  })
+  auto L = Int32Arg(info[0], "lengths");
+  auto R = Float32Arg(info[1], "rewards");
+  if (R.length != L.length)
+    ThrowRange("Expected rewards of length " + std::to_string(L.length) + " (lengths) but received " +
+               std::to_string(R.length));
+  Fields o(info[2], "opts");
+  std::size_t H = SizeArg(o.Need("horizon"), "horizon", 1);
+  std::size_t threads = o.Size("threads");
+  auto out = Float32Arg(info[3], "out");
+  const std::size_t n = CheckedProduct({L.length, H}, "out");
+  RequireLength(out.length, n, "out", Shape2(L.length, H));
+  RejectOverlap(FloatSpan(out.data, n, "out"),
+                {{L.data, L.length * sizeof(std::int32_t), "lengths"}, FloatSpan(R.data, R.length, "rewards")}, false);
+  CheckLengths(L, H);
+  if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
+  rl::terminal_rewards(L.data, R.data, L.length, H, out.data, threads);
+  return info.Env().Undefined();
 }
 
-// rlGae(rewards, values, nextValues, terminated, done, B, T, gamma, lambda, timeMajor, threads, adv, ret)
+// rlGae({ rewards, values, nextValues, terminated, done },
+//       { B, T, gamma, lambda, timeMajor, threads }, { advantages, returns })
 Napi::Value Gae(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    std::size_t B = SizeArg(info[5], "B"), T = SizeArg(info[6], "T");
-    std::size_t n = CheckedProduct({B, T}, "rewards");
-    bool tm = info[9].ToBoolean().Value();
-    std::string shape = tm ? Shape2(T, B) : Shape2(B, T);
-    rl::GaeInputs in;
-    in.rewards = Tensor2(info[0], "rewards.data", n, shape).data;
-    in.values = Tensor2(info[1], "values.data", n, shape).data;
-    in.next_values = Tensor2(info[2], "nextValues.data", n, shape).data;
-    in.terminated = FlagArg(info[3], "terminated.data", n, shape, false);
-    in.done = FlagArg(info[4], "done.data", n, shape, false);
-    double gamma = UnitArg(info[7], "opts.gamma"), lambda = UnitArg(info[8], "opts.lambda");
-    std::size_t threads = SizeArg(info[10], "opts.threads");
-    auto adv = Tensor2(info[11], "advantages", n, shape);
-    auto ret = Tensor2(info[12], "returns", n, shape);
-    if (!rl::gae(in, B, T, gamma, lambda, tm, adv.data, ret.data, threads)) {
-      std::size_t row = tm ? B : T;
-      ThrowBadData({{"rewards.data", in.rewards, {}},
-                    {"values.data", in.values, {}},
-                    {"nextValues.data", in.next_values, {}},
-                    {"terminated.data", nullptr, in.terminated},
-                    {"done.data", nullptr, in.done}},
-                   n, row, tm);
+  Fields x(info[0], "input"), o(info[1], "opts"), out(info[2], "opts.out");
+  std::size_t B = o.Size("B"), T = o.Size("T");
+  std::size_t n = CheckedProduct({B, T}, "rewards");
+  bool tm = o.Bool("timeMajor");
+  std::string shape = tm ? Shape2(T, B) : Shape2(B, T);
+  rl::GaeInputs in;
+  in.rewards = Tensor2(x.Need("rewards"), "rewards.data", n, shape).data;
+  in.values = Tensor2(x.Need("values"), "values.data", n, shape).data;
+  in.next_values = Tensor2(x.Need("nextValues"), "nextValues.data", n, shape).data;
+  in.terminated = FlagArg(x.Need("terminated"), "terminated.data", n, shape, false);
+  in.done = FlagArg(x.Need("done"), "done.data", n, shape, false);
+  double gamma = UnitArg(o.Need("gamma"), "opts.gamma"), lambda = UnitArg(o.Need("lambda"), "opts.lambda");
+  std::size_t threads = o.Size("threads");
+  auto adv = Tensor2(out.Need("advantages"), "opts.out.advantages", n, shape);
+  auto ret = Tensor2(out.Need("returns"), "opts.out.returns", n, shape);
+  RejectOverlap(FloatSpan(ret.data, n, "opts.out.returns"), {FloatSpan(adv.data, n, "opts.out.advantages")}, false);
+  for (const float* o_ : {adv.data, ret.data}) {
+    const char* oname = o_ == adv.data ? "opts.out.advantages" : "opts.out.returns";
+    RejectOverlap(FloatSpan(o_, n, oname),
+                  {FloatSpan(in.rewards, n, "rewards.data"), FloatSpan(in.values, n, "values.data"),
+                   FloatSpan(in.next_values, n, "nextValues.data")});
+    RejectOverlap(FloatSpan(o_, n, oname),
+                  {FlagSpan(in.terminated, n, "terminated.data"), FlagSpan(in.done, n, "done.data")}, false);
+  }
+  // An output may be the very same array as an input (checked above). The
+  // kernels then overwrite inputs they no longer need, but the blocked scan
+  // re-reads its inputs to tell a bad input from a δ that overflowed float:
+  // so check the inputs first, and a later failure can only be the flags.
+  bool aliased = false;
+  for (const float* o_ : {adv.data, ret.data})
+    for (const float* i_ : {in.rewards, in.values, in.next_values}) aliased = aliased || o_ == i_;
+  std::size_t row = tm ? B : T;
+  if (aliased)
+    for (const float* i_ : {in.rewards, in.values, in.next_values})
+      if (rl::locate_non_finite(i_, n) >= 0)
+        ThrowBadData({{"rewards.data", in.rewards, {}}, {"values.data", in.values, {}}, {"nextValues.data", in.next_values, {}}},
+                     n, row, tm);
+  if (!rl::gae(in, B, T, gamma, lambda, tm, adv.data, ret.data, threads, GaeIsa())) {
+    if (aliased) {
+      if (rl::locate_bad_flag(in.terminated, n) < 0 && rl::locate_bad_flag(in.done, n) < 0)
+        return info.Env().Undefined();  // finite inputs whose δ overflowed: A is ±Infinity, as documented
+      ThrowBadData({{"terminated.data", nullptr, in.terminated}, {"done.data", nullptr, in.done}}, n, row, tm);
     }
-    return info.Env().Undefined();
-  })
+    ThrowBadData({{"rewards.data", in.rewards, {}},
+                  {"values.data", in.values, {}},
+                  {"nextValues.data", in.next_values, {}},
+                  {"terminated.data", nullptr, in.terminated},
+                  {"done.data", nullptr, in.done}},
+                 n, row, tm);
+  }
+  return info.Env().Undefined();
 }
 
-// rlGrpoAdvantages(R, groupSize, epsilon, std, scale: 'group'|'batch', out)
+std::size_t GroupSize(const Fields& o, std::size_t n) {
+  std::size_t g = o.Size("groupSize", 1);
+  if (n % g != 0)
+    ThrowRange("Expected opts.groupSize to divide the number of rewards (" + std::to_string(n) +
+               ") but received " + std::to_string(g));
+  return g;
+}
+
+// rlGrpoAdvantages(R, { groupSize, epsilon, std, scale }, out)
 Napi::Value Grpo(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto R = Float32Arg(info[0], "rewards");
-    std::size_t g = SizeArg(info[1], "opts.groupSize", 1);
-    if (R.length % g != 0)
-      ThrowRange("Expected opts.groupSize to divide the number of rewards (" + std::to_string(R.length) +
-                 ") but received " + std::to_string(g));
-    double eps = NumberArg(info[2], "opts.epsilon");
-    if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(info[2]));
-    rl::StdKind kind = StdArg(info[3]);
-    std::string sc = info[4].IsString() ? info[4].As<Napi::String>().Utf8Value() : "";
-    if (sc != "group" && sc != "batch")
-      ThrowRange("Expected 'group' or 'batch' for opts.scale but received " + Describe(info[4]));
-    auto out = Float32Arg(info[5], "out");
-    RequireLength(out.length, R.length, "out", "[n]");
-    if (!rl::grpo_advantages(R.data, R.length, g, eps, kind, sc == "batch" ? rl::Scale::kBatch : rl::Scale::kGroup,
-                             out.data))
-      ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
-    return info.Env().Undefined();
-  })
+  auto R = Float32Arg(info[0], "rewards");
+  Fields o(info[1], "opts");
+  std::size_t g = GroupSize(o, R.length);
+  double eps = o.Number("epsilon");
+  if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
+  rl::StdKind kind = StdArg(o.Need("std"));
+  std::string sc = o.String("scale");
+  if (sc != "group" && sc != "batch")
+    ThrowRange("Expected 'group' or 'batch' for opts.scale but received " + Describe(o.Need("scale")));
+  auto out = Float32Arg(info[2], "out");
+  RequireLength(out.length, R.length, "out", "[n]");
+  RejectOverlap(FloatSpan(out.data, R.length, "out"), {FloatSpan(R.data, R.length, "rewards")});
+  if (!rl::grpo_advantages(R.data, R.length, g, eps, kind, sc == "batch" ? rl::Scale::kBatch : rl::Scale::kGroup,
+                           out.data))
+    ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
+  return info.Env().Undefined();
 }
 
-// rlGrpoGroupStats(R, groupSize, std) → { zeroStdGroups, meanStd, groups }
+// rlGrpoGroupStats(R, { groupSize, std }) → { zeroStdGroups, meanStd, groups }
 Napi::Value GrpoStats(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto R = Float32Arg(info[0], "rewards");
-    std::size_t g = SizeArg(info[1], "opts.groupSize", 1);
-    if (R.length % g != 0)
-      ThrowRange("Expected opts.groupSize to divide the number of rewards (" + std::to_string(R.length) +
-                 ") but received " + std::to_string(g));
-    rl::StdKind kind = StdArg(info[2]);
-    if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
-    rl::GroupStats s = rl::grpo_group_stats(R.data, R.length, g, kind);
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("zeroStdGroups", static_cast<double>(s.zero_std_groups));
-    o.Set("meanStd", s.mean_std);
-    o.Set("groups", static_cast<double>(R.length / g));
-    return o;
-  })
+  auto R = Float32Arg(info[0], "rewards");
+  Fields o(info[1], "opts");
+  std::size_t g = GroupSize(o, R.length);
+  rl::StdKind kind = StdArg(o.Need("std"));
+  if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
+  rl::GroupStats s = rl::grpo_group_stats(R.data, R.length, g, kind);
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("zeroStdGroups", static_cast<double>(s.zero_std_groups));
+  r.Set("meanStd", s.mean_std);
+  r.Set("groups", static_cast<double>(R.length / g));
+  return r;
 }
 
-// rlStepAdvantages(adv, lengths: Int32Array, horizon, gamma, threads, out[B*horizon])
+// rlStepAdvantages(adv, lengths: Int32Array, { horizon, gamma, threads, outZeroed }, out[B*horizon])
 Napi::Value StepAdv(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto A = Float32Arg(info[0], "trajectoryAdvantages");
-    auto L = Int32Arg(info[1], "lengths");
-    if (L.length != A.length)
-      ThrowRange("Expected lengths of length " + std::to_string(A.length) +
-                 " (trajectoryAdvantages) but received " + std::to_string(L.length));
-    std::size_t H = SizeArg(info[2], "horizon", 1);
-    double gamma = UnitArg(info[3], "gamma");
-    std::size_t threads = SizeArg(info[4], "opts.threads");
-    auto out = Float32Arg(info[5], "out");
-    RequireLength(out.length, CheckedProduct({A.length, H}, "out"), "out", Shape2(A.length, H));
-    for (std::size_t i = 0; i < L.length; ++i)
-      if (L.data[i] < 1 || static_cast<std::size_t>(L.data[i]) > H)
-        ThrowRange("Expected an integer in [1, " + std::to_string(H) + "] for lengths[" + std::to_string(i) +
-                   "] but received " + std::to_string(L.data[i]));
-    if (!rl::step_advantages(A.data, L.data, A.length, H, gamma, out.data, threads))
-      ThrowBadData({{"trajectoryAdvantages", A.data, {}}}, A.length, 0);
-    return info.Env().Undefined();
-  })
+  auto A = Float32Arg(info[0], "trajectoryAdvantages");
+  auto L = Int32Arg(info[1], "lengths");
+  if (L.length != A.length)
+    ThrowRange("Expected lengths of length " + std::to_string(A.length) +
+               " (trajectoryAdvantages) but received " + std::to_string(L.length));
+  Fields o(info[2], "opts");
+  std::size_t H = SizeArg(o.Need("horizon"), "horizon", 1);
+  double gamma = UnitArg(o.Need("gamma"), "gamma");
+  std::size_t threads = o.Size("threads");
+  bool zeroed = o.Bool("outZeroed");
+  auto out = Float32Arg(info[3], "out");
+  const std::size_t n = CheckedProduct({A.length, H}, "out");
+  RequireLength(out.length, n, "out", Shape2(A.length, H));
+  RejectOverlap(FloatSpan(out.data, n, "opts.out"), {FloatSpan(A.data, A.length, "trajectoryAdvantages")});
+  RejectOverlap(FloatSpan(out.data, n, "opts.out"), {{L.data, L.length * sizeof(std::int32_t), "lengths"}}, false);
+  CheckLengths(L, H);
+  if (!rl::step_advantages(A.data, L.data, A.length, H, gamma, out.data, threads, zeroed))
+    ThrowBadData({{"trajectoryAdvantages", A.data, {}}}, A.length, 0);
+  return info.Env().Undefined();
 }
 
-// rlNormalizeAdvantages(x, mask|null, epsilon, sampleStd, threads, out) → { mean, std, count }
+// rlNormalizeAdvantages(x, mask|null, { epsilon, sampleStd, threads }, out) → { mean, std, count }
 Napi::Value Normalize(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    auto x = Float32Arg(info[0], "advantages.data");
-    std::size_t n = x.length;
-    FlagView m = FlagArg(info[1], "mask.data", n, "[" + std::to_string(n) + "]", true);
-    double eps = NumberArg(info[2], "opts.epsilon");
-    if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(info[2]));
-    bool sample = info[3].ToBoolean().Value();
-    std::size_t threads = SizeArg(info[4], "opts.threads");
-    auto out = Float32Arg(info[5], "out");
-    RequireLength(out.length, n, "out", "[n]");
-    rl::WhitenStats w = rl::normalize_advantages(x.data, m, n, eps, sample, out.data, threads);
-    if (!w.ok) ThrowBadData({{"advantages.data", x.data, {}}, {"mask.data", nullptr, m}}, n, 0);
-    if (w.count == 0) ThrowRange("Expected at least one 1 in mask.data but received no ones");
-    Napi::Object o = Napi::Object::New(info.Env());
-    o.Set("mean", w.mean);
-    o.Set("std", w.std);
-    o.Set("count", static_cast<double>(w.count));
-    return o;
-  })
+  auto x = Float32Arg(info[0], "advantages.data");
+  std::size_t n = x.length;
+  FlagView m = FlagArg(info[1], "mask.data", n, "[" + std::to_string(n) + "]", true);
+  Fields o(info[2], "opts");
+  double eps = o.Number("epsilon");
+  if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
+  bool sample = o.Bool("sampleStd");
+  std::size_t threads = o.Size("threads");
+  auto out = Float32Arg(info[3], "out");
+  RequireLength(out.length, n, "out", "[n]");
+  RejectOverlap(FloatSpan(out.data, n, "out"), {FloatSpan(x.data, n, "advantages.data")});
+  RejectOverlap(FloatSpan(out.data, n, "out"), {FlagSpan(m, n, "mask.data")}, false);
+  rl::WhitenStats w = rl::normalize_advantages(x.data, m, n, eps, sample, out.data, threads);
+  if (!w.ok) ThrowBadData({{"advantages.data", x.data, {}}, {"mask.data", nullptr, m}}, n, 0);
+  if (w.count == 0) ThrowRange("Expected at least one 1 in mask.data but received no ones");
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("mean", w.mean);
+  r.Set("std", w.std);
+  r.Set("count", static_cast<double>(w.count));
+  return r;
 }
 
-// rlClippedSurrogate(lp, oldLp, adv, mask|null, B, T, clipLow, clipHigh, dualClip (0=off), aggregation, threads)
+// rlClippedSurrogate({ logProbs, oldLogProbs, advantages, mask|null },
+//                    { B, T, clipLow, clipHigh, dualClip (0 = off), aggregation, threads })
 Napi::Value Surrogate(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    std::size_t B = SizeArg(info[4], "B"), T = SizeArg(info[5], "T");
-    std::size_t n = CheckedProduct({B, T}, "logProbs");
-    std::string shape = Shape2(B, T);
-    auto lp = Tensor2(info[0], "logProbs.data", n, shape);
-    auto olp = Tensor2(info[1], "oldLogProbs.data", n, shape);
-    auto a = Tensor2(info[2], "advantages.data", n, shape);
-    FlagView m = FlagArg(info[3], "mask.data", n, shape, true);
-    rl::SurrogateParams p;
-    p.clip_low = NumberArg(info[6], "opts.clipLow");
-    if (p.clip_low < 0 || p.clip_low >= 1)
-      ThrowRange("Expected a number in [0, 1) for opts.clipLow but received " + Describe(info[6]));
-    p.clip_high = NumberArg(info[7], "opts.clipHigh");
-    if (p.clip_high < 0) ThrowRange("Expected a number ≥ 0 for opts.clipHigh but received " + Describe(info[7]));
-    p.dual_clip = NumberArg(info[8], "opts.dualClip");
-    if (p.dual_clip != 0 && p.dual_clip <= 1)
-      ThrowRange("Expected a number > 1 for opts.dualClip but received " + Describe(info[8]));
-    p.aggregation = AggArg(info[9]);
-    std::size_t threads = SizeArg(info[10], "opts.threads");
-    rl::LossResult r = rl::clipped_surrogate(lp.data, olp.data, a.data, m, B, T, p, threads);
-    if (!r.ok)
-      ThrowBadData({{"logProbs.data", lp.data, {}},
-                    {"oldLogProbs.data", olp.data, {}},
-                    {"advantages.data", a.data, {}},
-                    {"mask.data", nullptr, m}},
-                   n, T);
-    RequireMasked(r);
-    return LossToJs(info.Env(), r);
-  })
+  Fields x(info[0], "input"), o(info[1], "opts");
+  std::size_t B = o.Size("B"), T = o.Size("T");
+  std::size_t n = CheckedProduct({B, T}, "logProbs");
+  std::string shape = Shape2(B, T);
+  auto lp = Tensor2(x.Need("logProbs"), "logProbs.data", n, shape);
+  auto olp = Tensor2(x.Need("oldLogProbs"), "oldLogProbs.data", n, shape);
+  auto a = Tensor2(x.Need("advantages"), "advantages.data", n, shape);
+  FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
+  rl::SurrogateParams p;
+  p.clip_low = o.Number("clipLow");
+  if (p.clip_low < 0 || p.clip_low >= 1)
+    ThrowRange("Expected a number in [0, 1) for opts.clipLow but received " + Describe(o.Need("clipLow")));
+  p.clip_high = o.Number("clipHigh");
+  if (p.clip_high < 0) ThrowRange("Expected a number ≥ 0 for opts.clipHigh but received " + Describe(o.Need("clipHigh")));
+  p.dual_clip = o.Number("dualClip");
+  if (p.dual_clip != 0 && p.dual_clip <= 1)
+    ThrowRange("Expected a number > 1 for opts.dualClip but received " + Describe(o.Need("dualClip")));
+  p.aggregation = AggArg(o.Need("aggregation"));
+  std::size_t threads = o.Size("threads");
+  rl::LossResult r = rl::clipped_surrogate(lp.data, olp.data, a.data, m, B, T, p, threads);
+  if (!r.ok)
+    ThrowBadData({{"logProbs.data", lp.data, {}},
+                  {"oldLogProbs.data", olp.data, {}},
+                  {"advantages.data", a.data, {}},
+                  {"mask.data", nullptr, m}},
+                 n, T);
+  RequireMasked(r);
+  return LossToJs(info.Env(), r);
 }
 
-// rlClippedValueLoss(values, returns, oldValues|null, mask|null, B, T, clip (0=off), huberDelta (0=off), aggregation, threads)
+// rlClippedValueLoss({ values, returns, oldValues|null, mask|null },
+//                    { B, T, clip (0 = off), huberDelta (0 = off), aggregation, threads })
 Napi::Value ValueLoss(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    std::size_t B = SizeArg(info[4], "B"), T = SizeArg(info[5], "T");
-    std::size_t n = CheckedProduct({B, T}, "values");
-    std::string shape = Shape2(B, T);
-    auto v = Tensor2(info[0], "values.data", n, shape);
-    auto R = Tensor2(info[1], "returns.data", n, shape);
-    const float* ov = nullptr;
-    if (!info[2].IsNull() && !info[2].IsUndefined()) ov = Tensor2(info[2], "oldValues.data", n, shape).data;
-    FlagView m = FlagArg(info[3], "mask.data", n, shape, true);
-    rl::ValueLossParams p;
-    p.clip = NumberArg(info[6], "opts.clip");
-    if (p.clip < 0) ThrowRange("Expected a number > 0 for opts.clip but received " + Describe(info[6]));
-    if (p.clip > 0 && !ov) ThrowType("Expected a tensor for oldValues (needed by opts.clip) but received " + Describe(info[2]));
-    p.huber_delta = NumberArg(info[7], "opts.huberDelta");
-    if (p.huber_delta < 0) ThrowRange("Expected a number > 0 for opts.huberDelta but received " + Describe(info[7]));
-    p.aggregation = AggArg(info[8]);
-    std::size_t threads = SizeArg(info[9], "opts.threads");
-    rl::LossResult r = rl::clipped_value_loss(v.data, R.data, ov, m, B, T, p, threads);
-    if (!r.ok)
-      ThrowBadData({{"values.data", v.data, {}},
-                    {"returns.data", R.data, {}},
-                    {"oldValues.data", p.clip > 0 ? ov : nullptr, {}},
-                    {"mask.data", nullptr, m}},
-                   n, T);
-    RequireMasked(r);
-    return LossToJs(info.Env(), r);
-  })
+  Fields x(info[0], "input"), o(info[1], "opts");
+  std::size_t B = o.Size("B"), T = o.Size("T");
+  std::size_t n = CheckedProduct({B, T}, "values");
+  std::string shape = Shape2(B, T);
+  auto v = Tensor2(x.Need("values"), "values.data", n, shape);
+  auto R = Tensor2(x.Need("returns"), "returns.data", n, shape);
+  Napi::Value ovv = x.Maybe("oldValues");
+  const float* ov = nullptr;
+  if (!ovv.IsNull() && !ovv.IsUndefined()) ov = Tensor2(ovv, "oldValues.data", n, shape).data;
+  FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
+  rl::ValueLossParams p;
+  p.clip = o.Number("clip");
+  if (p.clip < 0) ThrowRange("Expected a number > 0 for opts.clip but received " + Describe(o.Need("clip")));
+  if (p.clip > 0 && !ov) ThrowType("Expected a tensor for oldValues (needed by opts.clip) but received " + Describe(ovv));
+  p.huber_delta = o.Number("huberDelta");
+  if (p.huber_delta < 0) ThrowRange("Expected a number > 0 for opts.huberDelta but received " + Describe(o.Need("huberDelta")));
+  p.aggregation = AggArg(o.Need("aggregation"));
+  std::size_t threads = o.Size("threads");
+  rl::LossResult r = rl::clipped_value_loss(v.data, R.data, ov, m, B, T, p, threads);
+  if (!r.ok)
+    ThrowBadData({{"values.data", v.data, {}},
+                  {"returns.data", R.data, {}},
+                  {"oldValues.data", p.clip > 0 ? ov : nullptr, {}},
+                  {"mask.data", nullptr, m}},
+                 n, T);
+  RequireMasked(r);
+  return LossToJs(info.Env(), r);
 }
 
-// rlKlPenalty(lp, refLp, mask|null, B, T, estimator 'k1'|'k2'|'k3', aggregation, threads) → { loss, count }
+// rlKlPenalty({ logProbs, refLogProbs, mask|null }, { B, T, estimator 'k1'|'k2'|'k3', aggregation, threads })
+//   → { loss, count, ... }
 Napi::Value Kl(const Napi::CallbackInfo& info) {
-  F2G_GUARD({
-    std::size_t B = SizeArg(info[3], "B"), T = SizeArg(info[4], "T");
-    std::size_t n = CheckedProduct({B, T}, "logProbs");
-    std::string shape = Shape2(B, T);
-    auto lp = Tensor2(info[0], "logProbs.data", n, shape);
-    auto ref = Tensor2(info[1], "refLogProbs.data", n, shape);
-    FlagView m = FlagArg(info[2], "mask.data", n, shape, true);
-    std::string e = info[5].IsString() ? info[5].As<Napi::String>().Utf8Value() : "";
-    rl::KlEstimator est;
-    if (e == "k1") est = rl::KlEstimator::kK1;
-    else if (e == "k2") est = rl::KlEstimator::kK2;
-    else if (e == "k3") est = rl::KlEstimator::kK3;
-    else ThrowRange("Expected 'k1', 'k2' or 'k3' for opts.estimator but received " + Describe(info[5]));
-    rl::Aggregation agg = AggArg(info[6]);
-    std::size_t threads = SizeArg(info[7], "opts.threads");
-    rl::LossResult r = rl::kl_penalty(lp.data, ref.data, m, B, T, est, agg, threads);
-    if (!r.ok)
-      ThrowBadData({{"logProbs.data", lp.data, {}}, {"refLogProbs.data", ref.data, {}}, {"mask.data", nullptr, m}},
-                   n, T);
-    RequireMasked(r);
-    return LossToJs(info.Env(), r);
-  })
+  Fields x(info[0], "input"), o(info[1], "opts");
+  std::size_t B = o.Size("B"), T = o.Size("T");
+  std::size_t n = CheckedProduct({B, T}, "logProbs");
+  std::string shape = Shape2(B, T);
+  auto lp = Tensor2(x.Need("logProbs"), "logProbs.data", n, shape);
+  auto ref = Tensor2(x.Need("refLogProbs"), "refLogProbs.data", n, shape);
+  FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
+  Napi::Value ev = o.Need("estimator");
+  std::string e = ev.IsString() ? ev.As<Napi::String>().Utf8Value() : "";
+  rl::KlEstimator est;
+  if (e == "k1") est = rl::KlEstimator::kK1;
+  else if (e == "k2") est = rl::KlEstimator::kK2;
+  else if (e == "k3") est = rl::KlEstimator::kK3;
+  else ThrowRange("Expected 'k1', 'k2' or 'k3' for opts.estimator but received " + Describe(ev));
+  rl::Aggregation agg = AggArg(o.Need("aggregation"));
+  std::size_t threads = o.Size("threads");
+  rl::LossResult r = rl::kl_penalty(lp.data, ref.data, m, B, T, est, agg, threads);
+  if (!r.ok)
+    ThrowBadData({{"logProbs.data", lp.data, {}}, {"refLogProbs.data", ref.data, {}}, {"mask.data", nullptr, m}},
+                 n, T);
+  RequireMasked(r);
+  return LossToJs(info.Env(), r);
 }
+
+Napi::Value GaeIsaJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), GaeIsa()); }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("rlShapeTerminalRewards", Napi::Function::New(env, ShapeTerminal, "rlShapeTerminalRewards"));
-  exports.Set("rlTerminalRewards", Napi::Function::New(env, TerminalRewards, "rlTerminalRewards"));
-  exports.Set("rlGae", Napi::Function::New(env, Gae, "rlGae"));
-  exports.Set("rlGaeIsa", Napi::Function::New(
-                              env, [](const Napi::CallbackInfo& info) -> Napi::Value {
-                                return Napi::Number::New(info.Env(), rl::gae_isa());
-                              },
-                              "rlGaeIsa"));
-  exports.Set("rlGrpoAdvantages", Napi::Function::New(env, Grpo, "rlGrpoAdvantages"));
-  exports.Set("rlGrpoGroupStats", Napi::Function::New(env, GrpoStats, "rlGrpoGroupStats"));
-  exports.Set("rlStepAdvantages", Napi::Function::New(env, StepAdv, "rlStepAdvantages"));
-  exports.Set("rlNormalizeAdvantages", Napi::Function::New(env, Normalize, "rlNormalizeAdvantages"));
-  exports.Set("rlClippedSurrogate", Napi::Function::New(env, Surrogate, "rlClippedSurrogate"));
-  exports.Set("rlClippedValueLoss", Napi::Function::New(env, ValueLoss, "rlClippedValueLoss"));
-  exports.Set("rlKlPenalty", Napi::Function::New(env, Kl, "rlKlPenalty"));
+  GaeIsa();  // read FEAT2GO_GAE_ISA at load
+  Export<ShapeTerminal>(env, exports, "rlShapeTerminalRewards");
+  Export<TerminalRewards>(env, exports, "rlTerminalRewards");
+  Export<Gae>(env, exports, "rlGae");
+  Export<GaeIsaJs>(env, exports, "rlGaeIsa");
+  Export<Grpo>(env, exports, "rlGrpoAdvantages");
+  Export<GrpoStats>(env, exports, "rlGrpoGroupStats");
+  Export<StepAdv>(env, exports, "rlStepAdvantages");
+  Export<Normalize>(env, exports, "rlNormalizeAdvantages");
+  Export<Surrogate>(env, exports, "rlClippedSurrogate");
+  Export<ValueLoss>(env, exports, "rlClippedValueLoss");
+  Export<Kl>(env, exports, "rlKlPenalty");
 }
 
 }  // namespace

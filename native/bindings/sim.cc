@@ -23,25 +23,6 @@ struct EnvOpts {
   bool render = true;
 };
 
-// Runs a binding body on the JS thread: an ArgError becomes the matching JS
-// error, a failed allocation a RangeError, any other C++ exception an Error.
-template <typename F>
-auto SimGuard(Napi::Env env, F&& body) -> decltype(body()) {
-  try {
-    return body();
-  } catch (const Napi::Error&) {
-    throw;
-  } catch (const ArgError& e) {
-    if (e.kind == ArgError::kType) throw Napi::TypeError::New(env, e.message);
-    if (e.kind == ArgError::kRange) throw Napi::RangeError::New(env, e.message);
-    throw Napi::Error::New(env, e.message);
-  } catch (const std::bad_alloc&) {
-    throw Napi::RangeError::New(env, "PickPlaceEnv: out of memory; use fewer environments or smaller frames");
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string("PickPlaceEnv: ") + e.what());
-  }
-}
-
 pp::Split SplitArg(const Napi::Value& v, const char* name) {
   if (!v.IsString())
     ThrowType(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
@@ -98,15 +79,15 @@ Napi::Object Colour(Napi::Env env, const std::uint8_t* c) {
   return a;
 }
 
-class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
+class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(env, "PickPlaceNative",
-                                     {InstanceMethod("views", &PickPlaceWrap::Views),
-                                      InstanceMethod("reset", &PickPlaceWrap::Reset),
-                                      InstanceMethod("step", &PickPlaceWrap::Step),
-                                      InstanceMethod("expert", &PickPlaceWrap::Expert),
-                                      InstanceMethod("inspect", &PickPlaceWrap::Inspect)});
+                                     {GuardedMethod<&PickPlaceWrap::Views>("views"),
+                                      GuardedMethod<&PickPlaceWrap::Reset>("reset"),
+                                      GuardedMethod<&PickPlaceWrap::Step>("step"),
+                                      GuardedMethod<&PickPlaceWrap::Expert>("expert"),
+                                      GuardedMethod<&PickPlaceWrap::Inspect>("inspect")});
     exports.Set("PickPlaceNative", cls);
     Napi::Object c = Napi::Object::New(env);
     c.Set("numStages", pp::kNumStages);
@@ -117,8 +98,8 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
     exports.Set("pickPlaceConstants", c);
   }
 
-  explicit PickPlaceWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PickPlaceWrap>(info) {
-    SimGuard(info.Env(), [&] {
+  explicit PickPlaceWrap(const Napi::CallbackInfo& info) : GuardedWrap<PickPlaceWrap>(info) {
+    Guard(info.Env(), "PickPlaceEnv", [&] {
       EnvOpts o = ParseOpts(info[0]);
       threads_ = o.threads;
       try {
@@ -179,106 +160,98 @@ class PickPlaceWrap : public Napi::ObjectWrap<PickPlaceWrap> {
 
   // reset(ids: Int32Array [N], -1 = keep)
   Napi::Value Reset(const Napi::CallbackInfo& info) {
-    return SimGuard(info.Env(), [&]() -> Napi::Value {
-      CheckBuffers();
-      auto ids = Int32Arg(info[0], "initIds");
-      const std::size_t n = batch_->size();
-      if (ids.length != n)
-        ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
-                   std::to_string(ids.length));
-      for (std::size_t i = 0; i < n; ++i) {
-        const std::int32_t id = ids.data[i];
-        if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
-          ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) + "] (or -1 to keep) for initIds[" +
-                     std::to_string(i) + "] but received " + std::to_string(id));
-        if (id < 0 && !batch_->initialised(i))
-          ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) +
-                     "] (env " + std::to_string(i) + " was never reset) but received -1");
-      }
-      batch_->reset(ids.data, out_, threads_);
-      return info.Env().Undefined();
-    });
+    CheckBuffers();
+    auto ids = Int32Arg(info[0], "initIds");
+    const std::size_t n = batch_->size();
+    if (ids.length != n)
+      ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
+                 std::to_string(ids.length));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::int32_t id = ids.data[i];
+      if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
+        ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) + "] (or -1 to keep) for initIds[" +
+                   std::to_string(i) + "] but received " + std::to_string(id));
+      if (id < 0 && !batch_->initialised(i))
+        ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) +
+                   "] (env " + std::to_string(i) + " was never reset) but received -1");
+    }
+    batch_->reset(ids.data, out_, threads_);
+    return info.Env().Undefined();
   }
 
   // step(actions: Float32Array [N*3])
   Napi::Value Step(const Napi::CallbackInfo& info) {
-    return SimGuard(info.Env(), [&]() -> Napi::Value {
-      CheckBuffers();
-      auto a = Float32Arg(info[0], "actions");
-      const std::size_t n = batch_->size();
-      if (a.length != n * pp::kActionDim)
-        ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) + " ([numEnvs, 3]) but received " +
-                   std::to_string(a.length));
-      for (std::size_t k = 0; k < a.length; ++k)
-        if (!std::isfinite(a.data[k]))
-          ThrowRange("Expected finite values for actions but received " + std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") +
-                     " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
-                     std::to_string(k % 3) + ")");
-      for (std::size_t i = 0; i < n; ++i)
-        if (!batch_->initialised(i))
-          throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " + std::to_string(i) +
-                                               " has no initial state)"};
-      batch_->step(a.data, out_, threads_);
-      return info.Env().Undefined();
-    });
+    CheckBuffers();
+    auto a = Float32Arg(info[0], "actions");
+    const std::size_t n = batch_->size();
+    if (a.length != n * pp::kActionDim)
+      ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) + " ([numEnvs, 3]) but received " +
+                 std::to_string(a.length));
+    for (std::size_t k = 0; k < a.length; ++k)
+      if (!std::isfinite(a.data[k]))
+        ThrowRange("Expected finite values for actions but received " + std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") +
+                   " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
+                   std::to_string(k % 3) + ")");
+    for (std::size_t i = 0; i < n; ++i)
+      if (!batch_->initialised(i))
+        throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " + std::to_string(i) +
+                                             " has no initial state)"};
+    batch_->step(a.data, out_, threads_);
+    return info.Env().Undefined();
   }
 
   // expert(noise, seed, out: Float32Array [N*3])
   Napi::Value Expert(const Napi::CallbackInfo& info) {
-    return SimGuard(info.Env(), [&]() -> Napi::Value {
-      double noise = NumberArg(info[0], "noise");
-      if (noise < 0) ThrowRange("Expected a number ≥ 0 for noise but received " + Describe(info[0]));
-      std::size_t seed = SizeArg(info[1], "seed");
-      auto out = Float32Arg(info[2], "out");
-      RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
-      batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
-      return info.Env().Undefined();
-    });
+    double noise = NumberArg(info[0], "noise");
+    if (noise < 0) ThrowRange("Expected a number ≥ 0 for noise but received " + Describe(info[0]));
+    std::size_t seed = SizeArg(info[1], "seed");
+    auto out = Float32Arg(info[2], "out");
+    RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
+    batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
+    return info.Env().Undefined();
   }
 
   // inspect(i) → snapshot of env i
   Napi::Value Inspect(const Napi::CallbackInfo& info) {
-    return SimGuard(info.Env(), [&]() -> Napi::Value {
-      std::size_t i = SizeArg(info[0], "env");
-      if (i >= batch_->size())
-        ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) + "] for env but received " +
-                   Describe(info[0]));
-      pp::EnvInfo e = batch_->info(i);
-      Napi::Env env = info.Env();
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("initId", e.init_id);
-      o.Set("gripperX", e.gx);
-      o.Set("gripperZ", e.gz);
-      o.Set("opening", e.open);
-      o.Set("holding", e.holding);
-      o.Set("cubeX", e.cx);
-      o.Set("cubeZ", e.cz);
-      o.Set("cubeVz", e.cvz);
-      o.Set("cubeSize", e.init.cs);
-      o.Set("goalX", e.init.goal_x);
-      o.Set("goalWidth", e.init.goal_w);
-      o.Set("backgroundColor", Colour(env, e.init.bg));
-      o.Set("tableColor", Colour(env, e.init.table));
-      o.Set("cubeColor", Colour(env, e.init.cube));
-      o.Set("stripes", e.init.stripes);
-      o.Set("pixelNoise", e.init.noise);
-      if (e.init.distractor) {
-        Napi::Object d = Napi::Object::New(env);
-        d.Set("x", e.init.dx);
-        d.Set("radius", e.init.dr);
-        d.Set("color", Colour(env, e.init.dcol));
-        o.Set("distractor", d);
-      } else {
-        o.Set("distractor", env.Null());
-      }
-      o.Set("moveStep", e.init.move_t);
-      o.Set("moveX", e.init.move_t >= 0 ? Napi::Value(Napi::Number::New(env, e.init.move_x)) : env.Null());
-      o.Set("moved", e.moved);
-      o.Set("initialGripperX", e.init.gx);
-      o.Set("initialGripperZ", e.init.gz);
-      o.Set("initialCubeX", e.init.cx);
-      return o;
-    });
+    std::size_t i = SizeArg(info[0], "env");
+    if (i >= batch_->size())
+      ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) + "] for env but received " +
+                 Describe(info[0]));
+    pp::EnvInfo e = batch_->info(i);
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("initId", e.init_id);
+    o.Set("gripperX", e.gx);
+    o.Set("gripperZ", e.gz);
+    o.Set("opening", e.open);
+    o.Set("holding", e.holding);
+    o.Set("cubeX", e.cx);
+    o.Set("cubeZ", e.cz);
+    o.Set("cubeVz", e.cvz);
+    o.Set("cubeSize", e.init.cs);
+    o.Set("goalX", e.init.goal_x);
+    o.Set("goalWidth", e.init.goal_w);
+    o.Set("backgroundColor", Colour(env, e.init.bg));
+    o.Set("tableColor", Colour(env, e.init.table));
+    o.Set("cubeColor", Colour(env, e.init.cube));
+    o.Set("stripes", e.init.stripes);
+    o.Set("pixelNoise", e.init.noise);
+    if (e.init.distractor) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("x", e.init.dx);
+      d.Set("radius", e.init.dr);
+      d.Set("color", Colour(env, e.init.dcol));
+      o.Set("distractor", d);
+    } else {
+      o.Set("distractor", env.Null());
+    }
+    o.Set("moveStep", e.init.move_t);
+    o.Set("moveX", e.init.move_t >= 0 ? Napi::Value(Napi::Number::New(env, e.init.move_x)) : env.Null());
+    o.Set("moved", e.moved);
+    o.Set("initialGripperX", e.init.gx);
+    o.Set("initialGripperZ", e.init.gz);
+    o.Set("initialCubeX", e.init.cx);
+    return o;
   }
 
   std::unique_ptr<pp::Batch> batch_;

@@ -35,7 +35,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -96,20 +95,16 @@ namespace isa4 {
 #undef F2G_GAE_ENTRY
 #endif  // F2G_GAE_SCAN
 
-int isa_level() {
+int cpu_level() {
   int level = 0;
 #ifdef F2G_GAE_SCAN
   __builtin_cpu_init();
   if (__builtin_cpu_supports("x86-64-v4")) level = 4;
   else if (__builtin_cpu_supports("x86-64-v3")) level = 3;
 #endif
-  if (const char* cap = std::getenv("FEAT2GO_GAE_ISA")) {  // a cap, never a raise
-    const int c = std::atoi(cap);
-    if (c < level) level = c >= 3 ? 3 : 0;
-  }
   return level;
 }
-const int kIsa = isa_level();
+const int kCpuLevel = cpu_level();
 
 #ifdef F2G_GAE_SCAN
 // Float flags → uint8: 0, 1, or 2 for anything else (NaN too), which then
@@ -170,12 +165,18 @@ bool gae_scan(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, d
 
 }  // namespace
 
-int gae_isa() { return kIsa; }
+int gae_isa_level(int cap) {
+  int level = kCpuLevel;
+  if (cap >= 0 && cap < level) level = cap >= 3 ? 3 : 0;  // a cap, never a raise
+  return level;
+}
 
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
-         float* adv, float* ret, std::size_t threads) {
+         float* adv, float* ret, std::size_t threads, int isa) {
 #ifdef F2G_GAE_SCAN
-  if (kIsa == 4) return gae_scan(in, B, T, gamma, lambda, time_major, adv, ret, threads);
+  if (isa >= 4 && kCpuLevel >= 4) return gae_scan(in, B, T, gamma, lambda, time_major, adv, ret, threads);
+#else
+  (void)isa;
 #endif
   return gae_step(in, B, T, gamma, lambda, time_major, adv, ret, threads);
 }

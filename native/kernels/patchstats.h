@@ -8,10 +8,11 @@
 
 namespace f2g {
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct PatchStatsParams {
-  std::size_t grid_h = 16;  // patch rows
-  std::size_t grid_w = 16;  // patch columns
-  std::size_t bins = 8;     // orientation bins over [0, pi)
+  std::size_t grid_h;  // patch rows
+  std::size_t grid_w;  // patch columns
+  std::size_t bins;    // orientation bins over [0, pi)
 };
 
 /// Feature length per patch: 6 colour statistics + `bins` histogram values.

@@ -9,11 +9,12 @@
 
 namespace f2g {
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct ProgressParams {
-  double lambda = 1.0;          // λ ≥ 0, L1 penalty scale (β = λ / D)
-  std::size_t window = 5;       // w ≥ 2
-  std::size_t max_cluster = 50; // M ≥ w
-  double threshold = 0.01;      // τ
+  double lambda;            // λ ≥ 0, L1 penalty scale (β = λ / D)
+  std::size_t window;       // w ≥ 2
+  std::size_t max_cluster;  // M ≥ w
+  double threshold;         // τ
 };
 
 struct Segment {

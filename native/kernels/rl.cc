@@ -18,8 +18,11 @@ namespace {
 using namespace checks;  // fin, flag_bad, flag_val, u8_to_f32, kChunk, flag_row
 
 // ---- vectorisable exp / expm1 (float, ≈1 ulp; no libm call so loops SIMD) ----
+// NaN gives NaN. The clamp maps NaN to −87 first (x > −87 is false for NaN),
+// so the float→int conversion below only ever sees |k| ≤ 128 (converting NaN
+// to int is undefined), and the exponent bits are formed unsigned.
 F2G_INLINE float exp_fast(float x) {
-  const float xc = std::min(std::max(x, -87.0f), 88.5f);
+  const float xc = std::min(x > -87.0f ? x : -87.0f, 88.5f);
   // Round to nearest with the 1.5·2^23 trick (vectorises without SSE4.1 rounding).
   const float k = (xc * 1.44269504088896341f + 12582912.f) - 12582912.f;
   float r = xc - k * 0.693145751953125f;  // ln2 split (Cody–Waite)
@@ -33,12 +36,13 @@ F2G_INLINE float exp_fast(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.f;
   p = p * r + 1.f;
-  std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;
+  const std::uint32_t bits = static_cast<std::uint32_t>(static_cast<std::int32_t>(k) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   float e = p * scale;
   e = x > 88.5f ? INFINITY : e;
   e = x < -87.0f ? 0.f : e;
+  e = x != x ? x : e;
   return e;
 }
 
@@ -455,17 +459,20 @@ GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t g, StdKin
 }
 
 bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B, std::size_t horizon,
-                     double gamma, float* out, std::size_t threads) {
+                     double gamma, float* out, std::size_t threads, bool out_zeroed) {
   if (locate_non_finite(adv, B) >= 0) return false;
-  std::vector<double> pw(horizon);
+  // Powers up to the longest episode only: the horizon may be far larger.
+  std::size_t max_len = 0;
+  for (std::size_t b = 0; b < B; ++b) max_len = std::max(max_len, static_cast<std::size_t>(lengths[b]));
+  std::vector<double> pw(max_len);
   double p = 1.0;
-  for (std::size_t k = 0; k < horizon; ++k, p *= gamma) pw[k] = p;
-  parallel_for(B, threads, row_grain(horizon), [&](std::size_t b0, std::size_t b1) {
+  for (std::size_t k = 0; k < max_len; ++k, p *= gamma) pw[k] = p;
+  parallel_for(B, threads, row_grain(out_zeroed ? max_len : horizon), [&](std::size_t b0, std::size_t b1) {
     for (std::size_t b = b0; b < b1; ++b) {
       float* row = out + b * horizon;
       const std::size_t L = static_cast<std::size_t>(lengths[b]);
       fill_scaled(pw.data(), L, static_cast<double>(adv[b]), row);
-      std::fill(row + L, row + horizon, 0.f);
+      if (!out_zeroed) std::fill(row + L, row + horizon, 0.f);
     }
   });
   return true;

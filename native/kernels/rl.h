@@ -70,16 +70,17 @@ struct GaeInputs {
 /// step by step (gae_step.cc); the two agree to float rounding. Layout
 /// `[B,T]`, or `[T,B]` when time_major; both layouts, and every thread count,
 /// give bit-identical results.
+/// `isa` is the level to run at (gae_isa_level(cap)): 4 runs the scan.
 /// Returns false if an input is non-finite or a flag is not 0/1. (Finite
 /// inputs whose δ overflows float are not an error: A is then ±Inf.)
 bool gae(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
-         float* advantages, float* returns, std::size_t threads);
+         float* advantages, float* returns, std::size_t threads, int isa);
 
-/// The x86-64 level GAE runs at: 4 (AVX-512: the blocked scan), 3 (AVX2 + FMA)
-/// or 0 (baseline / not x86); below 4 it runs the step-by-step kernel. The
-/// environment variable FEAT2GO_GAE_ISA=0|3, read once at load, can lower it
-/// (to test both kernels on one machine).
-int gae_isa();
+/// The x86-64 level GAE can run at on this CPU, lowered to `cap` (a cap,
+/// never a raise; negative: no cap): 4 (AVX-512: the blocked scan), 3
+/// (AVX2 + FMA) or 0 (baseline / not x86); below 4 the step-by-step kernel
+/// runs. The binding layer reads the cap (FEAT2GO_GAE_ISA) once at load.
+int gae_isa_level(int cap);
 
 // ---------------------------------------------------------------- §7 GRPO
 
@@ -105,9 +106,12 @@ GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t group_siz
                             StdKind std_kind);
 
 /// out[i,t] = γ^{L_i−1−t} · adv[i] for t < L_i, 0 otherwise (SPEC §7).
-/// Requires 1 ≤ lengths[i] ≤ horizon. Returns false if some adv[i] is NaN/Inf.
+/// Requires 1 ≤ lengths[i] ≤ horizon. Extra memory: max(lengths) doubles.
+/// With `out_zeroed` (out is known to hold zeros) the tail beyond L_i is
+/// not written, so a large fresh output is touched only where it is used.
+/// Returns false if some adv[i] is NaN/Inf.
 bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B,
-                     std::size_t horizon, double gamma, float* out, std::size_t threads);
+                     std::size_t horizon, double gamma, float* out, std::size_t threads, bool out_zeroed);
 
 struct WhitenStats {
   double mean = 0, std = 0;
@@ -142,11 +146,12 @@ struct LossResult {
   bool ok = true;          // false: non-finite input or bad float flag
 };
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct SurrogateParams {
-  double clip_low = 0.2;   // ε_low ∈ [0,1)
-  double clip_high = 0.2;  // ε_high ≥ 0
-  double dual_clip = 0;    // c > 1, or 0 = off
-  Aggregation aggregation = Aggregation::kTokenMean;
+  double clip_low;   // ε_low ∈ [0,1)
+  double clip_high;  // ε_high ≥ 0
+  double dual_clip;  // c > 1, or 0 = off
+  Aggregation aggregation;
 };
 
 /// PPO/GRPO clipped surrogate (SPEC §8) with ρ = exp(logπ − logπ_old):
@@ -156,10 +161,11 @@ LossResult clipped_surrogate(const float* log_probs, const float* old_log_probs,
                              const float* advantages, FlagView mask, std::size_t B,
                              std::size_t T, const SurrogateParams& p, std::size_t threads);
 
+/// Every field is set by the caller (the defaults live in TypeScript only).
 struct ValueLossParams {
-  double clip = 0;         // > 0: clip V around old values to old ± clip (needs old_values)
-  double huber_delta = 0;  // > 0: Huber loss with this delta instead of ½e²
-  Aggregation aggregation = Aggregation::kTokenMean;
+  double clip;         // > 0: clip V around old values to old ± clip (needs old_values), 0 = off
+  double huber_delta;  // > 0: Huber loss with this delta instead of ½e², 0 = off
+  Aggregation aggregation;
 };
 
 /// Value loss per step, e = V − R: ½e² (or Huber_δ(e) = ½e² for |e| ≤ δ,

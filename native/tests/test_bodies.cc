@@ -255,7 +255,7 @@ TEST(gae_body_matches_cpu) {
           in.done.u8 = hdn.u8 = done.data();
         }
         Vec a1(n), r1(n), a2(n), r2(n);
-        CHECK(rl::gae(in, B, T, 0.99, 0.95, tm == 1, a1.data(), r1.data(), 1));
+        CHECK(rl::gae(in, B, T, 0.99, 0.95, tm == 1, a1.data(), r1.data(), 1, rl::gae_isa_level(-1)));
         bool ok = true;
         for (std::size_t b = 0; b < B; ++b)
           ok = hd::gae_env(rew.data(), val.data(), nv.data(), ht, hdn, b, B, T, 0.99, 0.95, tm == 1,
@@ -303,7 +303,7 @@ TEST(grpo_and_step_bodies_match_cpu) {
   Vec adv = r.normals(6);
   std::vector<std::int32_t> L = {1, 9, 4, 9, 2, 7};
   Vec cpu(6 * 9);
-  CHECK(rl::step_advantages(adv.data(), L.data(), 6, 9, 0.97, cpu.data(), 1));
+  CHECK(rl::step_advantages(adv.data(), L.data(), 6, 9, 0.97, cpu.data(), 1, false));
   for (std::size_t b = 0; b < 6; ++b)
     for (std::size_t t = 0; t < 9; ++t)
       CHECK(close_rel(hd::step_advantage(adv[b], L[b], t, 0.97), cpu[b * 9 + t], 1e-6));

@@ -253,7 +253,7 @@ TEST(device_gae_layouts_flags_and_bad_data) {
           gd.u8 = ddu.p;
         }
         Vec a1(n), r1(n);
-        CHECK(rl::gae(in, B, T, 0.99, 0.95, tm == 1, a1.data(), r1.data(), 1));
+        CHECK(rl::gae(in, B, T, 0.99, 0.95, tm == 1, a1.data(), r1.data(), 1, rl::gae_isa_level(-1)));
         cuda::gae(dr.p, dv.p, dn.p, gt, gd, B, T, 0.99, 0.95, tm == 1, da.p, dret.p, status.p, nullptr);
         cuda::stream_sync(nullptr, "gae");
         Vec a2 = da.get(), r2 = dret.get();
@@ -303,7 +303,7 @@ TEST(device_grpo_and_step_advantages) {
   std::vector<std::int32_t> L(B);
   for (std::size_t b = 0; b < B; ++b) L[b] = 1 + static_cast<std::int32_t>(b % H);
   Vec cpu(B * H);
-  CHECK(rl::step_advantages(adv.data(), L.data(), B, H, 0.97, cpu.data(), 1));
+  CHECK(rl::step_advantages(adv.data(), L.data(), B, H, 0.97, cpu.data(), 1, false));
   DevBuf<float> dadv(adv), dout(B * H);
   DevBuf<std::int32_t> dL(L);
   DevBuf<int> status(std::vector<int>{0});

@@ -249,7 +249,7 @@ TEST(gae_hand_worked_both_layouts_and_flag_types) {
         in.done.u8 = du.data();
       }
       Vec adv(6), ret(6);
-      CHECK(rl::gae(in, 2, 3, 0.5, 0.5, time_major, adv.data(), ret.data(), 1));
+      CHECK(rl::gae(in, 2, 3, 0.5, 0.5, time_major, adv.data(), ret.data(), 1, rl::gae_isa_level(-1)));
       std::vector<double> wa = kA, wr = kRet;
       if (time_major) {
         wa = transpose(kA, 2, 3);
@@ -266,10 +266,10 @@ TEST(gae_rejects_bad_data) {
   std::vector<std::uint8_t> t = kTerm, d = kDone;
   d[4] = 2;  // not a 0/1 flag
   rl::GaeInputs in{r.data(), v.data(), nv.data(), {t.data(), nullptr}, {d.data(), nullptr}};
-  CHECK(!rl::gae(in, 2, 3, 0.5, 0.5, false, adv.data(), ret.data(), 1));
+  CHECK(!rl::gae(in, 2, 3, 0.5, 0.5, false, adv.data(), ret.data(), 1, rl::gae_isa_level(-1)));
   d[4] = 1;
   nv[0] = INFINITY;
-  CHECK(!rl::gae(in, 2, 3, 0.5, 0.5, false, adv.data(), ret.data(), 1));
+  CHECK(!rl::gae(in, 2, 3, 0.5, 0.5, false, adv.data(), ret.data(), 1, rl::gae_isa_level(-1)));
 }
 
 // ---------------------------------------------------------------- §7 GRPO
@@ -302,11 +302,11 @@ TEST(step_advantages_hand_worked) {
   const Vec adv = {2, -1};
   const std::vector<std::int32_t> L = {3, 1};
   Vec o(8);
-  CHECK(rl::step_advantages(adv.data(), L.data(), 2, 4, 0.5, o.data(), 1));
+  CHECK(rl::step_advantages(adv.data(), L.data(), 2, 4, 0.5, o.data(), 1, false));
   // Row 0: γ^{2−t}·2 for t < 3; row 1: only t = 0.
   check_all_near(o, {0.5, 1, 2, 0, -1, 0, 0, 0}, 0, "steps");
   const Vec nan = {NAN, 1};
-  CHECK(!rl::step_advantages(nan.data(), L.data(), 2, 4, 0.5, o.data(), 1));
+  CHECK(!rl::step_advantages(nan.data(), L.data(), 2, 4, 0.5, o.data(), 1, false));
 }
 
 // ---------------------------------------------------------------- §8 losses

@@ -2,7 +2,7 @@
 // feature tensors, or frames encoded first with --encoder. Also holds the
 // progress options (--window, --threshold, …) of commands that label.
 import path from 'node:path';
-import { DEFAULT_PROGRESS_OPTIONS } from '../core/progress.js';
+import { DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
 import { formatSummaryTable, labelPaths } from '../jobs/label.js';
 import type { ProgressOptions } from '../core/types.js';
 import { UsageError, intOption, numberOption, outputFolderOption, type Command, type OptionSpec, type OptionValues } from './command.js';
@@ -19,13 +19,19 @@ function progressOptionsFrom(values: OptionValues): ProgressOptions {
   const threads = intOption(values.threads, 'threads', 0, 4096);
   if (window !== undefined) o.window = window;
   if (maxClusterFrames !== undefined) o.maxClusterFrames = maxClusterFrames;
-  const w = window ?? DEFAULT_PROGRESS_OPTIONS.window;
-  if ((maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) < w) {
-    throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${w}) but received '${maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames}'`);
-  }
   if (threshold !== undefined) o.threshold = threshold;
   if (lambda !== undefined) o.lambda = lambda;
   if (threads !== undefined) o.threads = threads;
+  // The API's own check of the options as a whole (maxClusterFrames ≥ window).
+  try {
+    resolveProgressOptions(o);
+  } catch (err) {
+    const resolved = { window: o.window ?? DEFAULT_PROGRESS_OPTIONS.window, max: o.maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames };
+    if (resolved.max < resolved.window) {
+      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${resolved.window}) but received '${resolved.max}'`);
+    }
+    throw new UsageError((err as Error).message);
+  }
   return o;
 }
 

@@ -3,7 +3,7 @@
 // checks again so that nothing reads past a buffer.
 import type { Capabilities } from './types.js';
 
-// ---- libtorch training classes (native/torch/*; present only when built with libtorch) ----
+// ---- libtorch training classes (native/bindings/torch/*; present only when built with libtorch) ----
 /** [name, float32 data, shape] as exchanged with the libtorch classes. */
 export type NativeNamedTensor = [string, Float32Array, number[]];
 
@@ -33,12 +33,18 @@ export interface NativeProgressResult {
   segments: Int32Array;
 }
 
+/** Progress options as the addon takes them: every one resolved (see resolveProgressOptions). */
 export interface NativeProgressOptions {
-  lambda?: number;
-  window?: number;
-  maxClusterFrames?: number;
-  threshold?: number;
-  threads?: number;
+  lambda: number;
+  window: number;
+  maxClusterFrames: number;
+  threshold: number;
+  threads: number;
+}
+
+/** Options of the patch-statistics encoder as the addon takes them. */
+export interface NativePatchStatsOptions {
+  gridH: number; gridW: number; bins: number; threads: number;
 }
 
 export interface NativePolicy {
@@ -116,7 +122,7 @@ export interface NativeAddon {
 
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
-    lambda: number, threads: number, out: Float32Array): number;
+    opts: { lambda: number; threads: number }, out: Float32Array): number;
   /** Returns the index of the first NaN/Inf element of `series` (nothing computed), or −1. */
   slidingSlopes(series: Float32Array, B: number, L: number, window: number, threads: number,
     out: Float32Array): number;
@@ -129,37 +135,41 @@ export interface NativeAddon {
   stepsToGo(length: number, out: Float32Array): void;
 
   // ---- encoders (native/bindings/encoders.cc) ----
-  patchStatsSync(frames: Uint8Array, T: number, H: number, W: number, gridH: number, gridW: number,
-    bins: number, threads: number, out: Float32Array): void;
-  patchStats(frames: Uint8Array, T: number, H: number, W: number, gridH: number, gridW: number,
-    bins: number, threads: number, out: Float32Array): Promise<void>;
+  patchStatsSync(frames: Uint8Array, T: number, H: number, W: number, opts: NativePatchStatsOptions,
+    out: Float32Array): void;
+  /** Reads a copy of `frames`; writes `out` when the work is done (on the JS thread). */
+  patchStats(frames: Uint8Array, T: number, H: number, W: number, opts: NativePatchStatsOptions,
+    out: Float32Array): Promise<void>;
   framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
     threads: number, out: Float32Array): Promise<void>;
-  // ---- libtorch (native/torch/*_binding.cc); undefined without libtorch ----
+  // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
-  rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, horizon: number, threads: number, out: Float32Array): void;
+  rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, opts: { horizon: number; threads: number }, out: Float32Array): void;
   /** The x86-64 level GAE runs at: 4 = the AVX-512 blocked scan, 3 or 0 = the step-by-step kernel; FEAT2GO_GAE_ISA caps it. */
   rlGaeIsa(): number;
-  rlGae(rewards: Float32Array, values: Float32Array, nextValues: Float32Array, terminated: NativeFlags, done: NativeFlags,
-    B: number, T: number, gamma: number, lambda: number, timeMajor: boolean, threads: number,
-    advantages: Float32Array, returns: Float32Array): void;
-  rlGrpoAdvantages(rewards: Float32Array, groupSize: number, epsilon: number, std: 'sample' | 'population' | 'none',
-    scale: 'group' | 'batch', out: Float32Array): void;
-  rlGrpoGroupStats(rewards: Float32Array, groupSize: number, std: 'sample' | 'population' | 'none'):
+  rlGae(input: { rewards: Float32Array; values: Float32Array; nextValues: Float32Array; terminated: NativeFlags; done: NativeFlags },
+    opts: { B: number; T: number; gamma: number; lambda: number; timeMajor: boolean; threads: number },
+    out: { advantages: Float32Array; returns: Float32Array }): void;
+  rlGrpoAdvantages(rewards: Float32Array,
+    opts: { groupSize: number; epsilon: number; std: 'sample' | 'population' | 'none'; scale: 'group' | 'batch' },
+    out: Float32Array): void;
+  rlGrpoGroupStats(rewards: Float32Array, opts: { groupSize: number; std: 'sample' | 'population' | 'none' }):
     { zeroStdGroups: number; meanStd: number; groups: number };
-  rlStepAdvantages(adv: Float32Array, lengths: Int32Array, horizon: number, gamma: number, threads: number, out: Float32Array): void;
-  rlNormalizeAdvantages(x: Float32Array, mask: NativeFlags | null, epsilon: number, sampleStd: boolean, threads: number,
-    out: Float32Array): { mean: number; std: number; count: number };
-  rlClippedSurrogate(logProbs: Float32Array, oldLogProbs: Float32Array, advantages: Float32Array, mask: NativeFlags | null,
-    B: number, T: number, clipLow: number, clipHigh: number, dualClip: number, aggregation: string, threads: number): NativeLossResult;
-  rlClippedValueLoss(values: Float32Array, returns: Float32Array, oldValues: Float32Array | null, mask: NativeFlags | null,
-    B: number, T: number, clip: number, huberDelta: number, aggregation: string, threads: number): NativeLossResult;
-  rlKlPenalty(logProbs: Float32Array, refLogProbs: Float32Array, mask: NativeFlags | null, B: number, T: number,
-    estimator: 'k1' | 'k2' | 'k3', aggregation: string, threads: number): NativeLossResult;
+  /** `outZeroed`: `out` is known to hold zeros, so only the first L_i steps of each row are written. */
+  rlStepAdvantages(adv: Float32Array, lengths: Int32Array,
+    opts: { horizon: number; gamma: number; threads: number; outZeroed: boolean }, out: Float32Array): void;
+  rlNormalizeAdvantages(x: Float32Array, mask: NativeFlags | null,
+    opts: { epsilon: number; sampleStd: boolean; threads: number }, out: Float32Array): { mean: number; std: number; count: number };
+  rlClippedSurrogate(input: { logProbs: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array; mask: NativeFlags | null },
+    opts: { B: number; T: number; clipLow: number; clipHigh: number; dualClip: number; aggregation: string; threads: number }): NativeLossResult;
+  rlClippedValueLoss(input: { values: Float32Array; returns: Float32Array; oldValues: Float32Array | null; mask: NativeFlags | null },
+    opts: { B: number; T: number; clip: number; huberDelta: number; aggregation: string; threads: number }): NativeLossResult;
+  rlKlPenalty(input: { logProbs: Float32Array; refLogProbs: Float32Array; mask: NativeFlags | null },
+    opts: { B: number; T: number; estimator: 'k1' | 'k2' | 'k3'; aggregation: string; threads: number }): NativeLossResult;
 }
 
 // ---- reinforcement learning (native/bindings/rl.cc) ----

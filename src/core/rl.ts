@@ -9,7 +9,8 @@ import {
 import { native } from './native.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
-  checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys,
+  allocFloat32, checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError,
+  type OptionKeys,
 } from './validate.js';
 
 /** How per-step losses `ℓ[B,T]` with mask `m` become one number (SPEC §8). */
@@ -306,8 +307,8 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
   const R = floats(rewards, 'rewards');
   const L = lengthsArg(lengths, 'lengths', R.length, H);
   const threads = threadsOpt(checkOptions(opts, 'opts', { threads: 1 }));
-  const out = new Float32Array(R.length * H);
-  native().rlTerminalRewards(L, R, H, threads, out);
+  const out = allocFloat32(R.length * H, 'the output', shapeStr([R.length, H]));
+  native().rlTerminalRewards(L, R, { horizon: H, threads }, out);
   return { data: out, shape: [R.length, H] };
 }
 
@@ -379,7 +380,8 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
     adv = new Float32Array(n);
     ret = new Float32Array(n);
   }
-  native().rlGae(r.data, v.data, nv.data, term.data, done.data, B, T, gamma, lambda, tm, threads, adv, ret);
+  native().rlGae({ rewards: r.data, values: v.data, nextValues: nv.data, terminated: term.data, done: done.data },
+    { B, T, gamma, lambda, timeMajor: tm, threads }, { advantages: adv, returns: ret });
   return { advantages: { data: adv, shape: [...shape] }, returns: { data: ret, shape: [...shape] } };
 }
 
@@ -418,7 +420,7 @@ export function grpoAdvantages(rewards: ArrayLike<number> | DeviceTensor, opts: 
   const scale = choice(o.scale, 'opts.scale', ['group', 'batch'] as const, 'group');
   if (dev) return deviceGrpoAdvantages(rewards, g, eps, std, scale === 'batch');
   const out = new Float32Array(R.length);
-  native().rlGrpoAdvantages(R, g, eps, std, scale, out);
+  native().rlGrpoAdvantages(R, { groupSize: g, epsilon: eps, std, scale }, out);
   return out;
 }
 
@@ -443,7 +445,7 @@ export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: nu
   const o = checkOptions(opts, 'opts', { groupSize: 1, std: 1 });
   const g = groupSizeOpt(o.groupSize, R.length);
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
-  return native().rlGrpoGroupStats(R, g, std);
+  return native().rlGrpoGroupStats(R, { groupSize: g, std });
 }
 
 /**
@@ -477,8 +479,10 @@ export function stepAdvantages(trajectoryAdvantages: ArrayLike<number> | DeviceT
   const g = checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]');
   const o = checkOptions(opts, 'opts', { threads: 1, out: 1 });
   const threads = threadsOpt(o);
-  const out = o.out === undefined ? new Float32Array(A.length * H) : outArray(o.out, 'opts.out', A.length * H);
-  native().rlStepAdvantages(A, L, H, g, threads, out);
+  const fresh = o.out === undefined;
+  const out = fresh ? allocFloat32(A.length * H, 'the output', shapeStr([A.length, H])) : outArray(o.out, 'opts.out', A.length * H);
+  // A fresh array is already zero: the kernel then writes only the first L_i steps of each row.
+  native().rlStepAdvantages(A, L, { horizon: H, gamma: g, threads, outZeroed: fresh }, out);
   return { data: out, shape: [A.length, H] };
 }
 
@@ -505,7 +509,8 @@ export function normalizeAdvantages(advantages: Tensor, mask?: FlagTensor,
   const n = a.shape.reduce((x, y) => x * y, 1);
   const out = new Float32Array(n);
   if (n === 0) throw rangeError('advantages.shape', 'at least one element', shapeStr(a.shape), true);
-  native().rlNormalizeAdvantages(a.data.subarray(0, n), m === null ? null : m.subarray(0, n), eps, std === 'sample', threads(o), out);
+  native().rlNormalizeAdvantages(a.data.subarray(0, n), m === null ? null : m.subarray(0, n),
+    { epsilon: eps, sampleStd: std === 'sample', threads: threads(o) }, out);
   return { data: out, shape: [...a.shape] };
 }
 
@@ -552,7 +557,8 @@ export function clippedSurrogate(input: SurrogateInput | DeviceSurrogateInput, o
   const agg = aggregationOpt(o.aggregation);
   const [B, T] = lp.shape;
   emptyCheck(B, T, 'logProbs');
-  const r = native().rlClippedSurrogate(lp.data, olp.data, adv.data, m, B, T, clipLow, clipHigh, dual, agg, threadsOpt(o));
+  const r = native().rlClippedSurrogate({ logProbs: lp.data, oldLogProbs: olp.data, advantages: adv.data, mask: m },
+    { B, T, clipLow, clipHigh, dualClip: dual, aggregation: agg, threads: threadsOpt(o) });
   return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
 }
 
@@ -618,7 +624,8 @@ export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, o
   const agg = aggregationOpt(o.aggregation);
   const [B, T] = v.shape;
   emptyCheck(B, T, 'values');
-  const r = native().rlClippedValueLoss(v.data, R.data, old, m, B, T, clip, delta, agg, threadsOpt(o));
+  const r = native().rlClippedValueLoss({ values: v.data, returns: R.data, oldValues: old, mask: m },
+    { B, T, clip, huberDelta: delta, aggregation: agg, threads: threadsOpt(o) });
   return { loss: r.loss, clipFraction: r.clipFraction };
 }
 
@@ -662,5 +669,6 @@ export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): num
   const agg = aggregationOpt(o.aggregation);
   const [B, T] = lp.shape;
   emptyCheck(B, T, 'logProbs');
-  return native().rlKlPenalty(lp.data, ref.data, m, B, T, est, agg, threadsOpt(o)).loss;
+  return native().rlKlPenalty({ logProbs: lp.data, refLogProbs: ref.data, mask: m },
+    { B, T, estimator: est, aggregation: agg, threads: threadsOpt(o) }).loss;
 }

@@ -1,5 +1,6 @@
 // Argument checks shared by every public function. Messages follow one
 // pattern: "Expected <what> for <argument> but received <value>".
+import { totalmem } from 'node:os';
 import type { FlagTensor, Tensor } from './types.js';
 
 /** Short description of a received value for error messages. */
@@ -29,6 +30,33 @@ export function typeError(name: string, expected: string, received: unknown): Ty
 /** A RangeError in the same words as {@link typeError}; `raw` prints `received` as it is (a number, a shape string). */
 export function rangeError(name: string, expected: string, received: unknown, raw = false): RangeError {
   return new RangeError(`Expected ${expected} for ${name} but received ${raw ? String(received) : describe(received)}`);
+}
+
+function bytesStr(n: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let u = 0;
+  while (n >= 1024 && u < units.length - 1) { n /= 1024; u++; }
+  return u === 0 ? `${n} bytes` : `${n.toFixed(2)} ${units[u]}`;
+}
+
+/**
+ * A new zero-filled Float32Array of `count` elements for the output `name`
+ * (`shape` describes it in messages), refused with a RangeError before
+ * anything is allocated when it cannot be: more bytes than the machine's
+ * memory, or more elements than a typed array may hold.
+ */
+export function allocFloat32(count: number, name: string, shape: string): Float32Array {
+  const bytes = count * 4;
+  const limit = totalmem();
+  if (!Number.isSafeInteger(count) || bytes > limit) {
+    throw new RangeError(`Cannot allocate ${name} of shape ${shape}: ${count} float32 values need ${bytesStr(bytes)}, ` +
+      `more than this machine's ${bytesStr(limit)} of memory`);
+  }
+  try {
+    return new Float32Array(count);
+  } catch (err) {
+    throw new RangeError(`Cannot allocate ${name} of shape ${shape} (${bytesStr(bytes)}): ${(err as Error).message}`);
+  }
 }
 
 /** An integer in [min, max]. Non-integers are a TypeError, out of range a RangeError. */

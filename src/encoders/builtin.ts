@@ -27,7 +27,10 @@ export interface PatchStatsEncoder extends FrameEncoder {
   readonly bins: number;
   /** Feature length per patch, 6 + bins. */
   readonly dim: number;
-  /** Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`. */
+  /**
+   * Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`.
+   * Reads a copy of the frames taken before it returns (the caller may reuse or transfer them).
+   */
   encode(frames: { data: Uint8Array; shape: number[] }): Promise<Tensor>;
   /** Same, synchronously. */
   encodeSync(frames: { data: Uint8Array; shape: number[] }): Tensor;
@@ -84,7 +87,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
   function encodeSync(frames: { data: Uint8Array; shape: number[] }): Tensor {
     const f = checkFrames(frames, grid);
     const out = new Float32Array(f.T * N * D);
-    native().patchStatsSync(f.data, f.T, f.H, f.W, grid[0], grid[1], bins, threads, out);
+    native().patchStatsSync(f.data, f.T, f.H, f.W, { gridH: grid[0], gridW: grid[1], bins, threads }, out);
     return { data: out, shape: [f.T, N, D] };
   }
 
@@ -93,7 +96,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
     try {
       const f = checkFrames(frames, grid);
       const out = new Float32Array(f.T * N * D);
-      const p = native().patchStats(f.data, f.T, f.H, f.W, grid[0], grid[1], bins, threads, out);
+      const p = native().patchStats(f.data, f.T, f.H, f.W, { gridH: grid[0], gridW: grid[1], bins, threads }, out);
       return withCallerStack(p.then(() => ({ data: out, shape: [f.T, N, D] })), stack);
     } catch (err) {
       return Promise.reject(err);

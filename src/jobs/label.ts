@@ -5,7 +5,7 @@
 // encoder turns into features first.
 import fs from 'node:fs';
 import path from 'node:path';
-import { DEFAULT_PROGRESS_OPTIONS, progressTargets, progressTargetsSync } from '../core/progress.js';
+import { progressTargets, resolveProgressOptions } from '../core/progress.js';
 import { randomBytes } from 'node:crypto';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { FileFormatError, fileKind } from '../io/common.js';
@@ -440,9 +440,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   if (encoder !== undefined && (encoder === null || typeof encoder !== 'object' || typeof encoder.begin !== 'function')) {
     throw new TypeError(`Expected a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder) for opts.encoder but received ${encoder === null ? 'null' : typeof encoder}`);
   }
-  // Bad options fail the call once, up front, with progressTargets' own checks (a 1-frame probe episode).
-  progressTargetsSync({ data: new Float32Array(1), shape: [1, 1, 1] }, progressOpts);
-  const options = { ...DEFAULT_PROGRESS_OPTIONS, threads: 0, ...progressOpts };
+  // Bad options fail the call once, up front; every episode then runs with the resolved options.
+  const options = resolveProgressOptions(progressOpts);
   const { episodes: sources, failures } = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
   failures.forEach((f) => onFailure?.(f));
   ensureDir(out);
@@ -468,7 +467,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
         features = loadEpisode(src);
       }
       const t0 = performance.now();
-      const r = await progressTargets(features, progressOpts);
+      const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
       episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
     } catch (err) {

@@ -198,7 +198,9 @@ abstract class TrainerBase {
 
   /**
    * Runs epochs × minibatches AdamW steps on the batch off the main thread.
-   * The policy refuses other calls until the Promise settles.
+   * The policy refuses other calls until the Promise settles. The update reads
+   * copies of the batch's arrays taken before it returns, so the caller may
+   * reuse or transfer them meanwhile (`updateSync` reads them in place).
    *
    * An update is all or nothing. Every step checks its loss and metrics and
    * the total gradient norm before AdamW applies it, and after the last step

@@ -172,6 +172,9 @@ export class ValueHead {
   /**
    * Trains on `(hidden, targets)` for `epochs` of shuffled minibatches with
    * AdamW off the main thread. Other calls on this head fail until it settles.
+   * The call trains on copies of `hidden` and `targets` taken before it
+   * returns, so the caller may reuse or transfer those buffers meanwhile
+   * ({@link ValueHead.fitSync} reads them in place).
    *
    * The whole fit is one transaction. Each step checks its loss and total
    * gradient norm before AdamW applies it; after the last step the weights and

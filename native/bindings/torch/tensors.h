@@ -1,11 +1,10 @@
-// N-API helpers shared by the libtorch bindings (header-only): named tensor
-// lists to and from JS, finite/range checks, and a Promise worker that also
-// reports progress on the JS thread.
+// N-API helpers shared by the libtorch bindings (header-only): tensors over
+// or copied from typed arrays, named tensor lists to and from JS, finite and
+// range checks.
 #pragma once
 #include <napi.h>
 
 #include <cmath>
-#include <functional>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -16,19 +15,6 @@
 #include "torch/tcommon.h"
 
 namespace f2g {
-
-#define F2G_TGUARD(env, body)                             \
-  try {                                                   \
-    body                                                  \
-  } catch (const ::f2g::ArgError& err) {                  \
-    ::f2g::ThrowJs(env, err);                             \
-  } catch (const std::invalid_argument& err) {            \
-    throw Napi::RangeError::New(env, err.what());         \
-  } catch (const Napi::Error&) {                          \
-    throw;                                                \
-  } catch (const std::exception& err) {                   \
-    throw Napi::Error::New(env, err.what());              \
-  }
 
 inline std::string ShapeString(const std::vector<int64_t>& s) {
   std::string out = "[";
@@ -67,6 +53,26 @@ inline void CheckValues(const float* p, std::size_t n, const char* name, double 
       ThrowRange(m.str());
     }
   }
+}
+
+/// Allocating() for libtorch: its CPU allocator reports failure as a
+/// c10::Error ("... tried to allocate N bytes"), which becomes an AllocError too.
+template <typename F>
+auto TorchAllocating(const std::string& what, double bytes, F&& f) -> decltype(f()) {
+  try {
+    return Allocating(what, bytes, std::forward<F>(f));
+  } catch (const c10::Error& e) {
+    if (std::string(e.what()).find("allocate") != std::string::npos) throw AllocError(what, bytes);
+    throw;
+  }
+}
+
+/// A tensor that owns a copy of `t`'s data (async calls: the caller's
+/// buffers may be detached while the call runs). Names what failed to fit.
+inline torch::Tensor OwnedCopy(const torch::Tensor& t, const std::string& name) {
+  if (!t.defined()) return t;
+  return TorchAllocating("a copy of " + name + " for the asynchronous call",
+                    static_cast<double>(t.numel()) * sizeof(float), [&] { return t.clone(); });
 }
 
 inline Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
@@ -113,86 +119,5 @@ inline NamedTensors NamedFromJs(const Napi::Value& v, const char* name) {
   }
   return out;
 }
-
-/// Promise-returning worker whose Execute may post progress values that
-/// `on_progress` receives on the JS thread (a ThreadSafeFunction underneath).
-class ProgressPromiseWorker : public Napi::AsyncProgressQueueWorker<double> {
- public:
-  using Report = std::function<void(const double*, std::size_t)>;
-  ProgressPromiseWorker(Napi::Env env, std::function<void(const Report&)> exec,
-                        std::function<Napi::Value(Napi::Env)> done, Napi::Value on_progress,
-                        const std::vector<Napi::Value>& keep)
-      : Napi::AsyncProgressQueueWorker<double>(env),
-        exec_(std::move(exec)),
-        done_(std::move(done)),
-        deferred_(Napi::Promise::Deferred::New(env)) {
-    if (on_progress.IsFunction()) progress_ = Napi::Persistent(on_progress.As<Napi::Function>());
-    for (const auto& v : keep) keep_.push_back(Napi::Persistent(v));
-  }
-  Napi::Promise Queue() {
-    Napi::Promise p = deferred_.Promise();
-    Napi::AsyncProgressQueueWorker<double>::Queue();
-    return p;
-  }
-
- protected:
-  void Execute(const ExecutionProgress& progress) override {
-    try {
-      exec_([&progress](const double* d, std::size_t n) { progress.Send(d, n); });
-    } catch (const ArgError& e) {
-      kind_ = e.kind;
-      SetError(e.message);
-    } catch (const std::invalid_argument& e) {
-      kind_ = ArgError::kRange;
-      SetError(e.what());
-    } catch (const std::exception& e) {
-      SetError(e.what());
-    } catch (...) {
-      SetError("feat2go: unknown native error");
-    }
-  }
-  void OnProgress(const double* data, std::size_t count) override {
-    if (progress_.IsEmpty() || callback_failed_) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    std::vector<napi_value> args;
-    for (std::size_t i = 0; i < count; ++i) args.push_back(Napi::Number::New(env, data[i]));
-    try {
-      progress_.Call(args);
-    } catch (const Napi::Error& e) {
-      callback_failed_ = true;
-      callback_error_ = Napi::Persistent(e.Value());
-    }
-  }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (callback_failed_) {
-      deferred_.Reject(callback_error_.Value());
-      return;
-    }
-    try {
-      deferred_.Resolve(done_(env));
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    }
-  }
-  void OnError(const Napi::Error& e) override {
-    Napi::Env env = Env();
-    Napi::Value err = e.Value();
-    if (kind_ == ArgError::kType) err = Napi::TypeError::New(env, e.Message()).Value();
-    if (kind_ == ArgError::kRange) err = Napi::RangeError::New(env, e.Message()).Value();
-    deferred_.Reject(err);
-  }
-
- private:
-  std::function<void(const Report&)> exec_;
-  std::function<Napi::Value(Napi::Env)> done_;
-  Napi::FunctionReference progress_;
-  Napi::ObjectReference callback_error_;
-  std::vector<Napi::Reference<Napi::Value>> keep_;
-  Napi::Promise::Deferred deferred_;
-  ArgError::Kind kind_ = ArgError::kPlain;
-  bool callback_failed_ = false;
-};
 
 }  // namespace f2g

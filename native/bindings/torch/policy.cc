@@ -1,11 +1,12 @@
 // N-API classes PolicyNative and TrainerNative over f2g::Policy/Trainer
-// (SPEC §8, §9). The TS layer (src/policy.ts, src/trainer.ts) normalises
-// specs and options; this layer re-checks every size it reads.
+// (SPEC §8, §9). The TS layer (src/torch/policy.ts, src/torch/trainer.ts)
+// normalises specs and options; this layer re-checks every size it reads.
+// update() copies its batch: the caller may detach its buffers meanwhile.
 #include <memory>
 
+#include "bindings/torch/tensors.h"
 #include "torch/bc.h"
 #include "torch/policy.h"
-#include "torch/tnapi.h"
 #include "torch/trainer.h"
 
 namespace f2g {
@@ -20,35 +21,30 @@ std::vector<int64_t> SizesArg(const Napi::Value& v, const char* name) {
   return out;
 }
 
-std::string StringArg(const Napi::Value& v, const char* name) {
-  if (!v.IsString()) ThrowType(std::string("Expected a string for ") + name + " but received " + Describe(v));
-  return v.As<Napi::String>().Utf8Value();
-}
-
 // Tags PolicyNative objects so TrainerNative can check its argument without a
 // per-process constructor reference (safe with worker_threads).
 const napi_type_tag kPolicyTag = {0x6f2a9b3c51d04e77ULL, 0x8c1de5a2f09b4d13ULL};
 
-class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
+class PolicyWrap : public GuardedWrap<PolicyWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(
         env, "PolicyNative",
-        {InstanceMethod("linearModules", &PolicyWrap::LinearModules),
-         InstanceMethod("stateDict", &PolicyWrap::StateDict),
-         InstanceMethod("loadStateDict", &PolicyWrap::LoadStateDict),
-         InstanceMethod("addLora", &PolicyWrap::AddLora),
-         InstanceMethod("mergeAdapters", &PolicyWrap::MergeAdapters),
-         InstanceMethod("adapterState", &PolicyWrap::AdapterState),
-         InstanceMethod("loadAdapterState", &PolicyWrap::LoadAdapterState),
-         InstanceMethod("trainableNames", &PolicyWrap::TrainableNames),
-         InstanceMethod("act", &PolicyWrap::Act), InstanceMethod("evaluate", &PolicyWrap::Evaluate),
-         InstanceMethod("fitBcSync", &PolicyWrap::FitBcSync), InstanceMethod("fitBc", &PolicyWrap::FitBc)});
+        {GuardedMethod<&PolicyWrap::LinearModules>("linearModules"),
+         GuardedMethod<&PolicyWrap::StateDict>("stateDict"),
+         GuardedMethod<&PolicyWrap::LoadStateDict>("loadStateDict"),
+         GuardedMethod<&PolicyWrap::AddLora>("addLora"),
+         GuardedMethod<&PolicyWrap::MergeAdapters>("mergeAdapters"),
+         GuardedMethod<&PolicyWrap::AdapterState>("adapterState"),
+         GuardedMethod<&PolicyWrap::LoadAdapterState>("loadAdapterState"),
+         GuardedMethod<&PolicyWrap::TrainableNames>("trainableNames"),
+         GuardedMethod<&PolicyWrap::Act>("act"), GuardedMethod<&PolicyWrap::Evaluate>("evaluate"),
+         GuardedMethod<&PolicyWrap::FitBcSync>("fitBcSync"), GuardedMethod<&PolicyWrap::FitBc>("fitBc")});
     exports.Set("PolicyNative", cls);
   }
 
-  explicit PolicyWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PolicyWrap>(info) {
-    F2G_TGUARD(info.Env(), {
+  explicit PolicyWrap(const Napi::CallbackInfo& info) : GuardedWrap<PolicyWrap>(info) {
+    Guard(info.Env(), "PolicyNative", [&] {
       if (!info[0].IsObject()) ThrowType("Expected a policy spec object for spec but received " + Describe(info[0]));
       Napi::Object o = info[0].As<Napi::Object>();
       PolicySpec s;
@@ -73,9 +69,17 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
         s.critic_activation = StringArg(o.Get("criticActivation"), "spec.critic.activation");
       }
       s.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "spec.seed"));
-      policy_ = std::make_shared<Policy>(s);
+      double width = static_cast<double>(s.obs_dim);
+      double params = 0;
+      for (int64_t h : s.hidden) params += width * h + h, width = static_cast<double>(h);
+      for (int64_t h : s.critic_hidden) params += static_cast<double>(s.obs_dim) * h + h;
+      params += width * static_cast<double>(s.categorical ? s.action_dims * s.bins : 2 * s.action_dim);
+      // Parameters, their gradients and AdamW's two moments: 4 floats each.
+      policy_ = TorchAllocating("a Policy of about " + std::to_string(static_cast<long long>(params)) +
+                                    " parameters (spec.obsDim, spec.trunk.sizes, spec.head, spec.critic.sizes)",
+                                params * 16.0, [&] { return std::make_shared<Policy>(s); });
       info.This().As<Napi::Object>().TypeTag(&kPolicyTag);
-    })
+    });
   }
 
   std::shared_ptr<Policy> policy_;
@@ -96,60 +100,48 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
     return out;
   }
   Napi::Value StateDict(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      BusyGuard g(policy_->busy, "Policy");
-      return NamedToJs(info.Env(), policy_->StateDict());
-    })
+    BusyGuard g(policy_->busy, "Policy");
+    return NamedToJs(info.Env(), policy_->StateDict());
   }
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      NamedTensors src = NamedFromJs(info[0], "weights");
-      BusyGuard g(policy_->busy, "Policy");
-      policy_->LoadStateDict(src);
-      return info.Env().Undefined();
-    })
+    NamedTensors src = NamedFromJs(info[0], "weights");
+    BusyGuard g(policy_->busy, "Policy");
+    policy_->LoadStateDict(src);
+    return info.Env().Undefined();
   }
   Napi::Value AddLora(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      if (!info[0].IsObject()) ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
-      Napi::Object o = info[0].As<Napi::Object>();
-      LoraConfig c;
-      c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
-      c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
-      c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");
-      if (c.dropout < 0 || c.dropout >= 1) ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
-      c.rslora = o.Get("rslora").ToBoolean().Value();
-      c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
-      Napi::Value t = o.Get("targets");
-      if (!t.IsArray()) ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
-      Napi::Array ta = t.As<Napi::Array>();
-      for (uint32_t i = 0; i < ta.Length(); ++i)
-        c.targets.push_back(StringArg(ta.Get(i), ("lora.targets[" + std::to_string(i) + "]").c_str()));
-      BusyGuard g(policy_->busy, "Policy");
-      policy_->AddLora(c);
-      return info.Env().Undefined();
-    })
+    if (!info[0].IsObject()) ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
+    Napi::Object o = info[0].As<Napi::Object>();
+    LoraConfig c;
+    c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
+    c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
+    c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");
+    if (c.dropout < 0 || c.dropout >= 1) ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
+    c.rslora = o.Get("rslora").ToBoolean().Value();
+    c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
+    Napi::Value t = o.Get("targets");
+    if (!t.IsArray()) ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
+    Napi::Array ta = t.As<Napi::Array>();
+    for (uint32_t i = 0; i < ta.Length(); ++i)
+      c.targets.push_back(StringArg(ta.Get(i), ("lora.targets[" + std::to_string(i) + "]").c_str()));
+    BusyGuard g(policy_->busy, "Policy");
+    policy_->AddLora(c);
+    return info.Env().Undefined();
   }
   Napi::Value MergeAdapters(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      BusyGuard g(policy_->busy, "Policy");
-      policy_->MergeAdapters();
-      return info.Env().Undefined();
-    })
+    BusyGuard g(policy_->busy, "Policy");
+    policy_->MergeAdapters();
+    return info.Env().Undefined();
   }
   Napi::Value AdapterState(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      BusyGuard g(policy_->busy, "Policy");
-      return NamedToJs(info.Env(), policy_->AdapterState());
-    })
+    BusyGuard g(policy_->busy, "Policy");
+    return NamedToJs(info.Env(), policy_->AdapterState());
   }
   Napi::Value LoadAdapterState(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      NamedTensors src = NamedFromJs(info[0], "adapters");
-      BusyGuard g(policy_->busy, "Policy");
-      policy_->LoadAdapterState(src);
-      return info.Env().Undefined();
-    })
+    NamedTensors src = NamedFromJs(info[0], "adapters");
+    BusyGuard g(policy_->busy, "Policy");
+    policy_->LoadAdapterState(src);
+    return info.Env().Undefined();
   }
   Napi::Value TrainableNames(const Napi::CallbackInfo& info) {
     auto names = policy_->TrainableNames();
@@ -168,38 +160,34 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
 
   // act(obs, B, deterministic) → { actions [B*width], logProbs [B], values [B] }
   Napi::Value Act(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      int64_t B;
-      torch::Tensor obs = Obs(info, &B);
-      bool det = info[2].ToBoolean().Value();
-      BusyGuard g(policy_->busy, "Policy");
-      TorchThreadsHere();
-      Policy::ActOut a = policy_->Act(obs, det);
-      Napi::Object o = Napi::Object::New(info.Env());
-      o.Set("actions", ToJs(info.Env(), a.actions));
-      o.Set("logProbs", ToJs(info.Env(), a.logp));
-      o.Set("values", ToJs(info.Env(), a.values));
-      return o;
-    })
+    int64_t B;
+    torch::Tensor obs = Obs(info, &B);
+    bool det = info[2].ToBoolean().Value();
+    BusyGuard g(policy_->busy, "Policy");
+    TorchThreadsHere();
+    Policy::ActOut a = policy_->Act(obs, det);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("actions", ToJs(info.Env(), a.actions));
+    o.Set("logProbs", ToJs(info.Env(), a.logp));
+    o.Set("values", ToJs(info.Env(), a.values));
+    return o;
   }
   // evaluate(obs, B, actions) → { logProbs, entropy, values } (no dropout, no gradient)
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      int64_t B;
-      torch::Tensor obs = Obs(info, &B);
-      const int64_t W = policy_->ActionWidth();
-      const float* a = TensorArg(info[2], "actions.data", {B, W});
-      CheckValues(a, static_cast<std::size_t>(B * W), "actions");
-      BusyGuard g(policy_->busy, "Policy");
-      TorchThreadsHere();
-      c10::InferenceMode im;  // outputs are copied out; no autograd bookkeeping
-      Policy::Eval e = policy_->Evaluate(obs, Blob(a, {B, W}), false, nullptr);
-      Napi::Object o = Napi::Object::New(info.Env());
-      o.Set("logProbs", ToJs(info.Env(), e.logp));
-      o.Set("entropy", ToJs(info.Env(), e.entropy));
-      o.Set("values", ToJs(info.Env(), e.values));
-      return o;
-    })
+    int64_t B;
+    torch::Tensor obs = Obs(info, &B);
+    const int64_t W = policy_->ActionWidth();
+    const float* a = TensorArg(info[2], "actions.data", {B, W});
+    CheckValues(a, static_cast<std::size_t>(B * W), "actions");
+    BusyGuard g(policy_->busy, "Policy");
+    TorchThreadsHere();
+    c10::InferenceMode im;  // outputs are copied out; no autograd bookkeeping
+    Policy::Eval e = policy_->Evaluate(obs, Blob(a, {B, W}), false, nullptr);
+    Napi::Object o = Napi::Object::New(info.Env());
+    o.Set("logProbs", ToJs(info.Env(), e.logp));
+    o.Set("entropy", ToJs(info.Env(), e.entropy));
+    o.Set("values", ToJs(info.Env(), e.values));
+    return o;
   }
 
   // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps }.
@@ -235,50 +223,50 @@ class PolicyWrap : public Napi::ObjectWrap<PolicyWrap> {
     return out;
   }
   Napi::Value FitBcSync(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      BcArgs a = ParseBc(info);
-      BusyGuard g(policy_->busy, "Policy");
-      return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
-    })
+    BcArgs a = ParseBc(info);
+    BusyGuard g(policy_->busy, "Policy");
+    return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
   }
+  // fitBc(obs, B, actions, opts, onEpoch?) → Promise<{ epochLosses, steps }>; onEpoch(epoch, epochs, loss)
   Napi::Value FitBc(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      BcArgs a = ParseBc(info);
-      if (!info[4].IsUndefined() && !info[4].IsFunction())
-        ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
-      auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
-      auto policy = policy_;
-      auto out = std::make_shared<BcResult>();
-      auto* w = new ProgressPromiseWorker(
-          info.Env(),
-          [policy, a, out, busy](const ProgressPromiseWorker::Report& report) {
-            *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
-              double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
-              report(msg, 3);
-            });
-          },
-          [out, busy](Napi::Env env) mutable {
-            busy.reset();
-            return BcToJs(env, *out);
-          },
-          info[4], {info[0], info[2], info.This()});
-      return w->Queue();
-    })
+    BcArgs a = ParseBc(info);
+    if (!info[4].IsUndefined() && !info[4].IsFunction())
+      ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
+    // The worker reads copies: the caller may detach its buffers meanwhile.
+    a.obs = OwnedCopy(a.obs, "obs.data");
+    a.actions = OwnedCopy(a.actions, "actions.data");
+    auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
+    auto policy = policy_;
+    auto out = std::make_shared<BcResult>();
+    auto* w = new PromiseWorker(
+        info.Env(), "PolicyNative.fitBc",
+        [policy, a, out, busy](const PromiseWorker::Report& report) {
+          *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
+            double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
+            report(msg, 3);
+          });
+        },
+        [out, busy](Napi::Env env) mutable {
+          busy.reset();
+          return BcToJs(env, *out);
+        },
+        info[4], {info.This()});
+    return w->Queue();
   }
 };
 
-class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
+class TrainerWrap : public GuardedWrap<TrainerWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
     Napi::Function cls = DefineClass(env, "TrainerNative",
-                                     {InstanceMethod("updateSync", &TrainerWrap::UpdateSync),
-                                      InstanceMethod("update", &TrainerWrap::Update),
-                                      InstanceMethod("losses", &TrainerWrap::Losses)});
+                                     {GuardedMethod<&TrainerWrap::UpdateSync>("updateSync"),
+                                      GuardedMethod<&TrainerWrap::Update>("update"),
+                                      GuardedMethod<&TrainerWrap::Losses>("losses")});
     exports.Set("TrainerNative", cls);
   }
 
-  explicit TrainerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TrainerWrap>(info) {
-    F2G_TGUARD(info.Env(), {
+  explicit TrainerWrap(const Napi::CallbackInfo& info) : GuardedWrap<TrainerWrap>(info) {
+    Guard(info.Env(), "TrainerNative", [&] {
       if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kPolicyTag))
         ThrowType("Expected a Policy for policy but received " + Describe(info[0]));
       std::shared_ptr<Policy> policy = PolicyWrap::Unwrap(info[0].As<Napi::Object>())->policy_;
@@ -302,18 +290,17 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       t.use_critic = o.Get("useCritic").ToBoolean().Value();
       t.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
       trainer_ = std::make_shared<Trainer>(policy, t);
-    })
+    });
   }
 
  private:
-  RolloutBatch Batch(const Napi::Value& v, std::vector<Napi::Value>* keep) {
+  RolloutBatch Batch(const Napi::Value& v) {
     if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
     Napi::Object o = v.As<Napi::Object>();
     const Policy& p = *trainer_->policy();
     RolloutBatch b;
     b.B = static_cast<int64_t>(SizeArg(o.Get("B"), "batch.B", 1));
     b.T = static_cast<int64_t>(SizeArg(o.Get("T"), "batch.T", 1));
-    const std::size_t n = static_cast<std::size_t>(b.B * b.T);
     auto tensor = [&](const char* key, std::vector<int64_t> shape, bool required, double lo, double hi) {
       Napi::Value x = o.Get(key);
       if (x.IsUndefined() && !required) return torch::Tensor();
@@ -322,7 +309,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
       std::size_t count = 1;
       for (int64_t s : shape) count *= static_cast<std::size_t>(s);
       CheckValues(d, count, name.c_str(), lo, hi);
-      if (keep) keep->push_back(x);
       return Blob(d, shape);
     };
     b.obs = tensor("obs", {b.B, b.T, p.spec().obs_dim}, true, -INFINITY, INFINITY);
@@ -332,7 +318,6 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
     b.returns = tensor("returns", {b.B, b.T}, false, -INFINITY, INFINITY);
     b.old_values = tensor("oldValues", {b.B, b.T}, false, -INFINITY, INFINITY);
     b.mask = tensor("mask", {b.B, b.T}, false, 0.0, 1.0);
-    (void)n;
     return b;
   }
 
@@ -351,35 +336,30 @@ class TrainerWrap : public Napi::ObjectWrap<TrainerWrap> {
   }
 
   Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      RolloutBatch b = Batch(info[0], nullptr);
-      BusyGuard g(trainer_->policy()->busy, "Policy");
-      return Metrics(info.Env(), trainer_->Update(b));
-    })
+    RolloutBatch b = Batch(info[0]);
+    BusyGuard g(trainer_->policy()->busy, "Policy");
+    return Metrics(info.Env(), trainer_->Update(b));
   }
   Napi::Value Losses(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      RolloutBatch b = Batch(info[0], nullptr);
-      BusyGuard g(trainer_->policy()->busy, "Policy");
-      return Metrics(info.Env(), trainer_->Losses(b));
-    })
+    RolloutBatch b = Batch(info[0]);
+    BusyGuard g(trainer_->policy()->busy, "Policy");
+    return Metrics(info.Env(), trainer_->Losses(b));
   }
   Napi::Value Update(const Napi::CallbackInfo& info) {
-    F2G_TGUARD(info.Env(), {
-      std::vector<Napi::Value> keep{info.This()};
-      RolloutBatch b = Batch(info[0], &keep);
-      auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
-      auto trainer = trainer_;
-      auto out = std::make_shared<UpdateMetrics>();
-      auto* w = new PromiseWorker(
-          info.Env(), [trainer, b, out, busy] { *out = trainer->Update(b); },
-          [out, busy](Napi::Env env) mutable {
-            busy.reset();
-            return Metrics(env, *out);
-          },
-          keep);
-      return w->Queue();
-    })
+    RolloutBatch b = Batch(info[0]);
+    auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
+    auto trainer = trainer_;
+    auto out = std::make_shared<UpdateMetrics>();
+    for (torch::Tensor* t : {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
+      *t = OwnedCopy(*t, "the batch");
+    auto* w = new PromiseWorker(
+        info.Env(), "TrainerNative.update", [trainer, b, out, busy] { *out = trainer->Update(b); },
+        [out, busy](Napi::Env env) mutable {
+          busy.reset();
+          return Metrics(env, *out);
+        },
+        {info.This()});
+    return w->Queue();
   }
 
   std::shared_ptr<Trainer> trainer_;

@@ -1,0 +1,175 @@
+// N-API class ValueHeadNative over f2g::ValueHead (SPEC §4). Synchronous
+// methods wrap typed arrays with torch::from_blob (no copies); fit() copies
+// its inputs, since the caller's buffers may be detached while it runs.
+#include <memory>
+
+#include "bindings/torch/tensors.h"
+#include "torch/value_head.h"
+
+namespace f2g {
+namespace {
+
+class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
+ public:
+  static void Init(Napi::Env env, Napi::Object exports) {
+    Napi::Function cls = DefineClass(
+        env, "ValueHeadNative",
+        {GuardedMethod<&ValueHeadWrap::Targets>("targets"), GuardedMethod<&ValueHeadWrap::Predict>("predict"),
+         GuardedMethod<&ValueHeadWrap::Distribution>("predictDistribution"),
+         GuardedMethod<&ValueHeadWrap::Loss>("loss"), GuardedMethod<&ValueHeadWrap::TrainStep>("trainStep"),
+         GuardedMethod<&ValueHeadWrap::FitSync>("fitSync"), GuardedMethod<&ValueHeadWrap::Fit>("fit"),
+         GuardedMethod<&ValueHeadWrap::StateDict>("stateDict"),
+         GuardedMethod<&ValueHeadWrap::LoadStateDict>("loadStateDict")});
+    exports.Set("ValueHeadNative", cls);
+  }
+
+  explicit ValueHeadWrap(const Napi::CallbackInfo& info) : GuardedWrap<ValueHeadWrap>(info) {
+    Guard(info.Env(), "ValueHeadNative", [&] {
+      if (!info[0].IsObject()) ThrowType("Expected a config object for config but received " + Describe(info[0]));
+      Napi::Object o = info[0].As<Napi::Object>();
+      ValueHeadConfig c;
+      c.input_dim = static_cast<int64_t>(SizeArg(o.Get("inputDim"), "config.inputDim", 1));
+      c.hidden_dim = static_cast<int64_t>(SizeArg(o.Get("hiddenDim"), "config.hiddenDim", 1));
+      c.bins = static_cast<int64_t>(SizeArg(o.Get("bins"), "config.bins", 2));
+      c.one_hot = o.Get("oneHot").ToBoolean().Value();
+      c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "config.seed"));
+      // Parameters, their gradients and AdamW's two moments: 4 floats each.
+      const double params = static_cast<double>(c.input_dim) * c.hidden_dim + 3.0 * c.hidden_dim +
+                            static_cast<double>(c.hidden_dim) * c.bins + c.bins;
+      head_ = TorchAllocating("a ValueHead with config.inputDim " + std::to_string(c.input_dim) + ", config.hiddenDim " +
+                                  std::to_string(c.hidden_dim) + " and config.bins " + std::to_string(c.bins),
+                              params * 16.0, [&] { return std::make_shared<ValueHead>(c); });
+    });
+  }
+
+ private:
+  struct Batch {
+    torch::Tensor h, v;
+    int64_t B = 0;
+  };
+
+  Batch Args(const Napi::CallbackInfo& info, bool with_targets) {
+    Batch b;
+    b.B = static_cast<int64_t>(SizeArg(info[1], "hidden.shape[0]", 1));
+    const int64_t H = head_->config().input_dim;
+    const float* h = TensorArg(info[0], "hidden.data", {b.B, H});
+    CheckValues(h, static_cast<std::size_t>(b.B * H), "hidden");
+    b.h = Blob(h, {b.B, H});
+    if (with_targets) {
+      const float* v = TensorArg(info[2], "targets", {b.B});
+      CheckValues(v, static_cast<std::size_t>(b.B), "targets", 0.0, 1.0);
+      b.v = Blob(v, {b.B});
+    }
+    return b;
+  }
+
+  // targets(values: Float32Array) → Float32Array [B*bins]
+  Napi::Value Targets(const Napi::CallbackInfo& info) {
+    View<float> v = Float32Arg(info[0], "values");
+    CheckValues(v.data, v.length, "values", 0.0, 1.0);
+    return ToJs(info.Env(), head_->Targets(Blob(v.data, {static_cast<int64_t>(v.length)})));
+  }
+  Napi::Value Predict(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, false);
+    BusyGuard g(head_->busy, "ValueHead");
+    TorchThreadsHere();
+    return ToJs(info.Env(), head_->Predict(b.h));
+  }
+  Napi::Value Distribution(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, false);
+    BusyGuard g(head_->busy, "ValueHead");
+    TorchThreadsHere();
+    return ToJs(info.Env(), head_->Distribution(b.h));
+  }
+  Napi::Value Loss(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, true);
+    BusyGuard g(head_->busy, "ValueHead");
+    TorchThreadsHere();
+    return Napi::Number::New(info.Env(), head_->Loss(b.h, b.v));
+  }
+  // trainStep(h, B, targets, lr, weightDecay) → loss before the step
+  Napi::Value TrainStep(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, true);
+    double lr = NumberArg(info[3], "opts.lr");
+    double wd = NumberArg(info[4], "opts.weightDecay");
+    BusyGuard g(head_->busy, "ValueHead");
+    return Napi::Number::New(info.Env(), head_->TrainStep(b.h, b.v, lr, wd));
+  }
+
+  static FitOptions ParseFit(const Napi::Value& v) {
+    Fields f(v, "opts");
+    FitOptions o;
+    o.epochs = static_cast<int64_t>(f.Size("epochs", 1));
+    o.batch_size = static_cast<int64_t>(f.Size("batchSize", 1));
+    o.lr = f.Number("lr");
+    o.weight_decay = f.Number("weightDecay");
+    o.cosine = f.Bool("cosine");
+    o.seed = static_cast<std::uint64_t>(f.Size("seed"));
+    return o;
+  }
+
+  static Napi::Value Losses(Napi::Env env, const std::vector<double>& l) {
+    Napi::Array a = Napi::Array::New(env, l.size());
+    for (std::size_t i = 0; i < l.size(); ++i) a.Set(static_cast<uint32_t>(i), l[i]);
+    return a;
+  }
+
+  // fitSync(h, B, targets, opts) → number[] (mean loss per epoch)
+  Napi::Value FitSync(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, true);
+    FitOptions o = ParseFit(info[3]);
+    BusyGuard g(head_->busy, "ValueHead");
+    return Losses(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
+  }
+
+  // fit(h, B, targets, opts, onProgress?) → Promise<number[]>; onProgress(epoch, epochs, loss)
+  Napi::Value Fit(const Napi::CallbackInfo& info) {
+    Batch b = Args(info, true);
+    FitOptions o = ParseFit(info[3]);
+    if (!info[4].IsUndefined() && !info[4].IsFunction())
+      ThrowType("Expected a function for opts.onProgress but received " + Describe(info[4]));
+    // The worker reads copies: the caller may detach its buffers meanwhile.
+    b.h = OwnedCopy(b.h, "hidden.data");
+    b.v = OwnedCopy(b.v, "targets");
+    auto busy = std::make_shared<BusyGuard>(head_->busy, "ValueHead");
+    auto head = head_;
+    auto out = std::make_shared<std::vector<double>>();
+    auto* w = new PromiseWorker(
+        info.Env(), "ValueHeadNative.fit",
+        [head, b, o, out, busy](const PromiseWorker::Report& report) {
+          *out = head->Fit(b.h, b.v, o, [&report](int64_t e, int64_t n, double l) {
+            double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
+            report(msg, 3);
+          });
+        },
+        [out, busy](Napi::Env env) mutable {
+          busy.reset();
+          return Losses(env, *out);
+        },
+        info[4], {info.This()});
+    // The busy flag is released when the worker (and its lambdas) is destroyed,
+    // after it resolved or rejected.
+    return w->Queue();
+  }
+
+  Napi::Value StateDict(const Napi::CallbackInfo& info) {
+    BusyGuard g(head_->busy, "ValueHead");
+    return NamedToJs(info.Env(), head_->StateDict());
+  }
+  Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
+    NamedTensors src = NamedFromJs(info[0], "weights");
+    BusyGuard g(head_->busy, "ValueHead");
+    head_->LoadStateDict(src);
+    return info.Env().Undefined();
+  }
+
+  std::shared_ptr<ValueHead> head_;
+};
+
+void Init(Napi::Env env, Napi::Object exports) { ValueHeadWrap::Init(env, exports); }
+
+}  // namespace
+
+F2G_REGISTER(value_head, Init);
+
+}  // namespace f2g
