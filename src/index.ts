@@ -35,6 +35,14 @@ export {
 } from './jobs/label.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
+export {
+  runExperiment, resolveExperimentConfig, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
+  type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
+  type RunExperimentOptions, type ValueCurve,
+} from './jobs/experiment.js';
+export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
+export { spearman, meanCi } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
@@ -52,7 +60,7 @@ export type { TrainingStep } from './torch/common.js';
 export { SafetensorsError } from './torch/files.js';
 export type { NamedTensor } from './torch/files.js';
 export { Policy } from './torch/policy.js';
-export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult } from './torch/policy.js';
+export type { PolicySpec, GaussianHeadSpec, CategoricalHeadSpec, Activation, LoraConfig, LinearModule, ActResult, BehaviourCloningOptions, BehaviourCloningResult } from './torch/policy.js';
 export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 // ---- process groups (libtorch c10d) and data-parallel training ----

@@ -297,6 +297,11 @@ Policy::Eval Policy::Evaluate(const torch::Tensor& obs, const torch::Tensor& act
   return e;
 }
 
+torch::Tensor Policy::Mean(const torch::Tensor& obs, bool train, at::Generator* g) const {
+  if (spec_.categorical) throw std::invalid_argument("A categorical policy has no Gaussian mean");
+  return mean_.Forward(Mlp(trunk_, spec_.activation, obs, false, train, g), train, g);
+}
+
 Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
   c10::InferenceMode im;  // no autograd bookkeeping at all (outputs are copied out)
   torch::Tensor feat = Mlp(trunk_, spec_.activation, obs, false, false, nullptr);

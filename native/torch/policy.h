@@ -83,6 +83,8 @@ class Policy {
   /// Throws std::invalid_argument naming the first observation row whose
   /// action, log-probability or value is not finite (e.g. an overflowing obs).
   ActOut Act(const torch::Tensor& obs, bool deterministic);
+  /// Mean of a Gaussian head before any squashing, [N, action_dim] (with gradient when enabled).
+  torch::Tensor Mean(const torch::Tensor& obs, bool train, at::Generator* g) const;
 
   std::vector<torch::Tensor> ActorParams() const;
   std::vector<torch::Tensor> CriticParams() const;

@@ -6,3 +6,4 @@ export { encodeCommand } from './encode-command.js';
 export { mergeSummariesCommand } from './merge-command.js';
 export { launchCommand } from './launch-command.js';
 export { progressBar, failureLine, framesLabel, type ProgressBar } from './ui.js';
+export { experimentCommand, runExperimentCommand, parseExperimentArgs, type ExperimentArgs } from './experiment-command.js';

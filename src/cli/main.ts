@@ -23,6 +23,7 @@
 import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommand } from './encode-command.js';
+import { experimentCommand } from './experiment-command.js';
 import { labelCommand } from './label-command.js';
 import { launchCommand } from './launch-command.js';
 import { mergeSummariesCommand } from './merge-command.js';
@@ -33,6 +34,7 @@ const COMMANDS: Command[] = [
   encodeCommand,
   mergeSummariesCommand,
   launchCommand,
+  experimentCommand,
 ];
 
 function version(): string {

@@ -58,7 +58,14 @@ export interface NativePolicy {
   trainableNames(): string[];
   act(obs: Float32Array, B: number, deterministic: boolean): { actions: Float32Array; logProbs: Float32Array; values: Float32Array };
   evaluate(obs: Float32Array, B: number, actions: Float32Array): { logProbs: Float32Array; entropy: Float32Array; values: Float32Array };
+  fitBcSync(obs: Float32Array, B: number, actions: Float32Array, opts: NativeBcOptions): NativeBcResult;
+  fitBc(obs: Float32Array, B: number, actions: Float32Array, opts: NativeBcOptions,
+    onEpoch?: (epoch: number, epochs: number, loss: number) => void): Promise<NativeBcResult>;
 }
+export interface NativeBcOptions {
+  epochs: number; batchSize: number; lr: number; weightDecay: number; maxGradNorm: number; mse: boolean; seed: number;
+}
+export interface NativeBcResult { epochLosses: number[]; steps: number }
 export interface NativeTrainerOptions {
   clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
   entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;

@@ -18,6 +18,8 @@ import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
 import { sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type ImageEpisode } from './scene.js';
 import { patchStatsEncoder } from '../encoders/builtin.js';
+import { formatExperimentTable, formatValueModelTable, runExperiment, type ExperimentPreset } from '../jobs/experiment.js';
+import { writeExperimentOutputs } from '../jobs/experiment-report.js';
 
 /** Options of {@link runMain}. */
 export interface MainOptions {
@@ -29,6 +31,12 @@ export interface MainOptions {
   log?: (line: string) => void;
   /** Stream for the progress bar and skipped-episode lines (default process.stderr; a bar only on a terminal). */
   stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /**
+   * Scene job: also run the experiment (`feat2go experiment`) at these sizes into
+   * `<out>/experiment/` after labelling (needs libtorch; skipped with a note without it).
+   * Default: none (`npm start` asks for 'quick').
+   */
+  experiment?: ExperimentPreset;
 }
 
 /** What {@link runMain} wrote. */
@@ -38,6 +46,8 @@ export interface MainResult {
   episodesDir: string;
   /** Scene job: PNG contact sheet of the first episode. */
   contactSheet?: string;
+  /** Files the experiment wrote (when it ran). */
+  experimentFiles?: string[];
 }
 
 /** Four episodes spanning the 80–400 frame range, [T, 256, 1024] float32 like V-JEPA 2 ViT-L. */
@@ -82,7 +92,7 @@ async function writeContactSheet(file: string, ep: ImageEpisode, cols = 6, rows 
  * console.log(report.summary.md);
  */
 export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
-  checkOptions(opts, 'opts', { out: 1, features: 1, log: 1, stderr: 1 });
+  checkOptions(opts, 'opts', { out: 1, features: 1, log: 1, stderr: 1, experiment: 1 });
   const log = opts.log ?? ((s: string) => console.log(s));
   const stderr = opts.stderr ?? process.stderr;
   const root = path.resolve(opts.out ?? process.env.FEAT2GO_OUT ?? 'feat2go-out');
@@ -145,18 +155,42 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
   log(`${pad('Summary:')} ${report.summary.md} and ${report.summary.json}`);
   log(`Time: ${((t1 - t0) / 1000).toFixed(1)} s generating and writing, ${((t2 - t1) / 1000).toFixed(1)} s ${opts.features ? 'reading' : 'encoding'}, labelling and writing results.`);
   if (!opts.features) log(`Try it on your own frames: feat2go label --encoder builtin <folder> --threshold ${SCENE_PROGRESS_OPTIONS.threshold} --window ${SCENE_PROGRESS_OPTIONS.window}`);
-  return { report, episodesDir, ...(contactSheet ? { contactSheet } : {}) };
+  let experimentFiles: string[] | undefined;
+  if (opts.experiment && !opts.features) {
+    if (!capabilities().torch) {
+      log('');
+      log('Experiment skipped: the addon was built without libtorch (install libtorch-dev, rebuild: scripts/setup-debian.sh).');
+    } else {
+      log('');
+      log(`Experiment (${opts.experiment}): demonstrations → Feat2Go and Steps-To-Go value heads → behaviour-cloned base → PPO and GRPO with sparse, Steps-To-Go and Feat2Go rewards → 4 splits`);
+      const t3 = performance.now();
+      const ebar = progressBar(stderr, stderr.isTTY === true);
+      const r = await runExperiment({ preset: opts.experiment }, {
+        onProgress: (p) => ebar.update(p.done, p.total, `seed ${p.seed} · ${p.phase}: ${p.label}`),
+      });
+      ebar.clear();
+      experimentFiles = await writeExperimentOutputs(r, path.join(root, 'experiment'), `npm start (feat2go experiment --${opts.experiment})`);
+      log('');
+      log(formatExperimentTable(r).trimEnd());
+      log('');
+      log(formatValueModelTable(r).trimEnd());
+      log('');
+      log(`${pad('Experiment outputs:')} ${path.join(root, 'experiment')}/{results.json,results.md,success-over-training.svg,value-curves.svg,contact-<split>.png}`);
+      log(`Experiment time: ${((performance.now() - t3) / 1000).toFixed(1)} s. The full run: feat2go experiment --full`);
+    }
+  }
+  return { report, episodesDir, ...(contactSheet ? { contactSheet } : {}), ...(experimentFiles ? { experimentFiles } : {}) };
 }
 
 const entry = process.argv[1] ? path.resolve(process.argv[1]) : '';
 if (entry && (entry === fileURLToPath(import.meta.url) || fs.existsSync(entry) && fs.realpathSync(entry) === fs.realpathSync(fileURLToPath(import.meta.url)))) {
   const args = process.argv.slice(2);
-  const unknown = args.filter((a) => a !== '--features');
+  const unknown = args.filter((a) => a !== '--features' && a !== '--label-only');
   if (unknown.length) {
-    console.error(`npm start: unknown argument '${unknown[0]}'. Usage: npm start [-- --features]`);
+    console.error(`npm start: unknown argument '${unknown[0]}'. Usage: npm start [-- --features | --label-only]`);
     process.exitCode = 2;
   } else {
-    const { report } = await runMain({ features: args.includes('--features') });
+    const { report } = await runMain({ features: args.includes('--features'), ...(args.includes('--label-only') ? {} : { experiment: 'quick' as const }) });
     if (report.failures.length) process.exitCode = 1;
   }
 }

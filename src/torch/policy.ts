@@ -3,12 +3,12 @@
 // PEFT-compatible files.
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { NativePolicy } from '../core/native-types.js';
-import { checkBatch, checkSeed, torchAddon } from './common.js';
+import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
+import { asNonFinite, checkBatch, checkSeed, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Activation of an MLP. */
 export type Activation = 'tanh' | 'relu' | 'gelu' | 'silu';
@@ -66,6 +66,38 @@ export interface LoraConfig {
   rslora?: boolean;
   /** Seed of lora_A's Kaiming-uniform initialisation. Default 0. */
   seed?: number;
+}
+
+/** Options of {@link Policy.fitBehaviourCloning}. */
+export interface BehaviourCloningOptions {
+  /** Passes over the demonstrations. Default 10. */
+  epochs?: number;
+  /** Rows per minibatch (the last one of an epoch may be smaller). Default 256. */
+  batchSize?: number;
+  /** Adam learning rate. Default 1e-3. */
+  lr?: number;
+  /** Decoupled weight decay (AdamW; 0 = Adam). Default 0. */
+  weightDecay?: number;
+  /** Gradient-norm clip (0: none). Default 0. */
+  maxGradNorm?: number;
+  /**
+   * 'nll' (default): −log π(a|s), the Gaussian (or categorical) log-likelihood, which also
+   * fits the log-std. 'mse': Σ (μ(s) − a)² over action dims per row, averaged over rows,
+   * on the Gaussian mean only (the log-std is left as it is; a tanh head compares atanh(a)).
+   */
+  loss?: 'nll' | 'mse';
+  /** Seed of the minibatch order (and of adapter dropout). Default 0. */
+  seed?: number;
+  /** Called on the main thread after each epoch (async form only). */
+  onEpoch?: (info: { epoch: number; epochs: number; loss: number }) => void;
+}
+
+/** Result of {@link Policy.fitBehaviourCloning}. */
+export interface BehaviourCloningResult {
+  /** Mean loss of each epoch, measured during the epoch. */
+  losses: number[];
+  /** Optimizer steps taken. */
+  steps: number;
 }
 
 /** A linear module of the policy. */
@@ -460,6 +492,55 @@ export class Policy {
     if (saved.length) this.n.loadStateDict(base.map(([n, d, s]): NamedTensor => given.get(n) ?? [n, d, s]));
   }
 
+  private bcArgs(obs: Tensor, actions: Tensor, opts: BehaviourCloningOptions | undefined) {
+    const c = checkOptions(opts, 'opts', BC_KEYS);
+    const loss = c.loss ?? 'nll';
+    if (loss !== 'nll' && loss !== 'mse') throw typeError('opts.loss', "'nll' or 'mse'", loss);
+    if (loss === 'mse' && this.spec.head.type === 'categorical') throw rangeError('opts.loss', "'nll' for a categorical head", loss);
+    if (c.onEpoch !== undefined && typeof c.onEpoch !== 'function') throw typeError('opts.onEpoch', 'a function', c.onEpoch);
+    const native: NativeBcOptions = {
+      epochs: checkInt(c.epochs ?? 10, 'opts.epochs', 1), batchSize: checkInt(c.batchSize ?? 256, 'opts.batchSize', 1),
+      lr: checkNumber(c.lr ?? 1e-3, 'opts.lr', 0), weightDecay: checkNumber(c.weightDecay ?? 0, 'opts.weightDecay', 0),
+      maxGradNorm: checkNumber(c.maxGradNorm ?? 0, 'opts.maxGradNorm', 0), mse: loss === 'mse', seed: checkSeed(c.seed ?? 0, 'opts.seed'),
+    };
+    const o = this.obs(obs);
+    const a = checkTensor(actions, 'actions', 2, '[N, width]');
+    if (a.shape[0] !== o.B || a.shape[1] !== this.actionWidth) throw rangeError('actions.shape', shapeStr([o.B, this.actionWidth]), shapeStr(a.shape), true);
+    const data = a.data.subarray(0, o.B * this.actionWidth);
+    if (this.spec.head.type === 'categorical') checkClasses(data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
+    return { o, data, native, onEpoch: c.onEpoch };
+  }
+
+  /**
+   * Behaviour cloning: trains the actor (trunk and head; with LoRA attached, the
+   * adapters and the head's unadapted layers; never the critic) on demonstration
+   * pairs `(obs[i], actions[i])` with Adam over shuffled minibatches, off the main
+   * thread. The loss is the negative log-likelihood of the actions by default
+   * (see {@link BehaviourCloningOptions.loss}). All or nothing: a non-finite loss,
+   * gradient or final weight stops the fit with a {@link NonFiniteError} naming the
+   * step, and any failure restores the weights (and the policy's random stream) to
+   * those it started from. Other calls on the policy fail until it settles.
+   * @param obs `[N, obsDim]`
+   * @param actions `[N, width]` (Gaussian: raw actions; categorical: class indices)
+   * @returns a Promise of the per-epoch mean loss and the step counts
+   * @throws {TypeError|RangeError} on mismatched shapes, NaN/Infinity, bad options
+   * @throws {NonFiniteError} (the Promise rejects) when training meets a non-finite value
+   * @example
+   * const { losses } = await policy.fitBehaviourCloning({ data: obs, shape: [N, 64] }, { data: act, shape: [N, 3] }, { epochs: 20, seed: 1 });
+   */
+  fitBehaviourCloning(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): Promise<BehaviourCloningResult> {
+    const stack = new Error().stack;
+    const { o, data, native, onEpoch } = this.bcArgs(obs, actions, opts);
+    const cb = onEpoch ? (epoch: number, epochs: number, loss: number) => onEpoch({ epoch, epochs, loss }) : undefined;
+    return withCallerStack(this.n.fitBc(o.data, o.B, data, native, cb).then(bcResult, (err: unknown) => { throw asNonFinite(err); }), stack);
+  }
+
+  /** Synchronous twin of {@link fitBehaviourCloning} (blocks the event loop; `onEpoch` is not called). */
+  fitBehaviourCloningSync(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): BehaviourCloningResult {
+    const { o, data, native } = this.bcArgs(obs, actions, opts);
+    return bcResult(training(() => this.n.fitBcSync(o.data, o.B, data, native)));
+  }
+
   private obs(obs: Tensor): { data: Float32Array; B: number } {
     return checkBatch(obs, 'obs', this.spec.obsDim, 'obsDim');
   }
@@ -486,6 +567,12 @@ export class Policy {
     if (this.spec.head.type === 'categorical') checkClasses(a.data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
     return this.n.evaluate(o.data, o.B, a.data.subarray(0, o.B * this.actionWidth));
   }
+}
+
+const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, onEpoch: 1 };
+
+function bcResult(r: NativeBcResult): BehaviourCloningResult {
+  return { losses: r.epochLosses, steps: r.steps };
 }
 
 /** Checks that categorical actions are integer class indices in [0, bins). */

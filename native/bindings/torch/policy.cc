@@ -7,6 +7,7 @@
 
 #include "bindings/torch/tensors.h"
 #include "torch/distributed.h"
+#include "torch/bc.h"
 #include "torch/policy.h"
 #include "torch/trainer.h"
 
@@ -39,7 +40,8 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
          GuardedMethod<&PolicyWrap::AdapterState>("adapterState"),
          GuardedMethod<&PolicyWrap::LoadAdapterState>("loadAdapterState"),
          GuardedMethod<&PolicyWrap::TrainableNames>("trainableNames"),
-         GuardedMethod<&PolicyWrap::Act>("act"), GuardedMethod<&PolicyWrap::Evaluate>("evaluate")});
+         GuardedMethod<&PolicyWrap::Act>("act"), GuardedMethod<&PolicyWrap::Evaluate>("evaluate"),
+         GuardedMethod<&PolicyWrap::FitBcSync>("fitBcSync"), GuardedMethod<&PolicyWrap::FitBc>("fitBc")});
     exports.Set("PolicyNative", cls);
   }
 
@@ -188,6 +190,70 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     o.Set("entropy", ToJs(info.Env(), e.entropy));
     o.Set("values", ToJs(info.Env(), e.values));
     return o;
+  }
+
+  // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps }.
+  struct BcArgs {
+    torch::Tensor obs, actions;
+    BcOptions o;
+  };
+  BcArgs ParseBc(const Napi::CallbackInfo& info) {
+    BcArgs a;
+    int64_t B;
+    a.obs = Obs(info, &B);
+    const int64_t W = policy_->ActionWidth();
+    const float* act = TensorArg(info[2], "actions.data", {B, W});
+    CheckValues(act, static_cast<std::size_t>(B * W), "actions");
+    a.actions = Blob(act, {B, W});
+    if (!info[3].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[3]));
+    Napi::Object o = info[3].As<Napi::Object>();
+    a.o.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
+    a.o.batch_size = static_cast<int64_t>(SizeArg(o.Get("batchSize"), "opts.batchSize", 1));
+    a.o.lr = NumberArg(o.Get("lr"), "opts.lr");
+    a.o.weight_decay = NumberArg(o.Get("weightDecay"), "opts.weightDecay");
+    a.o.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
+    a.o.mse = o.Get("mse").ToBoolean().Value();
+    a.o.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+    return a;
+  }
+  static Napi::Value BcToJs(Napi::Env env, const BcResult& r) {
+    Napi::Object out = Napi::Object::New(env);
+    Napi::Array l = Napi::Array::New(env, r.epoch_loss.size());
+    for (std::size_t i = 0; i < r.epoch_loss.size(); ++i) l.Set(static_cast<uint32_t>(i), r.epoch_loss[i]);
+    out.Set("epochLosses", l);
+    out.Set("steps", static_cast<double>(r.steps));
+    return out;
+  }
+  Napi::Value FitBcSync(const Napi::CallbackInfo& info) {
+    BcArgs a = ParseBc(info);
+    BusyGuard g(policy_->busy, "Policy");
+    return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
+  }
+  // fitBc(obs, B, actions, opts, onEpoch?) → Promise<{ epochLosses, steps }>; onEpoch(epoch, epochs, loss)
+  Napi::Value FitBc(const Napi::CallbackInfo& info) {
+    BcArgs a = ParseBc(info);
+    if (!info[4].IsUndefined() && !info[4].IsFunction())
+      ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
+    // The worker reads copies: the caller may detach its buffers meanwhile.
+    a.obs = OwnedCopy(a.obs, "obs.data");
+    a.actions = OwnedCopy(a.actions, "actions.data");
+    auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
+    auto policy = policy_;
+    auto out = std::make_shared<BcResult>();
+    auto* w = new PromiseWorker(
+        info.Env(), "PolicyNative.fitBc",
+        [policy, a, out, busy](const PromiseWorker::Report& report) {
+          *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
+            double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
+            report(msg, 3);
+          });
+        },
+        [out, busy](Napi::Env env) mutable {
+          busy.reset();
+          return BcToJs(env, *out);
+        },
+        info[4], {info.This()});
+    return w->Queue();
   }
 };
 
