@@ -21,6 +21,12 @@ struct BcOptions {
   double max_grad_norm = 0;  // 0: no clipping
   bool mse = false;          // squared error of the mean (Gaussian head) instead of −log π(a|s)
   std::uint64_t seed = 0;
+  // Data parallel over the initialised process group: rank 0's tensors (all of
+  // the policy's) are broadcast first; every rank walks the global minibatches of the
+  // single-rank fit (shared seed) and steps on its members of each, its loss
+  // divided by the minibatch's global size; the gradients are summed over the
+  // ranks before clipping, so every rank takes the single-rank step.
+  bool distributed = false;
 };
 
 struct BcResult {

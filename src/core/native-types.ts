@@ -64,6 +64,7 @@ export interface NativePolicy {
 }
 export interface NativeBcOptions {
   epochs: number; batchSize: number; lr: number; weightDecay: number; maxGradNorm: number; mse: boolean; seed: number;
+  distributed: boolean;
 }
 export interface NativeBcResult { epochLosses: number[]; steps: number }
 export interface NativeTrainerOptions {

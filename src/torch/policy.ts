@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
+import { resolveDistributedFlag } from './distributed.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
@@ -88,6 +89,15 @@ export interface BehaviourCloningOptions {
   loss?: 'nll' | 'mse';
   /** Seed of the minibatch order (and of adapter dropout). Default 0. */
   seed?: number;
+  /**
+   * Data parallel over the initialised process group (default: on when one is
+   * initialised, see {@link initDistributed}): each rank passes its own share of
+   * the demonstrations; rank 0's actor weights are broadcast first, every rank
+   * walks the global minibatches of the one-process fit (same seed) and the
+   * gradients are summed over the ranks before clipping, so every rank takes the
+   * one-process step and ends with the same weights. Losses are global.
+   */
+  distributed?: boolean;
   /** Called on the main thread after each epoch (async form only). */
   onEpoch?: (info: { epoch: number; epochs: number; loss: number }) => void;
 }
@@ -502,6 +512,7 @@ export class Policy {
       epochs: checkInt(c.epochs ?? 10, 'opts.epochs', 1), batchSize: checkInt(c.batchSize ?? 256, 'opts.batchSize', 1),
       lr: checkNumber(c.lr ?? 1e-3, 'opts.lr', 0), weightDecay: checkNumber(c.weightDecay ?? 0, 'opts.weightDecay', 0),
       maxGradNorm: checkNumber(c.maxGradNorm ?? 0, 'opts.maxGradNorm', 0), mse: loss === 'mse', seed: checkSeed(c.seed ?? 0, 'opts.seed'),
+      distributed: resolveDistributedFlag(c.distributed, 'opts.distributed'),
     };
     const o = this.obs(obs);
     const a = checkTensor(actions, 'actions', 2, '[N, width]');
@@ -569,7 +580,7 @@ export class Policy {
   }
 }
 
-const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, onEpoch: 1 };
+const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, distributed: 1, onEpoch: 1 };
 
 function bcResult(r: NativeBcResult): BehaviourCloningResult {
   return { losses: r.epochLosses, steps: r.steps };

@@ -7,7 +7,7 @@ import {
   allGather, capabilities, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
   worldSize,
 } from '../../src/index.js';
-import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
+import { BC, bcData, ACT, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
 
 const out = (tag: string, v: unknown) => process.stdout.write(`${tag} ${JSON.stringify(v)}\n`);
 const scenario = process.argv[2];
@@ -92,6 +92,38 @@ async function train() {
   out('RESULT', res);
 }
 
+// Behaviour cloning on rank r's share of the demonstrations (async, then sync
+// with the MSE loss); rank 1.. start from other weights, which the broadcast replaces.
+async function bc() {
+  const r = rank(); const n = worldSize();
+  const policy = new Policy(ppoSpec(9 + 100 * r));
+  const { obs, actions } = bcData();
+  const rows = shares(n, BC.rows);
+  const [lo, hi] = [rows[r], rows[r + 1]];
+  const o = { data: obs.slice(lo * OBS, hi * OBS), shape: [hi - lo, OBS] };
+  const a = { data: actions.slice(lo * ACT, hi * ACT), shape: [hi - lo, ACT] };
+  const epochs: number[] = [];
+  const nll = await policy.fitBehaviourCloning(o, a, { ...BC.fit, onEpoch: (e) => epochs.push(e.epoch) });
+  const sameNll = await sameEverywhere(policy.stateDict());
+  const mse = policy.fitBehaviourCloningSync(o, a, { ...BC.fit, loss: 'mse', seed: 21 });
+  const sameMse = await sameEverywhere(policy.stateDict());
+  // A non-finite action on rank 1 only: every rank fails the same step and keeps its weights.
+  const before = hash(policy.stateDict());
+  const bad = a.data.slice(); if (r === 1) bad[0] = 1e30;
+  let failure = '';
+  try {
+    await policy.fitBehaviourCloning(o, { data: bad, shape: a.shape }, { ...BC.fit, loss: 'mse' });
+  } catch (e) { failure = `${(e as Error).name}: ${(e as Error).message}`; }
+  const after = hash(policy.stateDict());
+  const res: Record<string, unknown> = {
+    rank: r, nll, mse, epochs, sameNll, sameMse, failure, unchanged: after[0] === before[0] && after[1] === before[1],
+    sameAfterFailure: await sameEverywhere(policy.stateDict()),
+  };
+  if (r === 0) res.weights = flat(policy.stateDict());
+  await destroyDistributed();
+  out('RESULT', res);
+}
+
 // Updates until the parent kills a rank; the survivors report the error and
 // whether the failed update left the weights as the last good one did.
 async function killed() {
@@ -134,6 +166,7 @@ async function main() {
   if (scenario === 'collectives') await collectives();
   else if (scenario === 'train') await train();
   else if (scenario === 'killed') await killed();
+  else if (scenario === 'bc') await bc();
   else if (scenario === 'join') {
     await barrier();
     out('RESULT', { rank: rank() });

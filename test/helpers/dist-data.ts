@@ -57,3 +57,12 @@ export function valueData(): { hidden: Float32Array; targets: Float32Array } {
   const targets = Float32Array.from({ length: VALUE.rows }, (_, i) => (Math.tanh(hidden[i * 6] + hidden[i * 6 + 1]) + 1) / 2);
   return { hidden, targets };
 }
+
+/** Behaviour-cloning demonstrations: a Gaussian-head policy (seed 9) and BC.rows (obs, action) pairs. */
+export const BC = { rows: 23, fit: { epochs: 3, batchSize: 6, lr: 3e-3, maxGradNorm: 0.5, seed: 8 } } as const;
+export function bcData(): { obs: Float32Array; actions: Float32Array } {
+  const r = rng(91);
+  const obs = Float32Array.from({ length: BC.rows * OBS }, () => r() * 2 - 1);
+  const actions = Float32Array.from({ length: BC.rows * ACT }, (_, i) => Math.sin(obs[Math.floor(i / ACT) * OBS + (i % ACT)] * 2) * 0.8 + (r() - 0.5) * 0.1);
+  return { obs, actions };
+}

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import {
   capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, ValueHead,
 } from '../../src/index.js';
-import { globalBatch, GRPO_OPTS, grpoSpec, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
+import { ACT, BC, bcData, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, '..', 'helpers', 'dist-child.ts');
@@ -157,6 +157,49 @@ if (!distributedAvailable()) {
       }
     }
     for (const f of [r0.fit, r1.fit]) assert.ok(maxRel(f, fit.losses) < 1e-4, `fit losses ${f} vs ${fit.losses}`);
+  });
+
+  test('behaviour cloning: 2 ranks × unequal halves = 1 process × all demonstrations (nll, then mse); identical weights; a rank-local non-finite loss fails every rank and changes nothing', async () => {
+    const ranks = await group('bc', 2);
+    const r0 = result(ranks[0]); const r1 = result(ranks[1]);
+    for (const x of [r0, r1]) {
+      assert.ok(x.sameNll && x.sameMse, `rank ${x.rank}: weights identical on every rank after each fit (hash all-gather)`);
+      assert.equal(x.epochs, [1, 2, 3]);
+      // 23 rows, minibatches of 6: 4 global steps per epoch on both ranks (the last rank-local share may be empty).
+      assert.is(x.nll.steps, 12); assert.is(x.mse.steps, 12);
+      like(x.failure, /^NonFiniteError: Non-finite loss \(inf\) summed over the ranks at epoch 1 of 3, minibatch \d of 4/);
+      assert.ok(x.unchanged, `rank ${x.rank}: the failed fit left the weights as they were`);
+      assert.ok(x.sameAfterFailure, 'still identical after the failure');
+    }
+    // Reference: one process, all rows, no group, the same seeds (rank 0's initial weights).
+    assert.not.ok(isDistributed());
+    const policy = new Policy(ppoSpec(9));
+    const { obs, actions } = bcData();
+    const o = { data: obs, shape: [BC.rows, OBS] }; const a = { data: actions, shape: [BC.rows, ACT] };
+    const nll = await policy.fitBehaviourCloning(o, a, BC.fit);
+    const mse = policy.fitBehaviourCloningSync(o, a, { ...BC.fit, loss: 'mse', seed: 21 });
+    // Tolerance: the same terms summed in another order (float32), over 2 × 12 AdamW steps with clipping.
+    const TOL = 2e-4;
+    const want = policy.stateDict();
+    assert.is(r0.weights.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      const rel = maxRel(r0.weights[i][1], want[i][1]);
+      assert.ok(rel < TOL, `${want[i][0]}: max relative difference ${rel}`);
+    }
+    for (const x of [r0, r1]) {
+      assert.ok(maxRel(x.nll.losses, nll.losses) < 1e-4, `nll losses ${x.nll.losses} vs ${nll.losses}`);
+      assert.ok(maxRel(x.mse.losses, mse.losses) < 1e-4, `mse losses ${x.mse.losses} vs ${mse.losses}`);
+    }
+    // The fit moved the weights (the comparison above is not between two untouched models).
+    assert.ok(nll.losses[2] < nll.losses[0], `nll fell: ${nll.losses}`);
+  });
+
+  test('behaviour cloning: distributed: true without a group is a clear error; the flag must be a boolean', () => {
+    const policy = new Policy(ppoSpec(9));
+    const { obs, actions } = bcData();
+    const o = { data: obs, shape: [BC.rows, OBS] }; const a = { data: actions, shape: [BC.rows, ACT] };
+    assert.throws(() => policy.fitBehaviourCloningSync(o, a, { distributed: true }), /opts\.distributed is true but no process group is initialised/);
+    assert.throws(() => policy.fitBehaviourCloningSync(o, a, { distributed: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.distributed/.test(e.message));
   });
 
   test('a rank killed mid-update (rank 1; and rank 0, which hosts the store): the survivor fails within the timeout naming the collective and the rank', async () => {

@@ -214,6 +214,7 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     a.o.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
     a.o.mse = o.Get("mse").ToBoolean().Value();
     a.o.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
+    a.o.distributed = o.Get("distributed").ToBoolean().Value();
     return a;
   }
   static Napi::Value BcToJs(Napi::Env env, const BcResult& r) {
@@ -227,6 +228,8 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
   Napi::Value FitBcSync(const Napi::CallbackInfo& info) {
     BcArgs a = ParseBc(info);
     BusyGuard g(policy_->busy, "Policy");
+    std::optional<dist::Turn> turn;
+    if (a.o.distributed) turn.emplace(dist::TakeTicket());
     return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
   }
   // fitBc(obs, B, actions, opts, onEpoch?) → Promise<{ epochLosses, steps }>; onEpoch(epoch, epochs, loss)
@@ -240,9 +243,13 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
     auto policy = policy_;
     auto out = std::make_shared<BcResult>();
+    // Distributed fits keep the order of the process's collectives.
+    const std::optional<std::uint64_t> ticket = a.o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "PolicyNative.fitBc",
-        [policy, a, out, busy](const PromiseWorker::Report& report) {
+        [policy, a, out, busy, ticket](const PromiseWorker::Report& report) {
+          std::optional<dist::Turn> turn;
+          if (ticket) turn.emplace(*ticket);
           *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
             double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
             report(msg, 3);
