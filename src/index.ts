@@ -13,7 +13,7 @@ export {
 // ---- CUDA: tensors that stay on the GPU ----
 export {
   DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor,
-  type DeviceDtype, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
+  type DeviceDtype, type DLPackCapsule, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
 } from './core/device.js';
 
 // ---- files (io) ----

@@ -7,6 +7,11 @@
 //    sizes. Synchronous bindings run on a fresh stream and wait for it;
 //    cudaProgressTargets returns a Promise resolved after its stream finished.
 //    CUDA errors become JS Errors that name the call.
+//  * DLPack (native/cuda/dlpack.h): DeviceBuffer.toDLPack hands out a capsule
+//    (an N-API External over a dlpack::Slot) whose DLManagedTensor holds the
+//    buffer's memory until its consumer calls the deleter; cudaFromDLPack
+//    adopts a capsule's tensor as a DeviceBuffer that calls the deleter when
+//    freed.
 // Without FEAT2GO_HAS_CUDA the same names exist and throw one clear error.
 #include "bindings/cuda.h"
 
@@ -19,6 +24,7 @@
 
 #ifdef FEAT2GO_HAS_CUDA
 #include "cuda/api.h"
+#include "cuda/dlpack.h"
 #endif
 
 namespace f2g {
@@ -34,7 +40,8 @@ void AddCudaCapabilities(Napi::Env, Napi::Object caps) {
 namespace {
 const char* const kCalls[] = {
     "DeviceBuffer", "cudaPatchSimilarity", "cudaSlidingSlopes",  "cudaProgressTargets",
-    "cudaGae",      "cudaGrpoAdvantages",  "cudaStepAdvantages", "cudaLoss"};
+    "cudaGae",      "cudaGrpoAdvantages",  "cudaStepAdvantages", "cudaLoss",
+    "cudaFromDLPack"};
 Napi::Value NotBuilt(const Napi::CallbackInfo& info) {
   const char* call = static_cast<const char*>(info.Data());
   throw Napi::Error::New(
@@ -74,11 +81,22 @@ struct DeviceMem {
   void* ptr = nullptr;
   std::size_t bytes = 0;
   int device = 0;
-  ~DeviceMem() { cuda::free_device(ptr); }
+  // Memory adopted from a DLPack tensor: its producer's deleter frees it.
+  std::unique_ptr<dlpack::Adopted> foreign;
+  ~DeviceMem() {
+    if (foreign)
+      foreign.reset();
+    else
+      cuda::free_device(ptr);
+  }
 };
 using MemPtr = std::shared_ptr<DeviceMem>;
 
 const napi_type_tag kBufferTag = {0x6f2a1c3e5d7b4a90ULL, 0x8e1f2d3c4b5a6978ULL};
+// A DLPack capsule: an External over a dlpack::Slot (docs/cuda.md#dlpack).
+const napi_type_tag kCapsuleTag = {0x1d1a9c0b5e2f4c37ULL, 0xa4b8d06e93c1f275ULL};
+// The External by which cudaFromDLPack hands adopted memory to the constructor.
+const napi_type_tag kAdoptTag = {0x52c7e019ab3d46f8ULL, 0x9f60b2d4c8e1a357ULL};
 
 // A stream for one call, destroyed on every path.
 struct CallStream {
@@ -97,6 +115,7 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
         {InstanceMethod("upload", &DeviceBuffer::Upload), InstanceMethod("download", &DeviceBuffer::Download),
          InstanceMethod("copyFrom", &DeviceBuffer::CopyFrom),
          InstanceMethod("dispose", &DeviceBuffer::Dispose),
+         InstanceMethod("toDLPack", &DeviceBuffer::ToDLPack),
          InstanceAccessor("bytes", &DeviceBuffer::Bytes, nullptr),
          InstanceAccessor("device", &DeviceBuffer::Device, nullptr),
          InstanceAccessor("disposed", &DeviceBuffer::Disposed, nullptr)});
@@ -105,6 +124,11 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
   // new DeviceBuffer(bytes, device)
   explicit DeviceBuffer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBuffer>(info) {
     F2G_CUDA_GUARD({
+      if (info[0].IsExternal() && info[0].As<Napi::External<MemPtr>>().CheckTypeTag(&kAdoptTag)) {
+        mem_ = *info[0].As<Napi::External<MemPtr>>().Data();  // from cudaFromDLPack
+        info.This().As<Napi::Object>().TypeTag(&kBufferTag);
+        return;
+      }
       const std::size_t bytes = SizeArg(info[0], "bytes");
       const std::size_t device = SizeArg(info[1], "device");
       cuda::require_device("DeviceTensor");
@@ -193,6 +217,41 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
       cuda::copy_d2d(m.ptr, src->ptr, src->bytes, s.s, "DeviceTensor.clone");
       cuda::stream_sync(s.s, "DeviceTensor.clone");
       return info.Env().Undefined();
+    })
+    return info.Env().Undefined();
+  }
+  // toDLPack(dtype, shape) -> capsule: a DLManagedTensor viewing the whole
+  // tensor (compact, strides NULL) that keeps the memory alive until its
+  // consumer calls the deleter; a capsule nobody adopts is released by its
+  // finaliser.
+  Napi::Value ToDLPack(const Napi::CallbackInfo& info) {
+    F2G_CUDA_GUARD({
+      const char* call = "DeviceTensor.toDLPack";
+      Live(call);
+      const std::string dt = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+      const int idx = dt == "float32" ? 0 : dt == "uint8" ? 1 : dt == "int32" ? 2 : -1;
+      if (idx < 0) ThrowRange("Expected dtype 'float32', 'uint8' or 'int32' but received " + Describe(info[0]));
+      if (!info[1].IsArray()) ThrowType("Expected an array for shape but received " + Describe(info[1]));
+      auto arr = info[1].As<Napi::Array>();
+      std::vector<std::int64_t> shape(arr.Length());
+      std::size_t n = idx == 1 ? 1 : 4;
+      for (std::uint32_t i = 0; i < arr.Length(); ++i) {
+        const std::string name = "shape[" + std::to_string(i) + "]";
+        const std::size_t d = SizeArg(arr.Get(i), name.c_str());
+        shape[i] = static_cast<std::int64_t>(d);
+        n = CheckedProduct({n, d}, "shape");
+      }
+      if (n > mem_->bytes)
+        ThrowRange("Expected a shape of at most " + std::to_string(mem_->bytes) + " bytes but received " +
+                   std::to_string(n));
+      auto* slot = new dlpack::Slot();
+      slot->tensor = dlpack::make_managed(mem_->ptr, mem_->device, idx, shape, mem_);
+      auto cap = Napi::External<dlpack::Slot>::New(info.Env(), slot, [](Napi::Env, dlpack::Slot* s) {
+        s->release();
+        delete s;
+      });
+      cap.TypeTag(&kCapsuleTag);
+      return cap;
     })
     return info.Env().Undefined();
   }
@@ -520,8 +579,56 @@ Napi::Value Loss(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// cudaFromDLPack(capsule) -> { buffer, dtype, shape, device }: adopts the
+// capsule's tensor (the capsule is empty afterwards). A tensor that fails the
+// checks stays in the capsule, whose finaliser releases it.
+Napi::Value FromDLPack(const Napi::CallbackInfo& info) {
+  F2G_CUDA_GUARD({
+    const char* call = "DeviceTensor.fromDLPack";
+    Napi::Value v = info[0];
+    if (!v.IsExternal() || !v.As<Napi::External<dlpack::Slot>>().CheckTypeTag(&kCapsuleTag))
+      ThrowType("Expected a DLPack capsule (from DeviceTensor.toDLPack or a producer following docs/cuda.md) for "
+                "capsule but received " +
+                Describe(v));
+    dlpack::Slot* slot = v.As<Napi::External<dlpack::Slot>>().Data();
+    if (slot == nullptr || slot->tensor == nullptr)
+      throw ArgError{ArgError::kPlain, std::string(call) + ": the capsule was already consumed"};
+    const dlpack::Checked c = dlpack::check(slot->tensor->dl_tensor);
+    if (c.kind == dlpack::Checked::kType) ThrowType(std::string(call) + ": " + c.message);
+    if (c.kind == dlpack::Checked::kRange) ThrowRange(std::string(call) + ": " + c.message);
+    cuda::require_device(call);
+    const int dev = slot->tensor->dl_tensor.device.device_id, count = cuda::device_count();
+    if (dev >= count)
+      ThrowRange(std::string(call) + ": Expected device_id < " + std::to_string(count) +
+                 " (the CUDA devices) but received " + std::to_string(dev));
+    auto m = std::make_shared<DeviceMem>();
+    m->ptr = c.data;
+    m->bytes = c.bytes;
+    m->device = dev;
+    m->foreign = std::make_unique<dlpack::Adopted>(slot->take());
+    auto* ctor = static_cast<Napi::FunctionReference*>(info.Data());
+    auto ext = Napi::External<MemPtr>::New(info.Env(), &m);
+    ext.TypeTag(&kAdoptTag);
+    Napi::Object buf = ctor->New({ext});
+    Napi::Object r = Napi::Object::New(info.Env());
+    r.Set("buffer", buf);
+    r.Set("dtype", dlpack::dtype_name(c.dtype));
+    Napi::Array shape = Napi::Array::New(info.Env(), c.shape.size());
+    for (std::size_t i = 0; i < c.shape.size(); ++i)
+      shape.Set(static_cast<std::uint32_t>(i), static_cast<double>(c.shape[i]));
+    r.Set("shape", shape);
+    r.Set("device", static_cast<double>(dev));
+    return r;
+  })
+  return info.Env().Undefined();
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("DeviceBuffer", DeviceBuffer::Define(env));
+  Napi::Function buffer = DeviceBuffer::Define(env);
+  auto* ctor = new Napi::FunctionReference(Napi::Persistent(buffer));
+  env.AddCleanupHook([ctor]() { delete ctor; });
+  exports.Set("DeviceBuffer", buffer);
+  exports.Set("cudaFromDLPack", Napi::Function::New(env, FromDLPack, "cudaFromDLPack", ctor));
   exports.Set("cudaPatchSimilarity", Napi::Function::New(env, PatchSimilarity, "cudaPatchSimilarity"));
   exports.Set("cudaSlidingSlopes", Napi::Function::New(env, SlidingSlopes, "cudaSlidingSlopes"));
   exports.Set("cudaProgressTargets", Napi::Function::New(env, ProgressTargets, "cudaProgressTargets"));

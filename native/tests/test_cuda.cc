@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "check.h"
 #include "cuda/api.h"
+#include "cuda/dlpack.h"
 #include "data.h"
 #include "device.h"
 #include "kernels/progress.h"
@@ -63,6 +65,40 @@ TEST(device_out_of_memory_names_the_call) {
     threw = std::string(e.what()).find("bigAlloc") == 0;
   }
   CHECK(threw);
+}
+
+// DLPack on the device: device memory exported with make_managed stays valid
+// after the exporter drops it, is read back through the adopted tensor, and
+// is freed by the deleter (the consumer's Adopted), once.
+TEST(device_dlpack_export_adopt) {
+  const std::size_t n = 4096;
+  std::vector<float> host(n);
+  for (std::size_t i = 0; i < n; ++i) host[i] = static_cast<float>(i) * 0.25f - 7.0f;
+  int freed = 0;
+  void* d = cuda::malloc_device(n * 4, "dlpackTest");
+  cuda::copy_h2d(d, host.data(), n * 4, nullptr, "dlpackTest");
+  cuda::stream_sync(nullptr, "dlpackTest");
+  std::shared_ptr<void> keep(d, [&freed](void* p) {
+    cuda::free_device(p);
+    ++freed;
+  });
+  dlpack::Slot slot{dlpack::make_managed(d, 0, 0, {64, 64}, keep)};
+  keep.reset();
+  CHECK_EQ(freed, 0);
+  DLManagedTensor* t = slot.take();
+  const dlpack::Checked c = dlpack::check(t->dl_tensor);
+  CHECK(c.kind == dlpack::Checked::kOk);
+  CHECK_EQ(c.bytes, n * 4);
+  {
+    dlpack::Adopted a(t);
+    std::vector<float> back(n);
+    cuda::copy_d2h(back.data(), c.data, n * 4, nullptr, "dlpackTest");
+    cuda::stream_sync(nullptr, "dlpackTest");
+    CHECK(back == host);
+    slot.release();
+    CHECK_EQ(freed, 0);
+  }
+  CHECK_EQ(freed, 1);
 }
 
 TEST(device_patch_similarity) {

@@ -17,6 +17,16 @@ export type HostArray = Float32Array | Uint8Array | Int32Array;
 
 const BYTES: Record<DeviceDtype, number> = { float32: 4, uint8: 1, int32: 4 };
 
+declare const dlpackBrand: unique symbol;
+/**
+ * An opaque DLPack capsule: an N-API External holding one `DLManagedTensor`
+ * (DLPack v0.8 ABI) until a consumer adopts it. Made by
+ * {@link DeviceTensor.toDLPack}, consumed by {@link DeviceTensor.fromDLPack}
+ * or by a native library following docs/cuda.md#dlpack. A capsule nobody
+ * adopts releases its tensor when garbage collected.
+ */
+export type DLPackCapsule = object & { readonly [dlpackBrand]: true };
+
 /** Thrown by every CUDA path when CUDA cannot be used; `reason` says why. */
 export class CudaUnavailableError extends Error {
   /** 'no driver' | 'no device' | 'not built' */
@@ -154,6 +164,37 @@ export class DeviceTensor {
     const t = DeviceTensor.empty(this.dtype, [...this.shape], { device: this.device });
     t.#buf!.copyFrom(b);
     return t;
+  }
+
+  /**
+   * Exports the tensor as a DLPack capsule for another native library (no
+   * copy): a `DLManagedTensor` with device kDLCUDA, this tensor's device,
+   * dtype and shape, compact strides (NULL) and byte_offset 0. The capsule
+   * keeps the device memory alive until its consumer calls the tensor's
+   * deleter, even after this tensor is disposed. The memory is shared: writes
+   * through either side are seen by the other. Every synchronous CUDA call
+   * has finished before it returns, so the data is ready when exported.
+   * @example const t2 = DeviceTensor.fromDLPack(t.toDLPack()); // same memory
+   */
+  toDLPack(): DLPackCapsule {
+    return this.buffer('DeviceTensor.toDLPack').toDLPack(this.dtype, this.shape) as DLPackCapsule;
+  }
+
+  /**
+   * Adopts the tensor of a DLPack capsule without a copy (the capsule is
+   * consumed; a second import throws). The tensor must be a CUDA tensor
+   * (kDLCUDA) of dtype float32, uint8 or int32 (one lane) with NULL or
+   * compact row-major strides; its producer's deleter is called when the
+   * returned DeviceTensor is disposed or collected.
+   * @throws {TypeError} when `capsule` is not a DLPack capsule, or for another dtype;
+   *   {RangeError} for another device type, non-compact strides or a bad shape (the capsule keeps its tensor);
+   *   {CudaUnavailableError} without a usable CUDA device
+   */
+  static fromDLPack(capsule: DLPackCapsule): DeviceTensor {
+    if (typeof capsule !== 'object' || capsule === null) throw typeError('capsule', 'a DLPack capsule (from DeviceTensor.toDLPack)', capsule);
+    requireCuda('DeviceTensor.fromDLPack');
+    const r = native().cudaFromDLPack(capsule);
+    return new DeviceTensor(r.buffer, r.dtype, r.shape, r.device);
   }
 
   /** Frees the device memory now (later if a running kernel still reads it). Idempotent. */

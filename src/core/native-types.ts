@@ -91,6 +91,8 @@ export interface NativeDeviceBuffer {
   upload(data: ArrayBufferView): void;
   download(out: ArrayBufferView): void;
   copyFrom(src: NativeDeviceBuffer): void;
+  /** A DLPack capsule viewing the first `shape` elements of `dtype` (compact). */
+  toDLPack(dtype: string, shape: readonly number[]): object;
   dispose(): void;
   readonly bytes: number;
   readonly device: number;
@@ -120,6 +122,8 @@ export interface NativeAddon {
   cudaGrpoAdvantages(o: Record<string, unknown>): void;
   cudaStepAdvantages(o: Record<string, unknown>): void;
   cudaLoss(o: Record<string, unknown>): NativeLossResult;
+  /** Adopts a DLPack capsule's tensor (the capsule is consumed). */
+  cudaFromDLPack(capsule: unknown): { buffer: NativeDeviceBuffer; dtype: 'float32' | 'uint8' | 'int32'; shape: number[]; device: number };
 
   // ---- progress (native/bindings/progress.cc) ----
   patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
