@@ -6,7 +6,7 @@ set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs="cmake g++ make libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg"
+pkgs="cmake g++ make libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg clang-format"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -39,9 +39,8 @@ void AddCudaCapabilities(Napi::Env, Napi::Object caps) {
 
 namespace {
 const char* const kCalls[] = {
-    "DeviceBuffer", "cudaPatchSimilarity", "cudaSlidingSlopes",  "cudaProgressTargets",
-    "cudaGae",      "cudaGrpoAdvantages",  "cudaStepAdvantages", "cudaLoss",
-    "cudaFromDLPack"};
+    "DeviceBuffer",       "cudaPatchSimilarity", "cudaSlidingSlopes", "cudaProgressTargets", "cudaGae",
+    "cudaGrpoAdvantages", "cudaStepAdvantages",  "cudaLoss",          "cudaFromDLPack"};
 Napi::Value NotBuilt(const Napi::CallbackInfo& info) {
   const char* call = static_cast<const char*>(info.Data());
   throw Napi::Error::New(
@@ -68,12 +67,12 @@ namespace {
 // these bindings' bodies: argument errors as TypeError/RangeError, a failed
 // allocation as a RangeError naming its size, CUDA and other native errors as
 // Error (their message names the call).
-#define F2G_CUDA_GUARD(...)                                                                  \
-  try {                                                                                      \
-    __VA_ARGS__                                                                              \
-  } catch (const Napi::Error&) {                                                             \
-    throw;                                                                                   \
-  } catch (...) {                                                                            \
+#define F2G_CUDA_GUARD(...)                                                                       \
+  try {                                                                                           \
+    __VA_ARGS__                                                                                   \
+  } catch (const Napi::Error&) {                                                                  \
+    throw;                                                                                        \
+  } catch (...) {                                                                                 \
     throw ::f2g::ToJsError(info.Env(), ::f2g::Classify(std::current_exception(), "a CUDA call")); \
   }
 
@@ -84,10 +83,8 @@ struct DeviceMem {
   // Memory adopted from a DLPack tensor: its producer's deleter frees it.
   std::unique_ptr<dlpack::Adopted> foreign;
   ~DeviceMem() {
-    if (foreign)
-      foreign.reset();
-    else
-      cuda::free_device(ptr);
+    if (foreign) foreign.reset();
+    else cuda::free_device(ptr);
   }
 };
 using MemPtr = std::shared_ptr<DeviceMem>;
@@ -230,7 +227,8 @@ class DeviceBuffer : public Napi::ObjectWrap<DeviceBuffer> {
       Live(call);
       const std::string dt = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
       const int idx = dt == "float32" ? 0 : dt == "uint8" ? 1 : dt == "int32" ? 2 : -1;
-      if (idx < 0) ThrowRange("Expected dtype 'float32', 'uint8' or 'int32' but received " + Describe(info[0]));
+      if (idx < 0)
+        ThrowRange("Expected dtype 'float32', 'uint8' or 'int32' but received " + Describe(info[0]));
       if (!info[1].IsArray()) ThrowType("Expected an array for shape but received " + Describe(info[1]));
       auto arr = info[1].As<Napi::Array>();
       std::vector<std::int64_t> shape(arr.Length());
@@ -587,9 +585,10 @@ Napi::Value FromDLPack(const Napi::CallbackInfo& info) {
     const char* call = "DeviceTensor.fromDLPack";
     Napi::Value v = info[0];
     if (!v.IsExternal() || !v.As<Napi::External<dlpack::Slot>>().CheckTypeTag(&kCapsuleTag))
-      ThrowType("Expected a DLPack capsule (from DeviceTensor.toDLPack or a producer following docs/cuda.md) for "
-                "capsule but received " +
-                Describe(v));
+      ThrowType(
+          "Expected a DLPack capsule (from DeviceTensor.toDLPack or a producer following docs/cuda.md) for "
+          "capsule but received " +
+          Describe(v));
     dlpack::Slot* slot = v.As<Napi::External<dlpack::Slot>>().Data();
     if (slot == nullptr || slot->tensor == nullptr)
       throw ArgError{ArgError::kPlain, std::string(call) + ": the capsule was already consumed"};

@@ -36,15 +36,19 @@ Call Args(const Napi::CallbackInfo& info) {
   c.threads = o.Size("threads");
   c.out = Float32Arg(info[5], "out");
   if (c.p.grid_h > c.H)
-    ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(c.H) + " but received " + std::to_string(c.p.grid_h));
+    ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(c.H) + " but received " +
+               std::to_string(c.p.grid_h));
   if (c.p.grid_w > c.W)
-    ThrowRange("Expected opts.grid[1] ≤ frame width " + std::to_string(c.W) + " but received " + std::to_string(c.p.grid_w));
-  const std::string shape = "[" + std::to_string(c.T) + "," + std::to_string(c.H) + "," + std::to_string(c.W) + ",3]";
+    ThrowRange("Expected opts.grid[1] ≤ frame width " + std::to_string(c.W) + " but received " +
+               std::to_string(c.p.grid_w));
+  const std::string shape =
+      "[" + std::to_string(c.T) + "," + std::to_string(c.H) + "," + std::to_string(c.W) + ",3]";
   RequireLength(c.frames.length, CheckedProduct({c.T, c.H, c.W, 3}, "frames"), "frames", shape);
   const std::size_t need = CheckedProduct({c.T, c.p.grid_h, c.p.grid_w, patch_stats_dim(c.p)}, "out");
   RequireLength(c.out.length, need, "out", "[T, grid[0]*grid[1], 6+bins]");
   c.need = need;
-  RejectOverlap({c.out.data, need * sizeof(float), "out"}, {{c.frames.data, c.T * c.H * c.W * 3, "frames"}}, false);
+  RejectOverlap({c.out.data, need * sizeof(float), "out"}, {{c.frames.data, c.T * c.H * c.W * 3, "frames"}},
+                false);
   return c;
 }
 
@@ -61,7 +65,8 @@ std::shared_ptr<std::vector<float>> OwnedResult(std::size_t n, const char* name)
 }
 
 /// Copies the result into `out` unless `out` was detached meanwhile.
-Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref, const std::vector<float>& r) {
+Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref,
+                     const std::vector<float>& r) {
   Napi::Value v = out_ref.Value();
   auto ta = v.As<Napi::Float32Array>();
   if (ta.ArrayBuffer().IsDetached() || ta.ElementLength() < r.size())
@@ -94,7 +99,8 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   RequireLength(mean.length, 3, "mean", "[3]");
   RequireLength(sd.length, 3, "std", "[3]");
   for (int c = 0; c < 3; ++c)
-    if (!(sd.data[c] > 0)) ThrowRange("Expected std[" + std::to_string(c) + "] > 0 but received " + std::to_string(sd.data[c]));
+    if (!(sd.data[c] > 0))
+      ThrowRange("Expected std[" + std::to_string(c) + "] > 0 but received " + std::to_string(sd.data[c]));
   std::size_t threads = SizeArg(info[6], "threads");
   auto out = Float32Arg(info[7], "out");
   const std::size_t need = CheckedProduct({n, H, W, 3}, "frames");
@@ -107,7 +113,9 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[7]));
   auto* w = new PromiseWorker(
       info.Env(), "framesToChw",
-      [copy, n, H, W, m, s, threads, result] { frames_to_chw(copy->data(), n, H, W, m, s, result->data(), threads); },
+      [copy, n, H, W, m, s, threads, result] {
+        frames_to_chw(copy->data(), n, H, W, m, s, result->data(), threads);
+      },
       [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, {});
   return w->Queue();
 }

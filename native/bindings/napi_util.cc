@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <iterator>
 #include <exception>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -61,9 +61,12 @@ Failure Classify(std::exception_ptr e, const char* where) {
 
 Napi::Error ToJsError(Napi::Env env, const Failure& f) {
   switch (f.kind) {
-    case ArgError::kType: return Napi::TypeError::New(env, f.message);
-    case ArgError::kRange: return Napi::RangeError::New(env, f.message);
-    default: return Napi::Error::New(env, f.message);
+    case ArgError::kType:
+      return Napi::TypeError::New(env, f.message);
+    case ArgError::kRange:
+      return Napi::RangeError::New(env, f.message);
+    default:
+      return Napi::Error::New(env, f.message);
   }
 }
 
@@ -125,8 +128,8 @@ std::string Describe(const Napi::Value& v) {
   }
   if (v.IsTypedArray()) {
     auto ta = v.As<Napi::TypedArray>();
-    static const char* names[] = {"Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array",
-                                  "Uint16Array", "Int32Array", "Uint32Array", "Float32Array",
+    static const char* names[] = {"Int8Array",    "Uint8Array",    "Uint8ClampedArray", "Int16Array",
+                                  "Uint16Array",  "Int32Array",    "Uint32Array",       "Float32Array",
                                   "Float64Array", "BigInt64Array", "BigUint64Array"};
     int t = static_cast<int>(ta.TypedArrayType());
     std::string name = t >= 0 && t < 11 ? names[t] : "TypedArray";
@@ -160,12 +163,14 @@ View<std::int32_t> Int32Arg(const Napi::Value& v, const char* name) {
 double NumberArg(const Napi::Value& v, const char* name) {
   if (!v.IsNumber()) ThrowType(std::string("Expected a number for ") + name + " but received " + Describe(v));
   double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) ThrowRange(std::string("Expected a finite number for ") + name + " but received " + Describe(v));
+  if (!std::isfinite(d))
+    ThrowRange(std::string("Expected a finite number for ") + name + " but received " + Describe(v));
   return d;
 }
 
 bool BoolArg(const Napi::Value& v, const char* name) {
-  if (!v.IsBoolean()) ThrowType(std::string("Expected a boolean for ") + name + " but received " + Describe(v));
+  if (!v.IsBoolean())
+    ThrowType(std::string("Expected a boolean for ") + name + " but received " + Describe(v));
   return v.As<Napi::Boolean>().Value();
 }
 
@@ -175,7 +180,8 @@ std::string StringArg(const Napi::Value& v, const char* name) {
 }
 
 std::size_t SizeArg(const Napi::Value& v, const char* name, std::size_t min) {
-  if (!v.IsNumber()) ThrowType(std::string("Expected an integer for ") + name + " but received " + Describe(v));
+  if (!v.IsNumber())
+    ThrowType(std::string("Expected an integer for ") + name + " but received " + Describe(v));
   double d = v.As<Napi::Number>().DoubleValue();
   if (!std::isfinite(d) || std::floor(d) != d)
     ThrowType(std::string("Expected an integer for ") + name + " but received " + Describe(v));
@@ -232,10 +238,12 @@ void RejectOverlap(const Span& out, std::initializer_list<Span> inputs, bool all
     const auto i0 = reinterpret_cast<std::uintptr_t>(in.data), i1 = i0 + in.bytes;
     if (o0 >= i1 || i0 >= o1) continue;
     if (allow_exact && o0 == i0 && o1 == i1) continue;
-    ThrowRange(std::string("Expected ") + out.name + " not to overlap " + in.name + (allow_exact ? " (other than as the very same array)" : "") +
-               " but they share memory: " + out.name + " covers bytes [" + std::to_string(o0 - std::min(o0, i0)) + ", " +
-               std::to_string(o1 - std::min(o0, i0)) + ") and " + in.name + " bytes [" + std::to_string(i0 - std::min(o0, i0)) +
-               ", " + std::to_string(i1 - std::min(o0, i0)) + ") of the same memory");
+    ThrowRange(std::string("Expected ") + out.name + " not to overlap " + in.name +
+               (allow_exact ? " (other than as the very same array)" : "") +
+               " but they share memory: " + out.name + " covers bytes [" +
+               std::to_string(o0 - std::min(o0, i0)) + ", " + std::to_string(o1 - std::min(o0, i0)) +
+               ") and " + in.name + " bytes [" + std::to_string(i0 - std::min(o0, i0)) + ", " +
+               std::to_string(i1 - std::min(o0, i0)) + ") of the same memory");
   }
 }
 
@@ -343,7 +351,8 @@ PromiseWorker::PromiseWorker(Napi::Env env, const char* name, Exec exec, Done do
 PromiseWorker::PromiseWorker(Napi::Env env, const char* name, std::function<void()> exec, Done done,
                              const std::vector<Napi::Value>& keep)
     : PromiseWorker(
-          env, name, [exec = std::move(exec)](const Report&) { exec(); }, std::move(done), env.Undefined(), keep) {}
+          env, name, [exec = std::move(exec)](const Report&) { exec(); }, std::move(done), env.Undefined(),
+          keep) {}
 
 Napi::Promise PromiseWorker::Queue() {
   Napi::Promise p = deferred_.Promise();
@@ -375,8 +384,7 @@ void PromiseWorker::OnProgress(const double* data, std::size_t count) {
     callback_failed_ = true;
     try {
       callback_error_ = Napi::Persistent(e.Value().As<Napi::Value>());
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 }
 
@@ -396,13 +404,11 @@ void PromiseWorker::OnOK() {
   } catch (const Napi::Error& e) {
     try {
       Reject(e.Value());
-    } catch (...) {
-    }
+    } catch (...) {}
   } catch (...) {
     try {
       Reject(ToJsError(env, Classify(std::current_exception(), name_)).Value());
-    } catch (...) {
-    }
+    } catch (...) {}
   }
 }
 
@@ -412,8 +418,7 @@ void PromiseWorker::OnError(const Napi::Error& e) {
     Napi::Env env = Env();
     if (!failed_) return Reject(e.Value());
     Reject(ToJsError(env, failure_).Value());
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 
 }  // namespace f2g

@@ -220,7 +220,8 @@ struct Owned {
 template <typename T>
 std::shared_ptr<Owned<T>> OwnedCopy(const View<T>& v, std::size_t n, const char* name) {
   auto o = std::make_shared<Owned<T>>();
-  o->block = CopyCache::Acquire(n * sizeof(T), std::string("a copy of ") + name + " for the asynchronous call");
+  o->block =
+      CopyCache::Acquire(n * sizeof(T), std::string("a copy of ") + name + " for the asynchronous call");
   o->n = n;
   ParallelCopy(v.data, o->data(), n * sizeof(T));
   return o;

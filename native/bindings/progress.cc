@@ -23,8 +23,8 @@ std::string ShapeStr(std::size_t T, std::size_t N, std::size_t D) {
   return "[" + std::to_string(T) + "," + std::to_string(N) + "," + std::to_string(D) + "]";
 }
 
-Episode EpisodeArgs(const Napi::Value& data, const Napi::Value& T, const Napi::Value& N,
-                    const Napi::Value& D, const char* name) {
+Episode EpisodeArgs(const Napi::Value& data, const Napi::Value& T, const Napi::Value& N, const Napi::Value& D,
+                    const char* name) {
   Episode e;
   std::string dn = std::string(name) + ".data";
   e.data = Float32Arg(data, dn.c_str());
@@ -76,14 +76,17 @@ OwnedEpisode Own(const Episode& e, const std::string& name) {
 // (Infinity at patch 2, dim 5)". Finite features never produce a non-finite
 // similarity (the kernel falls back to double), so only NaN/Inf get here.
 std::string NonFiniteFrame(const Episode& e, std::size_t t, const std::string& where) {
-  std::string msg = "Expected finite values in " + where + " but frame " + std::to_string(t) +
-                    " contains NaN or Inf";
+  std::string msg =
+      "Expected finite values in " + where + " but frame " + std::to_string(t) + " contains NaN or Inf";
   const std::size_t F = e.N * e.D;
   long long i = FirstNonFinite(e.data.data + t * F, F);
   if (i >= 0) {
     float v = e.data.data[t * F + static_cast<std::size_t>(i)];
-    msg += std::string(" (") + (std::isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity") + " at patch " +
-           std::to_string(static_cast<std::size_t>(i) / e.D) + ", dim " +
+    msg += std::string(" (") +
+           (std::isnan(v) ? "NaN"
+            : v > 0       ? "Infinity"
+                          : "-Infinity") +
+           " at patch " + std::to_string(static_cast<std::size_t>(i) / e.D) + ", dim " +
            std::to_string(static_cast<std::size_t>(i) % e.D) + ")";
   }
   return msg;
@@ -102,8 +105,8 @@ void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
                r.values.reset(new float[e.T]);
                r.similarity.reset(new float[e.T]);
              });
-  std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(),
-                                      r.similarity.get(), r.segments, o.threads);
+  std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(), r.similarity.get(),
+                                      r.segments, o.threads);
   if (bad >= 0) ThrowRange(NonFiniteFrame(e, static_cast<std::size_t>(bad), where));
 }
 
@@ -154,13 +157,15 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
   std::size_t L = SizeArg(info[2], "series.shape[1]", 1);
   std::size_t w = SizeArg(info[3], "window", 2);
   if (w > L)
-    ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " + std::to_string(w));
+    ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " +
+               std::to_string(w));
   std::size_t threads = SizeArg(info[4], "threads");
   const std::size_t n = CheckedProduct({B, L}, "series");
   RequireLength(s.length, n, "series.data", "[" + std::to_string(B) + "," + std::to_string(L) + "]");
   auto out = Float32Arg(info[5], "out");
   RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
-  RejectOverlap({out.data, B * (L - w + 1) * sizeof(float), "out"}, {{s.data, n * sizeof(float), "series.data"}}, false);
+  RejectOverlap({out.data, B * (L - w + 1) * sizeof(float), "out"},
+                {{s.data, n * sizeof(float), "series.data"}}, false);
   long long bad = FirstNonFinite(s.data, n);
   if (bad >= 0) return Napi::Number::New(info.Env(), static_cast<double>(bad));
   sliding_slopes(s.data, B, L, w, out.data, threads);

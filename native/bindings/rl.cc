@@ -117,8 +117,9 @@ rl::Aggregation AggArg(const Napi::Value& v) {
   if (s == "token-mean") return rl::Aggregation::kTokenMean;
   if (s == "seq-mean-token-mean") return rl::Aggregation::kSeqMeanTokenMean;
   if (s == "seq-mean-token-sum") return rl::Aggregation::kSeqMeanTokenSum;
-  ThrowRange("Expected 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum' for opts.aggregation but received " +
-             Describe(v));
+  ThrowRange(
+      "Expected 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum' for opts.aggregation but received " +
+      Describe(v));
 }
 
 rl::StdKind StdArg(const Napi::Value& v) {
@@ -131,7 +132,8 @@ rl::StdKind StdArg(const Napi::Value& v) {
 
 double UnitArg(const Napi::Value& v, const char* name) {
   double x = NumberArg(v, name);
-  if (x < 0 || x > 1) ThrowRange(std::string("Expected a number in [0, 1] for ") + name + " but received " + Describe(v));
+  if (x < 0 || x > 1)
+    ThrowRange(std::string("Expected a number in [0, 1] for ") + name + " but received " + Describe(v));
   return x;
 }
 
@@ -159,10 +161,10 @@ Napi::Value ShapeTerminal(const Napi::CallbackInfo& info) {
   double scale = NumberArg(info[2], "opts.failureScale");
   auto out = Float32Arg(info[3], "out");
   RequireLength(out.length, s.length, "out", "[n]");
-  RejectOverlap(FloatSpan(out.data, s.length, "out"),
-                {FloatSpan(v.data, v.length, "terminalValues")});
+  RejectOverlap(FloatSpan(out.data, s.length, "out"), {FloatSpan(v.data, v.length, "terminalValues")});
   RejectOverlap(FloatSpan(out.data, s.length, "out"), {{s.data, s.length, "success"}}, false);
-  if (rl::locate_bad_flag(FlagView{s.data, nullptr}, s.length) >= 0) ThrowBadData({{"success", nullptr, {s.data, nullptr}}}, s.length, 0);
+  if (rl::locate_bad_flag(FlagView{s.data, nullptr}, s.length) >= 0)
+    ThrowBadData({{"success", nullptr, {s.data, nullptr}}}, s.length, 0);
   if (!rl::shape_terminal_rewards(s.data, v.data, s.length, scale, out.data))
     ThrowBadData({{"terminalValues", v.data, {}}}, v.length, 0);
   return info.Env().Undefined();
@@ -189,8 +191,9 @@ Napi::Value TerminalRewards(const Napi::CallbackInfo& info) {
   auto out = Float32Arg(info[3], "out");
   const std::size_t n = CheckedProduct({L.length, H}, "out");
   RequireLength(out.length, n, "out", Shape2(L.length, H));
-  RejectOverlap(FloatSpan(out.data, n, "out"),
-                {{L.data, L.length * sizeof(std::int32_t), "lengths"}, FloatSpan(R.data, R.length, "rewards")}, false);
+  RejectOverlap(
+      FloatSpan(out.data, n, "out"),
+      {{L.data, L.length * sizeof(std::int32_t), "lengths"}, FloatSpan(R.data, R.length, "rewards")}, false);
   CheckLengths(L, H);
   if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
   rl::terminal_rewards(L.data, R.data, L.length, H, out.data, threads);
@@ -215,7 +218,8 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
   std::size_t threads = o.Size("threads");
   auto adv = Tensor2(out.Need("advantages"), "opts.out.advantages", n, shape);
   auto ret = Tensor2(out.Need("returns"), "opts.out.returns", n, shape);
-  RejectOverlap(FloatSpan(ret.data, n, "opts.out.returns"), {FloatSpan(adv.data, n, "opts.out.advantages")}, false);
+  RejectOverlap(FloatSpan(ret.data, n, "opts.out.returns"), {FloatSpan(adv.data, n, "opts.out.advantages")},
+                false);
   for (const float* o_ : {adv.data, ret.data}) {
     const char* oname = o_ == adv.data ? "opts.out.advantages" : "opts.out.returns";
     RejectOverlap(FloatSpan(o_, n, oname),
@@ -235,13 +239,16 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
   if (aliased)
     for (const float* i_ : {in.rewards, in.values, in.next_values})
       if (rl::locate_non_finite(i_, n) >= 0)
-        ThrowBadData({{"rewards.data", in.rewards, {}}, {"values.data", in.values, {}}, {"nextValues.data", in.next_values, {}}},
+        ThrowBadData({{"rewards.data", in.rewards, {}},
+                      {"values.data", in.values, {}},
+                      {"nextValues.data", in.next_values, {}}},
                      n, row, tm);
   if (!rl::gae(in, B, T, gamma, lambda, tm, adv.data, ret.data, threads, GaeIsa())) {
     if (aliased) {
       if (rl::locate_bad_flag(in.terminated, n) < 0 && rl::locate_bad_flag(in.done, n) < 0)
         return info.Env().Undefined();  // finite inputs whose δ overflowed: A is ±Infinity, as documented
-      ThrowBadData({{"terminated.data", nullptr, in.terminated}, {"done.data", nullptr, in.done}}, n, row, tm);
+      ThrowBadData({{"terminated.data", nullptr, in.terminated}, {"done.data", nullptr, in.done}}, n, row,
+                   tm);
     }
     ThrowBadData({{"rewards.data", in.rewards, {}},
                   {"values.data", in.values, {}},
@@ -267,7 +274,8 @@ Napi::Value Grpo(const Napi::CallbackInfo& info) {
   Fields o(info[1], "opts");
   std::size_t g = GroupSize(o, R.length);
   double eps = o.Number("epsilon");
-  if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
+  if (eps < 0)
+    ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
   rl::StdKind kind = StdArg(o.Need("std"));
   std::string sc = o.String("scale");
   if (sc != "group" && sc != "batch")
@@ -275,8 +283,8 @@ Napi::Value Grpo(const Napi::CallbackInfo& info) {
   auto out = Float32Arg(info[2], "out");
   RequireLength(out.length, R.length, "out", "[n]");
   RejectOverlap(FloatSpan(out.data, R.length, "out"), {FloatSpan(R.data, R.length, "rewards")});
-  if (!rl::grpo_advantages(R.data, R.length, g, eps, kind, sc == "batch" ? rl::Scale::kBatch : rl::Scale::kGroup,
-                           out.data))
+  if (!rl::grpo_advantages(R.data, R.length, g, eps, kind,
+                           sc == "batch" ? rl::Scale::kBatch : rl::Scale::kGroup, out.data))
     ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
   return info.Env().Undefined();
 }
@@ -312,7 +320,8 @@ Napi::Value StepAdv(const Napi::CallbackInfo& info) {
   const std::size_t n = CheckedProduct({A.length, H}, "out");
   RequireLength(out.length, n, "out", Shape2(A.length, H));
   RejectOverlap(FloatSpan(out.data, n, "opts.out"), {FloatSpan(A.data, A.length, "trajectoryAdvantages")});
-  RejectOverlap(FloatSpan(out.data, n, "opts.out"), {{L.data, L.length * sizeof(std::int32_t), "lengths"}}, false);
+  RejectOverlap(FloatSpan(out.data, n, "opts.out"), {{L.data, L.length * sizeof(std::int32_t), "lengths"}},
+                false);
   CheckLengths(L, H);
   if (!rl::step_advantages(A.data, L.data, A.length, H, gamma, out.data, threads, zeroed))
     ThrowBadData({{"trajectoryAdvantages", A.data, {}}}, A.length, 0);
@@ -326,7 +335,8 @@ Napi::Value Normalize(const Napi::CallbackInfo& info) {
   FlagView m = FlagArg(info[1], "mask.data", n, "[" + std::to_string(n) + "]", true);
   Fields o(info[2], "opts");
   double eps = o.Number("epsilon");
-  if (eps < 0) ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
+  if (eps < 0)
+    ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
   bool sample = o.Bool("sampleStd");
   std::size_t threads = o.Size("threads");
   auto out = Float32Arg(info[3], "out");
@@ -359,7 +369,8 @@ Napi::Value Surrogate(const Napi::CallbackInfo& info) {
   if (p.clip_low < 0 || p.clip_low >= 1)
     ThrowRange("Expected a number in [0, 1) for opts.clipLow but received " + Describe(o.Need("clipLow")));
   p.clip_high = o.Number("clipHigh");
-  if (p.clip_high < 0) ThrowRange("Expected a number ≥ 0 for opts.clipHigh but received " + Describe(o.Need("clipHigh")));
+  if (p.clip_high < 0)
+    ThrowRange("Expected a number ≥ 0 for opts.clipHigh but received " + Describe(o.Need("clipHigh")));
   p.dual_clip = o.Number("dualClip");
   if (p.dual_clip != 0 && p.dual_clip <= 1)
     ThrowRange("Expected a number > 1 for opts.dualClip but received " + Describe(o.Need("dualClip")));
@@ -392,9 +403,11 @@ Napi::Value ValueLoss(const Napi::CallbackInfo& info) {
   rl::ValueLossParams p;
   p.clip = o.Number("clip");
   if (p.clip < 0) ThrowRange("Expected a number > 0 for opts.clip but received " + Describe(o.Need("clip")));
-  if (p.clip > 0 && !ov) ThrowType("Expected a tensor for oldValues (needed by opts.clip) but received " + Describe(ovv));
+  if (p.clip > 0 && !ov)
+    ThrowType("Expected a tensor for oldValues (needed by opts.clip) but received " + Describe(ovv));
   p.huber_delta = o.Number("huberDelta");
-  if (p.huber_delta < 0) ThrowRange("Expected a number > 0 for opts.huberDelta but received " + Describe(o.Need("huberDelta")));
+  if (p.huber_delta < 0)
+    ThrowRange("Expected a number > 0 for opts.huberDelta but received " + Describe(o.Need("huberDelta")));
   p.aggregation = AggArg(o.Need("aggregation"));
   std::size_t threads = o.Size("threads");
   rl::LossResult r = rl::clipped_value_loss(v.data, R.data, ov, m, B, T, p, threads);
@@ -429,8 +442,9 @@ Napi::Value Kl(const Napi::CallbackInfo& info) {
   std::size_t threads = o.Size("threads");
   rl::LossResult r = rl::kl_penalty(lp.data, ref.data, m, B, T, est, agg, threads);
   if (!r.ok)
-    ThrowBadData({{"logProbs.data", lp.data, {}}, {"refLogProbs.data", ref.data, {}}, {"mask.data", nullptr, m}},
-                 n, T);
+    ThrowBadData(
+        {{"logProbs.data", lp.data, {}}, {"refLogProbs.data", ref.data, {}}, {"mask.data", nullptr, m}}, n,
+        T);
   RequireMasked(r);
   return LossToJs(info.Env(), r);
 }

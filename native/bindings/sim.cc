@@ -25,20 +25,20 @@ struct EnvOpts {
 
 pp::Split SplitArg(const Napi::Value& v, const char* name) {
   if (!v.IsString())
-    ThrowType(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
-              Describe(v));
+    ThrowType(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name +
+              " but received " + Describe(v));
   int s = pp::split_from_name(v.As<Napi::String>().Utf8Value().c_str());
   if (s < 0)
-    ThrowRange(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name + " but received " +
-               Describe(v));
+    ThrowRange(std::string("Expected 'id', 'vision', 'semantic' or 'execution' for ") + name +
+               " but received " + Describe(v));
   return static_cast<pp::Split>(s);
 }
 
 std::size_t BoundedSize(const Napi::Value& v, const char* name, std::size_t lo, std::size_t hi) {
   std::size_t x = SizeArg(v, name, lo);
   if (x > hi)
-    ThrowRange(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) + "] for " +
-               name + " but received " + Describe(v));
+    ThrowRange(std::string("Expected an integer in [") + std::to_string(lo) + ", " + std::to_string(hi) +
+               "] for " + name + " but received " + Describe(v));
   return x;
 }
 
@@ -52,8 +52,9 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     bool known = false;
     for (const char* name : kOptionKeys) known = known || key == name;
     if (!known)
-      ThrowType("Expected one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received '" +
-                key + "'");
+      ThrowType(
+          "Expected one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received '" +
+          key + "'");
   }
   EnvOpts e;
   e.n = BoundedSize(o.Get("numEnvs"), "opts.numEnvs", 1, 1 << 20);
@@ -66,10 +67,11 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     e.render = x.As<Napi::Boolean>().Value();
   }
   if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
-  const std::size_t bytes = CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
+  const std::size_t bytes =
+      CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
   if (e.render && bytes > (std::size_t{1} << 32))
-    ThrowRange("Expected numEnvs × imageSize² × 3 ≤ 4294967296 frame bytes but received " + std::to_string(e.n) + " × " +
-               std::to_string(e.image) + "² × 3 = " + std::to_string(bytes));
+    ThrowRange("Expected numEnvs × imageSize² × 3 ≤ 4294967296 frame bytes but received " +
+               std::to_string(e.n) + " × " + std::to_string(e.image) + "² × 3 = " + std::to_string(bytes));
   return e;
 }
 
@@ -82,12 +84,11 @@ Napi::Object Colour(Napi::Env env, const std::uint8_t* c) {
 class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(env, "PickPlaceNative",
-                                     {GuardedMethod<&PickPlaceWrap::Views>("views"),
-                                      GuardedMethod<&PickPlaceWrap::Reset>("reset"),
-                                      GuardedMethod<&PickPlaceWrap::Step>("step"),
-                                      GuardedMethod<&PickPlaceWrap::Expert>("expert"),
-                                      GuardedMethod<&PickPlaceWrap::Inspect>("inspect")});
+    Napi::Function cls = DefineClass(
+        env, "PickPlaceNative",
+        {GuardedMethod<&PickPlaceWrap::Views>("views"), GuardedMethod<&PickPlaceWrap::Reset>("reset"),
+         GuardedMethod<&PickPlaceWrap::Step>("step"), GuardedMethod<&PickPlaceWrap::Expert>("expert"),
+         GuardedMethod<&PickPlaceWrap::Inspect>("inspect")});
     exports.Set("PickPlaceNative", cls);
     Napi::Object c = Napi::Object::New(env);
     c.Set("numStages", pp::kNumStages);
@@ -138,10 +139,10 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       views.Set("stage", stage);
       views.Set("maxStage", max_stage);
       views.Set("t", t);
-      for (Napi::TypedArray a : {Napi::TypedArray(frames), Napi::TypedArray(proprio), Napi::TypedArray(reward),
-                                 Napi::TypedArray(terminated), Napi::TypedArray(truncated),
-                                 Napi::TypedArray(success), Napi::TypedArray(stage), Napi::TypedArray(max_stage),
-                                 Napi::TypedArray(t)})
+      for (Napi::TypedArray a :
+           {Napi::TypedArray(frames), Napi::TypedArray(proprio), Napi::TypedArray(reward),
+            Napi::TypedArray(terminated), Napi::TypedArray(truncated), Napi::TypedArray(success),
+            Napi::TypedArray(stage), Napi::TypedArray(max_stage), Napi::TypedArray(t)})
         buffers_.push_back(Napi::Persistent(a.ArrayBuffer()));
       views_ = Napi::Persistent(views);
     });
@@ -152,8 +153,9 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   void CheckBuffers() {
     for (auto& b : buffers_)
       if (b.Value().IsDetached())
-        throw ArgError{ArgError::kPlain,
-                       "PickPlaceEnv: an output buffer was transferred or detached; create a new environment"};
+        throw ArgError{
+            ArgError::kPlain,
+            "PickPlaceEnv: an output buffer was transferred or detached; create a new environment"};
   }
 
   Napi::Value Views(const Napi::CallbackInfo& info) { return views_.Value(); }
@@ -169,11 +171,12 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     for (std::size_t i = 0; i < n; ++i) {
       const std::int32_t id = ids.data[i];
       if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
-        ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) + "] (or -1 to keep) for initIds[" +
-                   std::to_string(i) + "] but received " + std::to_string(id));
+        ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) +
+                   "] (or -1 to keep) for initIds[" + std::to_string(i) + "] but received " +
+                   std::to_string(id));
       if (id < 0 && !batch_->initialised(i))
-        ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) +
-                   "] (env " + std::to_string(i) + " was never reset) but received -1");
+        ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) + "] (env " +
+                   std::to_string(i) + " was never reset) but received -1");
     }
     batch_->reset(ids.data, out_, threads_);
     return info.Env().Undefined();
@@ -185,17 +188,18 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     auto a = Float32Arg(info[0], "actions");
     const std::size_t n = batch_->size();
     if (a.length != n * pp::kActionDim)
-      ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) + " ([numEnvs, 3]) but received " +
-                 std::to_string(a.length));
+      ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) +
+                 " ([numEnvs, 3]) but received " + std::to_string(a.length));
     for (std::size_t k = 0; k < a.length; ++k)
       if (!std::isfinite(a.data[k]))
-        ThrowRange("Expected finite values for actions but received " + std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") +
-                   " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
+        ThrowRange("Expected finite values for actions but received " +
+                   std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") + " at index " +
+                   std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
                    std::to_string(k % 3) + ")");
     for (std::size_t i = 0; i < n; ++i)
       if (!batch_->initialised(i))
-        throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " + std::to_string(i) +
-                                             " has no initial state)"};
+        throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " +
+                                             std::to_string(i) + " has no initial state)"};
     batch_->step(a.data, out_, threads_);
     return info.Env().Undefined();
   }
@@ -215,8 +219,8 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   Napi::Value Inspect(const Napi::CallbackInfo& info) {
     std::size_t i = SizeArg(info[0], "env");
     if (i >= batch_->size())
-      ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) + "] for env but received " +
-                 Describe(info[0]));
+      ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) +
+                 "] for env but received " + Describe(info[0]));
     pp::EnvInfo e = batch_->info(i);
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);

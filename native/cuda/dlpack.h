@@ -103,10 +103,10 @@ inline std::string describe(DLDataType t) {
 struct Checked {
   enum Kind { kOk, kType, kRange } kind = kOk;
   std::string message;
-  int dtype = -1;                // dtype_index
-  std::vector<int64_t> shape;    // copied from the tensor
-  std::size_t bytes = 0;         // elements × element size
-  void* data = nullptr;          // data + byte_offset
+  int dtype = -1;              // dtype_index
+  std::vector<int64_t> shape;  // copied from the tensor
+  std::size_t bytes = 0;       // elements × element size
+  void* data = nullptr;        // data + byte_offset
 };
 
 /// Checks that `t` is a tensor feat2go can adopt: a CUDA device tensor
@@ -123,19 +123,20 @@ inline Checked check(const DLTensor& t) {
     return r;
   };
   if (t.device.device_type != kDLCUDA)
-    return fail(Checked::kRange, "Expected a CUDA tensor (device_type kDLCUDA = 2) but received device_type " +
-                                     std::to_string(static_cast<int>(t.device.device_type)));
-  if (t.device.device_id < 0)
     return fail(Checked::kRange,
-                "Expected device_id ≥ 0 but received " + std::to_string(t.device.device_id));
+                "Expected a CUDA tensor (device_type kDLCUDA = 2) but received device_type " +
+                    std::to_string(static_cast<int>(t.device.device_type)));
+  if (t.device.device_id < 0)
+    return fail(Checked::kRange, "Expected device_id ≥ 0 but received " + std::to_string(t.device.device_id));
   r.dtype = dtype_index(t.dtype);
   if (r.dtype < 0)
-    return fail(Checked::kType, "Expected dtype float32, uint8 or int32 (one lane) but received " +
-                                    describe(t.dtype));
+    return fail(Checked::kType,
+                "Expected dtype float32, uint8 or int32 (one lane) but received " + describe(t.dtype));
   if (t.ndim < 0 || t.ndim > 64)
     return fail(Checked::kRange, "Expected ndim in [0, 64] but received " + std::to_string(t.ndim));
   if (t.ndim > 0 && t.shape == nullptr)
-    return fail(Checked::kRange, "Expected a shape array but received NULL (ndim " + std::to_string(t.ndim) + ")");
+    return fail(Checked::kRange,
+                "Expected a shape array but received NULL (ndim " + std::to_string(t.ndim) + ")");
   const std::size_t esize = r.dtype == 1 ? 1 : 4;
   std::size_t n = 1;
   bool empty = false;
@@ -151,8 +152,9 @@ inline Checked check(const DLTensor& t) {
     for (int i = 0; i < t.ndim; ++i) {
       const auto d = static_cast<uint64_t>(t.shape[i]);
       if (n > (SIZE_MAX / esize) / d)
-        return fail(Checked::kRange, "Expected a tensor whose byte size fits in memory but received shape of " +
-                                         std::to_string(t.ndim) + " dimensions that overflows");
+        return fail(Checked::kRange,
+                    "Expected a tensor whose byte size fits in memory but received shape of " +
+                        std::to_string(t.ndim) + " dimensions that overflows");
       n *= d;
     }
   } else {
@@ -174,8 +176,8 @@ inline Checked check(const DLTensor& t) {
   const uintptr_t p = reinterpret_cast<uintptr_t>(t.data) + static_cast<uintptr_t>(t.byte_offset);
   if (r.bytes > 0 && p % esize != 0)
     return fail(Checked::kRange, "Expected data + byte_offset aligned to " + std::to_string(esize) +
-                                     " bytes but received an address ≡ " + std::to_string(p % esize) + " mod " +
-                                     std::to_string(esize));
+                                     " bytes but received an address ≡ " + std::to_string(p % esize) +
+                                     " mod " + std::to_string(esize));
   r.data = reinterpret_cast<void*>(p);
   return r;
 }
@@ -195,8 +197,8 @@ inline void delete_managed(DLManagedTensor* self) {
 /// A DLManagedTensor viewing `data` (compact, strides NULL) whose
 /// manager_ctx holds `keep` until the consumer calls its deleter (from any
 /// thread); the shape array lives in the context.
-inline DLManagedTensor* make_managed(void* data, int device_id, int dtype_idx, const std::vector<int64_t>& shape,
-                                     std::shared_ptr<void> keep) {
+inline DLManagedTensor* make_managed(void* data, int device_id, int dtype_idx,
+                                     const std::vector<int64_t>& shape, std::shared_ptr<void> keep) {
   auto ctx = std::make_unique<detail::Ctx>();
   ctx->keep = std::move(keep);
   ctx->shape = shape;

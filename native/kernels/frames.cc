@@ -18,8 +18,8 @@ void one(const std::uint8_t* rgb, std::size_t px, const float a[3], const float 
 
 }  // namespace
 
-void frames_to_chw(const std::uint8_t* rgb, std::size_t n, std::size_t H, std::size_t W,
-                   const float mean[3], const float std[3], float* out, std::size_t threads) {
+void frames_to_chw(const std::uint8_t* rgb, std::size_t n, std::size_t H, std::size_t W, const float mean[3],
+                   const float std[3], float* out, std::size_t threads) {
   const std::size_t px = H * W;
   float a[3], b[3];
   for (int c = 0; c < 3; ++c) {

@@ -7,7 +7,7 @@
 namespace f2g {
 
 /// Frames run in parallel on the shared pool (at most `threads`, 0 = all).
-void frames_to_chw(const std::uint8_t* rgb, std::size_t n, std::size_t H, std::size_t W,
-                   const float mean[3], const float std[3], float* out, std::size_t threads);
+void frames_to_chw(const std::uint8_t* rgb, std::size_t n, std::size_t H, std::size_t W, const float mean[3],
+                   const float std[3], float* out, std::size_t threads);
 
 }  // namespace f2g

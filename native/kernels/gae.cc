@@ -137,7 +137,8 @@ bool gae_scan(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, d
   if (!time_major) {
     parallel_for(B, threads, grain, [&](std::size_t b0, std::size_t b1) {
       bool s = false;
-      if (!isa4::gae_rows(in.rewards, in.values, in.next_values, term, done, b0, b1, T, g, gl, w, adv, ret, &s))
+      if (!isa4::gae_rows(in.rewards, in.values, in.next_values, term, done, b0, b1, T, g, gl, w, adv, ret,
+                          &s))
         flags_ok = false;
       if (s) suspect = true;
     });
@@ -147,8 +148,8 @@ bool gae_scan(const GaeInputs& in, std::size_t B, std::size_t T, double gamma, d
     const std::size_t nblk = (B + kTmBlock - 1) / kTmBlock;
     parallel_for(nblk, threads, 1, [&](std::size_t k0, std::size_t k1) {
       bool s = false;
-      if (!isa4::gae_cols(in.rewards, in.values, in.next_values, term, done, k0 * kTmBlock, std::min(B, k1 * kTmBlock), B, T,
-                g, gl, w, adv, ret, &s))
+      if (!isa4::gae_cols(in.rewards, in.values, in.next_values, term, done, k0 * kTmBlock,
+                          std::min(B, k1 * kTmBlock), B, T, g, gl, w, adv, ret, &s))
         flags_ok = false;
       if (s) suspect = true;
     });

@@ -54,8 +54,8 @@ F2G_INLINE float gae_delta_c(const float* r, const float* v, const float* nv, Fl
   return chk;
 }
 
-F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term, FlagView done,
-                                 std::size_t n, float gamma, float* d, float* c) {
+F2G_MULTIVERSION float gae_delta(const float* r, const float* v, const float* nv, FlagView term,
+                                 FlagView done, std::size_t n, float gamma, float* d, float* c) {
   return gae_delta_c<true>(r, v, nv, term, done, n, gamma, d, c);
 }
 F2G_MULTIVERSION float gae_delta_only(const float* r, const float* v, const float* nv, FlagView term,
@@ -72,7 +72,8 @@ F2G_MULTIVERSION float gae_delta_only(const float* r, const float* v, const floa
 F2G_INLINE double gae_keep(std::uint8_t f, const double* g2) { return g2[f]; }
 F2G_INLINE double gae_keep(float f, const double* g2) { return static_cast<double>(1.f - f) * g2[0]; }
 template <int K, class FD>
-F2G_INLINE void gae_recursion(const float* d, const FD* done, std::size_t T, std::size_t S, double gl, double* A) {
+F2G_INLINE void gae_recursion(const float* d, const FD* done, std::size_t T, std::size_t S, double gl,
+                              double* A) {
   const double g2[2] = {gl, 0.0};
   double a[K];
   for (int k = 0; k < K; ++k) a[k] = 0.0;
@@ -104,7 +105,8 @@ bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float ga
   constexpr std::size_t K = 4;  // rows per block (measured: 4 beats 8 and 16)
   const std::size_t nblocks = (B + K - 1) / K;
   std::vector<char> bad(nblocks, 0);
-  const std::size_t grain = std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(K * T, 1));
+  const std::size_t grain =
+      std::max<std::size_t>(1, (std::size_t{1} << 14) / std::max<std::size_t>(K * T, 1));
   parallel_for(nblocks, threads, grain, [&](std::size_t k0, std::size_t k1) {
     // Scratch row stride: padded when T·4 B is a multiple of 1 KiB, so that the
     // K rows do not fall into the same L1 sets; otherwise S = T and the K rows
@@ -119,7 +121,7 @@ bool gae_batch_major(const GaeInputs& in, std::size_t B, std::size_t T, float ga
       if (!pad) {
         const std::size_t o = b * T;
         chk = gae_delta_only(in.rewards + o, in.values + o, in.next_values + o, flag_row(in.terminated, o),
-                        flag_row(in.done, o), k_n * T, gamma, d.data());
+                             flag_row(in.done, o), k_n * T, gamma, d.data());
       } else {
         for (std::size_t k = 0; k < k_n; ++k) {
           const std::size_t o = (b + k) * T;

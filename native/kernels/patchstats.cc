@@ -23,8 +23,8 @@ void luminance(const std::uint8_t* rgb, std::size_t n, float* y) {
 // Gradient magnitude and orientation-bin split of one row, branch-free so it
 // vectorises: orientation mod pi from a minimax arctangent (|error| < 1e-5 rad).
 F2G_MULTIVERSION
-void row_gradients(const float* up, const float* row, const float* dn, std::size_t W, float bins,
-                   float* mag, float* pos) {
+void row_gradients(const float* up, const float* row, const float* dn, std::size_t W, float bins, float* mag,
+                   float* pos) {
   for (std::size_t x = 0; x < W; ++x) {
     const std::size_t xl = x == 0 ? 0 : x - 1, xr = x + 1 == W ? x : x + 1;
     mag[x] = 0.5f * (row[xr] - row[xl]);  // gx for now
@@ -41,7 +41,10 @@ void row_gradients(const float* up, const float* row, const float* dn, std::size
     const float mx = std::max(ax, gy), mn = std::min(ax, gy);
     const float a = mn / std::max(mx, 1e-30f);
     const float s = a * a;
-    float r = a * (0.99997726f + s * (-0.33262347f + s * (0.19354346f + s * (-0.11643287f + s * (0.05265332f + s * -0.01172120f)))));
+    float r =
+        a *
+        (0.99997726f +
+         s * (-0.33262347f + s * (0.19354346f + s * (-0.11643287f + s * (0.05265332f + s * -0.01172120f)))));
     r = gy > ax ? 1.57079632679f - r : r;
     r = gx < 0.0f ? kPi - r : r;
     r = r >= kPi ? r - kPi : r;
@@ -50,8 +53,8 @@ void row_gradients(const float* up, const float* row, const float* dn, std::size
   }
 }
 
-void one_frame(const std::uint8_t* rgb, std::size_t H, std::size_t W, const PatchStatsParams& p,
-               float* out, std::vector<float>& y, std::vector<float>& mag, std::vector<float>& pos) {
+void one_frame(const std::uint8_t* rgb, std::size_t H, std::size_t W, const PatchStatsParams& p, float* out,
+               std::vector<float>& y, std::vector<float>& mag, std::vector<float>& pos) {
   const std::size_t D = patch_stats_dim(p);
   y.resize(H * W);
   mag.resize(W);
@@ -77,8 +80,12 @@ void one_frame(const std::uint8_t* rgb, std::size_t H, std::size_t W, const Patc
         float* h = hist.data() + j * p.bins;
         for (std::size_t x = x0; x < x1; ++x) {
           const std::uint32_t R = px[3 * x], G = px[3 * x + 1], B = px[3 * x + 2];
-          s0 += R; s1 += G; s2 += B;
-          q0 += R * R; q1 += G * G; q2 += B * B;
+          s0 += R;
+          s1 += G;
+          s2 += B;
+          q0 += R * R;
+          q1 += G * G;
+          q2 += B * B;
           const float fl = std::floor(pos[x]);
           const float frac = pos[x] - fl;
           const long b0 = static_cast<long>(fl);
@@ -88,7 +95,12 @@ void one_frame(const std::uint8_t* rgb, std::size_t H, std::size_t W, const Patc
           h[hi] += mag[x] * frac;
         }
         double* a = acc.data() + j * 6;
-        a[0] += s0; a[1] += s1; a[2] += s2; a[3] += q0; a[4] += q1; a[5] += q2;
+        a[0] += s0;
+        a[1] += s1;
+        a[2] += s2;
+        a[3] += q0;
+        a[4] += q1;
+        a[5] += q2;
       }
     }
     for (std::size_t j = 0; j < p.grid_w; ++j) {

@@ -66,7 +66,8 @@ const std::int8_t* NoiseTable() {
   static const std::vector<std::int8_t> table = [] {
     std::vector<std::int8_t> t(2 * kNoiseLen);
     for (std::size_t i = 0; i < t.size(); ++i)
-      t[i] = static_cast<std::int8_t>(static_cast<int>(Mix(0xC0FFEEULL + i) % (2 * kVisionNoise + 1)) - kVisionNoise);
+      t[i] = static_cast<std::int8_t>(static_cast<int>(Mix(0xC0FFEEULL + i) % (2 * kVisionNoise + 1)) -
+                                      kVisionNoise);
     return t;
   }();
   return table.data();
@@ -178,15 +179,31 @@ InitState init_state(Split split, std::size_t id) {
       s.move_x = std::clamp(m, lo, hi);
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return s;
 }
 
 Batch::Batch(std::size_t n, Split split, std::size_t image, std::size_t horizon, bool render)
-    : n_(n), image_(image), horizon_(horizon), split_(split), render_(render),
-      init_(n), init_id_(n, -1), gx_(n), gz_(n), open_(n), cx_(n), cz_(n), cvz_(n), off_(n),
-      holding_(n), moved_(n), done_(n), t_(n),
+    : n_(n),
+      image_(image),
+      horizon_(horizon),
+      split_(split),
+      render_(render),
+      init_(n),
+      init_id_(n, -1),
+      gx_(n),
+      gz_(n),
+      open_(n),
+      cx_(n),
+      cz_(n),
+      cvz_(n),
+      off_(n),
+      holding_(n),
+      moved_(n),
+      done_(n),
+      t_(n),
       bg_(render ? n * image * image * 3 : 0) {}
 
 // ---- geometry helpers ----
@@ -200,7 +217,7 @@ bool Batch::finger_overlaps_z(std::size_t i) const {
 float Batch::support(std::size_t i, float cx) const {
   const InitState& s = init_[i];
   const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
-  const bool on_left = cx + h > L - kRimW && cx - h < L, on_right = cx + h > R && cx - h < R + kRimW;
+  const bool on_left = cx + h > L - kRimW && cx - h<L, on_right = cx + h> R && cx - h < R + kRimW;
   return on_left || on_right ? kRimH : 0.f;
 }
 
@@ -282,7 +299,8 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
     float nx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
     if (holding_[i]) {
       const auto [lo, hi] = slide_range(i, cx, cz);
-      nx = std::min(std::max(nx, std::max(lo, kGxMin)), std::min(hi, kGxMax));  // bounds may cross at the walls
+      nx = std::min(std::max(nx, std::max(lo, kGxMin)),
+                    std::min(hi, kGxMax));  // bounds may cross at the walls
       cx = nx;
     }
     gx = nx;
@@ -339,7 +357,8 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
 
   // 7. success / horizon
   const float L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
-  const bool placed = !holding_[i] && cz == 0.f && cvz_[i] == 0.f && cx - h >= L - 1e-6f && cx + h <= R + 1e-6f;
+  const bool placed =
+      !holding_[i] && cz == 0.f && cvz_[i] == 0.f && cx - h >= L - 1e-6f && cx + h <= R + 1e-6f;
   if (placed && o >= 1.f) {
     out.success[i] = 1, out.terminated[i] = 1, out.reward[i] = 1.f;
     done_[i] = 1;
@@ -388,7 +407,8 @@ void Batch::draw_background(std::size_t i) {
     std::uint8_t plain[3], striped[3];
     for (int c = 0; c < 3; ++c) {
       plain[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade + 0.5f));
-      striped[c] = static_cast<std::uint8_t>(std::min(255.f, base[c] * shade * (table ? 0.82f : 1.12f) + 0.5f));
+      striped[c] =
+          static_cast<std::uint8_t>(std::min(255.f, base[c] * shade * (table ? 0.82f : 1.12f) + 0.5f));
     }
     std::uint8_t* p = px + static_cast<std::size_t>(y) * S * 3;
     for (int x = 0; x < S; ++x, p += 3) {
@@ -406,8 +426,10 @@ void Batch::draw_background(std::size_t i) {
   cv.Rect(R, R + kRimW, -floor, kRimH, kRim);
   if (s.distractor) {  // a ball resting on the table
     const float cxp = s.dx * S, czp = ty - s.dr * S, r = s.dr * S;
-    for (int y = std::max(0, static_cast<int>(czp - r - 1)); y < std::min(S, static_cast<int>(czp + r + 2)); ++y)
-      for (int x = std::max(0, static_cast<int>(cxp - r - 1)); x < std::min(S, static_cast<int>(cxp + r + 2)); ++x) {
+    for (int y = std::max(0, static_cast<int>(czp - r - 1)); y < std::min(S, static_cast<int>(czp + r + 2));
+         ++y)
+      for (int x = std::max(0, static_cast<int>(cxp - r - 1)); x < std::min(S, static_cast<int>(cxp + r + 2));
+           ++x) {
         const float ddx = x + 0.5f - cxp, ddy = y + 0.5f - czp;
         if (ddx * ddx + ddy * ddy > r * r) continue;
         const float lit = ddx + ddy < -0.6f * r ? 1.25f : 1.f;  // a highlight on the upper left
@@ -439,7 +461,8 @@ void Batch::render(std::size_t i, std::uint8_t* frame) const {
   cv.Rect(gx - g - kFingerW, gx - g, gz, palm, kFinger);
   cv.Rect(gx + g, gx + g + kFingerW, gz, palm, kFinger);
   if (s.noise > 0) {  // the table covers one frame of up to kNoiseLen bytes from any offset
-    const std::uint64_t key = Mix((static_cast<std::uint64_t>(init_id_[i]) << 32) ^ static_cast<std::uint64_t>(t_[i]));
+    const std::uint64_t key =
+        Mix((static_cast<std::uint64_t>(init_id_[i]) << 32) ^ static_cast<std::uint64_t>(t_[i]));
     for (std::size_t k0 = 0; k0 < bytes; k0 += kNoiseLen)
       AddNoise(frame + k0, NoiseTable() + (Mix(key + k0) % kNoiseLen), std::min(kNoiseLen, bytes - k0));
   }
@@ -473,7 +496,8 @@ void Batch::expert(double noise, std::uint64_t seed, float* actions, std::size_t
       } else if (cx - h >= L && cx + h <= R) {
         tz = gz + kMaxStep;  // released into the tray: open and back off upwards
       } else {
-        const float grasp_z = std::max(std::min(cz + 0.3f * size, cz + 0.55f * size), cz + size - kFingerLen + 0.01f);
+        const float grasp_z =
+            std::max(std::min(cz + 0.3f * size, cz + 0.55f * size), cz + size - kFingerLen + 0.01f);
         const float above = cz + size + 0.04f;
         const float g = Gap(open_[i]) / 2;
         if (std::fabs(gx - cx) > 0.01f) {
@@ -497,7 +521,8 @@ void Batch::expert(double noise, std::uint64_t seed, float* actions, std::size_t
       a[1] = Clip1((tz - gz) / kMaxStep);
       a[2] = grip;
       if (noise > 0) {
-        const std::uint64_t key = Mix(seed ^ Mix((static_cast<std::uint64_t>(i) << 20) ^ static_cast<std::uint64_t>(t_[i])));
+        const std::uint64_t key =
+            Mix(seed ^ Mix((static_cast<std::uint64_t>(i) << 20) ^ static_cast<std::uint64_t>(t_[i])));
         for (int k = 0; k < 3; ++k) {
           const double u1 = (static_cast<double>(Mix(key + 2 * k + 1) >> 11) + 1.0) * 0x1.0p-53;
           const double u2 = static_cast<double>(Mix(key + 2 * k + 2) >> 11) * 0x1.0p-53;

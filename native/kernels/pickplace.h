@@ -25,41 +25,41 @@ namespace pickplace {
 
 enum class Split : int { kId = 0, kVision = 1, kSemantic = 2, kExecution = 3 };
 
-constexpr int kNumStages = 5;       // reach, grasp, carry, over goal, placed
-constexpr int kProprioDim = 4;      // gripper x, gripper z, opening, holding
-constexpr int kActionDim = 3;       // dx, dz, grip
+constexpr int kNumStages = 5;   // reach, grasp, carry, over goal, placed
+constexpr int kProprioDim = 4;  // gripper x, gripper z, opening, holding
+constexpr int kActionDim = 3;   // dx, dz, grip
 constexpr std::size_t kSplitSize = 1000;
 
 // Geometry and dynamics (world units; one step = one action).
-constexpr float kMaxStep = 0.04f;       // gripper travel per step at |action| = 1
-constexpr float kOpenRate = 0.25f;      // opening change per step
-constexpr float kGapMin = 0.02f;        // finger gap fully closed
-constexpr float kGapMax = 0.20f;        // finger gap fully open
-constexpr float kFingerW = 0.025f;      // finger width
-constexpr float kFingerLen = 0.09f;     // finger length (fingertip to palm)
+constexpr float kMaxStep = 0.04f;    // gripper travel per step at |action| = 1
+constexpr float kOpenRate = 0.25f;   // opening change per step
+constexpr float kGapMin = 0.02f;     // finger gap fully closed
+constexpr float kGapMax = 0.20f;     // finger gap fully open
+constexpr float kFingerW = 0.025f;   // finger width
+constexpr float kFingerLen = 0.09f;  // finger length (fingertip to palm)
 constexpr float kPalmH = 0.03f;
 constexpr float kArmW = 0.04f;
-constexpr float kGravity = 0.01f;       // per step²
-constexpr float kGraspFrac = 0.6f;      // fingertips at most this far up the cube to hold it
-constexpr float kRimW = 0.02f;          // goal tray rim width
-constexpr float kRimH = 0.035f;         // goal tray rim height
+constexpr float kGravity = 0.01f;   // per step²
+constexpr float kGraspFrac = 0.6f;  // fingertips at most this far up the cube to hold it
+constexpr float kRimW = 0.02f;      // goal tray rim width
+constexpr float kRimH = 0.035f;     // goal tray rim height
 constexpr float kGxMin = 0.06f, kGxMax = 0.94f;
 constexpr float kGzMax = 0.6f;
-constexpr float kTableRow = 0.78f;      // table top at this fraction of the image height
+constexpr float kTableRow = 0.78f;  // table top at this fraction of the image height
 
 /// Appearance and geometry of one initial state (everything a reset needs).
 struct InitState {
   float gx, gz, open;
-  float cx, cs;                 // cube centre x and side
-  float goal_x, goal_w;         // tray centre and inner width
+  float cx, cs;          // cube centre x and side
+  float goal_x, goal_w;  // tray centre and inner width
   std::uint8_t bg[3], table[3], cube[3];
-  int stripes;                  // 0: none; else stripe period in pixels at 64 px
-  int noise;                    // pixel noise amplitude (grey levels): 0 or 12
+  int stripes;  // 0: none; else stripe period in pixels at 64 px
+  int noise;    // pixel noise amplitude (grey levels): 0 or 12
   bool distractor;
-  float dx, dr;                 // distractor ball centre x and radius
+  float dx, dr;  // distractor ball centre x and radius
   std::uint8_t dcol[3];
-  int move_t;                   // step at which the cube is moved (-1: never)
-  float move_x;                 // where it is moved to
+  int move_t;    // step at which the cube is moved (-1: never)
+  float move_x;  // where it is moved to
 };
 
 /// The initial state `id` (< kSplitSize) of `split`.
@@ -68,7 +68,7 @@ InitState init_state(Split split, std::size_t id);
 /// Output views the kernel writes (all length N, frames N*S*S*3).
 struct Outputs {
   std::uint8_t* frames = nullptr;
-  float* proprio = nullptr;         // [N, kProprioDim]
+  float* proprio = nullptr;  // [N, kProprioDim]
   float* reward = nullptr;
   std::uint8_t* terminated = nullptr;
   std::uint8_t* truncated = nullptr;
@@ -128,7 +128,7 @@ class Batch {
   std::vector<float> gx_, gz_, open_, cx_, cz_, cvz_, off_;
   std::vector<std::uint8_t> holding_, moved_, done_;
   std::vector<std::int32_t> t_;
-  std::vector<std::uint8_t> bg_;   // [N, S, S, 3] static background per env
+  std::vector<std::uint8_t> bg_;  // [N, S, S, 3] static background per env
 };
 
 /// Index of the split named `name`, or -1.

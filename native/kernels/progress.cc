@@ -39,8 +39,8 @@ F2G_MULTIVERSION void NormsImpl(const float* g, std::size_t N, std::size_t D, do
 // cases of docs/progress.md: both patches zero → cos 1, one zero → cos 0.
 // NaN/Inf anywhere in either patch gives NaN (even where a zero patch would
 // make the product 0), so the caller can report the frame.
-F2G_MULTIVERSION __attribute__((noinline)) double PatchTermWide(const float* xp, const float* gp, double gnorm,
-                                                                std::size_t D, double beta) {
+F2G_MULTIVERSION __attribute__((noinline)) double PatchTermWide(const float* xp, const float* gp,
+                                                                double gnorm, std::size_t D, double beta) {
   double dot = 0.0, nx = 0.0, l1 = 0.0;
 #pragma omp simd reduction(+ : dot, nx, l1)
   for (std::size_t i = 0; i < D; ++i) {
@@ -52,10 +52,8 @@ F2G_MULTIVERSION __attribute__((noinline)) double PatchTermWide(const float* xp,
   if (!std::isfinite(nx) || !std::isfinite(l1) || !std::isfinite(gnorm))
     return std::numeric_limits<double>::quiet_NaN();
   double cosv;
-  if (nx == 0.0 || gnorm == 0.0)
-    cosv = (nx == 0.0 && gnorm == 0.0) ? 1.0 : 0.0;
-  else
-    cosv = std::clamp(dot / (std::sqrt(nx) * gnorm), -1.0, 1.0);
+  if (nx == 0.0 || gnorm == 0.0) cosv = (nx == 0.0 && gnorm == 0.0) ? 1.0 : 0.0;
+  else cosv = std::clamp(dot / (std::sqrt(nx) * gnorm), -1.0, 1.0);
   return cosv * std::exp(-beta * l1);
 }
 
@@ -74,7 +72,8 @@ inline __attribute__((always_inline)) double PatchTerm(const float* xp, const fl
   }
   constexpr double kWideNormBelow = 0x1p-30;  // √kWideBelow
   if (__builtin_expect(!(nx >= kWideBelow && std::isfinite(nx) && std::isfinite(dot) && std::isfinite(l1) &&
-                         gnorm >= kWideNormBelow && std::isfinite(gnorm)), 0))
+                         gnorm >= kWideNormBelow && std::isfinite(gnorm)),
+                       0))
     return PatchTermWide(xp, gp, gnorm, D, beta);
   const double denom = std::sqrt(static_cast<double>(nx)) * gnorm;
   // cos ∈ [−1, 1] mathematically; clamping only removes rounding overshoot.
@@ -82,8 +81,8 @@ inline __attribute__((always_inline)) double PatchTerm(const float* xp, const fl
   return cosv * std::exp(-beta * static_cast<double>(l1));
 }
 
-F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const double* gn,
-                                  std::size_t N, std::size_t D, double lambda) {
+F2G_MULTIVERSION double FrameImpl(const float* x, const float* g, const double* gn, std::size_t N,
+                                  std::size_t D, double lambda) {
   const double beta = lambda / static_cast<double>(D);
   double total = 0.0;
   for (std::size_t p = 0; p < N; ++p) total += PatchTerm(x + p * D, g + p * D, gn[p], D, beta);
@@ -130,13 +129,13 @@ void goal_norms(const float* goal, std::size_t N, std::size_t D, double* norms) 
   NormsImpl(goal, N, D, norms);
 }
 
-double frame_similarity(const float* frame, const float* goal, const double* goal_norm,
-                        std::size_t N, std::size_t D, double lambda) {
+double frame_similarity(const float* frame, const float* goal, const double* goal_norm, std::size_t N,
+                        std::size_t D, double lambda) {
   return FrameImpl(frame, goal, goal_norm, N, D, lambda);
 }
 
-void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D,
-                      const float* goal, double lambda, float* out, std::size_t threads) {
+void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D, const float* goal,
+                      double lambda, float* out, std::size_t threads) {
   std::vector<double> gn(N);
   goal_norms(goal, N, D, gn.data());
   const std::size_t frame = N * D;
@@ -147,8 +146,8 @@ void patch_similarity(const float* features, std::size_t T, std::size_t N, std::
   });
 }
 
-void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w,
-                    float* out, std::size_t threads) {
+void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w, float* out,
+                    std::size_t threads) {
   if (w < 2 || L < w) return;
   const std::size_t P = L - w + 1;
   const double kbar = (static_cast<double>(w) - 1.0) / 2.0;
@@ -175,10 +174,9 @@ void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size
   });
 }
 
-std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N,
-                              std::size_t D, const ProgressParams& p, float* values,
-                              float* similarity, std::vector<Segment>& segments,
-                              std::size_t threads) {
+std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N, std::size_t D,
+                              const ProgressParams& p, float* values, float* similarity,
+                              std::vector<Segment>& segments, std::size_t threads) {
   segments.clear();
   if (T == 0) return -1;
   const std::size_t frame = N * D;
@@ -245,8 +243,8 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
     }
     const double range = static_cast<double>(mx) - static_cast<double>(mn);
     for (std::size_t j = cut; j <= gu; ++j)
-      values[j] = range < 1e-12 ? 1.0f
-                                : static_cast<float>((static_cast<double>(similarity[j]) - mn) / range);
+      values[j] =
+          range < 1e-12 ? 1.0f : static_cast<float>((static_cast<double>(similarity[j]) - mn) / range);
     segments.push_back({static_cast<std::int64_t>(cut), g});
     g = static_cast<std::int64_t>(cut) - 1;
   }

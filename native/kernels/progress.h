@@ -30,27 +30,26 @@ void goal_norms(const float* goal, std::size_t N, std::size_t D, double* norms);
 /// cos is scale-free: no floor on ‖x‖·‖g‖; a zero patch against a zero patch
 /// has cos 1, a zero patch against a non-zero one cos 0 (docs/progress.md).
 /// Every finite input gives a finite result; NaN/Inf in either frame gives NaN.
-double frame_similarity(const float* frame, const float* goal, const double* goal_norm,
-                        std::size_t N, std::size_t D, double lambda);
+double frame_similarity(const float* frame, const float* goal, const double* goal_norm, std::size_t N,
+                        std::size_t D, double lambda);
 
 /// out[t] = S(features[t], goal) for t in [0, T), frames split over the pool.
-void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D,
-                      const float* goal, double lambda, float* out, std::size_t threads);
+void patch_similarity(const float* features, std::size_t T, std::size_t N, std::size_t D, const float* goal,
+                      double lambda, float* out, std::size_t threads);
 
 /// Least-squares slopes of every length-w window of each row of `series`
 /// [B, L] against k = 0..w-1; out is [B, L-w+1]. O(L) per row (running sums).
-void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w,
-                    float* out, std::size_t threads);
+void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w, float* out,
+                    std::size_t threads);
 
 /// Segmentation + structural values (SPEC §2-3) for one episode.
 /// Writes values[T] and similarity[T] (similarity to each frame's subgoal) and
 /// fills `segments` in temporal order. Extra memory: the N goal norms only.
 /// Returns the first frame whose similarity is not finite (NaN/Inf in the
 /// features), or -1 when every value is finite.
-std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N,
-                              std::size_t D, const ProgressParams& p, float* values,
-                              float* similarity, std::vector<Segment>& segments,
-                              std::size_t threads);
+std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N, std::size_t D,
+                              const ProgressParams& p, float* values, float* similarity,
+                              std::vector<Segment>& segments, std::size_t threads);
 
 /// Baseline "Steps-To-Go" target: V(t) = t / (T-1), V = [1] when T = 1.
 void steps_to_go(std::size_t T, float* out);

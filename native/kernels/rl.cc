@@ -216,8 +216,8 @@ F2G_INLINE float huber_or_sq(float e, float delta) {
 }
 
 template <bool kMask, bool kOld, class FM>
-F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m,
-                               std::size_t T, float clip, float delta) {
+F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, const FM* m, std::size_t T,
+                               float clip, float delta) {
   RowSums s;
   float lb[kChunk];
   for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
@@ -254,8 +254,8 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
   return s;
 }
 
-F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* ov, FlagView m,
-                                   std::size_t T, float clip, float delta) {
+F2G_MULTIVERSION RowSums value_row(const float* v, const float* R, const float* ov, FlagView m, std::size_t T,
+                                   float clip, float delta) {
   if (ov) {
     if (m.u8) return value_row_t<true, true>(v, R, ov, m.u8, T, clip, delta);
     if (m.f32) return value_row_t<true, true>(v, R, ov, m.f32, T, clip, delta);
@@ -321,7 +321,8 @@ LossResult per_row_loss(std::size_t B, std::size_t T, Aggregation agg, std::size
 
 // Masked statistics in chunks (as the loss rows): float mask, float terms
 // into a buffer, one double reduction per loop.
-F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, double& s, double& cnt, float& chk) {
+F2G_MULTIVERSION void masked_sum(const float* x, FlagView m, std::size_t n, double& s, double& cnt,
+                                 float& chk) {
   double a = 0, c = 0;
   float k = 0;
   float mb[kChunk], xb[kChunk];
@@ -365,7 +366,8 @@ F2G_MULTIVERSION double masked_sq(const float* x, FlagView m, std::size_t n, dou
   return q;
 }
 
-F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, double mean, double inv, float* out) {
+F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, double mean, double inv,
+                                    float* out) {
   float mb[kChunk];
   for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
     const std::size_t len = std::min(kChunk, n - c0);
@@ -407,8 +409,8 @@ std::int64_t locate_bad_flag(FlagView f, std::size_t n) {
   return -1;
 }
 
-bool shape_terminal_rewards(const std::uint8_t* success, const float* v, std::size_t n,
-                            double failure_scale, float* out) {
+bool shape_terminal_rewards(const std::uint8_t* success, const float* v, std::size_t n, double failure_scale,
+                            float* out) {
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(v[i])) return false;
     const double y = success[i] ? 1.0 : 0.0;
@@ -440,7 +442,8 @@ bool grpo_advantages(const float* R, std::size_t n, std::size_t g, double eps, S
     if (kind != StdKind::kNone) denom = (scale == Scale::kBatch ? batch_std : ms.std) + eps;
     for (std::size_t i = i0; i < i0 + g; ++i)
       // Size-1 groups, and all-equal groups with ε = 0 (0/0), give 0.
-      out[i] = g == 1 || denom == 0.0 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
+      out[i] =
+          g == 1 || denom == 0.0 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - ms.mean) / denom);
   }
   return true;
 }
@@ -542,9 +545,8 @@ LossResult clipped_value_loss(const float* v, const float* R, const float* ov, F
 LossResult kl_penalty(const float* lp, const float* ref, FlagView m, std::size_t B, std::size_t T,
                       KlEstimator est, Aggregation agg, std::size_t threads) {
   const int e = est == KlEstimator::kK1 ? 0 : est == KlEstimator::kK2 ? 1 : 2;
-  LossResult r = per_row_loss(B, T, agg, threads, [&](std::size_t o) {
-    return kl_row(lp + o, ref + o, flag_row(m, o), T, e);
-  });
+  LossResult r = per_row_loss(B, T, agg, threads,
+                              [&](std::size_t o) { return kl_row(lp + o, ref + o, flag_row(m, o), T, e); });
   r.clip_fraction = r.dual_clip_fraction = r.approx_kl = 0;
   return r;
 }

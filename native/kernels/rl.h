@@ -42,13 +42,13 @@ std::int64_t locate_bad_flag(FlagView f, std::size_t n);
 
 /// R_i = y_i + (1 − y_i) · failure_scale · clamp(v_i, 0, 1)   (SPEC §5).
 /// `success` must hold 0/1. Returns false if some v_i is NaN/Inf.
-bool shape_terminal_rewards(const std::uint8_t* success, const float* terminal_values,
-                            std::size_t n, double failure_scale, float* out);
+bool shape_terminal_rewards(const std::uint8_t* success, const float* terminal_values, std::size_t n,
+                            double failure_scale, float* out);
 
 /// out[B,horizon] = 0 except out[i, lengths[i]−1] = R[i]. Requires
 /// 1 ≤ lengths[i] ≤ horizon (unchecked).
-void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B,
-                      std::size_t horizon, float* out, std::size_t threads);
+void terminal_rewards(const std::int32_t* lengths, const float* R, std::size_t B, std::size_t horizon,
+                      float* out, std::size_t threads);
 
 // ---------------------------------------------------------------- §6 GAE
 
@@ -94,24 +94,23 @@ enum class Scale { kGroup, kBatch };
 /// 'batch'). A group of size 1 gives 0 (its sample std is defined as 0), and
 /// so does a zero denominator (all-equal rewards with ε = 0): never NaN.
 /// Returns false if some R_i is NaN/Inf.
-bool grpo_advantages(const float* R, std::size_t n, std::size_t group_size, double epsilon,
-                     StdKind std_kind, Scale scale, float* out);
+bool grpo_advantages(const float* R, std::size_t n, std::size_t group_size, double epsilon, StdKind std_kind,
+                     Scale scale, float* out);
 
 struct GroupStats {
   std::size_t zero_std_groups = 0;  // groups whose rewards are all equal
   double mean_std = 0;              // mean over groups of the group std
 };
 /// Spread of each group (std_kind kNone is treated as kSample).
-GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t group_size,
-                            StdKind std_kind);
+GroupStats grpo_group_stats(const float* R, std::size_t n, std::size_t group_size, StdKind std_kind);
 
 /// out[i,t] = γ^{L_i−1−t} · adv[i] for t < L_i, 0 otherwise (SPEC §7).
 /// Requires 1 ≤ lengths[i] ≤ horizon. Extra memory: max(lengths) doubles.
 /// With `out_zeroed` (out is known to hold zeros) the tail beyond L_i is
 /// not written, so a large fresh output is touched only where it is used.
 /// Returns false if some adv[i] is NaN/Inf.
-bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B,
-                     std::size_t horizon, double gamma, float* out, std::size_t threads, bool out_zeroed);
+bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t B, std::size_t horizon,
+                     double gamma, float* out, std::size_t threads, bool out_zeroed);
 
 struct WhitenStats {
   double mean = 0, std = 0;
@@ -157,9 +156,9 @@ struct SurrogateParams {
 /// PPO/GRPO clipped surrogate (SPEC §8) with ρ = exp(logπ − logπ_old):
 ///   ℓ = −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)·A);  where A < 0 and c > 1:
 ///   ℓ ← min(ℓ, c·|A|).  All inputs [B,T].
-LossResult clipped_surrogate(const float* log_probs, const float* old_log_probs,
-                             const float* advantages, FlagView mask, std::size_t B,
-                             std::size_t T, const SurrogateParams& p, std::size_t threads);
+LossResult clipped_surrogate(const float* log_probs, const float* old_log_probs, const float* advantages,
+                             FlagView mask, std::size_t B, std::size_t T, const SurrogateParams& p,
+                             std::size_t threads);
 
 /// Every field is set by the caller (the defaults live in TypeScript only).
 struct ValueLossParams {
@@ -173,15 +172,14 @@ struct ValueLossParams {
 /// (else V itself) and ℓ = max(f(V − R), f(V_c − R)) (PPO2 / CleanRL).
 /// `old_values` may be null when clip = 0.
 LossResult clipped_value_loss(const float* values, const float* returns, const float* old_values,
-                              FlagView mask, std::size_t B, std::size_t T,
-                              const ValueLossParams& p, std::size_t threads);
+                              FlagView mask, std::size_t B, std::size_t T, const ValueLossParams& p,
+                              std::size_t threads);
 
 enum class KlEstimator { kK1, kK2, kK3 };
 /// KL(π‖π_ref) estimators per step with x = logπ − logπ_ref (Schulman 2020):
 ///   k1 = x,  k2 = ½x²,  k3 = (e^{−x} − 1) + x.  Aggregated like the losses.
-LossResult kl_penalty(const float* log_probs, const float* ref_log_probs, FlagView mask,
-                      std::size_t B, std::size_t T, KlEstimator est, Aggregation agg,
-                      std::size_t threads);
+LossResult kl_penalty(const float* log_probs, const float* ref_log_probs, FlagView mask, std::size_t B,
+                      std::size_t T, KlEstimator est, Aggregation agg, std::size_t threads);
 
 }  // namespace rl
 }  // namespace f2g

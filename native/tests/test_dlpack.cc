@@ -19,10 +19,10 @@ static_assert(sizeof(void*) == 8, "these layout checks are for 64-bit platforms"
 static_assert(sizeof(DLDevice) == 8 && offsetof(DLDevice, device_id) == 4, "DLDevice");
 static_assert(sizeof(DLDataType) == 4 && offsetof(DLDataType, bits) == 1 && offsetof(DLDataType, lanes) == 2,
               "DLDataType");
-static_assert(offsetof(DLTensor, data) == 0 && offsetof(DLTensor, device) == 8 && offsetof(DLTensor, ndim) == 16 &&
-                  offsetof(DLTensor, dtype) == 20 && offsetof(DLTensor, shape) == 24 &&
-                  offsetof(DLTensor, strides) == 32 && offsetof(DLTensor, byte_offset) == 40 &&
-                  sizeof(DLTensor) == 48,
+static_assert(offsetof(DLTensor, data) == 0 && offsetof(DLTensor, device) == 8 &&
+                  offsetof(DLTensor, ndim) == 16 && offsetof(DLTensor, dtype) == 20 &&
+                  offsetof(DLTensor, shape) == 24 && offsetof(DLTensor, strides) == 32 &&
+                  offsetof(DLTensor, byte_offset) == 40 && sizeof(DLTensor) == 48,
               "DLTensor");
 static_assert(offsetof(DLManagedTensor, manager_ctx) == 48 && offsetof(DLManagedTensor, deleter) == 56 &&
                   sizeof(DLManagedTensor) == 64,
@@ -90,7 +90,7 @@ TEST(check_dtypes) {
   CHECK_EQ(c.dtype, 2);
   CHECK_EQ(c.bytes, std::size_t{24});
   const DLDataType bad[] = {{kDLFloat, 64, 1}, {kDLFloat, 16, 1}, {kDLBfloat, 16, 1}, {kDLInt, 8, 1},
-                            {kDLUInt, 32, 1},  {kDLBool, 8, 1},   {kDLFloat, 32, 4}, {kDLInt, 64, 1}};
+                            {kDLUInt, 32, 1},  {kDLBool, 8, 1},   {kDLFloat, 32, 4},  {kDLInt, 64, 1}};
   for (const DLDataType& d : bad) {
     f.t.dtype = d;
     c = check(f.t);

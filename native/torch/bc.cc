@@ -21,14 +21,17 @@ const char* kStopped = "; training was stopped before that step and the policy i
 }  // namespace
 
 BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const torch::Tensor& actions,
-                             const BcOptions& o, const std::function<void(int64_t, int64_t, double)>& progress) {
+                             const BcOptions& o,
+                             const std::function<void(int64_t, int64_t, double)>& progress) {
   TorchThreadsHere();
   const PolicySpec& spec = policy.spec();
   if (o.mse && spec.categorical)
-    throw std::invalid_argument("Expected a Gaussian head for loss 'mse' but the policy is categorical; use loss 'nll'");
+    throw std::invalid_argument(
+        "Expected a Gaussian head for loss 'mse' but the policy is categorical; use loss 'nll'");
   const int64_t n = obs.size(0);
   if (o.distributed && !dist::IsInitialized())
-    throw std::runtime_error("fitBehaviourCloning: distributed is set but no process group is initialised; call initDistributed() first");
+    throw std::runtime_error(
+        "fitBehaviourCloning: distributed is set but no process group is initialised; call initDistributed() first");
   if (n < 1 && !o.distributed) throw std::invalid_argument("Expected at least one demonstration step");
   std::vector<torch::Tensor> params = policy.ActorParams();
   if (params.empty()) throw std::invalid_argument("The policy has no trainable actor parameters");
@@ -90,26 +93,30 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
           torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
           std::vector<double> part{0.0};
           if (idx.size(0) > 0) {
-            torch::Tensor loss = loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).sum() / count;
+            torch::Tensor loss =
+                loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).sum() / count;
             part[0] = loss.item<double>();
             if (std::isfinite(part[0])) loss.backward();
           }
           dist::AllReduceSum(part, "fitBehaviourCloning (minibatch loss)");
           value = part[0];
           if (!std::isfinite(value))
-            throw NonFiniteError("Non-finite loss (" + Num(value) + ") summed over the ranks at " + where(e, s) + kStopped);
+            throw NonFiniteError("Non-finite loss (" + Num(value) + ") summed over the ranks at " +
+                                 where(e, s) + kStopped);
           dist::AllReduceGradients(params, "fitBehaviourCloning (gradient all-reduce)");
         } else {
           torch::Tensor idx = perm.slice(0, lo, hi);
           torch::Tensor loss = loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).mean();
           value = loss.item<double>();
-          if (!std::isfinite(value)) throw NonFiniteError("Non-finite loss (" + Num(value) + ") at " + where(e, s) + kStopped);
+          if (!std::isfinite(value))
+            throw NonFiniteError("Non-finite loss (" + Num(value) + ") at " + where(e, s) + kStopped);
           loss.backward();
         }
         const double norm = std::sqrt(GradNormSquared(params));
         if (!std::isfinite(norm)) {
           const int64_t i = FirstNonFinite(params, true);
-          throw NonFiniteError((i >= 0 ? "Non-finite gradient of " + param_name(i) : std::string("Non-finite total gradient norm")) +
+          throw NonFiniteError((i >= 0 ? "Non-finite gradient of " + param_name(i)
+                                       : std::string("Non-finite total gradient norm")) +
                                (o.distributed ? " summed over the ranks" : "") + " at " + where(e, s) +
                                " (total gradient norm " + Num(norm) + ")" + kStopped);
         }
@@ -123,8 +130,8 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
     }
     const int64_t bad = FirstNonFinite(params, false);
     if (bad >= 0)
-      throw NonFiniteError("Non-finite weight " + param_name(bad) + " after " + where(o.epochs - 1, per_epoch - 1) +
-                           "; the policy is as before the call");
+      throw NonFiniteError("Non-finite weight " + param_name(bad) + " after " +
+                           where(o.epochs - 1, per_epoch - 1) + "; the policy is as before the call");
   } catch (...) {
     snapshot.Restore();
     throw;

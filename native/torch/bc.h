@@ -38,6 +38,7 @@ struct BcResult {
 /// LoRA attached; never the critic) on (obs [N, obs_dim], actions [N, width]).
 /// `progress(epoch, epochs, loss)` is called after each epoch.
 BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const torch::Tensor& actions,
-                             const BcOptions& o, const std::function<void(int64_t, int64_t, double)>& progress);
+                             const BcOptions& o,
+                             const std::function<void(int64_t, int64_t, double)>& progress);
 
 }  // namespace f2g

@@ -13,9 +13,9 @@
 namespace f2g {
 namespace {
 
-constexpr std::size_t kAlign = 64;              // c10's CPU alignment
-constexpr std::size_t kHeader = kAlign;         // block size stored before the data
-constexpr std::size_t kMinCached = 64 * 1024;   // smaller blocks stay with malloc
+constexpr std::size_t kAlign = 64;             // c10's CPU alignment
+constexpr std::size_t kHeader = kAlign;        // block size stored before the data
+constexpr std::size_t kMinCached = 64 * 1024;  // smaller blocks stay with malloc
 constexpr std::size_t kRound = 4096;
 
 struct Cache {

@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <sstream>
@@ -20,7 +20,6 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #endif
-
 
 namespace f2g {
 namespace dist {
@@ -88,7 +87,9 @@ void Broadcast(torch::Tensor, int64_t, const char*) { throw std::runtime_error(k
 torch::Tensor AllGather(const torch::Tensor&, const char*) { throw std::runtime_error(kNoDist); }
 void Barrier() { throw std::runtime_error(kNoDist); }
 void BroadcastTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
-void AllReduceGradients(const std::vector<torch::Tensor>&, const char*, std::size_t) { throw std::runtime_error(kNoDist); }
+void AllReduceGradients(const std::vector<torch::Tensor>&, const char*, std::size_t) {
+  throw std::runtime_error(kNoDist);
+}
 void AllReduceSum(std::vector<double>&, const char*) { throw std::runtime_error(kNoDist); }
 std::vector<int64_t> GatherSizes(int64_t, const char*) { throw std::runtime_error(kNoDist); }
 void CheckSameTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
@@ -134,7 +135,8 @@ State& Require(const char* what) {
 
 std::string Ranks(const std::vector<int64_t>& v) {
   std::string s;
-  for (std::size_t i = 0; i < v.size(); ++i) s += (i ? (i + 1 == v.size() ? " and " : ", ") : "") + std::to_string(v[i]);
+  for (std::size_t i = 0; i < v.size(); ++i)
+    s += (i ? (i + 1 == v.size() ? " and " : ", ") : "") + std::to_string(v[i]);
   return s;
 }
 
@@ -173,18 +175,18 @@ std::string Diagnose(State& s) {
       if (at != std::string::npos && who.substr(at + 1) == s.host) {
         const long pid = std::stol(who.substr(0, at));
         if (pid > 0 && ProcessGone(static_cast<pid_t>(pid))) {
-          parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) + ") exited after collective #" +
-                          std::to_string(seq));
+          parts.push_back("rank " + std::to_string(r) + " (process " + std::to_string(pid) +
+                          ") exited after collective #" + std::to_string(seq));
           continue;
         }
       }
       if (seq < s.seq)
-        parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" + std::to_string(seq) +
-                        ", this one is #" + std::to_string(s.seq) + ")");
+        parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" +
+                        std::to_string(seq) + ", this one is #" + std::to_string(s.seq) + ")");
     } catch (const std::exception&) {
       if (s.rank != 0) {
-        parts.push_back("rank 0 (which hosts the rendezvous store at " + s.addr + ":" + std::to_string(s.port) +
-                        ") is unreachable");
+        parts.push_back("rank 0 (which hosts the rendezvous store at " + s.addr + ":" +
+                        std::to_string(s.port) + ") is unreachable");
         break;
       }
     }
@@ -202,8 +204,8 @@ template <class F>
 void Run(const char* what, F&& issue, double bytes = 0) {
   State& s = Require(what);
   if (!s.broken.empty())
-    throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" + s.broken +
-                             "); call destroyDistributed() and initDistributed() again");
+    throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" +
+                             s.broken + "); call destroyDistributed() and initDistributed() again");
   ++s.seq;
   // Test hook: FEAT2GO_DIST_FAULT_AT=N makes this process's N-th collective
   // fail before it starts, as if its link broke (fault-handling tests).
@@ -220,8 +222,9 @@ void Run(const char* what, F&& issue, double bytes = 0) {
     s.store->set(SeqKey(s.rank), Bytes(std::to_string(s.seq)));
   } catch (const std::exception& e) {
     s.broken = std::string(what) + " could not reach the rendezvous store";
-    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(s.rank) + ": rank 0 (which hosts the rendezvous store at " +
-                             s.addr + ":" + std::to_string(s.port) + ") is unreachable. Cause: " + FirstLine(e.what()));
+    throw std::runtime_error(std::string(what) + " failed on rank " + std::to_string(s.rank) +
+                             ": rank 0 (which hosts the rendezvous store at " + s.addr + ":" +
+                             std::to_string(s.port) + ") is unreachable. Cause: " + FirstLine(e.what()));
   }
   try {
     const auto t0 = std::chrono::steady_clock::now();
@@ -240,10 +243,14 @@ void Run(const char* what, F&& issue, double bytes = 0) {
 
 c10d::ReduceOp ToC10d(Op op) {
   switch (op) {
-    case Op::kMax: return c10d::ReduceOp::MAX;
-    case Op::kMin: return c10d::ReduceOp::MIN;
-    case Op::kProduct: return c10d::ReduceOp::PRODUCT;
-    default: return c10d::ReduceOp::SUM;
+    case Op::kMax:
+      return c10d::ReduceOp::MAX;
+    case Op::kMin:
+      return c10d::ReduceOp::MIN;
+    case Op::kProduct:
+      return c10d::ReduceOp::PRODUCT;
+    default:
+      return c10d::ReduceOp::SUM;
   }
 }
 
@@ -251,26 +258,35 @@ void RawAllReduce(torch::Tensor t, c10d::ReduceOp op, const char* what) {
   std::vector<at::Tensor> v{t};
   c10d::AllreduceOptions o;
   o.reduceOp = op;
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); }, static_cast<double>(t.nbytes()));
+  Run(
+      what, [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); }, static_cast<double>(t.nbytes()));
 }
 
 torch::Tensor RawAllGather(const torch::Tensor& t, const char* what, int64_t world) {
   std::vector<at::Tensor> in{t};
   std::vector<std::vector<at::Tensor>> out(1);
   for (int64_t r = 0; r < world; ++r) out[0].push_back(torch::empty_like(t));
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.allgather(out, in); }, static_cast<double>(t.nbytes()));
+  Run(
+      what, [&](c10d::ProcessGroup& pg) { return pg.allgather(out, in); }, static_cast<double>(t.nbytes()));
   return torch::cat(out[0]);
 }
 
 const char* TypeName(c10::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return "Float32";
-    case torch::kFloat64: return "Float64";
-    case torch::kInt32: return "Int32";
-    case torch::kInt64: return "BigInt64";
-    case torch::kInt8: return "Int8";
-    case torch::kUInt8: return "Uint8";
-    default: return "other";
+    case torch::kFloat32:
+      return "Float32";
+    case torch::kFloat64:
+      return "Float64";
+    case torch::kInt32:
+      return "Int32";
+    case torch::kInt64:
+      return "BigInt64";
+    case torch::kInt8:
+      return "Int8";
+    case torch::kUInt8:
+      return "Uint8";
+    default:
+      return "other";
   }
 }
 
@@ -289,8 +305,8 @@ void Agree(const torch::Tensor& t, int64_t extra, const char* what) {
   std::ostringstream m;
   m << what << ": the ranks disagree on their arguments:";
   for (int64_t r = 0; r < s.world; ++r) {
-    m << (r ? "," : "") << " rank " << r << " passed a " << TypeName(static_cast<c10::ScalarType>(a[r][1])) << "Array("
-      << a[r][0] << ")";
+    m << (r ? "," : "") << " rank " << r << " passed a " << TypeName(static_cast<c10::ScalarType>(a[r][1]))
+      << "Array(" << a[r][0] << ")";
     if (std::string(what) == "broadcast") m << " with root " << a[r][2];
   }
   throw std::invalid_argument(m.str());
@@ -309,13 +325,16 @@ std::vector<std::string> Backends() { return {"gloo"}; }
 void Init(const InitOptions& o) {
   {
     std::lock_guard<std::mutex> l(g_mu);
-    if (g_state) throw std::runtime_error("initDistributed: a process group is already initialised; call destroyDistributed() first");
+    if (g_state)
+      throw std::runtime_error(
+          "initDistributed: a process group is already initialised; call destroyDistributed() first");
   }
   if (o.backend == "nccl")
     throw std::invalid_argument(
         "initDistributed: backend 'nccl' needs a CUDA build of libtorch with NCCL; this build of feat2go has 'gloo' only");
   if (o.backend != "gloo")
-    throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" + o.backend + "'");
+    throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" +
+                                o.backend + "'");
   // One deadline for the whole rendezvous, counted from this call.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   auto s = std::make_unique<State>();
@@ -340,23 +359,27 @@ void Init(const InitOptions& o) {
     s->store = c10::make_intrusive<c10d::TCPStore>(o.master_addr, so);
   } catch (const std::exception& e) {
     if (o.rank == 0)
-      throw std::runtime_error("initDistributed: rank 0 could not open the rendezvous store on " + where +
-                               " (is the port in use? choose another masterPort). Cause: " + FirstLine(e.what()));
-    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " could not reach the rendezvous store on " +
-                             where + " within " + std::to_string(o.timeout_ms) +
-                             " ms (rank 0 hosts it: did it start, with the same masterAddr/masterPort?). Cause: " +
-                             FirstLine(e.what()));
+      throw std::runtime_error(
+          "initDistributed: rank 0 could not open the rendezvous store on " + where +
+          " (is the port in use? choose another masterPort). Cause: " + FirstLine(e.what()));
+    throw std::runtime_error(
+        "initDistributed: rank " + std::to_string(o.rank) + " could not reach the rendezvous store on " +
+        where + " within " + std::to_string(o.timeout_ms) +
+        " ms (rank 0 hosts it: did it start, with the same masterAddr/masterPort?). Cause: " +
+        FirstLine(e.what()));
   }
   const std::string me = std::to_string(getpid()) + "@" + s->host;
   const std::string got = Str(s->store->compareSet(WhoKey(o.rank), {}, Bytes(me)));
   if (got != me)
-    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " is already taken by process " + got +
+    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) +
+                             " is already taken by process " + got +
                              " (two processes were given the same rank)");
   const std::string ws = std::to_string(o.world_size);
   const std::string their = Str(s->store->compareSet("f2g/world", {}, Bytes(ws)));
   if (their != ws)
-    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) + ") has worldSize " + ws +
-                             " but another rank has " + their + " (every rank must be given the same worldSize)");
+    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) + ") has worldSize " +
+                             ws + " but another rank has " + their +
+                             " (every rank must be given the same worldSize)");
   s->store->set(SeqKey(o.rank), Bytes("0"));
   // Wait for every rank to register, naming the ones that never came.
   std::vector<std::string> keys;
@@ -381,36 +404,36 @@ void Init(const InitOptions& o) {
       }
     } catch (const std::exception& e) {
       // The store went away: rank 0 gave up (its timeout passed first) or exited.
-      throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) + " lost the rendezvous store on " + where +
-                               " while waiting for " +
-                               (missing.empty() ? std::string("the other ranks")
-                                                : "rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing)) +
-                               " to join (rank 0 gives up after timeoutMs " + std::to_string(o.timeout_ms) +
-                               ", or it exited). Cause: " + FirstLine(e.what()));
+      throw std::runtime_error(
+          "initDistributed: rank " + std::to_string(o.rank) + " lost the rendezvous store on " + where +
+          " while waiting for " +
+          (missing.empty() ? std::string("the other ranks")
+                           : "rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing)) +
+          " to join (rank 0 gives up after timeoutMs " + std::to_string(o.timeout_ms) +
+          ", or it exited). Cause: " + FirstLine(e.what()));
     }
     if (all) break;
     if (late)
-      throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") + Ranks(missing) +
-                               " did not join within " + std::to_string(o.timeout_ms) + " ms (worldSize " + ws +
-                               ", rendezvous store " + where + ")");
+      throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") +
+                               Ranks(missing) + " did not join within " + std::to_string(o.timeout_ms) +
+                               " ms (worldSize " + ws + ", rendezvous store " + where + ")");
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   auto opts = c10d::ProcessGroupGloo::Options::create(s->timeout);
   const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
   const bool loopback = o.master_addr.rfind("127.", 0) == 0 || o.master_addr == "localhost";
   try {
-    if (ifname && *ifname)
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    else if (loopback)
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
-    else
-      opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    if (ifname && *ifname) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+    else if (loopback) opts->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    else opts->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     opts->threads = 2;
-    s->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(c10::make_intrusive<c10d::PrefixStore>("f2g/pg", s->store),
-                                                         static_cast<int>(o.rank), static_cast<int>(o.world_size), opts);
+    s->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        c10::make_intrusive<c10d::PrefixStore>("f2g/pg", s->store), static_cast<int>(o.rank),
+        static_cast<int>(o.world_size), opts);
   } catch (const std::exception& e) {
-    throw std::runtime_error("initDistributed: the Gloo process group could not connect rank " + std::to_string(o.rank) +
-                             " to its peers within " + std::to_string(o.timeout_ms) + " ms. Cause: " + FirstLine(e.what()));
+    throw std::runtime_error("initDistributed: the Gloo process group could not connect rank " +
+                             std::to_string(o.rank) + " to its peers within " + std::to_string(o.timeout_ms) +
+                             " ms. Cause: " + FirstLine(e.what()));
   }
   std::lock_guard<std::mutex> l(g_mu);
   g_state = s.release();
@@ -443,7 +466,8 @@ void AllReduce(torch::Tensor t, Op op, const char* what) {
   CheckTensor(t, what);
   const bool floating = t.is_floating_point();
   if (op == Op::kAvg && !floating)
-    throw std::invalid_argument(std::string(what) + ": op 'avg' needs a Float32Array or Float64Array but received a " +
+    throw std::invalid_argument(std::string(what) +
+                                ": op 'avg' needs a Float32Array or Float64Array but received a " +
                                 TypeName(t.scalar_type()) + "Array");
   Agree(t, static_cast<int64_t>(op), what);
   RawAllReduce(t, ToC10d(op), what);
@@ -454,13 +478,14 @@ void Broadcast(torch::Tensor t, int64_t root, const char* what) {
   CheckTensor(t, what);
   State& s = Require(what);
   if (root < 0 || root >= s.world)
-    throw std::out_of_range(std::string(what) + ": expected root in [0, " + std::to_string(s.world - 1) + "] but received " +
-                            std::to_string(root));
+    throw std::out_of_range(std::string(what) + ": expected root in [0, " + std::to_string(s.world - 1) +
+                            "] but received " + std::to_string(root));
   Agree(t, root, what);
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
-  Run(what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); }, static_cast<double>(t.nbytes()));
+  Run(
+      what, [&](c10d::ProcessGroup& pg) { return pg.broadcast(v, o); }, static_cast<double>(t.nbytes()));
 }
 
 torch::Tensor AllGather(const torch::Tensor& t, const char* what) {
@@ -492,7 +517,8 @@ void BroadcastTensors(const std::vector<torch::Tensor>& tensors, const char* wha
   }
 }
 
-void AllReduceGradients(const std::vector<torch::Tensor>& params, const char* what, std::size_t bucket_bytes) {
+void AllReduceGradients(const std::vector<torch::Tensor>& params, const char* what,
+                        std::size_t bucket_bytes) {
   torch::NoGradGuard ng;
   const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(bucket_bytes / sizeof(float)));
   std::size_t i = 0;
@@ -549,7 +575,8 @@ void CheckSameTensors(const std::vector<torch::Tensor>& tensors, const char* wha
   torch::Tensor all = RawAllGather(torch::tensor({v}, torch::kLong), what, s.world);
   for (int64_t r = 1; r < s.world; ++r)
     if (all[r].item<int64_t>() != all[0].item<int64_t>())
-      throw std::runtime_error(std::string(what) + ": rank " + std::to_string(r) + "'s parameters differ from rank 0's");
+      throw std::runtime_error(std::string(what) + ": rank " + std::to_string(r) +
+                               "'s parameters differ from rank 0's");
 }
 
 #endif  // FEAT2GO_HAS_DISTRIBUTED

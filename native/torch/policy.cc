@@ -14,7 +14,8 @@ torch::Tensor Activate(const std::string& act, const torch::Tensor& x) {
   if (act == "relu") return torch::relu(x);
   if (act == "gelu") return torch::gelu(x);
   if (act == "silu") return torch::silu(x);
-  throw std::invalid_argument("Expected an activation 'tanh', 'relu', 'gelu' or 'silu' but received '" + act + "'");
+  throw std::invalid_argument("Expected an activation 'tanh', 'relu', 'gelu' or 'silu' but received '" + act +
+                              "'");
 }
 
 LinearLayer MakeLinear(const std::string& path, int64_t in, int64_t out, double gain, at::Generator& g) {
@@ -39,7 +40,8 @@ void CopyNamed(const NamedTensors& dst, const NamedTensors& src, const char* wha
   std::set<std::string> known;
   for (auto& d : dst) known.insert(d.first);
   for (auto& s : src)
-    if (!known.count(s.first)) throw std::invalid_argument(std::string("Unexpected tensor '") + s.first + "' in the " + what);
+    if (!known.count(s.first))
+      throw std::invalid_argument(std::string("Unexpected tensor '") + s.first + "' in the " + what);
   for (auto& [name, t] : dst) {
     const torch::Tensor* s = nullptr;
     for (auto& [n2, t2] : src)
@@ -90,8 +92,8 @@ Policy::Policy(const PolicySpec& spec) : gen(MakeGen(spec.seed)), spec_(spec) {
     }
     if (!(spec.init_log_std >= lo && spec.init_log_std <= hi)) {
       std::ostringstream m;
-      m << "Expected spec.head.initLogStd in [spec.head.logStdMin, spec.head.logStdMax] = [" << lo << ", " << hi
-        << "] but received " << spec.init_log_std;
+      m << "Expected spec.head.initLogStd in [spec.head.logStdMin, spec.head.logStdMax] = [" << lo << ", "
+        << hi << "] but received " << spec.init_log_std;
       throw std::invalid_argument(m.str());
     }
   }
@@ -119,7 +121,8 @@ Policy::Policy(const PolicySpec& spec) : gen(MakeGen(spec.seed)), spec_(spec) {
     int64_t cin = spec.obs_dim;
     std::size_t i = 0;
     for (; i < spec.critic_hidden.size(); ++i) {
-      critic_.push_back(MakeLinear("critic." + std::to_string(2 * i), cin, spec.critic_hidden[i], std::sqrt(2.0), g));
+      critic_.push_back(
+          MakeLinear("critic." + std::to_string(2 * i), cin, spec.critic_hidden[i], std::sqrt(2.0), g));
       cin = spec.critic_hidden[i];
     }
     critic_.push_back(MakeLinear("critic." + std::to_string(2 * i), cin, 1, 1.0, g));
@@ -213,7 +216,8 @@ void Policy::UpdateRequiresGrad() {
 }
 
 void Policy::AddLora(const LoraConfig& c) {
-  if (c.rank < 1) throw std::invalid_argument("Expected lora.rank ≥ 1 but received " + std::to_string(c.rank));
+  if (c.rank < 1)
+    throw std::invalid_argument("Expected lora.rank ≥ 1 but received " + std::to_string(c.rank));
   if (c.targets.empty()) throw std::invalid_argument("Expected at least one module path in lora.targets");
   std::string known;
   for (const LinearLayer* l : Linears()) known += (known.empty() ? "" : ", ") + l->path;
@@ -221,8 +225,9 @@ void Policy::AddLora(const LoraConfig& c) {
   for (std::size_t i = 0; i < c.targets.size(); ++i) {
     LinearLayer* l = Find(c.targets[i]);
     if (!l)
-      throw std::invalid_argument("Expected lora.targets[" + std::to_string(i) + "] to name a linear module of the policy (" +
-                                  known + ") but received '" + c.targets[i] + "'");
+      throw std::invalid_argument("Expected lora.targets[" + std::to_string(i) +
+                                  "] to name a linear module of the policy (" + known + ") but received '" +
+                                  c.targets[i] + "'");
     if (l->lora) throw std::invalid_argument("Module '" + c.targets[i] + "' already has an adapter");
     layers.push_back(l);
   }
@@ -232,7 +237,8 @@ void Policy::AddLora(const LoraConfig& c) {
     l->A = torch::empty({c.rank, l->w.size(1)}, torch::kFloat32);
     KaimingUniformA5(l->A, g);
     l->B = torch::zeros({l->w.size(0), c.rank}, torch::kFloat32);
-    l->scale = c.rslora ? c.alpha / std::sqrt(static_cast<double>(c.rank)) : c.alpha / static_cast<double>(c.rank);
+    l->scale =
+        c.rslora ? c.alpha / std::sqrt(static_cast<double>(c.rank)) : c.alpha / static_cast<double>(c.rank);
     l->dropout = c.dropout;
   }
   UpdateRequiresGrad();
@@ -309,14 +315,17 @@ Policy::ActOut Policy::Act(const torch::Tensor& obs, bool deterministic) {
   if (spec_.categorical) {
     torch::Tensor logits = logits_.Forward(feat, false, nullptr).view({-1, spec_.bins});
     RequireFiniteRows(logits.view({obs.size(0), -1}), "action logits");  // before sampling from them
-    torch::Tensor idx = deterministic ? logits.argmax(-1) : torch::multinomial(torch::softmax(logits, -1), 1, true, gen).squeeze(-1);
+    torch::Tensor idx = deterministic
+                            ? logits.argmax(-1)
+                            : torch::multinomial(torch::softmax(logits, -1), 1, true, gen).squeeze(-1);
     out.actions = idx.to(torch::kFloat32).view({obs.size(0), spec_.action_dims});
   } else {
     torch::Tensor mu = mean_.Forward(feat, false, nullptr);
     torch::Tensor u = mu;
     if (!deterministic) {
       torch::Tensor log_std = ClampLogStd(
-          spec_.state_dependent_std ? log_std_layer_.Forward(feat, false, nullptr) : log_std_.expand_as(mu), spec_);
+          spec_.state_dependent_std ? log_std_layer_.Forward(feat, false, nullptr) : log_std_.expand_as(mu),
+          spec_);
       u = mu + torch::exp(log_std) * at::normal(0.0, 1.0, mu.sizes(), gen);
     }
     out.actions = spec_.squash ? torch::tanh(u) : u;

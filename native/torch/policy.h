@@ -98,8 +98,8 @@ class Policy {
   Policy() = default;
   LinearLayer* Find(const std::string& path);
   std::vector<LinearLayer*> AllLinears();
-  torch::Tensor Mlp(const std::vector<LinearLayer>& layers, const std::string& act, torch::Tensor x, bool last_linear,
-                    bool train, at::Generator* g) const;
+  torch::Tensor Mlp(const std::vector<LinearLayer>& layers, const std::string& act, torch::Tensor x,
+                    bool last_linear, bool train, at::Generator* g) const;
   void UpdateRequiresGrad();
 
   PolicySpec spec_;

@@ -27,9 +27,7 @@ inline torch::Tensor Blob(const float* p, std::vector<int64_t> shape) {
 }
 
 /// A CPU generator with its own Mersenne-Twister state (no global RNG use).
-inline at::Generator MakeGen(std::uint64_t seed) {
-  return at::make_generator<at::CPUGeneratorImpl>(seed);
-}
+inline at::Generator MakeGen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
 /// Orthogonal initialisation (as torch.nn.init.orthogonal_): QR of a normal
 /// matrix with the sign of R's diagonal folded in, times `gain`.
@@ -178,8 +176,11 @@ inline void RequireFinite(const torch::Tensor& t, const std::string& name, const
   const float* p = flat.data_ptr<float>();
   for (int64_t i = 0; i < flat.numel(); ++i)
     if (!std::isfinite(p[i]))
-      throw std::invalid_argument("Expected finite values in tensor '" + name + "' of the " + what + " but element " +
-                                  std::to_string(i) + " is " + (std::isnan(p[i]) ? "NaN" : p[i] > 0 ? "Infinity" : "-Infinity"));
+      throw std::invalid_argument("Expected finite values in tensor '" + name + "' of the " + what +
+                                  " but element " + std::to_string(i) + " is " +
+                                  (std::isnan(p[i]) ? "NaN"
+                                   : p[i] > 0       ? "Infinity"
+                                                    : "-Infinity"));
 }
 
 /// Throws std::invalid_argument naming the first row (dim 0) of an output that

@@ -18,9 +18,9 @@ std::string Num(double v) {
 
 /// "epoch 2 of 4, minibatch 3 of 4 (optimizer step 7 of 16)"
 std::string StepName(int64_t e, int64_t epochs, int64_t k, int64_t minibatches) {
-  return "epoch " + std::to_string(e + 1) + " of " + std::to_string(epochs) + ", minibatch " + std::to_string(k + 1) +
-         " of " + std::to_string(minibatches) + " (optimizer step " + std::to_string(e * minibatches + k + 1) + " of " +
-         std::to_string(epochs * minibatches) + ")";
+  return "epoch " + std::to_string(e + 1) + " of " + std::to_string(epochs) + ", minibatch " +
+         std::to_string(k + 1) + " of " + std::to_string(minibatches) + " (optimizer step " +
+         std::to_string(e * minibatches + k + 1) + " of " + std::to_string(epochs * minibatches) + ")";
 }
 
 const char* kUnchanged =
@@ -54,11 +54,13 @@ Trainer::Trainer(std::shared_ptr<Policy> policy, const TrainerOptions& o)
     std::vector<torch::Tensor> critic = policy_->CriticParams();
     params_.insert(params_.end(), critic.begin(), critic.end());
     if (!critic.empty())
-      groups.emplace_back(critic, std::make_unique<torch::optim::AdamWOptions>(
-                                      torch::optim::AdamWOptions(o_.critic_lr).weight_decay(o_.weight_decay)));
+      groups.emplace_back(critic,
+                          std::make_unique<torch::optim::AdamWOptions>(
+                              torch::optim::AdamWOptions(o_.critic_lr).weight_decay(o_.weight_decay)));
   }
   if (groups.empty()) throw std::invalid_argument("The policy has no trainable parameters");
-  opt_ = std::make_unique<torch::optim::AdamW>(groups, torch::optim::AdamWOptions(o_.actor_lr).weight_decay(o_.weight_decay));
+  opt_ = std::make_unique<torch::optim::AdamW>(
+      groups, torch::optim::AdamWOptions(o_.actor_lr).weight_decay(o_.weight_decay));
   if (o_.kl_coef > 0) reference_ = policy_->Clone();
   NamedTensors named = policy_->StateDict();
   for (auto& nt : policy_->AdapterState()) named.push_back(nt);
@@ -166,9 +168,10 @@ static RolloutBatch Slice(const RolloutBatch& b, const torch::Tensor& idx) {
 }
 
 void Trainer::CheckTerms(const Terms& t, const std::string& where, const char* tail) const {
-  const std::pair<const char*, double> parts[] = {{"policyLoss", t.m.policy_loss}, {"valueLoss", t.m.value_loss},
-                                                  {"entropy", t.m.entropy},        {"kl", t.m.kl},
-                                                  {"approxKl", t.m.approx_kl},     {"clipFraction", t.m.clip_fraction}};
+  const std::pair<const char*, double> parts[] = {
+      {"policyLoss", t.m.policy_loss}, {"valueLoss", t.m.value_loss},
+      {"entropy", t.m.entropy},        {"kl", t.m.kl},
+      {"approxKl", t.m.approx_kl},     {"clipFraction", t.m.clip_fraction}};
   std::string bad;
   for (auto& [name, v] : parts)
     if (!std::isfinite(v)) bad += std::string(bad.empty() ? "" : ", ") + name + " = " + Num(v);
@@ -181,11 +184,12 @@ void Trainer::CheckTerms(const Terms& t, const std::string& where, const char* t
 UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
   TorchThreadsHere();
   if (policy_->version() != policy_version_)
-    throw std::runtime_error("The policy's adapters changed after this trainer was created; create a new trainer");
+    throw std::runtime_error(
+        "The policy's adapters changed after this trainer was created; create a new trainer");
   if (o_.distributed) return UpdateDistributed(batch);
   if (o_.minibatches > batch.B)
-    throw std::invalid_argument("Expected minibatches ≤ the batch's sequence count " + std::to_string(batch.B) +
-                                " but received " + std::to_string(o_.minibatches));
+    throw std::invalid_argument("Expected minibatches ≤ the batch's sequence count " +
+                                std::to_string(batch.B) + " but received " + std::to_string(o_.minibatches));
   TrainSnapshot snapshot(params_, opt_.get(), {&gen_, &policy_->gen});
   try {
     return Steps(batch);
@@ -213,9 +217,10 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
           params_, o_.max_grad_norm > 0 ? o_.max_grad_norm : std::numeric_limits<double>::infinity());
       if (!std::isfinite(norm)) {
         const int64_t i = FirstNonFinite(params_, true);
-        throw NonFiniteError(i >= 0 ? "Non-finite gradient of '" + param_names_[static_cast<std::size_t>(i)] + "' at " +
-                                          where + " (total gradient norm " + Num(norm) + ")" + kUnchanged
-                                    : "Non-finite total gradient norm (" + Num(norm) + ") at " + where + kUnchanged);
+        throw NonFiniteError(
+            i >= 0 ? "Non-finite gradient of '" + param_names_[static_cast<std::size_t>(i)] + "' at " +
+                         where + " (total gradient norm " + Num(norm) + ")" + kUnchanged
+                   : "Non-finite total gradient norm (" + Num(norm) + ") at " + where + kUnchanged);
       }
       opt_->step();
       last = std::move(mb);
@@ -235,15 +240,16 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
   // loss they give on the last minibatch (one forward pass, no dropout).
   const int64_t bad = FirstNonFinite(params_, false);
   if (bad >= 0)
-    throw NonFiniteError("Non-finite weight '" + param_names_[static_cast<std::size_t>(bad)] + "' after " + last_step + kRestored);
+    throw NonFiniteError("Non-finite weight '" + param_names_[static_cast<std::size_t>(bad)] + "' after " +
+                         last_step + kRestored);
   {
     torch::NoGradGuard ng;
     Terms t = Compute(last, false);
     CheckTerms(t, "the last minibatch with the weights after " + last_step, kRestored);
   }
   const double n = static_cast<double>(sum.steps);
-  for (double* p : {&sum.policy_loss, &sum.value_loss, &sum.entropy, &sum.clip_fraction, &sum.approx_kl, &sum.kl,
-                    &sum.loss, &sum.grad_norm})
+  for (double* p : {&sum.policy_loss, &sum.value_loss, &sum.entropy, &sum.clip_fraction, &sum.approx_kl,
+                    &sum.kl, &sum.loss, &sum.grad_norm})
     *p /= n;
   return sum;
 }
@@ -257,7 +263,8 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
 // update (identical parameters after every step).
 UpdateMetrics Trainer::UpdateDistributed(const RolloutBatch& batch) {
   if (!dist::IsInitialized())
-    throw std::runtime_error("update: the trainer is distributed but no process group is initialised; call initDistributed() first");
+    throw std::runtime_error(
+        "update: the trainer is distributed but no process group is initialised; call initDistributed() first");
   // A collective can fail part-way (a rank died): the update is then undone
   // (weights, AdamW state, shuffling generator), so a failed update leaves
   // the model as it was.
@@ -289,8 +296,8 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
     G += sizes[r];
   }
   if (o_.minibatches > G)
-    throw std::invalid_argument("Expected minibatches ≤ the global batch's sequence count " + std::to_string(G) +
-                                " but received " + std::to_string(o_.minibatches));
+    throw std::invalid_argument("Expected minibatches ≤ the global batch's sequence count " +
+                                std::to_string(G) + " but received " + std::to_string(o_.minibatches));
   const int64_t M = o_.minibatches;
   UpdateMetrics sum;
   std::vector<double> partial(7, 0.0);

@@ -13,7 +13,7 @@ enum class Aggregation { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum
 
 struct TrainerOptions {
   double clip_low = 0.2, clip_high = 0.2;
-  double dual_clip = 0;   // 0: off; else c > 1
+  double dual_clip = 0;  // 0: off; else c > 1
   Aggregation aggregation = Aggregation::kTokenMean;
   double value_coef = 0.5;
   double value_clip = 0;  // 0: unclipped value loss
@@ -47,7 +47,8 @@ struct RolloutBatch {
 constexpr double kMaxLogRatio = 20.0;
 
 struct UpdateMetrics {
-  double policy_loss = 0, value_loss = 0, entropy = 0, clip_fraction = 0, approx_kl = 0, grad_norm = 0, kl = 0, loss = 0;
+  double policy_loss = 0, value_loss = 0, entropy = 0, clip_fraction = 0, approx_kl = 0, grad_norm = 0,
+         kl = 0, loss = 0;
   int64_t steps = 0;
 };
 

@@ -74,13 +74,15 @@ torch::Tensor ValueHead::Logits(const torch::Tensor& h) const {
   // over y.
   torch::Tensor x = torch::linear(h, w1_, b1_);
   const auto range = torch::aminmax(x.detach());  // one pass; a NaN makes the test below fail
-  const bool fine = std::get<0>(range).item<double>() >= -kSafeY && std::get<1>(range).item<double>() <= kSafeY;
+  const bool fine =
+      std::get<0>(range).item<double>() >= -kSafeY && std::get<1>(range).item<double>() <= kSafeY;
   const torch::Tensor bad = fine ? torch::Tensor() : (x.detach().abs().amax(1) <= kSafeY).logical_not();
   if (!fine && bad.any().item<bool>()) {
     const torch::Tensor idx = bad.nonzero().squeeze(1);
     const torch::Tensor hb = h.index_select(0, idx);
     const torch::Tensor amax = std::get<0>(hb.detach().abs().max(1));
-    const torch::Tensor s = torch::exp2(torch::ceil(torch::log2(amax / kSafeMax))).clamp_min(1.0).unsqueeze(1);
+    const torch::Tensor s =
+        torch::exp2(torch::ceil(torch::log2(amax / kSafeMax))).clamp_min(1.0).unsqueeze(1);
     c10::List<c10::optional<at::Tensor>> rows;
     rows.push_back(idx);
     x = x.index_put(rows, torch::linear(hb / s, w1_) + b1_ / s);
@@ -134,7 +136,8 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
     dist::AllReduceGradients(params, "fit (gradient all-reduce)");
     const double norm = std::sqrt(GradNormSquared(params));
     if (!std::isfinite(norm))
-      throw NonFiniteError("Non-finite total gradient norm (" + Num(norm) + ") summed over the ranks at " + where + kStopped);
+      throw NonFiniteError("Non-finite total gradient norm (" + Num(norm) + ") summed over the ranks at " +
+                           where + kStopped);
     opt_->step();
     return out;
   }
@@ -166,15 +169,18 @@ void ValueHead::CheckAfter(const torch::Tensor& h, const torch::Tensor& target, 
   {
     c10::InferenceMode im;
     n = std::min<int64_t>(h.size(0), kCheckRows);
-    value = -(target.slice(0, 0, n) * torch::log_softmax(Logits(h.slice(0, 0, n)), -1)).sum(-1).mean().item<double>();
+    value = -(target.slice(0, 0, n) * torch::log_softmax(Logits(h.slice(0, 0, n)), -1))
+                 .sum(-1)
+                 .mean()
+                 .item<double>();
   }
   if (std::isfinite(value)) return;
   const int64_t i = FirstNonFinite(Params(), false);
   if (i >= 0)
-    throw NonFiniteError("Non-finite weight '" + StateDict()[static_cast<std::size_t>(i)].first + "' after " + last +
-                         kRestored);
-  throw NonFiniteError("Non-finite loss (" + Num(value) + ") of " + batch + " (its first " + std::to_string(n) +
-                       " rows) with the weights after " + last + kRestored);
+    throw NonFiniteError("Non-finite weight '" + StateDict()[static_cast<std::size_t>(i)].first + "' after " +
+                         last + kRestored);
+  throw NonFiniteError("Non-finite loss (" + Num(value) + ") of " + batch + " (its first " +
+                       std::to_string(n) + " rows) with the weights after " + last + kRestored);
 }
 
 template <typename F>
@@ -220,17 +226,21 @@ std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& 
       double sum = 0;
       for (int64_t s = 0; s < per_epoch; ++s, ++step) {
         torch::Tensor idx = perm.slice(0, s * bs, std::min(n, (s + 1) * bs));
-        const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
-        const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) + ", minibatch " +
-                                  std::to_string(s + 1) + " of " + std::to_string(per_epoch) + " (optimizer step " +
-                                  std::to_string(step + 1) + " of " + std::to_string(total) + ")";
+        const double lr =
+            o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
+        const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) +
+                                  ", minibatch " + std::to_string(s + 1) + " of " +
+                                  std::to_string(per_epoch) + " (optimizer step " + std::to_string(step + 1) +
+                                  " of " + std::to_string(total) + ")";
         sum += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, where) *
                static_cast<double>(idx.size(0));
         last_idx = idx;
         last = where;
       }
       epoch_loss.push_back(sum / static_cast<double>(n));
-      if (e + 1 == o.epochs) CheckAfter(h.index_select(0, last_idx), targets.index_select(0, last_idx), last, "the last minibatch");
+      if (e + 1 == o.epochs)
+        CheckAfter(h.index_select(0, last_idx), targets.index_select(0, last_idx), last,
+                   "the last minibatch");
       if (progress) progress(e + 1, o.epochs, epoch_loss.back());
     }
     return epoch_loss;
@@ -245,17 +255,20 @@ const char* ValueHead::kRestored = "; the head and its optimizer state are as be
 // seed), the same global minibatches; each rank steps on its members of each
 // minibatch with the loss divided by the minibatch's global size, and the
 // summed gradients make every rank take the single-rank step.
-std::vector<double> ValueHead::FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+std::vector<double> ValueHead::FitDistributed(const torch::Tensor& h, const torch::Tensor& targets,
+                                              const FitOptions& o,
                                               const std::function<void(int64_t, int64_t, double)>& progress) {
   if (!dist::IsInitialized())
-    throw std::runtime_error("fit: distributed is set but no process group is initialised; call initDistributed() first");
+    throw std::runtime_error(
+        "fit: distributed is set but no process group is initialised; call initDistributed() first");
   // A collective can fail part-way (a rank died): the fit is then undone
   // (weights and AdamW state), so a failed fit leaves the head as it was.
   return Transaction([&] { return FitDistributedSteps(h, targets, o, progress); });
 }
 
-std::vector<double> ValueHead::FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
-                                                   const std::function<void(int64_t, int64_t, double)>& progress) {
+std::vector<double> ValueHead::FitDistributedSteps(
+    const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+    const std::function<void(int64_t, int64_t, double)>& progress) {
   dist::BroadcastTensors({w1_, b1_, ln_w_, ln_b_, w2_, b2_}, "fit (parameter broadcast from rank 0)");
   const int64_t n = h.size(0);
   const std::vector<int64_t> sizes = dist::GatherSizes(n, "fit (set sizes)");
@@ -276,12 +289,15 @@ std::vector<double> ValueHead::FitDistributedSteps(const torch::Tensor& h, const
     for (int64_t s = 0; s < per_epoch; ++s, ++step) {
       const int64_t lo = s * bs, hi = std::min(G, (s + 1) * bs);
       torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
-      const double lr = o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
+      const double lr =
+          o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
       const double count = static_cast<double>(hi - lo);
-      const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) + ", minibatch " +
-                                std::to_string(s + 1) + " of " + std::to_string(per_epoch) + " (optimizer step " +
-                                std::to_string(step + 1) + " of " + std::to_string(total) + ")";
-      sum[0] += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, where, count) * count;
+      const std::string where = "epoch " + std::to_string(e + 1) + " of " + std::to_string(o.epochs) +
+                                ", minibatch " + std::to_string(s + 1) + " of " + std::to_string(per_epoch) +
+                                " (optimizer step " + std::to_string(step + 1) + " of " +
+                                std::to_string(total) + ")";
+      sum[0] += Step(h.index_select(0, idx), targets.index_select(0, idx), lr, o.weight_decay, where, count) *
+                count;
     }
     dist::AllReduceSum(sum, "fit (epoch loss)");
     epoch_loss.push_back(sum[0] / static_cast<double>(G));
@@ -291,7 +307,7 @@ std::vector<double> ValueHead::FitDistributedSteps(const torch::Tensor& h, const
 }
 
 NamedTensors ValueHead::StateDict() const {
-  return {{"net.0.weight", w1_}, {"net.0.bias", b1_}, {"net.1.weight", ln_w_},
+  return {{"net.0.weight", w1_}, {"net.0.bias", b1_},   {"net.1.weight", ln_w_},
           {"net.1.bias", ln_b_}, {"net.3.weight", w2_}, {"net.3.bias", b2_}};
 }
 

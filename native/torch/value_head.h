@@ -69,18 +69,21 @@ class ValueHead {
   std::vector<torch::Tensor> Params() const;
   /// `denom` > 0: the loss is Σ/denom (this rank's part of a global mean) and
   /// the gradients are summed over the process group before the step.
-  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd, const std::string& where,
-              double denom = 0);
+  double Step(const torch::Tensor& h, const torch::Tensor& target, double lr, double wd,
+              const std::string& where, double denom = 0);
   /// Throws NonFiniteError when a weight, or the loss on the first rows of (h, target), is not finite.
-  void CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last, const char* batch) const;
+  void CheckAfter(const torch::Tensor& h, const torch::Tensor& target, const std::string& last,
+                  const char* batch) const;
   /// Runs body(); on any exception restores the weights and optimizer state.
   template <typename F>
   auto Transaction(F&& body) -> decltype(body());
   static const char* kStopped;
   static const char* kRestored;
-  std::vector<double> FitDistributed(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+  std::vector<double> FitDistributed(const torch::Tensor& h, const torch::Tensor& targets,
+                                     const FitOptions& o,
                                      const std::function<void(int64_t, int64_t, double)>& progress);
-  std::vector<double> FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets, const FitOptions& o,
+  std::vector<double> FitDistributedSteps(const torch::Tensor& h, const torch::Tensor& targets,
+                                          const FitOptions& o,
                                           const std::function<void(int64_t, int64_t, double)>& progress);
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;

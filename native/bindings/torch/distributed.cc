@@ -21,26 +21,44 @@ struct ArrayArg {
 
 ArrayArg TypedArg(const Napi::Value& v, const char* name) {
   if (!v.IsTypedArray())
-    ThrowType(std::string("Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
-              name + " but received " + Describe(v));
+    ThrowType(
+        std::string(
+            "Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
+        name + " but received " + Describe(v));
   Napi::TypedArray a = v.As<Napi::TypedArray>();
   c10::ScalarType t;
   switch (a.TypedArrayType()) {
-    case napi_float32_array: t = torch::kFloat32; break;
-    case napi_float64_array: t = torch::kFloat64; break;
-    case napi_int32_array: t = torch::kInt32; break;
-    case napi_bigint64_array: t = torch::kInt64; break;
-    case napi_int8_array: t = torch::kInt8; break;
-    case napi_uint8_array: t = torch::kUInt8; break;
+    case napi_float32_array:
+      t = torch::kFloat32;
+      break;
+    case napi_float64_array:
+      t = torch::kFloat64;
+      break;
+    case napi_int32_array:
+      t = torch::kInt32;
+      break;
+    case napi_bigint64_array:
+      t = torch::kInt64;
+      break;
+    case napi_int8_array:
+      t = torch::kInt8;
+      break;
+    case napi_uint8_array:
+      t = torch::kUInt8;
+      break;
     default:
-      ThrowType(std::string("Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
-                name + " but received " + Describe(v));
+      ThrowType(
+          std::string(
+              "Expected a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array for ") +
+          name + " but received " + Describe(v));
   }
   auto* base = static_cast<std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset();
   const int64_t n = static_cast<int64_t>(a.ElementLength());
-  torch::Tensor view = torch::from_blob(n ? static_cast<void*>(base) : nullptr, {n}, torch::TensorOptions().dtype(t));
+  torch::Tensor view =
+      torch::from_blob(n ? static_cast<void*>(base) : nullptr, {n}, torch::TensorOptions().dtype(t));
   const double bytes = static_cast<double>(a.ByteLength());
-  torch::Tensor owned = TorchAllocating(std::string("a copy of ") + name + " for the collective", bytes, [&] { return view.clone(); });
+  torch::Tensor owned = TorchAllocating(std::string("a copy of ") + name + " for the collective", bytes,
+                                        [&] { return view.clone(); });
   return {owned, a};
 }
 
@@ -49,17 +67,25 @@ ArrayArg TypedArg(const Napi::Value& v, const char* name) {
 void CopyBack(const Napi::Value& v, const torch::Tensor& t) {
   Napi::TypedArray a = v.As<Napi::TypedArray>();
   if (a.ArrayBuffer().ByteLength() < a.ByteOffset() + static_cast<std::size_t>(t.nbytes())) return;
-  if (t.nbytes()) std::memcpy(static_cast<std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), t.data_ptr(), t.nbytes());
+  if (t.nbytes())
+    std::memcpy(static_cast<std::uint8_t*>(a.ArrayBuffer().Data()) + a.ByteOffset(), t.data_ptr(),
+                t.nbytes());
 }
 
 Napi::TypedArray NewLike(Napi::Env env, const Napi::TypedArray& like, std::size_t n) {
   switch (like.TypedArrayType()) {
-    case napi_float32_array: return Napi::Float32Array::New(env, n);
-    case napi_float64_array: return Napi::Float64Array::New(env, n);
-    case napi_int32_array: return Napi::Int32Array::New(env, n);
-    case napi_bigint64_array: return Napi::BigInt64Array::New(env, n);
-    case napi_int8_array: return Napi::Int8Array::New(env, n);
-    default: return Napi::Uint8Array::New(env, n);
+    case napi_float32_array:
+      return Napi::Float32Array::New(env, n);
+    case napi_float64_array:
+      return Napi::Float64Array::New(env, n);
+    case napi_int32_array:
+      return Napi::Int32Array::New(env, n);
+    case napi_bigint64_array:
+      return Napi::BigInt64Array::New(env, n);
+    case napi_int8_array:
+      return Napi::Int8Array::New(env, n);
+    default:
+      return Napi::Uint8Array::New(env, n);
   }
 }
 
@@ -97,7 +123,8 @@ dist::Op OpArg(const Napi::Value& v) {
 
 std::string StrOpt(const Napi::Object& o, const char* key) {
   Napi::Value v = o.Get(key);
-  if (!v.IsString()) ThrowType(std::string("Expected a string for opts.") + key + " but received " + Describe(v));
+  if (!v.IsString())
+    ThrowType(std::string("Expected a string for opts.") + key + " but received " + Describe(v));
   return v.As<Napi::String>().Utf8Value();
 }
 
@@ -110,10 +137,12 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
   io.world_size = static_cast<int64_t>(SizeArg(o.Get("worldSize"), "opts.worldSize", 1));
   io.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "opts.rank"));
   if (io.rank >= io.world_size)
-    ThrowRange("Expected opts.rank in [0, " + std::to_string(io.world_size - 1) + "] but received " + std::to_string(io.rank));
+    ThrowRange("Expected opts.rank in [0, " + std::to_string(io.world_size - 1) + "] but received " +
+               std::to_string(io.rank));
   io.master_addr = StrOpt(o, "masterAddr");
   io.master_port = static_cast<int64_t>(SizeArg(o.Get("masterPort"), "opts.masterPort", 1));
-  if (io.master_port > 65535) ThrowRange("Expected opts.masterPort in [1, 65535] but received " + std::to_string(io.master_port));
+  if (io.master_port > 65535)
+    ThrowRange("Expected opts.masterPort in [1, 65535] but received " + std::to_string(io.master_port));
   io.timeout_ms = static_cast<int64_t>(SizeArg(o.Get("timeoutMs"), "opts.timeoutMs", 1));
   if (!dist::Available()) {
     try {
@@ -122,11 +151,13 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
       throw Napi::Error::New(info.Env(), e.what());
     }
   }
-  return Ordered(info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {});
+  return Ordered(
+      info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {});
 }
 
 Napi::Value DistDestroy(const Napi::CallbackInfo& info) {
-  return Ordered(info.Env(), [] { dist::Destroy(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+  return Ordered(
+      info.Env(), [] { dist::Destroy(); }, [](Napi::Env env) { return env.Undefined(); }, {});
 }
 
 Napi::Value DistState(const Napi::CallbackInfo& info) {
@@ -147,7 +178,8 @@ Napi::Value DistStats(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
-  return Ordered(info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+  return Ordered(
+      info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
 }
 
 // distAllReduce(array, op) → Promise<array> (in place)
@@ -189,9 +221,11 @@ Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
   return Ordered(
       info.Env(), [t, out] { *out = dist::AllGather(t, "allGather"); },
       [like, out](Napi::Env env) -> Napi::Value {
-        Napi::TypedArray r = NewLike(env, like->Value().As<Napi::TypedArray>(), static_cast<std::size_t>(out->numel()));
+        Napi::TypedArray r =
+            NewLike(env, like->Value().As<Napi::TypedArray>(), static_cast<std::size_t>(out->numel()));
         if (out->nbytes())
-          std::memcpy(static_cast<std::uint8_t*>(r.ArrayBuffer().Data()) + r.ByteOffset(), out->data_ptr(), out->nbytes());
+          std::memcpy(static_cast<std::uint8_t*>(r.ArrayBuffer().Data()) + r.ByteOffset(), out->data_ptr(),
+                      out->nbytes());
         return r;
       },
       {info[0]});

@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "bindings/torch/tensors.h"
-#include "torch/distributed.h"
 #include "torch/bc.h"
+#include "torch/distributed.h"
 #include "torch/policy.h"
 #include "torch/trainer.h"
 
@@ -15,11 +15,13 @@ namespace f2g {
 namespace {
 
 std::vector<int64_t> SizesArg(const Napi::Value& v, const char* name) {
-  if (!v.IsArray()) ThrowType(std::string("Expected an array of sizes for ") + name + " but received " + Describe(v));
+  if (!v.IsArray())
+    ThrowType(std::string("Expected an array of sizes for ") + name + " but received " + Describe(v));
   Napi::Array a = v.As<Napi::Array>();
   std::vector<int64_t> out;
   for (uint32_t i = 0; i < a.Length(); ++i)
-    out.push_back(static_cast<int64_t>(SizeArg(a.Get(i), (std::string(name) + "[" + std::to_string(i) + "]").c_str(), 1)));
+    out.push_back(static_cast<int64_t>(
+        SizeArg(a.Get(i), (std::string(name) + "[" + std::to_string(i) + "]").c_str(), 1)));
   return out;
 }
 
@@ -39,15 +41,16 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
          GuardedMethod<&PolicyWrap::MergeAdapters>("mergeAdapters"),
          GuardedMethod<&PolicyWrap::AdapterState>("adapterState"),
          GuardedMethod<&PolicyWrap::LoadAdapterState>("loadAdapterState"),
-         GuardedMethod<&PolicyWrap::TrainableNames>("trainableNames"),
-         GuardedMethod<&PolicyWrap::Act>("act"), GuardedMethod<&PolicyWrap::Evaluate>("evaluate"),
-         GuardedMethod<&PolicyWrap::FitBcSync>("fitBcSync"), GuardedMethod<&PolicyWrap::FitBc>("fitBc")});
+         GuardedMethod<&PolicyWrap::TrainableNames>("trainableNames"), GuardedMethod<&PolicyWrap::Act>("act"),
+         GuardedMethod<&PolicyWrap::Evaluate>("evaluate"), GuardedMethod<&PolicyWrap::FitBcSync>("fitBcSync"),
+         GuardedMethod<&PolicyWrap::FitBc>("fitBc")});
     exports.Set("PolicyNative", cls);
   }
 
   explicit PolicyWrap(const Napi::CallbackInfo& info) : GuardedWrap<PolicyWrap>(info) {
     Guard(info.Env(), "PolicyNative", [&] {
-      if (!info[0].IsObject()) ThrowType("Expected a policy spec object for spec but received " + Describe(info[0]));
+      if (!info[0].IsObject())
+        ThrowType("Expected a policy spec object for spec but received " + Describe(info[0]));
       Napi::Object o = info[0].As<Napi::Object>();
       PolicySpec s;
       s.obs_dim = static_cast<int64_t>(SizeArg(o.Get("obsDim"), "spec.obsDim", 1));
@@ -77,9 +80,10 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
       for (int64_t h : s.critic_hidden) params += static_cast<double>(s.obs_dim) * h + h;
       params += width * static_cast<double>(s.categorical ? s.action_dims * s.bins : 2 * s.action_dim);
       // Parameters, their gradients and AdamW's two moments: 4 floats each.
-      policy_ = TorchAllocating("a Policy of about " + std::to_string(static_cast<long long>(params)) +
-                                    " parameters (spec.obsDim, spec.trunk.sizes, spec.head, spec.critic.sizes)",
-                                params * 16.0, [&] { return std::make_shared<Policy>(s); });
+      policy_ =
+          TorchAllocating("a Policy of about " + std::to_string(static_cast<long long>(params)) +
+                              " parameters (spec.obsDim, spec.trunk.sizes, spec.head, spec.critic.sizes)",
+                          params * 16.0, [&] { return std::make_shared<Policy>(s); });
       info.This().As<Napi::Object>().TypeTag(&kPolicyTag);
     });
   }
@@ -112,17 +116,20 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     return info.Env().Undefined();
   }
   Napi::Value AddLora(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject()) ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
+    if (!info[0].IsObject())
+      ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
     Napi::Object o = info[0].As<Napi::Object>();
     LoraConfig c;
     c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
     c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
     c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");
-    if (c.dropout < 0 || c.dropout >= 1) ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
+    if (c.dropout < 0 || c.dropout >= 1)
+      ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
     c.rslora = o.Get("rslora").ToBoolean().Value();
     c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
     Napi::Value t = o.Get("targets");
-    if (!t.IsArray()) ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
+    if (!t.IsArray())
+      ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
     Napi::Array ta = t.As<Napi::Array>();
     for (uint32_t i = 0; i < ta.Length(); ++i)
       c.targets.push_back(StringArg(ta.Get(i), ("lora.targets[" + std::to_string(i) + "]").c_str()));
@@ -205,7 +212,8 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     const float* act = TensorArg(info[2], "actions.data", {B, W});
     CheckValues(act, static_cast<std::size_t>(B * W), "actions");
     a.actions = Blob(act, {B, W});
-    if (!info[3].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[3]));
+    if (!info[3].IsObject())
+      ThrowType("Expected an options object for opts but received " + Describe(info[3]));
     Napi::Object o = info[3].As<Napi::Object>();
     a.o.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
     a.o.batch_size = static_cast<int64_t>(SizeArg(o.Get("batchSize"), "opts.batchSize", 1));
@@ -244,16 +252,18 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     auto policy = policy_;
     auto out = std::make_shared<BcResult>();
     // Distributed fits keep the order of the process's collectives.
-    const std::optional<std::uint64_t> ticket = a.o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
+    const std::optional<std::uint64_t> ticket =
+        a.o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "PolicyNative.fitBc",
         [policy, a, out, busy, ticket](const PromiseWorker::Report& report) {
           std::optional<dist::Turn> turn;
           if (ticket) turn.emplace(*ticket);
-          *out = FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
-            double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
-            report(msg, 3);
-          });
+          *out =
+              FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
+                double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
+                report(msg, 3);
+              });
         },
         [out, busy](Napi::Env env) mutable {
           busy.reset();
@@ -267,10 +277,10 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
 class TrainerWrap : public GuardedWrap<TrainerWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(env, "TrainerNative",
-                                     {GuardedMethod<&TrainerWrap::UpdateSync>("updateSync"),
-                                      GuardedMethod<&TrainerWrap::Update>("update"),
-                                      GuardedMethod<&TrainerWrap::Losses>("losses")});
+    Napi::Function cls = DefineClass(
+        env, "TrainerNative",
+        {GuardedMethod<&TrainerWrap::UpdateSync>("updateSync"), GuardedMethod<&TrainerWrap::Update>("update"),
+         GuardedMethod<&TrainerWrap::Losses>("losses")});
     exports.Set("TrainerNative", cls);
   }
 
@@ -279,7 +289,8 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
       if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kPolicyTag))
         ThrowType("Expected a Policy for policy but received " + Describe(info[0]));
       std::shared_ptr<Policy> policy = PolicyWrap::Unwrap(info[0].As<Napi::Object>())->policy_;
-      if (!info[1].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[1]));
+      if (!info[1].IsObject())
+        ThrowType("Expected an options object for opts but received " + Describe(info[1]));
       Napi::Object o = info[1].As<Napi::Object>();
       TrainerOptions t;
       t.clip_low = NumberArg(o.Get("clipLow"), "opts.clipLow");
@@ -362,7 +373,8 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
     auto trainer = trainer_;
     auto out = std::make_shared<UpdateMetrics>();
-    for (torch::Tensor* t : {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
+    for (torch::Tensor* t :
+         {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
       *t = OwnedCopy(*t, "the batch");
     // Distributed updates keep the order of the process's collectives.
     const std::optional<std::uint64_t> ticket =

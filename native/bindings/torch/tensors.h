@@ -38,9 +38,10 @@ inline void CheckValues(const float* p, std::size_t n, const char* name, double 
   // Fast path: one vectorised pass without allocation (native/kernels/finite.cc);
   // the scalar scan below only runs to name the first bad element.
   // A range with an infinite end also rejects NaN and ±Infinity (as the scan does).
-  const bool ok = std::isinf(lo) && std::isinf(hi) ? AllFinite(p, n)
-                                                    : AllInRange(p, n, static_cast<float>(lo), static_cast<float>(hi)) &&
-                                                          ((std::isfinite(lo) && std::isfinite(hi)) || AllFinite(p, n));
+  const bool ok = std::isinf(lo) && std::isinf(hi)
+                      ? AllFinite(p, n)
+                      : AllInRange(p, n, static_cast<float>(lo), static_cast<float>(hi)) &&
+                            ((std::isfinite(lo) && std::isfinite(hi)) || AllFinite(p, n));
   if (ok) return;
   for (std::size_t i = 0; i < n; ++i) {
     const float x = p[i];
@@ -49,7 +50,8 @@ inline void CheckValues(const float* p, std::size_t n, const char* name, double 
                  " is " + (std::isnan(x) ? "NaN" : "Infinity"));
     if (x < lo || x > hi) {
       std::ostringstream m;
-      m << "Expected values in [" << lo << ", " << hi << "] for " << name << " but element " << i << " is " << x;
+      m << "Expected values in [" << lo << ", " << hi << "] for " << name << " but element " << i << " is "
+        << x;
       ThrowRange(m.str());
     }
   }
@@ -72,7 +74,7 @@ auto TorchAllocating(const std::string& what, double bytes, F&& f) -> decltype(f
 inline torch::Tensor OwnedCopy(const torch::Tensor& t, const std::string& name) {
   if (!t.defined()) return t;
   return TorchAllocating("a copy of " + name + " for the asynchronous call",
-                    static_cast<double>(t.numel()) * sizeof(float), [&] { return t.clone(); });
+                         static_cast<double>(t.numel()) * sizeof(float), [&] { return t.clone(); });
 }
 
 inline Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
@@ -89,7 +91,8 @@ inline Napi::Array NamedToJs(Napi::Env env, const NamedTensors& named) {
     item.Set(0u, named[i].first);
     item.Set(1u, ToJs(env, named[i].second));
     Napi::Array shape = Napi::Array::New(env, named[i].second.dim());
-    for (int64_t d = 0; d < named[i].second.dim(); ++d) shape.Set(static_cast<uint32_t>(d), static_cast<double>(named[i].second.size(d)));
+    for (int64_t d = 0; d < named[i].second.dim(); ++d)
+      shape.Set(static_cast<uint32_t>(d), static_cast<double>(named[i].second.size(d)));
     item.Set(1u + 1u, shape);
     arr.Set(static_cast<uint32_t>(i), item);
   }
@@ -98,7 +101,9 @@ inline Napi::Array NamedToJs(Napi::Env env, const NamedTensors& named) {
 
 /// Reads [[name, Float32Array, shape[]], ...] as tensors over the arrays' memory.
 inline NamedTensors NamedFromJs(const Napi::Value& v, const char* name) {
-  if (!v.IsArray()) ThrowType(std::string("Expected an array of [name, Float32Array, shape] for ") + name + " but received " + Describe(v));
+  if (!v.IsArray())
+    ThrowType(std::string("Expected an array of [name, Float32Array, shape] for ") + name + " but received " +
+              Describe(v));
   Napi::Array arr = v.As<Napi::Array>();
   NamedTensors out;
   for (uint32_t i = 0; i < arr.Length(); ++i) {

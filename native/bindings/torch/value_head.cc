@@ -28,7 +28,8 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
 
   explicit ValueHeadWrap(const Napi::CallbackInfo& info) : GuardedWrap<ValueHeadWrap>(info) {
     Guard(info.Env(), "ValueHeadNative", [&] {
-      if (!info[0].IsObject()) ThrowType("Expected a config object for config but received " + Describe(info[0]));
+      if (!info[0].IsObject())
+        ThrowType("Expected a config object for config but received " + Describe(info[0]));
       Napi::Object o = info[0].As<Napi::Object>();
       ValueHeadConfig c;
       c.input_dim = static_cast<int64_t>(SizeArg(o.Get("inputDim"), "config.inputDim", 1));
@@ -39,8 +40,9 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
       // Parameters, their gradients and AdamW's two moments: 4 floats each.
       const double params = static_cast<double>(c.input_dim) * c.hidden_dim + 3.0 * c.hidden_dim +
                             static_cast<double>(c.hidden_dim) * c.bins + c.bins;
-      head_ = TorchAllocating("a ValueHead with config.inputDim " + std::to_string(c.input_dim) + ", config.hiddenDim " +
-                                  std::to_string(c.hidden_dim) + " and config.bins " + std::to_string(c.bins),
+      head_ = TorchAllocating("a ValueHead with config.inputDim " + std::to_string(c.input_dim) +
+                                  ", config.hiddenDim " + std::to_string(c.hidden_dim) + " and config.bins " +
+                                  std::to_string(c.bins),
                               params * 16.0, [&] { return std::make_shared<ValueHead>(c); });
     });
   }
@@ -141,7 +143,8 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     auto head = head_;
     auto out = std::make_shared<std::vector<double>>();
     // Distributed fits keep the order of the process's collectives.
-    const std::optional<std::uint64_t> ticket = o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
+    const std::optional<std::uint64_t> ticket =
+        o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "ValueHeadNative.fit",
         [head, b, o, out, busy, ticket](const PromiseWorker::Report& report) {
