@@ -10,12 +10,6 @@ namespace f2g {
 
 namespace {
 
-std::string Num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 const char* kStopped = "; training was stopped before that step and the policy is as before the call";
 
 }  // namespace

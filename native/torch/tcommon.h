@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -18,6 +19,13 @@
 #include "torch/torch_info.h"
 
 namespace f2g {
+
+/// A number as iostreams print it (for error messages).
+inline std::string Num(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 

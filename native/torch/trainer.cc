@@ -10,12 +10,6 @@ namespace f2g {
 
 namespace {
 
-std::string Num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 /// "epoch 2 of 4, minibatch 3 of 4 (optimizer step 7 of 16)"
 std::string StepName(int64_t e, int64_t epochs, int64_t k, int64_t minibatches) {
   return "epoch " + std::to_string(e + 1) + " of " + std::to_string(epochs) + ", minibatch " +

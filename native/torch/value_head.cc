@@ -9,12 +9,6 @@ namespace f2g {
 
 namespace {
 
-std::string Num(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
 /// Largest |y| of the first Linear's output that LayerNorm takes as is: its
 /// variance sums Hh squares of at most 2^96, far inside float32's range.
 constexpr double kSafeY = 281474976710656.0;  // 2^48

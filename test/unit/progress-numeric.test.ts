@@ -3,20 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patchSimilarity, progressTargetsSync, slidingSlopes } from '../../src/index.js';
-import { refProgress, refSimilarity, noise } from '../reference/progress.js';
-import { rng } from '../helpers/data.js';
+import { refProgress, refSimilarity } from '../reference/progress.js';
+import { close, randomEpisode } from '../helpers/progress-data.js';
 
-function randomEpisode(T: number, N: number, D: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: T * N * D }, () => noise(r));
-}
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - b[i]) <= tol)) assert.unreachable(`${what}[${i}]: ${a[i]} vs ${b[i]} (tol ${tol})`);
-  }
-}
 
 function throwsWith(fn: () => unknown, type: new (...a: any[]) => Error, re: RegExp) {
   try {

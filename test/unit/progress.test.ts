@@ -1,22 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync, progressTargetsBatch, stepsToGoTargets, capabilities, useAddon, AddonLoadError, memoryReadProbe } from '../../src/index.js';
-import { refProgress, refSimilarity, refSlope, noise, stagedEpisode } from '../reference/progress.js';
+import { refProgress, refSimilarity, refSlope, stagedEpisode } from '../reference/progress.js';
 import { rng } from '../helpers/data.js';
+import { close, randomEpisode } from '../helpers/progress-data.js';
 
 const DEF = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 };
 
-function randomEpisode(T: number, N: number, D: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: T * N * D }, () => noise(r));
-}
-
-function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string) {
-  assert.is(a.length, b.length, `${what}: length`);
-  for (let i = 0; i < a.length; i++) {
-    if (!(Math.abs(a[i] - b[i]) <= tol)) assert.unreachable(`${what}[${i}]: ${a[i]} vs ${b[i]} (tol ${tol})`);
-  }
-}
 
 function checkAgainstRef(data: Float32Array, T: number, N: number, D: number, o = DEF, label = '') {
   const got = progressTargetsSync({ data, shape: [T, N, D] }, o);
