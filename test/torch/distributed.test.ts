@@ -233,7 +233,9 @@ if (!distributedAvailable()) {
     assert.ok(killedAt[0] > 0 && killedAt[1] > 0, 'both victims reached step 1');
     const a = result(groups[0][0], 'ERROR');
     like(a.message, /^update \((gradient all-reduce|minibatch sizes|batch sizes|metrics)\) failed on rank 0 of 2 \(timeout 3000 ms\): /);
-    like(a.message, /rank 1 \(process \d+\) exited after collective #\d+/);
+    // Which of the two the survivor sees first depends on timing (the store's
+    // record of the exit, or the broken connection); both name the missing rank.
+    like(a.message, /rank 1 \(process \d+\) exited after collective #\d+|rank 1 did not reach it \(its last collective is #\d+, this one is #\d+\)/);
     assert.ok(a.at - killedAt[0] < 3000 + 1500, `failed ${a.at - killedAt[0]} ms after the kill`);
     assert.ok(a.unchanged, 'the failed update left the weights unchanged');
     const b = result(groups[1][1], 'ERROR');
