@@ -225,7 +225,9 @@ if (!distributedAvailable()) {
     // Deterministic: both ranks' failed update is undone (weights as after update 1).
     const f1 = result(faulty[1], 'ERROR'); const f0 = result(faulty[0], 'ERROR');
     like(f1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault/);
-    like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): rank 1 \(process \d+\) exited after collective #16/);
+    // Rank 1 fails its 17th collective and exits: rank 0 sees either the store's record of the exit
+    // or the closed connection first; both name rank 1 and where it stopped.
+    like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): (rank 1 \(process \d+\) exited after collective #16|rank 1 did not reach it \(its last collective is #16, this one is #17\))/);
     for (const f of [f0, f1]) {
       assert.is(f.update, 1);
       assert.ok(f.unchanged, `rank ${f.rank}: the failed update left the weights unchanged`);
@@ -236,12 +238,12 @@ if (!distributedAvailable()) {
     // Which of the two the survivor sees first depends on timing (the store's
     // record of the exit, or the broken connection); both name the missing rank.
     like(a.message, /rank 1 \(process \d+\) exited after collective #\d+|rank 1 did not reach it \(its last collective is #\d+, this one is #\d+\)/);
-    assert.ok(a.at - killedAt[0] < 3000 + 1500, `failed ${a.at - killedAt[0]} ms after the kill`);
+    assert.ok(a.at - killedAt[0] < 3000 + 3000, `failed ${a.at - killedAt[0]} ms after the kill`);
     assert.ok(a.unchanged, 'the failed update left the weights unchanged');
     const b = result(groups[1][1], 'ERROR');
     like(b.message, /^update \(.*\) failed on rank 1 of 2|^update \(.*\) failed on rank 1: /);
     like(b.message, /rank 0 \(which hosts the rendezvous store at 127\.0\.0\.1:\d+\) is unreachable|rank 0 \(process \d+\) exited/);
-    assert.ok(b.at - killedAt[1] < 3000 + 1500, `failed ${b.at - killedAt[1]} ms after the kill`);
+    assert.ok(b.at - killedAt[1] < 3000 + 3000, `failed ${b.at - killedAt[1]} ms after the kill`);
     assert.ok(b.unchanged, 'the failed update left the weights unchanged');
   });
 
