@@ -36,7 +36,7 @@ export {
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
-  runExperiment, resolveExperimentConfig, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
   type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
   type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
   type RunExperimentOptions, type ValueCurve,

@@ -1,12 +1,15 @@
 // `feat2go experiment`: the paper's experiment in miniature on the built-in
 // pick-and-place task (src/jobs/experiment.ts), with a progress bar per phase,
 // the tables at the end, and every output written to --out.
+import os from 'node:os';
 import path from 'node:path';
 import {
-  EXPERIMENT_HYPERPARAMETERS, formatExperimentTable, formatValueModelTable, resolveExperimentConfig, runExperiment,
+  EXPERIMENT_HYPERPARAMETERS, checkExperimentRanks, formatExperimentTable, formatValueModelTable, resolveExperimentConfig, runExperiment,
   type ExperimentAlgo, type ExperimentConfig, type ExperimentPreset, type ExperimentProgress, type ExperimentResult,
 } from '../jobs/experiment.js';
 import { experimentJson, writeExperimentOutputs } from '../jobs/experiment-report.js';
+import { launchRanks } from '../jobs/launch.js';
+import { destroyDistributed, initDistributed, rank as distRank } from '../torch/distributed.js';
 import { UsageError, intOption, type Command, type CommandIO } from './command.js';
 import { progressBar } from './ui.js';
 
@@ -15,6 +18,10 @@ export interface ExperimentArgs {
   config: ExperimentConfig;
   out: string;
   json: boolean;
+  /** `--ranks N`: start N ranks on this machine (1: run here). */
+  ranks: number;
+  /** `--distributed`: this process is one rank of a group described by the environment. */
+  distributed: boolean;
 }
 
 /** Turns parsed option values into an experiment config; throws {@link UsageError} on bad values. */
@@ -54,7 +61,15 @@ export function parseExperimentArgs(values: Record<string, string | boolean | un
   }
   const out = values.out === undefined ? path.join('feat2go-out', 'experiment') : String(values.out);
   if (!out) throw new UsageError('--out expects a directory');
-  return { config, out, json: values.json === true };
+  const ranks = intOption(values.ranks, 'ranks', 1, 1024) ?? 1;
+  const distributed = values.distributed === true;
+  if (ranks > 1 && distributed) throw new UsageError('--ranks and --distributed exclude each other (--ranks starts the ranks, each of which runs with --distributed)');
+  try {
+    checkExperimentRanks(resolveExperimentConfig(config).sizes, ranks);
+  } catch (err) {
+    throw new UsageError(`--ranks ${ranks}: ${(err as Error).message.replace(/config\.sizes\.(\w+)/g, (_m, k: string) => `--${SIZE_FLAGS[k] ?? k}`)}`);
+  }
+  return { config, out, json: values.json === true, ranks, distributed };
 }
 
 const SIZE_FLAGS: Record<string, string> = { numEnvs: 'envs', groupSize: 'group-size', rlUpdates: 'updates', evalEpisodes: 'eval-episodes', demos: 'demos', bcDemos: 'bc-demos' };
@@ -63,13 +78,20 @@ const PHASES: Record<ExperimentProgress['phase'], string> = {
   demos: 'demonstrations', 'value-models': 'value models', 'behaviour-cloning': 'behaviour cloning', rl: 'RL', evaluation: 'evaluation', 'value-probe': 'value probe',
 };
 
-/** Runs the experiment for parsed arguments, writing progress to `io.stderr`; returns the result and the files written. */
+/**
+ * Runs the experiment for parsed arguments, writing progress to `io.stderr`; returns the result
+ * and the files written. Under a process group (`--distributed`) only rank 0 reports progress
+ * and writes the outputs (`files` is empty on the other ranks).
+ */
 export async function runExperimentCommand(args: ExperimentArgs, io: CommandIO, commandLine?: string): Promise<{ result: ExperimentResult; files: string[] }> {
   const tty = io.stderr.isTTY === true;
   const bar = progressBar(io.stderr, tty);
   let last = '';
+  const lead = !args.distributed || distRank() === 0;
   const result = await runExperiment(args.config, {
+    distributed: args.distributed,
     onProgress: (p) => {
+      if (!lead) return;
       const head = `seed ${p.seed} · ${PHASES[p.phase]}`;
       if (tty) bar.update(p.done, p.total, `${head}: ${p.label}`);
       else if (head !== last) io.stderr.write(`${head}\n`);
@@ -77,8 +99,30 @@ export async function runExperimentCommand(args: ExperimentArgs, io: CommandIO, 
     },
   });
   bar.clear();
-  const files = await writeExperimentOutputs(result, args.out, commandLine);
+  const files = lead ? await writeExperimentOutputs(result, args.out, commandLine) : [];
   return { result, files };
+}
+
+/**
+ * `--ranks N`: starts N ranks of this same command with `--distributed` (and `--threads`
+ * cores / N unless given) through the launcher; rank 0's stdout passes through unprefixed.
+ */
+async function launchExperimentRanks(args: ExperimentArgs, io: CommandIO): Promise<number> {
+  const argv = process.argv.slice(2);
+  const childArgs: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--ranks') { i++; continue; }
+    if (argv[i].startsWith('--ranks=')) continue;
+    childArgs.push(argv[i]);
+  }
+  const threads = args.config.threads || Math.max(1, Math.floor(os.availableParallelism() / args.ranks));
+  if (!args.config.threads) childArgs.push('--threads', String(threads));
+  childArgs.push('--distributed');
+  const r = await launchRanks({
+    nproc: args.ranks, script: process.argv[1], args: childArgs, prefixStdout: false,
+    env: { OMP_NUM_THREADS: String(threads) }, stdout: io.stdout, stderr: io.stderr,
+  });
+  return r.status;
 }
 
 /** `feat2go experiment`. */
@@ -107,16 +151,28 @@ export const experimentCommand: Command = {
     { name: 'threads', type: 'string', value: 'N', description: 'Pool threads (0: every core).', default: '0' },
     { name: 'out', type: 'string', value: 'DIR', description: 'Output folder.', default: 'feat2go-out/experiment' },
     { name: 'json', type: 'boolean', description: 'Print only the results JSON on stdout.' },
+    { name: 'ranks', type: 'string', value: 'N', description: 'Data-parallel ranks on this machine (started as `feat2go launch` does): each steps its share of the environments; together they train one policy per variant. --threads defaults to the cores / N.', default: '1' },
+    { name: 'distributed', type: 'boolean', description: 'Run as one rank of a process group given by RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT (what --ranks, torchrun-style launchers, srun or a Kubernetes indexed job set); rank 0 prints and writes the outputs.' },
   ],
   examples: [
     'feat2go experiment --quick',
     'feat2go experiment --full --seeds 3 --out results/',
     'feat2go experiment --algo grpo --seed 7 --json > grpo.json',
+    'feat2go experiment --quick --ranks 2',
   ],
   async run({ values, positionals }, io) {
     const args = parseExperimentArgs(values, positionals);
     const cmd = `feat2go experiment ${process.argv.slice(3).join(' ')}`.trim();
-    const { result, files } = await runExperimentCommand(args, io, cmd);
+    if (args.ranks > 1) return launchExperimentRanks(args, io);
+    const myRank = args.distributed ? (await initDistributed()).rank : 0;
+    let outcome: { result: ExperimentResult; files: string[] };
+    try {
+      outcome = await runExperimentCommand(args, io, cmd);
+    } finally {
+      if (args.distributed) await destroyDistributed();
+    }
+    const { result, files } = outcome;
+    if (myRank !== 0) return 0; // rank 0 prints the tables
     if (args.json) {
       io.stdout.write(`${JSON.stringify(experimentJson(result))}\n`);
       return 0;

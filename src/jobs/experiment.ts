@@ -17,6 +17,7 @@ import { Policy, type PolicySpec } from '../torch/policy.js';
 import { GrpoTrainer, PpoTrainer } from '../torch/trainer.js';
 import { torchAddon } from '../torch/common.js';
 import { ValueHead } from '../torch/value-head.js';
+import { allReduce, isDistributed, rank as distRank, worldSize as distWorldSize } from '../torch/distributed.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -167,6 +168,35 @@ export interface RunExperimentOptions {
   onProgress?: (p: ExperimentProgress) => void;
   /** The environment class (default: the built-in `PickPlaceEnv`). */
   env?: ExperimentEnvClass;
+  /**
+   * Run as one rank of a data-parallel group (default: whether
+   * `initDistributed()` was called). Every rank runs the same call; each
+   * steps its own share of the RL and evaluation environments, labels its
+   * share of the demonstrations, and the ranks train one set of value heads,
+   * one base policy and one policy per variant together (gradients summed
+   * over ranks). Success rates are summed over ranks, so every rank returns
+   * the same tables; only rank 0's `episodes` show global episode 0.
+   */
+  distributed?: boolean;
+}
+
+/**
+ * Checks that sizes can be split over `ranks` data-parallel ranks: at least
+ * one rollout group, one evaluation episode and one cloning demonstration
+ * per rank.
+ * @throws {RangeError} naming the size (config.sizes.*) that is too small
+ */
+export function checkExperimentRanks(sizes: ExperimentSizes, ranks: number): void {
+  if (ranks <= 1) return;
+  const groups = sizes.numEnvs / sizes.groupSize;
+  if (groups < ranks) throw new RangeError(`Expected config.sizes.numEnvs / groupSize (${groups} rollout groups) ≥ the ${ranks} ranks but received numEnvs ${sizes.numEnvs}`);
+  if (sizes.evalEpisodes < ranks) throw new RangeError(`Expected config.sizes.evalEpisodes ≥ the ${ranks} ranks but received ${sizes.evalEpisodes}`);
+  if (sizes.bcDemos < ranks) throw new RangeError(`Expected config.sizes.bcDemos ≥ the ${ranks} ranks but received ${sizes.bcDemos}`);
+}
+
+/** This rank's contiguous share [lo, hi) of n items (ranks in order cover 0 … n−1 once). */
+function share(n: number, rank: number, world: number): [number, number] {
+  return [Math.floor((n * rank) / world), Math.floor((n * (rank + 1)) / world)];
 }
 
 /** Display names of the rows, in table order. */
@@ -416,6 +446,19 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
   const E: ExperimentEnvClass = opts.env ?? PickPlaceEnv;
   const report = opts.onProgress ?? (() => {});
   const { sizes } = cfg;
+  if (opts.distributed !== undefined && typeof opts.distributed !== 'boolean') {
+    throw new TypeError(`Expected a boolean for opts.distributed but received ${JSON.stringify(opts.distributed)}`);
+  }
+  const dist = opts.distributed ?? isDistributed();
+  if (dist && !isDistributed()) throw new Error('runExperiment: opts.distributed is true but no process group is initialised; call initDistributed() first');
+  const W = dist ? distWorldSize() : 1;
+  const R = dist ? distRank() : 0;
+  checkExperimentRanks(sizes, W);
+  /** Sums `values` over the ranks (unchanged without a group). */
+  const sumRanks = async (values: number[]): Promise<Float64Array> => {
+    const a = Float64Array.from(values);
+    return W > 1 ? allReduce(a, 'sum') : a;
+  };
   const timings: Record<string, number> = { demos: 0, valueModels: 0, behaviourCloning: 0, rl: 0, evaluation: 0, valueProbe: 0 };
   const clock = async <T>(key: string, f: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
@@ -451,14 +494,19 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
     if (ok.length < Math.min(2, sizes.bcDemos)) throw new Error(`Only ${ok.length} of ${demo.N} scripted demonstrations succeeded; the experiment needs successful demonstrations`);
 
     // 2. labels and two value heads on the same frames
+    if (ok.length < W) throw new Error(`Only ${ok.length} of ${demo.N} scripted demonstrations succeeded; ${W} ranks need at least one each`);
     const heads = await clock('valueModels', async () => {
       const P = feat.pooledDim; const F = feat.fineDim;
-      const frames = ok.reduce((a, i) => a + demo.lengths[i] + 1, 0);
+      // Each rank labels a contiguous share of the successful demonstrations; in rank
+      // order the shares are the one-process data set, which the heads train on together.
+      const [okLo, okHi] = share(ok.length, R, W);
+      const mine = ok.slice(okLo, okHi);
+      const frames = mine.reduce((a, i) => a + demo.lengths[i] + 1, 0);
       const x = new Float32Array(frames * P); const yF = new Float32Array(frames); const yS = new Float32Array(frames);
       let o = 0;
-      for (const [k, i] of ok.entries()) {
+      for (const [k, i] of mine.entries()) {
         const T = demo.lengths[i] + 1;
-        report({ phase: 'value-models', seed, done: k, total: ok.length + 2, label: 'labelling successful demonstrations' });
+        report({ phase: 'value-models', seed, done: k, total: mine.length + 2, label: 'labelling successful demonstrations' });
         const fine = demo.fineFrames!.subarray(i * (H + 1) * F, (i * (H + 1) + T) * F);
         const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, feat.enc.dim] }, { ...hp.progress, threads: cfg.threads });
         x.set(demo.pooledFrames!.subarray(i * (H + 1) * P, (i * (H + 1) + T) * P), o * P);
@@ -466,7 +514,7 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
         o += T;
       }
       const fit = async (y: Float32Array, name: string, k: number) => {
-        report({ phase: 'value-models', seed, done: ok.length + k, total: ok.length + 2, label: `training the ${name} head` });
+        report({ phase: 'value-models', seed, done: mine.length + k, total: mine.length + 2, label: `training the ${name} head` });
         const head = new ValueHead({ inputDim: P, hiddenDim: hp.value.hiddenDim, bins: hp.value.bins, seed: seed + 11 });
         const { losses } = await head.fit({ data: x, shape: [frames, P] }, y, { epochs: sizes.valueEpochs, batchSize: hp.value.batchSize, lr: hp.value.lr, seed });
         return { head, losses };
@@ -486,9 +534,12 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
       const sel = ok.slice(0, sizes.bcDemos);
       const P = feat.pooledDim; const O = P + 4;
       const rawObs = gatherSteps(demo.obs, H, O, sel, (i) => demo.lengths[i]);
-      ctx.norm = fitNormaliser(rawObs, O, hp.obsStdFloor, hp.obsClip);
-      const obs = applyNormaliser(ctx.norm, rawObs, O);
-      const act = gatherSteps(demo.actions, H, 3, sel, (i) => demo.lengths[i]);
+      ctx.norm = fitNormaliser(rawObs, O, hp.obsStdFloor, hp.obsClip); // every rank ran every demonstration
+      // Each rank clones from a contiguous share of the demonstrations (together: all of them).
+      const [bLo, bHi] = share(sel.length, R, W);
+      const mineSel = sel.slice(bLo, bHi);
+      const obs = applyNormaliser(ctx.norm, gatherSteps(demo.obs, H, O, mineSel, (i) => demo.lengths[i]), O);
+      const act = gatherSteps(demo.actions, H, 3, mineSel, (i) => demo.lengths[i]);
       const base = new Policy({ ...spec, obsDim: O });
       const n = obs.length / O;
       await base.fitBehaviourCloning({ data: obs, shape: [n, O] }, { data: act, shape: [n, 3] }, {
@@ -509,11 +560,16 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
     // 4. RL variants from the base
     const policies = new Map<string, Policy>();
     policies.set(methodName('base', 'none'), makeBase());
-    const rlEnv = mkEnv(sizes.numEnvs, 'id');
+    // Each rank steps a contiguous share of the rollout's groups (GRPO groups never straddle ranks).
+    const [gLo, gHi] = share(sizes.numEnvs / sizes.groupSize, R, W);
+    const rlEnv = mkEnv((gHi - gLo) * sizes.groupSize, 'id');
     for (const algo of cfg.algos) {
       for (const reward of REWARDS) {
         const name = methodName(algo, reward);
-        const p = makeBase();
+        // A rank-specific sampling stream (the policy's generator follows spec.seed; the
+        // weights come from the base file, and the trainer broadcasts rank 0's anyway).
+        const p = W > 1 ? new Policy({ ...spec, seed: (spec.seed ?? 0) + 7919 * R }) : makeBase();
+        if (W > 1) p.loadWeights(baseFile);
         p.addLora({ rank: hp.lora.rank, alpha: hp.lora.alpha, targets: [...hp.lora.targets], seed });
         const trainer = algo === 'ppo'
           ? new PpoTrainer(p, { epochs: hp.ppo.epochs, minibatches: hp.ppo.minibatches, clipRange: hp.ppo.clipRange, actorLr: hp.ppo.actorLr, criticLr: hp.ppo.criticLr, valueCoef: hp.ppo.valueCoef, entropyCoef: hp.ppo.entropyCoef, maxGradNorm: hp.ppo.maxGradNorm, seed })
@@ -523,12 +579,13 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
           for (let u = 0; u < sizes.rlUpdates; u++) {
             report({ phase: 'rl', seed, done: u, total: sizes.rlUpdates, label: name });
             const group = algo === 'grpo' ? sizes.groupSize : 1;
-            const ids = trainIds(E, sizes.numEnvs, group, seed, u);
+            const ids = trainIds(E, sizes.numEnvs, group, seed, u).subarray(gLo * sizes.groupSize, gHi * sizes.groupSize);
             const r = rollout(ctx, rlEnv, ids, (obs, N) => {
               const a = p.act({ data: obs, shape: [N, O] });
               return { actions: a.actions.data, logProbs: a.logProbs, values: a.values };
             });
-            curve.push(meanOf(r.success));
+            const [succ] = await sumRanks([r.success.reduce((a, v) => a + v, 0)]);
+            curve.push(succ / sizes.numEnvs);
             const R = terminalReward(reward, r, heads, feat.pooledDim, hp.failureScale);
             const N = r.N;
             const batchBase = { obs: { data: r.obs, shape: [N, H, O] }, actions: { data: r.actions, shape: [N, H, 3] }, oldLogProbs: { data: r.logp, shape: [N, H] }, mask: { data: r.mask, shape: [N, H] } };
@@ -543,11 +600,14 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
               }
               const g = gae({ rewards, values: { data: r.values, shape: [N, H] }, nextValues: { data: next, shape: [N, H] }, terminated: { data: term, shape: [N, H] }, done: { data: term, shape: [N, H] } },
                 { gamma: hp.ppo.gamma, lambda: hp.ppo.gaeLambda, threads: cfg.threads });
-              const adv = normalizeAdvantages(g.advantages, { data: Uint8Array.from(r.mask), shape: [N, H] });
+              const adv = W > 1 ? await whitenOverRanks(g.advantages.data, r.mask, N, H, sumRanks)
+                : normalizeAdvantages(g.advantages, { data: Uint8Array.from(r.mask), shape: [N, H] });
               await (trainer as PpoTrainer).update({ ...batchBase, advantages: adv, returns: g.returns });
             } else {
               const traj = grpoAdvantages(R, { groupSize: sizes.groupSize, std: 'sample' });
-              if (traj.some((v) => v !== 0)) {
+              // Skipped on every rank together when no group on any rank has a signal.
+              const [signal] = await sumRanks([traj.some((v) => v !== 0) ? 1 : 0]);
+              if (signal > 0) {
                 const adv = stepAdvantages(traj, r.lengths, H, hp.grpo.stepGamma, { threads: cfg.threads });
                 await (trainer as GrpoTrainer).update({ ...batchBase, advantages: adv });
               }
@@ -562,16 +622,18 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
 
     // 5. evaluation on every split
     const row: Record<string, Record<ExperimentSplit, number>> = {};
-    await clock('evaluation', () => {
+    await clock('evaluation', async () => {
       let k = 0;
       const total = policies.size * EXPERIMENT_SPLITS.length;
+      const [eLo, eHi] = share(sizes.evalEpisodes, R, W);
       for (const split of EXPERIMENT_SPLITS) {
-        const env = mkEnv(sizes.evalEpisodes, split);
-        const ids = heldOutIds(E, split, sizes.evalEpisodes);
+        const env = mkEnv(eHi - eLo, split);
+        const ids = heldOutIds(E, split, sizes.evalEpisodes).subarray(eLo, eHi);
         for (const [name, p] of policies) {
           report({ phase: 'evaluation', seed, done: k++, total, label: `${name} on ${split}` });
           const r = rollout(ctx, env, ids, (obs, N) => ({ actions: p.act({ data: obs, shape: [N, O] }, { deterministic: true }).actions.data }), { env0Frames: si === 0 });
-          (row[name] ??= {} as Record<ExperimentSplit, number>)[split] = meanOf(r.success);
+          const [succ] = await sumRanks([r.success.reduce((a, v) => a + v, 0)]);
+          (row[name] ??= {} as Record<ExperimentSplit, number>)[split] = succ / sizes.evalEpisodes;
           if (si === 0) {
             const T = r.env0Frames!.length / (hp.imageSize * hp.imageSize * 3);
             (episodes[name] ??= {} as ExperimentResult['episodes'][string])[split] = { data: r.env0Frames!, shape: [T, hp.imageSize, hp.imageSize, 3] };
@@ -635,7 +697,7 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
   });
   const nan2null = (x: number) => (Number.isFinite(x) ? x : null);
   return {
-    config: { preset: cfg.preset, seeds: cfg.seeds, seed: cfg.seed, algos: cfg.algos, threads: cfg.threads, sizes, hyperparameters: hp },
+    config: { preset: cfg.preset, seeds: cfg.seeds, seed: cfg.seed, algos: cfg.algos, threads: cfg.threads, ranks: W, sizes, hyperparameters: hp },
     seeds,
     rows,
     valueModels: [
@@ -645,6 +707,26 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
     timings,
     curves, perSeed, valueProbe: probe, episodes, numStages: E.numStages,
   };
+}
+
+/**
+ * normalizeAdvantages over the union of every rank's batch: (A − mean) / (std + 1e-8) with the
+ * masked mean and sample std of all ranks' entries (two sums over the ranks), as one process would.
+ */
+async function whitenOverRanks(a: Float32Array, mask: Float32Array, N: number, H: number,
+  sumRanks: (v: number[]) => Promise<Float64Array>): Promise<{ data: Float32Array; shape: number[] }> {
+  let s = 0; let n = 0;
+  for (let i = 0; i < a.length; i++) if (mask[i]) { s += a[i]; n++; }
+  const [S, C] = await sumRanks([s, n]);
+  if (!(C > 1)) throw new RangeError(`Expected more than one unmasked step over the ranks to whiten advantages but received ${C}`);
+  const mean = S / C;
+  let q = 0;
+  for (let i = 0; i < a.length; i++) if (mask[i]) q += (a[i] - mean) ** 2;
+  const [Q] = await sumRanks([q]);
+  const std = Math.sqrt(Q / (C - 1));
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = mask[i] ? (a[i] - mean) / (std + 1e-8) : 0;
+  return { data: out, shape: [N, H] };
 }
 
 function terminalReward(reward: ExperimentReward, r: Rollout, heads: { f2g: ValueHead; stg: ValueHead }, P: number, failureScale: number): Float32Array {

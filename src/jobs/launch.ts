@@ -28,6 +28,11 @@ export interface LaunchOptions {
   execArgv?: readonly string[];
   /** Where prefixed lines go. Default process.stdout / process.stderr. */
   stdout?: NodeJS.WritableStream;
+  /**
+   * Prefix the ranks' stdout lines with `[rank R] ` (default true). Off for a job whose
+   * rank 0 alone writes its result on stdout (e.g. JSON); stderr lines are always prefixed.
+   */
+  prefixStdout?: boolean;
   stderr?: NodeJS.WritableStream;
   /** Milliseconds between SIGTERM and SIGKILL when stopping ranks. Default 5000. */
   killGraceMs?: number;
@@ -116,8 +121,9 @@ export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
     });
     children.push(child);
     const prefix = `[rank ${r}] `;
+    const outPrefix = opts.prefixStdout === false ? '' : prefix;
     const pipes = [
-      new Promise<void>((res) => readline.createInterface({ input: child.stdout! }).on('line', (l) => out.write(`${prefix}${l}\n`)).on('close', res)),
+      new Promise<void>((res) => readline.createInterface({ input: child.stdout! }).on('line', (l) => out.write(`${outPrefix}${l}\n`)).on('close', res)),
       new Promise<void>((res) => readline.createInterface({ input: child.stderr! }).on('line', (l) => err.write(`${prefix}${l}\n`)).on('close', res)),
     ];
     exits.push(new Promise<void>((resolve) => {
