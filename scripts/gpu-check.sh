@@ -74,7 +74,7 @@ else
       *) gencode+=" -gencode arch=compute_$n,code=[sm_$n,compute_$n]" ;;
     esac
   done
-  flags="-std=c++17 -O3 -Inative -Inative/tests -cudart static -Xcompiler -fopenmp-simd,-fno-math-errno,-pthread"
+  flags="-std=c++17 -O3 -Inative -Inative/tests -cudart static -Xcompiler -fopenmp-simd,-fno-math-errno,-fno-trapping-math,-pthread"
   ok=1
   objs=()
   : >"$build/build.log"
