@@ -1,8 +1,8 @@
 // RL math benchmarks: native kernels against the plain TypeScript
 // reference loops of test/reference/rl.ts and against the memory-read probe
 // over a buffer of as many bytes as the kernel reads.
-import { clippedSurrogate, gae, grpoAdvantages, memoryReadProbe, stepAdvantages } from '../src/index.js';
-import { refGae, refGrpo, refStepAdvantages, refSurrogate } from '../test/reference/rl.js';
+import { clippedSurrogate, clippedValueLoss, gae, grpoAdvantages, klPenalty, memoryReadProbe, stepAdvantages } from '../src/index.js';
+import { refGae, refGrpo, refKl, refStepAdvantages, refSurrogate, refValueLoss } from '../test/reference/rl.js';
 import { probeBuffer, randomFloats, table, time } from './common.js';
 
 function flags(n: number, p: number, seed: number): Uint8Array {
@@ -125,11 +125,42 @@ async function surrogateCase(): Promise<void> {
   await table(`clippedSurrogate [${B},${T}] (mask, clip 0.2/0.28, dual clip 3)`, [
     { name: 'surrogate native', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3 }) },
     { name: 'surrogate native seq-mean-token-mean', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, aggregation: 'seq-mean-token-mean' }) },
+    { name: 'surrogate native, 1 thread', bytes, fn: () => clippedSurrogate(input, { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, threads: 1 }) },
     { name: 'surrogate TS reference', bytes, fn: () => refSurrogate(lp, olp, adv, mask, B, T, 0.2, 0.28, 3) },
     { name: 'read probe (same bytes)', bytes, fn: () => memoryReadProbe(probe) },
   ], [
     { label: 'surrogate: native vs TS reference (time)', of: 'surrogate TS reference', to: 'surrogate native', by: 'time' },
     { label: 'surrogate: native bandwidth / probe', of: 'surrogate native', to: 'read probe (same bytes)', by: 'gbps' },
+  ]);
+}
+
+// The other two per-step losses over the same shape: the clipped value loss
+// with Huber (the most select-heavy loop) and the k3 KL penalty (one exp).
+async function valueKlCase(): Promise<void> {
+  const B = 4096;
+  const T = 256;
+  const n = B * T;
+  const shape = [B, T];
+  const v = randomFloats(n, 31).map((x) => 3 * x);
+  const R = randomFloats(n, 32).map((x) => 3 * x);
+  const noise = randomFloats(n, 33);
+  const ov = v.map((x, i) => x + 0.5 * noise[i]);
+  const lp = randomFloats(n, 34).map((x) => x - 2);
+  const ref = lp.map((x, i) => x + 0.2 * noise[i]);
+  const mask = flags(n, 0.9, 35);
+  const vInput = { values: { data: v, shape }, returns: { data: R, shape }, oldValues: { data: ov, shape }, mask: { data: mask, shape } };
+  const kInput = { logProbs: { data: lp, shape }, refLogProbs: { data: ref, shape }, mask: { data: mask, shape } };
+  const vOpts = { clip: 0.2, huberDelta: 1 };
+  await table(`clippedValueLoss and klPenalty [${B},${T}] (mask)`, [
+    { name: 'value loss native (clip 0.2, Huber 1)', bytes: n * 13, fn: () => clippedValueLoss(vInput, vOpts) },
+    { name: 'value loss native, 1 thread', bytes: n * 13, fn: () => clippedValueLoss(vInput, { ...vOpts, threads: 1 }) },
+    { name: 'value loss TS reference', bytes: n * 13, fn: () => refValueLoss(v, R, ov, mask, B, T, 0.2, 1) },
+    { name: 'kl k3 native', bytes: n * 9, fn: () => klPenalty(kInput) },
+    { name: 'kl k3 native, 1 thread', bytes: n * 9, fn: () => klPenalty(kInput, { threads: 1 }) },
+    { name: 'kl k3 TS reference', bytes: n * 9, fn: () => refKl(lp, ref, mask, B, T) },
+  ], [
+    { label: 'value loss: native vs TS reference (time)', of: 'value loss TS reference', to: 'value loss native (clip 0.2, Huber 1)', by: 'time' },
+    { label: 'kl k3: native vs TS reference (time)', of: 'kl k3 TS reference', to: 'kl k3 native', by: 'time' },
   ]);
 }
 
@@ -140,4 +171,5 @@ export async function run(): Promise<void> {
   await gaeSmallCase();
   await grpoCase();
   await surrogateCase();
+  await valueKlCase();
 }

@@ -29,7 +29,13 @@ target_include_directories(feat2go_kernels PUBLIC ${FEAT2GO_NATIVE_DIR})
 # -O3 with a portable x86-64 baseline; hot loops carry target_clones
 # (x86-64-v4 / v3 / default) and are picked at load time by the CPU's features,
 # so the binary runs on any x86-64 and still uses AVX2/AVX-512 where present.
-target_compile_options(feat2go_kernels PRIVATE -O3 -fopenmp-simd -fno-math-errno -Wall -Wextra ${FEAT2GO_SANITIZE_FLAGS})
+# -fno-trapping-math: the kernels never read floating-point exception flags, and
+# with the default -ftrapping-math GCC may not if-convert a loop whose select arms
+# it has sunk into branches (a multiply "could trap"), so without AVX-512's masked
+# arithmetic such loops stay scalar. It changes no result: NaN, Inf and signed-zero
+# semantics are kept (no -ffast-math). kernels/dispatch.h refuses GCC builds without it.
+target_compile_options(feat2go_kernels PRIVATE -O3 -fopenmp-simd -fno-math-errno -fno-trapping-math -Wall -Wextra
+                                               ${FEAT2GO_SANITIZE_FLAGS})
 find_package(Threads REQUIRED)
 target_link_libraries(feat2go_kernels PUBLIC Threads::Threads)
 if(FEAT2GO_SANITIZE)

@@ -74,7 +74,7 @@ else
       *) gencode+=" -gencode arch=compute_$n,code=[sm_$n,compute_$n]" ;;
     esac
   done
-  flags="-std=c++17 -O3 -Inative -Inative/tests -cudart static -Xcompiler -fopenmp-simd,-fno-math-errno,-pthread"
+  flags="-std=c++17 -O3 -Inative -Inative/tests -cudart static -Xcompiler -fopenmp-simd,-fno-math-errno,-fno-trapping-math,-pthread"
   ok=1
   objs=()
   : >"$build/build.log"
@@ -84,7 +84,7 @@ else
     nvcc $flags $gencode -x "$( [ "${f##*.}" = cu ] && echo cu || echo c++ )" -c "$f" -o "$o" >>"$build/build.log" 2>&1 || ok=0
     objs+=("$o")
   done
-  for t in test_kernels test_bodies test_cuda bench_cuda; do
+  for t in test_kernels test_rl_rows test_bodies test_cuda bench_cuda; do
     # shellcheck disable=SC2086
     nvcc $flags $gencode -x c++ -c "native/tests/$t.cc" -o "$build/$t.o" >>"$build/build.log" 2>&1 &&
       nvcc $flags $gencode "$build/$t.o" "${objs[@]}" -o "$build/$t" >>"$build/build.log" 2>&1 || ok=0
@@ -108,7 +108,7 @@ if [ $status = 0 ]; then
   else
     rc=0
     : >"$build/ctest.log"
-    for t in "test_kernels" "test_bodies" "test_cuda runtime" "test_cuda"; do
+    for t in "test_kernels" "test_rl_rows" "test_bodies" "test_cuda runtime" "test_cuda"; do
       # shellcheck disable=SC2086
       "$build/"$t | tee -a "$build/ctest.log"
       r=${PIPESTATUS[0]}

@@ -210,9 +210,13 @@ std::size_t row_grain(std::size_t T) {
 
 // ------------------------------------------------------------------ value loss
 
-F2G_INLINE float huber_or_sq(float e, float delta) {
+// Huber with threshold `dh` (= δ when δ > 0, else +Inf: no |e| exceeds it, so
+// the square is used, as for δ ≤ 0). One float compare per step: a loop-
+// invariant `δ > 0` and-ed into it makes a mixed-width mask that GCC cannot
+// vectorise once the clipped error's select is folded into the compare.
+F2G_INLINE float huber_or_sq(float e, float delta, float dh) {
   const float ae = std::fabs(e);
-  return (delta > 0.f) & (ae > delta) ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
+  return ae > dh ? delta * (ae - 0.5f * delta) : 0.5f * e * e;
 }
 
 template <bool kMask, bool kOld, class FM>
@@ -220,6 +224,7 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
                                float clip, float delta) {
   RowSums s;
   float lb[kChunk];
+  const float dh = delta > 0.f ? delta : INFINITY;
   for (std::size_t c0 = 0; c0 < T; c0 += kChunk) {
     const std::size_t n = std::min(kChunk, T - c0);
     float cm = 0, cc = 0, chk = 0;
@@ -228,7 +233,7 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
 #pragma omp simd simdlen(16) reduction(+ : cm, cc, chk)
     for (std::size_t j = 0; j < n; ++j) {
       const std::size_t t = c0 + j;
-      float l = huber_or_sq(v[t] - R[t], delta);
+      float l = huber_or_sq(v[t] - R[t], delta, dh);
       bool clipped = false;
       float ovc = 0.f;
       if (kOld) {
@@ -236,7 +241,7 @@ F2G_INLINE RowSums value_row_t(const float* v, const float* R, const float* ov, 
         // V clipped to old ± clip; V itself when within (so lc == l exactly there).
         const float dv = v[t] - ov[t];
         const float vc = dv > clip ? ov[t] + clip : dv < -clip ? ov[t] - clip : v[t];
-        const float lc = huber_or_sq(vc - R[t], delta);
+        const float lc = huber_or_sq(vc - R[t], delta, dh);
         clipped = lc > l;
         l = clipped ? lc : l;
       }
@@ -383,9 +388,10 @@ F2G_MULTIVERSION void masked_whiten(const float* x, FlagView m, std::size_t n, d
 }
 
 F2G_MULTIVERSION void fill_scaled(const double* pw, std::size_t L, double a, float* out) {
-  // out[t] = γ^{L−1−t} · a, with pw[k] = γ^k.
+  // out[t] = pw[t] · a with pw[t] = γ^{L−1−t}: a forward read (GCC does not
+  // vectorise a reversed double read feeding a float store).
 #pragma omp simd
-  for (std::size_t t = 0; t < L; ++t) out[t] = static_cast<float>(pw[L - 1 - t] * a);
+  for (std::size_t t = 0; t < L; ++t) out[t] = static_cast<float>(pw[t] * a);
 }
 
 }  // namespace
@@ -467,14 +473,16 @@ bool step_advantages(const float* adv, const std::int32_t* lengths, std::size_t 
   // Powers up to the longest episode only: the horizon may be far larger.
   std::size_t max_len = 0;
   for (std::size_t b = 0; b < B; ++b) max_len = std::max(max_len, static_cast<std::size_t>(lengths[b]));
-  std::vector<double> pw(max_len);
+  // Reversed: rpw[max_len − 1 − k] = γ^k, so a row of length L reads
+  // rpw[max_len − L ..) = γ^{L−1}, …, γ^0.
+  std::vector<double> rpw(max_len);
   double p = 1.0;
-  for (std::size_t k = 0; k < max_len; ++k, p *= gamma) pw[k] = p;
+  for (std::size_t k = 0; k < max_len; ++k, p *= gamma) rpw[max_len - 1 - k] = p;
   parallel_for(B, threads, row_grain(out_zeroed ? max_len : horizon), [&](std::size_t b0, std::size_t b1) {
     for (std::size_t b = b0; b < b1; ++b) {
       float* row = out + b * horizon;
       const std::size_t L = static_cast<std::size_t>(lengths[b]);
-      fill_scaled(pw.data(), L, static_cast<double>(adv[b]), row);
+      fill_scaled(rpw.data() + (max_len - L), L, static_cast<double>(adv[b]), row);
       if (!out_zeroed) std::fill(row + L, row + horizon, 0.f);
     }
   });
