@@ -159,6 +159,37 @@ if (!distributedAvailable()) {
     for (const f of [r0.fit, r1.fit]) assert.ok(maxRel(f, fit.losses) < 1e-4, `fit losses ${f} vs ${fit.losses}`);
   });
 
+  test('gradient all-reduce overlapping backward = the same buckets summed after backward: identical weights; the hooks are inert in a local update', async () => {
+    // Buckets of at most 1048 bytes, so that the tiny models have several and
+    // most of them can start before backward ends.
+    const small = { FEAT2GO_DIST_BUCKET_MIB: '0.001' };
+    const [on, off] = await Promise.all([group('overlap', 2, small), group('overlap', 2, { ...small, FEAT2GO_DIST_OVERLAP: '0' })]);
+    const res = [...on, ...off].map((rk) => result(rk));
+    const ppoSteps = 2 * PPO_OPTS.epochs * PPO_OPTS.minibatches; const bcSteps = BC.fit.epochs * Math.ceil(BC.rows / BC.fit.batchSize);
+    for (const x of res) {
+      assert.ok(x.same, `rank ${x.rank}: identical weights on every rank`);
+      assert.is(x.localCalls, 0, 'a local update after distributed ones launches no collective');
+      // The same buckets every step, more than two of them, on both settings.
+      assert.is(x.ppoBuckets % ppoSteps, 0); assert.ok(x.ppoBuckets / ppoSteps >= 3, `${x.ppoBuckets} PPO buckets`);
+      assert.is(x.bcBuckets % bcSteps, 0); assert.ok(x.bcBuckets / bcSteps >= 3, `${x.bcBuckets} BC buckets`);
+      assert.is(x.ppoBuckets, res[0].ppoBuckets); assert.is(x.bcBuckets, res[0].bcBuckets);
+    }
+    for (const x of res.slice(0, 2)) {
+      // Overlap on: buckets start inside backward, from its hooks (a rank with an
+      // empty share has no backward and launches its buckets after it).
+      assert.ok(x.ppoDuring > 0 && x.ppoDuring <= x.ppoBuckets, `rank ${x.rank}: ${x.ppoDuring} of ${x.ppoBuckets} PPO buckets during backward`);
+      assert.ok(x.bcDuring > 0, `rank ${x.rank}: ${x.bcDuring} of ${x.bcBuckets} BC buckets during backward`);
+    }
+    for (const x of res.slice(2)) assert.equal([x.ppoDuring, x.bcDuring], [0, 0], 'overlap off: every bucket after backward');
+    // The same sums in the same buckets: bit-identical weights and losses, whichever setting.
+    for (const x of res.slice(1)) {
+      for (const k of ['ppo', 'bc', 'local', 'bcLosses']) assert.equal(x[k], res[0][k], `rank ${x.rank} ${k}`);
+    }
+    // Trained: the weights moved from the initial ones.
+    const init = new Policy(ppoSpec(5)).stateDict();
+    assert.ok(maxRel(res[0].ppo[0][1], init[0][1]) > 1e-4, 'the updates changed the weights');
+  });
+
   test('behaviour cloning: 2 ranks × unequal halves = 1 process × all demonstrations (nll, then mse); identical weights; a rank-local non-finite loss fails every rank and changes nothing', async () => {
     const ranks = await group('bc', 2);
     const r0 = result(ranks[0]); const r1 = result(ranks[1]);
