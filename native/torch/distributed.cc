@@ -79,7 +79,7 @@ std::vector<std::vector<std::size_t>> LayOut(const std::vector<torch::Tensor>& p
 namespace {
 std::mutex g_stats_mu;
 Stats g_stats;
-void AddStats(double seconds, double bytes) {
+[[maybe_unused]] void AddStats(double seconds, double bytes) {
   std::lock_guard<std::mutex> l(g_stats_mu);
   g_stats.calls += 1;
   g_stats.seconds += seconds;

@@ -82,8 +82,22 @@ test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER
     assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /WORLD_SIZE/.test(e.message));
     assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, backend: 'mpi' as 'gloo' }), (e: Error) => e instanceof TypeError && /backend/.test(e.message));
     assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, masterPort: 70000 }), /masterPort/);
+    // Gradient settings: overlap on and 25 MiB buckets unless told otherwise.
+    process.env.WORLD_SIZE = '4';
+    delete process.env.FEAT2GO_DIST_OVERLAP; delete process.env.FEAT2GO_DIST_BUCKET_MIB;
+    assert.equal([resolveDistributedOptions().overlapGradients, resolveDistributedOptions().gradientBucketMiB], [true, 25]);
+    Object.assign(process.env, { FEAT2GO_DIST_OVERLAP: '0', FEAT2GO_DIST_BUCKET_MIB: '0.5' });
+    assert.equal([resolveDistributedOptions().overlapGradients, resolveDistributedOptions().gradientBucketMiB], [false, 0.5]);
+    assert.equal(resolveDistributedOptions({ overlapGradients: true, gradientBucketMiB: 4 }).overlapGradients, true);
+    process.env.FEAT2GO_DIST_OVERLAP = 'no';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /FEAT2GO_DIST_OVERLAP/.test(e.message) && /no/.test(e.message));
+    process.env.FEAT2GO_DIST_OVERLAP = 'true';
+    process.env.FEAT2GO_DIST_BUCKET_MIB = '0';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /FEAT2GO_DIST_BUCKET_MIB/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ overlapGradients: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.overlapGradients/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ gradientBucketMiB: 1e6 }), (e: Error) => e instanceof RangeError && /opts\.gradientBucketMiB/.test(e.message) && /1000000/.test(e.message));
   } finally {
-    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
+    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'FEAT2GO_DIST_OVERLAP', 'FEAT2GO_DIST_BUCKET_MIB']) {
       if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }
   }
@@ -292,9 +306,14 @@ if (!distributedAvailable()) {
     const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
     const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
     const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
-    await allLoaded([r0, r2, inUse, a, b, wrong, dup]);
+    // Two ranks given different gradient bucket sizes (their gradient all-reduces would not pair up).
+    const bport = await freePort();
+    const buckets = ['25', '1'].map((mib, r) => startRank('join', {
+      RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(bport), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile, FEAT2GO_DIST_BUCKET_MIB: mib,
+    }));
+    await allLoaded([r0, r2, inUse, a, b, wrong, dup, ...buckets]);
     fs.writeFileSync(goFile, '');
-    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done]);
+    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done, ...buckets.map((x) => x.done)]);
     fs.rmSync(goFile, { force: true });
     blocker.close();
     for (const rk of [r0, r2]) {
@@ -311,6 +330,9 @@ if (!distributedAvailable()) {
     // One of the two processes given rank 1 wins; the other is told the rank is taken.
     const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
     assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
+    // Whichever of the two registered its bucket size second is told about the other's.
+    const bucketErrs = buckets.map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
+    assert.ok(bucketErrs.some((l) => /this rank \([01]\) has a gradient bucket of (26214400|1048576) bytes but another rank has (1048576|26214400) \(every rank must be given the same gradientBucketMiB\)/.test(l)), bucketErrs.join('\n'));
     // No rank 2 joined that group: the others name it.
     like(result(a, 'ERROR').message, /rank 2 did not join within 5000 ms/);
   });
