@@ -120,6 +120,7 @@ void AllReduceGradients(const std::vector<torch::Tensor>&, const char*, std::siz
 }
 bool OverlapGradients() { return true; }
 std::size_t BucketBytes() { return 25u << 20; }
+void SetOverlapGradients(bool) { throw std::runtime_error(kNoDist); }
 struct GradReducer::Impl {
   std::vector<std::vector<std::size_t>> buckets;
 };
@@ -545,6 +546,12 @@ bool OverlapGradients() {
 std::size_t BucketBytes() {
   std::lock_guard<std::mutex> l(g_mu);
   return g_state ? g_state->bucket_bytes : std::size_t{25} << 20;
+}
+void SetOverlapGradients(bool on) {
+  std::lock_guard<std::mutex> l(g_mu);
+  if (!g_state)
+    throw std::runtime_error("setGradientOverlap: no process group; call initDistributed() first");
+  g_state->overlap = on;
 }
 
 void AllReduce(torch::Tensor t, Op op, const char* what) {

@@ -48,6 +48,8 @@ int64_t WorldSize();
 /// The group's gradient settings (InitOptions); defaults without a group.
 bool OverlapGradients();
 std::size_t BucketBytes();
+/// Changes the group's overlap setting from the next backward on (throws without a group).
+void SetOverlapGradients(bool on);
 
 enum class Op { kSum, kAvg, kMax, kMin, kProduct };
 

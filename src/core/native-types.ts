@@ -160,6 +160,7 @@ export interface NativeAddon {
   distDestroy?(): Promise<void>;
   distState?(): { initialized: boolean; rank: number; worldSize: number };
   distBarrier?(): Promise<void>;
+  distSetOverlap?(on: boolean): void;
   distStats?(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
   distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
   distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;

@@ -206,6 +206,19 @@ function checkArray(v: unknown, what: string): CollectiveArray {
   throw typeError(`${what}: array`, ARRAY_TYPES, v);
 }
 
+/**
+ * Turns the overlap of the gradient all-reduce with backward on or off for
+ * this rank from the next data-parallel step on (initDistributed's
+ * `overlapGradients`). Both settings give identical gradients, so ranks may
+ * differ; call it between updates, for example to compare the two.
+ * @throws {TypeError} when `on` is not a boolean; {Error} without a group
+ */
+export function setGradientOverlap(on: boolean): void {
+  if (typeof on !== 'boolean') throw typeError('on', 'a boolean', on);
+  group('setGradientOverlap').distSetOverlap!(on);
+  info!.overlapGradients = on;
+}
+
 /** Cumulative figures of this process's collectives since {@link initDistributed}. */
 export interface CollectiveStats {
   /** Collectives run (including the small ones the trainers add: sizes, denominators, metrics). */

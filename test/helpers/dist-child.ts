@@ -4,7 +4,7 @@
 // `RESULT {...}` (or `ERROR {...}` when a call threw).
 import { existsSync } from 'node:fs';
 import {
-  allGather, capabilities, allReduce, collectiveStats, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
+  allGather, capabilities, allReduce, collectiveStats, distributedInfo, setGradientOverlap, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
   worldSize,
 } from '../../src/index.js';
 import { BC, bcData, ACT, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
@@ -150,8 +150,16 @@ async function overlap() {
   const c0 = collectiveStats().calls;
   local.updateSync(globalBatch('ppo', 2));
   const localCalls = collectiveStats().calls - c0;
+  const localWeights = flat(policy.stateDict());
+  // The other setting for one more distributed update (setGradientOverlap between updates).
+  setGradientOverlap(!distributedInfo()!.overlapGradients);
+  const s3 = collectiveStats();
+  await ppo.update(sliceBatch(globalBatch('ppo', 3), cut[r], cut[r + 1]));
+  const s4 = collectiveStats();
   out('RESULT', {
-    rank: r, same, ppo: ppoWeights, bc: flat(bcPolicy.stateDict()), bcLosses: bcFit.losses, local: flat(policy.stateDict()), localCalls,
+    rank: r, same, ppo: ppoWeights, bc: flat(bcPolicy.stateDict()), bcLosses: bcFit.losses, local: localWeights, localCalls,
+    flipped: distributedInfo()!.overlapGradients, flippedDuring: s4.bucketsDuringBackward - s3.bucketsDuringBackward,
+    flippedBuckets: s4.gradientBuckets - s3.gradientBuckets, afterFlip: flat(policy.stateDict()),
     ppoBuckets: s1.gradientBuckets - s0.gradientBuckets, ppoDuring: s1.bucketsDuringBackward - s0.bucketsDuringBackward,
     bcBuckets: s2.gradientBuckets - s1.gradientBuckets, bcDuring: s2.bucketsDuringBackward - s1.bucketsDuringBackward,
   });

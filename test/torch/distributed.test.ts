@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, ValueHead,
+  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, setGradientOverlap, ValueHead,
 } from '../../src/index.js';
 import { ACT, BC, bcData, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
 
@@ -95,6 +95,8 @@ test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER
     process.env.FEAT2GO_DIST_BUCKET_MIB = '0';
     assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /FEAT2GO_DIST_BUCKET_MIB/.test(e.message));
     assert.throws(() => resolveDistributedOptions({ overlapGradients: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.overlapGradients/.test(e.message));
+    assert.throws(() => setGradientOverlap('no' as unknown as boolean), (e: Error) => e instanceof TypeError && /for on/.test(e.message));
+    assert.throws(() => setGradientOverlap(false), /setGradientOverlap: no process group/);
     assert.throws(() => resolveDistributedOptions({ gradientBucketMiB: 1e6 }), (e: Error) => e instanceof RangeError && /opts\.gradientBucketMiB/.test(e.message) && /1000000/.test(e.message));
   } finally {
     for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'FEAT2GO_DIST_OVERLAP', 'FEAT2GO_DIST_BUCKET_MIB']) {
@@ -195,9 +197,15 @@ if (!distributedAvailable()) {
       assert.ok(x.bcDuring > 0, `rank ${x.rank}: ${x.bcDuring} of ${x.bcBuckets} BC buckets during backward`);
     }
     for (const x of res.slice(2)) assert.equal([x.ppoDuring, x.bcDuring], [0, 0], 'overlap off: every bucket after backward');
+    // setGradientOverlap flips it for the next update: on → off, off → on.
+    for (const x of res) {
+      assert.is(x.flipped, res.indexOf(x) >= 2);
+      assert.ok(x.flippedBuckets > 0);
+      if (x.flipped) assert.ok(x.flippedDuring > 0, `rank ${x.rank}: turned on`); else assert.is(x.flippedDuring, 0);
+    }
     // The same sums in the same buckets: bit-identical weights and losses, whichever setting.
     for (const x of res.slice(1)) {
-      for (const k of ['ppo', 'bc', 'local', 'bcLosses']) assert.equal(x[k], res[0][k], `rank ${x.rank} ${k}`);
+      for (const k of ['ppo', 'bc', 'local', 'bcLosses', 'afterFlip']) assert.equal(x[k], res[0][k], `rank ${x.rank} ${k}`);
     }
     // Trained: the weights moved from the initial ones.
     const init = new Policy(ppoSpec(5)).stateDict();

@@ -177,6 +177,17 @@ Napi::Value DistState(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// distSetOverlap(on): the group's gradient overlap from the next backward on.
+Napi::Value DistSetOverlap(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) ThrowType("Expected a boolean for on but received " + Describe(info[0]));
+  try {
+    dist::SetOverlapGradients(info[0].As<Napi::Boolean>().Value());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value DistStats(const Napi::CallbackInfo& info) {
   const dist::Stats st = dist::GetStats();
   Napi::Object o = Napi::Object::New(info.Env());
@@ -248,6 +259,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   Export<DistDestroy>(env, exports, "distDestroy");
   Export<DistState>(env, exports, "distState");
   Export<DistStats>(env, exports, "distStats");
+  Export<DistSetOverlap>(env, exports, "distSetOverlap");
   Export<DistBarrier>(env, exports, "distBarrier");
   Export<DistAllReduce>(env, exports, "distAllReduce");
   Export<DistBroadcast>(env, exports, "distBroadcast");
