@@ -258,7 +258,8 @@ if (!distributedAvailable()) {
   test('a rank killed mid-update (rank 1; and rank 0, which hosts the store): the survivor fails within the timeout naming the collective and the rank', async () => {
     // Three groups at once: in A rank 1 is killed, in B rank 0; in C rank 1's 17th collective fails
     // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
-    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12).
+    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12;
+    // the tiny model's gradients are one bucket, launched from a hook during backward, so the fault hits there).
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
     const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', GO_FILE: goFile, ...extra });
