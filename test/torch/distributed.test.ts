@@ -67,6 +67,17 @@ async function group(scenario: string, n: number, extra: Record<string, string> 
   return ranks;
 }
 
+// Gradient buckets per step by the documented rule: the parameters in reverse order, the
+// first bucket at most min(1 MiB, cap) bytes, the others at most cap; a larger parameter alone.
+function bucketCount(bytes: number[], cap: number): number {
+  let n = 0; let used = 0;
+  for (const b of [...bytes].reverse()) {
+    if (n === 0 || used + b > (n === 1 ? Math.min(cap, 1048576) : cap)) { n++; used = 0; }
+    used += b;
+  }
+  return n;
+}
+
 const like = (s: string, re: RegExp) => assert.ok(re.test(s), `${JSON.stringify(s)} should match ${re}`);
 const maxRel = (a: number[], b: ArrayLike<number>) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
 
@@ -182,13 +193,17 @@ if (!distributedAvailable()) {
     const [on, off] = await Promise.all([group('overlap', 2, small), group('overlap', 2, { ...small, FEAT2GO_DIST_OVERLAP: '0' })]);
     const res = [...on, ...off].map((rk) => result(rk));
     const ppoSteps = 2 * PPO_OPTS.epochs * PPO_OPTS.minibatches; const bcSteps = BC.fit.epochs * Math.ceil(BC.rows / BC.fit.batchSize);
+    // PPO trains every tensor (actor, then critic: state-dict order); behaviour cloning the actor's.
+    const sd = new Policy(ppoSpec(5)).stateDict();
+    const cap = Math.round(0.001 * 1048576);
+    const ppoPer = bucketCount(sd.map(([, d]) => d.byteLength), cap);
+    const bcPer = bucketCount(sd.filter(([n]) => !n.startsWith('critic.')).map(([, d]) => d.byteLength), cap);
+    assert.equal([ppoPer, bcPer], [3, 3], 'the rule gives these tiny models three buckets each');
     for (const x of res) {
       assert.ok(x.same, `rank ${x.rank}: identical weights on every rank`);
       assert.is(x.localCalls, 0, 'a local update after distributed ones launches no collective');
-      // The same buckets every step, more than two of them, on both settings.
-      assert.is(x.ppoBuckets % ppoSteps, 0); assert.ok(x.ppoBuckets / ppoSteps >= 3, `${x.ppoBuckets} PPO buckets`);
-      assert.is(x.bcBuckets % bcSteps, 0); assert.ok(x.bcBuckets / bcSteps >= 3, `${x.bcBuckets} BC buckets`);
-      assert.is(x.ppoBuckets, res[0].ppoBuckets); assert.is(x.bcBuckets, res[0].bcBuckets);
+      // The same buckets every step, on both settings.
+      assert.is(x.ppoBuckets, ppoSteps * ppoPer, 'PPO buckets'); assert.is(x.bcBuckets, bcSteps * bcPer, 'BC buckets');
     }
     for (const x of res.slice(0, 2)) {
       // Overlap on: buckets start inside backward, from its hooks (a rank with an
