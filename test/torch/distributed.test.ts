@@ -275,11 +275,18 @@ if (!distributedAvailable()) {
     // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
     // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12;
     // the tiny model's gradients are one bucket, launched from a hook during backward, so the fault hits there).
-    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    // In D (1 KiB gradient buckets: 3 per step, launched from backward's hooks where a rank holds part of
+    // the minibatch) rank 1's 34th collective fails: the 2nd bucket of the 3rd step of the 2nd update
+    // (update 1: 2 + 1 + 2 × (1 + 3 × 3) + 1 = 24; then #25 sizes, #26 denominators, #27–29 and #30–32 two
+    // steps, #33 the 3rd step's 1st bucket), while rank 0 may have its 2nd and 3rd buckets in flight.
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
     const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', GO_FILE: goFile, ...extra });
     const groups = ports.slice(0, 2).map((port) => [startRank('killed', env(port, 0)), startRank('killed', env(port, 1))]);
     const faulty = [startRank('killed', env(ports[2], 0)), startRank('killed', env(ports[2], 1, { FEAT2GO_DIST_FAULT_AT: '17' }))];
+    const small = { FEAT2GO_DIST_BUCKET_MIB: '0.001' };
+    const bucketFault = [startRank('killed', env(ports[3], 0, small)), startRank('killed', env(ports[3], 1, { ...small, FEAT2GO_DIST_FAULT_AT: '34' }))];
+    faulty.push(...bucketFault);
     const killedAt = [0, 0];
     groups.forEach((g, i) => {
       const victim = g[1 - i];
@@ -297,7 +304,10 @@ if (!distributedAvailable()) {
     // Rank 1 fails its 17th collective and exits: rank 0 sees either the store's record of the exit
     // or the closed connection first; both name rank 1 and where it stopped.
     like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): (rank 1 \(process \d+\) exited after collective #16|rank 1 did not reach it \(its last collective is #16, this one is #17\))/);
-    for (const f of [f0, f1]) {
+    const d1 = result(bucketFault[1], 'ERROR'); const d0 = result(bucketFault[0], 'ERROR');
+    like(d1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault \(FEAT2GO_DIST_FAULT_AT=34\)/);
+    like(d0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): (rank 1 \(process \d+\) exited after collective #33|rank 1 did not reach it \(its last collective is #33, this one is #34\))/);
+    for (const f of [f0, f1, d0, d1]) {
       assert.is(f.update, 1);
       assert.ok(f.unchanged, `rank ${f.rank}: the failed update left the weights unchanged`);
     }
