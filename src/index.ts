@@ -66,7 +66,7 @@ export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
   initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
-  rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, DistributedUnavailableError,
+  rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
 } from './torch/distributed.js';
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';

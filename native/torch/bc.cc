@@ -3,6 +3,7 @@
 #include "torch/distributed.h"
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -52,6 +53,8 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
       }
       if (G < 1) throw std::invalid_argument("Expected at least one demonstration step over all ranks");
     }
+    std::optional<dist::GradReducer> reducer;
+    if (o.distributed) reducer.emplace(params, "fitBehaviourCloning (gradient all-reduce)");
     const int64_t bs = std::min<int64_t>(o.batch_size, G);
     const int64_t per_epoch = (G + bs - 1) / bs;
     const int64_t total = per_epoch * o.epochs;
@@ -84,20 +87,30 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
         if (o.distributed) {
           // This rank's part of the minibatch mean; the summed loss and
           // gradients are alike on every rank, so all ranks stop together.
+          // The loss is summed first, so that backward (during which the
+          // gradient all-reduce starts) runs only when every rank steps.
           torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
           std::vector<double> part{0.0};
+          torch::Tensor loss;
           if (idx.size(0) > 0) {
-            torch::Tensor loss =
-                loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).sum() / count;
+            loss = loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).sum() / count;
             part[0] = loss.item<double>();
-            if (std::isfinite(part[0])) loss.backward();
           }
           dist::AllReduceSum(part, "fitBehaviourCloning (minibatch loss)");
           value = part[0];
           if (!std::isfinite(value))
             throw NonFiniteError("Non-finite loss (" + Num(value) + ") summed over the ranks at " +
                                  where(e, s) + kStopped);
-          dist::AllReduceGradients(params, "fitBehaviourCloning (gradient all-reduce)");
+          if (loss.defined()) {
+            reducer->Begin();
+            try {
+              loss.backward();
+            } catch (...) {
+              reducer->Abandon();
+              throw;
+            }
+          }
+          reducer->Finish();
         } else {
           torch::Tensor idx = perm.slice(0, lo, hi);
           torch::Tensor loss = loss_of(obs.index_select(0, idx), actions.index_select(0, idx)).mean();

@@ -16,6 +16,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <torch/csrc/autograd/function.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+#include <torch/csrc/autograd/variable.h>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
@@ -54,13 +57,38 @@ torch::Tensor LocalShare(const torch::Tensor& global_idx, int64_t lo, int64_t n)
 }
 
 namespace {
+// Gradient buckets: parameters in reverse order, the first bucket at most
+// min(1 MiB, cap), the others at most `cap` bytes (a larger parameter alone).
+std::vector<std::vector<std::size_t>> LayOut(const std::vector<torch::Tensor>& params, std::size_t cap) {
+  const std::size_t first = std::min<std::size_t>(cap, std::size_t{1} << 20);
+  std::vector<std::vector<std::size_t>> out;
+  std::size_t bytes = 0;
+  for (std::size_t k = params.size(); k-- > 0;) {
+    const std::size_t b = static_cast<std::size_t>(params[k].numel()) * params[k].element_size();
+    if (out.empty() || bytes + b > (out.size() == 1 ? first : cap)) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    out.back().push_back(k);
+    bytes += b;
+  }
+  return out;
+}
+}  // namespace
+
+namespace {
 std::mutex g_stats_mu;
 Stats g_stats;
-void AddStats(double seconds, double bytes) {
+[[maybe_unused]] void AddStats(double seconds, double bytes) {
   std::lock_guard<std::mutex> l(g_stats_mu);
   g_stats.calls += 1;
   g_stats.seconds += seconds;
   g_stats.bytes += bytes;
+}
+[[maybe_unused]] void AddBucketStats(bool in_backward) {
+  std::lock_guard<std::mutex> l(g_stats_mu);
+  g_stats.buckets += 1;
+  if (in_backward) g_stats.buckets_in_backward += 1;
 }
 }  // namespace
 
@@ -90,6 +118,21 @@ void BroadcastTensors(const std::vector<torch::Tensor>&, const char*) { throw st
 void AllReduceGradients(const std::vector<torch::Tensor>&, const char*, std::size_t) {
   throw std::runtime_error(kNoDist);
 }
+bool OverlapGradients() { return true; }
+std::size_t BucketBytes() { return 25u << 20; }
+void SetOverlapGradients(bool) { throw std::runtime_error(kNoDist); }
+struct GradReducer::Impl {
+  std::vector<std::vector<std::size_t>> buckets;
+};
+GradReducer::GradReducer(std::vector<torch::Tensor> params, std::string, std::size_t bucket_bytes)
+    : impl_(std::make_shared<Impl>()) {
+  impl_->buckets = LayOut(params, bucket_bytes ? bucket_bytes : BucketBytes());
+}
+GradReducer::~GradReducer() = default;
+void GradReducer::Begin() { throw std::runtime_error(kNoDist); }
+void GradReducer::Finish() { throw std::runtime_error(kNoDist); }
+void GradReducer::Abandon() {}
+const std::vector<std::vector<std::size_t>>& GradReducer::Buckets() const { return impl_->buckets; }
 void AllReduceSum(std::vector<double>&, const char*) { throw std::runtime_error(kNoDist); }
 std::vector<int64_t> GatherSizes(int64_t, const char*) { throw std::runtime_error(kNoDist); }
 void CheckSameTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
@@ -108,6 +151,8 @@ struct State {
   std::string host;
   std::uint64_t seq = 0;
   std::string broken;  // non-empty after a failed collective
+  bool overlap = true;
+  std::size_t bucket_bytes = 25u << 20;
 };
 
 // Leaked on purpose at exit: tearing down Gloo's threads from a static
@@ -160,7 +205,7 @@ bool ProcessGone(pid_t pid) {
 // Names the ranks that did not take part in collective #s.seq: those whose
 // last collective is an earlier one, those whose process is gone (same host),
 // or rank 0 when the store it hosts no longer answers.
-std::string Diagnose(State& s) {
+std::string Diagnose(State& s, std::uint64_t seq_now) {
   std::vector<std::string> parts;
   for (int64_t r = 0; r < s.world; ++r) {
     if (r == s.rank) continue;
@@ -180,9 +225,9 @@ std::string Diagnose(State& s) {
           continue;
         }
       }
-      if (seq < s.seq)
+      if (seq < seq_now)
         parts.push_back("rank " + std::to_string(r) + " did not reach it (its last collective is #" +
-                        std::to_string(seq) + ", this one is #" + std::to_string(s.seq) + ")");
+                        std::to_string(seq) + ", this one is #" + std::to_string(seq_now) + ")");
     } catch (const std::exception&) {
       if (s.rank != 0) {
         parts.push_back("rank 0 (which hosts the rendezvous store at " + s.addr + ":" +
@@ -197,16 +242,17 @@ std::string Diagnose(State& s) {
   return out;
 }
 
-// Runs one collective: announces its number in the store, waits for it (the
-// group's timeout bounds it inside Gloo, so buffers are never left in use),
-// and turns a failure into a message that names the missing ranks.
+// Starts one collective: announces its number in the store and issues it;
+// returns the Work (which holds its tensors until Gloo is done with them) and
+// the collective's number. Throws when the group is broken, the store is
+// gone or the collective could not be issued (the group is then broken).
 template <class F>
-void Run(const char* what, F&& issue, double bytes = 0) {
-  State& s = Require(what);
+c10::intrusive_ptr<c10d::Work> Launch(State& s, const char* what, F&& issue, std::uint64_t* number) {
   if (!s.broken.empty())
     throw std::runtime_error(std::string(what) + ": the process group is broken by an earlier failure (" +
                              s.broken + "); call destroyDistributed() and initDistributed() again");
   ++s.seq;
+  *number = s.seq;
   // Test hook: FEAT2GO_DIST_FAULT_AT=N makes this process's N-th collective
   // fail before it starts, as if its link broke (fault-handling tests).
   static const unsigned long long fault_at = [] {
@@ -227,18 +273,41 @@ void Run(const char* what, F&& issue, double bytes = 0) {
                              std::to_string(s.port) + ") is unreachable. Cause: " + FirstLine(e.what()));
   }
   try {
-    const auto t0 = std::chrono::steady_clock::now();
-    c10::intrusive_ptr<c10d::Work> work = issue(*s.pg);
-    work->wait();
-    AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
+    return issue(*s.pg);
   } catch (const std::exception& e) {
-    const std::string who = Diagnose(s);
+    const std::string who = Diagnose(s, *number);
     s.broken = std::string(what) + " failed";
     std::ostringstream m;
     m << what << " failed on rank " << s.rank << " of " << s.world << " (timeout " << s.timeout.count()
       << " ms): " << who << ". Cause: " << FirstLine(e.what());
     throw std::runtime_error(m.str());
   }
+}
+
+// Waits for collective #number (the group's timeout bounds it inside Gloo)
+// and turns a failure into a message that names the missing ranks.
+void Wait(State& s, const char* what, c10d::Work& work, std::uint64_t number, double bytes) {
+  try {
+    const auto t0 = std::chrono::steady_clock::now();
+    work.wait();
+    AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
+  } catch (const std::exception& e) {
+    const std::string who = Diagnose(s, number);
+    s.broken = std::string(what) + " failed";
+    std::ostringstream m;
+    m << what << " failed on rank " << s.rank << " of " << s.world << " (timeout " << s.timeout.count()
+      << " ms): " << who << ". Cause: " << FirstLine(e.what());
+    throw std::runtime_error(m.str());
+  }
+}
+
+// Runs one collective to completion.
+template <class F>
+void Run(const char* what, F&& issue, double bytes = 0) {
+  State& s = Require(what);
+  std::uint64_t number = 0;
+  c10::intrusive_ptr<c10d::Work> work = Launch(s, what, std::forward<F>(issue), &number);
+  Wait(s, what, *work, number, bytes);
 }
 
 c10d::ReduceOp ToC10d(Op op) {
@@ -344,6 +413,8 @@ void Init(const InitOptions& o) {
   s->port = o.master_port;
   s->timeout = std::chrono::milliseconds(o.timeout_ms);
   s->host = HostName();
+  s->overlap = o.overlap_gradients;
+  s->bucket_bytes = std::max<std::size_t>(o.bucket_bytes, 4);
   {
     std::lock_guard<std::mutex> l(g_stats_mu);
     g_stats = Stats();
@@ -380,6 +451,13 @@ void Init(const InitOptions& o) {
     throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) + ") has worldSize " +
                              ws + " but another rank has " + their +
                              " (every rank must be given the same worldSize)");
+  // Gradient buckets must be laid out alike on every rank (their all-reduces pair up).
+  const std::string bb = std::to_string(s->bucket_bytes);
+  const std::string their_bb = Str(s->store->compareSet("f2g/bucket_bytes", {}, Bytes(bb)));
+  if (their_bb != bb)
+    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) +
+                             ") has a gradient bucket of " + bb + " bytes but another rank has " + their_bb +
+                             " (every rank must be given the same gradientBucketMiB)");
   s->store->set(SeqKey(o.rank), Bytes("0"));
   // Wait for every rank to register, naming the ones that never came.
   std::vector<std::string> keys;
@@ -461,6 +539,20 @@ int64_t WorldSize() {
   std::lock_guard<std::mutex> l(g_mu);
   return g_state ? g_state->world : 1;
 }
+bool OverlapGradients() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_state ? g_state->overlap : true;
+}
+std::size_t BucketBytes() {
+  std::lock_guard<std::mutex> l(g_mu);
+  return g_state ? g_state->bucket_bytes : std::size_t{25} << 20;
+}
+void SetOverlapGradients(bool on) {
+  std::lock_guard<std::mutex> l(g_mu);
+  if (!g_state)
+    throw std::runtime_error("setGradientOverlap: no process group; call initDistributed() first");
+  g_state->overlap = on;
+}
 
 void AllReduce(torch::Tensor t, Op op, const char* what) {
   CheckTensor(t, what);
@@ -517,32 +609,188 @@ void BroadcastTensors(const std::vector<torch::Tensor>& tensors, const char* wha
   }
 }
 
+struct GradReducer::Impl {
+  std::vector<torch::Tensor> params;
+  std::string what;
+  std::vector<std::vector<std::size_t>> buckets;
+  std::vector<std::size_t> bucket_of;
+  // Hooks, added by the first Begin() with overlap on; removed by the destructor.
+  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<std::uintptr_t> hook_keys;
+  bool hooked = false;
+  // One backward pass (guarded by mu: the hooks run on the autograd engine's thread).
+  std::mutex mu;
+  bool armed = false;
+  std::vector<char> ready;
+  std::vector<std::size_t> missing;  // per bucket: gradients not ready yet
+  std::size_t next = 0;              // the first bucket not launched
+  struct Launched {
+    torch::Tensor flat;
+    c10::intrusive_ptr<c10d::Work> work;
+    std::uint64_t number = 0;
+  };
+  std::vector<Launched> launched;
+  std::exception_ptr error;  // a launch failed: nothing later is launched
+
+  void Reset() {
+    armed = false;
+    ready.assign(params.size(), 0);
+    missing.clear();
+    for (const auto& b : buckets) missing.push_back(b.size());
+    next = 0;
+    launched.clear();
+    error = nullptr;
+  }
+
+  // Copies bucket b's gradients (zeros where undefined) into a new flat buffer
+  // and starts its all-reduce. The buffer belongs to the Work too, so an
+  // abandoned all-reduce never writes into memory that was freed or reused.
+  Launched LaunchBucket(std::size_t b) {
+    torch::NoGradGuard ng;
+    std::vector<torch::Tensor> views;
+    for (std::size_t k : buckets[b]) {
+      const torch::Tensor& p = params[k];
+      const torch::Tensor g = p.grad();
+      views.push_back(g.defined() ? g.reshape({-1}) : torch::zeros({p.numel()}, p.options()));
+    }
+    Launched x;
+    x.flat = torch::cat(views);
+    std::vector<at::Tensor> v{x.flat};
+    c10d::AllreduceOptions o;
+    o.reduceOp = c10d::ReduceOp::SUM;
+    State& s = Require(what.c_str());
+    x.work = Launch(
+        s, what.c_str(), [&](c10d::ProcessGroup& pg) { return pg.allreduce(v, o); }, &x.number);
+    return x;
+  }
+
+  // Launches the complete buckets at the head of the order (never throws:
+  // it runs inside backward; a failure is reported by Finish()).
+  void LaunchReady(bool in_backward) {
+    while (!error && next < buckets.size() && missing[next] == 0) {
+      try {
+        launched.push_back(LaunchBucket(next));
+        AddBucketStats(in_backward);
+        ++next;
+      } catch (...) {
+        error = std::current_exception();
+      }
+    }
+  }
+
+  void Ready(std::size_t i) {
+    std::lock_guard<std::mutex> l(mu);
+    if (!armed || ready[i]) return;
+    ready[i] = 1;
+    --missing[bucket_of[i]];
+    LaunchReady(true);
+  }
+
+  void WaitFor(const Launched& x) {
+    Wait(Require(what.c_str()), what.c_str(), *x.work, x.number, static_cast<double>(x.flat.nbytes()));
+  }
+
+  // Writes bucket b's sums into the parameters' .grad (defining missing ones).
+  void CopyBack(std::size_t b, const torch::Tensor& flat) {
+    torch::NoGradGuard ng;
+    int64_t off = 0;
+    for (std::size_t k : buckets[b]) {
+      torch::Tensor p = params[k];
+      const int64_t n = p.numel();
+      torch::Tensor sum = flat.slice(0, off, off + n).view(p.sizes());
+      if (p.grad().defined()) p.mutable_grad().copy_(sum);
+      else p.mutable_grad() = sum.clone();
+      off += n;
+    }
+  }
+};
+
+GradReducer::GradReducer(std::vector<torch::Tensor> params, std::string what, std::size_t bucket_bytes)
+    : impl_(std::make_shared<Impl>()) {
+  Impl& m = *impl_;
+  m.params = std::move(params);
+  m.what = std::move(what);
+  m.buckets = LayOut(m.params, bucket_bytes ? bucket_bytes : BucketBytes());
+  m.bucket_of.assign(m.params.size(), 0);
+  for (std::size_t b = 0; b < m.buckets.size(); ++b)
+    for (std::size_t k : m.buckets[b]) m.bucket_of[k] = b;
+  m.Reset();
+}
+
+GradReducer::~GradReducer() {
+  Impl& m = *impl_;
+  for (std::size_t i = 0; i < m.accumulators.size(); ++i)
+    if (m.accumulators[i]) m.accumulators[i]->del_post_hook(m.hook_keys[i]);
+}
+
+void GradReducer::Begin() {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> l(m.mu);
+  m.Reset();
+  if (!OverlapGradients()) return;
+  if (!m.hooked) {
+    // The reducer holds each AccumulateGrad node, so every graph built on
+    // these parameters reaches the same node (and its hook).
+    const std::weak_ptr<Impl> self = impl_;
+    for (std::size_t i = 0; i < m.params.size(); ++i) {
+      const torch::Tensor& p = m.params[i];
+      std::shared_ptr<torch::autograd::Node> acc;
+      std::uintptr_t key = 0;
+      if (p.requires_grad() && p.is_leaf()) acc = torch::autograd::impl::grad_accumulator(p);
+      if (acc)
+        key = acc->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+            [self, i](const torch::autograd::variable_list& outputs, const torch::autograd::variable_list&) {
+              if (auto im = self.lock()) im->Ready(i);
+              return outputs;
+            }));
+      m.accumulators.push_back(std::move(acc));
+      m.hook_keys.push_back(key);
+    }
+    m.hooked = true;
+  }
+  m.armed = true;
+}
+
+void GradReducer::Finish() {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> l(m.mu);
+  const bool overlapped = m.armed;
+  m.armed = false;
+  struct Clear {
+    Impl& m;
+    ~Clear() { m.Reset(); }
+  } clear{m};
+  if (!overlapped) {
+    // One blocking all-reduce per bucket, in order.
+    m.Reset();
+    for (std::size_t b = 0; b < m.buckets.size(); ++b) {
+      Impl::Launched x = m.LaunchBucket(b);
+      AddBucketStats(false);
+      m.WaitFor(x);
+      m.launched.push_back(std::move(x));
+    }
+  } else {
+    // Buckets backward did not complete (unused parameters, or none at all).
+    for (auto& n : m.missing) n = 0;
+    m.LaunchReady(false);
+    // Earlier collectives' failures first: they are the ones the ranks disagree on.
+    for (const auto& x : m.launched) m.WaitFor(x);
+    if (m.error) std::rethrow_exception(m.error);
+  }
+  for (std::size_t b = 0; b < m.buckets.size(); ++b) m.CopyBack(b, m.launched[b].flat);
+}
+
+void GradReducer::Abandon() {
+  Impl& m = *impl_;
+  std::lock_guard<std::mutex> l(m.mu);
+  m.Reset();
+}
+
+const std::vector<std::vector<std::size_t>>& GradReducer::Buckets() const { return impl_->buckets; }
+
 void AllReduceGradients(const std::vector<torch::Tensor>& params, const char* what,
                         std::size_t bucket_bytes) {
-  torch::NoGradGuard ng;
-  const int64_t cap = std::max<int64_t>(1, static_cast<int64_t>(bucket_bytes / sizeof(float)));
-  std::size_t i = 0;
-  while (i < params.size()) {
-    std::vector<torch::Tensor> grads;
-    int64_t n = 0;
-    std::size_t j = i;
-    for (; j < params.size() && (j == i || n + params[j].numel() <= cap); ++j) {
-      torch::Tensor p = params[j];
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
-      n += p.numel();
-    }
-    std::vector<torch::Tensor> views;
-    for (auto& g : grads) views.push_back(g.reshape({-1}));
-    torch::Tensor bucket = torch::cat(views);
-    RawAllReduce(bucket, c10d::ReduceOp::SUM, what);
-    int64_t off = 0;
-    for (auto& g : grads) {
-      g.copy_(bucket.slice(0, off, off + g.numel()).view(g.sizes()));
-      off += g.numel();
-    }
-    i = j;
-  }
+  GradReducer(params, what, bucket_bytes).Finish();
 }
 
 void AllReduceSum(std::vector<double>& v, const char* what) {

@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,11 @@ struct InitOptions {
   std::string master_addr = "127.0.0.1";
   int64_t master_port = 29500;
   int64_t timeout_ms = 30000;
+  /// Whether GradReducer starts each bucket's all-reduce during backward
+  /// (false: one blocking all-reduce per bucket after backward).
+  bool overlap_gradients = true;
+  /// Cap of a gradient bucket after the first (which is at most 1 MiB).
+  std::size_t bucket_bytes = 25u << 20;
 };
 
 /// Joins the group (blocks until every rank arrived or the timeout passed).
@@ -39,6 +45,11 @@ void Destroy();
 bool IsInitialized();
 int64_t Rank();
 int64_t WorldSize();
+/// The group's gradient settings (InitOptions); defaults without a group.
+bool OverlapGradients();
+std::size_t BucketBytes();
+/// Changes the group's overlap setting from the next backward on (throws without a group).
+void SetOverlapGradients(bool on);
 
 enum class Op { kSum, kAvg, kMax, kMin, kProduct };
 
@@ -53,6 +64,9 @@ void Barrier();
 /// benchmarks and logs): calls, seconds spent waiting on them, bytes passed.
 struct Stats {
   double calls = 0, seconds = 0, bytes = 0;
+  /// Gradient buckets all-reduced by GradReducer, and how many of them were
+  /// launched while backward still ran (the overlapped ones).
+  double buckets = 0, buckets_in_backward = 0;
 };
 Stats GetStats();
 
@@ -73,11 +87,54 @@ class Turn {
 
 /// Copies rank 0's values into every tensor (flattened into one buffer).
 void BroadcastTensors(const std::vector<torch::Tensor>& tensors, const char* what);
-/// Sums the gradients of `params` over ranks, in buckets of at most
-/// `bucket_bytes` (flattened); undefined gradients count as zeros and are
-/// defined afterwards.
+/// Sums the gradients of `params` over ranks, blocking, in the buckets a
+/// GradReducer over `params` uses (0: the group's bucket size); undefined
+/// gradients count as zeros and are defined afterwards.
 void AllReduceGradients(const std::vector<torch::Tensor>& params, const char* what,
-                        std::size_t bucket_bytes = 25u << 20);
+                        std::size_t bucket_bytes = 0);
+
+/// Sums the gradients of a fixed list of parameters over ranks, starting each
+/// bucket's all-reduce while backward still runs, as torch DDP's Reducer does.
+/// Buckets are fixed up front: parameters in reverse order (the order backward
+/// tends to finish them in), a first bucket of at most 1 MiB, then at most
+/// `bucket_bytes` each. A post hook on each parameter's AccumulateGrad node
+/// marks its gradient ready; a bucket is copied into a flat buffer and its
+/// all-reduce launched (asynchronously) once all its gradients are ready and
+/// every earlier bucket has been launched, so every rank launches the same
+/// collectives in the same order. The hooks do nothing outside Begin()..Finish().
+///
+///   reducer.Begin();          // before backward (skip both on a rank with nothing to back-propagate)
+///   loss.backward();
+///   reducer.Finish();         // launches the rest, waits, writes the sums into .grad
+///
+/// With the group's overlap off (InitOptions::overlap_gradients), Begin() arms
+/// nothing and Finish() runs one blocking all-reduce per bucket.
+class GradReducer {
+ public:
+  /// `bucket_bytes` 0: the group's bucket size (InitOptions::bucket_bytes).
+  GradReducer(std::vector<torch::Tensor> params, std::string what, std::size_t bucket_bytes = 0);
+  ~GradReducer();
+  GradReducer(const GradReducer&) = delete;
+  GradReducer& operator=(const GradReducer&) = delete;
+
+  /// Arms the hooks for one backward pass (when the group overlaps).
+  void Begin();
+  /// Launches every bucket not launched yet (with zeros for gradients backward
+  /// did not produce), waits for all of them and copies the sums into .grad;
+  /// disarms the hooks. Throws like any collective (naming the collective and
+  /// the missing rank); the gradients are then left as they were, un-summed.
+  void Finish();
+  /// Disarms without finishing (backward threw); launched all-reduces keep
+  /// their own buffers.
+  void Abandon();
+  /// Number of buckets and the parameters (indices into `params`) of each.
+  const std::vector<std::vector<std::size_t>>& Buckets() const;
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
 /// Sums `v` over ranks (float64).
 void AllReduceSum(std::vector<double>& v, const char* what);
 /// Sizes held by each rank, in rank order.

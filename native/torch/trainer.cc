@@ -273,6 +273,15 @@ UpdateMetrics Trainer::UpdateDistributed(const RolloutBatch& batch) {
   }
 }
 
+dist::GradReducer& Trainer::Reducer() {
+  const std::size_t bytes = dist::BucketBytes();
+  if (!reducer_ || reducer_bucket_bytes_ != bytes) {
+    reducer_ = std::make_unique<dist::GradReducer>(params_, "update (gradient all-reduce)", bytes);
+    reducer_bucket_bytes_ = bytes;
+  }
+  return *reducer_;
+}
+
 UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
   if (!synced_) {
     std::vector<torch::Tensor> all;
@@ -293,6 +302,7 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
     throw std::invalid_argument("Expected minibatches ≤ the global batch's sequence count " +
                                 std::to_string(G) + " but received " + std::to_string(o_.minibatches));
   const int64_t M = o_.minibatches;
+  dist::GradReducer& reducer = Reducer();
   UpdateMetrics sum;
   std::vector<double> partial(7, 0.0);
   for (int64_t e = 0; e < o_.epochs; ++e) {
@@ -312,12 +322,19 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
       opt_->zero_grad();
       if (mbs[static_cast<std::size_t>(k)].B > 0) {
         Terms t = Compute(mbs[static_cast<std::size_t>(k)], true, &d);
-        t.total.backward();
+        // The gradient all-reduce starts bucket by bucket while backward runs.
+        reducer.Begin();
+        try {
+          t.total.backward();
+        } catch (...) {
+          reducer.Abandon();
+          throw;
+        }
         const double v[7] = {t.m.policy_loss, t.m.value_loss, t.m.entropy, t.m.clip_fraction,
                              t.m.approx_kl,   t.m.kl,         t.m.loss};
         for (int i = 0; i < 7; ++i) partial[static_cast<std::size_t>(i)] += v[i];
       }
-      dist::AllReduceGradients(params_, "update (gradient all-reduce)");
+      reducer.Finish();
       // The summed gradients are the same on every rank, so this check stops all ranks together.
       const double norm = torch::nn::utils::clip_grad_norm_(
           params_, o_.max_grad_norm > 0 ? o_.max_grad_norm : std::numeric_limits<double>::infinity());

@@ -5,6 +5,7 @@
 #pragma once
 #include <memory>
 
+#include "torch/distributed.h"
 #include "torch/policy.h"
 
 namespace f2g {
@@ -102,6 +103,11 @@ class Trainer {
   at::Generator gen_;
   int64_t policy_version_;
   bool synced_ = false;  // parameters broadcast from rank 0 (distributed)
+  /// Sums params_' gradients over the group (made by the first distributed
+  /// update, again when the group's bucket size changed).
+  dist::GradReducer& Reducer();
+  std::unique_ptr<dist::GradReducer> reducer_;
+  std::size_t reducer_bucket_bytes_ = 0;
 };
 
 }  // namespace f2g

@@ -120,14 +120,25 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
   if (denom > 0) {
     // Data parallel: this rank's part of the global mean; the checks use the
     // summed gradients, which every rank holds alike, so all ranks stop together.
+    const std::vector<torch::Tensor> params = Params();
+    const std::size_t bytes = dist::BucketBytes();
+    if (!reducer_ || reducer_bucket_bytes_ != bytes) {
+      reducer_ = std::make_unique<dist::GradReducer>(params, "fit (gradient all-reduce)", bytes);
+      reducer_bucket_bytes_ = bytes;
+    }
     double out = 0;
     if (h.size(0) > 0) {
       torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum() / denom;
-      loss.backward();
+      reducer_->Begin();
+      try {
+        loss.backward();
+      } catch (...) {
+        reducer_->Abandon();
+        throw;
+      }
       out = loss.item<double>();
     }
-    const std::vector<torch::Tensor> params = Params();
-    dist::AllReduceGradients(params, "fit (gradient all-reduce)");
+    reducer_->Finish();
     const double norm = std::sqrt(GradNormSquared(params));
     if (!std::isfinite(norm))
       throw NonFiniteError("Non-finite total gradient norm (" + Num(norm) + ") summed over the ranks at " +

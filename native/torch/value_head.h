@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 
+#include "torch/distributed.h"
 #include "torch/tcommon.h"
 
 namespace f2g {
@@ -88,6 +89,10 @@ class ValueHead {
   ValueHeadConfig cfg_;
   torch::Tensor w1_, b1_, ln_w_, ln_b_, w2_, b2_, atoms_;
   std::unique_ptr<torch::optim::AdamW> opt_;
+  /// Sums the gradients over the group (made by the first distributed step,
+  /// again when the group's bucket size changed).
+  std::unique_ptr<dist::GradReducer> reducer_;
+  std::size_t reducer_bucket_bytes_ = 0;
 };
 
 }  // namespace f2g

@@ -153,11 +153,15 @@ export interface NativeAddon {
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
   // ---- process groups (native/torch/distributed_binding.cc); undefined without libtorch ----
   distAvailable?: boolean;
-  distInit?(opts: { backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number }): Promise<void>;
+  distInit?(opts: {
+    backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
+    overlapGradients?: boolean; bucketBytes?: number;
+  }): Promise<void>;
   distDestroy?(): Promise<void>;
   distState?(): { initialized: boolean; rank: number; worldSize: number };
   distBarrier?(): Promise<void>;
-  distStats?(): { calls: number; ms: number; bytes: number };
+  distSetOverlap?(on: boolean): void;
+  distStats?(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
   distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
   distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;
   distAllGather?(array: ArrayBufferView): Promise<ArrayBufferView>;

@@ -27,6 +27,19 @@ export interface DistributedOptions {
    * Default `FEAT2GO_DIST_TIMEOUT_MS`, else 300000 (5 min).
    */
   timeoutMs?: number;
+  /**
+   * Data-parallel training: start each gradient bucket's all-reduce while
+   * backward still runs (true), or sum the buckets one by one after it
+   * (false). Both give identical gradients. Default `FEAT2GO_DIST_OVERLAP`
+   * ('1'/'true' or '0'/'false'), else true.
+   */
+  overlapGradients?: boolean;
+  /**
+   * Data-parallel training: the size cap of a gradient bucket in MiB (the
+   * first bucket is at most 1 MiB); every rank must use the same value.
+   * Default `FEAT2GO_DIST_BUCKET_MIB`, else 25.
+   */
+  gradientBucketMiB?: number;
 }
 
 /** The group this process belongs to, as {@link initDistributed} resolved it. */
@@ -39,6 +52,8 @@ export interface DistributedInfo {
   masterAddr: string;
   masterPort: number;
   timeoutMs: number;
+  overlapGradients: boolean;
+  gradientBucketMiB: number;
 }
 
 /** Reduction of {@link allReduce}: 'avg' is the sum divided by the world size (float arrays only). */
@@ -76,6 +91,22 @@ function envInt(name: string): number | undefined {
   return n;
 }
 
+function envBool(name: string): boolean | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'true') return true;
+  if (v === '0' || v === 'false') return false;
+  throw rangeError(`environment variable ${name}`, "'1', 'true', '0' or 'false'", v);
+}
+
+function envNumber(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw rangeError(`environment variable ${name}`, 'a number', v);
+  return n;
+}
+
 /** Whether this build can join process groups (c10d with Gloo linked). */
 export function distributedAvailable(): boolean {
   const a = native();
@@ -88,7 +119,9 @@ export function distributedAvailable(): boolean {
  * @throws {TypeError | RangeError} naming the bad option or variable
  */
 export function resolveDistributedOptions(opts?: DistributedOptions): DistributedInfo {
-  const o = checkOptions(opts, 'opts', { backend: 1, rank: 1, worldSize: 1, masterAddr: 1, masterPort: 1, timeoutMs: 1 });
+  const o = checkOptions(opts, 'opts', {
+    backend: 1, rank: 1, worldSize: 1, masterAddr: 1, masterPort: 1, timeoutMs: 1, overlapGradients: 1, gradientBucketMiB: 1,
+  });
   const backend = o.backend ?? 'gloo';
   if (backend !== 'gloo' && backend !== 'nccl') throw typeError('opts.backend', "'gloo' or 'nccl'", backend);
   const worldSize = checkInt(o.worldSize ?? envInt('WORLD_SIZE') ?? 1, o.worldSize !== undefined ? 'opts.worldSize' : 'WORLD_SIZE', 1);
@@ -99,7 +132,13 @@ export function resolveDistributedOptions(opts?: DistributedOptions): Distribute
   const masterPort = checkInt(o.masterPort ?? envInt('MASTER_PORT') ?? 29500, o.masterPort !== undefined ? 'opts.masterPort' : 'MASTER_PORT', 1, 65535);
   const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000, 'opts.timeoutMs', 1);
   const localRank = envInt('LOCAL_RANK') ?? rank;
-  return { backend, rank, worldSize, localRank, masterAddr, masterPort, timeoutMs };
+  const overlapGradients = o.overlapGradients ?? envBool('FEAT2GO_DIST_OVERLAP') ?? true;
+  if (typeof overlapGradients !== 'boolean') throw typeError('opts.overlapGradients', 'a boolean', overlapGradients);
+  const bucketName = o.gradientBucketMiB !== undefined ? 'opts.gradientBucketMiB' : 'FEAT2GO_DIST_BUCKET_MIB';
+  const gradientBucketMiB = o.gradientBucketMiB ?? envNumber('FEAT2GO_DIST_BUCKET_MIB') ?? 25;
+  if (typeof gradientBucketMiB !== 'number') throw typeError(bucketName, 'a number of MiB', gradientBucketMiB);
+  if (!(gradientBucketMiB >= 1 / 1024 && gradientBucketMiB <= 4096)) throw rangeError(bucketName, 'a number of MiB in [1/1024, 4096]', gradientBucketMiB);
+  return { backend, rank, worldSize, localRank, masterAddr, masterPort, timeoutMs, overlapGradients, gradientBucketMiB };
 }
 
 /**
@@ -122,6 +161,7 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
   const r = resolveDistributedOptions(opts);
   await withCallerStack(a.distInit!({
     backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
+    overlapGradients: r.overlapGradients, bucketBytes: Math.round(r.gradientBucketMiB * 1048576),
   }), stack);
   info = r;
   return r;
@@ -166,6 +206,19 @@ function checkArray(v: unknown, what: string): CollectiveArray {
   throw typeError(`${what}: array`, ARRAY_TYPES, v);
 }
 
+/**
+ * Turns the overlap of the gradient all-reduce with backward on or off for
+ * this rank from the next data-parallel step on (initDistributed's
+ * `overlapGradients`). Both settings give identical gradients, so ranks may
+ * differ; call it between updates, for example to compare the two.
+ * @throws {TypeError} when `on` is not a boolean; {Error} without a group
+ */
+export function setGradientOverlap(on: boolean): void {
+  if (typeof on !== 'boolean') throw typeError('on', 'a boolean', on);
+  group('setGradientOverlap').distSetOverlap!(on);
+  info!.overlapGradients = on;
+}
+
 /** Cumulative figures of this process's collectives since {@link initDistributed}. */
 export interface CollectiveStats {
   /** Collectives run (including the small ones the trainers add: sizes, denominators, metrics). */
@@ -174,6 +227,10 @@ export interface CollectiveStats {
   ms: number;
   /** Bytes this rank passed in (array sizes, summed). */
   bytes: number;
+  /** Gradient buckets the data-parallel trainers all-reduced (each also counts in `calls`). */
+  gradientBuckets: number;
+  /** Of those, the ones launched while backward still ran (0 with `overlapGradients: false`). */
+  bucketsDuringBackward: number;
 }
 
 /**
@@ -182,7 +239,7 @@ export interface CollectiveStats {
  */
 export function collectiveStats(): CollectiveStats {
   const a = native();
-  return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0 };
+  return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0, gradientBuckets: 0, bucketsDuringBackward: 0 };
 }
 
 /** Resolves once every rank has called it. */

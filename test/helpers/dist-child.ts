@@ -4,7 +4,7 @@
 // `RESULT {...}` (or `ERROR {...}` when a call threw).
 import { existsSync } from 'node:fs';
 import {
-  allGather, capabilities, allReduce, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
+  allGather, capabilities, allReduce, collectiveStats, distributedInfo, setGradientOverlap, barrier, broadcast, destroyDistributed, GrpoTrainer, initDistributed, Policy, PpoTrainer, rank, ValueHead,
   worldSize,
 } from '../../src/index.js';
 import { BC, bcData, ACT, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, shares, sliceBatch, VALUE, valueData } from './dist-data.js';
@@ -124,6 +124,48 @@ async function bc() {
   out('RESULT', res);
 }
 
+// Data-parallel PPO updates and a behaviour-cloning fit under the group's
+// gradient settings (FEAT2GO_DIST_OVERLAP, FEAT2GO_DIST_BUCKET_MIB): the
+// weights, and how many gradient buckets were all-reduced and how many of
+// them were launched during backward. Then a local update (distributed: false)
+// of the same policy, whose backward must launch no collective.
+async function overlap() {
+  const r = rank(); const n = worldSize();
+  const cut = shares(n);
+  const policy = new Policy(ppoSpec(5 + 100 * r));
+  const ppo = new PpoTrainer(policy, PPO_OPTS);
+  const s0 = collectiveStats();
+  for (let u = 0; u < 2; u++) await ppo.update(sliceBatch(globalBatch('ppo', u), cut[r], cut[r + 1]));
+  const s1 = collectiveStats();
+  const ppoWeights = flat(policy.stateDict());
+  const bcPolicy = new Policy(ppoSpec(9 + 100 * r));
+  const { obs, actions } = bcData();
+  const rows = shares(n, BC.rows);
+  const [lo, hi] = [rows[r], rows[r + 1]];
+  const bcFit = await bcPolicy.fitBehaviourCloning({ data: obs.slice(lo * OBS, hi * OBS), shape: [hi - lo, OBS] },
+    { data: actions.slice(lo * ACT, hi * ACT), shape: [hi - lo, ACT] }, BC.fit);
+  const s2 = collectiveStats();
+  const same = (await sameEverywhere(policy.stateDict())) && (await sameEverywhere(bcPolicy.stateDict()));
+  const local = new PpoTrainer(policy, { ...PPO_OPTS, distributed: false });
+  const c0 = collectiveStats().calls;
+  local.updateSync(globalBatch('ppo', 2));
+  const localCalls = collectiveStats().calls - c0;
+  const localWeights = flat(policy.stateDict());
+  // The other setting for one more distributed update (setGradientOverlap between updates).
+  setGradientOverlap(!distributedInfo()!.overlapGradients);
+  const s3 = collectiveStats();
+  await ppo.update(sliceBatch(globalBatch('ppo', 3), cut[r], cut[r + 1]));
+  const s4 = collectiveStats();
+  out('RESULT', {
+    rank: r, same, ppo: ppoWeights, bc: flat(bcPolicy.stateDict()), bcLosses: bcFit.losses, local: localWeights, localCalls,
+    flipped: distributedInfo()!.overlapGradients, flippedDuring: s4.bucketsDuringBackward - s3.bucketsDuringBackward,
+    flippedBuckets: s4.gradientBuckets - s3.gradientBuckets, afterFlip: flat(policy.stateDict()),
+    ppoBuckets: s1.gradientBuckets - s0.gradientBuckets, ppoDuring: s1.bucketsDuringBackward - s0.bucketsDuringBackward,
+    bcBuckets: s2.gradientBuckets - s1.gradientBuckets, bcDuring: s2.bucketsDuringBackward - s1.bucketsDuringBackward,
+  });
+  await destroyDistributed();
+}
+
 // Updates until the parent kills a rank; the survivors report the error and
 // whether the failed update left the weights as the last good one did.
 async function killed() {
@@ -167,6 +209,7 @@ async function main() {
   else if (scenario === 'train') await train();
   else if (scenario === 'killed') await killed();
   else if (scenario === 'bc') await bc();
+  else if (scenario === 'overlap') await overlap();
   else if (scenario === 'join') {
     await barrier();
     out('RESULT', { rank: rank() });

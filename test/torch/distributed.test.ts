@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, ValueHead,
+  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, setGradientOverlap, ValueHead,
 } from '../../src/index.js';
 import { ACT, BC, bcData, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
 
@@ -67,6 +67,17 @@ async function group(scenario: string, n: number, extra: Record<string, string> 
   return ranks;
 }
 
+// Gradient buckets per step by the documented rule: the parameters in reverse order, the
+// first bucket at most min(1 MiB, cap) bytes, the others at most cap; a larger parameter alone.
+function bucketCount(bytes: number[], cap: number): number {
+  let n = 0; let used = 0;
+  for (const b of [...bytes].reverse()) {
+    if (n === 0 || used + b > (n === 1 ? Math.min(cap, 1048576) : cap)) { n++; used = 0; }
+    used += b;
+  }
+  return n;
+}
+
 const like = (s: string, re: RegExp) => assert.ok(re.test(s), `${JSON.stringify(s)} should match ${re}`);
 const maxRel = (a: number[], b: ArrayLike<number>) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]) / Math.max(1e-3, Math.abs(b[i]))), 0);
 
@@ -82,8 +93,24 @@ test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER
     assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /WORLD_SIZE/.test(e.message));
     assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, backend: 'mpi' as 'gloo' }), (e: Error) => e instanceof TypeError && /backend/.test(e.message));
     assert.throws(() => resolveDistributedOptions({ rank: 0, worldSize: 1, masterPort: 70000 }), /masterPort/);
+    // Gradient settings: overlap on and 25 MiB buckets unless told otherwise.
+    process.env.WORLD_SIZE = '4';
+    delete process.env.FEAT2GO_DIST_OVERLAP; delete process.env.FEAT2GO_DIST_BUCKET_MIB;
+    assert.equal([resolveDistributedOptions().overlapGradients, resolveDistributedOptions().gradientBucketMiB], [true, 25]);
+    Object.assign(process.env, { FEAT2GO_DIST_OVERLAP: '0', FEAT2GO_DIST_BUCKET_MIB: '0.5' });
+    assert.equal([resolveDistributedOptions().overlapGradients, resolveDistributedOptions().gradientBucketMiB], [false, 0.5]);
+    assert.equal(resolveDistributedOptions({ overlapGradients: true, gradientBucketMiB: 4 }).overlapGradients, true);
+    process.env.FEAT2GO_DIST_OVERLAP = 'no';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /FEAT2GO_DIST_OVERLAP/.test(e.message) && /no/.test(e.message));
+    process.env.FEAT2GO_DIST_OVERLAP = 'true';
+    process.env.FEAT2GO_DIST_BUCKET_MIB = '0';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /FEAT2GO_DIST_BUCKET_MIB/.test(e.message));
+    assert.throws(() => resolveDistributedOptions({ overlapGradients: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.overlapGradients/.test(e.message));
+    assert.throws(() => setGradientOverlap('no' as unknown as boolean), (e: Error) => e instanceof TypeError && /for on/.test(e.message));
+    assert.throws(() => setGradientOverlap(false), /setGradientOverlap: no process group/);
+    assert.throws(() => resolveDistributedOptions({ gradientBucketMiB: 1e6 }), (e: Error) => e instanceof RangeError && /opts\.gradientBucketMiB/.test(e.message) && /1000000/.test(e.message));
   } finally {
-    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT']) {
+    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'FEAT2GO_DIST_OVERLAP', 'FEAT2GO_DIST_BUCKET_MIB']) {
       if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }
   }
@@ -159,6 +186,47 @@ if (!distributedAvailable()) {
     for (const f of [r0.fit, r1.fit]) assert.ok(maxRel(f, fit.losses) < 1e-4, `fit losses ${f} vs ${fit.losses}`);
   });
 
+  test('gradient all-reduce overlapping backward = the same buckets summed after backward: identical weights; the hooks are inert in a local update', async () => {
+    // Buckets of at most 1048 bytes, so that the tiny models have several and
+    // most of them can start before backward ends.
+    const small = { FEAT2GO_DIST_BUCKET_MIB: '0.001' };
+    const [on, off] = await Promise.all([group('overlap', 2, small), group('overlap', 2, { ...small, FEAT2GO_DIST_OVERLAP: '0' })]);
+    const res = [...on, ...off].map((rk) => result(rk));
+    const ppoSteps = 2 * PPO_OPTS.epochs * PPO_OPTS.minibatches; const bcSteps = BC.fit.epochs * Math.ceil(BC.rows / BC.fit.batchSize);
+    // PPO trains every tensor (actor, then critic: state-dict order); behaviour cloning the actor's.
+    const sd = new Policy(ppoSpec(5)).stateDict();
+    const cap = Math.round(0.001 * 1048576);
+    const ppoPer = bucketCount(sd.map(([, d]) => d.byteLength), cap);
+    const bcPer = bucketCount(sd.filter(([n]) => !n.startsWith('critic.')).map(([, d]) => d.byteLength), cap);
+    assert.equal([ppoPer, bcPer], [3, 3], 'the rule gives these tiny models three buckets each');
+    for (const x of res) {
+      assert.ok(x.same, `rank ${x.rank}: identical weights on every rank`);
+      assert.is(x.localCalls, 0, 'a local update after distributed ones launches no collective');
+      // The same buckets every step, on both settings.
+      assert.is(x.ppoBuckets, ppoSteps * ppoPer, 'PPO buckets'); assert.is(x.bcBuckets, bcSteps * bcPer, 'BC buckets');
+    }
+    for (const x of res.slice(0, 2)) {
+      // Overlap on: buckets start inside backward, from its hooks (a rank with an
+      // empty share has no backward and launches its buckets after it).
+      assert.ok(x.ppoDuring > 0 && x.ppoDuring <= x.ppoBuckets, `rank ${x.rank}: ${x.ppoDuring} of ${x.ppoBuckets} PPO buckets during backward`);
+      assert.ok(x.bcDuring > 0, `rank ${x.rank}: ${x.bcDuring} of ${x.bcBuckets} BC buckets during backward`);
+    }
+    for (const x of res.slice(2)) assert.equal([x.ppoDuring, x.bcDuring], [0, 0], 'overlap off: every bucket after backward');
+    // setGradientOverlap flips it for the next update: on → off, off → on.
+    for (const x of res) {
+      assert.is(x.flipped, res.indexOf(x) >= 2);
+      assert.ok(x.flippedBuckets > 0);
+      if (x.flipped) assert.ok(x.flippedDuring > 0, `rank ${x.rank}: turned on`); else assert.is(x.flippedDuring, 0);
+    }
+    // The same sums in the same buckets: bit-identical weights and losses, whichever setting.
+    for (const x of res.slice(1)) {
+      for (const k of ['ppo', 'bc', 'local', 'bcLosses', 'afterFlip']) assert.equal(x[k], res[0][k], `rank ${x.rank} ${k}`);
+    }
+    // Trained: the weights moved from the initial ones.
+    const init = new Policy(ppoSpec(5)).stateDict();
+    assert.ok(maxRel(res[0].ppo[0][1], init[0][1]) > 1e-4, 'the updates changed the weights');
+  });
+
   test('behaviour cloning: 2 ranks × unequal halves = 1 process × all demonstrations (nll, then mse); identical weights; a rank-local non-finite loss fails every rank and changes nothing', async () => {
     const ranks = await group('bc', 2);
     const r0 = result(ranks[0]); const r1 = result(ranks[1]);
@@ -205,12 +273,20 @@ if (!distributedAvailable()) {
   test('a rank killed mid-update (rank 1; and rank 0, which hosts the store): the survivor fails within the timeout naming the collective and the rank', async () => {
     // Three groups at once: in A rank 1 is killed, in B rank 0; in C rank 1's 17th collective fails
     // (FEAT2GO_DIST_FAULT_AT): the 3rd gradient all-reduce of the 2nd update, after two optimizer steps of it
-    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12).
-    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    // (update 1: 2 for the weight broadcast + 1 sizes + 2 epochs × (1 denominators + 3 gradients) + 1 metrics = 12;
+    // the tiny model's gradients are one bucket, launched from a hook during backward, so the fault hits there).
+    // In D (1 KiB gradient buckets: 3 per step, launched from backward's hooks where a rank holds part of
+    // the minibatch) rank 1's 34th collective fails: the 2nd bucket of the 3rd step of the 2nd update
+    // (update 1: 2 + 1 + 2 × (1 + 3 × 3) + 1 = 24; then #25 sizes, #26 denominators, #27–29 and #30–32 two
+    // steps, #33 the 3rd step's 1st bucket), while rank 0 may have its 2nd and 3rd buckets in flight.
+    const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
     const env = (port: number, r: number, extra: Record<string, string> = {}) => ({ RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '3000', GO_FILE: goFile, ...extra });
     const groups = ports.slice(0, 2).map((port) => [startRank('killed', env(port, 0)), startRank('killed', env(port, 1))]);
     const faulty = [startRank('killed', env(ports[2], 0)), startRank('killed', env(ports[2], 1, { FEAT2GO_DIST_FAULT_AT: '17' }))];
+    const small = { FEAT2GO_DIST_BUCKET_MIB: '0.001' };
+    const bucketFault = [startRank('killed', env(ports[3], 0, small)), startRank('killed', env(ports[3], 1, { ...small, FEAT2GO_DIST_FAULT_AT: '34' }))];
+    faulty.push(...bucketFault);
     const killedAt = [0, 0];
     groups.forEach((g, i) => {
       const victim = g[1 - i];
@@ -228,7 +304,10 @@ if (!distributedAvailable()) {
     // Rank 1 fails its 17th collective and exits: rank 0 sees either the store's record of the exit
     // or the closed connection first; both name rank 1 and where it stopped.
     like(f0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): (rank 1 \(process \d+\) exited after collective #16|rank 1 did not reach it \(its last collective is #16, this one is #17\))/);
-    for (const f of [f0, f1]) {
+    const d1 = result(bucketFault[1], 'ERROR'); const d0 = result(bucketFault[0], 'ERROR');
+    like(d1.message, /^update \(gradient all-reduce\) failed on rank 1: injected fault \(FEAT2GO_DIST_FAULT_AT=34\)/);
+    like(d0.message, /^update \(gradient all-reduce\) failed on rank 0 of 2 \(timeout 3000 ms\): (rank 1 \(process \d+\) exited after collective #33|rank 1 did not reach it \(its last collective is #33, this one is #34\))/);
+    for (const f of [f0, f1, d0, d1]) {
       assert.is(f.update, 1);
       assert.ok(f.unchanged, `rank ${f.rank}: the failed update left the weights unchanged`);
     }
@@ -261,9 +340,14 @@ if (!distributedAvailable()) {
     const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
     const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
     const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
-    await allLoaded([r0, r2, inUse, a, b, wrong, dup]);
+    // Two ranks given different gradient bucket sizes (their gradient all-reduces would not pair up).
+    const bport = await freePort();
+    const buckets = ['25', '1'].map((mib, r) => startRank('join', {
+      RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(bport), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile, FEAT2GO_DIST_BUCKET_MIB: mib,
+    }));
+    await allLoaded([r0, r2, inUse, a, b, wrong, dup, ...buckets]);
     fs.writeFileSync(goFile, '');
-    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done]);
+    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done, ...buckets.map((x) => x.done)]);
     fs.rmSync(goFile, { force: true });
     blocker.close();
     for (const rk of [r0, r2]) {
@@ -280,6 +364,9 @@ if (!distributedAvailable()) {
     // One of the two processes given rank 1 wins; the other is told the rank is taken.
     const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
     assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
+    // Whichever of the two registered its bucket size second is told about the other's.
+    const bucketErrs = buckets.map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
+    assert.ok(bucketErrs.some((l) => /this rank \([01]\) has a gradient bucket of (26214400|1048576) bytes but another rank has (1048576|26214400) \(every rank must be given the same gradientBucketMiB\)/.test(l)), bucketErrs.join('\n'));
     // No rank 2 joined that group: the others name it.
     like(result(a, 'ERROR').message, /rank 2 did not join within 5000 ms/);
   });

@@ -128,7 +128,8 @@ std::string StrOpt(const Napi::Object& o, const char* key) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs }) → Promise<void>
+// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs[, overlapGradients, bucketBytes] })
+// → Promise<void>
 Napi::Value DistInit(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[0]));
   Napi::Object o = info[0].As<Napi::Object>();
@@ -144,6 +145,14 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
   if (io.master_port > 65535)
     ThrowRange("Expected opts.masterPort in [1, 65535] but received " + std::to_string(io.master_port));
   io.timeout_ms = static_cast<int64_t>(SizeArg(o.Get("timeoutMs"), "opts.timeoutMs", 1));
+  const Napi::Value overlap = o.Get("overlapGradients");
+  if (!overlap.IsUndefined()) {
+    if (!overlap.IsBoolean())
+      ThrowType("Expected a boolean for opts.overlapGradients but received " + Describe(overlap));
+    io.overlap_gradients = overlap.As<Napi::Boolean>().Value();
+  }
+  const Napi::Value bucket = o.Get("bucketBytes");
+  if (!bucket.IsUndefined()) io.bucket_bytes = SizeArg(bucket, "opts.bucketBytes", 4);
   if (!dist::Available()) {
     try {
       dist::Init(io);
@@ -168,12 +177,25 @@ Napi::Value DistState(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// distSetOverlap(on): the group's gradient overlap from the next backward on.
+Napi::Value DistSetOverlap(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBoolean()) ThrowType("Expected a boolean for on but received " + Describe(info[0]));
+  try {
+    dist::SetOverlapGradients(info[0].As<Napi::Boolean>().Value());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
 Napi::Value DistStats(const Napi::CallbackInfo& info) {
   const dist::Stats st = dist::GetStats();
   Napi::Object o = Napi::Object::New(info.Env());
   o.Set("calls", st.calls);
   o.Set("ms", st.seconds * 1e3);
   o.Set("bytes", st.bytes);
+  o.Set("gradientBuckets", st.buckets);
+  o.Set("bucketsDuringBackward", st.buckets_in_backward);
   return o;
 }
 
@@ -237,6 +259,7 @@ void Init(Napi::Env env, Napi::Object exports) {
   Export<DistDestroy>(env, exports, "distDestroy");
   Export<DistState>(env, exports, "distState");
   Export<DistStats>(env, exports, "distStats");
+  Export<DistSetOverlap>(env, exports, "distSetOverlap");
   Export<DistBarrier>(env, exports, "distBarrier");
   Export<DistAllReduce>(env, exports, "distAllReduce");
   Export<DistBroadcast>(env, exports, "distBroadcast");
