@@ -13,10 +13,12 @@
 
 namespace f2g {
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct BcOptions {
-  int64_t epochs = 10;
-  int64_t batch_size = 256;
-  double lr = 1e-3;
+  int64_t epochs = 0;
+  int64_t batch_size = 0;
+  double lr = 0;
   double weight_decay = 0;
   double max_grad_norm = 0;  // 0: no clipping
   bool mse = false;          // squared error of the mean (Gaussian head) instead of −log π(a|s)

@@ -15,27 +15,31 @@ namespace f2g {
 /// Bound of |logStdMin| and |logStdMax|: e^±40 and its square stay finite in float32.
 constexpr double kMaxLogStd = 40.0;
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct PolicySpec {
   int64_t obs_dim = 0;
   std::vector<int64_t> hidden;
-  std::string activation = "tanh";
+  std::string activation;
   bool categorical = false;
   // Gaussian head
   int64_t action_dim = 0;
   bool state_dependent_std = false;
   bool squash = false;
-  double init_log_std = 0.0, log_std_min = -20.0, log_std_max = 2.0;
+  double init_log_std = 0, log_std_min = 0, log_std_max = 0;
   // categorical head: action_dims tokens of `bins` classes
   int64_t action_dims = 0, bins = 0;
   bool critic = false;
   std::vector<int64_t> critic_hidden;
-  std::string critic_activation = "tanh";
+  std::string critic_activation;
   std::uint64_t seed = 0;
 };
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct LoraConfig {
-  int64_t rank = 8;
-  double alpha = 8;
+  int64_t rank = 0;
+  double alpha = 0;
   double dropout = 0;
   std::vector<std::string> targets;
   bool rslora = false;

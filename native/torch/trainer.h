@@ -12,18 +12,20 @@ namespace f2g {
 
 enum class Aggregation { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2 };
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct TrainerOptions {
-  double clip_low = 0.2, clip_high = 0.2;
+  double clip_low = 0, clip_high = 0;
   double dual_clip = 0;  // 0: off; else c > 1
   Aggregation aggregation = Aggregation::kTokenMean;
-  double value_coef = 0.5;
+  double value_coef = 0;
   double value_clip = 0;  // 0: unclipped value loss
   double entropy_coef = 0;
   double kl_coef = 0;
-  double max_grad_norm = 0.5;  // 0: no clipping (the norm is still reported)
-  double actor_lr = 3e-4, critic_lr = 1e-3, weight_decay = 0;
-  int64_t epochs = 4, minibatches = 4;
-  bool use_critic = true;
+  double max_grad_norm = 0;  // 0: no clipping (the norm is still reported)
+  double actor_lr = 0, critic_lr = 0, weight_decay = 0;
+  int64_t epochs = 0, minibatches = 0;
+  bool use_critic = false;
   std::uint64_t seed = 0;
   /// Data parallel over the process group (native/torch/distributed.h).
   bool distributed = false;

@@ -12,20 +12,24 @@
 
 namespace f2g {
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct ValueHeadConfig {
   int64_t input_dim = 0;
   int64_t hidden_dim = 0;
-  int64_t bins = 201;
+  int64_t bins = 0;
   bool one_hot = false;
   std::uint64_t seed = 0;
 };
 
+// Every field is set by the binding from the resolved TypeScript options,
+// whose defaults are the only ones; the zeros here are not defaults.
 struct FitOptions {
-  int64_t epochs = 1;
-  int64_t batch_size = 256;
-  double lr = 1e-3;
-  double weight_decay = 0.01;
-  bool cosine = true;
+  int64_t epochs = 0;
+  int64_t batch_size = 0;
+  double lr = 0;
+  double weight_decay = 0;
+  bool cosine = false;
   std::uint64_t seed = 0;
   /// Data parallel over the process group: (h, v) is this rank's share of the
   /// global set (the ranks' sets concatenated in rank order).
