@@ -27,6 +27,10 @@ export async function run(): Promise<void> {
   const data = stagedEpisode(T, N, D, 5, 42, 0.02, 6);
   const bytes = data.byteLength;
   const f = { data, shape: [T, N, D] };
+  // The same episode over a SharedArrayBuffer: async calls read it in place (no copy).
+  const shared = new Float32Array(new SharedArrayBuffer(bytes));
+  shared.set(data);
+  const fs = { data: shared, shape: [T, N, D] };
   const stages = progressTargetsSync(f).segments.length;
   const threads = capabilities().threads;
   console.log(`\nprogress: episode [${T}, ${N}, ${D}] float32 = ${(bytes / 1e6).toFixed(0)} MB, ${stages} stages found, ${threads} threads`);
@@ -38,6 +42,7 @@ export async function run(): Promise<void> {
     { name: 'memory-read probe, 1 thread', bytes, fn: () => memoryReadProbe(data, { threads: 1 }) },
     { name: 'patchSimilarity TypeScript loop', bytes, fn: () => tsPatchSimilarity(data, T, N, D, T - 1, 1) },
     { name: 'progressTargets native (async)', bytes, async: true, fn: () => progressTargets(f) },
+    { name: 'progressTargets native (async, SharedArrayBuffer input)', bytes, async: true, fn: () => progressTargets(fs) },
     { name: 'progressTargetsSync native', bytes, fn: () => progressTargetsSync(f) },
     { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 }) },
   ], [
@@ -45,6 +50,8 @@ export async function run(): Promise<void> {
     { label: 'patchSimilarity 1 thread ÷ probe 1 thread', of: 'patchSimilarity native, 1 thread', to: 'memory-read probe, 1 thread', by: 'gbps' },
     { label: 'patchSimilarity native speed-up over TypeScript (target ≥ 5)', of: 'patchSimilarity TypeScript loop', to: 'patchSimilarity native', by: 'time' },
     { label: 'progressTargets time ÷ one patchSimilarity pass (target ≤ 3)', of: 'progressTargets native (async)', to: 'patchSimilarity native', by: 'time' },
+    { label: 'progressTargets, SharedArrayBuffer input (no input copy), ÷ one patchSimilarity pass (target ≤ 3)', of: 'progressTargets native (async, SharedArrayBuffer input)', to: 'patchSimilarity native', by: 'time' },
+    { label: 'progressTargetsSync ÷ one patchSimilarity pass', of: 'progressTargetsSync native', to: 'patchSimilarity native', by: 'time' },
     { label: 'progressTargets native speed-up over the TypeScript reference', of: 'progressTargets TypeScript reference', to: 'progressTargets native (async)', by: 'time' },
   ]);
   void rows;

@@ -21,7 +21,7 @@ export { writeFileAtomic, type AtomicData } from './io/atomic.js';
 export { FileFormatError } from './io/common.js';
 export {
   readNpy, readNpyFloat32, readNpyHeader, parseNpy, parseNpyHeader, npyToFloat32, encodeNpy, writeNpy, NPY_MAX_HEADER_BYTES,
-  type NpyArray, type NpyHeader, type NpyDtype, type NpyWritable,
+  type NpyArray, type NpyHeader, type NpyDtype, type NpyWritable, type ReadNpyOptions,
 } from './io/npy.js';
 export {
   readSafetensors, readSafetensorsHeader, parseSafetensors, parseSafetensorsHeader, encodeSafetensors, writeSafetensors,

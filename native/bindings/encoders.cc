@@ -77,13 +77,14 @@ Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref,
 
 Napi::Value PatchStatsAsync(const Napi::CallbackInfo& info) {
   Call c = Args(info);
-  auto frames = OwnedCopy(c.frames, c.T * c.H * c.W * 3, "frames");
+  std::vector<Napi::Value> keep;
+  auto frames = OwnedOrShared(c.frames, c.T * c.H * c.W * 3, "frames", keep);
   auto result = OwnedResult(c.need, "patchStats");
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[5]));
   auto* w = new PromiseWorker(
       info.Env(), "patchStats",
       [c, frames, result] { patch_stats(frames->data(), c.T, c.H, c.W, c.p, result->data(), c.threads); },
-      [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, {});
+      [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, keep);
   return w->Queue();
 }
 
@@ -108,7 +109,8 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   RequireLength(out.length, need, "out", "[n,3,H,W]");
   float m[3] = {mean.data[0], mean.data[1], mean.data[2]};
   float s[3] = {sd.data[0], sd.data[1], sd.data[2]};
-  auto copy = OwnedCopy(frames, need, "frames");
+  std::vector<Napi::Value> keep;
+  auto copy = OwnedOrShared(frames, need, "frames", keep);
   auto result = OwnedResult(need, "framesToChw");
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[7]));
   auto* w = new PromiseWorker(
@@ -116,7 +118,7 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
       [copy, n, H, W, m, s, threads, result] {
         frames_to_chw(copy->data(), n, H, W, m, s, result->data(), threads);
       },
-      [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, {});
+      [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, keep);
   return w->Queue();
 }
 

@@ -147,7 +147,12 @@ static View<T> TypedArg(const Napi::Value& v, const char* name, napi_typedarray_
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
     ThrowType(std::string("Expected a ") + tname + " for " + name + " but received " + Describe(v));
   auto ta = v.As<Napi::TypedArrayOf<T>>();
-  return View<T>{ta.Data(), ta.ElementLength()};
+  View<T> r{ta.Data(), ta.ElementLength()};
+  // napi_is_arraybuffer is false for a SharedArrayBuffer.
+  r.shared = !ta.ArrayBuffer().IsArrayBuffer();
+  r.env = v.Env();
+  r.source = v;
+  return r;
 }
 
 View<float> Float32Arg(const Napi::Value& v, const char* name) {

@@ -144,6 +144,11 @@ template <typename T>
 struct View {
   T* data = nullptr;
   std::size_t length = 0;
+  /// The typed array's buffer is a SharedArrayBuffer, which JavaScript cannot
+  /// detach: an async call may read it in place (see OwnedOrShared).
+  bool shared = false;
+  napi_env env = nullptr;
+  napi_value source = nullptr;  // the typed array (valid during the binding call)
 };
 View<float> Float32Arg(const Napi::Value& v, const char* name);
 View<std::uint8_t> Uint8Arg(const Napi::Value& v, const char* name);
@@ -224,6 +229,22 @@ std::shared_ptr<Owned<T>> OwnedCopy(const View<T>& v, std::size_t n, const char*
       CopyCache::Acquire(n * sizeof(T), std::string("a copy of ") + name + " for the asynchronous call");
   o->n = n;
   ParallelCopy(v.data, o->data(), n * sizeof(T));
+  return o;
+}
+
+/// OwnedCopy, except for a view over a SharedArrayBuffer: that memory cannot
+/// be detached (transfer throws) and lives as long as its typed array, so it
+/// is read in place, with no copy, and the typed array is added to `keep`
+/// (the worker's references) so it outlives the call. Another thread writing
+/// to it while the call runs gives unspecified values, never a stray read.
+template <typename T>
+std::shared_ptr<Owned<T>> OwnedOrShared(const View<T>& v, std::size_t n, const char* name,
+                                        std::vector<Napi::Value>& keep) {
+  if (!v.shared || v.source == nullptr) return OwnedCopy(v, n, name);
+  auto o = std::make_shared<Owned<T>>();
+  o->block = std::shared_ptr<unsigned char>(reinterpret_cast<unsigned char*>(v.data), [](unsigned char*) {});
+  o->n = n;
+  keep.push_back(Napi::Value(v.env, v.source));
   return o;
 }
 

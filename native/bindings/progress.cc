@@ -1,7 +1,8 @@
 // N-API bindings for the progress kernels (SPEC §1-3). Thin: check arguments,
 // wrap typed arrays in place, call kernels/progress.h. The async calls read
 // owned copies of their inputs (see OwnedCopy): a caller may transfer
-// (detach) its buffers while the call runs.
+// (detach) its buffers while the call runs. Inputs over a SharedArrayBuffer,
+// which cannot be detached, are read in place (OwnedOrShared).
 #include <cmath>
 #include <memory>
 #include <string>
@@ -63,10 +64,10 @@ struct OwnedEpisode {
   std::shared_ptr<Owned<float>> copy;
   Episode e;
 };
-OwnedEpisode Own(const Episode& e, const std::string& name) {
+OwnedEpisode Own(const Episode& e, const std::string& name, std::vector<Napi::Value>& keep) {
   OwnedEpisode o;
   const std::size_t n = e.T * e.N * e.D;
-  o.copy = OwnedCopy(e.data, n, (name + ".data").c_str());
+  o.copy = OwnedOrShared(e.data, n, (name + ".data").c_str(), keep);
   o.e = e;
   o.e.data = View<float>{o.copy->data(), n};
   return o;
@@ -185,11 +186,12 @@ Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
 Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
   Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
   Opts o = ParseOpts(info[4]);
-  OwnedEpisode own = Own(e, "features");
+  std::vector<Napi::Value> keep;
+  OwnedEpisode own = Own(e, "features", keep);
   auto r = std::make_shared<Result>();
   auto* w = new PromiseWorker(
       info.Env(), "progressTargets", [own, o, r] { Run(own.e, o, *r, "features"); },
-      [r](Napi::Env env) { return ToJs(env, *r); }, {});
+      [r](Napi::Env env) { return ToJs(env, *r); }, keep);
   return w->Queue();
 }
 
@@ -211,8 +213,9 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
   }
   Opts o = ParseOpts(info[1]);
   // Copies only once every argument passed its checks.
+  std::vector<Napi::Value> keep;
   for (std::size_t i = 0; i < checked.size(); ++i)
-    eps.push_back(Own(checked[i], "episodes[" + std::to_string(i) + "]"));
+    eps.push_back(Own(checked[i], "episodes[" + std::to_string(i) + "]", keep));
   auto results = std::make_shared<std::vector<Result>>(eps.size());
   auto* w = new PromiseWorker(
       info.Env(), "progressTargetsBatch",
@@ -239,7 +242,7 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
         for (std::size_t i = 0; i < results->size(); ++i) out.Set(i, ToJs(env, (*results)[i]));
         return out;
       },
-      {});
+      keep);
   return w->Queue();
 }
 

@@ -108,8 +108,8 @@ export function bytesLE(a: Float32Array | Int32Array | Uint8Array): Uint8Array {
  * Reads `length` bytes at `position` of an open file into a fresh buffer, looping over
  * short reads; at the end of the file it returns the bytes there were (a shorter view).
  */
-export function readAt(fd: number, length: number, position: number): Uint8Array {
-  const buf = new Uint8Array(length);
+export function readAt(fd: number, length: number, position: number, shared = false): Uint8Array {
+  const buf = shared ? new Uint8Array(new SharedArrayBuffer(length)) : new Uint8Array(length);
   let off = 0;
   while (off < length) {
     const n = fs.readSync(fd, buf, off, Math.min(length - off, 1 << 30), position + off);
@@ -154,10 +154,10 @@ export function openRegularFile(file: string, format: string): number {
 }
 
 /** Reads a whole file into a fresh, unpooled buffer (so typed views of it own their memory). */
-export function readWholeFile(file: string, format = 'input'): Uint8Array {
+export function readWholeFile(file: string, format = 'input', shared = false): Uint8Array {
   const fd = openRegularFile(file, format);
   try {
-    return readAt(fd, fs.fstatSync(fd).size, 0);
+    return readAt(fd, fs.fstatSync(fd).size, 0, shared);
   } finally {
     fs.closeSync(fd);
   }

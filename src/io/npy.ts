@@ -235,17 +235,33 @@ export function parseNpy(bytes: Uint8Array, name = 'buffer'): NpyArray {
   return { dtype: h.dtype, shape: h.shape, data };
 }
 
+/** Options of {@link readNpy} and {@link readNpyFloat32}. */
+export interface ReadNpyOptions {
+  /**
+   * Read the file into a SharedArrayBuffer (default false). Asynchronous calls
+   * (`progressTargets`, `encode`) read such arrays in place instead of copying
+   * them first, since a SharedArrayBuffer cannot be detached; float16 files
+   * (decoded into a new array) come back unshared.
+   */
+  shared?: boolean;
+}
+
 /**
  * Reads a `.npy` file (synchronously). See {@link parseNpy} for what is accepted.
  *
  * @param file path of the `.npy` file
+ * @param opts `shared`: read into a SharedArrayBuffer (zero-copy async calls)
  * @returns `{ dtype, shape, data }`; float16 files come back as float32 data
  * @throws {FileFormatError} naming the file and the problem; fs errors (ENOENT, …) as thrown by node:fs
  * @example
  * const { dtype, shape, data } = readNpy('episode.npy'); // e.g. 'uint8', [T, H, W, 3], Uint8Array
+ * const features = readNpy('features.npy', { shared: true }); // progressTargets reads it in place
  */
-export function readNpy(file: string): NpyArray {
-  return parseNpy(readWholeFile(file, 'npy'), file);
+export function readNpy(file: string, opts: ReadNpyOptions = {}): NpyArray {
+  if (opts === null || typeof opts !== 'object') throw new TypeError(`Expected an options object for opts but received ${String(opts)}`);
+  for (const k of Object.keys(opts)) if (k !== 'shared') throw new TypeError(`Expected opts keys among shared but received '${k}'`);
+  if (opts.shared !== undefined && typeof opts.shared !== 'boolean') throw new TypeError(`Expected a boolean for opts.shared but received ${JSON.stringify(opts.shared)}`);
+  return parseNpy(readWholeFile(file, 'npy', opts.shared === true), file);
 }
 
 /**
@@ -253,12 +269,13 @@ export function readNpy(file: string): NpyArray {
  *
  * @param file path of the `.npy` file
  * @param rank if given, the rank the array must have (e.g. 3 for `[T, N, D]` features)
+ * @param opts as {@link readNpy}
  * @throws {FileFormatError} when the file is invalid, not floating point, or of another rank
  * @example
  * const features = readNpyFloat32('episode.npy', 3); // { data: Float32Array, shape: [T, N, D] }
  */
-export function readNpyFloat32(file: string, rank?: number): Tensor {
-  return npyToFloat32(readNpy(file), file, rank);
+export function readNpyFloat32(file: string, rank?: number, opts: ReadNpyOptions = {}): Tensor {
+  return npyToFloat32(readNpy(file, opts), file, rank);
 }
 
 /** Checks that a parsed array is float32 data (of `rank`, if given) and returns it as a Tensor. */

@@ -309,7 +309,8 @@ export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): 
 
 function loadEpisode(src: EpisodeSource): Tensor {
   if (src.tensor === undefined) {
-    const t = readNpyFloat32(src.file);
+    // Shared memory: progressTargets then reads it in place rather than copying it first.
+    const t = readNpyFloat32(src.file, undefined, { shared: true });
     if (t.shape.length !== 3) throw new FileFormatError(src.file, 'episode', `expected a [T,N,D] (rank-3) array but its shape is (${t.shape.join(', ')})`);
     return t;
   }

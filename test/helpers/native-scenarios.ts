@@ -197,6 +197,60 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
       sameBatch: gotB.every((r) => sameArray(r.values, expectedB.values)),
     };
   },
+  async 'shared-progress'() {
+    // Inputs over a SharedArrayBuffer are read in place (no copy): the memory
+    // cannot be detached, and the call's reference keeps it alive when the
+    // caller drops its own.
+    const shape = [400, 128, 128];
+    const n = shape[0] * shape[1] * shape[2];
+    const plain = randomFloats(n, 7);
+    const expected = progressTargetsSync({ data: plain, shape });
+    const sharedCopy = (): Float32Array => { const a = new Float32Array(new SharedArrayBuffer(n * 4)); a.set(plain); return a; };
+    let x: Float32Array | null = sharedCopy();
+    let transferThrows = false;
+    try {
+      structuredClone(x.buffer, { transfer: [x.buffer as unknown as ArrayBuffer] });
+    } catch {
+      transferThrows = true;
+    }
+    const p = progressTargets({ data: x, shape });
+    let xb: Float32Array | null = sharedCopy();
+    const pb = progressTargetsBatch([{ data: xb, shape }, { data: xb, shape }]);
+    x = null; xb = null;
+    const junk: Float32Array[] = [];
+    for (let k = 0; k < 4; k++) {
+      gc();
+      await sleep(5);
+      junk.push(new Float32Array(n).fill(Number.NaN));
+    }
+    const [got, gotB] = await Promise.all([p, pb]);
+    junk.length = 0;
+    return {
+      same: sameArray(got.values, expected.values) && sameArray(got.similarity, expected.similarity),
+      sameBatch: gotB.every((r) => sameArray(r.values, expected.values)),
+      transferThrows,
+    };
+  },
+  async 'shared-patch-stats'() {
+    const enc = patchStatsEncoder({ grid: [4, 4], bins: 8 });
+    const T = 6, H = 64, W = 64;
+    const r = rng(3);
+    const plain = Uint8Array.from({ length: T * H * W * 3 }, () => Math.floor(r() * 256));
+    const expected = enc.encodeSync({ data: plain, shape: [T, H, W, 3] });
+    let frames: Uint8Array | null = new Uint8Array(new SharedArrayBuffer(plain.length));
+    frames.set(plain);
+    let transferThrows = false;
+    try {
+      structuredClone(frames.buffer, { transfer: [frames.buffer as unknown as ArrayBuffer] });
+    } catch {
+      transferThrows = true;
+    }
+    const p = enc.encode({ data: frames, shape: [T, H, W, 3] });
+    frames = null;
+    for (let k = 0; k < 4; k++) { gc(); await sleep(5); }
+    const got = await p;
+    return { same: sameArray(got.data, expected.data), transferThrows };
+  },
   async 'detach-patch-stats'() {
     const enc = patchStatsEncoder({ grid: [4, 4], bins: 8 });
     const T = 6, H = 64, W = 64;

@@ -76,6 +76,25 @@ test('npy v1.0 float32 [2,3] in C order, exact values', () => {
   assert.equal(t.shape, [2, 3]);
 });
 
+test('readNpy { shared: true }: the same values in a SharedArrayBuffer (uint8 and float32); bad options are named', () => {
+  const data = concat(Uint8Array.of(0, 0, 0x80, 0x3f, 0, 0, 0x20, 0xc0, 0xcd, 0xcc, 0xcc, 0x3d), f32le([4, 5, 6]));
+  const f = tmp('f32-shared.npy', npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", data));
+  const a = readNpy(f, { shared: true });
+  assert.instance(a.data, Float32Array);
+  assert.instance(a.data.buffer, SharedArrayBuffer);
+  assert.equal(Array.from(a.data), [1, -2.5, Math.fround(0.1), 4, 5, 6]);
+  assert.not.instance(readNpy(f).data.buffer, SharedArrayBuffer);
+  const t = readNpyFloat32(f, 2, { shared: true });
+  assert.instance(t.data.buffer, SharedArrayBuffer);
+  assert.equal(Array.from(t.data), Array.from(a.data));
+  const u = tmp('u8-shared.npy', npy("{'descr': '|u1', 'fortran_order': False, 'shape': (4,), }", Uint8Array.of(0, 7, 255, 3)));
+  const b = readNpy(u, { shared: true });
+  assert.instance(b.data.buffer, SharedArrayBuffer);
+  assert.equal(Array.from(b.data), [0, 7, 255, 3]);
+  assert.throws(() => readNpy(f, { shared: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.shared/.test(e.message) && /1/.test(e.message));
+  assert.throws(() => readNpy(f, { share: true } as never), (e: Error) => e instanceof TypeError && /'share'/.test(e.message));
+});
+
 test('npy v2.0 and v3.0 headers, double quotes, no trailing comma, 1-D and scalar shapes', () => {
   const v2 = readNpy(tmp('v2.npy', npy('{"descr": "<f4", "fortran_order": False, "shape": (3,)}', f32le([7, 8, 9]), 2)));
   assert.equal([v2.shape, Array.from(v2.data)], [[3], [7, 8, 9]]);

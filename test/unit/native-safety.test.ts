@@ -1,5 +1,5 @@
 // Memory safety of the native layer: inputs detached (transferred) while an
-// async call reads them, outputs that partially overlap an input, outputs too
+// async call reads them, inputs over a SharedArrayBuffer read in place, outputs that partially overlap an input, outputs too
 // large to allocate, allocation failures that name what was being allocated,
 // and NaN through the vectorised exp of the surrogate and KL kernels.
 import { totalmem } from 'node:os';
@@ -31,6 +31,17 @@ for (const name of ['detach-progress', 'detach-patch-stats', 'detach-value-head-
     const r = runScenario(name);
     assert.ok(r, `${name} reported a skip`);
     assert.is(r.same, true, JSON.stringify(r));
+    if ('sameBatch' in r) assert.is(r.sameBatch, true);
+  });
+}
+
+// ---------- inputs over a SharedArrayBuffer: read in place ----------
+for (const name of ['shared-progress', 'shared-patch-stats']) {
+  test(`an input over a SharedArrayBuffer is read in place and kept alive by the async call: ${name}`, () => {
+    const r = runScenario(name);
+    assert.ok(r, `${name} reported a skip`);
+    assert.is(r.same, true, JSON.stringify(r));
+    assert.is(r.transferThrows, true, 'a SharedArrayBuffer cannot be transferred (detached)');
     if ('sameBatch' in r) assert.is(r.sameBatch, true);
   });
 }
