@@ -32,17 +32,23 @@ const CONFIG: ExperimentConfig = {
   sizes: { demos: 32, bcDemos: 24, bcEpochs: 60, valueEpochs: 4, rlUpdates: 2, evalEpisodes: 16, probeEpisodes: 24, numEnvs: 8, groupSize: 4 },
 };
 
-distTest('runExperiment on 2 ranks: the one-process value heads and base policy, the same tables on every rank', async () => {
-  const one = await runExperiment(CONFIG);
+/** Runs the rank script on `nproc` ranks (or, `local`, as one process without a group) with one thread each. */
+async function runRanks(nproc: number, local = false): Promise<Array<Record<string, any>>> {
   let out = '';
   let err = '';
   const sink = (f: (s: string) => void) => new Writable({ write(c, _e, cb) { f(String(c)); cb(); } });
   const r = await launchRanks({
-    nproc: 2, script: RANK_SCRIPT, args: [JSON.stringify(CONFIG)], execArgv: ['--import', 'tsx'], timeoutMs: 60000,
+    nproc, script: RANK_SCRIPT, args: [JSON.stringify(CONFIG), ...(local ? ['local'] : [])], execArgv: ['--import', 'tsx'], timeoutMs: 60000,
     stdout: sink((s) => { out += s; }), stderr: sink((s) => { err += s; }), prefixStdout: false, env: { OMP_NUM_THREADS: '1' }, handleSignals: false,
   });
   assert.is(r.status, 0, `ranks failed: ${err}`);
-  const res = out.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+  return out.split('\n').filter((l) => l.startsWith('RESULT ')).map((l) => JSON.parse(l.slice(7)));
+}
+
+distTest('runExperiment on 2 ranks: the one-process value heads and base policy, the same tables on every rank', async () => {
+  // The reference runs in a child with the ranks' thread settings (1 libtorch thread).
+  const [one, res] = await Promise.all([runRanks(1, true).then((x) => x[0]), runRanks(2)]);
+  assert.is(one.ranks, 1);
   assert.equal(res.map((x) => x.rank).sort(), [0, 1]);
   for (const x of res) {
     assert.is(x.ranks, 2);
@@ -53,13 +59,13 @@ distTest('runExperiment on 2 ranks: the one-process value heads and base policy,
   }
   const two = res[0];
   // value heads trained together on the shares = the one-process heads
-  assert.is(two.probe[0].failed, one.valueProbe.perSeed[0].failed);
-  for (const [k, v] of one.valueModels.entries()) {
+  assert.is(two.probe[0].failed, one.probe[0].failed);
+  for (const [k, v] of (one.valueModels as Array<{ target: string; spearman: number | null }>).entries()) {
     assert.ok(v.spearman !== null, 'the probe has failed episodes at several stages');
     assert.ok(Math.abs(two.valueModels[k].spearman - v.spearman!) < 1e-9, `${v.target}: ${two.valueModels[k].spearman} vs one process ${v.spearman}`);
   }
   // the cloned base = the one-process base, evaluated on the split episodes
-  const base1 = one.rows.find((x) => x.method === 'base (BC)')!;
+  const base1 = one.rows.find((x: { method: string }) => x.method === 'base (BC)');
   const base2 = two.rows.find((x: { method: string }) => x.method === 'base (BC)');
   assert.equal(base2.success, base1.success);
   assert.ok(base1.success.id > 0, `the base succeeds somewhere in-distribution (${base1.success.id}), so the comparison is not between zeros`);
