@@ -129,7 +129,7 @@ async function launchExperimentRanks(args: ExperimentArgs, io: CommandIO): Promi
 export const experimentCommand: Command = {
   name: 'experiment',
   summary: 'Run the paper\'s experiment in miniature: Feat2Go vs Steps-To-Go vs sparse rewards, PPO and GRPO, 4 splits.',
-  usage: '[--quick | --full] [--seeds N] [--seed S] [--algo ppo|grpo|both] [--out DIR] [--json]',
+  usage: '[--quick | --full] [--seeds N] [--seed S] [--algo ppo|grpo|both] [--out DIR] [--json] [--ranks N | --distributed]',
   description: [
     'On the built-in pick-and-place task: scripted noisy demonstrations; their successful episodes labelled with Feat2Go progress targets and Steps-To-Go targets; two value heads (201 bins, two-hot) on the pooled built-in encoder features of the frames; a weak base policy by behaviour cloning; RL from the base with LoRA adapters (PPO with GAE, GRPO with groups from one initial state) with sparse, Steps-To-Go-shaped and Feat2Go-shaped terminal rewards; every policy evaluated on the in-distribution, vision, semantic and execution splits.',
     `The hyperparameters are fixed and the same for every reward variant; they are printed with the results. Outputs in --out: results.json, results.md, success-over-training.svg, value-curves.svg, contact-<split>.png.`,
