@@ -12,6 +12,7 @@
 #include "data.h"
 #include "kernels/progress.h"
 #include "kernels/rl.h"
+#include "params.h"
 
 using namespace f2g;
 using f2gtest::close_rel;
@@ -54,15 +55,6 @@ std::int64_t body_progress(const float* X, std::size_t T, std::size_t N, std::si
   for (std::size_t k = 0; k < seg.size(); ++k)
     for (std::int64_t t = seg[k].start; t <= seg[k].end; ++t) V[t] = hd::progress_value(k, V[t], seg.size());
   return -1;
-}
-
-ProgressParams params(double lambda, std::size_t w, std::size_t M, double tau) {
-  ProgressParams p;
-  p.lambda = lambda;
-  p.window = w;
-  p.max_cluster = M;
-  p.threshold = tau;
-  return p;
 }
 
 }  // namespace
@@ -208,7 +200,7 @@ TEST(progress_bodies_match_cpu) {
                         {25, 1, 1, 2, 3, 50, 0.01, 1}};
   for (const Case& c : cases) {
     Vec x = f2gtest::staged_episode(r, c.T, c.N, c.D, c.stages, 0.05f);
-    const ProgressParams p = params(c.lambda, c.w, c.M, c.tau);
+    const ProgressParams p = f2gtest::progress_params(c.lambda, c.w, c.M, c.tau);
     Vec v1(c.T), s1(c.T), v2(c.T), s2(c.T);
     std::vector<Segment> g1, g2;
     CHECK_EQ(progress_targets(x.data(), c.T, c.N, c.D, p, v1.data(), s1.data(), g1, 1), -1);
@@ -230,8 +222,11 @@ TEST(progress_bodies_match_cpu) {
   x[4 * 8 + 3] = NAN;
   Vec v(10), s(10);
   std::vector<Segment> g;
-  CHECK_EQ(progress_targets(x.data(), 10, 2, 4, params(1, 3, 50, 0.01), v.data(), s.data(), g, 1), 4);
-  CHECK_EQ(body_progress(x.data(), 10, 2, 4, params(1, 3, 50, 0.01), v.data(), s.data(), g), 4);
+  CHECK_EQ(progress_targets(x.data(), 10, 2, 4, f2gtest::progress_params(1, 3, 50, 0.01), v.data(), s.data(),
+                            g, 1),
+           4);
+  CHECK_EQ(body_progress(x.data(), 10, 2, 4, f2gtest::progress_params(1, 3, 50, 0.01), v.data(), s.data(), g),
+           4);
 }
 
 TEST(gae_body_matches_cpu) {
@@ -331,28 +326,18 @@ TEST(loss_bodies_match_cpu) {
   const std::size_t shapes[][2] = {{1, 1}, {4, 33}, {9, 300}, {2, 700}};
   for (auto& sh : shapes) {
     const std::size_t B = sh[0], T = sh[1], n = B * T;
-    Vec lp = r.normals(n, 0.5f), olp(n), adv = r.normals(n), v = r.normals(n), R = r.normals(n), old(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      olp[i] = lp[i] + r.normal(i % 3 == 0 ? 1.0f : 0.1f);
-      old[i] = v[i] + r.normal(0.3f);
-    }
-    auto mu = r.flags(n, 0.8);
-    Vec mf(mu.begin(), mu.end());
+    const f2gtest::LossInputs in = f2gtest::loss_inputs(r, n);
+    const Vec &lp = in.lp, &olp = in.olp, &adv = in.adv, &v = in.v, &R = in.R, &old = in.old, &mf = in.mf;
+    const auto& mu = in.mu;
     for (int mk = 0; mk < 3; ++mk) {
       rl::FlagView cm;
       hd::Flags hm{nullptr, nullptr};
       if (mk == 1) cm.u8 = hm.u8 = mu.data();
       if (mk == 2) cm.f32 = hm.f32 = mf.data();
       for (int agg = 0; agg < 3; ++agg) {
-        const rl::Aggregation a = agg == 0   ? rl::Aggregation::kTokenMean
-                                  : agg == 1 ? rl::Aggregation::kSeqMeanTokenMean
-                                             : rl::Aggregation::kSeqMeanTokenSum;
+        const rl::Aggregation a = f2gtest::aggregation_of(agg);
         for (double dual : {0.0, 3.0}) {
-          rl::SurrogateParams p;
-          p.clip_low = 0.2;
-          p.clip_high = 0.28;
-          p.dual_clip = dual;
-          p.aggregation = a;
+          const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.28, dual, a);
           auto c = rl::clipped_surrogate(lp.data(), olp.data(), adv.data(), cm, B, T, p, 1);
           auto h = body_loss(B, T, hm, agg, [&](std::size_t i) {
             return hd::surrogate_step(lp[i], olp[i], adv[i], 0.8f, 1.28f, static_cast<float>(dual));
@@ -362,10 +347,7 @@ TEST(loss_bodies_match_cpu) {
         }
         for (double clip : {0.0, 0.2})
           for (double delta : {0.0, 1.0}) {
-            rl::ValueLossParams p;
-            p.clip = clip;
-            p.huber_delta = delta;
-            p.aggregation = a;
+            const rl::ValueLossParams p = f2gtest::value_params(clip, delta, a);
             auto c = rl::clipped_value_loss(v.data(), R.data(), old.data(), cm, B, T, p, 1);
             auto h = body_loss(B, T, hm, agg, [&](std::size_t i) {
               return hd::value_step(v[i], R[i], old[i], clip > 0, static_cast<float>(clip),
@@ -374,9 +356,7 @@ TEST(loss_bodies_match_cpu) {
             check_loss(h, c);
           }
         for (int est = 0; est < 3; ++est) {
-          const rl::KlEstimator e = est == 0   ? rl::KlEstimator::kK1
-                                    : est == 1 ? rl::KlEstimator::kK2
-                                               : rl::KlEstimator::kK3;
+          const rl::KlEstimator e = f2gtest::estimator_of(est);
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
           auto h = body_loss(B, T, hm, agg, [&](std::size_t i) { return hd::kl_step(lp[i], olp[i], est); });
           CHECK(close_rel(h.loss, c.loss, 1e-6));

@@ -20,6 +20,7 @@
 #include "device.h"
 #include "kernels/progress.h"
 #include "kernels/rl.h"
+#include "params.h"
 
 using namespace f2g;
 using f2gtest::close_rel;
@@ -225,11 +226,7 @@ TEST(device_progress_targets_batch) {
   // Episode 3 gets a NaN in its frame 2.
   all[(static_cast<std::size_t>(off[3]) + 2) * N * D + 5] = NAN;
   for (std::size_t M : {50u, 9u}) {
-    ProgressParams p;
-    p.lambda = 1;
-    p.window = 4;
-    p.max_cluster = M;
-    p.threshold = 0.01;
+    const ProgressParams p = f2gtest::progress_params(1, 4, M, 0.01);
     DevBuf<float> dx(all), dv(total), ds(total);
     DevBuf<std::int64_t> doff(off), dbad(E);
     DevBuf<std::int32_t> dss(total), dse(total), dcount(E);
@@ -366,13 +363,9 @@ TEST(device_losses) {
   const std::size_t shapes[][2] = {{1, 1}, {4, 33}, {19, 300}, {2, 2000}};
   for (auto& sh : shapes) {
     const std::size_t B = sh[0], T = sh[1], n = B * T;
-    Vec lp = r.normals(n, 0.5f), olp(n), adv = r.normals(n), v = r.normals(n), R = r.normals(n), old(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      olp[i] = lp[i] + r.normal(i % 3 == 0 ? 1.0f : 0.1f);
-      old[i] = v[i] + r.normal(0.3f);
-    }
-    auto mu = r.flags(n, 0.8);
-    Vec mf(mu.begin(), mu.end());
+    const f2gtest::LossInputs in = f2gtest::loss_inputs(r, n);
+    const Vec &lp = in.lp, &olp = in.olp, &adv = in.adv, &v = in.v, &R = in.R, &old = in.old, &mf = in.mf;
+    const auto& mu = in.mu;
     DevBuf<float> dlp(lp), dolp(olp), dadv(adv), dv(v), dR(R), dold(old), dmf(mf);
     DevBuf<std::uint8_t> dmu(mu);
     DevBuf<cuda::LossOut> dout(1);
@@ -388,34 +381,23 @@ TEST(device_losses) {
         gm.f32 = dmf.p;
       }
       for (int agg = 0; agg < 3; ++agg) {
-        const rl::Aggregation a = agg == 0   ? rl::Aggregation::kTokenMean
-                                  : agg == 1 ? rl::Aggregation::kSeqMeanTokenMean
-                                             : rl::Aggregation::kSeqMeanTokenSum;
+        const rl::Aggregation a = f2gtest::aggregation_of(agg);
         for (double dual : {0.0, 3.0}) {
-          rl::SurrogateParams p;
-          p.clip_low = 0.2;
-          p.clip_high = 0.28;
-          p.dual_clip = dual;
-          p.aggregation = a;
+          const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.28, dual, a);
           auto c = rl::clipped_surrogate(lp.data(), olp.data(), adv.data(), cm, B, T, p, 1);
           cuda::clipped_surrogate(dlp.p, dolp.p, dadv.p, gm, B, T, 0.2, 0.28, dual, agg, dout.p, nullptr);
           cuda::stream_sync(nullptr, "clippedSurrogate");
           check_loss(dout.get()[0], c, true);
         }
         for (double clip : {0.0, 0.2}) {
-          rl::ValueLossParams p;
-          p.clip = clip;
-          p.huber_delta = 1.0;
-          p.aggregation = a;
+          const rl::ValueLossParams p = f2gtest::value_params(clip, 1.0, a);
           auto c = rl::clipped_value_loss(v.data(), R.data(), old.data(), cm, B, T, p, 1);
           cuda::value_loss(dv.p, dR.p, dold.p, gm, B, T, clip, 1.0, agg, dout.p, nullptr);
           cuda::stream_sync(nullptr, "valueLoss");
           check_loss(dout.get()[0], c, false);
         }
         for (int est = 0; est < 3; ++est) {
-          const rl::KlEstimator e = est == 0   ? rl::KlEstimator::kK1
-                                    : est == 1 ? rl::KlEstimator::kK2
-                                               : rl::KlEstimator::kK3;
+          const rl::KlEstimator e = f2gtest::estimator_of(est);
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
           cuda::kl_penalty(dlp.p, dolp.p, gm, B, T, est, agg, dout.p, nullptr);
           cuda::stream_sync(nullptr, "klPenalty");

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "kernels/progress.h"
 #include "kernels/rl.h"
+#include "params.h"
 
 using namespace f2g;
 using Vec = std::vector<float>;
@@ -25,15 +26,6 @@ void check_all_near(const Vec& got, const std::vector<double>& want, double tol,
       std::snprintf(buf, sizeof buf, "%s[%zu] = %.9g, want %.9g", what, i, got[i], want[i]);
       f2gtest::fail(__FILE__, __LINE__, buf);
     }
-}
-
-ProgressParams params(double lambda, std::size_t w, std::size_t M, double tau) {
-  ProgressParams p;
-  p.lambda = lambda;
-  p.window = w;
-  p.max_cluster = M;
-  p.threshold = tau;
-  return p;
 }
 
 float sim1(const Vec& x, const Vec& g, std::size_t N, std::size_t D, double lambda) {
@@ -96,7 +88,9 @@ TEST(progress_zero_frames_have_similarity_one) {
   Vec f(6 * 2 * 3, 0.f);  // [6,2,3]
   Vec v(6), s(6);
   std::vector<Segment> seg;
-  CHECK_EQ(progress_targets(f.data(), 6, 2, 3, params(1, 2, 3, 0.01), v.data(), s.data(), seg, 1), -1);
+  CHECK_EQ(progress_targets(f.data(), 6, 2, 3, f2gtest::progress_params(1, 2, 3, 0.01), v.data(), s.data(),
+                            seg, 1),
+           -1);
   check_all_near(s, {1, 1, 1, 1, 1, 1}, 0, "zero episode S");
   CHECK_EQ(seg.size(), 2u);
   check_all_near(v, {0.5, 0.5, 0.5, 1, 1, 1}, 1e-7, "zero episode V");
@@ -135,7 +129,8 @@ TEST(progress_two_stages) {
   Vec f = {1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0, 1};
   Vec v(6), s(6);
   std::vector<Segment> seg;
-  std::int64_t bad = progress_targets(f.data(), 6, 1, 2, params(0, 2, 50, 0.01), v.data(), s.data(), seg, 1);
+  std::int64_t bad = progress_targets(f.data(), 6, 1, 2, f2gtest::progress_params(0, 2, 50, 0.01), v.data(),
+                                      s.data(), seg, 1);
   CHECK_EQ(bad, -1);
   CHECK_EQ(seg.size(), 2u);
   if (seg.size() == 2) {
@@ -157,7 +152,7 @@ TEST(progress_max_cluster) {
   Vec f(10, 1.f);
   Vec v(5), s(5);
   std::vector<Segment> seg;
-  progress_targets(f.data(), 5, 1, 2, params(1, 2, 2, 0.01), v.data(), s.data(), seg, 1);
+  progress_targets(f.data(), 5, 1, 2, f2gtest::progress_params(1, 2, 2, 0.01), v.data(), s.data(), seg, 1);
   CHECK_EQ(seg.size(), 3u);
   if (seg.size() == 3) {
     CHECK_EQ(seg[0].start, 0);
@@ -172,7 +167,7 @@ TEST(progress_single_frame_and_no_trend) {
   Vec f = {0.3f, 0.4f};
   Vec v(1), s(1);
   std::vector<Segment> seg;
-  progress_targets(f.data(), 1, 1, 2, params(1, 5, 50, 0.01), v.data(), s.data(), seg, 1);
+  progress_targets(f.data(), 1, 1, 2, f2gtest::progress_params(1, 5, 50, 0.01), v.data(), s.data(), seg, 1);
   CHECK_EQ(seg.size(), 1u);
   CHECK_NEAR(v[0], 1.0, 0);
   CHECK_NEAR(s[0], 1.0, 1e-7);
@@ -187,7 +182,7 @@ TEST(progress_single_frame_and_no_trend) {
     g[2 * t + 1] = static_cast<float>(std::sin(t * pi / 6));
   }
   Vec v4(4), s4(4);
-  progress_targets(g.data(), 4, 1, 2, params(0, 2, 50, 10.0), v4.data(), s4.data(), seg, 1);
+  progress_targets(g.data(), 4, 1, 2, f2gtest::progress_params(0, 2, 50, 10.0), v4.data(), s4.data(), seg, 1);
   CHECK_EQ(seg.size(), 1u);
   check_all_near(s4, {0, 0.5, std::sqrt(3.0) / 2, 1}, 1e-6, "similarity");
   check_all_near(v4, {0, 0.5, std::sqrt(3.0) / 2, 1}, 1e-6, "values");
@@ -197,7 +192,9 @@ TEST(progress_reports_non_finite_frame) {
   Vec f = {1, 0, NAN, 0, 0, 1};
   Vec v(3), s(3);
   std::vector<Segment> seg;
-  CHECK_EQ(progress_targets(f.data(), 3, 1, 2, params(1, 2, 50, 0.01), v.data(), s.data(), seg, 1), 1);
+  CHECK_EQ(progress_targets(f.data(), 3, 1, 2, f2gtest::progress_params(1, 2, 50, 0.01), v.data(), s.data(),
+                            seg, 1),
+           1);
 }
 
 TEST(steps_to_go_hand_worked) {
@@ -311,24 +308,13 @@ TEST(step_advantages_hand_worked) {
 
 // ---------------------------------------------------------------- §8 losses
 
-namespace {
-rl::SurrogateParams sp(double lo, double hi, double dual, rl::Aggregation agg) {
-  rl::SurrogateParams p;
-  p.clip_low = lo;
-  p.clip_high = hi;
-  p.dual_clip = dual;
-  p.aggregation = agg;
-  return p;
-}
-}  // namespace
-
 TEST(surrogate_hand_worked) {
   const float ln2 = static_cast<float>(std::log(2.0));
   // ρ = 2, A = 1, ε = 0.2: min(2, 1.2) = 1.2 -> ℓ = −1.2, clipped.
   {
     Vec lp = {ln2}, olp = {0}, a = {1};
     auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
-                                   sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+                                   f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK(r.ok);
     CHECK_NEAR(r.loss, -1.2, 1e-6);
     CHECK_NEAR(r.clip_fraction, 1.0, 0);
@@ -340,11 +326,11 @@ TEST(surrogate_hand_worked) {
   {
     Vec lp = {ln2}, olp = {0}, a = {-1};
     auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
-                                   sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+                                   f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(r.loss, 2.0, 1e-6);
     CHECK_NEAR(r.clip_fraction, 0.0, 0);
     auto d = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
-                                   sp(0.2, 0.2, 1.5, rl::Aggregation::kTokenMean), 1);
+                                   f2gtest::surrogate_params(0.2, 0.2, 1.5, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(d.loss, 1.5, 1e-6);
     CHECK_NEAR(d.dual_clip_fraction, 1.0, 0);
   }
@@ -352,7 +338,7 @@ TEST(surrogate_hand_worked) {
   {
     Vec lp = {ln2}, olp = {0}, a = {1};
     auto r = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), {}, 1, 1,
-                                   sp(0.2, 1.5, 0, rl::Aggregation::kTokenMean), 1);
+                                   f2gtest::surrogate_params(0.2, 1.5, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(r.loss, -2.0, 1e-6);
     CHECK_NEAR(r.clip_fraction, 0.0, 0);
   }
@@ -368,21 +354,23 @@ TEST(surrogate_aggregations_with_mask) {
     if (f32) mv.f32 = mf.data();
     else mv.u8 = m.data();
     auto tm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
-                                    sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
+                                    f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1);
     CHECK_NEAR(tm.loss, -7.0 / 3.0, 1e-9);  // (−1 − 2 − 4) / 3
     CHECK_EQ(tm.masked, 3u);
-    auto sm = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
-                                    sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenMean), 1);
+    auto sm =
+        rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
+                              f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenMean), 1);
     CHECK_NEAR(sm.loss, -2.0, 1e-9);  // (−1 + (−6/2)) / 2: the empty row is left out
-    auto ss = rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
-                                    sp(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenSum), 1);
+    auto ss =
+        rl::clipped_surrogate(lp.data(), olp.data(), a.data(), mv, 3, 2,
+                              f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kSeqMeanTokenSum), 1);
     CHECK_NEAR(ss.loss, -3.5, 1e-9);  // (−1 + (−6)) / 2
   }
   m[1] = 3;  // a bad flag
   rl::FlagView bad;
   bad.u8 = m.data();
   CHECK(!rl::clipped_surrogate(lp.data(), olp.data(), a.data(), bad, 3, 2,
-                               sp(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1)
+                               f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kTokenMean), 1)
              .ok);
 }
 

@@ -21,6 +21,7 @@
 #include "check.h"
 #include "data.h"
 #include "kernels/rl.h"
+#include "params.h"
 
 using namespace f2g;
 using Vec = std::vector<float>;
@@ -200,11 +201,7 @@ TEST(surrogate_long_rows_match_reference) {
     const Inputs in = make_inputs(shape[0], shape[1], seed++);
     for (rl::Aggregation agg : kAggs)
       for (double dual : {0.0, 3.0}) {
-        rl::SurrogateParams p;
-        p.clip_low = 0.2;
-        p.clip_high = 0.28;
-        p.dual_clip = dual;
-        p.aggregation = agg;
+        const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.28, dual, agg);
         const Ref ref = surrogate_ref(in, 0.2, 0.28, dual, agg);
         const double cnt = ref.mask;
         rl::LossResult first;
@@ -242,10 +239,7 @@ TEST(surrogate_no_mask_equals_all_ones_mask) {
     if (std::fabs(in.lp[i] - in.olp[i]) > 50.f) in.lp[i] = in.olp[i] + 1.f;
     if (std::fabs(in.a[i]) > 100.f) in.a[i] = -1.f;
   }
-  rl::SurrogateParams p;
-  p.clip_low = p.clip_high = 0.2;
-  p.dual_clip = 3;
-  p.aggregation = rl::Aggregation::kTokenMean;
+  const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.2, 3, rl::Aggregation::kTokenMean);
   const auto none = rl::clipped_surrogate(in.lp.data(), in.olp.data(), in.a.data(), {}, in.B, in.T, p, 1);
   for (rl::FlagView mv : mask_views(in))
     CHECK(same(none, rl::clipped_surrogate(in.lp.data(), in.olp.data(), in.a.data(), mv, in.B, in.T, p, 1)));
@@ -258,10 +252,7 @@ TEST(surrogate_non_finite_anywhere_is_reported) {
   // Positions: inside the first vector iterations, at a chunk boundary, in
   // the remainder (last step), and a masked-out step.
   const Inputs base = make_inputs(3, 1000, 21);
-  rl::SurrogateParams p;
-  p.clip_low = p.clip_high = 0.2;
-  p.dual_clip = 0;
-  p.aggregation = rl::Aggregation::kTokenMean;
+  const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.2, 0, rl::Aggregation::kTokenMean);
   std::size_t masked_out = 0;
   while (base.m[masked_out]) ++masked_out;
   for (std::size_t pos : {std::size_t{3}, std::size_t{256}, std::size_t{2999}, masked_out})
@@ -295,10 +286,7 @@ TEST(value_loss_long_rows_match_reference) {
     for (rl::Aggregation agg : kAggs)
       for (double clip : {0.0, 0.2})
         for (double delta : {0.0, 1.0}) {
-          rl::ValueLossParams p;
-          p.clip = clip;
-          p.huber_delta = delta;
-          p.aggregation = agg;
+          const rl::ValueLossParams p = f2gtest::value_params(clip, delta, agg);
           const Ref ref = value_ref(v, R, clip > 0 ? &old : nullptr, in, clip, delta, agg);
           rl::LossResult first;
           bool have_first = false;
@@ -320,10 +308,7 @@ TEST(value_loss_long_rows_match_reference) {
     Vec bad_old = old, bad_R = R;
     bad_old[n - 1] = NAN;
     bad_R[n / 2] = INFINITY;
-    rl::ValueLossParams p;
-    p.clip = 0.2;
-    p.huber_delta = 1;
-    p.aggregation = rl::Aggregation::kTokenMean;
+    const rl::ValueLossParams p = f2gtest::value_params(0.2, 1, rl::Aggregation::kTokenMean);
     for (rl::FlagView mv : mask_views(in)) {
       CHECK(!rl::clipped_value_loss(v.data(), R.data(), bad_old.data(), mv, in.B, in.T, p, 1).ok);
       CHECK(!rl::clipped_value_loss(v.data(), bad_R.data(), old.data(), mv, in.B, in.T, p, 1).ok);
