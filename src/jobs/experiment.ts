@@ -538,7 +538,9 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
       // Each rank clones from a contiguous share of the demonstrations (together: all of them).
       const [bLo, bHi] = share(sel.length, R, W);
       const mineSel = sel.slice(bLo, bHi);
-      const obs = applyNormaliser(ctx.norm, gatherSteps(demo.obs, H, O, mineSel, (i) => demo.lengths[i]), O);
+      const first = sel.slice(0, bLo).reduce((a, i) => a + demo.lengths[i], 0); // rows before this rank's share
+      const rows = mineSel.reduce((a, i) => a + demo.lengths[i], 0);
+      const obs = applyNormaliser(ctx.norm, rawObs.subarray(first * O, (first + rows) * O), O);
       const act = gatherSteps(demo.actions, H, 3, mineSel, (i) => demo.lengths[i]);
       const base = new Policy({ ...spec, obsDim: O });
       const n = obs.length / O;
@@ -551,9 +553,10 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
     });
     const O = feat.pooledDim + 4;
     spec.obsDim = O;
-    const makeBase = (): Policy => {
-      const p = new Policy(spec);
-      p.loadWeights(baseFile); // a copy of the cloned base, through the public file API
+    /** A copy of the cloned base, through the public file API; `seed` drives its action sampling. */
+    const makeBase = (seed = spec.seed): Policy => {
+      const p = new Policy({ ...spec, seed });
+      p.loadWeights(baseFile);
       return p;
     };
 
@@ -566,10 +569,9 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
     for (const algo of cfg.algos) {
       for (const reward of REWARDS) {
         const name = methodName(algo, reward);
-        // A rank-specific sampling stream (the policy's generator follows spec.seed; the
+        // A rank-specific sampling stream (rank 0's is the one-process stream; the
         // weights come from the base file, and the trainer broadcasts rank 0's anyway).
-        const p = W > 1 ? new Policy({ ...spec, seed: (spec.seed ?? 0) + 7919 * R }) : makeBase();
-        if (W > 1) p.loadWeights(baseFile);
+        const p = makeBase(seed + 7919 * R);
         p.addLora({ rank: hp.lora.rank, alpha: hp.lora.alpha, targets: [...hp.lora.targets], seed });
         const trainer = algo === 'ppo'
           ? new PpoTrainer(p, { epochs: hp.ppo.epochs, minibatches: hp.ppo.minibatches, clipRange: hp.ppo.clipRange, actorLr: hp.ppo.actorLr, criticLr: hp.ppo.criticLr, valueCoef: hp.ppo.valueCoef, entropyCoef: hp.ppo.entropyCoef, maxGradNorm: hp.ppo.maxGradNorm, seed })
