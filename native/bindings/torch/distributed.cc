@@ -4,8 +4,10 @@
 // array (so detaching it meanwhile cannot free memory the call uses); the
 // result is written back into the array when the call settles, in place.
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "bindings/napi_util.h"
 #include "bindings/torch/tensors.h"
@@ -204,34 +206,30 @@ Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
       info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
 }
 
+/// A collective on `t`, a copy of the typed array info[0]: the result is written
+/// back into that array, which the promise resolves with.
+Napi::Value InPlace(const Napi::CallbackInfo& info, const torch::Tensor& t, std::function<void()> run) {
+  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+  return Ordered(info.Env(), std::move(run),
+                 [ref, t](Napi::Env) {
+                   CopyBack(ref->Value(), t);
+                   return ref->Value();
+                 },
+                 {info[0]});
+}
+
 // distAllReduce(array, op) → Promise<array> (in place)
 Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
-  ArrayArg a = TypedArg(info[0], "array");
+  torch::Tensor t = TypedArg(info[0], "array").tensor;
   dist::Op op = OpArg(info[1]);
-  torch::Tensor t = a.tensor;
-  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
-  return Ordered(
-      info.Env(), [t, op] { dist::AllReduce(t, op, "allReduce"); },
-      [ref, t](Napi::Env) {
-        CopyBack(ref->Value(), t);
-        return ref->Value();
-      },
-      {info[0]});
+  return InPlace(info, t, [t, op] { dist::AllReduce(t, op, "allReduce"); });
 }
 
 // distBroadcast(array, root) → Promise<array> (in place)
 Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
-  ArrayArg a = TypedArg(info[0], "array");
+  torch::Tensor t = TypedArg(info[0], "array").tensor;
   const int64_t root = static_cast<int64_t>(SizeArg(info[1], "root"));
-  torch::Tensor t = a.tensor;
-  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
-  return Ordered(
-      info.Env(), [t, root] { dist::Broadcast(t, root, "broadcast"); },
-      [ref, t](Napi::Env) {
-        CopyBack(ref->Value(), t);
-        return ref->Value();
-      },
-      {info[0]});
+  return InPlace(info, t, [t, root] { dist::Broadcast(t, root, "broadcast"); });
 }
 
 // distAllGather(array) → Promise<new array of worldSize × length, in rank order>
