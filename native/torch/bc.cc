@@ -101,15 +101,7 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
           if (!std::isfinite(value))
             throw NonFiniteError("Non-finite loss (" + Num(value) + ") summed over the ranks at " +
                                  where(e, s) + kStopped);
-          if (loss.defined()) {
-            reducer->Begin();
-            try {
-              loss.backward();
-            } catch (...) {
-              reducer->Abandon();
-              throw;
-            }
-          }
+          if (loss.defined()) reducer->Backward(loss);
           reducer->Finish();
         } else {
           torch::Tensor idx = perm.slice(0, lo, hi);

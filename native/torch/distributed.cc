@@ -132,6 +132,7 @@ GradReducer::~GradReducer() = default;
 void GradReducer::Begin() { throw std::runtime_error(kNoDist); }
 void GradReducer::Finish() { throw std::runtime_error(kNoDist); }
 void GradReducer::Abandon() {}
+void GradReducer::Backward(const torch::Tensor&) { throw std::runtime_error(kNoDist); }
 const std::vector<std::vector<std::size_t>>& GradReducer::Buckets() const { return impl_->buckets; }
 void AllReduceSum(std::vector<double>&, const char*) { throw std::runtime_error(kNoDist); }
 std::vector<int64_t> GatherSizes(int64_t, const char*) { throw std::runtime_error(kNoDist); }
@@ -784,6 +785,16 @@ void GradReducer::Abandon() {
   Impl& m = *impl_;
   std::lock_guard<std::mutex> l(m.mu);
   m.Reset();
+}
+
+void GradReducer::Backward(const torch::Tensor& loss) {
+  Begin();
+  try {
+    loss.backward();
+  } catch (...) {
+    Abandon();
+    throw;
+  }
 }
 
 const std::vector<std::vector<std::size_t>>& GradReducer::Buckets() const { return impl_->buckets; }

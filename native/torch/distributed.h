@@ -127,6 +127,9 @@ class GradReducer {
   /// Disarms without finishing (backward threw); launched all-reduces keep
   /// their own buffers.
   void Abandon();
+  /// Begin(), then loss.backward() (the buckets start as their gradients
+  /// become ready); Abandon() and rethrow when backward throws.
+  void Backward(const torch::Tensor& loss);
   /// Number of buckets and the parameters (indices into `params`) of each.
   const std::vector<std::vector<std::size_t>>& Buckets() const;
 

@@ -323,13 +323,7 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
       if (mbs[static_cast<std::size_t>(k)].B > 0) {
         Terms t = Compute(mbs[static_cast<std::size_t>(k)], true, &d);
         // The gradient all-reduce starts bucket by bucket while backward runs.
-        reducer.Begin();
-        try {
-          t.total.backward();
-        } catch (...) {
-          reducer.Abandon();
-          throw;
-        }
+        reducer.Backward(t.total);
         const double v[7] = {t.m.policy_loss, t.m.value_loss, t.m.entropy, t.m.clip_fraction,
                              t.m.approx_kl,   t.m.kl,         t.m.loss};
         for (int i = 0; i < 7; ++i) partial[static_cast<std::size_t>(i)] += v[i];

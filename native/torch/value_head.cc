@@ -129,13 +129,7 @@ double ValueHead::Step(const torch::Tensor& h, const torch::Tensor& target, doub
     double out = 0;
     if (h.size(0) > 0) {
       torch::Tensor loss = -(target * torch::log_softmax(Logits(h), -1)).sum() / denom;
-      reducer_->Begin();
-      try {
-        loss.backward();
-      } catch (...) {
-        reducer_->Abandon();
-        throw;
-      }
+      reducer_->Backward(loss);
       out = loss.item<double>();
     }
     reducer_->Finish();
