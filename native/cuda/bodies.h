@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "cuda/hd.h"
+#include "kernels/k3_series.h"
 
 namespace f2g {
 namespace hd {
@@ -260,17 +261,7 @@ F2G_HD float step_advantage(float adv, std::int32_t L, size_t t, double gamma) {
 
 /// k3(x) = expm1(x) − x; a series for |x| < 0.5 so it does not cancel.
 F2G_HD float k3_of(float x) {
-  if (fabsf(x) < 0.5f) {
-    float q = 1.f / 362880.f;
-    q = q * x + 1.f / 40320.f;
-    q = q * x + 1.f / 5040.f;
-    q = q * x + 1.f / 720.f;
-    q = q * x + 1.f / 120.f;
-    q = q * x + 1.f / 24.f;
-    q = q * x + 1.f / 6.f;
-    q = q * x + 0.5f;
-    return x * x * q;
-  }
+  if (fabsf(x) < 0.5f) return k3_series(x);
   return (expf(x) - 1.f) - x;
 }
 

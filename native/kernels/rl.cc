@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/dispatch.h"
+#include "kernels/k3_series.h"
 #include "kernels/pool.h"
 #include "kernels/rl_checks.h"
 
@@ -46,22 +47,10 @@ F2G_INLINE float exp_fast(float x) {
   return e;
 }
 
-// k3(x) = expm1(x) − x without cancellation for small |x|, and expm1(x).
-// Returned by value (locals passed by reference block vectorisation).
-F2G_INLINE float k3_small(float x) {
-  // |x| < 0.5: k3 = x²(1/2 + x/6 + … + x^7/9!), truncation < 3e-10 relative.
-  float q = 1.f / 362880.f;
-  q = q * x + 1.f / 40320.f;
-  q = q * x + 1.f / 5040.f;
-  q = q * x + 1.f / 720.f;
-  q = q * x + 1.f / 120.f;
-  q = q * x + 1.f / 24.f;
-  q = q * x + 1.f / 6.f;
-  q = q * x + 0.5f;
-  return x * x * q;
-}
+// k3(x) = expm1(x) − x without cancellation for small |x|: both arms are
+// computed and selected, so the loops stay branch-free.
 F2G_INLINE float k3_of(float x) {
-  const float small = k3_small(x), large = (exp_fast(x) - 1.f) - x;
+  const float small = k3_series(x), large = (exp_fast(x) - 1.f) - x;
   return std::fabs(x) < 0.5f ? small : large;
 }
 
