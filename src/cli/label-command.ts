@@ -9,6 +9,7 @@ import { UsageError, intOption, numberOption, outputFolderOption, type Command, 
 import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-options.js';
 import { failureLine, framesLabel, progressBar, type ProgressBar } from './ui.js';
 import { LEROBOT_OPTION_SPECS, lerobotOptionsFrom, lerobotRoots } from './lerobot-options.js';
+import { checkLeRobotOutput } from '../io/lerobot-write.js';
 
 /** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
 function progressOptionsFrom(values: OptionValues): ProgressOptions {
@@ -110,6 +111,11 @@ export const labelCommand: Command = {
       if (values.encoder === undefined) throw new UsageError('--write-lerobot needs --encoder (LeRobot datasets hold frames)');
       if (shard) throw new UsageError('--write-lerobot cannot be combined with --shard: one process writes the whole dataset');
       if (positionals.length !== 1 || lerobotRoots(positionals).length !== 1) throw new UsageError('--write-lerobot needs exactly one input, a LeRobot dataset (a folder with meta/info.json)');
+      try {
+        checkLeRobotOutput(positionals[0], writeLeRobot, '--write-lerobot');
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
     }
     const encoder = values.encoder === undefined ? undefined : await encoderFrom(String(values.encoder), spec);
     outputFolderOption(out);

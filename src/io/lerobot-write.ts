@@ -280,6 +280,27 @@ function isOurOutput(dir: string): boolean {
 }
 
 /**
+ * Checks, before any work, that {@link writeLeRobotLabels} may write the copy of the dataset
+ * at `root` to `out`: a new or empty folder, or an earlier output of it, outside the dataset.
+ *
+ * @param name the option's name in messages
+ * @throws {RangeError} naming `out` and why not
+ */
+export function checkLeRobotOutput(root: string, out: string, name = 'out'): void {
+  if (typeof out !== 'string' || out === '') throw new TypeError(`Expected an output folder path for ${name} but received ${typeof out}`);
+  const r = path.resolve(root);
+  const dest = path.resolve(out);
+  if (inside(dest, r) || inside(r, dest)) throw new RangeError(`Expected an output folder outside the dataset for ${name} but received '${out}' (the dataset is ${root})`);
+  if (fs.existsSync(dest)) {
+    const st = fs.statSync(dest);
+    if (!st.isDirectory()) throw new RangeError(`Expected a new or empty folder for ${name} but received '${out}', which is a file`);
+    if (fs.readdirSync(dest).length && !isOurOutput(dest)) {
+      throw new RangeError(`Expected a new or empty folder for ${name} but received '${out}', which holds other files (only an earlier feat2go output is replaced)`);
+    }
+  }
+}
+
+/**
  * Writes a copy of `ds` at `out` with per-frame labels of the episodes in `labels` as the
  * features `feat2go.progress` (float32), `feat2go.stage` (int64) and `feat2go.similarity`
  * (float32): in the same version and layout, every original column and row unchanged, the
@@ -293,17 +314,9 @@ function isOurOutput(dir: string): boolean {
  * @throws {RangeError} when `out` is the dataset, inside it, holds it, or is another non-empty folder; or labels do not fit an episode's rows
  */
 export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels: ReadonlyMap<number, LeRobotEpisodeLabels>): Promise<WriteLeRobotReport> {
-  if (typeof out !== 'string' || out === '') throw new TypeError(`Expected an output folder path for out but received ${typeof out}`);
+  checkLeRobotOutput(ds.root, out);
   const root = path.resolve(ds.root);
   const dest = path.resolve(out);
-  if (inside(dest, root) || inside(root, dest)) throw new RangeError(`Expected an output folder outside the dataset for out but received '${out}' (the dataset is ${ds.root})`);
-  if (fs.existsSync(dest)) {
-    const st = fs.statSync(dest);
-    if (!st.isDirectory()) throw new RangeError(`Expected a new or empty folder for out but received '${out}', which is a file`);
-    if (fs.readdirSync(dest).length && !isOurOutput(dest)) {
-      throw new RangeError(`Expected a new or empty folder for out but received '${out}', which holds other files (only an earlier feat2go output is replaced)`);
-    }
-  }
   const F = FEAT2GO_FEATURES;
   const ours = [F.progress, F.stage, F.similarity];
 

@@ -17,7 +17,7 @@ import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
-import { writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
+import { checkLeRobotOutput, writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
 import { findLeRobotEpisodes, isLeRobotInput, perFrameLabels, type LeRobotEpisodeRef } from './lerobot-inputs.js';
 
 /** Options of {@link labelPaths}: the progress options plus where to write. */
@@ -532,6 +532,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   if (writeLeRobot !== undefined && found.datasets.length > 1) {
     throw new RangeError(`Expected one LeRobot dataset among the inputs with opts.writeLeRobot but received ${found.datasets.length} (${found.datasets.map((d) => d.root).join(', ')})`);
   }
+  if (writeLeRobot !== undefined && found.datasets.length === 1) checkLeRobotOutput(found.datasets[0].root, writeLeRobot, 'opts.writeLeRobot');
   const lerobotLabels = new Map<number, LeRobotEpisodeLabels>();
   // Positions in discovery order, kept so that merged shards list episodes as one run would.
   const sourceOrder = new Map(found.episodes.map((e, i) => [e, i]));

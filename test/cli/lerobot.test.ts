@@ -225,10 +225,13 @@ test('label v3.0 --write-lerobot: outputs episode_NNNNNN with tasks; DuckDB read
   const other = path.join(dir, 'not-ours');
   fs.mkdirSync(other);
   fs.writeFileSync(path.join(other, 'keep.txt'), 'x');
-  const refused = await labelPaths([v3.root], { ...opts, out: path.join(dir, 'labels-v3c'), encoder: patchStatsEncoder({ grid: 4 }), camera: WRIST, episodes: [2], writeLeRobot: other });
-  assert.equal([refused.episodes.length, refused.lerobot], [1, undefined]);
-  assert.equal(refused.failures.map((f) => f.file), [other]);
-  assert.match(refused.failures[0].reason, /holds other files \(only an earlier feat2go output is replaced\)/);
+  const refused = await labelPaths([v3.root], { ...opts, out: path.join(dir, 'labels-v3c'), encoder: patchStatsEncoder({ grid: 4 }), camera: WRIST, episodes: [2], writeLeRobot: other })
+    .then(() => undefined, (e: Error) => e);
+  assert.instance(refused, RangeError);
+  assert.match(refused!.message, /opts\.writeLeRobot .*holds other files \(only an earlier feat2go output is replaced\)/);
+  assert.not.ok(fs.existsSync(path.join(dir, 'labels-v3c', 'episode_000002')), 'refused before labelling');
+  await labelPaths([v3.root], { ...opts, out: path.join(dir, 'labels-v3c'), encoder: patchStatsEncoder({ grid: 4 }), writeLeRobot: path.join(v3.root, 'sub') })
+    .then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /outside the dataset/));
   assert.equal(fs.readdirSync(other), ['keep.txt']);
   assert.equal(fs.readdirSync(dir).filter((n) => n.includes('.tmp')), [], 'no temporary folder left');
 });
