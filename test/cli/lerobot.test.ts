@@ -83,9 +83,13 @@ test('v3.0: layout told by the files; every frame of every episode and camera is
   assert.equal(ds.warnings, []);
   // Episode 2 starts 12 frames into the shared top video; episode 1 starts at 0 s in the second wrist file.
   assert.equal([ds.episode(2).videos[TOP].from, ds.episode(1).videos[WRIST].from, ds.episode(3).videos[WRIST].from], [12 / 30, 0, 11 / 30]);
-  for (const e of ds.episodes) {
-    assert.equal(await allCodes(ds, e.index, TOP, SALT.top, 3), expected(e.index, e.length), `top ${e.index}`);
-    assert.equal(await allCodes(ds, e.index, WRIST, SALT.wrist, 4), expected(e.index, e.length), `wrist ${e.index}`);
+  // Camera by camera, episodes in order: consecutive episodes of a shared file go on in one ffmpeg run.
+  for (const [cam, salt, chunk] of [[TOP, SALT.top, 3], [WRIST, SALT.wrist, 4]] as const) {
+    for (const e of ds.episodes) assert.equal(await allCodes(ds, e.index, cam, salt, chunk), expected(e.index, e.length), `${cam} ${e.index}`);
+  }
+  // Skipping an episode of a shared file (1 then 3), going back (3 then 2), and the other camera in between.
+  for (const [e, cam, salt] of [[1, WRIST, SALT.wrist], [3, WRIST, SALT.wrist], [2, WRIST, SALT.wrist], [0, TOP, SALT.top], [2, TOP, SALT.top]] as const) {
+    assert.equal(await allCodes(ds, e, cam, salt, 5), expected(e, ds.episode(e).length), `${cam} ${e} (out of order)`);
   }
   // Random access at the ends of episodes that meet inside a shared file, and a range across a chunk size.
   const top2 = await ds.frames(2, TOP);
