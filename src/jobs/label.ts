@@ -15,10 +15,16 @@ import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
-import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
+import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 
 /** Options of {@link labelPaths}: the progress options plus where to write. */
 export interface LabelPathsOptions extends ProgressOptions {
+  /**
+   * The progress options as one object instead of the flat keys (`window`, …),
+   * e.g. from resolveProgressOptions, which is then taken as it is, not
+   * checked again (as the command line does). Not together with the flat keys.
+   */
+  progress?: ProgressOptions;
   /** Output folder (created if missing). */
   out: string;
   /** Called after each episode, labelled or failed. */
@@ -51,8 +57,8 @@ export interface LabelPathsOptions extends ProgressOptions {
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
-  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
-  allowPartial: 1, onWarning: 1, shard: 1,
+  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1,
+  onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1,
 };
 
 /** One episode found in the inputs. */
@@ -101,7 +107,7 @@ export interface LabelFailure {
 /** Everything {@link labelPaths} did. */
 export interface LabelReport {
   out: string;
-  options: Required<Omit<ProgressOptions, 'threads'>> & { threads: number };
+  options: ResolvedProgressOptions;
   episodes: LabelledEpisode[];
   failures: LabelFailure[];
   /** summary.json and summary.md paths. */
@@ -444,15 +450,19 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, progress, ...progressOpts } = opts;
+  if (progress !== undefined && Object.keys(progressOpts).length > 0) {
+    throw new TypeError(`Expected the progress options either as opts.progress or flat (opts.${Object.keys(progressOpts)[0]}), not both`);
+  }
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
   if (onWarning !== undefined && typeof onWarning !== 'function') throw new TypeError(`Expected a function for opts.onWarning but received ${typeof onWarning}`);
   if (shard !== undefined) checkShard(shard);
   if (encoder !== undefined && (encoder === null || typeof encoder !== 'object' || typeof encoder.begin !== 'function')) {
     throw new TypeError(`Expected a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder) for opts.encoder but received ${encoder === null ? 'null' : typeof encoder}`);
   }
-  // Bad options fail the call once, up front; every episode then runs with the resolved options.
-  const options = resolveProgressOptions(progressOpts);
+  // Bad options fail the call once, up front; every episode then runs with the
+  // resolved options, which progressTargets takes as they are.
+  const options = progress === undefined ? resolveProgressOptions(progressOpts) : resolveProgressOptions(progress, 'opts.progress');
   const found = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
   // Positions in discovery order, kept so that merged shards list episodes as one run would.
   const sourceOrder = new Map(found.episodes.map((e, i) => [e, i]));
