@@ -105,37 +105,34 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
   }
   // upload(typedArray): host → device, whole array from byte 0.
   Napi::Value Upload(const Napi::CallbackInfo& info) {
-    const char* call = "DeviceTensor.fromHost";
-    DeviceMem& m = Live(call);
-    if (!info[0].IsTypedArray())
-      ThrowType("Expected a typed array for data but received " + Describe(info[0]));
-    auto a = info[0].As<Napi::TypedArray>();
-    const std::size_t n = a.ByteLength();
-    if (n > m.bytes)
-      ThrowRange("Expected data of at most " + std::to_string(m.bytes) + " bytes but received " +
-                 std::to_string(n));
-    const char* src = static_cast<const char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
-    cuda::set_device(m.device, call);
-    CallStream s(call);
-    cuda::copy_h2d(m.ptr, src, n, s.s, call);
-    cuda::stream_sync(s.s, call);
-    return info.Env().Undefined();
+    return HostCopy(info, "DeviceTensor.fromHost", "data",
+                    [](const DeviceMem& m, char* host, std::size_t n, cuda::Stream s, const char* call) {
+                      cuda::copy_h2d(m.ptr, host, n, s, call);
+                    });
   }
   // download(typedArray): device → host, the array's byte length from byte 0.
   Napi::Value Download(const Napi::CallbackInfo& info) {
-    const char* call = "DeviceTensor.toHost";
+    return HostCopy(info, "DeviceTensor.toHost", "out",
+                    [](const DeviceMem& m, char* host, std::size_t n, cuda::Stream s, const char* call) {
+                      cuda::copy_d2h(host, m.ptr, n, s, call);
+                    });
+  }
+  // A synchronous copy between this buffer and the typed array info[0] (named
+  // `name`; all of its bytes, at most the buffer's) on a fresh stream.
+  template <class F>
+  Napi::Value HostCopy(const Napi::CallbackInfo& info, const char* call, const char* name, F copy) {
     DeviceMem& m = Live(call);
     if (!info[0].IsTypedArray())
-      ThrowType("Expected a typed array for out but received " + Describe(info[0]));
+      ThrowType(std::string("Expected a typed array for ") + name + " but received " + Describe(info[0]));
     auto a = info[0].As<Napi::TypedArray>();
     const std::size_t n = a.ByteLength();
     if (n > m.bytes)
-      ThrowRange("Expected out of at most " + std::to_string(m.bytes) + " bytes but received " +
-                 std::to_string(n));
-    char* dst = static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
+      ThrowRange(std::string("Expected ") + name + " of at most " + std::to_string(m.bytes) +
+                 " bytes but received " + std::to_string(n));
+    char* host = static_cast<char*>(a.ArrayBuffer().Data()) + a.ByteOffset();
     cuda::set_device(m.device, call);
     CallStream s(call);
-    cuda::copy_d2h(dst, m.ptr, n, s.s, call);
+    copy(m, host, n, s.s, call);
     cuda::stream_sync(s.s, call);
     return info.Env().Undefined();
   }

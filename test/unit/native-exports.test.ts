@@ -79,3 +79,5 @@ test('one calling convention: every function of the core addon takes (input, opt
   }
   for (const name of exempt) assert.equal(members.get(name), [], `${name}()`);
 });
+
+test.run();
