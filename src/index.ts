@@ -3,7 +3,7 @@
 // demo and its sample data feat2go/demo (src/demo/index.ts).
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
-export type { Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, Capabilities } from './core/types.js';
+export type { Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Capabilities } from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
@@ -12,9 +12,9 @@ export {
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {
-  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor,
-  type DeviceDtype, type DLPackCapsule, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
+  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor, type DeviceDtype, type DLPackCapsule, type HostArray,
 } from './core/device.js';
+export type { DeviceProgressResult } from './core/progress-cuda.js';
 
 // ---- files (io) ----
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
@@ -59,7 +59,7 @@ export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath,
 export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
 export { encodeFrames, encodeEpisodes } from './encoders/encoder.js';
 export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js';
-export { patchStatsEncoder } from './encoders/builtin.js';
+export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
@@ -84,8 +84,8 @@ export { createEncoder } from './encoders/create.js';
 // ---- reinforcement learning (SPEC §5–8, core) ----
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
-  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
-  type DeviceValueLossInput, type DeviceKlInput,
+  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty, AGGREGATIONS,
+  type DeviceGaeInput, type DeviceSurrogateInput, type DeviceValueLossInput, type DeviceKlInput,
 } from './core/rl.js';
 export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,

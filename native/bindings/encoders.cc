@@ -2,7 +2,9 @@
 // and the frame normaliser of the ONNX encoders (kernels/frames.h). The async
 // calls read an owned copy of the frames (a caller may detach its buffer while
 // the call runs) and write into a buffer the call owns, copied into `out` on
-// the JS thread once the work is done.
+// the JS thread once the work is done. Every call is (input, opts, out)
+// (bindings/napi_util.h); the options arrive resolved and validated by the
+// TypeScript encoders (src/encoders/builtin.ts, onnx.ts).
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -22,19 +24,20 @@ struct Call {
   PatchStatsParams p;
 };
 
-// (frames: Uint8Array [T,H,W,3], T, H, W, { gridH, gridW, bins, threads }, out: Float32Array [T, gh*gw, 6+bins])
+// ({ frames: Uint8Array [T,H,W,3] }, { T, H, W, gridH, gridW, bins, threads }, { features: [T, gh*gw, 6+bins] })
+// A grid finer than the frame would leave patches of no pixels.
 Call Args(const Napi::CallbackInfo& info) {
   Call c;
-  c.frames = Uint8Arg(info[0], "frames");
-  c.T = SizeArg(info[1], "frames.shape[0]", 1);
-  c.H = SizeArg(info[2], "frames.shape[1]", 1);
-  c.W = SizeArg(info[3], "frames.shape[2]", 1);
-  Fields o(info[4], "opts");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  c.frames = Uint8Arg(in.Need("frames"), "frames");
+  c.T = SizeArg(o.Need("T"), "frames.shape[0]", 1);
+  c.H = SizeArg(o.Need("H"), "frames.shape[1]", 1);
+  c.W = SizeArg(o.Need("W"), "frames.shape[2]", 1);
   c.p.grid_h = SizeArg(o.Need("gridH"), "opts.grid[0]", 1);
   c.p.grid_w = SizeArg(o.Need("gridW"), "opts.grid[1]", 1);
   c.p.bins = o.Size("bins", 1);
   c.threads = o.Size("threads");
-  c.out = Float32Arg(info[5], "out");
+  c.out = Float32Arg(res.Need("features"), "out");
   if (c.p.grid_h > c.H)
     ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(c.H) + " but received " +
                std::to_string(c.p.grid_h));
@@ -80,7 +83,8 @@ Napi::Value PatchStatsAsync(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   auto frames = OwnedOrShared(c.frames, c.T * c.H * c.W * 3, "frames", keep);
   auto result = OwnedResult(c.need, "patchStats");
-  auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[5]));
+  auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(
+      Napi::Persistent(Fields(info[2], "out").Need("features")));
   auto* w = new PromiseWorker(
       info.Env(), "patchStats",
       [c, frames, result] { patch_stats(frames->data(), c.T, c.H, c.W, c.p, result->data(), c.threads); },
@@ -88,22 +92,21 @@ Napi::Value PatchStatsAsync(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// framesToChw(frames: Uint8Array [n,H,W,3], n, H, W, mean: Float32Array(3), std: Float32Array(3), threads,
-//             out: Float32Array [n,3,H,W]) → Promise<void>
+// encoderFramesToChw({ frames: Uint8Array [n,H,W,3], mean: Float32Array(3), std: Float32Array(3) },
+//                    { n, H, W, threads }, { chw: Float32Array [n,3,H,W] }) → Promise<void>
 Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
-  auto frames = Uint8Arg(info[0], "frames");
-  std::size_t n = SizeArg(info[1], "frames.shape[0]", 1);
-  std::size_t H = SizeArg(info[2], "frames.shape[1]", 1);
-  std::size_t W = SizeArg(info[3], "frames.shape[2]", 1);
-  auto mean = Float32Arg(info[4], "mean");
-  auto sd = Float32Arg(info[5], "std");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto frames = Uint8Arg(in.Need("frames"), "frames");
+  std::size_t n = SizeArg(o.Need("n"), "frames.shape[0]", 1);
+  std::size_t H = SizeArg(o.Need("H"), "frames.shape[1]", 1);
+  std::size_t W = SizeArg(o.Need("W"), "frames.shape[2]", 1);
+  auto mean = Float32Arg(in.Need("mean"), "mean");
+  auto sd = Float32Arg(in.Need("std"), "std");
   RequireLength(mean.length, 3, "mean", "[3]");
   RequireLength(sd.length, 3, "std", "[3]");
-  for (int c = 0; c < 3; ++c)
-    if (!(sd.data[c] > 0))
-      ThrowRange("Expected std[" + std::to_string(c) + "] > 0 but received " + std::to_string(sd.data[c]));
-  std::size_t threads = SizeArg(info[6], "threads");
-  auto out = Float32Arg(info[7], "out");
+  std::size_t threads = o.Size("threads");
+  Napi::Value out_value = res.Need("chw");
+  auto out = Float32Arg(out_value, "out");
   const std::size_t need = CheckedProduct({n, H, W, 3}, "frames");
   RequireLength(frames.length, need, "frames", "[n,H,W,3]");
   RequireLength(out.length, need, "out", "[n,3,H,W]");
@@ -112,7 +115,7 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep;
   auto copy = OwnedOrShared(frames, need, "frames", keep);
   auto result = OwnedResult(need, "framesToChw");
-  auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[7]));
+  auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out_value));
   auto* w = new PromiseWorker(
       info.Env(), "framesToChw",
       [copy, n, H, W, m, s, threads, result] {
@@ -123,9 +126,9 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  Export<FramesToChw>(env, exports, "framesToChw");
-  Export<PatchStatsSync>(env, exports, "patchStatsSync");
-  Export<PatchStatsAsync>(env, exports, "patchStats");
+  Export<FramesToChw>(env, exports, "encoderFramesToChw");
+  Export<PatchStatsSync>(env, exports, "encoderPatchStatsSync");
+  Export<PatchStatsAsync>(env, exports, "encoderPatchStats");
 }
 
 }  // namespace

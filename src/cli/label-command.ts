@@ -4,41 +4,41 @@
 import path from 'node:path';
 import { DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
 import { formatSummaryTable, labelPaths } from '../jobs/label.js';
-import type { ProgressOptions } from '../core/types.js';
-import { UsageError, intOption, numberOption, outputFolderOption, type Command, type OptionSpec, type OptionValues } from './command.js';
+import type { ProgressOptions, ResolvedProgressOptions } from '../core/types.js';
+import {
+  UsageError, numberValue, outputFolderOption, usageErrorFrom, type Command, type OptionSpec, type OptionValues,
+} from './command.js';
 import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-options.js';
 import { failureLine, framesLabel, progressBar, type ProgressBar } from './ui.js';
 import { LEROBOT_OPTION_SPECS, lerobotOptionsFrom, lerobotRoots } from './lerobot-options.js';
 import { checkLeRobotOutput } from '../io/lerobot-write.js';
 
-/** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
-function progressOptionsFrom(values: OptionValues): ProgressOptions {
+/** The command-line option of each progress option (the library's argument name → the flag). */
+const PROGRESS_FLAGS: Readonly<Record<keyof ProgressOptions, string>> = {
+  window: 'window', maxClusterFrames: 'max-cluster-frames', threshold: 'threshold', lambda: 'lambda', threads: 'threads',
+};
+
+/**
+ * Reads the progress options shared by commands that label (`--window`,
+ * `--max-cluster-frames`, …): the strings are parsed here, and the values are
+ * checked and resolved once, by the library (resolveProgressOptions), whose
+ * errors are worded as command-line errors. The result goes down as it is.
+ */
+function progressOptionsFrom(values: OptionValues): ResolvedProgressOptions {
   const o: ProgressOptions = {};
-  const window = intOption(values.window, 'window', 2);
-  const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 1);
-  const threshold = numberOption(values.threshold, 'threshold');
-  const lambda = numberOption(values.lambda, 'lambda', 0);
-  const threads = intOption(values.threads, 'threads', 0, 4096);
-  if (window !== undefined) o.window = window;
-  if (maxClusterFrames !== undefined) o.maxClusterFrames = maxClusterFrames;
-  if (threshold !== undefined) o.threshold = threshold;
-  if (lambda !== undefined) o.lambda = lambda;
-  if (threads !== undefined) o.threads = threads;
-  // The API's own check of the options as a whole (maxClusterFrames ≥ window).
-  try {
-    resolveProgressOptions(o);
-  } catch (err) {
-    const resolved = { window: o.window ?? DEFAULT_PROGRESS_OPTIONS.window, max: o.maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames };
-    if (resolved.max < resolved.window) {
-      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${resolved.window}) but received '${resolved.max}'`);
-    }
-    throw new UsageError((err as Error).message);
+  for (const [key, flag] of Object.entries(PROGRESS_FLAGS) as Array<[keyof ProgressOptions, string]>) {
+    const v = numberValue(values[flag]);
+    if (v !== undefined) o[key] = v;
   }
-  return o;
+  try {
+    return resolveProgressOptions(o);
+  } catch (err) {
+    throw usageErrorFrom(err, Object.fromEntries(Object.entries(PROGRESS_FLAGS).map(([k, f]) => [`opts.${k}`, f])), values);
+  }
 }
 
 /** Parses `--shard I/N` (0 ≤ I < N). */
-export function shardOption(v: string | boolean | undefined): { index: number; count: number } | undefined {
+function shardOption(v: string | boolean | undefined): { index: number; count: number } | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)\/(\d+)$/.exec(String(v).trim());
   const index = m ? Number(m[1]) : NaN; const count = m ? Number(m[2]) : NaN;
@@ -95,7 +95,7 @@ export const labelCommand: Command = {
     }
     const out = String(values.out);
     if (out.trim() === '') throw new UsageError("--out expects a folder path but received ''");
-    const opts = progressOptionsFrom(values);
+    const progress = progressOptionsFrom(values);
     const json = values.json === true;
     const spec = encoderSpecFrom(values);
     if (values.encoder === undefined) {
@@ -121,7 +121,7 @@ export const labelCommand: Command = {
     outputFolderOption(out);
     let bar: ProgressBar | undefined;
     const report = await labelPaths(positionals, {
-      ...opts,
+      progress,
       out,
       ...(shard ? { shard } : {}),
       ...lr,

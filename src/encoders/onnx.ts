@@ -320,7 +320,7 @@ export class OnnxVisualEncoder implements FrameEncoder {
     const S = this.imageSize;
     const per = 3 * S * S;
     const out = new Float32Array(chunk.count * per);
-    await native().framesToChw(chunk.data, chunk.count, S, S, new Float32Array(this.mean), new Float32Array(this.std), 0, out);
+    await native().encoderFramesToChw({ frames: chunk.data, mean: new Float32Array(this.mean), std: new Float32Array(this.std) }, { n: chunk.count, H: S, W: S, threads: 0 }, { chw: out });
     return Array.from({ length: chunk.count }, (_, i) => out.subarray(i * per, (i + 1) * per));
   }
 

@@ -15,13 +15,19 @@ import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
-import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
+import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
 import { checkLeRobotOutput, writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
 import { findLeRobotEpisodes, isLeRobotInput, perFrameLabels, type LeRobotEpisodeRef } from './lerobot-inputs.js';
 
 /** Options of {@link labelPaths}: the progress options plus where to write. */
 export interface LabelPathsOptions extends ProgressOptions {
+  /**
+   * The progress options as one object instead of the flat keys (`window`, …),
+   * e.g. from resolveProgressOptions, which is then taken as it is, not
+   * checked again (as the command line does). Not together with the flat keys.
+   */
+  progress?: ProgressOptions;
   /** Output folder (created if missing). */
   out: string;
   /** Called after each episode, labelled or failed. */
@@ -67,8 +73,8 @@ export interface LabelPathsOptions extends ProgressOptions {
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
-  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
-  allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
+  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1,
+  onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
 };
 
 /** One episode found in the inputs. */
@@ -127,7 +133,7 @@ export interface LabelFailure {
 /** Everything {@link labelPaths} did. */
 export interface LabelReport {
   out: string;
-  options: Required<Omit<ProgressOptions, 'threads'>> & { threads: number };
+  options: ResolvedProgressOptions;
   episodes: LabelledEpisode[];
   failures: LabelFailure[];
   /** summary.json and summary.md paths. */
@@ -510,7 +516,10 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, progress, ...progressOpts } = opts;
+  if (progress !== undefined && Object.keys(progressOpts).length > 0) {
+    throw new TypeError(`Expected the progress options either as opts.progress or flat (opts.${Object.keys(progressOpts)[0]}), not both`);
+  }
   if (camera !== undefined && (typeof camera !== 'string' || camera === '')) throw new TypeError(`Expected a camera (feature key) string for opts.camera but received ${JSON.stringify(camera)}`);
   if (episodeList !== undefined && (!Array.isArray(episodeList) || episodeList.some((e) => !Number.isSafeInteger(e) || e < 0))) {
     throw new TypeError(`Expected an array of episode indices (integers ≥ 0) for opts.episodes but received ${JSON.stringify(episodeList)}`);
@@ -524,8 +533,9 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   if (encoder !== undefined && (encoder === null || typeof encoder !== 'object' || typeof encoder.begin !== 'function')) {
     throw new TypeError(`Expected a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder) for opts.encoder but received ${encoder === null ? 'null' : typeof encoder}`);
   }
-  // Bad options fail the call once, up front; every episode then runs with the resolved options.
-  const options = resolveProgressOptions(progressOpts);
+  // Bad options fail the call once, up front; every episode then runs with the
+  // resolved options, which progressTargets takes as they are.
+  const options = progress === undefined ? resolveProgressOptions(progressOpts) : resolveProgressOptions(progress, 'opts.progress');
   const found = encoder
     ? await findFrameInputs(inputs, { skipDir: out, ...(camera !== undefined ? { camera } : {}), ...(episodeList ? { episodes: episodeList } : {}), ...(onWarning ? { onWarning: (m: string) => onWarning(m, '') } : {}) })
     : { ...findEpisodes(inputs, out), datasets: [] };

@@ -4,6 +4,7 @@
 // environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
 import { native } from '../core/native.js';
 import type { NativeAddon } from '../core/native-types.js';
+import { capabilities } from '../core/system.js';
 import { checkInt, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 
 /** Collective backends: 'gloo' (CPU, any build with c10d) or 'nccl' (CUDA builds with NCCL only). */
@@ -79,7 +80,7 @@ let info: DistributedInfo | undefined;
 
 function addon(): NativeAddon {
   const a = native();
-  if (typeof a.distInit !== 'function' || !a.capabilities().distributed) throw new DistributedUnavailableError();
+  if (typeof a.distInit !== 'function' || !capabilities().distributed) throw new DistributedUnavailableError();
   return a;
 }
 
@@ -110,7 +111,7 @@ function envNumber(name: string): number | undefined {
 /** Whether this build can join process groups (c10d with Gloo linked). */
 export function distributedAvailable(): boolean {
   const a = native();
-  return typeof a.distInit === 'function' && a.capabilities().distributed === true;
+  return typeof a.distInit === 'function' && capabilities().distributed === true;
 }
 
 /**

@@ -4,13 +4,11 @@ import { checkClasses, nativePolicy, Policy } from './policy.js';
 import { asNonFinite, checkSeed, torchAddon, training } from './common.js';
 import { resolveDistributedFlag } from './distributed.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, oneOf, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
+import { AGGREGATIONS, type Aggregation } from '../core/rl.js';
 
-/** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
-import type { Aggregation } from '../core/rl.js';
-
+/** Loss aggregation over `[B, T]` steps with mask (SPEC §8; the names of core/rl.ts's AGGREGATIONS). */
 export type { Aggregation };
-const AGG: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 
 /** Options shared by {@link PpoTrainer} and {@link GrpoTrainer}. */
 export interface TrainerOptions {
@@ -185,13 +183,13 @@ abstract class TrainerBase {
     const dual = o.dualClip === undefined ? 0 : checkNumber(o.dualClip, 'opts.dualClip');
     if (o.dualClip !== undefined && dual <= 1) throw rangeError('opts.dualClip', 'a number > 1', dual);
     const agg = o.aggregation ?? 'token-mean';
-    if (!AGG.includes(agg)) throw typeError('opts.aggregation', "'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'", agg);
+    if (!AGGREGATIONS.includes(agg)) throw typeError('opts.aggregation', oneOf(AGGREGATIONS), agg);
     this.critic = !grpo;
     if (this.critic && !policy.spec.critic) throw new TypeError('Expected a policy with a critic for PpoTrainer (spec.critic) but received one without; use GrpoTrainer for critic-free updates');
     const valueClip = o.valueClip === undefined ? 0 : checkNumber(o.valueClip, 'opts.valueClip', 0);
     this.valueClip = valueClip > 0;
     const n: NativeTrainerOptions = {
-      clipLow, clipHigh, dualClip: dual, aggregation: AGG.indexOf(agg),
+      clipLow, clipHigh, dualClip: dual, aggregation: agg,
       valueCoef: grpo ? 0 : checkNumber(o.valueCoef ?? 0.5, 'opts.valueCoef', 0), valueClip,
       entropyCoef: checkNumber(o.entropyCoef ?? 0, 'opts.entropyCoef'), klCoef: checkNumber(o.klCoef ?? 0, 'opts.klCoef', 0),
       maxGradNorm: checkNumber(o.maxGradNorm ?? 0.5, 'opts.maxGradNorm', 0), actorLr: checkNumber(o.actorLr ?? 3e-4, 'opts.actorLr', 0),
