@@ -4,6 +4,7 @@ import { capabilities } from '../src/index.js';
 
 const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
+  ['zero-copy', () => import('./zero-copy.js')],
   ['io', () => import('./io.js')],
   ['encoders', () => import('./encoders.js')],
   ['lerobot', () => import('./lerobot.js')],

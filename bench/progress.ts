@@ -2,7 +2,7 @@
 // float32 (315 MB): native kernels vs a tight TypeScript loop vs the
 // memory-read probe (the physical limit: the same buffer summed by the same threads).
 import {
-  capabilities, DEFAULT_PROGRESS_OPTIONS, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync,
+  capabilities, DEFAULT_PROGRESS_OPTIONS, hostTensor, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync,
 } from '../src/index.js';
 import { refProgress, stagedEpisode } from '../test/reference/progress.js';
 import { table } from './common.js';
@@ -33,6 +33,9 @@ export async function run(): Promise<void> {
   const shared = new Float32Array(new SharedArrayBuffer(bytes));
   shared.set(data);
   const fs = { data: shared, shape: [T, N, D] };
+  // And in host memory (as readNpy, readSafetensors and the encoders return it): read in place too.
+  const fh = hostTensor([T, N, D], 'float32', { zero: false });
+  fh.data.set(data);
   const stages = progressTargetsSync(f).segments.length;
   const threads = capabilities().threads;
   console.log(`\nprogress: episode [${T}, ${N}, ${D}] float32 = ${(bytes / 1e6).toFixed(0)} MB, ${stages} stages found, ${threads} threads`);
@@ -45,6 +48,7 @@ export async function run(): Promise<void> {
     { name: 'patchSimilarity TypeScript loop', bytes, fn: () => tsPatchSimilarity(data, T, N, D, T - 1, 1) },
     { name: 'progressTargets native (async)', bytes, async: true, fn: () => progressTargets(f) },
     { name: 'progressTargets native (async, SharedArrayBuffer input)', bytes, async: true, fn: () => progressTargets(fs) },
+    { name: 'progressTargets native (async, host memory input)', bytes, async: true, fn: () => progressTargets(fh) },
     { name: 'progressTargetsSync native', bytes, fn: () => progressTargetsSync(f) },
     { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, DEFAULT_PROGRESS_OPTIONS) },
   ], [
@@ -53,10 +57,31 @@ export async function run(): Promise<void> {
     { label: 'patchSimilarity native speed-up over TypeScript (target ≥ 5)', of: 'patchSimilarity TypeScript loop', to: 'patchSimilarity native', by: 'time' },
     { label: 'progressTargets time ÷ one patchSimilarity pass (target ≤ 3)', of: 'progressTargets native (async)', to: 'patchSimilarity native', by: 'time' },
     { label: 'progressTargets, SharedArrayBuffer input (no input copy), ÷ one patchSimilarity pass (target ≤ 3)', of: 'progressTargets native (async, SharedArrayBuffer input)', to: 'patchSimilarity native', by: 'time' },
+    { label: 'progressTargets, host memory input (no input copy), ÷ one patchSimilarity pass (target ≤ 3)', of: 'progressTargets native (async, host memory input)', to: 'patchSimilarity native', by: 'time' },
+    { label: 'progressTargets: plain input (copied) ÷ host memory input (zero-copy)', of: 'progressTargets native (async)', to: 'progressTargets native (async, host memory input)', by: 'time' },
     { label: 'progressTargetsSync ÷ one patchSimilarity pass', of: 'progressTargetsSync native', to: 'patchSimilarity native', by: 'time' },
     { label: 'progressTargets native speed-up over the TypeScript reference', of: 'progressTargets TypeScript reference', to: 'progressTargets native (async)', by: 'time' },
   ]);
   void rows;
+
+  // What the calling thread pays before the call returns (the event loop is
+  // blocked that long): the input copy for a plain array, nothing for host memory.
+  const held = async (x: { data: Float32Array; shape: number[] }) => {
+    const ms: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const t0 = performance.now();
+      const p = progressTargets(x);
+      ms.push(performance.now() - t0);
+      await p;
+    }
+    return ms.sort((a, b) => a - b)[3];
+  };
+  const plainMs = await held(f), hostMs = await held(fh), sharedMs = await held(fs);
+  console.log('\n### progressTargets: time until the call returns (the event loop is blocked meanwhile), median of 7\n');
+  console.log('| input | ms |\n|---|---:|');
+  console.log(`| plain Float32Array (copied) | ${plainMs.toFixed(2)} |`);
+  console.log(`| host memory (readNpy, hostTensor: read in place) | ${hostMs.toFixed(2)} |`);
+  console.log(`| SharedArrayBuffer (read in place) | ${sharedMs.toFixed(2)} |`);
 
   // Many episodes: batch across threads vs one call after another.
   const eps = Array.from({ length: 8 }, (_, i) => ({ data: stagedEpisode(100, 256, 256, 3, 7 + i, 0.02, 4), shape: [100, 256, 256] }));

@@ -1,7 +1,7 @@
 // RL math benchmarks: native kernels against the plain TypeScript
 // reference loops of test/reference/rl.ts and against the memory-read probe
 // over a buffer of as many bytes as the kernel reads.
-import { clippedSurrogate, clippedValueLoss, gae, grpoAdvantages, klPenalty, memoryReadProbe, stepAdvantages } from '../src/index.js';
+import { clippedSurrogate, clippedValueLoss, gae, type GaeInput, grpoAdvantages, klPenalty, memoryReadProbe, stepAdvantages } from '../src/index.js';
 import { refGae, refGrpo, refKl, refStepAdvantages, refSurrogate, refValueLoss } from '../test/reference/rl.js';
 import { probeBuffer, randomFloats, table, time } from './common.js';
 
@@ -60,6 +60,28 @@ async function gaeCase(B: number, T: number): Promise<void> {
   }
   ratios.sort((a, b) => a - b);
   console.log(`- gae ${name}: read bandwidth / probe, median of ${rounds} interleaved rounds: ${(100 * ratios[rounds >> 1]).toFixed(0)} % (range ${(100 * ratios[0]).toFixed(0)}–${(100 * ratios[rounds - 1]).toFixed(0)} %; target 40 %)`);
+  if (B * T >= 1 << 18) await outputsCase(name, input, opts, n, bytes);
+}
+
+// Fresh outputs against reused ones. Each call is followed by one turn of the
+// event loop, as in a training loop that awaits its update: Node runs the
+// finalisers of external buffers there, so the library's outputs (host
+// memory) go back to the block cache once collected and the next call reuses
+// them, already mapped. A fresh Float32Array is new memory every call (a page
+// fault per 4 KiB on first touch).
+async function outputsCase(name: string, input: GaeInput, opts: { gamma: number; lambda: number }, n: number, bytes: number): Promise<void> {
+  const turn = () => new Promise<void>((res) => setImmediate(res));
+  const out = { advantages: new Float32Array(n), returns: new Float32Array(n) };
+  await table(`gae ${name}: fresh vs reused outputs (one event-loop turn per call)`, [
+    { name: `gae ${name}, opts.out (the same arrays every call)`, bytes, async: true, fn: async () => { gae(input, { ...opts, out }); await turn(); } },
+    { name: `gae ${name}, fresh Float32Array outputs every call (as before host memory)`, bytes, async: true,
+      fn: async () => { gae(input, { ...opts, out: { advantages: new Float32Array(n), returns: new Float32Array(n) } }); await turn(); } },
+    { name: `gae ${name}, the library's outputs (host memory, blocks reused)`, bytes, async: true, fn: async () => { gae(input, opts); await turn(); } },
+  ], [
+    { label: `gae ${name}: fresh Float32Array outputs ÷ opts.out (time)`, of: `gae ${name}, fresh Float32Array outputs every call (as before host memory)`, to: `gae ${name}, opts.out (the same arrays every call)`, by: 'time' },
+    { label: `gae ${name}: library outputs (host memory) ÷ opts.out (time)`, of: `gae ${name}, the library's outputs (host memory, blocks reused)`, to: `gae ${name}, opts.out (the same arrays every call)`, by: 'time' },
+    { label: `gae ${name}: fresh Float32Array outputs ÷ library outputs (time)`, of: `gae ${name}, fresh Float32Array outputs every call (as before host memory)`, to: `gae ${name}, the library's outputs (host memory, blocks reused)`, by: 'time' },
+  ]);
 }
 
 // A small call, where per-call overhead (thread wake-ups) rather than

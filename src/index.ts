@@ -6,9 +6,11 @@
 export type { Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Capabilities } from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
+export { hostTensor, isHostMemory, type HostTensor, type HostDtype, type HostDtypeArrays } from './core/host.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
   progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
+  type ProgressCallOptions,
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {
@@ -77,6 +79,7 @@ export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './
 export {
   initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
   rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
+  type CollectiveOptions,
 } from './torch/distributed.js';
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
 export type { EncoderSpecOptions } from './encoders/create.js';

@@ -1,7 +1,9 @@
 #include "bindings/napi_util.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +12,9 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "kernels/pool.h"
 
@@ -53,6 +57,8 @@ Failure Classify(std::exception_ptr e, const char* where) {
     std::rethrow_exception(e);
   } catch (const ArgError& x) {
     return {x.kind, x.message};
+  } catch (const Cancelled& x) {
+    return {ArgError::kAbort, x.what()};
   } catch (const AllocError& x) {
     return {ArgError::kRange, x.what()};
   } catch (const std::bad_alloc&) {
@@ -72,6 +78,12 @@ Napi::Error ToJsError(Napi::Env env, const Failure& f) {
       return Napi::TypeError::New(env, f.message);
     case ArgError::kRange:
       return Napi::RangeError::New(env, f.message);
+    case ArgError::kAbort: {
+      Napi::Error e = Napi::Error::New(env, f.message);
+      e.Set("name", Napi::String::New(env, "AbortError"));
+      e.Set("code", Napi::String::New(env, "ABORT_ERR"));
+      return e;
+    }
     default:
       return Napi::Error::New(env, f.message);
   }
@@ -98,6 +110,7 @@ void ReleaseEnvState(napi_env env) {
     env_states().erase(it);
   }
   s->closing.store(true);
+  CancelCalls(env);
 }
 }  // namespace
 
@@ -276,7 +289,7 @@ void ParallelCopy(const void* src, void* dst, std::size_t bytes) {
 namespace {
 constexpr std::size_t kCopyAlign = 64;
 // Blocks below this size come from malloc directly (cheap to fault in).
-constexpr std::size_t kCopyCacheMin = std::size_t{1} << 20;
+constexpr std::size_t kCopyCacheMin = kHostMinBytes;
 
 struct CopyCacheState {
   std::mutex mu;
@@ -284,16 +297,20 @@ struct CopyCacheState {
   std::size_t held = 0;
   std::size_t cap = 0;
 };
+
+long EnvMiB(const char* name, long fallback) {
+  if (const char* v = std::getenv(name)) {
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    if (end != v && x >= 0) return x;
+  }
+  return fallback;
+}
+
 CopyCacheState& TheCopyCache() {
   static auto* c = [] {
     auto* s = new CopyCacheState();  // outlives static destruction (blocks may be returned late)
-    long mb = 512;
-    if (const char* v = std::getenv("FEAT2GO_COPY_CACHE_MB")) {
-      char* end = nullptr;
-      const long x = std::strtol(v, &end, 10);
-      if (end != v && x >= 0) mb = x;
-    }
-    s->cap = static_cast<std::size_t>(mb) << 20;
+    s->cap = static_cast<std::size_t>(EnvMiB("FEAT2GO_COPY_CACHE_MB", 512)) << 20;
     return s;
   }();
   return *c;
@@ -318,28 +335,323 @@ void ReturnBlock(unsigned char* p, std::size_t capacity) {
   }
   std::free(p);
 }
-}  // namespace
 
-std::shared_ptr<unsigned char> CopyCache::Acquire(std::size_t bytes, const std::string& what) {
+// A block of at least `bytes` (a cached one of at most twice that, or a new
+// one); its capacity in *capacity. Give it back with ReturnBlock.
+unsigned char* AcquireBlock(std::size_t bytes, const std::string& what, std::size_t* capacity) {
   const std::size_t want = std::max<std::size_t>(bytes, 1);
   CopyCacheState& c = TheCopyCache();
   if (want >= kCopyCacheMin) {
     std::lock_guard<std::mutex> lk(c.mu);
     auto it = c.free.lower_bound(want);
     if (it != c.free.end() && it->first <= 2 * want) {
-      const std::size_t capacity = it->first;
+      *capacity = it->first;
       unsigned char* p = it->second;
-      c.held -= capacity;
+      c.held -= it->first;
       c.free.erase(it);
-      return std::shared_ptr<unsigned char>(p, [capacity](unsigned char* q) { ReturnBlock(q, capacity); });
+      return p;
     }
   }
   void* p = nullptr;
-  const std::size_t capacity = (want + kCopyAlign - 1) / kCopyAlign * kCopyAlign;
-  if (capacity < want || posix_memalign(&p, kCopyAlign, capacity) != 0 || !p)
+  const std::size_t cap = (want + kCopyAlign - 1) / kCopyAlign * kCopyAlign;
+  if (cap < want || posix_memalign(&p, kCopyAlign, cap) != 0 || !p)
     throw AllocError(what, static_cast<double>(bytes));
-  auto* b = static_cast<unsigned char*>(p);
-  return std::shared_ptr<unsigned char>(b, [capacity](unsigned char* q) { ReturnBlock(q, capacity); });
+  *capacity = cap;
+  return static_cast<unsigned char*>(p);
+}
+}  // namespace
+
+std::shared_ptr<unsigned char> CopyCache::Acquire(std::size_t bytes, const std::string& what) {
+  std::size_t capacity = 0;
+  unsigned char* p = AcquireBlock(bytes, what, &capacity);
+  return std::shared_ptr<unsigned char>(p, [capacity](unsigned char* q) { ReturnBlock(q, capacity); });
+}
+
+// ---- host memory ----
+
+namespace {
+struct HostRegistry {
+  std::mutex mu;
+  std::map<std::uintptr_t, std::weak_ptr<HostBlock>> blocks;  // start → block
+  std::condition_variable readers_cv;                         // with mu: a block's readers fell
+};
+HostRegistry& Hosts() {
+  static auto* r = new HostRegistry();  // outlives static destruction
+  return *r;
+}
+
+// Keeps a host block alive for a call, counted among its readers when `reader`.
+struct HostPin {
+  std::shared_ptr<HostBlock> block;
+  bool reader;
+  HostPin(std::shared_ptr<HostBlock> b, bool r) : block(std::move(b)), reader(r) {
+    if (reader) block->readers.fetch_add(1);
+  }
+  ~HostPin() {
+    if (!reader) return;
+    {
+      std::lock_guard<std::mutex> lk(Hosts().mu);
+      block->readers.fetch_sub(1);
+    }
+    Hosts().readers_cv.notify_all();
+  }
+};
+
+// 1: external ArrayBuffers work here; 0: refused (or FEAT2GO_HOST_EXTERNAL=0); -1: not known yet.
+std::atomic<int> g_external{-1};
+
+void FinalizeHost(napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<HostBlock>*>(hint); }
+
+std::size_t TurnBudget() {
+  static const std::size_t b = static_cast<std::size_t>(EnvMiB("FEAT2GO_HOST_TURN_MB", 1024)) << 20;
+  return b;
+}
+
+void TurnMarkerCall(napi_env, napi_value, void* context, void*) {
+  if (auto s = static_cast<std::weak_ptr<EnvState>*>(context)->lock()) {
+    s->turn_bytes = 0;
+    s->turn_marked = false;
+  }
+}
+void TurnMarkerFinalize(napi_env, void* data, void*) { delete static_cast<std::weak_ptr<EnvState>*>(data); }
+
+// Counts `bytes` of external memory against this event-loop turn's budget
+// (the first allocation of a turn always fits). A threadsafe function queued
+// at the first allocation of a turn runs on the next turn and resets the
+// count: by then Node has run the finalisers queued meanwhile.
+bool ChargeTurn(Napi::Env env, std::size_t bytes) {
+  std::shared_ptr<EnvState> s = GetEnvState(env);
+  if (!s) return false;
+  if (!s->turn_marked) {
+    if (!s->turn_marker) {
+      auto* ctx = new std::weak_ptr<EnvState>(s);
+      napi_value name;
+      if (napi_create_string_utf8(env, "feat2go:turn", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+          napi_create_threadsafe_function(env, nullptr, nullptr, name, 0, 1, ctx, TurnMarkerFinalize, ctx,
+                                          TurnMarkerCall, &s->turn_marker) != napi_ok) {
+        delete ctx;
+        s->turn_marker = nullptr;
+        return false;
+      }
+      napi_unref_threadsafe_function(env, s->turn_marker);
+    }
+    if (napi_call_threadsafe_function(s->turn_marker, nullptr, napi_tsfn_nonblocking) != napi_ok)
+      return false;
+    s->turn_marked = true;
+    s->turn_bytes = 0;
+  }
+  if (s->turn_bytes > 0 && s->turn_bytes + bytes > TurnBudget()) return false;
+  s->turn_bytes += bytes;
+  return true;
+}
+}  // namespace
+
+HostBlock::HostBlock(unsigned char* data, std::size_t bytes, std::size_t capacity)
+    : data_(data), bytes_(bytes), capacity_(capacity) {}
+
+HostBlock::~HostBlock() {
+  {
+    std::lock_guard<std::mutex> lk(Hosts().mu);
+    auto it = Hosts().blocks.find(reinterpret_cast<std::uintptr_t>(data_));
+    if (it != Hosts().blocks.end() && it->second.expired()) Hosts().blocks.erase(it);
+  }
+  ReturnBlock(data_, capacity_);
+}
+
+std::shared_ptr<HostBlock> NewHostBlock(std::size_t bytes, const std::string& what) {
+  std::size_t capacity = 0;
+  unsigned char* p = AcquireBlock(bytes, what, &capacity);
+  std::shared_ptr<HostBlock> b;
+  try {
+    b = std::make_shared<HostBlock>(p, bytes, capacity);
+  } catch (...) {
+    ReturnBlock(p, capacity);
+    throw;
+  }
+  std::lock_guard<std::mutex> lk(Hosts().mu);
+  Hosts().blocks[reinterpret_cast<std::uintptr_t>(p)] = b;
+  return b;
+}
+
+std::shared_ptr<HostBlock> FindHostBlock(const void* p, std::size_t bytes) {
+  if (!p) return nullptr;
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  std::shared_ptr<HostBlock> b;  // released (possibly the last reference) outside the lock
+  {
+    std::lock_guard<std::mutex> lk(Hosts().mu);
+    auto& m = Hosts().blocks;
+    auto it = m.upper_bound(a);
+    if (it == m.begin()) return nullptr;
+    b = std::prev(it)->second.lock();
+  }
+  if (!b) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(b->data());
+  if (a < start || a - start > b->bytes() || bytes > b->bytes() - (a - start)) return nullptr;
+  return b;
+}
+
+HostStatsValue GetHostStats() {
+  HostStatsValue v;
+  std::vector<std::shared_ptr<HostBlock>> live;  // released outside the lock
+  {
+    std::lock_guard<std::mutex> lk(Hosts().mu);
+    for (auto& [start, w] : Hosts().blocks)
+      if (auto b = w.lock()) live.push_back(std::move(b));
+  }
+  for (auto& b : live) ++v.blocks, v.bytes += b->bytes();
+  std::lock_guard<std::mutex> lk(TheCopyCache().mu);
+  v.cached_bytes = TheCopyCache().held;
+  return v;
+}
+
+void WaitForReaders(const HostBlock& b) {
+  std::unique_lock<std::mutex> lk(Hosts().mu);
+  Hosts().readers_cv.wait(lk, [&] { return b.readers.load() == 0; });
+}
+
+bool HostExternalAllowed(Napi::Env) {
+  int e = g_external.load();
+  if (e < 0) {
+    const char* v = std::getenv("FEAT2GO_HOST_EXTERNAL");
+    e = v && std::string(v) == "0" ? 0 : 1;
+    int expected = -1;
+    g_external.compare_exchange_strong(expected, e);
+    e = g_external.load();
+  }
+  return e == 1;
+}
+
+Napi::ArrayBuffer NewHostArrayBuffer(Napi::Env env, std::size_t bytes, const std::string& what,
+                                     std::shared_ptr<HostBlock>* block, bool always) {
+  if (block) block->reset();
+  if (bytes >= kHostMinBytes && HostExternalAllowed(env) && (always || ChargeTurn(env, bytes))) {
+    std::shared_ptr<HostBlock> b = NewHostBlock(bytes, what);
+    auto* hint = new std::shared_ptr<HostBlock>(b);
+    napi_value ab = nullptr;
+    const napi_status st = napi_create_external_arraybuffer(env, b->data(), bytes, FinalizeHost, hint, &ab);
+    if (st == napi_ok) {
+      if (block) *block = std::move(b);
+      return Napi::ArrayBuffer(env, ab);
+    }
+    delete hint;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) throw Napi::Error(env, Napi::Error::New(env).Value());
+    g_external.store(0);  // refused (a V8 sandbox): plain ArrayBuffers from now on
+  }
+  return Napi::ArrayBuffer::New(env, bytes);
+}
+
+Napi::Float32Array HostFloat32Array(Napi::Env env, std::size_t n, const std::string& what) {
+  Napi::ArrayBuffer ab = NewHostArrayBuffer(env, n * sizeof(float), what);
+  return Napi::Float32Array::New(env, n, ab, 0);
+}
+
+std::shared_ptr<unsigned char> PinInPlace(const void* data, std::size_t bytes, bool shared, napi_env env,
+                                          napi_value source, std::vector<Napi::Value>& keep, bool reader) {
+  if (bytes == 0 || data == nullptr) return nullptr;
+  auto* p = const_cast<unsigned char*>(static_cast<const unsigned char*>(data));
+  if (std::shared_ptr<HostBlock> b = FindHostBlock(data, bytes)) {
+    auto pin = std::make_shared<HostPin>(std::move(b), reader);
+    return std::shared_ptr<unsigned char>(pin, p);  // aliasing: owns the pin, points at the data
+  }
+  if (shared && source != nullptr) {
+    keep.push_back(Napi::Value(env, source));
+    return std::shared_ptr<unsigned char>(p, [](unsigned char*) {});
+  }
+  return nullptr;
+}
+
+// ---- cancellation ----
+
+namespace {
+// Calls running with a stop (PromiseWorker::SetStop), listed while their
+// Execute runs; a watchdog thread polls the callers' flags and pings the
+// environments every 100 ms while any is listed.
+struct LiveCall {
+  napi_env env;
+  CallStop* stop;
+  std::function<void()> ping;       // posts an empty progress message to the call's environment
+  std::atomic<bool>* ping_pending;  // the worker's: set until the ping was handled
+};
+struct Calls {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::set<LiveCall*> live;
+  bool watching = false;
+};
+Calls& TheCalls() {
+  static auto* c = new Calls();  // outlives static destruction; the watchdog is never joined
+  return *c;
+}
+
+void Watch() {
+  Calls& c = TheCalls();
+  std::unique_lock<std::mutex> lk(c.mu);
+  for (;;) {
+    if (c.live.empty()) {
+      c.cv.wait(lk);
+      continue;
+    }
+    c.cv.wait_for(lk, std::chrono::milliseconds(100));
+    for (LiveCall* call : c.live) {
+      if (call->stop->user && call->stop->user->load(std::memory_order_relaxed) != 0)
+        call->stop->flag.store(true);
+      if (!call->ping_pending->exchange(true)) call->ping();
+    }
+  }
+}
+
+void Enlist(LiveCall* call) {
+  Calls& c = TheCalls();
+  {
+    std::lock_guard<std::mutex> lk(c.mu);
+    c.live.insert(call);
+    if (!c.watching) {
+      std::thread(Watch).detach();
+      c.watching = true;
+    }
+  }
+  c.cv.notify_all();
+}
+
+void Dismiss(LiveCall* call) {
+  std::lock_guard<std::mutex> lk(TheCalls().mu);
+  TheCalls().live.erase(call);
+}
+
+// Whether JavaScript can run in `env` now (false while the environment shuts down).
+bool CanRunJs(napi_env env) {
+  napi_value o = nullptr, v = nullptr;
+  return napi_create_object(env, &o) == napi_ok && napi_get_boolean(env, true, &v) == napi_ok &&
+         napi_set_named_property(env, o, "f2g", v) == napi_ok;
+}
+}  // namespace
+
+std::shared_ptr<CallStop> CallStopArg(const Napi::Value& v, const char* name,
+                                      std::vector<Napi::Value>& keep) {
+  auto stop = std::make_shared<CallStop>();
+  if (v.IsUndefined() || v.IsNull()) return stop;
+  bool ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array;
+  if (ok) {
+    auto a = v.As<Napi::Int32Array>();
+    ok = !a.ArrayBuffer().IsArrayBuffer() && a.ElementLength() >= 1;  // over a SharedArrayBuffer
+    if (ok) {
+      stop->user = reinterpret_cast<const std::atomic<std::int32_t>*>(a.Data());
+      if (stop->user->load() != 0) stop->flag.store(true);
+      keep.push_back(v);
+    }
+  }
+  if (!ok)
+    ThrowType(std::string("Expected an Int32Array over a SharedArrayBuffer for ") + name + " but received " +
+              Describe(v));
+  return stop;
+}
+
+void CancelCalls(napi_env env) {
+  std::lock_guard<std::mutex> lk(TheCalls().mu);
+  for (LiveCall* call : TheCalls().live)
+    if (env == nullptr || call->env == env) call->stop->flag.store(true);
 }
 
 // ---- the promise worker ----
@@ -370,6 +682,8 @@ Napi::Promise PromiseWorker::Queue() {
 }
 
 void PromiseWorker::Execute(const ExecutionProgress& progress) {
+  LiveCall call{Env(), stop_.get(), [&progress] { progress.Send(nullptr, 0); }, &ping_pending_};
+  if (stop_) Enlist(&call);
   try {
     exec_([&progress](const double* d, std::size_t n) { progress.Send(d, n); });
   } catch (...) {
@@ -377,11 +691,23 @@ void PromiseWorker::Execute(const ExecutionProgress& progress) {
     failed_ = true;
     SetError(failure_.message);
   }
+  if (stop_) Dismiss(&call);
+  // The inputs captured by exec_ are released here, on the worker thread, as
+  // soon as the work is done (host memory pins: see WaitForReaders).
+  exec_ = Exec();
 }
 
 bool PromiseWorker::Closing() const { return !state_ || state_->closing.load(); }
 
 void PromiseWorker::OnProgress(const double* data, std::size_t count) {
+  if (count == 0) {  // the watchdog's ping (see SetStop)
+    ping_pending_.store(false);
+    if (!CanRunJs(Env())) {
+      if (state_) state_->closing.store(true);
+      CancelCalls(Env());
+    }
+    return;
+  }
   if (progress_.IsEmpty() || callback_failed_ || Closing()) return;
   try {
     Napi::Env env = Env();

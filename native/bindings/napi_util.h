@@ -35,6 +35,8 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cancel.h"
+
 namespace f2g {
 
 // ---- registration ----
@@ -57,7 +59,8 @@ std::vector<std::pair<const char*, InitFn>>& capabilities_registry();
 /// Thrown by validation and kernels off the main thread; turned into a JS
 /// TypeError / RangeError / Error when it reaches JavaScript.
 struct ArgError {
-  enum Kind { kType, kRange, kPlain } kind;
+  /// kAbort: a cancelled call (kernels/cancel.h), an Error named AbortError.
+  enum Kind { kType, kRange, kPlain, kAbort } kind;
   std::string message;
 };
 [[noreturn]] void ThrowType(const std::string& msg);
@@ -163,6 +166,11 @@ class GuardedWrap : public Napi::ObjectWrap<T> {
 /// the env is gone never touches freed memory.
 struct EnvState {
   std::atomic<bool> closing{false};
+  /// Host memory handed out as external ArrayBuffers in this event-loop turn,
+  /// and whether a marker that resets it on the next turn is queued (JS thread only).
+  std::size_t turn_bytes = 0;
+  bool turn_marked = false;
+  napi_threadsafe_function turn_marker = nullptr;
 };
 /// Creates the state and registers its cleanup hook (module init, once per env).
 void InitEnvState(Napi::Env env);
@@ -262,6 +270,63 @@ class CopyCache {
   static std::shared_ptr<unsigned char> Acquire(std::size_t bytes, const std::string& what);
 };
 
+// ---- host memory: addon-owned, reference-counted blocks ----
+/// A block of host memory the addon allocated (from the CopyCache's blocks),
+/// handed to JavaScript as an external ArrayBuffer. The ArrayBuffer's
+/// finaliser drops one reference and every pending call that reads or writes
+/// the block holds another, so a detach (ArrayBuffer.prototype.transfer,
+/// the environment's teardown) or a garbage collection while a call runs
+/// cannot free memory the call uses. Blocks are found again from any pointer
+/// into them (FindHostBlock), so a subarray or a transferred clone of the
+/// ArrayBuffer is recognised too.
+class HostBlock {
+ public:
+  HostBlock(unsigned char* data, std::size_t bytes, std::size_t capacity);
+  ~HostBlock();  // unregisters; the memory goes back to the block cache
+  HostBlock(const HostBlock&) = delete;
+  HostBlock& operator=(const HostBlock&) = delete;
+  unsigned char* data() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
+  /// Pending async calls reading the block (see AsyncInput).
+  std::atomic<int> readers{0};
+
+ private:
+  unsigned char* data_;
+  std::size_t bytes_, capacity_;
+};
+/// A new registered host block of `bytes` (uninitialised), from the block cache.
+std::shared_ptr<HostBlock> NewHostBlock(std::size_t bytes, const std::string& what);
+/// The live host block that holds all of [p, p + bytes), or null.
+std::shared_ptr<HostBlock> FindHostBlock(const void* p, std::size_t bytes);
+/// Live host blocks and their bytes; bytes of idle blocks kept for reuse.
+struct HostStatsValue {
+  std::size_t blocks = 0, bytes = 0, cached_bytes = 0;
+};
+HostStatsValue GetHostStats();
+/// Blocks the calling thread until no pending call reads `b` (for a writer of
+/// addon-owned memory that JavaScript passed to async calls: the simulator).
+void WaitForReaders(const HostBlock& b);
+
+/// Host memory is given to JavaScript as external ArrayBuffers from this size
+/// on; smaller arrays are plain ArrayBuffers (cheaper to make; async calls
+/// copy them, which costs nothing at that size).
+constexpr std::size_t kHostMinBytes = std::size_t{64} << 10;
+/// Whether external ArrayBuffers can be made here: false where the runtime
+/// refuses them (a V8 sandbox, as in Electron) or FEAT2GO_HOST_EXTERNAL=0.
+bool HostExternalAllowed(Napi::Env env);
+/// An ArrayBuffer of `bytes` for JavaScript: over a new host block (external,
+/// `*block` set) when bytes ≥ kHostMinBytes, external buffers are allowed and
+/// (unless `always`) the event-loop turn's budget allows; otherwise a plain
+/// ArrayBuffer (`*block` null). The budget: Node runs the finalisers of
+/// external buffers only when the event loop turns, so a synchronous loop
+/// that makes and drops host arrays would hold all of them until it yields;
+/// after FEAT2GO_HOST_TURN_MB MiB (default 1024) of host memory in one turn,
+/// library outputs fall back to plain ArrayBuffers until the loop turns.
+Napi::ArrayBuffer NewHostArrayBuffer(Napi::Env env, std::size_t bytes, const std::string& what,
+                                     std::shared_ptr<HostBlock>* block = nullptr, bool always = false);
+/// A Float32Array of n elements over NewHostArrayBuffer.
+Napi::Float32Array HostFloat32Array(Napi::Env env, std::size_t n, const std::string& what);
+
 /// Memory an async call owns (uninitialised until written).
 template <typename T>
 struct Owned {
@@ -283,25 +348,55 @@ std::shared_ptr<Owned<T>> OwnedCopy(const View<T>& v, std::size_t n, const char*
   return o;
 }
 
-/// OwnedCopy, except for a view over a SharedArrayBuffer: that memory cannot
-/// be detached (transfer throws) and lives as long as its typed array, so it
-/// is read in place, with no copy, and the typed array is added to `keep`
-/// (the worker's references) so it outlives the call. Another thread writing
-/// to it while the call runs gives unspecified values, never a stray read.
+/// The first n elements of `v`'s memory, held for an async call without a
+/// copy when that is safe, or null: host memory (a HostBlock, kept alive by
+/// the returned pointer; `reader` counts the call among the block's readers
+/// until the pointer is dropped), or memory over a SharedArrayBuffer (which
+/// cannot be detached and lives as long as its typed array: the typed array
+/// is added to `keep`, the worker's references). Another thread writing to
+/// the memory while the call runs gives unspecified values, never a stray read.
+std::shared_ptr<unsigned char> PinInPlace(const void* data, std::size_t bytes, bool shared, napi_env env,
+                                          napi_value source, std::vector<Napi::Value>& keep, bool reader);
+
+/// What an async call reads: `v`'s memory in place when PinInPlace can hold
+/// it (host memory, a SharedArrayBuffer), otherwise an OwnedCopy taken now.
+/// Either way the caller may detach, transfer or drop its array while the
+/// call runs.
 template <typename T>
-std::shared_ptr<Owned<T>> OwnedOrShared(const View<T>& v, std::size_t n, const char* name,
-                                        std::vector<Napi::Value>& keep) {
-  if (!v.shared || v.source == nullptr) return OwnedCopy(v, n, name);
+std::shared_ptr<Owned<T>> AsyncInput(const View<T>& v, std::size_t n, const char* name,
+                                     std::vector<Napi::Value>& keep) {
+  auto pin = PinInPlace(v.data, n * sizeof(T), v.shared, v.env, v.source, keep, true);
+  if (!pin) return OwnedCopy(v, n, name);
   auto o = std::make_shared<Owned<T>>();
-  o->block = std::shared_ptr<unsigned char>(reinterpret_cast<unsigned char*>(v.data), [](unsigned char*) {});
+  o->block = std::move(pin);
   o->n = n;
-  keep.push_back(Napi::Value(v.env, v.source));
   return o;
 }
+
+// ---- cancellation ----
+/// The stop flag of one async call (kernels/cancel.h), set when the call's
+/// cancel flag is (an Int32Array over a SharedArrayBuffer that TypeScript
+/// sets from an AbortSignal), by CancelCalls (the process exiting:
+/// TypeScript calls systemCancelCalls from process 'exit'), and when the
+/// call's environment shuts down (a worker_thread terminated; see
+/// PromiseWorker::SetStop).
+struct CallStop {
+  StopFlag flag{false};
+  /// The caller's flag (element 0 ≠ 0: cancel), watched by the watchdog thread; may be null.
+  const std::atomic<std::int32_t>* user = nullptr;
+};
+/// The stop of a call whose cancel flag is `v`: an Int32Array over a
+/// SharedArrayBuffer (added to `keep`, read while the call runs), or
+/// undefined/null for none (TypeError otherwise).
+std::shared_ptr<CallStop> CallStopArg(const Napi::Value& v, const char* name, std::vector<Napi::Value>& keep);
+/// Sets the stop flag of every running cancellable call of `env` (null: of every environment).
+void CancelCalls(napi_env env);
 
 // ---- async ----
 /// The one Promise-returning worker, for kernels and libtorch alike. `exec`
 /// runs on a libuv thread and may throw anything (classified by Classify);
+/// its captures are destroyed on that thread when it returns (so they must
+/// hold no N-API references: those belong in `done`);
 /// it may post progress values with the Report it receives, delivered on the
 /// JS thread to `on_progress` (a function, or undefined for none) before the
 /// promise settles. `done` builds the result on the JS thread. Every value in
@@ -317,6 +412,13 @@ class PromiseWorker : public Napi::AsyncProgressQueueWorker<double> {
   PromiseWorker(Napi::Env env, const char* name, std::function<void()> exec, Done done,
                 const std::vector<Napi::Value>& keep);
   Napi::Promise Queue();  // queues and returns the promise
+  /// Makes the call cancellable through `stop`: while it runs it is listed
+  /// for CancelCalls, and a watchdog thread, every 100 ms, copies the
+  /// caller's flag into `stop->flag` and pings the call's environment; a ping
+  /// that finds the environment unable to run JavaScript (a worker_thread
+  /// being terminated, which waits for running calls before its cleanup
+  /// hooks run) sets the flag of every call of that environment.
+  void SetStop(std::shared_ptr<CallStop> stop) { stop_ = std::move(stop); }
 
  protected:
   void Execute(const ExecutionProgress& progress) override;
@@ -336,6 +438,8 @@ class PromiseWorker : public Napi::AsyncProgressQueueWorker<double> {
   std::vector<Napi::Reference<Napi::Value>> keep_;
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<EnvState> state_;
+  std::shared_ptr<CallStop> stop_;
+  std::atomic<bool> ping_pending_{false};
   Failure failure_;
   bool failed_ = false;
   bool callback_failed_ = false;

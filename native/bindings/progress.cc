@@ -4,10 +4,11 @@
 // resolved and validated by the TypeScript core (resolveProgressOptions), so
 // only the sizes the kernels need to stay inside their arrays are checked. A
 // NaN/Inf in the data is reported back as its place (frame, element, value),
-// and the TypeScript core words the error. The async calls read owned copies
-// of their inputs (see OwnedCopy): a caller may transfer (detach) its buffers
-// while the call runs. Inputs over a SharedArrayBuffer, which cannot be
-// detached, are read in place (OwnedOrShared). The CUDA twins are in
+// and the TypeScript core words the error. The async calls read their inputs
+// in place when they are host memory or over a SharedArrayBuffer, and owned
+// copies otherwise (AsyncInput): a caller may transfer (detach) its buffers
+// while the call runs. They take an optional cancel flag (opts.cancel, see
+// CallStopArg); a batch checks it before each episode. The CUDA twins are in
 // progress_cuda.cc.
 #include <cmath>
 #include <memory>
@@ -71,7 +72,7 @@ struct OwnedEpisode {
 OwnedEpisode Own(const Episode& e, const std::string& name, std::vector<Napi::Value>& keep) {
   OwnedEpisode o;
   const std::size_t n = e.T * e.N * e.D;
-  o.copy = OwnedOrShared(e.data, n, (name + ".data").c_str(), keep);
+  o.copy = AsyncInput(e.data, n, (name + ".data").c_str(), keep);
   o.e = e;
   o.e.data = View<float>{o.copy->data(), n};
   return o;
@@ -108,8 +109,8 @@ void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
 // { values, similarity, segments: Int32Array [start, end]…, badFrame, badElement, badValue }
 Napi::Value ToJs(Napi::Env env, Result& r) {
   Napi::Object o = Napi::Object::New(env);
-  auto values = Napi::Float32Array::New(env, r.T);
-  auto sim = Napi::Float32Array::New(env, r.T);
+  auto values = HostFloat32Array(env, r.T, "the values");
+  auto sim = HostFloat32Array(env, r.T, "the similarities");
   std::copy(r.values.get(), r.values.get() + r.T, values.Data());
   std::copy(r.similarity.get(), r.similarity.get() + r.T, sim.Data());
   auto segs = Napi::Int32Array::New(env, r.segments.size() * 2);
@@ -189,11 +190,18 @@ Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
   Episode e = EpisodeArgs(in.Need("features"), f, "features");
   Opts o = ParseOpts(f);
   std::vector<Napi::Value> keep;
+  auto stop = CallStopArg(f.Maybe("cancel"), "opts.cancel", keep);
   OwnedEpisode own = Own(e, "features", keep);
   auto r = std::make_shared<Result>();
   auto* w = new PromiseWorker(
-      info.Env(), "progressTargets", [own, o, r] { Run(own.e, o, *r, "features"); },
+      info.Env(), "progressTargets",
+      [own, o, r, stop] {
+        ThrowIfStopped(&stop->flag, "progressTargets");
+        Run(own.e, o, *r, "features");
+        ThrowIfStopped(&stop->flag, "progressTargets");
+      },
       [r](Napi::Env env) { return ToJs(env, *r); }, keep);
+  w->SetStop(stop);
   return w->Queue();
 }
 
@@ -217,16 +225,18 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
   Opts o = ParseOpts(f);
   // Copies only once every argument passed its checks.
   std::vector<Napi::Value> keep;
+  auto stop = CallStopArg(f.Maybe("cancel"), "opts.cancel", keep);
   for (std::size_t i = 0; i < checked.size(); ++i)
     eps.push_back(Own(checked[i], "episodes[" + std::to_string(i) + "]", keep));
   auto results = std::make_shared<std::vector<Result>>(eps.size());
   auto* w = new PromiseWorker(
       info.Env(), "progressTargetsBatch",
-      [eps, o, results] {
+      [eps, o, results, stop] {
         std::vector<std::string> errors(eps.size());
         std::vector<ArgError::Kind> kinds(eps.size(), ArgError::kPlain);
         parallel_for(eps.size(), o.threads, 1, [&](std::size_t b, std::size_t e) {
           for (std::size_t i = b; i < e; ++i) {
+            if (StopRequested(&stop->flag)) return;
             std::string name = "episodes[" + std::to_string(i) + "]";
             try {
               Run(eps[i].e, o, (*results)[i], name);
@@ -237,6 +247,7 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
             }
           }
         });
+        ThrowIfStopped(&stop->flag, "progressTargetsBatch");
         for (std::size_t i = 0; i < eps.size(); ++i)
           if (!errors[i].empty()) throw ArgError{kinds[i], errors[i]};
       },
@@ -246,6 +257,7 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
         return out;
       },
       keep);
+  w->SetStop(stop);
   return w->Queue();
 }
 

@@ -1,7 +1,9 @@
 // N-API class PickPlaceNative over kernels/pickplace.h: the batched
 // pick-and-place task. The output buffers (frames, proprio, flags) are
 // ArrayBuffers created here and held for the object's life; JavaScript reads
-// them in place, every call rewrites them.
+// them in place, every call rewrites them. The frames are host memory
+// (NewHostArrayBuffer), so async calls (encode, framesToChw) read them in
+// place; reset() and step() wait until no pending call reads them.
 #include <cmath>
 #include <memory>
 #include <new>
@@ -112,7 +114,9 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       Napi::Env env = info.Env();
       const std::size_t n = o.n, S = o.render ? o.image : 0;
       Napi::Object views = Napi::Object::New(env);
-      auto frames = Napi::Uint8Array::New(env, n * S * S * 3);
+      const std::size_t frame_bytes = n * S * S * 3;
+      auto frames = Napi::Uint8Array::New(
+          env, frame_bytes, NewHostArrayBuffer(env, frame_bytes, "the frames", &frames_block_, true), 0);
       auto proprio = Napi::Float32Array::New(env, n * pp::kProprioDim);
       auto reward = Napi::Float32Array::New(env, n);
       auto terminated = Napi::Uint8Array::New(env, n);
@@ -150,12 +154,14 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
 
  private:
   // The buffers are ours; a transferred (detached) one would leave a dangling pointer.
+  // Frames that pending async calls read are left as they were until those calls end.
   void CheckBuffers() {
     for (auto& b : buffers_)
       if (b.Value().IsDetached())
         throw ArgError{
             ArgError::kPlain,
             "PickPlaceEnv: an output buffer was transferred or detached; create a new environment"};
+    if (frames_block_) WaitForReaders(*frames_block_);
   }
 
   Napi::Value Views(const Napi::CallbackInfo& info) { return views_.Value(); }
@@ -259,6 +265,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   }
 
   std::unique_ptr<pp::Batch> batch_;
+  std::shared_ptr<HostBlock> frames_block_;  // null when the frames are a plain ArrayBuffer
   pp::Outputs out_;
   std::size_t threads_ = 0;
   std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;

@@ -80,6 +80,7 @@ BcResult FitBehaviourCloning(Policy& policy, const torch::Tensor& obs, const tor
       torch::Tensor perm = at::randperm(G, g);
       double sum = 0;
       for (int64_t s = 0; s < per_epoch; ++s) {
+        dist::StopPoint(o.stop, "fitBehaviourCloning", o.distributed);
         const int64_t lo = s * bs, hi = std::min(G, (s + 1) * bs);
         const double count = static_cast<double>(hi - lo);
         opt.zero_grad();

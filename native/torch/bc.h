@@ -9,6 +9,7 @@
 #include <functional>
 #include <vector>
 
+#include "kernels/cancel.h"
 #include "torch/policy.h"
 
 namespace f2g {
@@ -29,6 +30,9 @@ struct BcOptions {
   // divided by the minibatch's global size; the gradients are summed over the
   // ranks before clipping, so every rank takes the single-rank step.
   bool distributed = false;
+  /// Checked before every optimizer step: once set, the fit stops with
+  /// Cancelled and the policy is restored as on any failure (null: never).
+  const StopFlag* stop = nullptr;
 };
 
 struct BcResult {

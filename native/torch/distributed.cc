@@ -27,6 +27,13 @@
 namespace f2g {
 namespace dist {
 
+// ---- cancellation ----
+namespace {
+thread_local const StopFlag* t_stop = nullptr;
+}  // namespace
+StopScope::StopScope(const StopFlag* stop) : saved_(t_stop) { t_stop = stop; }
+StopScope::~StopScope() { t_stop = saved_; }
+
 // ---- ordering of JS-issued calls ----
 namespace {
 std::mutex g_turn_mu;
@@ -137,6 +144,7 @@ const std::vector<std::vector<std::size_t>>& GradReducer::Buckets() const { retu
 void AllReduceSum(std::vector<double>&, const char*) { throw std::runtime_error(kNoDist); }
 std::vector<int64_t> GatherSizes(int64_t, const char*) { throw std::runtime_error(kNoDist); }
 void CheckSameTensors(const std::vector<torch::Tensor>&, const char*) { throw std::runtime_error(kNoDist); }
+void StopPoint(const StopFlag* stop, const char* what, bool) { ThrowIfStopped(stop, what); }
 
 #else
 
@@ -165,6 +173,8 @@ std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s
 std::string Str(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 std::string WhoKey(int64_t r) { return "f2g/who/" + std::to_string(r); }
 std::string SeqKey(int64_t r) { return "f2g/seq/" + std::to_string(r); }
+// Set by a rank that cancelled its call: the number of the collective it was at.
+std::string CancelKey(int64_t r) { return "f2g/cancelled/" + std::to_string(r); }
 
 std::string HostName() {
   char buf[256] = {0};
@@ -211,6 +221,13 @@ std::string Diagnose(State& s, std::uint64_t seq_now) {
   for (int64_t r = 0; r < s.world; ++r) {
     if (r == s.rank) continue;
     try {
+      if (s.store->check({CancelKey(r)})) {
+        parts.push_back(
+            "rank " + std::to_string(r) +
+            " cancelled its call (an AbortSignal, or its process or worker ending) at collective #" +
+            Str(s.store->get(CancelKey(r))));
+        continue;
+      }
       if (!s.store->check({SeqKey(r)})) {
         parts.push_back("rank " + std::to_string(r) + " never reached a collective");
         continue;
@@ -285,21 +302,80 @@ c10::intrusive_ptr<c10d::Work> Launch(State& s, const char* what, F&& issue, std
   }
 }
 
-// Waits for collective #number (the group's timeout bounds it inside Gloo)
-// and turns a failure into a message that names the missing ranks.
-void Wait(State& s, const char* what, c10d::Work& work, std::uint64_t number, double bytes) {
+// Records that this rank cancelled at collective #number (for the other
+// ranks' Diagnose and PeerCancelled) and breaks the group. Best effort: the
+// store may be gone already.
+void MarkCancelled(State& s, const std::string& what, std::uint64_t number) {
+  s.broken = what + " was cancelled";
   try {
-    const auto t0 = std::chrono::steady_clock::now();
-    work.wait();
-    AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
-  } catch (const std::exception& e) {
-    const std::string who = Diagnose(s, number);
-    s.broken = std::string(what) + " failed";
-    std::ostringstream m;
-    m << what << " failed on rank " << s.rank << " of " << s.world << " (timeout " << s.timeout.count()
-      << " ms): " << who << ". Cause: " << FirstLine(e.what());
-    throw std::runtime_error(m.str());
+    s.store->set(CancelKey(s.rank), Bytes(std::to_string(number)));
+  } catch (const std::exception&) {}
+}
+
+// Whether another rank recorded a cancellation (checked while waiting).
+bool PeerCancelled(State& s) {
+  for (int64_t r = 0; r < s.world; ++r) {
+    if (r == s.rank) continue;
+    try {
+      if (s.store->check({CancelKey(r)})) return true;
+    } catch (const std::exception&) {
+      return false;
+    }
   }
+  return false;
+}
+
+[[noreturn]] void ThrowCancelled(State& s, const char* what, std::uint64_t number) {
+  MarkCancelled(s, what, number);
+  throw Cancelled(std::string(what) + " was cancelled on rank " + std::to_string(s.rank) + " of " +
+                  std::to_string(s.world) + " (collective #" + std::to_string(number) +
+                  "); the process group is broken: call destroyDistributed() and initDistributed() again");
+}
+
+[[noreturn]] void ThrowFailed(State& s, const char* what, std::uint64_t number, const std::string& cause) {
+  const std::string who = Diagnose(s, number);
+  s.broken = std::string(what) + " failed";
+  std::ostringstream m;
+  m << what << " failed on rank " << s.rank << " of " << s.world << " (timeout " << s.timeout.count()
+    << " ms): " << who << ". Cause: " << FirstLine(cause);
+  throw std::runtime_error(m.str());
+}
+
+// Waits for collective #number (the group's timeout bounds it inside Gloo)
+// and turns a failure into a message that names the missing ranks. With a
+// stop flag on this thread (StopScope) the wait is cut into 100 ms slices:
+// this rank's cancellation ends it, and so (within about a second) does a
+// cancellation recorded by another rank.
+void Wait(State& s, const char* what, c10d::Work& work, std::uint64_t number, double bytes) {
+  enum class End { kDone, kStopped, kPeerCancelled } end = End::kDone;
+  const auto t0 = std::chrono::steady_clock::now();
+  try {
+    if (t_stop == nullptr) {
+      work.wait();
+    } else {
+      for (int slice = 1;; ++slice) {
+        if (StopRequested(t_stop)) {
+          end = End::kStopped;
+          break;
+        }
+        try {
+          work.wait(std::chrono::milliseconds(100));
+          break;
+        } catch (const std::exception&) {
+          if (work.isCompleted()) throw;  // the collective itself failed; else the slice ran out
+        }
+        if (slice % 10 == 0 && PeerCancelled(s)) {
+          end = End::kPeerCancelled;
+          break;
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    ThrowFailed(s, what, number, e.what());
+  }
+  if (end == End::kStopped) ThrowCancelled(s, what, number);
+  if (end == End::kPeerCancelled) ThrowFailed(s, what, number, "another rank cancelled its call");
+  AddStats(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), bytes);
 }
 
 // Runs one collective to completion.
@@ -388,6 +464,15 @@ void CheckTensor(const torch::Tensor& t, const char* what) {
 }
 
 }  // namespace
+
+void StopPoint(const StopFlag* stop, const char* what, bool distributed) {
+  if (!StopRequested(stop)) return;
+  if (distributed) {
+    std::lock_guard<std::mutex> l(g_mu);
+    if (g_state) MarkCancelled(*g_state, what, g_state->seq);
+  }
+  throw Cancelled(std::string(what) + " was cancelled");
+}
 
 bool Available() { return true; }
 std::vector<std::string> Backends() { return {"gloo"}; }
@@ -492,6 +577,9 @@ void Init(const InitOptions& o) {
           ", or it exited). Cause: " + FirstLine(e.what()));
     }
     if (all) break;
+    if (StopRequested(t_stop))
+      throw Cancelled("initDistributed was cancelled on rank " + std::to_string(o.rank) +
+                      " while waiting for the other ranks to join");
     if (late)
       throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") +
                                Ranks(missing) + " did not join within " + std::to_string(o.timeout_ms) +

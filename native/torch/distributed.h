@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cancel.h"
+
 namespace f2g {
 namespace dist {
 
@@ -69,6 +71,30 @@ struct Stats {
   double buckets = 0, buckets_in_backward = 0;
 };
 Stats GetStats();
+
+/// Cancellation. While a StopScope is alive on a thread, the collectives that
+/// thread waits for are cut into 100 ms slices and end early when `stop` is
+/// set: the rank records in the store that it cancelled collective #n, the
+/// group is broken (every later collective fails at once until Destroy and
+/// Init), and Cancelled is thrown. The other ranks, waiting in the same or a
+/// later collective, look for such a record about once a second and fail with
+/// a message naming the rank that cancelled, instead of waiting for the
+/// group's timeout (a rank whose process exits is found as before: its
+/// connections close, or the timeout names it).
+class StopScope {
+ public:
+  explicit StopScope(const StopFlag* stop);
+  ~StopScope();
+  StopScope(const StopScope&) = delete;
+  StopScope& operator=(const StopScope&) = delete;
+
+ private:
+  const StopFlag* saved_;
+};
+/// For training loops between collectives: when `stop` is set, records the
+/// cancellation for the other ranks and breaks the group (if `distributed`
+/// and a group exists), then throws Cancelled naming `what`.
+void StopPoint(const StopFlag* stop, const char* what, bool distributed);
 
 /// Ordering of collectives issued from JavaScript (see the header comment).
 std::uint64_t TakeTicket();

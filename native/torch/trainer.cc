@@ -175,8 +175,13 @@ void Trainer::CheckTerms(const Terms& t, const std::string& where, const char* t
   if (!bad.empty()) throw NonFiniteError("Non-finite metric " + bad + " at " + where + tail);
 }
 
-UpdateMetrics Trainer::Update(const RolloutBatch& batch) {
+UpdateMetrics Trainer::Update(const RolloutBatch& batch, const StopFlag* stop) {
   TorchThreadsHere();
+  struct Reset {
+    const StopFlag*& p;
+    ~Reset() { p = nullptr; }
+  } reset{stop_};
+  stop_ = stop;
   if (policy_->version() != policy_version_)
     throw std::runtime_error(
         "The policy's adapters changed after this trainer was created; create a new trainer");
@@ -201,6 +206,7 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
     torch::Tensor perm = at::randperm(batch.B, gen_);
     for (int64_t k = 0; k < o_.minibatches; ++k) {
       const int64_t lo = batch.B * k / o_.minibatches, hi = batch.B * (k + 1) / o_.minibatches;
+      ThrowIfStopped(stop_, "update");
       RolloutBatch mb = Slice(batch, perm.slice(0, lo, hi));
       const std::string where = StepName(e, o_.epochs, k, o_.minibatches);
       Terms t = Compute(mb, true);
@@ -318,6 +324,7 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
     }
     dist::AllReduceSum(den, "update (minibatch sizes)");
     for (int64_t k = 0; k < M; ++k) {
+      dist::StopPoint(stop_, "update", true);
       const Denominators d{den[static_cast<std::size_t>(2 * k)], den[static_cast<std::size_t>(2 * k + 1)]};
       opt_->zero_grad();
       if (mbs[static_cast<std::size_t>(k)].B > 0) {

@@ -80,7 +80,9 @@ class Trainer {
   /// too, so a successful update never leaves non-finite outputs behind.
   /// Distributed: this rank's batch is its share of the global batch (the
   /// ranks' batches concatenated in rank order); every rank must call it.
-  UpdateMetrics Update(const RolloutBatch& batch);
+  /// A set `stop` ends the update before its next optimizer step (Cancelled),
+  /// restored as on any failure.
+  UpdateMetrics Update(const RolloutBatch& batch, const StopFlag* stop = nullptr);
   bool distributed() const { return o_.distributed; }
   /// The same losses on the whole batch, without a step or dropout.
   UpdateMetrics Losses(const RolloutBatch& batch);
@@ -105,7 +107,8 @@ class Trainer {
   std::vector<std::string> param_names_;  // state_dict / adapter names of params_
   at::Generator gen_;
   int64_t policy_version_;
-  bool synced_ = false;  // parameters broadcast from rank 0 (distributed)
+  bool synced_ = false;             // parameters broadcast from rank 0 (distributed)
+  const StopFlag* stop_ = nullptr;  // the running Update's (the policy is busy meanwhile)
   /// Sums params_' gradients over the group (made by the first distributed
   /// update, again when the group's bucket size changed).
   dist::GradReducer& Reducer();

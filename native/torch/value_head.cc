@@ -224,6 +224,7 @@ std::vector<double> ValueHead::Fit(const torch::Tensor& h, const torch::Tensor& 
       torch::Tensor perm = at::randperm(n, g);
       double sum = 0;
       for (int64_t s = 0; s < per_epoch; ++s, ++step) {
+        ThrowIfStopped(o.stop, "ValueHead.fit");
         torch::Tensor idx = perm.slice(0, s * bs, std::min(n, (s + 1) * bs));
         const double lr =
             o.cosine ? o.lr * 0.5 * (1.0 + std::cos(M_PI * static_cast<double>(step) / total)) : o.lr;
@@ -286,6 +287,7 @@ std::vector<double> ValueHead::FitDistributedSteps(
     torch::Tensor perm = at::randperm(G, g);
     std::vector<double> sum{0.0};
     for (int64_t s = 0; s < per_epoch; ++s, ++step) {
+      dist::StopPoint(o.stop, "ValueHead.fit", true);
       const int64_t lo = s * bs, hi = std::min(G, (s + 1) * bs);
       torch::Tensor idx = dist::LocalShare(perm.slice(0, lo, hi), offset, n);
       const double lr =

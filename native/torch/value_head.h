@@ -34,6 +34,9 @@ struct FitOptions {
   /// Data parallel over the process group: (h, v) is this rank's share of the
   /// global set (the ranks' sets concatenated in rank order).
   bool distributed = false;
+  /// Checked before every optimizer step: once set, the fit stops with
+  /// Cancelled and the head is restored as on any failure (null: never).
+  const StopFlag* stop = nullptr;
 };
 
 class ValueHead {
@@ -60,7 +63,8 @@ class ValueHead {
   /// minibatch and quantity); after the last step the weights and the loss
   /// on (up to 64 rows of) the last minibatch are checked. On any failure the weights and the AdamW
   /// state return to what they were when Fit began (epochs already reported
-  /// through `progress` are undone too).
+  /// through `progress` are undone too). A set `o.stop` ends the fit before
+  /// its next optimizer step (Cancelled), restored likewise.
   std::vector<double> Fit(const torch::Tensor& h, const torch::Tensor& v, const FitOptions& o,
                           const std::function<void(int64_t, int64_t, double)>& progress);
 

@@ -24,6 +24,8 @@ export interface NativeValueHeadConfig {
 }
 export interface NativeFitOptions {
   epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number; distributed?: boolean;
+  /** A call's cancel flag (element 0 ≠ 0: stop), an Int32Array over a SharedArrayBuffer (src/core/cancel.ts). */
+  cancel?: Int32Array;
 }
 export interface NativeValueHead {
   targets(values: Float32Array): Float32Array;
@@ -56,6 +58,7 @@ export interface NativePolicy {
 export interface NativeBcOptions {
   epochs: number; batchSize: number; lr: number; weightDecay: number; maxGradNorm: number; mse: boolean; seed: number;
   distributed: boolean;
+  cancel?: Int32Array;
 }
 export interface NativeBcResult { epochLosses: number[]; steps: number }
 export interface NativeTrainerOptions {
@@ -73,7 +76,7 @@ export interface NativeMetrics {
 }
 export interface NativeTrainer {
   updateSync(batch: NativeBatch): NativeMetrics;
-  update(batch: NativeBatch): Promise<NativeMetrics>;
+  update(batch: NativeBatch, opts?: { cancel?: Int32Array }): Promise<NativeMetrics>;
   losses(batch: NativeBatch): NativeMetrics;
 }
 
@@ -160,6 +163,15 @@ export interface NativeAddon {
   // ---- system (native/addon.cc) ----
   systemCapabilities(): Capabilities;
   systemReadProbe(input: { data: Float32Array }, opts: { threads: number }): number;
+  // ---- host memory and cancellation (native/bindings/host.cc) ----
+  /** An ArrayBuffer of `opts.bytes`: external over addon-owned host memory when large (and allowed), else plain. */
+  systemHostBuffer(input: Record<string, never>, opts: { bytes: number; always: boolean }): ArrayBuffer;
+  /** Whether `input.view` lies in host memory, and how many pending calls read that memory. */
+  systemHostInfo(input: { view: ArrayBufferView }, opts: Record<string, never>): { host: boolean; readers: number };
+  /** Live host blocks and their bytes, idle cached bytes, and whether external ArrayBuffers are used. */
+  systemHostStats(input: Record<string, never>, opts: Record<string, never>): { blocks: number; bytes: number; cachedBytes: number; external: boolean };
+  /** Stops the running cancellable calls of this environment, or of every environment (`opts.everywhere`). */
+  systemCancelCalls(input: Record<string, never>, opts: { everywhere: boolean }): void;
 
   // ---- progress (native/bindings/progress.cc) ----
   /** Returns the first frame whose similarity is NaN/Inf (so its data holds NaN/Inf), or −1. */
@@ -169,9 +181,10 @@ export interface NativeAddon {
   progressSlidingSlopes(input: { series: Float32Array }, opts: { B: number; L: number; window: number; threads: number },
     out: { slopes: Float32Array }): number;
   progressTargetsSync(input: { features: Float32Array }, opts: NativeEpisodeDims & ResolvedProgressOptions): NativeProgressResult;
-  progressTargets(input: { features: Float32Array }, opts: NativeEpisodeDims & ResolvedProgressOptions): Promise<NativeProgressResult>;
+  progressTargets(input: { features: Float32Array }, opts: NativeEpisodeDims & ResolvedProgressOptions & { cancel?: Int32Array }):
+    Promise<NativeProgressResult>;
   progressTargetsBatch(input: { episodes: Array<NativeEpisodeDims & { features: Float32Array }> },
-    opts: ResolvedProgressOptions): Promise<NativeProgressResult[]>;
+    opts: ResolvedProgressOptions & { cancel?: Int32Array }): Promise<NativeProgressResult[]>;
   progressStepsToGo(input: Record<string, never>, opts: { T: number }, out: { values: Float32Array }): void;
   // CUDA twins (native/bindings/progress_cuda.cc)
   progressPatchSimilarityCuda(input: { features: NativeDeviceBuffer; goal?: NativeDeviceBuffer },
@@ -250,15 +263,15 @@ export interface NativeAddon {
   distInit?(opts: {
     backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
     overlapGradients?: boolean; bucketBytes?: number;
-  }): Promise<void>;
+  }, cancel?: Int32Array): Promise<void>;
   distDestroy?(): Promise<void>;
   distState?(): { initialized: boolean; rank: number; worldSize: number };
-  distBarrier?(): Promise<void>;
+  distBarrier?(cancel?: Int32Array): Promise<void>;
   distSetOverlap?(on: boolean): void;
   distStats?(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
-  distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
-  distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;
-  distAllGather?(array: ArrayBufferView): Promise<ArrayBufferView>;
+  distAllReduce?(array: ArrayBufferView, op: string, cancel?: Int32Array): Promise<ArrayBufferView>;
+  distBroadcast?(array: ArrayBufferView, root: number, cancel?: Int32Array): Promise<ArrayBufferView>;
+  distAllGather?(array: ArrayBufferView, cancel?: Int32Array): Promise<ArrayBufferView>;
 }
 
 /**
@@ -277,6 +290,10 @@ export type NativeExportInfo = readonly ['core' | 'torch', 'function' | 'class' 
 export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExportInfo } = Object.freeze({
   systemCapabilities: ['core', 'function'],
   systemReadProbe: ['core', 'function'],
+  systemHostBuffer: ['core', 'function'],
+  systemHostInfo: ['core', 'function'],
+  systemHostStats: ['core', 'function'],
+  systemCancelCalls: ['core', 'function'],
   progressPatchSimilarity: ['core', 'function'],
   progressSlidingSlopes: ['core', 'function'],
   progressTargetsSync: ['core', 'function'],

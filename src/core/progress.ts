@@ -3,7 +3,9 @@
 // Each option is resolved and checked once, by resolveProgressOptions; the
 // CPU path (native/bindings/progress.cc) and the CUDA path (progress-cuda.ts)
 // receive the resolved options and check memory safety only.
+import { cancellable, checkSignal } from './cancel.js';
 import { type DeviceTensor, deviceArg, isDeviceTensor } from './device.js';
+import { hostArray } from './host.js';
 import { native } from './native.js';
 import type { NativeProgressResult } from './native-types.js';
 import {
@@ -124,7 +126,7 @@ export function patchSimilarity(features: Tensor | DeviceTensor, goal: number | 
     }
     goalData = g.data;
   }
-  const out = new Float32Array(e.T);
+  const out = hostArray(Float32Array, e.T, { zero: false });
   const bad = native().progressPatchSimilarity({ features: e.data, goal: goalData }, { T: e.T, N: e.N, D: e.D, lambda, threads },
     { similarity: out });
   if (bad >= 0) {
@@ -161,7 +163,7 @@ export function slidingSlopes(series: Tensor | DeviceTensor, window: number): Te
   if (w > L) throw rangeError('window', `an integer ≤ series.shape[1] (${L})`, w);
   if (isDeviceTensor(s)) return slidingSlopesCuda(s, w);
   const P = L - w + 1;
-  const out = new Float32Array(B * P);
+  const out = hostArray(Float32Array, B * P, { zero: B === 0 });
   if (B > 0) {
     const bad = native().progressSlidingSlopes({ series: s.data }, { B, L, window: w, threads: 0 }, { slopes: out });
     if (bad >= 0) throw nonFiniteElementError('series', bad, s.data[bad], L);
@@ -184,25 +186,44 @@ export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): P
   return toResult(native().progressTargetsSync({ features: e.data }, { ...o, T: e.T, N: e.N, D: e.D }), 'features', e.D);
 }
 
+/** Options of the asynchronous labelling calls: {@link ProgressOptions} and an AbortSignal. */
+export interface ProgressCallOptions extends ProgressOptions {
+  /**
+   * Cancels the call: it rejects with `signal.reason` (a batch stops before
+   * its next episode; one episode stops when its labelling ends). An
+   * already-aborted signal rejects without any work.
+   */
+  signal?: AbortSignal;
+}
+
+/** Splits `signal` off call options; the rest are ProgressOptions (passed on as they are when there is no signal key). */
+function splitSignal(opts: ProgressCallOptions | undefined): { signal: AbortSignal | undefined; options: ProgressOptions | undefined } {
+  if (opts === null || typeof opts !== 'object' || !Object.prototype.hasOwnProperty.call(opts, 'signal')) return { signal: undefined, options: opts };
+  const { signal, ...options } = opts;
+  return { signal: checkSignal(signal, 'opts.signal'), options };
+}
+
 /**
  * Labels one episode off the main thread (an AsyncWorker on the shared pool).
- * The call reads a copy of `features.data`, taken before it returns: the
- * caller may write to, or transfer (detach), its buffer while the promise is
- * pending. The copy is one parallel pass over the input into a reused block
- * (see `FEAT2GO_COPY_CACHE_MB` in docs/memory-safety.md), a small part of the
- * labelling itself (measured in docs/benchmarks.md#the-input-copy-of-the-async-calls).
- * {@link progressTargetsSync} reads the buffer in place.
+ * Features in host memory (from `readNpy`, `readSafetensors`, an encoder,
+ * `hostTensor`) or over a SharedArrayBuffer are read in place: no copy, and
+ * the event loop stays free whatever their size. Other arrays are copied
+ * before the call returns (one parallel pass into a reused block, see
+ * docs/memory-safety.md). Either way the caller may transfer (detach) or drop
+ * its buffer while the promise is pending; writing to memory that is read in
+ * place gives the call unspecified values, so await it first.
  *
+ * @param opts see {@link ProgressOptions}; `signal` cancels the call
  * @example
- * const { values, segments } = await progressTargets({ data, shape: [300, 256, 1024] }, { window: 5 });
+ * const { values, segments } = await progressTargets(readNpyFloat32('episode.npy', 3), { window: 5 });
  */
-export function progressTargets(features: Tensor, opts?: ProgressOptions): Promise<ProgressResult>;
+export function progressTargets(features: Tensor, opts?: ProgressCallOptions): Promise<ProgressResult>;
 /**
  * On a CUDA build: the whole labelling of a `[T,N,D]` device episode on the GPU
  * (similarities, segmentation, values); values and similarity stay on the device.
  */
 export function progressTargets(features: DeviceTensor, opts?: ProgressOptions): Promise<DeviceProgressResult>;
-export function progressTargets(features: Tensor | DeviceTensor, opts?: ProgressOptions): Promise<ProgressResult | DeviceProgressResult> {
+export function progressTargets(features: Tensor | DeviceTensor, opts?: ProgressCallOptions): Promise<ProgressResult | DeviceProgressResult> {
   if (isDeviceTensor(features)) {
     return progressTargetsDeviceBatch(features, features.shape.length === 3 ? [features.shape[0]] : [], opts)
       .then((r) => ({ values: r.values, similarity: r.similarity, segments: r.segments[0] }));
@@ -210,9 +231,10 @@ export function progressTargets(features: Tensor | DeviceTensor, opts?: Progress
   const stack = new Error().stack;
   try {
     const e = checkEpisode(features);
-    const o = resolveProgressOptions(opts);
-    return withCallerStack(native().progressTargets({ features: e.data }, { ...o, T: e.T, N: e.N, D: e.D })
-      .then((r) => toResult(r, 'features', e.D)), stack);
+    const { signal, options } = splitSignal(opts);
+    const o = resolveProgressOptions(options);
+    return cancellable(signal, (cancel) => withCallerStack(native().progressTargets({ features: e.data }, { ...o, T: e.T, N: e.N, D: e.D, cancel })
+      .then((r) => toResult(r, 'features', e.D)), stack));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -222,9 +244,10 @@ export function progressTargets(features: Tensor | DeviceTensor, opts?: Progress
  * Labels many episodes in one call, spread across the thread pool (one episode
  * per thread at a time). A bad episode rejects the whole call with an error
  * naming its index (`episodes[3]`). Like {@link progressTargets}, the call
- * reads copies of the episodes' data, taken before it returns.
+ * reads host memory and SharedArrayBuffers in place and copies other arrays
+ * before it returns; `opts.signal` stops it before its next episode.
  */
-export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressOptions): Promise<ProgressResult[]> {
+export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressCallOptions): Promise<ProgressResult[]> {
   const stack = new Error().stack;
   try {
     if (!Array.isArray(episodes)) throw new TypeError(`Expected an array of [T,N,D] tensors for episodes but received ${typeof episodes}`);
@@ -232,10 +255,11 @@ export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressOptions)
       const e = checkEpisode(ep, `episodes[${i}]`);
       return { features: e.data, T: e.T, N: e.N, D: e.D };
     });
-    const o = resolveProgressOptions(opts);
-    if (list.length === 0) return Promise.resolve([]);
-    return withCallerStack(native().progressTargetsBatch({ episodes: list }, o)
-      .then((rs) => rs.map((r, i) => toResult(r, `episodes[${i}]`, list[i].D))), stack);
+    const { signal, options } = splitSignal(opts);
+    const o = resolveProgressOptions(options);
+    if (list.length === 0) return signal?.aborted ? Promise.reject(signal.reason) : Promise.resolve([]);
+    return cancellable(signal, (cancel) => withCallerStack(native().progressTargetsBatch({ episodes: list }, { ...o, cancel })
+      .then((rs) => rs.map((r, i) => toResult(r, `episodes[${i}]`, list[i].D))), stack));
   } catch (err) {
     return Promise.reject(err);
   }
@@ -278,7 +302,7 @@ export function segmentEpisode(features: Tensor, opts?: ProgressOptions): Segmen
  */
 export function stepsToGoTargets(length: number): Float32Array {
   const T = checkInt(length, 'length', 1);
-  const out = new Float32Array(T);
+  const out = hostArray(Float32Array, T, { zero: false });
   native().progressStepsToGo({}, { T }, { values: out });
   return out;
 }

@@ -5,6 +5,7 @@
 // single passes over memory), or its CUDA twin (rl-cuda.ts) for DeviceTensors.
 // The addon checks memory safety only.
 import { type DeviceTensor, deviceArg, isDeviceTensor } from './device.js';
+import { hostArray } from './host.js';
 import { native } from './native.js';
 import {
   clippedSurrogateCuda, clippedValueLossCuda, gaeCuda, grpoAdvantagesCuda, klPenaltyCuda, stepAdvantagesCuda,
@@ -278,7 +279,7 @@ export function shapeTerminalRewards(
       else throw typeError(`success[${i}]`, '0, 1, true or false', y);
     }
   }
-  const out = new Float32Array(values.length);
+  const out = hostArray(Float32Array, values.length, { zero: false });
   native().rlShapeTerminalRewards({ success: flags, terminalValues: values }, { failureScale: scale }, { rewards: out });
   return out;
 }
@@ -365,8 +366,9 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
     adv = outArray(o.out.advantages, 'opts.out.advantages', n);
     ret = outArray(o.out.returns, 'opts.out.returns', n);
   } else {
-    adv = new Float32Array(n);
-    ret = new Float32Array(n);
+    // Written whole by the kernel: host memory, reused once earlier outputs were collected.
+    adv = hostArray(Float32Array, n, { zero: false });
+    ret = hostArray(Float32Array, n, { zero: false });
   }
   native().rlGae({ rewards: r.data, values: v.data, nextValues: nv.data, terminated: term.data, done: done.data },
     { B, T, gamma, lambda, timeMajor: tm, threads }, { advantages: adv, returns: ret });
@@ -415,7 +417,7 @@ export function grpoAdvantages(rewards: ArrayLike<number> | DeviceTensor, opts: 
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   const scale = choice(o.scale, 'opts.scale', ['group', 'batch'] as const, 'group');
   if (isDeviceTensor(R)) return grpoAdvantagesCuda(R, g, eps, std, scale);
-  const out = new Float32Array(n);
+  const out = hostArray(Float32Array, n, { zero: false });
   native().rlGrpoAdvantages({ rewards: R }, { groupSize: g, epsilon: eps, std, scale }, { advantages: out });
   return out;
 }
@@ -502,8 +504,8 @@ export function normalizeAdvantages(advantages: Tensor, mask?: FlagTensor,
   const eps = o.epsilon === undefined ? 1e-8 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population'] as const, 'sample');
   const n = a.shape.reduce((x, y) => x * y, 1);
-  const out = new Float32Array(n);
   if (n === 0) throw rangeError('advantages.shape', 'at least one element', shapeStr(a.shape), true);
+  const out = hostArray(Float32Array, n);
   native().rlNormalizeAdvantages({ advantages: a.data.subarray(0, n), mask: m === null ? null : m.subarray(0, n) },
     { epsilon: eps, sampleStd: std === 'sample', threads: threadsOpt(o) }, { normalized: out });
   return { data: out, shape: [...a.shape] };

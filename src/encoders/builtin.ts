@@ -2,6 +2,7 @@
 // gradient-orientation histograms (native/kernels/patchstats.cc), so the
 // embedded default and the CLI run with nothing downloaded.
 import type { FrameChunk } from '../io/episodes.js';
+import { hostArray } from '../core/host.js';
 import { native } from '../core/native.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError, withCallerStack } from '../core/validate.js';
@@ -36,8 +37,10 @@ export interface PatchStatsEncoder extends FrameEncoder {
   /** Feature length per patch, 6 + bins. */
   readonly dim: number;
   /**
-   * Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`.
-   * Reads a copy of the frames taken before it returns (the caller may reuse or transfer them).
+   * Encodes `[T,H,W,3]` uint8 frames off the main thread → `[T, gridH·gridW, 6+bins]`
+   * in host memory. Frames in host memory (the simulator's, `framesToChw`'s, `hostTensor`'s)
+   * or over a SharedArrayBuffer are read in place — write to them only once the promise
+   * settled; other frames are copied before it returns (the caller may reuse or transfer them).
    */
   encode(frames: { data: Uint8Array; shape: number[] }): Promise<Tensor>;
   /** Same, synchronously. */
@@ -94,7 +97,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
 
   function encodeSync(frames: { data: Uint8Array; shape: number[] }): Tensor {
     const f = checkFrames(frames, grid);
-    const out = new Float32Array(f.T * N * D);
+    const out = hostArray(Float32Array, f.T * N * D, { zero: false });
     native().encoderPatchStatsSync({ frames: f.data }, { T: f.T, H: f.H, W: f.W, gridH: grid[0], gridW: grid[1], bins, threads }, { features: out });
     return { data: out, shape: [f.T, N, D] };
   }
@@ -103,7 +106,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
     const stack = new Error().stack;
     try {
       const f = checkFrames(frames, grid);
-      const out = new Float32Array(f.T * N * D);
+      const out = hostArray(Float32Array, f.T * N * D, { zero: false }); // written in place by the async call
       const p = native().encoderPatchStats({ frames: f.data }, { T: f.T, H: f.H, W: f.W, gridH: grid[0], gridW: grid[1], bins, threads }, { features: out });
       return withCallerStack(p.then(() => ({ data: out, shape: [f.T, N, D] })), stack);
     } catch (err) {

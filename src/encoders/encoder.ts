@@ -3,6 +3,7 @@
 // chunk so that no more than one chunk (or one clip) of decoded frames is
 // alive at a time.
 import { openEpisode, type FrameChunk, type FrameSource } from '../io/episodes.js';
+import { hostArray, isHostMemory } from '../core/host.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkOptions, typeError } from '../core/validate.js';
 
@@ -79,17 +80,25 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
     throw named(err);
   }
   if (done === 0) throw new Error(`${src.path}: the episode has zero frames`);
+  let features: Tensor;
   try {
-    return await stream.finish();
+    features = await stream.finish();
   } catch (err) {
     throw named(err);
   }
+  // Host memory, so that progressTargets and the other async calls read it in place.
+  if (features.data.length >= 16384 && !isHostMemory(features.data)) {
+    const data = hostArray(Float32Array, features.data.length, { zero: false });
+    data.set(features.data);
+    features = { data, shape: features.shape };
+  }
+  return features;
 }
 
 /** Concatenates `[n_i, N, D]` pieces along the first axis. */
 export function concatSteps(pieces: Tensor[], N: number, D: number): Tensor {
   const steps = pieces.reduce((a, p) => a + p.shape[0], 0);
-  const data = new Float32Array(steps * N * D);
+  const data = hostArray(Float32Array, steps * N * D, { zero: false });
   let off = 0;
   for (const p of pieces) {
     data.set(p.data.subarray(0, p.shape[0] * N * D), off);

@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import * as ort from 'onnxruntime-node';
 import type { FrameChunk } from '../io/episodes.js';
+import { hostArray } from '../core/host.js';
 import { native } from '../core/native.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
@@ -319,7 +320,7 @@ export class OnnxVisualEncoder implements FrameEncoder {
   private async preprocess(chunk: FrameChunk): Promise<Float32Array[]> {
     const S = this.imageSize;
     const per = 3 * S * S;
-    const out = new Float32Array(chunk.count * per);
+    const out = hostArray(Float32Array, chunk.count * per, { zero: false }); // written in place by the async call
     await native().encoderFramesToChw({ frames: chunk.data, mean: new Float32Array(this.mean), std: new Float32Array(this.std) }, { n: chunk.count, H: S, W: S, threads: 0 }, { chw: out });
     return Array.from({ length: chunk.count }, (_, i) => out.subarray(i * per, (i + 1) * per));
   }

@@ -1,7 +1,9 @@
 // Shared pieces of the file readers: the error type, half-float decoding and
-// little-endian typed views that never read past a buffer.
+// little-endian typed views that never read past a buffer. What the readers
+// return is host memory (src/core/host.ts), which async calls read in place.
 import fs from 'node:fs';
 import os from 'node:os';
+import { hostArray } from '../core/host.js';
 
 /** Error thrown when a file (or buffer) is not a valid, supported tensor file. `file` names it, `reason` says what is wrong. */
 export class FileFormatError extends Error {
@@ -42,7 +44,7 @@ function halfToFloatTable(): Float32Array {
 /** Converts `count` little-endian float16 values at `bytes[offset..]` to float32. */
 export function decodeF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
   const table = halfToFloatTable();
-  const out = new Float32Array(count);
+  const out = hostArray(Float32Array, count, { zero: false });
   const abs = bytes.byteOffset + offset;
   if (LITTLE_ENDIAN && abs % 2 === 0) {
     const src = new Uint16Array(bytes.buffer, abs, count);
@@ -55,8 +57,8 @@ export function decodeF16(bytes: Uint8Array, offset: number, count: number): Flo
 
 /** Converts `count` little-endian bfloat16 values at `bytes[offset..]` to float32 (exact: bf16 is the top half of a float32). */
 export function decodeBF16(bytes: Uint8Array, offset: number, count: number): Float32Array {
-  const out = new Float32Array(count);
-  const bits = new Uint32Array(out.buffer);
+  const out = hostArray(Float32Array, count, { zero: false });
+  const bits = new Uint32Array(out.buffer, out.byteOffset, count);
   const abs = bytes.byteOffset + offset;
   if (LITTLE_ENDIAN && abs % 2 === 0) {
     const src = new Uint16Array(bytes.buffer, abs, count);
@@ -81,7 +83,7 @@ export function view32<T extends Float32Array | Int32Array>(
 ): T {
   const abs = bytes.byteOffset + offset;
   if (LITTLE_ENDIAN && share && abs % 4 === 0) return new Ctor(bytes.buffer, abs, count);
-  const out = new Ctor(count);
+  const out = hostArray(Ctor as unknown as Float32ArrayConstructor, count, { zero: false }) as unknown as T;
   if (LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(bytes.subarray(offset, offset + count * 4));
   } else {
@@ -109,7 +111,7 @@ export function bytesLE(a: Float32Array | Int32Array | Uint8Array): Uint8Array {
  * short reads; at the end of the file it returns the bytes there were (a shorter view).
  */
 export function readAt(fd: number, length: number, position: number, shared = false): Uint8Array {
-  const buf = shared ? new Uint8Array(new SharedArrayBuffer(length)) : new Uint8Array(length);
+  const buf = shared ? new Uint8Array(new SharedArrayBuffer(length)) : hostArray(Uint8Array, length, { zero: false });
   let off = 0;
   while (off < length) {
     const n = fs.readSync(fd, buf, off, Math.min(length - off, 1 << 30), position + off);

@@ -6,6 +6,7 @@ import { native } from '../core/native.js';
 import type { NativeAddon } from '../core/native-types.js';
 import { capabilities } from '../core/system.js';
 import { checkInt, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
+import { cancellable, checkSignal } from '../core/cancel.js';
 
 /** Collective backends: 'gloo' (CPU, any build with c10d) or 'nccl' (CUDA builds with NCCL only). */
 export type DistributedBackend = 'gloo' | 'nccl';
@@ -243,19 +244,39 @@ export function collectiveStats(): CollectiveStats {
   return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0, gradientBuckets: 0, bucketsDuringBackward: 0 };
 }
 
-/** Resolves once every rank has called it. */
-export function barrier(): Promise<void> {
+/** Options of the collectives. */
+export interface CollectiveOptions {
+  /**
+   * Cancels the collective: this rank stops waiting within about 100 ms and
+   * the Promise rejects with `signal.reason`; the group is then broken (call
+   * destroyDistributed() and initDistributed() again), and the other ranks'
+   * pending or next collective fails within about a second with an error
+   * naming this rank as the one that cancelled. An already-aborted signal
+   * rejects without starting the collective.
+   */
+  signal?: AbortSignal;
+}
+
+function collectiveSignal(opts: CollectiveOptions | undefined): AbortSignal | undefined {
+  return checkSignal(checkOptions(opts, 'opts', { signal: 1 }).signal, 'opts.signal');
+}
+
+/** Resolves once every rank has called it; `opts.signal` cancels it (see {@link CollectiveOptions}). */
+export function barrier(opts?: CollectiveOptions): Promise<void> {
   const stack = new Error().stack;
-  return withCallerStack(group('barrier').distBarrier!(), stack);
+  const a = group('barrier');
+  const signal = collectiveSignal(opts);
+  return cancellable(signal, (cancel) => withCallerStack(a.distBarrier!(cancel), stack));
 }
 
 /**
  * Reduces `array` element-wise over all ranks, in place; every rank must
  * pass an array of the same type and length (checked: a mismatch is a
- * RangeError listing each rank's array).
+ * RangeError listing each rank's array). `opts.signal` cancels it (see
+ * {@link CollectiveOptions}).
  * @returns a Promise of the same array, now holding the result
  */
-export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 'sum'): Promise<T> {
+export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 'sum', opts?: CollectiveOptions): Promise<T> {
   const stack = new Error().stack;
   const a = group('allReduce');
   checkArray(array, 'allReduce');
@@ -263,31 +284,36 @@ export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 's
   if (op === 'avg' && !(array instanceof Float32Array || array instanceof Float64Array)) {
     throw typeError('array', "a Float32Array or Float64Array for op 'avg'", array);
   }
-  return withCallerStack(a.distAllReduce!(array, op) as Promise<T>, stack);
+  const signal = collectiveSignal(opts);
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllReduce!(array, op, cancel) as Promise<T>, stack));
 }
 
 /**
- * Copies `root`'s array into every rank's array (in place).
+ * Copies `root`'s array into every rank's array (in place); `opts.signal`
+ * cancels it (see {@link CollectiveOptions}).
  * @returns a Promise of the same array
  */
-export function broadcast<T extends CollectiveArray>(array: T, root = 0): Promise<T> {
+export function broadcast<T extends CollectiveArray>(array: T, root = 0, opts?: CollectiveOptions): Promise<T> {
   const stack = new Error().stack;
   const a = group('broadcast');
   checkArray(array, 'broadcast');
   const r = checkInt(root, 'root', 0);
   if (r >= worldSize()) throw rangeError('root', `a rank in [0, ${worldSize() - 1}]`, r);
-  return withCallerStack(a.distBroadcast!(array, r) as Promise<T>, stack);
+  const signal = collectiveSignal(opts);
+  return cancellable(signal, (cancel) => withCallerStack(a.distBroadcast!(array, r, cancel) as Promise<T>, stack));
 }
 
 /**
- * Gathers every rank's array (same type and length on every rank).
+ * Gathers every rank's array (same type and length on every rank);
+ * `opts.signal` cancels it (see {@link CollectiveOptions}).
  * @returns a Promise of a new array of worldSize × length values, rank 0's first
  */
-export function allGather<T extends CollectiveArray>(array: T): Promise<T> {
+export function allGather<T extends CollectiveArray>(array: T, opts?: CollectiveOptions): Promise<T> {
   const stack = new Error().stack;
   const a = group('allGather');
   checkArray(array, 'allGather');
-  return withCallerStack(a.distAllGather!(array) as Promise<T>, stack);
+  const signal = collectiveSignal(opts);
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllGather!(array, cancel) as Promise<T>, stack));
 }
 
 /**

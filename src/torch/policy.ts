@@ -9,6 +9,7 @@ import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { resolveDistributedFlag } from './distributed.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
+import { cancellable, checkSignal } from '../core/cancel.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 
 /** Activation of an MLP. */
@@ -100,6 +101,13 @@ export interface BehaviourCloningOptions {
   distributed?: boolean;
   /** Called on the main thread after each epoch (async form only). */
   onEpoch?: (info: { epoch: number; epochs: number; loss: number }) => void;
+  /**
+   * Cancels the fit (async form only): it stops before its next optimizer
+   * step, the policy returns to its weights (and random stream) from before
+   * the call, and the Promise rejects with `signal.reason`. An already-aborted
+   * signal rejects without any work.
+   */
+  signal?: AbortSignal;
 }
 
 /** Result of {@link Policy.fitBehaviourCloning}. */
@@ -508,6 +516,7 @@ export class Policy {
     if (loss !== 'nll' && loss !== 'mse') throw typeError('opts.loss', "'nll' or 'mse'", loss);
     if (loss === 'mse' && this.spec.head.type === 'categorical') throw rangeError('opts.loss', "'nll' for a categorical head", loss);
     if (c.onEpoch !== undefined && typeof c.onEpoch !== 'function') throw typeError('opts.onEpoch', 'a function', c.onEpoch);
+    const signal = checkSignal(c.signal, 'opts.signal');
     const native: NativeBcOptions = {
       epochs: checkInt(c.epochs ?? 10, 'opts.epochs', 1), batchSize: checkInt(c.batchSize ?? 256, 'opts.batchSize', 1),
       lr: checkNumber(c.lr ?? 1e-3, 'opts.lr', 0), weightDecay: checkNumber(c.weightDecay ?? 0, 'opts.weightDecay', 0),
@@ -519,7 +528,7 @@ export class Policy {
     if (a.shape[0] !== o.B || a.shape[1] !== this.actionWidth) throw rangeError('actions.shape', shapeStr([o.B, this.actionWidth]), shapeStr(a.shape), true);
     const data = a.data.subarray(0, o.B * this.actionWidth);
     if (this.spec.head.type === 'categorical') checkClasses(data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
-    return { o, data, native, onEpoch: c.onEpoch };
+    return { o, data, native, onEpoch: c.onEpoch, signal };
   }
 
   /**
@@ -531,6 +540,10 @@ export class Policy {
    * gradient or final weight stops the fit with a {@link NonFiniteError} naming the
    * step, and any failure restores the weights (and the policy's random stream) to
    * those it started from. Other calls on the policy fail until it settles.
+   * `obs` and `actions` in host memory or over a SharedArrayBuffer are read in
+   * place (write to them only once the Promise settled), other arrays copied
+   * before the call returns; `opts.signal` cancels the fit, leaving the policy
+   * as it was.
    * @param obs `[N, obsDim]`
    * @param actions `[N, width]` (Gaussian: raw actions; categorical: class indices)
    * @returns a Promise of the per-epoch mean loss and the step counts
@@ -541,9 +554,10 @@ export class Policy {
    */
   fitBehaviourCloning(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): Promise<BehaviourCloningResult> {
     const stack = new Error().stack;
-    const { o, data, native, onEpoch } = this.bcArgs(obs, actions, opts);
+    const { o, data, native, onEpoch, signal } = this.bcArgs(obs, actions, opts);
     const cb = onEpoch ? (epoch: number, epochs: number, loss: number) => onEpoch({ epoch, epochs, loss }) : undefined;
-    return withCallerStack(this.n.fitBc(o.data, o.B, data, native, cb).then(bcResult, (err: unknown) => { throw asNonFinite(err); }), stack);
+    return cancellable(signal, (cancel) => withCallerStack(this.n.fitBc(o.data, o.B, data, { ...native, cancel }, cb)
+      .then(bcResult, (err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
   /** Synchronous twin of {@link fitBehaviourCloning} (blocks the event loop; `onEpoch` is not called). */
@@ -580,7 +594,7 @@ export class Policy {
   }
 }
 
-const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, distributed: 1, onEpoch: 1 };
+const BC_KEYS: OptionKeys<BehaviourCloningOptions> = { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, maxGradNorm: 1, loss: 1, seed: 1, distributed: 1, onEpoch: 1, signal: 1 };
 
 function bcResult(r: NativeBcResult): BehaviourCloningResult {
   return { losses: r.epochLosses, steps: r.steps };

@@ -6,6 +6,7 @@ import { resolveDistributedFlag } from './distributed.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, checkTensor, oneOf, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
 import { AGGREGATIONS, type Aggregation } from '../core/rl.js';
+import { cancellable, checkSignal } from '../core/cancel.js';
 
 /** Loss aggregation over `[B, T]` steps with mask (SPEC §8; the names of core/rl.ts's AGGREGATIONS). */
 export type { Aggregation };
@@ -217,9 +218,14 @@ abstract class TrainerBase {
 
   /**
    * Runs epochs × minibatches AdamW steps on the batch off the main thread.
-   * The policy refuses other calls until the Promise settles. The update reads
-   * copies of the batch's arrays taken before it returns, so the caller may
-   * reuse or transfer them meanwhile (`updateSync` reads them in place).
+   * The policy refuses other calls until the Promise settles. The batch's
+   * arrays in host memory (the library's outputs, `hostTensor`) or over a
+   * SharedArrayBuffer are read in place (write to them only once the Promise
+   * settled); other arrays are copied before the call returns, so the caller
+   * may reuse or transfer them meanwhile (`updateSync` reads them in place).
+   * `opts.signal` cancels the update: it stops before its next optimizer step,
+   * everything is restored as on a failure, and the Promise rejects with
+   * `signal.reason` (an already-aborted signal rejects without any work).
    *
    * An update is all or nothing. Every step checks its loss and metrics and
    * the total gradient norm before AdamW applies it, and after the last step
@@ -239,9 +245,11 @@ abstract class TrainerBase {
    *   non-finite terms, `gradient of '<tensor>'`, a metric, `weight '<tensor>'`)
    *   and the step (`epoch e of E, minibatch m of M (optimizer step s of S)`)
    */
-  update(batch: RolloutBatch): Promise<UpdateMetrics> {
+  update(batch: RolloutBatch, opts?: { signal?: AbortSignal }): Promise<UpdateMetrics> {
     const stack = new Error().stack;
-    return withCallerStack(this.n.update(this.batch(batch)).catch((err: unknown) => { throw asNonFinite(err); }), stack);
+    const b = this.batch(batch);
+    const signal = checkSignal(checkOptions(opts, 'opts', { signal: 1 }).signal, 'opts.signal');
+    return cancellable(signal, (cancel) => withCallerStack(this.n.update(b, { cancel }).catch((err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
   /**

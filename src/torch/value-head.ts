@@ -7,6 +7,7 @@ import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import { resolveDistributedFlag } from './distributed.js';
 import type { Tensor } from '../core/types.js';
+import { cancellable, checkSignal } from '../core/cancel.js';
 import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 
 /** Construction options of {@link ValueHead}. */
@@ -39,6 +40,13 @@ export interface ValueFitOptions {
   seed?: number;
   /** Called on the main thread after each epoch (async `fit` only). */
   onProgress?: (p: { epoch: number; epochs: number; loss: number }) => void;
+  /**
+   * Cancels the fit (async `fit` only): it stops before its next optimizer
+   * step, the head returns to its weights and AdamW state from before the
+   * call, and the Promise rejects with `signal.reason`. An already-aborted
+   * signal rejects without any work.
+   */
+  signal?: AbortSignal;
   /**
    * Data parallel over the process group (default: whether one is
    * initialised). Each rank passes its share of the data (the shares in rank
@@ -165,7 +173,8 @@ export class ValueHead {
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
     const b = this.batch(hidden);
     const t = checkVector(targets, 'targets', b.B);
-    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1, distributed: 1 });
+    const o = checkOptions(opts, 'opts', { epochs: 1, batchSize: 1, lr: 1, weightDecay: 1, schedule: 1, seed: 1, onProgress: 1, distributed: 1, signal: 1 });
+    const signal = checkSignal(o.signal, 'opts.signal');
     const schedule = o.schedule ?? 'cosine';
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
@@ -178,15 +187,18 @@ export class ValueHead {
       seed: checkSeed(o.seed ?? 0, 'opts.seed'),
       distributed: resolveDistributedFlag(o.distributed, 'opts.distributed'),
     };
-    return { b, t, native, onProgress: o.onProgress };
+    return { b, t, native, onProgress: o.onProgress, signal };
   }
 
   /**
    * Trains on `(hidden, targets)` for `epochs` of shuffled minibatches with
    * AdamW off the main thread. Other calls on this head fail until it settles.
-   * The call trains on copies of `hidden` and `targets` taken before it
-   * returns, so the caller may reuse or transfer those buffers meanwhile
-   * ({@link ValueHead.fitSync} reads them in place).
+   * `hidden` and `targets` in host memory (readNpy, readSafetensors,
+   * `hostTensor`, the library's outputs) or over a SharedArrayBuffer are read
+   * in place (write to them only once the Promise settled); other arrays are
+   * copied before the call returns, so the caller may reuse or transfer them
+   * meanwhile ({@link ValueHead.fitSync} reads them in place). `opts.signal`
+   * cancels the fit, leaving the head as it was.
    *
    * The whole fit is one transaction. Each step checks its loss and total
    * gradient norm before AdamW applies it; after the last step the weights and
@@ -202,10 +214,10 @@ export class ValueHead {
    */
   fit(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): Promise<ValueFitResult> {
     const stack = new Error().stack;
-    const { b, t, native, onProgress } = this.fitArgs(hidden, targets, opts);
+    const { b, t, native, onProgress, signal } = this.fitArgs(hidden, targets, opts);
     const cb = onProgress ? (epoch: number, epochs: number, loss: number) => onProgress({ epoch, epochs, loss }) : undefined;
-    const p = this.n.fit(b.data, b.B, t, native, cb).then((losses) => ({ losses }), (err: unknown) => { throw asNonFinite(err); });
-    return withCallerStack(p, stack);
+    return cancellable(signal, (cancel) => withCallerStack(this.n.fit(b.data, b.B, t, { ...native, cancel }, cb)
+      .then((losses) => ({ losses }), (err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
   /**

@@ -12,10 +12,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  capabilities, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead,
+  capabilities, hostTensor, isHostMemory, native, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead,
   type PolicySpec, type RolloutBatch,
 } from '../../src/index.js';
 import { patchStatsEncoder } from '../../src/encoders/builtin.js';
+import { hostArray } from '../../src/core/host.js';
 import { rng } from './data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -76,6 +77,11 @@ const bodies: Record<string, string> = {
     const h = new addon.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 4096; const x = data(B * 64, 3);
     parentPort.postMessage('go'); for (;;) h.predict(x, B);`,
+  // Host memory (an external ArrayBuffer) read by the async call when the worker is terminated.
+  'progress-host': `
+    const T = 120, N = 64, D = 128;
+    const x = new Float32Array(addon.systemHostBuffer({}, { bytes: T * N * D * 4, always: true })); x.set(data(T * N * D, 7));
+    (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargets({ features: x }, { ...P, T, N, D }); })();`,
   'value-head-fit': `
     const h = new addon.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 2048; const x = data(B * 64, 3); const v = new Float32Array(B).fill(0.5);
@@ -114,6 +120,28 @@ async function detachDuring<T>(buf: ArrayBuffer, start: () => Promise<T>): Promi
     gc();
     await sleep(5);
     junk.push(new Float32Array(bytes / 4).fill(Number.NaN));
+  }
+  const r = await p;
+  junk.length = 0;
+  return r;
+}
+
+/**
+ * Starts the call, then moves every buffer away with ArrayBuffer.prototype.transfer
+ * (Node 20: --harmony-rab-gsab-transfer; detaches external buffers too), drops
+ * the new owners, collects them and hands memory out again, filled with NaN.
+ */
+async function transferDuring<T>(bufs: ArrayBuffer[], start: () => Promise<T>): Promise<T> {
+  const p = start();
+  const bytes = bufs.reduce((a, b) => a + b.byteLength, 0);
+  for (const b of bufs) if (b.byteLength > 0) (b as ArrayBuffer & { transfer(): ArrayBuffer }).transfer();
+  if (bufs.some((b) => b.byteLength !== 0)) throw new Error('transfer() did not detach a buffer');
+  const junk: Float32Array[] = [];
+  for (let k = 0; k < 4; k++) {
+    gc();
+    await sleep(5);
+    junk.push(new Float32Array(bytes / 4 + 1).fill(Number.NaN));
+    junk.push(hostArray(Float32Array, bytes / 4 + 1, { zero: false, always: true }).fill(Number.NaN));
   }
   const r = await p;
   junk.length = 0;
@@ -250,6 +278,194 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     for (let k = 0; k < 4; k++) { gc(); await sleep(5); }
     const got = await p;
     return { same: sameArray(got.data, expected.data), transferThrows };
+  },
+  async 'detach-host-progress'() {
+    // Host memory detached by ArrayBuffer.prototype.transfer while the call reads
+    // it: moved whole to a new ArrayBuffer that is dropped and collected, and
+    // (second call) copied to a shorter one, which frees the old memory at once.
+    const shape = [400, 128, 128];
+    const n = shape[0] * shape[1] * shape[2];
+    const plain = randomFloats(n, 5);
+    const expected = progressTargetsSync({ data: plain, shape });
+    const results: boolean[] = [];
+    let detached = true;
+    for (const shorter of [false, true]) {
+      const x = hostTensor(shape);
+      x.data.set(plain);
+      if (!isHostMemory(x.data)) throw new Error('hostTensor did not give host memory');
+      const p = progressTargets(x);
+      const buf = x.data.buffer as ArrayBuffer & { transfer(n?: number): ArrayBuffer };
+      // The new ArrayBuffer is dropped at once (nothing keeps it).
+      const movedBytes = (shorter ? buf.transfer(16) : buf.transfer()).byteLength;
+      detached = detached && x.data.length === 0 && movedBytes === (shorter ? 16 : n * 4);
+      const junk: Float32Array[] = [];
+      for (let k = 0; k < 4; k++) {
+        gc();
+        await sleep(5);
+        junk.push(new Float32Array(n).fill(Number.NaN));
+        junk.push(hostTensor([n], 'float32', { zero: false }).data.fill(Number.NaN));
+      }
+      const got = await p;
+      junk.length = 0;
+      results.push(sameArray(got.values, expected.values) && sameArray(got.similarity, expected.similarity));
+    }
+    return { same: results.every(Boolean), detached };
+  },
+  async 'drop-host-progress'() {
+    // Every reference to host memory dropped while a call reads it: collected,
+    // finalised on the next turns, memory handed out again — not under the call.
+    const shape = [400, 128, 128];
+    const n = shape[0] * shape[1] * shape[2];
+    const plain = randomFloats(n, 6);
+    const expected = progressTargetsSync({ data: plain, shape });
+    let x: { data: Float32Array; shape: number[] } | null = hostTensor(shape);
+    x.data.set(plain);
+    const p = progressTargets(x);
+    const pb = progressTargetsBatch([x, x]);
+    x = null;
+    const junk: Float32Array[] = [];
+    for (let k = 0; k < 4; k++) {
+      gc();
+      await sleep(5);
+      junk.push(hostTensor([n], 'float32', { zero: false }).data.fill(Number.NaN));
+    }
+    const [got, gotB] = await Promise.all([p, pb]);
+    junk.length = 0;
+    return { same: sameArray(got.values, expected.values) && gotB.every((r) => sameArray(r.values, expected.values)) };
+  },
+  async 'detach-host-patch-stats'() {
+    const enc = patchStatsEncoder({ grid: 4, bins: 8 });
+    const T = 12, H = 96, W = 96;
+    const r = rng(3);
+    const plain = Uint8Array.from({ length: T * H * W * 3 }, () => Math.floor(r() * 256));
+    const expected = enc.encodeSync({ data: plain, shape: [T, H, W, 3] });
+    const frames = hostTensor([T, H, W, 3], 'uint8');
+    frames.data.set(plain);
+    const p = enc.encode(frames);
+    const movedBytes = (frames.data.buffer as ArrayBuffer & { transfer(): ArrayBuffer }).transfer().byteLength;
+    const detached = frames.data.length === 0 && movedBytes === plain.length;
+    for (let k = 0; k < 4; k++) { gc(); await sleep(5); hostTensor([T, H, W, 3], 'uint8', { zero: false }).data.fill(255); }
+    const got = await p;
+    return { same: sameArray(got.data, expected.data), detached };
+  },
+  async 'terminate-host-progress'() {
+    return { terminated: await terminateMidCall(bodies['progress-host'], 12, (i) => i % 6) };
+  },
+  async 'host-fallback'() {
+    // FEAT2GO_HOST_EXTERNAL=0 (as where a V8 sandbox refuses external buffers).
+    const shape = [200, 64, 128];
+    const n = shape[0] * shape[1] * shape[2];
+    const plain = randomFloats(n, 9);
+    const expected = progressTargetsSync({ data: plain, shape });
+    const x = hostTensor(shape);
+    x.data.set(plain);
+    const host = isHostMemory(x.data) || native().systemHostStats({}, {}).external;
+    const got = await detachDuring(x.data.buffer as ArrayBuffer, () => progressTargets(x));
+    return { host, same: sameArray(got.values, expected.values) && x.data.length === 0 };
+  },
+  async 'host-turn-budget'() {
+    // FEAT2GO_HOST_TURN_MB=8: 40 outputs of 1 MiB in one synchronous turn.
+    let outs: Float32Array[] | null = Array.from({ length: 40 }, () => hostArray(Float32Array, 262144, { zero: false }));
+    const hostInFirstTurn = outs.filter((a) => isHostMemory(a)).length;
+    const plainInFirstTurn = outs.length - hostInFirstTurn;
+    outs = null;
+    for (let k = 0; k < 4; k++) { gc(); await sleep(10); }
+    const liveBlocksAfterTurn = native().systemHostStats({}, {}).blocks;
+    const hostAfterTurn = isHostMemory(hostArray(Float32Array, 262144, { zero: false }));
+    return { hostInFirstTurn, plainInFirstTurn, liveBlocksAfterTurn, hostAfterTurn };
+  },
+  async 'detach-every-core'() {
+    // Every async call of the core addon, with its inputs in host memory and
+    // in plain ArrayBuffers, each buffer moved away by
+    // ArrayBuffer.prototype.transfer while the call runs (which detaches
+    // external buffers too), the new owner dropped, collected, and memory
+    // handed out again filled with garbage. Each call must give what the
+    // synchronous twin gives on a copy made before.
+    const out: Record<string, boolean> = {};
+    for (const host of [true, false]) {
+      const tag = host ? 'host' : 'plain';
+      const f32 = (n: number, seed: number) => { const a = host ? hostArray(Float32Array, n, { always: true }) : new Float32Array(n); a.set(randomFloats(n, seed)); return a; };
+      const u8 = (n: number, seed: number) => { const a = host ? hostArray(Uint8Array, n, { always: true }) : new Uint8Array(n); const r = rng(seed); for (let i = 0; i < n; i++) a[i] = Math.floor(r() * 256); return a; };
+      // progressTargets and progressTargetsBatch
+      const shape = [200, 64, 128];
+      const x = f32(shape[0] * shape[1] * shape[2], 31);
+      const exp = progressTargetsSync({ data: x.slice(), shape });
+      const got = await transferDuring([x.buffer as ArrayBuffer], () => progressTargets({ data: x, shape }));
+      out[`progressTargets-${tag}`] = x.length === 0 && sameArray(got.values, exp.values);
+      const y = f32(shape[0] * shape[1] * shape[2], 32);
+      const expY = progressTargetsSync({ data: y.slice(), shape });
+      const gotB = await transferDuring([y.buffer as ArrayBuffer], () => progressTargetsBatch([{ data: y, shape }, { data: y, shape }]));
+      out[`progressTargetsBatch-${tag}`] = gotB.every((r) => sameArray(r.values, expY.values));
+      // the built-in encoder
+      const enc = patchStatsEncoder({ grid: 8, bins: 8 });
+      const fr = u8(16 * 96 * 96 * 3, 33);
+      const expE = enc.encodeSync({ data: fr.slice(), shape: [16, 96, 96, 3] });
+      const gotE = await transferDuring([fr.buffer as ArrayBuffer], () => enc.encode({ data: fr, shape: [16, 96, 96, 3] }));
+      out[`encode-${tag}`] = sameArray(gotE.data, expE.data);
+      // framesToChw (the ONNX encoder's preprocessing): frames and out moved away
+      const n = 8, S = 96, per = 3 * S * S;
+      const frames = u8(n * S * S * 3, 34);
+      const mean = new Float32Array([0.4, 0.5, 0.6]), std = new Float32Array([0.2, 0.25, 0.3]);
+      const ref = new Float32Array(n * per);
+      await native().encoderFramesToChw({ frames: frames.slice(), mean, std }, { n, H: S, W: S, threads: 0 }, { chw: ref });
+      const chw = host ? hostArray(Float32Array, n * per, { always: true }) : new Float32Array(n * per);
+      const p = native().encoderFramesToChw({ frames, mean, std }, { n, H: S, W: S, threads: 0 }, { chw });
+      const moved = await transferDuring([frames.buffer as ArrayBuffer, chw.buffer as ArrayBuffer], () => p.then(() => 'resolved', (e: Error) => e.message));
+      // Host memory: written in place, into memory that moved with the transfer
+      // (not observable any more); a plain out: the call reports that it was detached.
+      out[`framesToChw-${tag}`] = host ? moved === 'resolved' : /detached/.test(moved);
+    }
+    return { same: Object.values(out).every(Boolean), calls: out };
+  },
+  async 'detach-every-torch'() {
+    if (!hasTorch) return { skip: 'libtorch not built in' };
+    const out: Record<string, boolean> = {};
+    for (const host of [true, false]) {
+      const tag = host ? 'host' : 'plain';
+      const f32 = (n: number, seed: number, lo = -1) => {
+        const a = host ? hostArray(Float32Array, n, { always: true }) : new Float32Array(n);
+        a.set(Float32Array.from(randomFloats(n, seed), (v) => (lo === 0 ? (v + 1) / 2 : v)));
+        return a;
+      };
+      // ValueHead.fit
+      const B = 8192, H = 64;
+      const h = f32(B * H, 41), v = f32(B, 42, 0);
+      const cfg = { inputDim: H, hiddenDim: 32, bins: 21, seed: 4 };
+      const fo = { epochs: 3, batchSize: 256, seed: 2 };
+      const ref = new ValueHead(cfg).fitSync({ data: h.slice(), shape: [B, H] }, v.slice(), fo);
+      const head = new ValueHead(cfg);
+      const got = await transferDuring([h.buffer as ArrayBuffer, v.buffer as ArrayBuffer], () => head.fit({ data: h, shape: [B, H] }, v, fo));
+      out[`ValueHead.fit-${tag}`] = sameArray(ref.losses, got.losses);
+      // PpoTrainer.update
+      const spec: PolicySpec = { obsDim: 4, trunk: { sizes: [16] }, head: { type: 'gaussian', actionDim: 2 }, critic: { sizes: [16] }, seed: 5 };
+      const Bs = 64, Ts = 64, m = Bs * Ts;
+      const make = (pol: Policy, copy: boolean): RolloutBatch => {
+        const obs = f32(m * 4, 43);
+        const act = pol.act({ data: obs, shape: [m, 4] }, { deterministic: true });
+        const c = (a: Float32Array) => (copy ? a.slice() : a);
+        return {
+          obs: { data: c(obs), shape: [Bs, Ts, 4] }, actions: { data: c(act.actions.data), shape: [Bs, Ts, 2] },
+          oldLogProbs: { data: c(act.logProbs), shape: [Bs, Ts] }, advantages: { data: c(f32(m, 44)), shape: [Bs, Ts] },
+          returns: { data: c(f32(m, 45)), shape: [Bs, Ts] },
+        };
+      };
+      const p1 = new Policy(spec), p2 = new Policy(spec);
+      const refU = new PpoTrainer(p1, { epochs: 3, minibatches: 4, seed: 1 }).updateSync(make(p1, true));
+      const batch = make(p2, false);
+      const bufs = [batch.obs, batch.actions, batch.oldLogProbs, batch.advantages, batch.returns].map((t) => (t as { data: Float32Array }).data.buffer as ArrayBuffer);
+      const gotU = await transferDuring(bufs, () => new PpoTrainer(p2, { epochs: 3, minibatches: 4, seed: 1 }).update(batch));
+      out[`update-${tag}`] = refU.loss === gotU.loss && refU.policyLoss === gotU.policyLoss;
+      // Policy.fitBehaviourCloning
+      const N = 4096;
+      const obs = f32(N * 4, 46), acts = f32(N * 2, 47);
+      const bo = { epochs: 3, batchSize: 128, seed: 3 };
+      const refB = new Policy(spec).fitBehaviourCloningSync({ data: obs.slice(), shape: [N, 4] }, { data: acts.slice(), shape: [N, 2] }, bo);
+      const pol = new Policy(spec);
+      const gotB = await transferDuring([obs.buffer as ArrayBuffer, acts.buffer as ArrayBuffer],
+        () => pol.fitBehaviourCloning({ data: obs, shape: [N, 4] }, { data: acts, shape: [N, 2] }, bo));
+      out[`fitBehaviourCloning-${tag}`] = sameArray(refB.losses, gotB.losses);
+    }
+    return { same: Object.values(out).every(Boolean), calls: out };
   },
   async 'detach-patch-stats'() {
     const enc = patchStatsEncoder({ grid: [4, 4], bins: 8 });

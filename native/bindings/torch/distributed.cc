@@ -3,6 +3,10 @@
 // the order JavaScript issued it. The collective runs on a copy of the
 // array (so detaching it meanwhile cannot free memory the call uses); the
 // result is written back into the array when the call settles, in place.
+// Every call takes an optional cancel flag (the last argument, see
+// CallStopArg) and is cancelled when the process exits or its worker_thread
+// is terminated (dist::StopScope: the other ranks then fail within about a
+// second, naming this rank).
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -92,14 +96,16 @@ Napi::TypedArray NewLike(Napi::Env env, const Napi::TypedArray& like, std::size_
 }
 
 // A worker that waits for its turn, maps the model-side exceptions to
-// RangeError, and settles a Promise.
+// RangeError, and settles a Promise; `cancel` is the call's cancel flag.
 Napi::Promise Ordered(Napi::Env env, std::function<void()> body, std::function<Napi::Value(Napi::Env)> done,
-                      const std::vector<Napi::Value>& keep) {
+                      std::vector<Napi::Value> keep, const Napi::Value& cancel) {
+  auto stop = CallStopArg(cancel, "cancel", keep);
   const std::uint64_t ticket = dist::TakeTicket();
   auto* w = new PromiseWorker(
       env, "distributed",
-      [ticket, body = std::move(body)] {
+      [ticket, body = std::move(body), stop] {
         dist::Turn turn(ticket);
+        dist::StopScope scope(&stop->flag);
         try {
           body();
         } catch (const std::invalid_argument& e) {
@@ -109,6 +115,7 @@ Napi::Promise Ordered(Napi::Env env, std::function<void()> body, std::function<N
         }
       },
       std::move(done), keep);
+  w->SetStop(stop);
   return w->Queue();
 }
 
@@ -130,7 +137,7 @@ std::string StrOpt(const Napi::Object& o, const char* key) {
   return v.As<Napi::String>().Utf8Value();
 }
 
-// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs[, overlapGradients, bucketBytes] })
+// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs[, overlapGradients, bucketBytes] }, cancel?)
 // → Promise<void>
 Napi::Value DistInit(const Napi::CallbackInfo& info) {
   if (!info[0].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[0]));
@@ -163,12 +170,13 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
     }
   }
   return Ordered(
-      info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {});
+      info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {}, info[1]);
 }
 
 Napi::Value DistDestroy(const Napi::CallbackInfo& info) {
   return Ordered(
-      info.Env(), [] { dist::Destroy(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+      info.Env(), [] { dist::Destroy(); }, [](Napi::Env env) { return env.Undefined(); }, {},
+      info.Env().Undefined());
 }
 
 Napi::Value DistState(const Napi::CallbackInfo& info) {
@@ -203,36 +211,40 @@ Napi::Value DistStats(const Napi::CallbackInfo& info) {
 
 Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
   return Ordered(
-      info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {});
+      info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {}, info[0]);
 }
 
 /// A collective on `t`, a copy of the typed array info[0]: the result is written
 /// back into that array, which the promise resolves with.
-Napi::Value InPlace(const Napi::CallbackInfo& info, const torch::Tensor& t, std::function<void()> run) {
+Napi::Value InPlace(const Napi::CallbackInfo& info, const torch::Tensor& t, std::function<void()> run,
+                    const Napi::Value& cancel) {
   auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
-  return Ordered(info.Env(), std::move(run),
-                 [ref, t](Napi::Env) {
-                   CopyBack(ref->Value(), t);
-                   return ref->Value();
-                 },
-                 {info[0]});
+  return Ordered(
+      info.Env(), std::move(run),
+      [ref, t](Napi::Env) {
+        CopyBack(ref->Value(), t);
+        return ref->Value();
+      },
+      {info[0]}, cancel);
 }
 
-// distAllReduce(array, op) → Promise<array> (in place)
+// distAllReduce(array, op, cancel?) → Promise<array> (in place)
 Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
   torch::Tensor t = TypedArg(info[0], "array").tensor;
   dist::Op op = OpArg(info[1]);
-  return InPlace(info, t, [t, op] { dist::AllReduce(t, op, "allReduce"); });
+  return InPlace(
+      info, t, [t, op] { dist::AllReduce(t, op, "allReduce"); }, info[2]);
 }
 
-// distBroadcast(array, root) → Promise<array> (in place)
+// distBroadcast(array, root, cancel?) → Promise<array> (in place)
 Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
   torch::Tensor t = TypedArg(info[0], "array").tensor;
   const int64_t root = static_cast<int64_t>(SizeArg(info[1], "root"));
-  return InPlace(info, t, [t, root] { dist::Broadcast(t, root, "broadcast"); });
+  return InPlace(
+      info, t, [t, root] { dist::Broadcast(t, root, "broadcast"); }, info[2]);
 }
 
-// distAllGather(array) → Promise<new array of worldSize × length, in rank order>
+// distAllGather(array, cancel?) → Promise<new array of worldSize × length, in rank order>
 Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
   ArrayArg a = TypedArg(info[0], "array");
   torch::Tensor t = a.tensor;
@@ -248,7 +260,7 @@ Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
                       out->nbytes());
         return r;
       },
-      {info[0]});
+      {info[0]}, info[1]);
 }
 
 void Init(Napi::Env env, Napi::Object exports) {

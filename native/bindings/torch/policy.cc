@@ -243,9 +243,13 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     BcArgs a = ParseBc(info);
     if (!info[4].IsUndefined() && !info[4].IsFunction())
       ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
-    // The worker reads copies: the caller may detach its buffers meanwhile.
-    a.obs = OwnedCopy(a.obs, "obs.data");
-    a.actions = OwnedCopy(a.actions, "actions.data");
+    // The worker reads pinned memory or copies: the caller may detach its buffers meanwhile.
+    std::vector<Napi::Value> keep{info.This()};
+    std::vector<std::shared_ptr<unsigned char>> pins;
+    auto stop = CallStopArg(info[3].As<Napi::Object>().Get("cancel"), "opts.cancel", keep);
+    a.o.stop = &stop->flag;
+    a.obs = AsyncTensor(a.obs, info[0], "obs.data", pins, keep);
+    a.actions = AsyncTensor(a.actions, info[2], "actions.data", pins, keep);
     auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
     auto policy = policy_;
     auto out = std::make_shared<BcResult>();
@@ -254,9 +258,10 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
         a.o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "PolicyNative.fitBc",
-        [policy, a, out, busy, ticket](const PromiseWorker::Report& report) {
+        [policy, a, out, busy, ticket, pins, stop](const PromiseWorker::Report& report) {
           std::optional<dist::Turn> turn;
           if (ticket) turn.emplace(*ticket);
+          dist::StopScope scope(&stop->flag);
           *out =
               FitBehaviourCloning(*policy, a.obs, a.actions, a.o, [&report](int64_t e, int64_t n, double l) {
                 double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
@@ -267,7 +272,8 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
           busy.reset();
           return BcToJs(env, *out);
         },
-        info[4], {info.This()});
+        info[4], keep);
+    w->SetStop(stop);
     return w->Queue();
   }
 };

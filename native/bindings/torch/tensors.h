@@ -1,6 +1,7 @@
 // N-API helpers shared by the libtorch bindings (header-only): tensors over
-// or copied from typed arrays, named tensor lists to and from JS, finite and
-// range checks.
+// or copied from typed arrays (in place for async calls when the memory can be
+// pinned: AsyncTensor), outputs in host memory, named tensor lists to and from
+// JS, finite and range checks.
 #pragma once
 #include <napi.h>
 
@@ -77,8 +78,26 @@ inline torch::Tensor OwnedCopy(const torch::Tensor& t, const std::string& name) 
                          static_cast<double>(t.numel()) * sizeof(float), [&] { return t.clone(); });
 }
 
+/// What an async call reads of the Float32Array `source` (over which `t` was
+/// made with Blob): `t` itself when the memory can be pinned (host memory or a
+/// SharedArrayBuffer, see PinInPlace; the pin goes into `pins`, which the
+/// call's exec holds), otherwise an owned copy.
+inline torch::Tensor AsyncTensor(const torch::Tensor& t, const Napi::Value& source, const std::string& name,
+                                 std::vector<std::shared_ptr<unsigned char>>& pins,
+                                 std::vector<Napi::Value>& keep) {
+  if (!t.defined()) return t;
+  View<float> v = Float32Arg(source, name.c_str());
+  if (auto pin = PinInPlace(t.data_ptr(), static_cast<std::size_t>(t.nbytes()), v.shared, v.env, v.source,
+                            keep, true)) {
+    pins.push_back(std::move(pin));
+    return t;
+  }
+  return OwnedCopy(t, name);
+}
+
+/// A Float32Array (in host memory when large: see HostFloat32Array) holding `t`.
 inline Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
-  auto out = Napi::Float32Array::New(env, static_cast<std::size_t>(t.numel()));
+  auto out = HostFloat32Array(env, static_cast<std::size_t>(t.numel()), "a tensor");
   CopyOut(t, out.Data());
   return out;
 }

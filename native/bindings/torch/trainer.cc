@@ -1,8 +1,10 @@
 // N-API class TrainerNative over f2g::Trainer (SPEC §8): PPO / GRPO updates
 // of a PolicyNative. The TS layer (src/torch/trainer.ts) resolves and
 // validates every option once and sends each one; this layer re-checks every
-// size it reads. update() copies its batch: the caller may detach its buffers
-// meanwhile.
+// size it reads. update(batch, { cancel }) reads the batch's host memory or
+// SharedArrayBuffers in place and copies the rest (AsyncTensor): the caller
+// may detach its buffers meanwhile. A set cancel flag (CallStopArg) ends it
+// before its next optimizer step, with the policy and trainer restored.
 #include <memory>
 #include <optional>
 
@@ -52,6 +54,11 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
 
  private:
+  // The typed array of batch key `key` (undefined when absent).
+  static Napi::Value BatchArray(const Napi::Value& v, const char* key) {
+    return v.As<Napi::Object>().Get(key);
+  }
+
   RolloutBatch Batch(const Napi::Value& v) {
     if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
     Napi::Object o = v.As<Napi::Object>();
@@ -107,27 +114,39 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
   Napi::Value Update(const Napi::CallbackInfo& info) {
     RolloutBatch b = Batch(info[0]);
+    std::vector<Napi::Value> keep{info.This()};
+    std::vector<std::shared_ptr<unsigned char>> pins;
+    auto stop = CallStopArg(info[1].IsUndefined() ? info[1] : Fields(info[1], "opts").Maybe("cancel"),
+                            "opts.cancel", keep);
+    const std::pair<torch::Tensor*, const char*> parts[] = {{&b.obs, "obs"},
+                                                            {&b.actions, "actions"},
+                                                            {&b.old_logp, "oldLogProbs"},
+                                                            {&b.advantages, "advantages"},
+                                                            {&b.returns, "returns"},
+                                                            {&b.old_values, "oldValues"},
+                                                            {&b.mask, "mask"}};
+    for (auto& [t, key] : parts)
+      *t = AsyncTensor(*t, BatchArray(info[0], key), std::string("batch.") + key, pins, keep);
     auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
     auto trainer = trainer_;
     auto out = std::make_shared<UpdateMetrics>();
-    for (torch::Tensor* t :
-         {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
-      *t = OwnedCopy(*t, "the batch");
     // Distributed updates keep the order of the process's collectives.
     const std::optional<std::uint64_t> ticket =
         trainer->distributed() ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "TrainerNative.update",
-        [trainer, b, out, busy, ticket] {
+        [trainer, b, out, busy, ticket, pins, stop] {
           std::optional<dist::Turn> turn;
           if (ticket) turn.emplace(*ticket);
-          *out = trainer->Update(b);
+          dist::StopScope scope(&stop->flag);
+          *out = trainer->Update(b, &stop->flag);
         },
         [out, busy](Napi::Env env) mutable {
           busy.reset();
           return Metrics(env, *out);
         },
-        {info.This()});
+        keep);
+    w->SetStop(stop);
     return w->Queue();
   }
 

@@ -1,6 +1,9 @@
 // N-API class ValueHeadNative over f2g::ValueHead (SPEC §4). Synchronous
-// methods wrap typed arrays with torch::from_blob (no copies); fit() copies
-// its inputs, since the caller's buffers may be detached while it runs.
+// methods wrap typed arrays with torch::from_blob (no copies); fit() reads its
+// inputs in place when they are host memory or over a SharedArrayBuffer and
+// copies them otherwise (AsyncTensor), since the caller's buffers may be
+// detached while it runs. fit() takes opts.cancel (CallStopArg): a set flag
+// ends it before its next optimizer step, with the head restored.
 #include <memory>
 
 #include <optional>
@@ -136,9 +139,13 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     FitOptions o = ParseFit(info[3]);
     if (!info[4].IsUndefined() && !info[4].IsFunction())
       ThrowType("Expected a function for opts.onProgress but received " + Describe(info[4]));
-    // The worker reads copies: the caller may detach its buffers meanwhile.
-    b.h = OwnedCopy(b.h, "hidden.data");
-    b.v = OwnedCopy(b.v, "targets");
+    // The worker reads pinned memory or copies: the caller may detach its buffers meanwhile.
+    std::vector<Napi::Value> keep{info.This()};
+    std::vector<std::shared_ptr<unsigned char>> pins;
+    auto stop = CallStopArg(Fields(info[3], "opts").Maybe("cancel"), "opts.cancel", keep);
+    o.stop = &stop->flag;
+    b.h = AsyncTensor(b.h, info[0], "hidden.data", pins, keep);
+    b.v = AsyncTensor(b.v, info[2], "targets", pins, keep);
     auto busy = std::make_shared<BusyGuard>(head_->busy, "ValueHead");
     auto head = head_;
     auto out = std::make_shared<std::vector<double>>();
@@ -147,9 +154,10 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
         o.distributed ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
     auto* w = new PromiseWorker(
         info.Env(), "ValueHeadNative.fit",
-        [head, b, o, out, busy, ticket](const PromiseWorker::Report& report) {
+        [head, b, o, out, busy, ticket, pins, stop](const PromiseWorker::Report& report) {
           std::optional<dist::Turn> turn;
           if (ticket) turn.emplace(*ticket);
+          dist::StopScope scope(&stop->flag);
           *out = head->Fit(b.h, b.v, o, [&report](int64_t e, int64_t n, double l) {
             double msg[3] = {static_cast<double>(e), static_cast<double>(n), l};
             report(msg, 3);
@@ -159,7 +167,8 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
           busy.reset();
           return Losses(env, *out);
         },
-        info[4], {info.This()});
+        info[4], keep);
+    w->SetStop(stop);
     // The busy flag is released when the worker (and its lambdas) is destroyed,
     // after it resolved or rejected.
     return w->Queue();

@@ -1,0 +1,212 @@
+// Cancellable long calls: an AbortSignal stops ValueHead.fit, trainer updates
+// and behaviour cloning before their next optimizer step, the promise rejects
+// with the signal's reason and the model is bit for bit as before the call
+// (and trains on exactly as an untouched twin does); an already-aborted
+// signal rejects without work; process.exit() during a fit and
+// worker.terminate() during behaviour cloning end promptly (child processes).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as assert from 'uvu/assert';
+import { test } from 'uvu';
+import { Policy, PpoTrainer, runExperiment, ValueHead, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { rng } from '../helpers/data.js';
+import { torchTest } from '../helpers/skip.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHILD = path.join(here, '..', 'helpers', 'cancel-child.ts');
+
+function floats(n: number, seed: number, lo = -1, hi = 1): Float32Array {
+  const r = rng(seed);
+  return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());
+}
+
+function sameBits(a: NamedTensor[], b: NamedTensor[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every(([n, d, s], i) => {
+    const [n2, d2, s2] = b[i];
+    if (n !== n2 || s.join() !== s2.join() || d.length !== d2.length) return false;
+    const x = new Uint32Array(d.buffer, d.byteOffset, d.length);
+    const y = new Uint32Array(d2.buffer, d2.byteOffset, d2.length);
+    return x.every((v, k) => v === y[k]);
+  });
+}
+
+async function rejectsWith(p: Promise<unknown>, reason: unknown): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e === reason, `rejected with ${String(e)} instead of the signal's reason`);
+    return;
+  }
+  assert.unreachable('the call resolved: the abort did not stop it');
+}
+
+const t = torchTest;
+const H = 32, B = 2048;
+const hidden = floats(B * H, 1);
+const targets = floats(B, 2, 0, 1);
+const headConfig = { inputDim: H, hiddenDim: 32, bins: 21, seed: 3 };
+
+t('ValueHead.fit: an abort after the first epoch rejects with the reason; the head (weights and AdamW state) is as before', async () => {
+  const head = new ValueHead(headConfig);
+  const twin = new ValueHead(headConfig);
+  const warm = { epochs: 1, batchSize: 256, seed: 1 };
+  head.fitSync({ data: hidden, shape: [B, H] }, targets, warm); // AdamW state exists before the cancelled call
+  twin.fitSync({ data: hidden, shape: [B, H] }, targets, warm);
+  const before = head.stateDict();
+  const ac = new AbortController();
+  const reason = new Error('stop now');
+  let epochs = 0;
+  const p = head.fit({ data: hidden, shape: [B, H] }, targets, {
+    epochs: 400, batchSize: 16, seed: 2, signal: ac.signal, onProgress: () => { epochs++; ac.abort(reason); },
+  });
+  await rejectsWith(p, reason);
+  assert.ok(epochs >= 1 && epochs < 400, `${epochs} epochs reported`);
+  assert.ok(sameBits(head.stateDict(), before), 'the weights are bit-identical to those before the call');
+  // The AdamW moments and step counts were restored too: the next fit equals the twin's.
+  const next = { epochs: 2, batchSize: 128, seed: 5 };
+  assert.equal(head.fitSync({ data: hidden, shape: [B, H] }, targets, next).losses, twin.fitSync({ data: hidden, shape: [B, H] }, targets, next).losses);
+  assert.ok(sameBits(head.stateDict(), twin.stateDict()));
+});
+
+t('ValueHead.fit: an already-aborted signal rejects with its reason without training or taking the head', async () => {
+  const head = new ValueHead(headConfig);
+  const before = head.stateDict();
+  const reason = new Error('already');
+  let called = false;
+  await rejectsWith(head.fit({ data: hidden, shape: [B, H] }, targets, { epochs: 3, signal: AbortSignal.abort(reason), onProgress: () => { called = true; } }), reason);
+  assert.is(called, false);
+  assert.ok(sameBits(head.stateDict(), before));
+  head.predict({ data: hidden.subarray(0, H * 4), shape: [4, H] }); // not busy
+  try {
+    await head.fit({ data: hidden, shape: [B, H] }, targets, { signal: 'stop' as unknown as AbortSignal });
+    assert.unreachable('a string signal was accepted');
+  } catch (e) {
+    assert.instance(e, TypeError);
+    assert.match((e as Error).message, /opts\.signal/);
+  }
+});
+
+const spec: PolicySpec = { obsDim: 8, trunk: { sizes: [32, 32] }, head: { type: 'gaussian', actionDim: 2 }, critic: { sizes: [32] }, seed: 7 };
+function rollout(p: Policy, Bs: number, Ts: number, seed: number): RolloutBatch {
+  const n = Bs * Ts;
+  const obs = floats(n * 8, seed);
+  const a = p.act({ data: obs, shape: [n, 8] }, { deterministic: true });
+  return {
+    obs: { data: obs, shape: [Bs, Ts, 8] }, actions: { data: a.actions.data, shape: [Bs, Ts, 2] },
+    oldLogProbs: { data: a.logProbs, shape: [Bs, Ts] }, advantages: { data: floats(n, seed + 1), shape: [Bs, Ts] },
+    returns: { data: floats(n, seed + 2), shape: [Bs, Ts] },
+  };
+}
+
+t('PpoTrainer.update: an abort mid-update rejects with the reason; weights, AdamW state and random streams are as before', async () => {
+  const p = new Policy(spec), q = new Policy(spec);
+  const tp = new PpoTrainer(p, { epochs: 2, minibatches: 4, seed: 1 });
+  const tq = new PpoTrainer(q, { epochs: 2, minibatches: 4, seed: 1 });
+  const b0 = rollout(new Policy(spec), 16, 16, 11);
+  tp.updateSync(b0); tq.updateSync(b0); // AdamW state and random streams have moved
+  const before = p.stateDict();
+  const big = rollout(new Policy(spec), 256, 64, 12);
+  const heavy = new PpoTrainer(p, { epochs: 200, minibatches: 4, seed: 1 });
+  const ac = new AbortController();
+  const reason = new Error('enough');
+  const pending = heavy.update(big, { signal: ac.signal });
+  setTimeout(() => ac.abort(reason), 150);
+  await rejectsWith(pending, reason);
+  assert.ok(sameBits(p.stateDict(), before), 'the weights are bit-identical to those before the call');
+  // The trainer that was cancelled trains on exactly as its twin.
+  const b1 = rollout(new Policy(spec), 16, 16, 13);
+  const heavyTwin = new PpoTrainer(q, { epochs: 200, minibatches: 4, seed: 1 });
+  assert.equal(heavy.updateSync(b1), heavyTwin.updateSync(b1));
+  assert.equal(tp.updateSync(b1), tq.updateSync(b1));
+  assert.ok(sameBits(p.stateDict(), q.stateDict()));
+  // Already aborted: no work.
+  const r2 = new Error('already');
+  await rejectsWith(tp.update(b1, { signal: AbortSignal.abort(r2) }), r2);
+  assert.ok(sameBits(p.stateDict(), q.stateDict()));
+});
+
+t('fitBehaviourCloning: an abort after the first epoch rejects with the reason; the policy is as before', async () => {
+  const p = new Policy(spec);
+  const before = p.stateDict();
+  const N = 4096;
+  const ac = new AbortController();
+  const reason = new Error('bc stop');
+  const pending = p.fitBehaviourCloning({ data: floats(N * 8, 21), shape: [N, 8] }, { data: floats(N * 2, 22), shape: [N, 2] }, {
+    epochs: 300, batchSize: 32, signal: ac.signal, onEpoch: () => ac.abort(reason),
+  });
+  await rejectsWith(pending, reason);
+  assert.ok(sameBits(p.stateDict(), before));
+  const r2 = new Error('already');
+  await rejectsWith(p.fitBehaviourCloning({ data: floats(64 * 8, 23), shape: [64, 8] }, { data: floats(64 * 2, 24), shape: [64, 2] },
+    { signal: AbortSignal.abort(r2) }), r2);
+});
+
+t('runExperiment: an abort during behaviour cloning rejects with the reason, and no later phase starts; an aborted signal does no work', async () => {
+  const ac = new AbortController();
+  const reason = new Error('experiment stop');
+  const phases: string[] = [];
+  const pending = runExperiment({ preset: 'tiny', algos: ['grpo'], threads: 2 }, {
+    signal: ac.signal,
+    onProgress: (p) => { phases.push(p.phase); if (p.phase === 'behaviour-cloning') ac.abort(reason); },
+  });
+  await rejectsWith(pending, reason);
+  const at = phases.indexOf('behaviour-cloning');
+  assert.ok(at >= 0, `phases seen: ${phases.join(', ')}`);
+  assert.equal(phases.slice(at).filter((x) => x !== 'behaviour-cloning'), [], `phases after the abort: ${phases.slice(at).join(', ')}`);
+  const r2 = new Error('before');
+  let called = false;
+  await rejectsWith(runExperiment({ preset: 'tiny' }, { signal: AbortSignal.abort(r2), onProgress: () => { called = true; } }), r2);
+  assert.is(called, false);
+  try {
+    await runExperiment({ preset: 'tiny' }, { signal: {} as AbortSignal });
+    assert.unreachable('a non-signal was accepted');
+  } catch (e) {
+    assert.instance(e, TypeError);
+    assert.match((e as Error).message, /opts\.signal/);
+  }
+});
+
+/** Runs the cancel child; resolves with its lines and the ms from its `marker` line to its exit. */
+function runChild(mode: string, marker: string, limitMs = 60_000): Promise<{ lines: string[]; afterMarkerMs: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let err = '';
+    let at = 0;
+    let buf = '';
+    const kill = setTimeout(() => child.kill('SIGKILL'), limitMs);
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        lines.push(line);
+        if (line.startsWith(marker) && at === 0) at = Date.now();
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      if (at === 0) reject(new Error(`no ${marker} line (exit ${code}): ${lines.join('\n')}\n${err.slice(-2000)}`));
+      else resolve({ lines, afterMarkerMs: Date.now() - at, code });
+    });
+  });
+}
+
+t('process.exit() during ValueHead.fit ends the process within about a second (the fit would run for minutes)', async () => {
+  const r = await runChild('exit-fit', 'EXITING');
+  assert.is(r.code, 0);
+  assert.ok(!r.lines.some((l) => l.startsWith('RESULT')), 'the fit did not finish');
+  assert.ok(r.afterMarkerMs < 3000, `the process took ${r.afterMarkerMs} ms to exit`);
+});
+
+t('worker.terminate() during fitBehaviourCloning ends the worker within about a second', async () => {
+  const r = await runChild('terminate-bc', 'STARTED');
+  const res = JSON.parse(r.lines.find((l) => l.startsWith('RESULT '))!.slice(7)) as { terminateMs: number };
+  assert.ok(res.terminateMs < 3000, `terminate() took ${res.terminateMs} ms`);
+});
+
+test.run();

@@ -1,0 +1,114 @@
+// Cancellation of the labelling calls (src/core/cancel.ts): an AbortSignal
+// stops progressTargetsBatch before its next episode and the promise rejects
+// with the signal's reason; an already-aborted signal rejects without work;
+// process.exit() and worker.terminate() during a long batch end promptly
+// (child processes; the libtorch calls are in test/torch/cancel.test.ts).
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { hostTensor, native, progressTargets, progressTargetsBatch, progressTargetsSync } from '../../src/index.js';
+import { rng } from '../helpers/data.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const CHILD = path.join(here, '..', 'helpers', 'cancel-child.ts');
+
+async function rejectsWith(p: Promise<unknown>, reason: unknown): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e === reason, `rejected with ${String(e)} instead of the signal's reason`);
+    return;
+  }
+  assert.unreachable('the call resolved: the abort did not stop it');
+}
+
+function episode(shape: number[], seed: number): { data: Float32Array; shape: number[] } {
+  const x = hostTensor(shape, 'float32', { zero: false });
+  const r = rng(seed);
+  for (let i = 0; i < x.data.length; i++) x.data[i] = r() * 2 - 1;
+  return x;
+}
+
+test('progressTargetsBatch: an abort stops the batch before its next episode and rejects with the reason', async () => {
+  const x = episode([200, 64, 128], 1);
+  const one = performance.now();
+  progressTargetsSync(x, { threads: 1 });
+  const perEpisode = performance.now() - one;
+  // Enough episodes for several seconds of work, one at a time.
+  const count = Math.max(50, Math.ceil(4000 / Math.max(perEpisode, 1)));
+  const ac = new AbortController();
+  const reason = new DOMException('stopped by the test', 'AbortError');
+  const t0 = performance.now();
+  const p = progressTargetsBatch(Array.from({ length: count }, () => x), { threads: 1, signal: ac.signal });
+  setTimeout(() => ac.abort(reason), 50);
+  await rejectsWith(p, reason);
+  const ms = performance.now() - t0;
+  assert.ok(ms < (count * perEpisode) / 2, `the batch of ${count} × ${perEpisode.toFixed(1)} ms ended after ${ms.toFixed(0)} ms`);
+  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0, 'no call reads the episode any more');
+});
+
+test('an already-aborted signal rejects with its reason without starting the call; a non-signal is a TypeError', async () => {
+  const x = episode([20, 16, 32], 2);
+  const reason = new Error('before');
+  const p = progressTargets(x, { signal: AbortSignal.abort(reason) });
+  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0, 'nothing was queued');
+  await rejectsWith(p, reason);
+  await rejectsWith(progressTargetsBatch([x, x], { signal: AbortSignal.abort(reason) }), reason);
+  await rejectsWith(progressTargetsBatch([], { signal: AbortSignal.abort(reason) }), reason);
+  try {
+    await progressTargets(x, { signal: { aborted: true } as unknown as AbortSignal });
+    assert.unreachable('accepted');
+  } catch (e) {
+    assert.instance(e, TypeError);
+    assert.match((e as Error).message, /opts\.signal/);
+  }
+  // A signal that never aborts changes nothing; options pass through.
+  const r = await progressTargets(x, { window: 3, signal: new AbortController().signal });
+  assert.equal(Array.from(r.values), Array.from(progressTargetsSync(x, { window: 3 }).values));
+});
+
+function runChild(mode: string, marker: string): Promise<{ lines: string[]; afterMarkerMs: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let err = '';
+    let at = 0;
+    let buf = '';
+    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        lines.push(line);
+        if (line.startsWith(marker) && at === 0) at = Date.now();
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(kill);
+      if (at === 0) reject(new Error(`no ${marker} line (exit ${code}): ${lines.join('\n')}\n${err.slice(-2000)}`));
+      else resolve({ lines, afterMarkerMs: Date.now() - at, code });
+    });
+  });
+}
+
+test('process.exit() during a long progressTargetsBatch ends the process within about a second', async () => {
+  const r = await runChild('exit-batch', 'EXITING');
+  assert.is(r.code, 0);
+  assert.ok(!r.lines.some((l) => l.startsWith('RESULT')), 'the batch did not finish');
+  assert.ok(r.afterMarkerMs < 3000, `the process took ${r.afterMarkerMs} ms to exit`);
+});
+
+test('worker.terminate() during a long progressTargetsBatch ends the worker within about a second', async () => {
+  const r = await runChild('terminate-batch', 'STARTED');
+  const line = r.lines.find((l) => l.startsWith('RESULT '));
+  assert.ok(line, r.lines.join('\n'));
+  const res = JSON.parse(line.slice(7)) as { terminateMs: number };
+  assert.ok(res.terminateMs < 3000, `terminate() took ${res.terminateMs} ms`);
+});
+
+test.run();
