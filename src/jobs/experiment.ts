@@ -9,6 +9,7 @@
 // What a policy sees: the built-in encoder's features of the current frame,
 // average-pooled to a 4×4 grid, plus the gripper's proprioception. What a
 // value head sees: the same pooled frame features.
+import { checkSignal } from '../core/cancel.js';
 import { progressTargets, stepsToGoTargets } from '../core/progress.js';
 import { gae, grpoAdvantages, normalizeAdvantages, shapeTerminalRewards, stepAdvantages, terminalRewards } from '../core/rl.js';
 import { PATCH_STATS_PROGRESS_OPTIONS, patchStatsEncoder, type PatchStatsEncoder } from '../encoders/builtin.js';
@@ -178,6 +179,13 @@ export interface RunExperimentOptions {
    * the same tables; only rank 0's `episodes` show global episode 0.
    */
   distributed?: boolean;
+  /**
+   * Cancels the experiment: the labelling, value-head fits, behaviour cloning
+   * and policy updates it runs stop at their next check (an episode, an
+   * optimizer step) and the Promise rejects with `signal.reason`; no output
+   * of the run is kept. An already-aborted signal rejects before any work.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -444,7 +452,12 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
   torchAddon('runExperiment'); // fail before any work without libtorch
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const E: ExperimentEnvClass = opts.env ?? PickPlaceEnv;
-  const report = opts.onProgress ?? (() => {});
+  const abort = checkSignal(opts.signal, 'opts.signal');
+  abort?.throwIfAborted();
+  const report: (p: ExperimentProgress) => void = (p) => {
+    abort?.throwIfAborted(); // between phases and steps too, not only inside the native calls
+    (opts.onProgress ?? (() => {}))(p);
+  };
   const { sizes } = cfg;
   if (opts.distributed !== undefined && typeof opts.distributed !== 'boolean') {
     throw new TypeError(`Expected a boolean for opts.distributed but received ${JSON.stringify(opts.distributed)}`);
@@ -508,7 +521,7 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
         const T = demo.lengths[i] + 1;
         report({ phase: 'value-models', seed, done: k, total: mine.length + 2, label: 'labelling successful demonstrations' });
         const fine = demo.fineFrames!.subarray(i * (H + 1) * F, (i * (H + 1) + T) * F);
-        const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, feat.enc.dim] }, { ...hp.progress, threads: cfg.threads });
+        const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, feat.enc.dim] }, { ...hp.progress, threads: cfg.threads, signal: abort });
         x.set(demo.pooledFrames!.subarray(i * (H + 1) * P, (i * (H + 1) + T) * P), o * P);
         yF.set(values, o); yS.set(stepsToGoTargets(T), o);
         o += T;
@@ -516,7 +529,7 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
       const fit = async (y: Float32Array, name: string, k: number) => {
         report({ phase: 'value-models', seed, done: mine.length + k, total: mine.length + 2, label: `training the ${name} head` });
         const head = new ValueHead({ inputDim: P, hiddenDim: hp.value.hiddenDim, bins: hp.value.bins, seed: seed + 11 });
-        const { losses } = await head.fit({ data: x, shape: [frames, P] }, y, { epochs: sizes.valueEpochs, batchSize: hp.value.batchSize, lr: hp.value.lr, seed });
+        const { losses } = await head.fit({ data: x, shape: [frames, P] }, y, { epochs: sizes.valueEpochs, batchSize: hp.value.batchSize, lr: hp.value.lr, seed, signal: abort });
         return { head, losses };
       };
       const f2g = await fit(yF, 'Feat2Go', 0);
@@ -545,7 +558,7 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
       const base = new Policy({ ...spec, obsDim: O });
       const n = obs.length / O;
       await base.fitBehaviourCloning({ data: obs, shape: [n, O] }, { data: act, shape: [n, 3] }, {
-        epochs: sizes.bcEpochs, batchSize: hp.bc.batchSize, lr: hp.bc.lr, loss: 'nll', seed,
+        epochs: sizes.bcEpochs, batchSize: hp.bc.batchSize, lr: hp.bc.lr, loss: 'nll', seed, signal: abort,
         onEpoch: (e) => report({ phase: 'behaviour-cloning', seed, done: e.epoch, total: e.epochs, label: `NLL ${e.loss.toFixed(3)}` }),
       });
       base.saveWeights(baseFile);
@@ -604,14 +617,14 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
                 { gamma: hp.ppo.gamma, lambda: hp.ppo.gaeLambda, threads: cfg.threads });
               const adv = W > 1 ? await whitenOverRanks(g.advantages.data, r.mask, N, H, sumRanks)
                 : normalizeAdvantages(g.advantages, { data: Uint8Array.from(r.mask), shape: [N, H] });
-              await (trainer as PpoTrainer).update({ ...batchBase, advantages: adv, returns: g.returns });
+              await (trainer as PpoTrainer).update({ ...batchBase, advantages: adv, returns: g.returns }, { signal: abort });
             } else {
               const traj = grpoAdvantages(R, { groupSize: sizes.groupSize, std: 'sample' });
               // Skipped on every rank together when no group on any rank has a signal.
               const [signal] = await sumRanks([traj.some((v) => v !== 0) ? 1 : 0]);
               if (signal > 0) {
                 const adv = stepAdvantages(traj, r.lengths, H, hp.grpo.stepGamma, { threads: cfg.threads });
-                await (trainer as GrpoTrainer).update({ ...batchBase, advantages: adv });
+                await (trainer as GrpoTrainer).update({ ...batchBase, advantages: adv }, { signal: abort });
               }
             }
           }
