@@ -208,14 +208,14 @@ export interface NativeLossResult {
 // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
 // (declared here, merged into NativeAddon above)
 export interface NativeAddon {
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
   pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 }
 /** The native batch of pick-and-place environments; its views are rewritten in place. */
 export interface NativePickPlace {
   views(): {
     frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
-    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
+    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array; progress: Float32Array;
   };
   reset(ids: Int32Array): void;
   step(actions: Float32Array): void;
