@@ -36,13 +36,18 @@ export {
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
-  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatPairedTable, formatValueModelTable, methodName, summariseExperiment,
+  experimentPreset, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS, EXPERIMENT_REWARDS, EXPERIMENT_TASK_HORIZONS, EXPERIMENT_VALUE_MODELS,
   type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
   type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
-  type RunExperimentOptions, type ValueCurve,
+  type RunExperimentOptions, type ValueCurve, type ExperimentTask, type ExperimentDemonstrator, type ExperimentColumn, type PairedRow, type GateResult,
+  type BaseRates, type ValueModelReport, type ExperimentValueModelKind, type ResolvedExperimentConfig, type SeedRecord, type ValueTarget,
 } from './jobs/experiment.js';
-export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
-export { spearman, meanCi } from './jobs/experiment-stats.js';
+export {
+  writeExperimentOutputs, checkExperimentOutputDir, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng, EXPERIMENT_OUTPUT_FILES,
+} from './jobs/experiment-report.js';
+export { calibrateExperiment, calibrationMarkdown, chooseHorizon, type CalibrationConfig, type CalibrationResult, type CalibrateOptions } from './jobs/experiment-calibrate.js';
+export { spearman, meanCi, pairedDifference, type PairedStat } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
@@ -85,5 +90,7 @@ export type {
 export { ValueModel } from './torch/value-model.js';
 
 // ---- the built-in pick-and-place task (native, batched) ----
-export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES } from './sim/pick-place.js';
-export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState } from './sim/pick-place.js';
+export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES, PICK_PLACE_TASKS } from './sim/pick-place.js';
+export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState, PickPlaceTask } from './sim/pick-place.js';
+export { VariablePaceDemonstrator, VARIABLE_PACE_DEFAULTS, resolveVariablePaceOptions } from './sim/teleop.js';
+export type { VariablePaceOptions, TeleopEnv } from './sim/teleop.js';
