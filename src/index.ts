@@ -44,7 +44,7 @@ export {
   type BaseRates, type ValueModelReport, type ExperimentValueModelKind, type ResolvedExperimentConfig, type SeedRecord, type ValueTarget,
 } from './jobs/experiment.js';
 export {
-  writeExperimentOutputs, checkExperimentOutputDir, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng, EXPERIMENT_OUTPUT_FILES,
+  writeExperimentOutputs, writeFileSet, checkExperimentOutputDir, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng, EXPERIMENT_OUTPUT_FILES,
 } from './jobs/experiment-report.js';
 export { calibrateExperiment, calibrationMarkdown, chooseHorizon, type CalibrationConfig, type CalibrationResult, type CalibrateOptions } from './jobs/experiment-calibrate.js';
 export { spearman, meanCi, pairedDifference, type PairedStat } from './jobs/experiment-stats.js';
