@@ -17,7 +17,7 @@ import { Policy, type PolicySpec } from '../torch/policy.js';
 import { GrpoTrainer, PpoTrainer } from '../torch/trainer.js';
 import { createValueModel, valueModelNeedsFrames, type ExperimentValueModel, type ValueInputs } from './experiment-value.js';
 import {
-  EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS, methodName, type ExperimentAlgo, type ExperimentEnv, type ExperimentEnvClass, type ExperimentProgress,
+  EXPERIMENT_SPLITS, methodName, type EXPERIMENT_HYPERPARAMETERS, type ExperimentAlgo, type ExperimentEnv, type ExperimentEnvClass, type ExperimentProgress,
   type ExperimentReward, type ExperimentSplit, type ResolvedExperimentConfig, type SeedRecord, type ValueTarget,
 } from './experiment-config.js';
 import path from 'node:path';

@@ -42,7 +42,7 @@ test('with every rate at 0 the demonstrator is the noisy expert, action for acti
 });
 
 test('pauses stand still and keep the grip; a slow approach scales dx and dz by its speed while the cube is not held', () => {
-  const { actions, states } = run(4, { ...ZERO, noise: 0, pauses: 1, pauseRate: 1, pauseMax: 5 }, 3, 'pick-place', 40);
+  const { actions } = run(4, { ...ZERO, noise: 0, pauses: 1, pauseRate: 1, pauseMax: 5 }, 3, 'pick-place', 40);
   // pauseRate 1: a pause of U{0..5} steps starts at the first step; during it the actions are [0, 0, ±1]
   const still = actions.slice(0, 5).map((a) => Array.from(a.subarray(0, 2)).every((v) => v === 0));
   assert.ok(still.some(Boolean), 'some env pauses');
