@@ -78,7 +78,7 @@ export interface ExperimentSizes {
  * success is 5–10 % (`feat2go experiment calibrate`, on calibration seeds
  * 1000–1019, which are never reported; recorded in results/calibration-<task>/).
  */
-export const EXPERIMENT_TASK_HORIZONS: Readonly<Record<ExperimentTask, number>> = Object.freeze({ 'pick-place': 50, slip: 52, knock: 55 });
+export const EXPERIMENT_TASK_HORIZONS: Readonly<Record<ExperimentTask, number>> = Object.freeze({ 'pick-place': 48, slip: 50, knock: 48 });
 
 /** Hyperparameters, the same for every reward variant, fixed before any result of the design was seen. */
 export const EXPERIMENT_HYPERPARAMETERS = Object.freeze({
