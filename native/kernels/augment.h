@@ -42,9 +42,10 @@ ImageJitter draw_jitter(const AugmentSpec& spec, std::uint64_t seed, std::uint64
 
 /// out[i] = image rows[i] of `src` (n_src images of H×W) as float32 [3, H, W]:
 ///   x = src / 255 (bytes) or src (floats), sampled at (y + dy, x + dx) with
-///   coordinates clamped to the image (edge padding); then, with aug,
-///   x ← ((x − m)·c + m)·b·g_ch clamped to [0, 1], m the mean of the shifted
-///   image over its channels and pixels (only computed when contrast is on).
+///   coordinates clamped to the image (edge padding); then, with a jitter,
+///   x ← ((x − m)·c + m)·b·g_ch clamped to [0, 1], computed as x·a + b' with
+///   a = c·b·g_ch and b' = (1 − c)·m·b·g_ch; m is the mean of the shifted
+///   image over its channels and pixels (bytes: Σ bytes / (255·3HW), exact).
 /// `aug` null: conversion only (no draws). keys[i] (or rows[i] when keys is
 /// null) keys the draws of out[i]. Rows must lie in [0, n_src) (checked by
 /// the caller). Images run in parallel on the shared pool (at most `threads`,
