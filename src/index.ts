@@ -83,7 +83,7 @@ export type {
 } from './core/rl.js';
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
-// ---- image value model: trainable conv backbone + value head (issue 16 §4) ----
+// ---- image value model: trainable conv backbone + value head ----
 export { ConvBackbone, augmentFrames, DEFAULT_AUGMENT } from './torch/backbone.js';
 export type { Frames, ConvBackboneConfig, ConvLayerConfig, ResolvedConvBackboneConfig, AugmentOptions } from './torch/backbone.js';
 export { ImageValueModel } from './torch/image-value-model.js';

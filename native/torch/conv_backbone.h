@@ -1,4 +1,4 @@
-// A small trainable convolutional backbone (issue 16 §4): frames [B, 3, H, W]
+// A small trainable convolutional backbone: frames [B, 3, H, W]
 // in [0, 1] → conv stack (each layer Conv2d → activation → optional max-pool)
 // → spatial reduction (flatten, global average, global max, or spatial
 // softmax keypoints) → Linear → LayerNorm → tanh: an embedding [B, E].

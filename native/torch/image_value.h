@@ -1,4 +1,4 @@
-// The image value model of issue 16 §4: a ConvBackbone (shared, e.g. with a
+// The image value model: a ConvBackbone (shared, e.g. with a
 // standalone JS handle) and the distributional value head of SPEC §4 over its
 // embedding, trained in the paper's two stages — the head on the frozen
 // backbone, then both jointly — with image augmentation on the training

@@ -1,4 +1,4 @@
-// A small trainable convolutional backbone on libtorch (issue 16 §4) and the
+// A small trainable convolutional backbone on libtorch and the
 // frame augmentation its training batches go through (native/kernels/augment.h).
 import { existsSync, readFileSync } from 'node:fs';
 import { native } from '../core/native.js';

@@ -1,4 +1,4 @@
-// The image value model of issue 16 §4: a trainable ConvBackbone and the
+// A value model that sees the task: a trainable ConvBackbone and the
 // distributional value head of SPEC §4, trained in the paper's two stages
 // (the head on the frozen backbone, then everything jointly) with image
 // augmentation on the training batches.

@@ -1,8 +1,8 @@
-// Independent float64 reference of the ConvBackbone forward pass (issue 16
-// §4): per layer Conv2d (zero padding) → activation → optional max-pool
-// (window = stride = pool, floor), then a reduction of the last map
-// (flatten in C, y, x order; mean; max; spatial softmax with x, y in [−1, 1]
-// at pixel centres), Linear → LayerNorm(ε = 1e-5) → tanh. Written from the
+// Independent float64 reference of the ConvBackbone forward pass: per layer
+// Conv2d (zero padding) → activation → optional max-pool (window = stride =
+// pool, floor), then a reduction of the last map (flatten in C, y, x order;
+// mean; max; spatial softmax with x, y in [−1, 1] at pixel centres),
+// Linear → LayerNorm(ε = 1e-5) → tanh. Written from the
 // documentation; imports nothing from src/. Weights come as [name, data,
 // shape] lists with the documented names (conv.<i>.weight, proj.*, norm.*).
 import { erf } from './value-head.js';

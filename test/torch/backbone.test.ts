@@ -1,4 +1,4 @@
-// ConvBackbone (issue 16 §4): shapes and names, the forward pass against an
+// ConvBackbone: shapes and names, the forward pass against an
 // independent float64 reference, both frame layouts, seeded orthogonal
 // init, safetensors save/load (bit-exact, strict), bad input.
 import { test } from 'uvu';

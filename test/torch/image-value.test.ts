@@ -1,4 +1,4 @@
-// ImageValueModel (issue 16 §4): ConvBackbone + the SPEC §4 value head,
+// ImageValueModel: ConvBackbone + the SPEC §4 value head,
 // trained in two stages with augmentation. Checks: predictions and their
 // distributions, no augmentation at prediction, training batches = the
 // documented augmentation, the stages (head: backbone bit-identical; joint:

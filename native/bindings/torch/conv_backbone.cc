@@ -1,5 +1,5 @@
 // N-API classes ConvBackboneNative and ImageValueModelNative over
-// f2g::ConvBackbone and f2g::ImageValueModel (issue 16 §4). Frames arrive as
+// f2g::ConvBackbone and f2g::ImageValueModel. Frames arrive as
 // RGB bytes [B, H, W, 3] (Uint8Array) or float32 [B, 3, H, W] in [0, 1]
 // (Float32Array); H and W are the backbone's. Synchronous methods read them
 // in place; fit() trains on a copy taken before it returns (a
