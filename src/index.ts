@@ -88,6 +88,13 @@ export type {
 } from './core/rl.js';
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
+// ---- image value model: trainable conv backbone + value head ----
+export { ConvBackbone, augmentFrames, DEFAULT_AUGMENT } from './torch/backbone.js';
+export type { Frames, ConvBackboneConfig, ConvLayerConfig, ResolvedConvBackboneConfig, AugmentOptions } from './torch/backbone.js';
+export { ImageValueModel } from './torch/image-value-model.js';
+export type {
+  ImageValueModelConfig, ImageValueHeadConfig, ImageValueFitOptions, ImageValueFitResult, ImageValueStagesOptions,
+} from './torch/image-value-model.js';
 
 // ---- the built-in pick-and-place task (native, batched) ----
 export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES, PICK_PLACE_TASKS } from './sim/pick-place.js';

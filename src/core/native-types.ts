@@ -26,6 +26,37 @@ export interface NativeValueHead {
   loadStateDict(weights: NativeNamedTensor[]): void;
 }
 
+/** Frames as the addon takes them: RGB bytes [B, H, W, 3] or float32 [B, 3, H, W] in [0, 1]. */
+export type NativeFrames = Uint8Array | Float32Array;
+/** Augmentation strengths, every one resolved (see src/torch/backbone.ts). */
+export interface NativeAugment { shift: number; brightness: number; contrast: number; gain: number }
+export interface NativeConvBackboneConfig {
+  height: number; width: number;
+  layers: Array<{ channels: number; kernel: number; stride: number; padding: number; pool: number }>;
+  activation: string; pool: string; embedDim: number; seed: number;
+}
+export interface NativeConvBackbone {
+  embed(frames: NativeFrames, B: number): Float32Array;
+  featureDim(): number;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+}
+export interface NativeImageFitOptions {
+  stage: 'head' | 'joint'; epochs: number; batchSize: number; lr: number; backboneLr: number; weightDecay: number;
+  cosine: boolean; seed: number; augment: NativeAugment | null; distributed: boolean;
+}
+export interface NativeImageValueModel {
+  predict(frames: NativeFrames, B: number): Float32Array;
+  predictDistribution(frames: NativeFrames, B: number): Float32Array;
+  embed(frames: NativeFrames, B: number): Float32Array;
+  loss(frames: NativeFrames, B: number, targets: Float32Array): number;
+  fitSync(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions): number[];
+  fit(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions,
+    onProgress?: (epoch: number, epochs: number, loss: number) => void): Promise<number[]>;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+}
+
 /** Per-episode result as the addon returns it (segments as [start, end] pairs). */
 export interface NativeProgressResult {
   values: Float32Array;
@@ -145,11 +176,15 @@ export interface NativeAddon {
   /** Reads a copy of `frames`; writes `out` when the work is done (on the JS thread). */
   patchStats(frames: Uint8Array, T: number, H: number, W: number, opts: NativePatchStatsOptions,
     out: Float32Array): Promise<void>;
+  /** Frames → float32 [n, 3, H, W] in [0, 1], shifted and jittered with `aug` (null: conversion only); frame i's draws keyed by (seed, stream, i). */
+  augmentFrames(frames: NativeFrames, n: number, H: number, W: number, aug: NativeAugment | null, seed: number, stream: number): Float32Array;
   framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
     threads: number, out: Float32Array): Promise<void>;
   // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
+  ConvBackboneNative: new (config: NativeConvBackboneConfig) => NativeConvBackbone;
+  ImageValueModelNative: new (backbone: NativeConvBackbone, head: { hiddenDim: number; bins: number; oneHot: boolean; seed: number }) => NativeImageValueModel;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
   // ---- process groups (native/torch/distributed_binding.cc); undefined without libtorch ----
   distAvailable?: boolean;
