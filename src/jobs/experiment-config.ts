@@ -88,7 +88,11 @@ export const EXPERIMENT_HYPERPARAMETERS = Object.freeze({
   policy: { trunk: [128, 128], critic: [128, 128], activation: 'tanh', initLogStd: -0.5 },
   obsStdFloor: 0.05, obsClip: 5,
   bc: { loss: 'nll', batchSize: 256, lr: 1e-3 },
-  value: { hiddenDim: 128, bins: 201, batchSize: 256, lr: 1e-3 },
+  value: {
+    hiddenDim: 128, bins: 201, batchSize: 256, lr: 1e-3,
+    /** 'conv-backbone': ConvBackbone defaults (16 k4 s4 → 32 k3 s2 → 32 k3 s1, flatten, 64-d embedding); two stages, augmentation with a small shift. */
+    backbone: { headEpochs: 4, batchSize: 128, lr: 1e-3, backboneLr: 1e-3, weightDecay: 0.01, augment: { shift: 2, brightness: 0.2, contrast: 0.2, gain: 0.1 } },
+  },
   lora: { rank: 8, alpha: 16, targets: ['trunk.0', 'trunk.2', 'head.mean'] as readonly string[] },
   failureScale: 0.5,
   /** The `constant` control's value: every failure earns failureScale × 0.5. */
@@ -131,7 +135,7 @@ export interface ExperimentConfig {
   demonstrator?: ExperimentDemonstrator;
   /** Rates of the variable-pace demonstrator (VARIABLE_PACE_DEFAULTS otherwise). */
   demonstratorOptions?: VariablePaceOptions;
-  /** What the value models see. Default 'pooled-head'. */
+  /** What the value models see. Default 'conv-backbone' (the frames, through a trainable backbone); 'pooled-head' reads pooled encoder features. */
   valueModel?: ExperimentValueModelKind;
   /** Overrides of the preset's sizes. */
   sizes?: Partial<ExperimentSizes>;
@@ -235,7 +239,7 @@ export function resolveExperimentConfig(config: ExperimentConfig = {}): Resolved
   if (config.demonstratorOptions !== undefined && demonstrator !== 'variable-pace') {
     throw new TypeError(`Expected config.demonstratorOptions only with the 'variable-pace' demonstrator but received demonstrator '${demonstrator}'`);
   }
-  const valueModel = oneOf(config.valueModel ?? 'pooled-head', 'config.valueModel', EXPERIMENT_VALUE_MODELS);
+  const valueModel = oneOf(config.valueModel ?? 'conv-backbone', 'config.valueModel', EXPERIMENT_VALUE_MODELS);
   const sizes: ExperimentSizes = { ...presetSizes };
   for (const [k, v] of Object.entries(config.sizes ?? {})) {
     if (!(k in sizes)) throw new TypeError(`Expected config.sizes keys among ${Object.keys(sizes).join(', ')} but received '${k}'`);

@@ -114,8 +114,8 @@ export interface Rollout {
   lastPooled: Float32Array;
   /** RGB of each episode's last frame, [N, S, S, 3]. */
   lastFrames: Uint8Array;
-  /** With `keepFrames`: per-frame pooled [N, H+1, P] and fine [N, H+1, F] features, stage and progress [N, H+1], and (`keepRgb`) RGB. */
-  pooledFrames?: Float32Array; fineFrames?: Float32Array; stages?: Int32Array; progress?: Float32Array; rgb?: Uint8Array;
+  /** With `keepFrames`: per-frame pooled [N, H+1, P] and fine [N, H+1, F] features, stage and progress [N, H+1], and (`keepRgb`) each episode's RGB frames. */
+  pooledFrames?: Float32Array; fineFrames?: Float32Array; stages?: Int32Array; progress?: Float32Array; rgb?: Uint8Array[][];
   /** Frames of environment 0 up to its end, [T, S, S, 3]. */
   env0Frames?: Uint8Array;
 }
@@ -148,7 +148,7 @@ export function rollout(ctx: SeedContext, env: ExperimentEnv, ids: ArrayLike<num
   if (opts.keepFrames) {
     r.pooledFrames = new Float32Array(N * (H + 1) * P); r.fineFrames = new Float32Array(N * (H + 1) * F);
     r.stages = new Int32Array(N * (H + 1)); r.progress = new Float32Array(N * (H + 1));
-    if (opts.keepRgb) r.rgb = new Uint8Array(N * (H + 1) * FR);
+    if (opts.keepRgb) r.rgb = Array.from({ length: N }, () => []);
   }
   const env0: Uint8Array[] = [];
   const done = new Uint8Array(N);
@@ -162,7 +162,7 @@ export function rollout(ctx: SeedContext, env: ExperimentEnv, ids: ArrayLike<num
         r.fineFrames!.set(fine.subarray(i * F, (i + 1) * F), j * F);
         r.stages![j] = env.stage[i];
         r.progress![j] = env.progress[i];
-        r.rgb?.set(env.frames.subarray(i * FR, (i + 1) * FR), j * FR);
+        r.rgb?.[i].push(env.frames.slice(i * FR, (i + 1) * FR));
       }
     }
     if (opts.env0Frames && !done[0]) env0.push(env.frames.slice(0, FR));
@@ -318,7 +318,7 @@ export async function trainValueModels(ctx: SeedContext): Promise<void> {
       const T = r.lengths[i] + 1;
       ctx.report({ phase: 'value-models', seed, done: k, total: mine.length + targets.length, label: 'labelling successful demonstrations' });
       x.pooled.set(r.pooledFrames!.subarray(i * H1 * P, (i * H1 + T) * P), o * P);
-      if (r.rgb) x.frames.set(r.rgb.subarray(i * H1 * FR, (i * H1 + T) * FR), o * FR);
+      if (r.rgb) r.rgb[i].slice(0, T).forEach((f, k) => x.frames.set(f, (o + k) * FR));
       if (targets.includes('feat2go')) {
         const fine = r.fineFrames!.subarray(i * H1 * F, (i * H1 + T) * F);
         const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: cfg.threads });
@@ -329,7 +329,7 @@ export async function trainValueModels(ctx: SeedContext): Promise<void> {
     }
     for (const [k, target] of targets.entries()) {
       ctx.report({ phase: 'value-models', seed, done: mine.length + k, total: mine.length + targets.length, label: `training the ${target} ${cfg.valueModel}` });
-      const m = createValueModel(cfg.valueModel, P, hp.value, seed + 11);
+      const m = createValueModel(cfg.valueModel, { pooledDim: P, imageSize: hp.imageSize }, hp.value, seed + 11);
       await m.fit(x, y[target], { epochs: cfg.sizes.valueEpochs, seed });
       ctx.models!.set(target, m);
     }
@@ -521,7 +521,8 @@ export async function probeValueModels(ctx: SeedContext): Promise<void> {
     ctx.report({ phase: 'value-probe', seed, done: 0, total: 1, label: `the base's sampled rollouts on ${n} held-out states` });
     const p = makeBase(ctx, seed + 104729);
     const env = mkEnv(ctx, n, 'id');
-    const r = rollout(ctx, env, heldOutIds(ctx.E, 'id', n, 17), (obs, N) => ({ actions: p.act({ data: obs, shape: [N, O] }).actions.data }), { keepFrames: ctx.keepPictures });
+    const r = rollout(ctx, env, heldOutIds(ctx.E, 'id', n, 17), (obs, N) => ({ actions: p.act({ data: obs, shape: [N, O] }).actions.data }),
+      { keepFrames: ctx.keepPictures, keepRgb: ctx.keepPictures && valueModelNeedsFrames(cfg.valueModel) });
     const failed = Array.from({ length: r.N }, (_, i) => i).filter((i) => !r.success[i]);
     const probe = ctx.record.probe;
     probe.success = 1 - failed.length / r.N;
@@ -542,12 +543,14 @@ export async function probeValueModels(ctx: SeedContext): Promise<void> {
 
 /** Value curves of up to three failed and one successful probe episode, for the plot. */
 function valueCurves(ctx: SeedContext, r: Rollout, failed: number[]): void {
-  const P = ctx.feat.pooledDim; const H1 = r.H + 1;
+  const P = ctx.feat.pooledDim; const H1 = r.H + 1; const FR = ctx.hp.imageSize * ctx.hp.imageSize * 3;
   const succ = Array.from({ length: r.N }, (_, i) => i).filter((i) => r.success[i]);
   for (const i of [...failed.slice(0, 3), ...succ.slice(0, 1)]) {
     const T = r.lengths[i] + 1;
-    const x: ValueInputs = { n: T, pooled: r.pooledFrames!.subarray(i * H1 * P, (i * H1 + T) * P), frames: new Uint8Array(0), imageSize: ctx.hp.imageSize };
-    const model = (t: ValueTarget) => { const m = ctx.models!.get(t); return m && !m.needsFrames ? Array.from(m.predict(x)) : []; };
+    const frames = new Uint8Array(r.rgb ? T * FR : 0);
+    r.rgb?.[i].slice(0, T).forEach((f, k) => frames.set(f, k * FR));
+    const x: ValueInputs = { n: T, pooled: r.pooledFrames!.subarray(i * H1 * P, (i * H1 + T) * P), frames, imageSize: ctx.hp.imageSize };
+    const model = (t: ValueTarget) => { const m = ctx.models!.get(t); return m ? Array.from(m.predict(x)) : []; };
     ctx.record.valueCurves.push({
       feat2go: model('feat2go'), stepsToGo: model('steps-to-go'),
       stage: Array.from(r.stages!.subarray(i * H1, i * H1 + T)), progress: Array.from(r.progress!.subarray(i * H1, i * H1 + T)), success: r.success[i] === 1,

@@ -2,14 +2,19 @@
 // is trained. Both value targets (Feat2Go, Steps-To-Go) always use the same
 // kind of model with the same settings; only the targets differ.
 //   - 'pooled-head': a ValueHead on the built-in encoder's features average-
-//     pooled to 4×4 patches (the stand-in for a frozen VLM hidden state).
+//     pooled to 4×4 patches (the stand-in for a frozen VLM hidden state);
+//   - 'conv-backbone': an ImageValueModel — a trainable ConvBackbone on the
+//     RGB frames and the same value head — trained in the paper's two stages
+//     (the head on the frozen backbone, then everything) with augmentation.
+import type { AugmentOptions } from '../torch/backbone.js';
+import { ImageValueModel } from '../torch/image-value-model.js';
 import { ValueHead } from '../torch/value-head.js';
 
 /** Kinds of value model the experiment can train. */
-export type ExperimentValueModelKind = 'pooled-head';
+export type ExperimentValueModelKind = 'pooled-head' | 'conv-backbone';
 
 /** Every kind, the default first. */
-export const EXPERIMENT_VALUE_MODELS: readonly ExperimentValueModelKind[] = Object.freeze(['pooled-head']);
+export const EXPERIMENT_VALUE_MODELS: readonly ExperimentValueModelKind[] = Object.freeze(['conv-backbone', 'pooled-head']);
 
 /** What a value model reads for n frames. */
 export interface ValueInputs {
@@ -25,6 +30,8 @@ export interface ValueInputs {
 /** Training settings shared by every value model (EXPERIMENT_HYPERPARAMETERS.value). */
 export interface ValueModelSettings {
   hiddenDim: number; bins: number; batchSize: number; lr: number;
+  /** The conv backbone's: epochs of the head stage (the joint stage takes the run's valueEpochs), minibatch, learning rates, augmentation. */
+  backbone: { headEpochs: number; batchSize: number; lr: number; backboneLr: number; weightDecay: number; augment: AugmentOptions };
 }
 
 /** A value model of the experiment: fitted on demonstration frames, queried on last frames. */
@@ -57,6 +64,30 @@ class PooledHead implements ExperimentValueModel {
   }
 }
 
+class ConvBackboneModel implements ExperimentValueModel {
+  readonly kind = 'conv-backbone' as const;
+  readonly needsFrames = true;
+  readonly #vm: ImageValueModel;
+  readonly #s: ValueModelSettings;
+  readonly #size: number;
+  constructor(imageSize: number, s: ValueModelSettings, seed: number) {
+    this.#s = s;
+    this.#size = imageSize;
+    this.#vm = new ImageValueModel({ backbone: { imageSize, seed }, head: { hiddenDim: s.hiddenDim, bins: s.bins, seed } });
+  }
+  async fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number }): Promise<void> {
+    const b = this.#s.backbone;
+    await this.#vm.fitStages({ data: x.frames, shape: [x.n, this.#size, this.#size, 3] }, y, {
+      common: { batchSize: b.batchSize, lr: b.lr, backboneLr: b.backboneLr, weightDecay: b.weightDecay, augment: { ...b.augment }, seed: opts.seed },
+      head: { epochs: b.headEpochs },
+      joint: { epochs: opts.epochs },
+    });
+  }
+  predict(x: ValueInputs): Float32Array {
+    return x.n === 0 ? new Float32Array(0) : this.#vm.predict({ data: x.frames, shape: [x.n, this.#size, this.#size, 3] });
+  }
+}
+
 /** Whether a kind of value model reads raw frames (the demonstrations then keep them). */
 export function valueModelNeedsFrames(kind: ExperimentValueModelKind): boolean {
   return kind !== 'pooled-head';
@@ -64,12 +95,14 @@ export function valueModelNeedsFrames(kind: ExperimentValueModelKind): boolean {
 
 /**
  * A new, untrained value model of `kind`.
- * @param pooledDim length of one pooled feature vector
+ * @param dims the length of one pooled feature vector and the side of the frames
  */
-export function createValueModel(kind: ExperimentValueModelKind, pooledDim: number, settings: ValueModelSettings, seed: number): ExperimentValueModel {
+export function createValueModel(kind: ExperimentValueModelKind, dims: { pooledDim: number; imageSize: number }, settings: ValueModelSettings, seed: number): ExperimentValueModel {
   switch (kind) {
     case 'pooled-head':
-      return new PooledHead(pooledDim, settings, seed);
+      return new PooledHead(dims.pooledDim, settings, seed);
+    case 'conv-backbone':
+      return new ConvBackboneModel(dims.imageSize, settings, seed);
     default:
       throw new RangeError(`Expected a value model among ${EXPERIMENT_VALUE_MODELS.join(', ')} but received ${JSON.stringify(kind)}`);
   }

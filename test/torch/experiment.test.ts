@@ -18,7 +18,7 @@ const dir = mkdtempSync(path.join(tmpdir(), 'f2g-experiment-'));
 const COLUMNS = ['id', 'vision', 'semantic', 'execution', 'oodAvg', 'semExecAvg'];
 const REWARDS = ['sparse', 'steps-to-go', 'feat2go', 'oracle-stage', 'constant'];
 
-function checkShape(j: ExperimentJson, algos: string[], nSeeds: number, rewards = REWARDS): void {
+function checkShape(j: ExperimentJson, algos: string[], nSeeds: number, rewards = REWARDS, model = 'conv-backbone'): void {
   assert.equal(Object.keys(j).sort(), ['base', 'config', 'gate', 'notes', 'paired', 'rows', 'seeds', 'timings', 'valueModels']);
   assert.is(j.seeds.length, nSeeds);
   const want = [['base', 'none'], ...algos.flatMap((a) => rewards.map((r) => [a, r]))];
@@ -58,7 +58,7 @@ function checkShape(j: ExperimentJson, algos: string[], nSeeds: number, rewards 
   for (const s of ['id', 'vision', 'semantic', 'execution'] as const) assert.is(j.base.deterministic[s], base[s]);
   assert.equal(j.valueModels.map((v) => v.target), ['feat2go', 'steps-to-go'].filter((t) => rewards.includes(t)));
   for (const v of j.valueModels) {
-    assert.is(v.model, 'pooled-head');
+    assert.is(v.model, model);
     assert.ok(v.spearman === null || (v.spearman >= -1 && v.spearman <= 1));
     assert.is(v.byStage.length, 4);
     assert.ok(v.failed >= 0);
@@ -92,13 +92,13 @@ function cli1(args: string[]): { code: number | null; stdout: string; stderr: st
 
 torchTest('the same seed and threads give the same numbers in one process and in 2 worker processes; variants share the base sampling', () => {
   const args = ['experiment', '--tiny', '--seeds', '2', '--seed', '3', '--algo', 'grpo', '--threads', '1', '--rewards', 'sparse,steps-to-go,oracle-stage',
-    '--eval-episodes', '3', '--demos', '8', '--updates', '2', '--json'];
+    '--eval-episodes', '3', '--demos', '8', '--updates', '2', '--value-model', 'pooled-head', '--json'];
   const one = cli1([...args, '--out', path.join(dir, 'one')]);
   const two = cli1([...args, '--workers', '2', '--out', path.join(dir, 'two')]);
   assert.is(one.code, 0, one.stderr);
   assert.is(two.code, 0, two.stderr);
   const a = JSON.parse(one.stdout) as ExperimentJson; const b = JSON.parse(two.stdout) as ExperimentJson;
-  checkShape(a, ['grpo'], 2, ['sparse', 'steps-to-go', 'oracle-stage']);
+  checkShape(a, ['grpo'], 2, ['sparse', 'steps-to-go', 'oracle-stage'], 'pooled-head');
   assert.equal(a.seeds, [3, 4]);
   assert.is((b.config as { workers: number }).workers, 2);
   assert.equal(b.rows, a.rows);
@@ -155,6 +155,7 @@ test('bad options are usage errors (exit 2) naming the option', async () => {
     [['--task', 'stack'], /--task expects 'pick-place', 'slip', 'knock' but received 'stack'/],
     [['--rewards', 'sparse,dense'], /--rewards expects a comma-separated list of sparse, steps-to-go, feat2go, oracle-stage, constant but received 'sparse,dense'/],
     [['--demonstrator', 'human'], /--demonstrator/],
+    [['--value-model', 'vlm'], /--value-model expects 'conv-backbone', 'pooled-head' but received 'vlm'/],
     [['--workers', '2', '--ranks', '2'], /--workers and --ranks/],
     [['--gate'], /--gate belongs to 'feat2go experiment calibrate'/],
     [['--bogus'], /bogus/],

@@ -63,7 +63,7 @@ test('resolveExperimentConfig: presets, overrides and bad configs naming the fie
   assert.is(q.task, 'pick-place');
   assert.is(q.horizon, EXPERIMENT_TASK_HORIZONS['pick-place']);
   assert.is(q.demonstrator, 'variable-pace');
-  assert.is(q.valueModel, 'pooled-head');
+  assert.is(q.valueModel, 'conv-backbone');
   const k = resolveExperimentConfig({ task: 'knock', rewards: ['oracle-stage', 'sparse'] });
   assert.is(k.horizon, EXPERIMENT_TASK_HORIZONS.knock);
   assert.equal(k.rewards, ['sparse', 'oracle-stage'], 'table order');
