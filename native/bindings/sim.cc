@@ -15,7 +15,8 @@ namespace {
 
 namespace pp = pickplace;
 
-constexpr const char* kOptionKeys[] = {"numEnvs", "split", "imageSize", "horizon", "render", "threads", "task"};
+constexpr const char* kOptionKeys[] = {"numEnvs", "split",   "imageSize", "horizon",
+                                       "render",  "threads", "task"};
 
 struct EnvOpts {
   std::size_t n = 0, image = 64, horizon = 80, threads = 0;
@@ -69,9 +70,11 @@ EnvOpts ParseOpts(const Napi::Value& v) {
   }
   if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
   if (!(x = o.Get("task")).IsUndefined()) {
-    if (!x.IsString()) ThrowType("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    if (!x.IsString())
+      ThrowType("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
     const int t = pp::task_from_name(x.As<Napi::String>().Utf8Value().c_str());
-    if (t < 0) ThrowRange("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    if (t < 0)
+      ThrowRange("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
     e.task = static_cast<pp::Task>(t);
   }
   const std::size_t bytes =

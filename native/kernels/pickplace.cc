@@ -299,8 +299,9 @@ bool Batch::slips(std::size_t i) const {
   const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
   const bool over_tray = cx_[i] - h >= L - kRimW && cx_[i] + h <= R + kRimW;
   if (!holding_[i] || over_tray || cz_[i] <= 1e-4f || off_[i] <= kSlipGrip * s.cs) return false;
-  const std::uint64_t key = Mix(0x51195119ULL ^ (static_cast<std::uint64_t>(split_) << 56) ^
-                                (static_cast<std::uint64_t>(init_id_[i]) << 24) ^ static_cast<std::uint64_t>(t_[i]));
+  const std::uint64_t key =
+      Mix(0x51195119ULL ^ (static_cast<std::uint64_t>(split_) << 56) ^
+          (static_cast<std::uint64_t>(init_id_[i]) << 24) ^ static_cast<std::uint64_t>(t_[i]));
   return static_cast<double>(key >> 11) * 0x1.0p-53 < kSlipP;
 }
 

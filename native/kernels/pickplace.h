@@ -57,9 +57,9 @@ constexpr float kRimW = 0.02f;      // goal tray rim width
 constexpr float kRimH = 0.035f;     // goal tray rim height
 constexpr float kGxMin = 0.06f, kGxMax = 0.94f;
 constexpr float kGzMax = 0.6f;
-constexpr float kTableRow = 0.78f;  // table top at this fraction of the image height
-constexpr float kSlipP = 0.1f;      // kSlip: slip probability per carried step outside the tray
-constexpr float kSlipGrip = 0.25f;  // kSlip: slips only when the grip is above this fraction of the side
+constexpr float kTableRow = 0.78f;       // table top at this fraction of the image height
+constexpr float kSlipP = 0.1f;           // kSlip: slip probability per carried step outside the tray
+constexpr float kSlipGrip = 0.25f;       // kSlip: slips only when the grip is above this fraction of the side
 constexpr float kCarryZ = kRimH + 0.1f;  // the expert's carry height (cube bottom), used by progress
 
 /// Appearance and geometry of one initial state (everything a reset needs).
