@@ -294,7 +294,7 @@ export async function collectDemonstrations(ctx: SeedContext): Promise<void> {
 
 // ------------------------------------------------------------------ 2. value models
 
-/** The value targets the run's rewards need (both when a probe is asked for and either is used). */
+/** The value targets the run's rewards use (each gets its own value model, probed in phase 6). */
 export function neededTargets(rewards: readonly ExperimentReward[]): ValueTarget[] {
   return (['feat2go', 'steps-to-go'] as const).filter((t) => rewards.includes(t));
 }
