@@ -5,5 +5,6 @@ export { labelCommand } from './label-command.js';
 export { encodeCommand } from './encode-command.js';
 export { mergeSummariesCommand } from './merge-command.js';
 export { launchCommand } from './launch-command.js';
+export { viewCommand, DEFAULT_VIEW_PORT } from './view-command.js';
 export { progressBar, failureLine, framesLabel, type ProgressBar } from './ui.js';
 export { experimentCommand, runExperimentCommand, parseExperimentArgs, type ExperimentArgs } from './experiment-command.js';
