@@ -105,6 +105,8 @@ export function mountEpisode(main, state, name, startT) {
     const format = fr && fr.width * fr.height > 320 * 320 ? '?format=jpeg' : '';
     /** @type {Map<number, HTMLImageElement>} */
     const loaded = new Map();
+    // Decoded frames kept in memory: about 300 MB of pixels (1500 small frames, ~240 at 640×480).
+    const keep = fr ? clamp(Math.floor(300e6 / Math.max(1, fr.width * fr.height * 4)), 32, 1500) : 0;
     /** @type {Map<number, Promise<HTMLImageElement>>} */
     const loading = new Map();
     let wanted = -1;
@@ -115,7 +117,16 @@ export function mountEpisode(main, state, name, startT) {
       if (!p) {
         const img = new Image();
         img.src = episodeUrl(name, `/frames/${f}${format}`);
-        p = img.decode().then(() => { loaded.set(f, img); return img; });
+        p = img.decode().then(() => {
+          loaded.set(f, img);
+          if (loaded.size > keep) {
+            // Forget the decoded frames farthest from the playhead.
+            const centre = frameOf(t);
+            const far = [...loaded.keys()].sort((a, b) => Math.abs(b - centre) - Math.abs(a - centre)).slice(0, loaded.size - keep);
+            for (const x of far) { loaded.delete(x); loading.delete(x); }
+          }
+          return img;
+        });
         p.catch(() => loading.delete(f));
         loading.set(f, p);
       }
@@ -141,13 +152,15 @@ export function mountEpisode(main, state, name, startT) {
     };
     // Preload outwards from the playhead, a few at a time.
     let preloadGen = 0;
+    let preloadCentre = -1;
     const preload = () => {
       if (mode !== 'images' || !fr) return;
       const gen = ++preloadGen;
       const centre = frameOf(t);
+      preloadCentre = centre;
       const todo = [];
       const steps = Array.from({ length: T }, (_, i) => frameOf(i));
-      const uniq = [...new Set(steps)].sort((a, b) => Math.abs(a - centre) - Math.abs(b - centre)).slice(0, 1500);
+      const uniq = [...new Set(steps)].sort((a, b) => Math.abs(a - centre) - Math.abs(b - centre)).slice(0, keep);
       for (const f of uniq) if (!loaded.has(f)) todo.push(f);
       let next = 0;
       const worker = async () => {
@@ -274,7 +287,11 @@ export function mountEpisode(main, state, name, startT) {
       if (!fromVideo) {
         if (playing && mode === 'video') pause();
         const f = frameOf(t);
-        if (mode === 'images') showImage(f);
+        if (mode === 'images') {
+          showImage(f);
+          // Frames around a far seek, when the whole episode does not fit in memory.
+          if (fr && fr.count > keep && Math.abs(f - preloadCentre) > keep / 4) preload();
+        }
         else if (mode === 'video') seekVideo(f);
       }
       clearTimeout(urlTimer);
