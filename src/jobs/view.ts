@@ -101,6 +101,11 @@ function entryOf(dir: string, e: Record<string, unknown>): ViewEpisodeEntry | un
   if (!outDir) return undefined;
   let source = isObject(e.source) && typeof e.source.kind === 'string' && typeof e.source.path === 'string'
     ? e.source as ViewEpisodeEntry['source'] : undefined;
+  if (!source && typeof e.dataset === 'string' && Number.isInteger(e.episodeIndex)) {
+    // An episode of a LeRobot dataset (dataset root, episode_index, camera): read by the opener registered for 'lerobot'.
+    source = { kind: 'lerobot', path: path.resolve(dir, e.dataset), episodeIndex: e.episodeIndex, ...(typeof e.camera === 'string' ? { camera: e.camera } : {}),
+      ...(typeof e.framesIn === 'number' ? { frames: e.framesIn } : {}) };
+  }
   if (!source) {
     // Outputs written before the source was recorded: `file`, as given to the labeller.
     const file = typeof e.file === 'string' ? path.resolve(dir, e.file) : '';
@@ -428,8 +433,8 @@ export async function startViewServer(dir: string, opts: ViewServerOptions = {})
     if (!p) {
       const file = resolveSource(index, e.source);
       const opener = viewSourceOpener(e.source.kind);
-      p = !file ? Promise.reject(new HttpError(404, `the frames of '${e.name}' are not found (${e.source.path}${e.source.relative ? `, ${e.source.relative} under the folder` : ''})`))
-        : !opener ? Promise.reject(new HttpError(404, `no frame reader for source kind '${e.source.kind}'`))
+      p = !opener ? Promise.reject(new HttpError(404, `no frame reader for source kind '${e.source.kind}' in this feat2go`))
+        : !file ? Promise.reject(new HttpError(404, `the frames of '${e.name}' are not found (${e.source.path}${e.source.relative ? `, ${e.source.relative} under the folder` : ''})`))
           : opener(file, e.source);
       p.catch(() => sources.delete(e.name));
       sources.set(e.name, p);
@@ -447,7 +452,7 @@ export async function startViewServer(dir: string, opts: ViewServerOptions = {})
         name: e.name, frames: e.frames, stages: e.stages, meanValue: e.meanValue,
         finalValue: values ? finalOf(values) : null,
         ...(e.success !== undefined ? { success: e.success } : {}), ...(e.task !== undefined ? { task: e.task } : {}),
-        kind: e.source.kind, hasFrames: e.source.kind !== 'features' && e.source.kind !== 'unknown',
+        kind: e.source.kind, hasFrames: viewSourceOpener(e.source.kind) !== undefined && resolveSource(index, e.source) !== undefined,
         thumbFrame: Math.max(0, Number(e.source.frames ?? e.extra.framesIn ?? 1) - 1) || 0,
         spark: values ? downsample(values) : [],
       };

@@ -297,15 +297,20 @@ browserTest('experiment tab: the success table, training curves per algorithm, v
 });
 
 browserTest('path traversal from the browser is refused with 404', async () => {
+  // In a page of its own: the 404s it provokes are not the viewer's console errors.
   const other = await browser.newPage();
   try {
-    for (const t of ['/files/%2e%2e/secret.txt', '/files/..%2fsecret.txt', `/files/${encodeURIComponent(f.secret.file)}`, '/files/link-out.txt']) {
-      const r = await other.goto(`${server.url.replace(/\/$/, '')}${t}`);
-      assert.is(r?.status(), 404, t);
-      assert.not.ok((await other.content()).includes(f.secret.content), t);
+    const r = await other.goto(`${server.url}files/%2e%2e/secret.txt`);
+    assert.is(r?.status(), 404);
+    assert.not.ok((await other.content()).includes(f.secret.content));
+    const answers = await other.evaluate(async (targets) => Promise.all(targets.map(async (t) => {
+      const res = await fetch(t);
+      return [t, res.status, await res.text()];
+    })), ['/files/..%2fsecret.txt', '/files/..%2f..%2fsecret.txt', `/files/${encodeURIComponent(f.secret.file)}`, '/files/link-out.txt', '/files/%2e%2e%5csecret.txt']);
+    for (const [t, status, body] of answers) {
+      assert.is(status, 404, String(t));
+      assert.not.ok(String(body).includes(f.secret.content), String(t));
     }
-    const status = await other.evaluate(async () => (await fetch('/files/..%2f..%2fsecret.txt')).status);
-    assert.is(status, 404);
   } finally {
     await other.close();
   }

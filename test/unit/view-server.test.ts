@@ -418,6 +418,27 @@ test('a frame source registered for a new kind serves that kind\'s episodes (how
   }
 });
 
+test('LeRobot episodes (dataset, episodeIndex, camera in the summary) are of kind lerobot; without a reader for it, listed without frames', async () => {
+  const out = path.join(f.root, 'lerobot-like');
+  fs.cpSync(path.join(f.labels, 'ep_npy'), path.join(out, 'episode_000003'), { recursive: true });
+  const s = JSON.parse(fs.readFileSync(path.join(f.labels, 'summary.json'), 'utf8'));
+  const e = { ...s.episodes.find((x: any) => x.episode === 'ep_npy'), episode: 'episode_000003', dataset: f.root, episodeIndex: 3, camera: 'observation.images.top', task: 'pick the cube' };
+  delete e.source;
+  fs.writeFileSync(path.join(out, 'summary.json'), JSON.stringify({ ...s, episodes: [e] }));
+  const ix = loadViewIndex(out);
+  assert.equal(ix.episodes[0].source, { kind: 'lerobot', path: f.root, episodeIndex: 3, camera: 'observation.images.top', frames: f.frames.npy });
+  assert.is(ix.episodes[0].task, 'pick the cube');
+  const v = await startViewServer(out, { port: 0 });
+  try {
+    const [row] = await (await fetch(`${v.url}api/episodes`)).json() as any[];
+    assert.equal([row.kind, row.hasFrames, row.task], ['lerobot', false, 'pick the cube']);
+    const d = await (await fetch(`${v.url}api/episodes/episode_000003`)).json() as any;
+    assert.match(d.frameError, /no frame reader for source kind 'lerobot'/);
+  } finally {
+    await v.close();
+  }
+});
+
 test('close() stops listening and ends open connections', async () => {
   const v = await startViewServer(f.labels, { port: 0 });
   const r = await fetch(`${v.url}api/index`);

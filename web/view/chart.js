@@ -65,7 +65,7 @@ export function episodeChart(host, o) {
   function render() {
     const W = Math.max(320, host.clientWidth);
     const annH = hasAnn && o.show.annotations ? 22 : 0;
-    const H = 300 + annH;
+    const H = 280 + annH;
     geom = { left: 46, top: 28, width: W - 46 - 16, height: H - 28 - 40 - annH };
     const { lo, hi } = yDomain();
     const Y = (/** @type {number} */ v) => geom.top + geom.height - ((clamp(v, lo, hi) - lo) / (hi - lo)) * geom.height;

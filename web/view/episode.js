@@ -40,6 +40,7 @@ export function mountEpisode(main, state, name, startT) {
       el('button#next-episode', { type: 'button', title: 'Next episode (↓)', disabled: pos < 0 || pos >= order.length - 1, onclick: () => go(1) }, '↓')),
     el('h2#episode-name', null, name),
     el('span.pos', null, pos >= 0 ? `${pos + 1} of ${order.length}` : ''),
+    el('div.ep-info#ep-info'),
     el('a.back', { href: '#/' }, '← all episodes'));
   const frameBox = el('div.frame-box#frame-box', null, el('p.frame-msg', null, 'Loading…'));
   const side = el('aside.side');
@@ -233,24 +234,24 @@ export function mountEpisode(main, state, name, startT) {
       return el('label.toggle', null, box, el(`span.swatch.${cls}`), label);
     };
     const hover = el('span.hover-readout');
-    setChildren(legend, el('span.toggle.fixed', null, el('span.swatch.value'), 'V(t)'),
+    setChildren(legend, el('span.playback', null, playBtn, speedSel, fpsNote), el('span.toggle.fixed', null, el('span.swatch.value'), 'V(t)'),
       toggle('similarity', 'S(t)', 'similarity'), toggle('stepsToGo', 'Steps-To-Go', 'steps-to-go'),
       annotations.length ? toggle('annotations', 'True stages', 'annotations') : null, hover);
     const src = d.source;
     const srcName = String(src.path ?? '').split(/[/\\]/).filter(Boolean).pop() ?? '';
-    const info = el('div.ep-info', null,
-      el('div', null, el('b', null, String(T)), ' steps · ', el('b', null, String(d.segments.length)), ` stage${d.segments.length === 1 ? '' : 's'} · mean V `, el('b', null, fmt(d.meanValue))),
-      el('div', null, 'Source: ', el('span.kind', null, src.kind), ' ', el('code', { title: src.path }, srcName),
-        fr ? ` · ${fr.count} frames ${fr.width}×${fr.height}${perStep > 1 ? ` · ${perStep} frames per step` : ''}` : ''),
-      d.task ? el('div', null, 'Task: ', d.task) : null,
-      d.success !== undefined ? el('div', null, 'Success: ', el(`span.badge.${d.success ? 'ok' : 'fail'}`, null, d.success ? 'yes' : 'no')) : null,
-      el('div.links', null, el('a', { href: `/files/${d.outputs.split('/').map(encodeURIComponent).join('/')}/plot.svg`, target: '_blank' }, 'plot.svg'), ' · ',
-        el('a', { href: `/files/${d.outputs.split('/').map(encodeURIComponent).join('/')}/result.json`, target: '_blank' }, 'result.json')));
+    const outputs = `/files/${d.outputs.split('/').map(encodeURIComponent).join('/')}`;
+    setChildren(/** @type {HTMLElement} */ (header.querySelector('#ep-info')),
+      el('span', null, el('b', null, String(T)), ' steps · ', el('b', null, String(d.segments.length)), ` stage${d.segments.length === 1 ? '' : 's'} · mean V `, el('b', null, fmt(d.meanValue))),
+      d.success !== undefined ? el(`span.badge.${d.success ? 'ok' : 'fail'}`, null, d.success ? 'success' : 'failure') : null,
+      d.task ? el('span.task', { title: 'Task' }, d.task) : null,
+      el('span', { title: src.path }, el('span.kind', null, src.kind), ' ', el('code', null, srcName),
+        fr ? ` · ${fr.count} frames ${fr.width}×${fr.height}${perStep > 1 ? ` · ${perStep} per step` : ''}` : ''),
+      el('span.links', null, el('a', { href: `${outputs}/plot.svg`, target: '_blank' }, 'plot.svg'), ' · ', el('a', { href: `${outputs}/result.json`, target: '_blank' }, 'result.json')));
     const stageList = el('ol.stage-list#stage-list', null, ...d.segments.map((/** @type {any} */ s, k) => el('li', { dataset: { stage: k } },
       el('button', { type: 'button', title: `Go to the start of stage ${k + 1}`, onclick: (/** @type {Event} */ e) => { seek(s.start); /** @type {HTMLElement} */ (e.currentTarget).blur(); } },
         el(`span.stage-chip.s${k % 8}`), `${k + 1}`, el('span.range', null, `${s.start}–${s.end}`),
         el('span.stage-v', null, `V ${fmt(d.values[s.start], 2)} → ${fmt(d.values[s.end], 2)}`)))));
-    setChildren(side, readout, el('div.playback', null, playBtn, speedSel, fpsNote), stageList, info);
+    setChildren(side, readout, el('h4', null, 'Stages'), stageList);
 
     /** @param {number} step */
     const stageOf = (step) => d.segments.findIndex((/** @type {any} */ s) => step >= s.start && step <= s.end);
