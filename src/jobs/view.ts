@@ -275,6 +275,9 @@ function sendJson(req: http.IncomingMessage, res: http.ServerResponse, value: un
  * targets (`/a/b?q`) are accepted; a segment that is empty, `.` or `..`
  * (raw or percent-encoded), or that decodes to one holding `/`, `\` or NUL,
  * makes the whole request not found: paths are refused, never normalised.
+ * The one exception is the episode name in `/api/episodes/<name>…`: names
+ * such as `cams/top` arrive as `cams%2Ftop`, and a name is only ever a key
+ * looked up among the listed episodes, never a path.
  */
 export function requestSegments(target: string): { segments: string[]; query: URLSearchParams } | undefined {
   if (!target.startsWith('/') || target.startsWith('//')) return undefined;
@@ -292,7 +295,8 @@ export function requestSegments(target: string): { segments: string[]; query: UR
     } catch {
       return undefined;
     }
-    if (d === '' || d === '.' || d === '..' || /[/\\\0]/.test(d)) return undefined;
+    const episodeName = i === 2 && raw[0] === 'api' && raw[1] === 'episodes';
+    if (d === '' || (!episodeName && (d === '.' || d === '..' || /[/\\\0]/.test(d)))) return undefined;
     segments.push(d);
   }
   return { segments, query };

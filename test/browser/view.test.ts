@@ -266,6 +266,14 @@ videoTest('a video episode: the <video> seeks to the frame clicked and stepped t
   await page.keyboard.press('ArrowLeft');
   await page.keyboard.press('ArrowLeft');
   assert.is(await shownVideoIndex(30), 30);
+  // Playing: the playhead follows the video; paused, the picture is the step's frame.
+  await page.keyboard.press('Home');
+  assert.is(await shownVideoIndex(0), 0);
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('#readout dd[data-field=t]')!.dataset.value) >= 6);
+  await page.keyboard.press('Space');
+  const t = Number((await readout('t')).value);
+  assert.is(await shownVideoIndex(t), t, 'paused on the frame of the step shown');
 });
 
 browserTest('compare view: the selected episodes\' V(t) on normalised time, each from 0 to the plot\'s right edge', async () => {

@@ -364,23 +364,28 @@ test('shard manifests without a summary: the shards\' episodes in discovery orde
   assert.is(ix.experiment, null);
 });
 
-test('feature episodes have no frames: listed without, detail says so, frame routes 404', async () => {
+test('feature episodes have no frames: listed without, detail says so, frame routes 404; a nested name (deep/feat) is one URL segment', async () => {
   const out = path.join(f.root, 'features-labels');
   const T = 12;
   const N = 4;
   const D = 3;
   const data = new Float32Array(T * N * D).map((_, i) => Math.sin(i * 0.7) + Math.floor(i / (N * D)) * 0.1);
   const hdr = `{'descr': '<f4', 'fortran_order': False, 'shape': (${T}, ${N}, ${D}), }`.padEnd(117, ' ') + '\n';
-  const file = path.join(f.root, 'feat.npy');
+  const file = path.join(f.root, 'nested', 'deep', 'feat.npy');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, Buffer.concat([Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, hdr.length, 0]), Buffer.from(hdr, 'latin1'), Buffer.from(data.buffer)]));
-  await labelPaths([file], { out, window: 3 });
+  await labelPaths([path.join(f.root, 'nested')], { out, window: 3 });
   const v = await startViewServer(out, { port: 0 });
   try {
     const [e] = await (await fetch(`${v.url}api/episodes`)).json() as any[];
-    assert.equal([e.name, e.kind, e.hasFrames], ['feat', 'features', false]);
-    const d = await (await fetch(`${v.url}api/episodes/feat`)).json() as any;
-    assert.equal([d.frames, d.frameCount, d.source.kind, d.source.path], [null, null, 'features', file]);
-    assert.is((await fetch(`${v.url}api/episodes/feat/frames/0`)).status, 404);
+    assert.equal([e.name, e.kind, e.hasFrames], ['deep/feat', 'features', false]);
+    const r = await fetch(`${v.url}api/episodes/deep%2Ffeat`);
+    assert.is(r.status, 200);
+    const d = await r.json() as any;
+    assert.equal([d.name, d.frames, d.frameCount, d.source.kind, d.source.path], ['deep/feat', null, null, 'features', file]);
+    assert.equal(d.values, Array.from(readF32Npy(path.join(out, 'deep', 'feat', 'values.npy'))));
+    assert.is((await fetch(`${v.url}api/episodes/deep/feat`)).status, 404, 'the name is one segment');
+    assert.is((await fetch(`${v.url}api/episodes/deep%2Ffeat/frames/0`)).status, 404);
     assert.is((await fetch(`${v.url}api/experiment`)).status, 404);
   } finally {
     await v.close();

@@ -315,18 +315,24 @@ export function mountEpisode(main, state, name, startT) {
       if (moved) seek(t);
       raf = requestAnimationFrame(tick);
     };
-    /** @param {number} _now @param {VideoFrameCallbackMetadata} meta */
-    const onVideoFrame = (_now, meta) => {
-      if (!playing || mode !== 'video') return;
-      const mt = meta.mediaTime;
+    /** The playhead follows the video: the frame on screen from its media time. @param {number} mt */
+    const followVideo = (mt) => {
       let lo = 0;
       let hi = times.length - 1;
       while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= mt + 1e-4) lo = mid; else hi = mid - 1; }
       video.dataset.frame = String(lo);
       const step = Math.min(T - 1, Math.floor(lo / perStep));
       if (step !== t) seek(step, true);
+    };
+    const frameCallbacks = typeof video.requestVideoFrameCallback === 'function';
+    /** @param {number} _now @param {VideoFrameCallbackMetadata} meta */
+    const onVideoFrame = (_now, meta) => {
+      if (!playing || mode !== 'video') return;
+      followVideo(meta.mediaTime);
       video.requestVideoFrameCallback(onVideoFrame);
     };
+    // Browsers without frame callbacks: the coarser timeupdate.
+    video.addEventListener('timeupdate', () => { if (playing && mode === 'video' && !frameCallbacks) followVideo(video.currentTime); });
     video.addEventListener('ended', () => pause());
     const play = () => {
       if (playing) return;
@@ -335,7 +341,7 @@ export function mountEpisode(main, state, name, startT) {
       playBtn.textContent = '❚❚ Pause';
       if (mode === 'video') {
         video.playbackRate = speed;
-        video.requestVideoFrameCallback(onVideoFrame);
+        if (frameCallbacks) video.requestVideoFrameCallback(onVideoFrame);
         video.play().catch(() => pause());
       } else {
         last = performance.now();
