@@ -5,7 +5,7 @@
 // without the server changing. Frames leave as encoded images (sharp for
 // arrays and thumbnails, the original bytes for image files, ffmpeg for
 // videos); a browser-playable video is also offered whole, for <video>.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -181,9 +181,18 @@ function rate(s: unknown): number | undefined {
  * timestamps in presentation order, from the container's start), read without
  * decoding.
  */
-function probeVideo(ffprobe: string, file: string): VideoProbe {
-  const r = spawnSync(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate:format=start_time:packet=pts_time',
-    '-of', 'json', file], { encoding: 'utf8', maxBuffer: 256 << 20 });
+async function probeVideo(ffprobe: string, file: string): Promise<VideoProbe> {
+  // Run off the event loop: a long video's packet list takes a while, and the server keeps answering meanwhile.
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const p = spawn(ffprobe, ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate:format=start_time:packet=pts_time',
+      '-of', 'json', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.on('data', (d: Buffer) => { if (err.length < 4000) err += d.toString(); });
+    p.on('error', reject);
+    p.on('close', (status) => resolve({ status, stdout: Buffer.concat(out).toString('utf8'), stderr: err }));
+  });
   let j: { streams?: Array<Record<string, unknown>>; packets?: Array<{ pts_time?: string }>; format?: { start_time?: string } };
   try {
     j = JSON.parse(r.stdout ?? '') as typeof j;
@@ -213,7 +222,7 @@ async function videoFrames(file: string, record: Readonly<Record<string, unknown
   if (!ffmpeg || !ffprobe) throw new Error(`${file}: showing video frames needs ffmpeg and ffprobe on PATH (apt-get install ffmpeg)`);
   const st = await stat(file);
   if (!st.isFile()) throw new Error(`${file}: not a regular file`);
-  const probe = probeVideo(ffprobe, file);
+  const probe = await probeVideo(ffprobe, file);
   // The labeller's count of decoded frames is the episode's length; the packet count agrees for whole files.
   const recorded = typeof record.frames === 'number' && Number.isInteger(record.frames) && record.frames > 0 ? record.frames : undefined;
   const count = recorded ?? probe.times.length;

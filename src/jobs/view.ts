@@ -439,7 +439,7 @@ export async function startViewServer(dir: string, opts: ViewServerOptions = {})
       const opener = viewSourceOpener(e.source.kind);
       p = !opener ? Promise.reject(new HttpError(404, `no frame reader for source kind '${e.source.kind}' in this feat2go`))
         : !file ? Promise.reject(new HttpError(404, `the frames of '${e.name}' are not found (${e.source.path}${e.source.relative ? `, ${e.source.relative} under the folder` : ''})`))
-          : opener(file, e.source);
+          : Promise.resolve().then(() => opener(file, e.source));
       p.catch(() => sources.delete(e.name));
       sources.set(e.name, p);
     }

@@ -23,9 +23,9 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), 'f2g-view-cli-'));
 const labels = path.join(root, 'labels');
 
 /** Starts `feat2go view args…`; resolves with the child and its first stdout line. */
-function startView(args: string[]): Promise<{ child: ChildProcess; first: string; out: () => { stdout: string; stderr: string } }> {
+function startView(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; first: string; out: () => { stdout: string; stderr: string } }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(packageRoot, 'src', 'cli', 'main.ts'), 'view', ...args], {
-    cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: packageRoot, env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -88,13 +88,15 @@ test('feat2go view DIR --port 0: the address is the first line; page and API ans
   }
 });
 
-test('--host 0.0.0.0 prints a warning on stderr and serves on every interface; SIGTERM stops it too', async () => {
-  const { child, first, out } = await startView([labels, '--host', '0.0.0.0', '--port', '0']);
+test('--host 0.0.0.0 prints a warning on stderr and serves on every interface; --open without a browser says so; SIGTERM stops it too', async () => {
+  // No PATH: no xdg-open to find.
+  const { child, first, out } = await startView([labels, '--host', '0.0.0.0', '--port', '0', '--open'], { PATH: '' });
   try {
     assert.match(first, /^http:\/\/127\.0\.0\.1:\d+\/$/);
     assert.is((await fetch(`${first}api/index`)).status, 200);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 300));
     assert.match(out().stderr, /warning: listening on 0\.0\.0\.0: every machine that can reach this one can read/);
+    if (process.platform === 'linux') assert.match(out().stderr, new RegExp(`could not open a browser \\(xdg-open: .*ENOENT.*\\); open ${first.replace(/[.]/g, '\\.')} yourself`));
     child.kill('SIGTERM');
     assert.equal(await exited(child), { code: 0, signal: null });
   } finally {

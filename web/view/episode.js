@@ -205,9 +205,12 @@ export function mountEpisode(main, state, name, startT) {
     } else if (mode === 'images') {
       setChildren(frameBox, canvas);
     } else {
-      setChildren(frameBox, el('p.frame-msg', null, d.frameError ? `Frames unavailable: ${d.frameError}`
-        : d.source.kind === 'features' ? 'Labelled from a feature tensor: there are no frames to show.' : 'No frames for this episode.'));
+      // No frames: the side panel takes the row, with a line saying why.
+      frameBox.hidden = true;
+      /** @type {HTMLElement} */ (frameBox.parentElement).classList.add('no-frames');
     }
+    const noFrames = mode === 'none' ? el('p.no-frames-msg#frame-msg', null, d.frameError ? `Frames unavailable: ${d.frameError}`
+      : d.source.kind === 'features' ? 'Labelled from a feature tensor: there are no frames to show.' : 'No frames for this episode.') : null;
 
     // ------------------------------------------------------------ readout and controls
     /** @param {string} field @param {string} label @param {string} [title] */
@@ -251,7 +254,7 @@ export function mountEpisode(main, state, name, startT) {
       el('button', { type: 'button', title: `Go to the start of stage ${k + 1}`, onclick: (/** @type {Event} */ e) => { seek(s.start); /** @type {HTMLElement} */ (e.currentTarget).blur(); } },
         el(`span.stage-chip.s${k % 8}`), `${k + 1}`, el('span.range', null, `${s.start}–${s.end}`),
         el('span.stage-v', null, `V ${fmt(d.values[s.start], 2)} → ${fmt(d.values[s.end], 2)}`)))));
-    setChildren(side, readout, el('h4', null, 'Stages'), stageList);
+    setChildren(side, el('div.readout-col', null, readout, noFrames), el('div.stages-col', null, el('h4', null, 'Stages'), stageList));
 
     /** @param {number} step */
     const stageOf = (step) => d.segments.findIndex((/** @type {any} */ s) => step >= s.start && step <= s.end);
