@@ -30,9 +30,10 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
+  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
 } from './jobs/label.js';
+export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
 export {
   startViewServer, loadViewIndex, type ViewServer, type ViewServerOptions, type ViewIndex, type ViewEpisodeEntry,
 } from './jobs/view.js';
@@ -51,6 +52,15 @@ export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurv
 export { spearman, meanCi } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
+// ---- LeRobot datasets (io): reading, frames by timestamp, writing labels back ----
+export {
+  openLeRobot, formatTemplate, lerobotRootKind, LeRobotError, LEROBOT_TOLERANCE_S,
+  type LeRobotDataset, type LeRobotEpisode, type LeRobotCamera, type LeRobotVideoLocation, type LeRobotProblem, type LeRobotRows,
+  type LeRobotFrameSource, type OpenLeRobotOptions,
+} from './io/lerobot.js';
+export { probeVideoStream, type VideoStreamInfo } from './io/lerobot-video.js';
+export { writeLeRobotLabels, checkLeRobotOutput, FEAT2GO_FEATURES, type LeRobotEpisodeLabels, type WriteLeRobotReport } from './io/lerobot-write.js';
+export { readParquetColumns, readParquetInfo, appendParquetColumns, type ParquetColumns, type ParquetInfo, type NewColumn } from './io/parquet.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
 export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
 export { encodeFrames, encodeEpisodes } from './encoders/encoder.js';

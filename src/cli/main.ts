@@ -24,6 +24,7 @@ import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommand } from './encode-command.js';
 import { experimentCommand } from './experiment-command.js';
+import { inspectCommand } from './inspect-command.js';
 import { labelCommand } from './label-command.js';
 import { launchCommand } from './launch-command.js';
 import { mergeSummariesCommand } from './merge-command.js';
@@ -33,6 +34,7 @@ import { viewCommand } from './view-command.js';
 const COMMANDS: Command[] = [
   labelCommand,
   encodeCommand,
+  inspectCommand,
   mergeSummariesCommand,
   launchCommand,
   experimentCommand,

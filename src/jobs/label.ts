@@ -16,6 +16,9 @@ import { checkOptions, type OptionKeys } from '../core/validate.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
+import { LeRobotError } from '../io/lerobot.js';
+import { checkLeRobotOutput, writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
+import { findLeRobotEpisodes, isLeRobotInput, perFrameLabels, type LeRobotEpisodeRef } from './lerobot-inputs.js';
 
 /** Options of {@link labelPaths}: the progress options plus where to write. */
 export interface LabelPathsOptions extends ProgressOptions {
@@ -48,11 +51,24 @@ export interface LabelPathsOptions extends ProgressOptions {
   allowPartial?: boolean;
   /** Receives warnings (an allowed partial decode) with the episode's output name; they are also kept in the episode's `warnings`. */
   onWarning?: (message: string, episode: string) => void;
+  /**
+   * LeRobot dataset inputs (a folder with meta/info.json): the camera (video or image
+   * feature) to encode. May be left out when a dataset has a single camera.
+   */
+  camera?: string;
+  /** LeRobot dataset inputs: the episode_index values to label (default all). */
+  episodes?: readonly number[];
+  /**
+   * With one LeRobot dataset input: also write a copy of it at this path with the labels as
+   * per-frame features `feat2go.progress`, `feat2go.stage` and `feat2go.similarity` (see
+   * {@link writeLeRobotLabels}). Not with `shard`.
+   */
+  writeLeRobot?: string;
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
   lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
-  allowPartial: 1, onWarning: 1, shard: 1,
+  allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
 };
 
 /** One episode found in the inputs. */
@@ -65,6 +81,8 @@ export interface EpisodeSource {
   tensor?: string;
   /** `'features'` (default): a `[T,N,D]` tensor read from `file`; `'frames'`: frames encoded by an encoder. */
   kind?: 'features' | 'frames';
+  /** A LeRobot episode (kind 'frames'): its frames come from the dataset, not from `file`. */
+  lerobot?: LeRobotEpisodeRef;
 }
 
 /**
@@ -74,15 +92,19 @@ export interface EpisodeSource {
 export interface EpisodeSourceRecord {
   /**
    * `'images'` (a folder of PNG/JPEG frames, or one image), `'npy'` (`[T,H,W,3]` uint8 frames),
-   * `'video'`, or `'features'` (a feature tensor: no frames to show). Other readers add their own kinds.
+   * `'video'`, `'lerobot'` (an episode of a LeRobot dataset) or `'features'` (a feature tensor: no
+   * frames to show). Other readers add their own kinds.
    */
   kind: string;
-  /** Absolute path of the file or folder. */
+  /** Absolute path of the file or folder (for `'lerobot'`, the dataset's root). */
   path: string;
   /** The same path relative to the output folder (`/`-separated): found again when both are moved together. */
   relative: string;
   /** Safetensors: the tensor's name. */
   tensor?: string;
+  /** LeRobot episodes: the episode_index and the camera read. */
+  episodeIndex?: number;
+  camera?: string;
   /** Frame episodes: frames decoded. */
   frames?: number;
   /** Frame episodes: frames per labelled step (the encoder's tubelet; 1 for per-frame encoders). Step s shows frame s · framesPerStep. */
@@ -113,12 +135,20 @@ export interface LabelledEpisode {
   dir: string;
   /** Warnings while reading the episode (e.g. a partial video decode allowed by `allowPartial`). */
   warnings?: string[];
+  /** LeRobot episodes: the dataset root, episode_index, camera and task strings (the first is the value model's instruction). */
+  dataset?: string;
+  episodeIndex?: number;
+  camera?: string;
+  task?: string;
+  tasks?: string[];
 }
 
-/** A file (or a tensor in a file) that was skipped, with a one-line reason. */
+/** A file (or a tensor in a file, or an episode of a LeRobot dataset) that was skipped, with a one-line reason. */
 export interface LabelFailure {
   file: string;
   tensor?: string;
+  /** LeRobot inputs: the episode_index concerned. */
+  episode?: number;
   reason: string;
 }
 
@@ -134,6 +164,8 @@ export interface LabelReport {
   encoder?: string;
   /** The shard labelled, when opts.shard was given (summary then names the shard's manifest). */
   shard?: { index: number; count: number };
+  /** What `opts.writeLeRobot` wrote. */
+  lerobot?: WriteLeRobotReport;
 }
 
 const EXTENSIONS = ['.npy', '.safetensors'];
@@ -168,7 +200,11 @@ const hasExt = (name: string, exts: readonly string[]) => exts.includes(path.ext
  * Collects episode paths under `dir` in name order: files with one of `exts`, and — when
  * `imageFolders` — folders holding PNG/JPEG frames (taken whole, not searched further).
  */
-function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false): void {
+function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false, roots?: string[]): void {
+  if (roots && isLeRobotInput(dir)) {
+    roots.push(dir);
+    return;
+  }
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // A folder of feat2go outputs (an earlier run's `<name>/`): its values.npy etc. are not episodes.
   const names = new Set(entries.map((e) => e.name));
@@ -182,7 +218,7 @@ function walk(dir: string, skip: string, found: string[], exts: readonly string[
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
-      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders);
+      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders, roots);
     } else if (isFile(e, p) && hasExt(e.name, exts)) {
       found.push(p);
     }
@@ -252,6 +288,10 @@ function safeName(s: string): string {
 export function findEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
   return discover(inputs, skipDir, (input, stat, { episodes, failures, unique, skip }) => {
     let files: Array<{ file: string; rel: string }>;
+    if (stat.isDirectory() && isLeRobotInput(input)) {
+      failures.push({ file: input, reason: 'a LeRobot dataset holds frames, not features: label it with an encoder (--encoder builtin or an .onnx model)' });
+      return;
+    }
     if (stat.isDirectory()) {
       const found: string[] = [];
       try {
@@ -308,27 +348,51 @@ const FRAME_FILE_EXTENSIONS = ['.npy', ...VIDEO_EXTENSIONS];
  * @example
  * const { episodes } = findFrameEpisodes(['recordings/']); // recordings/ep_000/frame_0.png … → one episode per folder
  */
-export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[] } {
-  return discover(inputs, skipDir, (input, stat, { episodes, failures, unique, skip }) => {
+export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): { episodes: EpisodeSource[]; failures: LabelFailure[]; lerobot: string[] } {
+  const lerobot: string[] = [];
+  const found = discover(inputs, skipDir, (input, stat, { episodes, failures, unique, skip }) => {
     if (!stat.isDirectory()) {
       // A single file: an image, a .npy or a video, checked when it is opened.
       episodes.push({ name: unique(stemOf(path.basename(input), false)), file: input, kind: 'frames' });
       return;
     }
     const found: string[] = [];
+    const roots: string[] = [];
     try {
-      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true);
+      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true, roots);
     } catch (err) {
       failures.push({ file: input, reason: reasonOf(err) });
       return;
     }
-    if (found.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
+    lerobot.push(...roots);
+    if (found.length === 0 && roots.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
     for (const f of found) {
       const isDir = f === input || fs.statSync(f).isDirectory();
       const rel = f === input ? path.basename(path.resolve(input)) : path.relative(input, f);
       episodes.push({ name: unique(stemOf(rel, isDir)), file: f, kind: 'frames' });
     }
   });
+  return { ...found, lerobot };
+}
+
+/**
+ * Frame episodes of the inputs as {@link findFrameEpisodes} finds them, plus the episodes of
+ * every LeRobot dataset among them (folders with meta/info.json; see {@link openLeRobot}),
+ * named `episode_NNNNNN` by episode_index (under the dataset's folder name when there are
+ * several inputs), read from `opts.camera`.
+ *
+ * @returns the episodes, the failures (naming the file and, for a dataset, the episode) and the datasets opened
+ */
+export async function findFrameInputs(inputs: readonly string[], opts: { skipDir?: string; camera?: string; episodes?: readonly number[]; onWarning?: (message: string) => void } = {}): Promise<{ episodes: EpisodeSource[]; failures: LabelFailure[]; datasets: LeRobotEpisodeRef['dataset'][] }> {
+  const found = findFrameEpisodes(inputs, opts.skipDir);
+  if (found.lerobot.length === 0) return { episodes: found.episodes, failures: found.failures, datasets: [] };
+  const lr = await findLeRobotEpisodes(found.lerobot, { ...(opts.camera !== undefined ? { camera: opts.camera } : {}), ...(opts.episodes ? { episodes: opts.episodes } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) },
+    inputs.length > 1 || found.lerobot.length > 1 || found.episodes.length > 0);
+  return {
+    episodes: [...found.episodes, ...lr.episodes.map((e) => ({ name: e.name, file: e.file, kind: 'frames' as const, lerobot: e.ref }))],
+    failures: [...found.failures, ...lr.failures],
+    datasets: lr.datasets,
+  };
 }
 
 function loadEpisode(src: EpisodeSource): Tensor {
@@ -352,9 +416,14 @@ interface EncodeInfo { encoder: string; framesIn: number; encodeMs: number }
 
 /** The source record of an episode (paths absolute and relative to the output folder). */
 function sourceRecord(src: EpisodeSource, out: string, kind: string, frames?: { frames: number; framesPerStep: number }): EpisodeSourceRecord {
-  const abs = path.resolve(src.file);
+  // A LeRobot episode is found again through its dataset: the root, the episode_index and the camera.
+  const l = src.lerobot;
+  const abs = path.resolve(l ? l.dataset.root : src.file);
   const relative = path.relative(path.resolve(out), abs).split(path.sep).join('/');
-  return { kind, path: abs, relative, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), ...frames };
+  return {
+    kind: l ? 'lerobot' : kind, path: abs, relative, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    ...(l ? { episodeIndex: l.episode, camera: l.camera } : {}), ...frames,
+  };
 }
 
 /**
@@ -401,6 +470,12 @@ function writeEpisode(dir: string, src: EpisodeSource, source: EpisodeSourceReco
   return episodeEntry(dir, src, source, shape, r, ms, enc, warnings);
 }
 
+/** The LeRobot facts of an episode for its outputs. */
+function lerobotFields(src: EpisodeSource): Pick<LabelledEpisode, 'dataset' | 'episodeIndex' | 'camera' | 'task' | 'tasks'> {
+  const l = src.lerobot;
+  return l ? { dataset: l.dataset.root, episodeIndex: l.episode, camera: l.camera, task: l.task, tasks: l.tasks } : {};
+}
+
 function episodeEntry(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
   const T = r.values.length;
   let sum = 0;
@@ -408,7 +483,7 @@ function episodeEntry(dir: string, src: EpisodeSource, source: EpisodeSourceReco
   const meanValue = T ? sum / T : 0;
   return {
     episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source, shape, frames: T, stages: r.segments.length,
-    meanValue, ms, ...enc, dir, ...(warnings?.length ? { warnings } : {}),
+    meanValue, ms, ...enc, dir, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
   };
 }
 
@@ -426,7 +501,7 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, source: EpisodeSourc
   writeFileAtomic(path.join(dir, 'segments.json'), `${JSON.stringify(r.segments)}\n`);
   const result = {
     episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source,
-    shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}),
+    shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
     segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
   writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
@@ -448,7 +523,7 @@ export function formatSummaryTable(report: Pick<LabelReport, 'episodes' | 'failu
   const out = [line(head), `|${w.map((n, c) => (c === 0 ? `${'-'.repeat(n + 1)}-` : `${'-'.repeat(n + 1)}:`)).join('|')}|`, ...rows.map(line)];
   if (report.failures.length) {
     out.push('', `Skipped (${report.failures.length}):`, '');
-    for (const f of report.failures) out.push(`- ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}: ${f.reason}`);
+    for (const f of report.failures) out.push(`- ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}${f.episode !== undefined ? ` [episode ${f.episode}]` : ''}: ${f.reason}`);
   }
   return `${out.join('\n')}\n`;
 }
@@ -475,7 +550,14 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, ...progressOpts } = opts;
+  if (camera !== undefined && (typeof camera !== 'string' || camera === '')) throw new TypeError(`Expected a camera (feature key) string for opts.camera but received ${JSON.stringify(camera)}`);
+  if (episodeList !== undefined && (!Array.isArray(episodeList) || episodeList.some((e) => !Number.isSafeInteger(e) || e < 0))) {
+    throw new TypeError(`Expected an array of episode indices (integers ≥ 0) for opts.episodes but received ${JSON.stringify(episodeList)}`);
+  }
+  if (writeLeRobot !== undefined && (typeof writeLeRobot !== 'string' || writeLeRobot === '')) throw new TypeError(`Expected an output folder path for opts.writeLeRobot but received ${JSON.stringify(writeLeRobot)}`);
+  if (writeLeRobot !== undefined && shard !== undefined) throw new RangeError('Expected opts.writeLeRobot without opts.shard (one process must write the whole dataset) but received both');
+  if (writeLeRobot !== undefined && !encoder) throw new RangeError('Expected opts.encoder with opts.writeLeRobot (LeRobot datasets hold frames) but received none');
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
   if (onWarning !== undefined && typeof onWarning !== 'function') throw new TypeError(`Expected a function for opts.onWarning but received ${typeof onWarning}`);
   if (shard !== undefined) checkShard(shard);
@@ -484,12 +566,19 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   // Bad options fail the call once, up front; every episode then runs with the resolved options.
   const options = resolveProgressOptions(progressOpts);
-  const found = encoder ? findFrameEpisodes(inputs, out) : findEpisodes(inputs, out);
+  const found = encoder
+    ? await findFrameInputs(inputs, { skipDir: out, ...(camera !== undefined ? { camera } : {}), ...(episodeList ? { episodes: episodeList } : {}), ...(onWarning ? { onWarning: (m: string) => onWarning(m, '') } : {}) })
+    : { ...findEpisodes(inputs, out), datasets: [] };
+  if (writeLeRobot !== undefined && found.datasets.length > 1) {
+    throw new RangeError(`Expected one LeRobot dataset among the inputs with opts.writeLeRobot but received ${found.datasets.length} (${found.datasets.map((d) => d.root).join(', ')})`);
+  }
+  if (writeLeRobot !== undefined && found.datasets.length === 1) checkLeRobotOutput(found.datasets[0].root, writeLeRobot, 'opts.writeLeRobot');
+  const lerobotLabels = new Map<number, LeRobotEpisodeLabels>();
   // Positions in discovery order, kept so that merged shards list episodes as one run would.
   const sourceOrder = new Map(found.episodes.map((e, i) => [e, i]));
   const failureOrder = new Map(found.failures.map((f, i) => [f, i]));
   const sources = shard ? shardOf(found.episodes, shard, (e) => e.name) : found.episodes;
-  const failures = shard ? shardOf(found.failures, shard, (f) => `${f.file}\0${f.tensor ?? ''}`) : found.failures;
+  const failures = shard ? shardOf(found.failures, shard, (f) => `${f.file}\0${f.tensor ?? ''}${f.episode !== undefined ? `\0${f.episode}` : ''}`) : found.failures;
   const findFailures = failures.length;
   failures.forEach((f) => onFailure?.(f));
   ensureDir(out);
@@ -507,7 +596,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
         const index = done;
         let framesIn = 0;
         const t = performance.now();
-        const frames = await openEpisode(src.file);
+        const frames = src.lerobot ? await src.lerobot.dataset.frames(src.lerobot.episode, src.lerobot.camera) : await openEpisode(src.file);
         features = await encodeFrames(frames, encoder, {
           onProgress: (d, total) => { framesIn = d; onFrames?.(d, total, src.name, index, sources.length); },
           allowPartial: allowPartial ?? false,
@@ -522,15 +611,34 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const t0 = performance.now();
       const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
+      if (src.lerobot && writeLeRobot !== undefined) {
+        lerobotLabels.set(src.lerobot.episode, perFrameLabels(r, enc!.framesIn, (encoder as { tubelet?: number } | undefined)?.tubelet ?? 1));
+      }
       episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, source, features.shape, r, ms, options, enc, warnings));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
-      const f: LabelFailure = { file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), reason: reasonOf(err, src.file) };
+      const lr = err instanceof LeRobotError ? err : undefined;
+      const file = lr ? lr.file : src.file;
+      const f: LabelFailure = {
+        file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), ...(src.lerobot ? { episode: src.lerobot.episode } : {}),
+        reason: lr ? lr.reason : reasonOf(err, src.file),
+      };
       failures.push(f);
       failureOrder.set(f, sourceOrder.get(src)!);
       onFailure?.(f);
     }
     onProgress?.(++done, sources.length, src.name);
+  }
+  let lerobot: WriteLeRobotReport | undefined;
+  if (writeLeRobot !== undefined && found.datasets.length === 1 && lerobotLabels.size > 0) {
+    try {
+      lerobot = await writeLeRobotLabels(found.datasets[0], writeLeRobot, lerobotLabels);
+    } catch (err) {
+      const f: LabelFailure = err instanceof LeRobotError ? { file: err.file, reason: err.reason } : { file: writeLeRobot, reason: reasonOf(err) };
+      failures.push(f);
+      failureOrder.set(f, found.episodes.length);
+      onFailure?.(f);
+    }
   }
   const enc = encoder ? { encoder: encoder.name } : {};
   if (shard) {
@@ -547,9 +655,9 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     return { out, options, episodes, failures, summary, ...enc, shard };
   }
   const summary = { json: path.join(out, 'summary.json'), md: path.join(out, 'summary.md') };
-  writeFileAtomic(summary.json, `${JSON.stringify({ options, ...enc, episodes, failures }, null, 2)}\n`);
+  writeFileAtomic(summary.json, `${JSON.stringify({ options, ...enc, episodes, failures, ...(lerobot ? { lerobot } : {}) }, null, 2)}\n`);
   writeFileAtomic(summary.md, `# feat2go labels\n\n${formatSummaryTable({ episodes, failures, ...enc })}`);
-  return { out, options, episodes, failures, summary, ...enc };
+  return { out, options, episodes, failures, summary, ...enc, ...(lerobot ? { lerobot } : {}) };
 }
 
 // ---- shards ----

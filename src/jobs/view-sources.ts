@@ -61,7 +61,7 @@ const OPENERS = new Map<string, ViewSourceOpener>();
 /**
  * Registers how `feat2go view` opens the frames of episodes whose recorded
  * `source.kind` is `kind` (replacing an earlier opener of that kind). The
- * built-in kinds are `'images'`, `'npy'` and `'video'`.
+ * built-in kinds are `'images'`, `'npy'`, `'video'` and `'lerobot'`.
  *
  * @example
  * registerViewSource('my-format', async (file) => ({ kind: 'my-format', count, width, height, image: async (k) => ({ data: png(k), type: 'image/png' }) }));
@@ -80,11 +80,13 @@ export function viewSourceOpener(kind: string): ViewSourceOpener | undefined {
 /** Thrown for a frame index outside the episode (the server answers 404). */
 export class FrameRangeError extends RangeError {}
 
-function checkFrame(k: number, count: number): void {
+/** @throws {FrameRangeError} when k is not a frame index of an episode of `count` frames */
+export function checkFrame(k: number, count: number): void {
   if (!Number.isInteger(k) || k < 0 || k >= count) throw new FrameRangeError(`frame ${k} is outside the episode's ${count} frames`);
 }
 
-async function encodeRaw(rgb: Uint8Array, width: number, height: number, channels: 1 | 3 | 4, opts: FrameImageOptions = {}): Promise<FrameImage> {
+/** Encodes raw pixels (`[height, width, channels]` uint8) as PNG, or JPEG, resized to `opts.width` when smaller. */
+export async function encodeRaw(rgb: Uint8Array, width: number, height: number, channels: 1 | 3 | 4, opts: FrameImageOptions = {}): Promise<FrameImage> {
   let img = sharp(rgb, { raw: { width, height, channels } });
   if (opts.width !== undefined && opts.width < width) img = img.resize({ width: opts.width });
   if (opts.format === 'jpeg') return { data: await img.jpeg({ quality: 90 }).toBuffer(), type: 'image/jpeg' };
@@ -151,6 +153,11 @@ async function imageFrames(file: string): Promise<ViewFrames> {
 
 /** Containers a browser's <video> may play (it falls back to single frames when it cannot). */
 const BROWSER_VIDEO: Record<string, string> = { '.mp4': 'video/mp4', '.m4v': 'video/mp4', '.mov': 'video/mp4', '.webm': 'video/webm', '.mkv': 'video/webm' };
+
+/** The MIME type to offer `file` to a browser's <video> under, or undefined when browsers do not play its container. */
+export function browserVideoType(file: string): string | undefined {
+  return BROWSER_VIDEO[path.extname(file).toLowerCase()];
+}
 
 /** At most this many ffmpeg processes decode frames at a time. */
 const FFMPEG_SLOTS = 2;
@@ -268,6 +275,8 @@ async function videoFrames(file: string, record: Readonly<Record<string, unknown
 registerViewSource('npy', (file) => npyFrames(file));
 registerViewSource('images', (file) => imageFrames(file));
 registerViewSource('video', (file, record) => videoFrames(file, record));
+// LeRobot episodes: loaded on first use (the parquet reader is not needed otherwise).
+registerViewSource('lerobot', async (file, record) => (await import('./view-lerobot.js')).lerobotFrames(file, record));
 
 /** The frame source kind of a path when a summary has no `source` record (older outputs): by extension, folders are images. */
 export function guessSourceKind(file: string): string | undefined {

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BrowserContext, Page } from 'playwright-core';
 import { startViewServer, type ViewServer } from '../../src/index.js';
-import { decodeIndex, hasFfmpeg, makeViewFixture, readF32Npy, type ViewFixture } from '../helpers/view-fixture.js';
+import { decodeIndex, hasFfmpeg, lerobotFixture, makeViewFixture, readF32Npy, type ViewFixture } from '../helpers/view-fixture.js';
 import { testIf } from '../helpers/skip.js';
 import { packageRoot } from '../helpers/cli.js';
 
@@ -19,6 +19,7 @@ const CHROMIUM = process.env.FEAT2GO_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);
 const browserTest = testIf(hasChromium, `no chromium at ${CHROMIUM} (apt-get install chromium, as scripts/setup-debian.sh does; or set FEAT2GO_CHROMIUM)`);
 const videoTest = testIf(hasChromium && hasFfmpeg, hasChromium ? 'ffmpeg is not installed: no video fixture' : `no chromium at ${CHROMIUM}`);
+const lerobotTest = testIf(hasChromium && lerobotFixture.ok, hasChromium ? lerobotFixture.reason : `no chromium at ${CHROMIUM}`);
 /** Flags without which chromium hangs on a closed network (component updates, background fetches). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage', '--mute-audio'];
@@ -105,6 +106,23 @@ async function shownCanvasIndex(k: number): Promise<number> {
     return { w: c.width, h: c.height, data: Array.from(ctx.getImageData(0, 0, c.width, c.height).data) };
   });
   return decodeIndex(px.data, 4, px.w, px.h);
+}
+
+/** Waits until the <video> has seeked to frame k, then returns its picture as RGBA. */
+async function shownVideoPixels(k: number): Promise<{ w: number; h: number; data: number[] }> {
+  await page.waitForFunction((want) => {
+    const v = document.querySelector<HTMLVideoElement>('#frame-video');
+    return v?.dataset.frame === String(want) && !v.seeking && v.readyState >= 2;
+  }, k);
+  return page.evaluate(() => {
+    const v = document.querySelector<HTMLVideoElement>('#frame-video')!;
+    const c = document.createElement('canvas');
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    const ctx = c.getContext('2d')!;
+    ctx.drawImage(v, 0, 0);
+    return { w: c.width, h: c.height, data: Array.from(ctx.getImageData(0, 0, c.width, c.height).data) };
+  });
 }
 
 /** Waits until the <video> has seeked to frame k, then reads the index from its picture. */
@@ -274,6 +292,34 @@ videoTest('a video episode: the <video> seeks to the frame clicked and stepped t
   await page.keyboard.press('Space');
   const t = Number((await readout('t')).value);
   assert.is(await shownVideoIndex(t), t, 'paused on the frame of the step shown');
+});
+
+lerobotTest('a LeRobot episode whose frames share a video file with another: the <video> shows this episode\'s frame k; playing stops at its end', async () => {
+  const lr = f.lerobot!;
+  const rgb = (px: { data: number[] }) => Uint8Array.from(px.data.filter((_, i) => i % 4 !== 3));
+  const check = async (i: number, k: number) => {
+    const px = await shownVideoPixels(k);
+    assert.equal(lr.decode(rgb(px), px.w, px.h), { episode: i, frame: k }, `${lr.episodes[i]} frame ${k}`);
+  };
+  // The second episode starts 1.2 s into the file.
+  const T1 = valuesOf(lr.episodes[1]).length;
+  await openEpisode(lr.episodes[1]);
+  await page.waitForFunction(() => document.querySelector<HTMLVideoElement>('#frame-video')!.readyState >= 1);
+  assert.match(await page.textContent('#ep-info') ?? '', /put the cube in the bowl/);
+  await check(1, 0);
+  const p = await stepPoint(13, T1);
+  await page.mouse.click(p.x, p.y);
+  await check(1, 13);
+  await page.keyboard.press('ArrowRight');
+  await check(1, 14);
+  // The first episode plays up to its last frame and stops there, not in the second's frames.
+  const T0 = valuesOf(lr.episodes[0]).length;
+  await openEpisode(lr.episodes[0], T0 - 3);
+  await check(0, T0 - 3);
+  await page.keyboard.press('Space');
+  await page.waitForFunction(() => document.querySelector('#play')?.textContent?.includes('Play'), undefined, { timeout: 10_000 });
+  assert.is(Number((await readout('t')).value), T0 - 1);
+  await check(0, T0 - 1);
 });
 
 browserTest('compare view: the selected episodes\' V(t) on normalised time, each from 0 to the plot\'s right edge', async () => {

@@ -20,6 +20,9 @@ const BLOCK_H = 20;
 
 /** Whether ffmpeg (and ffprobe) can be run. */
 export const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
+/** Whether the fixture can hold a LeRobot dataset (ffmpeg for its video, DuckDB for its parquet files), and why not. */
+export const lerobotFixture: { ok: boolean; reason: string } = !hasFfmpeg ? { ok: false, reason: 'ffmpeg is not installed: no LeRobot fixture' }
+  : await import('@duckdb/node-api').then(() => ({ ok: true, reason: '' }), (err: Error) => ({ ok: false, reason: `the LeRobot fixture writer needs @duckdb/node-api (${err.message.split('\n')[0]})` }));
 
 /**
  * RGB frame `k` of an episode of `T` frames: the index as 8 black/white blocks
@@ -81,8 +84,20 @@ export function readF32Npy(file: string): Float32Array {
   return out;
 }
 
+/** A LeRobot v3.0 dataset in the fixture: two episodes whose frames share one H.264 file (the second starts 1.2 s in). */
+export interface LeRobotPart {
+  root: string;
+  /** Episode names in the label outputs (the dataset's folder name, then episode_NNNNNN: names with a /). */
+  episodes: [string, string];
+  lengths: [number, number];
+  /** Reads (episode, frame) back from RGB pixels of a 64×64 frame. */
+  decode(rgb: Uint8Array, width: number, height: number): { episode: number; frame: number };
+}
+
 export interface ViewFixture {
   root: string;
+  /** Present when ffmpeg and the LeRobot test fixtures (DuckDB) can build one. */
+  lerobot?: LeRobotPart;
   /** The label output folder (what `feat2go view` serves). */
   labels: string;
   /** Episode names, and frames per episode. */
@@ -115,7 +130,8 @@ export async function makeViewFixture(): Promise<ViewFixture> {
       '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-crf', '12', '-g', '12', '-bf', '2', '-movflags', '+faststart', path.join(inputs, 'ep_video.mp4')], { input: raw });
     if (r.status !== 0) throw new Error(`ffmpeg could not write the fixture video: ${r.stderr}`);
   }
-  const report = await labelPaths([inputs], { out: labels, encoder: patchStatsEncoder({ grid: 4 }), window: 3, maxClusterFrames: 12, threshold: 0.003 });
+  const lerobot = await makeLeRobotPart(root);
+  const report = await labelPaths([inputs, ...(lerobot ? [lerobot.root] : [])], { out: labels, encoder: patchStatsEncoder({ grid: 4 }), window: 3, maxClusterFrames: 12, threshold: 0.003 });
   if (report.failures.length) throw new Error(`fixture labelling failed: ${JSON.stringify(report.failures)}`);
   await writeExperimentOutputs(fakeExperiment(), path.join(labels, 'experiment'), 'test fixture');
   const secret = { file: path.join(root, 'secret.txt'), content: `not for the viewer ${Math.random()}` };
@@ -124,8 +140,20 @@ export async function makeViewFixture(): Promise<ViewFixture> {
   fs.symlinkSync(secret.file, path.join(labels, 'link-out.txt'));
   fs.symlinkSync(root, path.join(labels, 'link-dir'));
   return {
-    root, labels, frames, secret,
+    root, labels, frames, secret, ...(lerobot ? { lerobot } : {}),
     episodes: { images: 'ep_images', npy: 'ep_npy', ...(hasFfmpeg ? { video: 'ep_video' } : {}) },
+  };
+}
+
+/** The LeRobot part of the fixture, or undefined without ffmpeg or the LeRobot fixture builder (DuckDB). */
+async function makeLeRobotPart(root: string): Promise<LeRobotPart | undefined> {
+  if (!lerobotFixture.ok) return undefined;
+  const mod = await import('../fixtures/lerobot.js');
+  const lengths: [number, number] = [12, 20];
+  const info = await mod.makeLeRobotDataset(path.join(root, 'lerobot'), { version: 'v3.0', fps: 10, lengths, cameras: [{ key: 'observation.images.top', codec: 'h264', salt: 0 }] });
+  return {
+    root: info.root, episodes: ['lerobot/episode_000000', 'lerobot/episode_000001'], lengths,
+    decode: (rgb, width, height) => mod.decodeFrameCode(mod.readFrameCode(rgb, width, height), 0),
   };
 }
 

@@ -13,7 +13,7 @@ import sharp from 'sharp';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { labelPaths, loadViewIndex, patchStatsEncoder, registerViewSource, startViewServer, type ViewServer } from '../../src/index.js';
-import { decodeIndex, hasFfmpeg, makeViewFixture, readF32Npy, type ViewFixture } from '../helpers/view-fixture.js';
+import { decodeIndex, hasFfmpeg, lerobotFixture, makeViewFixture, readF32Npy, type ViewFixture } from '../helpers/view-fixture.js';
 import { rawGet, rawRequest } from '../helpers/raw-http.js';
 import { testIf } from '../helpers/skip.js';
 import { packageRoot } from '../helpers/cli.js';
@@ -29,6 +29,7 @@ const json = async (p: string) => {
   return r.json() as Promise<any>;
 };
 const withVideo = testIf(hasFfmpeg, 'ffmpeg is not installed (apt-get install ffmpeg): no video fixture');
+const withLeRobot = testIf(lerobotFixture.ok, lerobotFixture.reason);
 
 test.before(async () => {
   f = await makeViewFixture();
@@ -49,7 +50,13 @@ test('label records each episode\'s source: kind, absolute path, path relative t
     ep_npy: { kind: 'npy', file: path.join(f.root, 'inputs', 'ep_npy.npy'), frames: f.frames.npy },
     ...(hasFfmpeg ? { ep_video: { kind: 'video', file: path.join(f.root, 'inputs', 'ep_video.mp4'), frames: f.frames.video } } : {}),
   };
-  assert.equal(Object.keys(byName).sort(), Object.keys(expected).sort());
+  const lr = f.lerobot;
+  assert.equal(Object.keys(byName).sort(), [...Object.keys(expected), ...(lr ? lr.episodes : [])].sort());
+  if (lr) {
+    lr.episodes.forEach((name, i) => assert.equal(byName[name], {
+      kind: 'lerobot', path: lr.root, relative: path.relative(f.labels, lr.root), episodeIndex: i, camera: 'observation.images.top', frames: lr.lengths[i], framesPerStep: 1,
+    }, name));
+  }
   for (const [name, e] of Object.entries(expected)) {
     const s = byName[name];
     assert.equal(s, { kind: e.kind, path: e.file, relative: path.relative(f.labels, e.file), frames: e.frames, framesPerStep: 1 }, name);
@@ -61,7 +68,7 @@ test('label records each episode\'s source: kind, absolute path, path relative t
 
 test('/api/index and /api/episodes list the summary\'s episodes with their numbers; the final value is values.npy\'s last', async () => {
   const ix = await json('/api/index');
-  assert.is(ix.episodes, hasFfmpeg ? 3 : 2);
+  assert.is(ix.episodes, (hasFfmpeg ? 3 : 2) + (f.lerobot ? 2 : 0));
   assert.is(ix.listing, 'summary.json');
   assert.is(ix.experiment, 'experiment');
   assert.is(ix.dir, fs.realpathSync(f.labels));
@@ -79,7 +86,8 @@ test('/api/index and /api/episodes list the summary\'s episodes with their numbe
     assert.is(e.hasFrames, true);
     assert.is(e.thumbFrame, s.source.frames - 1);
     assert.ok(e.spark.length > 1 && e.spark.length <= 48, `spark of ${e.spark.length}`);
-    assert.not.ok('success' in e || 'task' in e, 'no success or task recorded, none reported');
+    assert.not.ok('success' in e, 'no success recorded, none reported');
+    assert.is(e.task, s.task, 'the task when the labels record one (LeRobot episodes)');
   }
 });
 
@@ -312,7 +320,7 @@ test('outputs written before the source was recorded: frames found from `file`, 
   const v = await startViewServer(old, { port: 0 });
   try {
     const list = await (await fetch(`${v.url}api/episodes`)).json() as any[];
-    assert.equal(list.map((e) => e.kind), s.episodes.map((e: any) => ({ ep_images: 'images', ep_npy: 'npy', ep_video: 'video' } as Record<string, string>)[e.episode]));
+    assert.equal(list.map((e) => e.kind), s.episodes.map((e: any) => ({ ep_images: 'images', ep_npy: 'npy', ep_video: 'video' } as Record<string, string>)[e.episode] ?? (e.episode.startsWith('lerobot/') ? 'lerobot' : '?')));
     const r = await fetch(`${v.url}api/episodes/ep_npy/frames/9`);
     const { data, info } = await sharp(Buffer.from(await r.arrayBuffer())).raw().toBuffer({ resolveWithObject: true });
     assert.is(decodeIndex(data, info.channels as 3 | 4), 9);
@@ -423,7 +431,7 @@ test('a frame source registered for a new kind serves that kind\'s episodes (how
   }
 });
 
-test('LeRobot episodes (dataset, episodeIndex, camera in the summary) are of kind lerobot; without a reader for it, listed without frames', async () => {
+test('summary entries of LeRobot episodes without a source record (dataset, episodeIndex, camera) are of kind lerobot; a root that is no dataset is a frame error', async () => {
   const out = path.join(f.root, 'lerobot-like');
   fs.cpSync(path.join(f.labels, 'ep_npy'), path.join(out, 'episode_000003'), { recursive: true });
   const s = JSON.parse(fs.readFileSync(path.join(f.labels, 'summary.json'), 'utf8'));
@@ -436,12 +444,37 @@ test('LeRobot episodes (dataset, episodeIndex, camera in the summary) are of kin
   const v = await startViewServer(out, { port: 0 });
   try {
     const [row] = await (await fetch(`${v.url}api/episodes`)).json() as any[];
-    assert.equal([row.kind, row.hasFrames, row.task], ['lerobot', false, 'pick the cube']);
+    assert.equal([row.kind, row.task], ['lerobot', 'pick the cube']);
     const d = await (await fetch(`${v.url}api/episodes/episode_000003`)).json() as any;
-    assert.match(d.frameError, /no frame reader for source kind 'lerobot'/);
+    assert.is(d.frames, null);
+    assert.match(d.frameError, /info\.json/, d.frameError);
+    assert.is((await fetch(`${v.url}api/episodes/episode_000003/frames/0`)).status, 500);
   } finally {
     await v.close();
   }
+});
+
+withLeRobot('LeRobot episodes: frames read through the dataset, each the right (episode, frame); the video offered with its times in the shared file', async () => {
+  const lr = f.lerobot!;
+  for (const [i, name] of lr.episodes.entries()) {
+    const d = await json(`/api/episodes/${encodeURIComponent(name)}`);
+    assert.equal([d.frameCount, d.fps, d.frames.kind, d.frames.width, d.frames.height], [lr.lengths[i], 10, 'lerobot', 64, 64]);
+    assert.is(d.task, ['pick up the cube', 'put the cube in the bowl'][i]);
+    // v3.0: both episodes in one file; the second's frames start where the first's end (1.2 s at 10 fps).
+    const start = i === 0 ? 0 : lr.lengths[0] / 10;
+    d.frames.times.forEach((t: number, k: number) => assert.ok(Math.abs(t - (start + k / 10)) < 1e-4, `${name} time ${k}: ${t}`));
+    assert.is(d.frames.video, `/api/episodes/${encodeURIComponent(name)}/video`);
+    for (const k of [0, 5, lr.lengths[i] - 1]) {
+      const r = await get(`/api/episodes/${encodeURIComponent(name)}/frames/${k}`);
+      assert.is(r.status, 200);
+      const { data, info } = await sharp(Buffer.from(await r.arrayBuffer())).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      assert.equal(lr.decode(new Uint8Array(data), info.width, info.height), { episode: i, frame: k }, `${name} frame ${k}`);
+    }
+    assert.is((await get(`/api/episodes/${encodeURIComponent(name)}/frames/${lr.lengths[i]}`)).status, 404);
+  }
+  const video = await get(`/api/episodes/${encodeURIComponent(lr.episodes[1])}/video`, { headers: { Range: 'bytes=0-15' } });
+  assert.is(video.status, 206);
+  assert.ok(Buffer.from(await video.arrayBuffer()).equals(fs.readFileSync(path.join(lr.root, 'videos', 'observation.images.top', 'chunk-000', 'file-000.mp4')).subarray(0, 16)));
 });
 
 test('close() stops listening and ends open connections', async () => {

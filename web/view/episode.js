@@ -320,6 +320,8 @@ export function mountEpisode(main, state, name, startT) {
     };
     /** The playhead follows the video: the frame on screen from its media time. @param {number} mt */
     const followVideo = (mt) => {
+      // A video file shared by several episodes (LeRobot v3.0) plays on into the next: stop at this one's end.
+      if (times.length && mt > times[times.length - 1] + 0.75 / fps) { pause(); return; }
       let lo = 0;
       let hi = times.length - 1;
       while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (times[mid] <= mt + 1e-4) lo = mid; else hi = mid - 1; }
