@@ -5,7 +5,7 @@
 // with each frame's time in the (possibly shared, v3.0) video file, so the
 // <video> seeks straight to the episode's frames.
 import { openLeRobot, type LeRobotDataset } from '../io/lerobot.js';
-import { browserVideoType, checkFrame, encodeRaw, type ViewFrames } from './view-sources.js';
+import { browserVideoType, checkFrame, encodeRaw, withFfmpegSlot, type ViewFrames } from './view-sources.js';
 
 /** Datasets opened so far, by root: opening reads the metadata once, not per episode. */
 const datasets = new Map<string, Promise<LeRobotDataset>>();
@@ -50,7 +50,7 @@ export async function lerobotFrames(root: string, record: Readonly<Record<string
     ...(type ? { video: { file: src.path, type } } : {}),
     async image(k, opts) {
       checkFrame(k, src.length);
-      const c = await src.frame(k);
+      const c = src.kind === 'video' ? await withFfmpegSlot(() => src.frame(k)) : await src.frame(k);
       return encodeRaw(c.data, c.width, c.height, 3, opts);
     },
   };

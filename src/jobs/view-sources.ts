@@ -164,7 +164,8 @@ const FFMPEG_SLOTS = 2;
 let ffmpegBusy = 0;
 const ffmpegQueue: Array<() => void> = [];
 
-async function withFfmpegSlot<T>(fn: () => Promise<T>): Promise<T> {
+/** Runs `fn` (which starts a decoder process) when fewer than two others run: a table of thumbnails starts no flood of ffmpeg processes. */
+export async function withFfmpegSlot<T>(fn: () => Promise<T>): Promise<T> {
   if (ffmpegBusy >= FFMPEG_SLOTS) await new Promise<void>((resolve) => ffmpegQueue.push(resolve));
   ffmpegBusy++;
   try {

@@ -265,7 +265,7 @@ export function mountEpisode(main, state, name, startT) {
     };
     const updateReadout = () => {
       const f = frameOf(t);
-      put(R.t.dd, `${t} / ${T - 1}${fr && perStep > 1 ? ` (frame ${f})` : ''}${fr && d.fps ? ` · ${(times[f] ?? f / fps).toFixed(2)} s` : ''}`, t);
+      put(R.t.dd, `${t} / ${T - 1}${fr && perStep > 1 ? ` (frame ${f})` : ''}${fr && d.fps ? ` · ${(times.length ? times[f] - times[0] : f / fps).toFixed(2)} s` : ''}`, t);
       put(R.value.dd, fmt(d.values[t], 4), d.values[t]);
       put(R.similarity.dd, fmt(d.similarity[t], 4), d.similarity[t]);
       const k = stageOf(t);
