@@ -8,12 +8,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import { labelPaths, openLeRobot, patchStatsEncoder, type LabelFailure } from '../../src/index.js';
 import { inspectCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { captureIO } from '../helpers/cli.js';
-import { makeLeRobotDataset, type FixtureInfo } from '../fixtures/lerobot.js';
+import { testIf } from '../helpers/skip.js';
+import { makeLeRobotDataset, type FixtureInfo, videoFixturesUnavailable } from '../fixtures/lerobot.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-bad-'));
 const CAM = 'observation.images.top';
@@ -35,7 +36,11 @@ function replace(file: string, data: string | Uint8Array): void {
   fs.writeFileSync(file, data);
 }
 
-test.before(async () => {
+const unavailable = videoFixturesUnavailable();
+const test = testIf(unavailable === undefined, unavailable ?? '');
+
+uvuTest.before(async () => {
+  if (unavailable) return;
   broken = await makeLeRobotDataset(path.join(dir, 'broken'), {
     version: 'v2.1', lengths: [5, 4, 6, 5, 4, 4, 5, 4], cameras: [{ key: CAM, codec: 'h264', salt: 0 }],
     videoFrames: { 2: 3 }, videoFps: { 3: 25 },
@@ -140,5 +145,5 @@ test('a missing info.json, an unknown camera, several cameras without --camera, 
   assert.match(g.out.stderr, /--camera needs --encoder/);
 });
 
-test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-test.run();
+uvuTest.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+uvuTest.run();

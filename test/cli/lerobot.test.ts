@@ -9,14 +9,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as arrow from 'apache-arrow';
-import { test } from 'uvu';
+import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   labelPaths, openLeRobot, patchStatsEncoder, progressTargetsSync, readNpy, encodeFrames, type LeRobotDataset, type Tensor,
 } from '../../src/index.js';
 import { encodeCommand, inspectCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { captureIO } from '../helpers/cli.js';
-import { decodeFrameCode, duckdb, makeLeRobotDataset, readFrameCode, type FixtureInfo } from '../fixtures/lerobot.js';
+import { testIf } from '../helpers/skip.js';
+import { decodeFrameCode, duckdb, makeLeRobotDataset, readFrameCode, type FixtureInfo, videoFixturesUnavailable } from '../fixtures/lerobot.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-'));
 const TOP = 'observation.images.top';
@@ -28,7 +29,11 @@ let v3: FixtureInfo;
 let v2: FixtureInfo;
 let port: FixtureInfo;
 
-test.before(async () => {
+const unavailable = videoFixturesUnavailable();
+const test = testIf(unavailable === undefined, unavailable ?? '');
+
+uvuTest.before(async () => {
+  if (unavailable) return;
   // v3.0: 4 episodes over 2 data files; each camera's video files split at other episodes.
   v3 = await makeLeRobotDataset(path.join(dir, 'v3'), {
     version: 'v3.0', lengths: [5, 7, 4, 6],
@@ -121,6 +126,10 @@ test('v2.1 (a file per episode) with an image feature, and a v3.0 port with v2 t
   const img = await ds.frames(2, WRIST);
   assert.is(img.kind, 'images');
   assert.equal(codes(await img.frame(6), SALT.img), ['2:6']);
+  // --shard over episodes: shard 1 of 2 takes every second episode by name.
+  const sharded = await labelPaths([v2.root], { out: path.join(dir, 'labels-shard'), encoder: patchStatsEncoder({ grid: 4 }), camera: WRIST, shard: { index: 1, count: 2 }, window: 3, maxClusterFrames: 4 });
+  assert.equal(sharded.episodes.map((e) => e.episode), ['episode_000001']);
+  assert.ok(fs.existsSync(path.join(dir, 'labels-shard', 'shard-1-of-2.json')));
   const p = await openLeRobot(port.root);
   assert.is(p.layout, 'v3');
   assert.equal(p.episodes.map((e) => path.relative(port.root, e.dataFile)), ['data/chunk-000/episode_000000.parquet', 'data/chunk-000/episode_000001.parquet']);
@@ -281,5 +290,5 @@ test('encode: a LeRobot root → OUT/episode_NNNNNN.npy for the chosen episodes;
     ['v2.1', 'v2', 30, [`${TOP}:video`, `${WRIST}:image`], { listed: 3, infoTotal: 3, first: 0, last: 2 }, { listed: 17, infoTotal: 17 }, 2, []]);
 });
 
-test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-test.run();
+uvuTest.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+uvuTest.run();
