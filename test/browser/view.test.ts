@@ -18,7 +18,7 @@ import { packageRoot } from '../helpers/cli.js';
 const CHROMIUM = process.env.FEAT2GO_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = fs.existsSync(CHROMIUM);
 const browserTest = testIf(hasChromium, `no chromium at ${CHROMIUM} (apt-get install chromium, as scripts/setup-debian.sh does; or set FEAT2GO_CHROMIUM)`);
-const videoTest = testIf(hasChromium && hasFfmpeg, hasChromium ? 'ffmpeg is not installed: no video fixture' : `no chromium at ${CHROMIUM}`);
+const videoTest = testIf(hasChromium && hasFfmpeg, hasChromium ? 'ffmpeg (with libx264) is not installed: no video fixture' : `no chromium at ${CHROMIUM}`);
 const lerobotTest = testIf(hasChromium && lerobotFixture.ok, hasChromium ? lerobotFixture.reason : `no chromium at ${CHROMIUM}`);
 /** Flags without which chromium hangs on a closed network (component updates, background fetches). */
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',

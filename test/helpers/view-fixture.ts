@@ -18,10 +18,11 @@ const BITS = 8;
 const BLOCK_W = 8;
 const BLOCK_H = 20;
 
-/** Whether ffmpeg (and ffprobe) can be run. */
-export const hasFfmpeg = spawnSync('ffmpeg', ['-version']).status === 0 && spawnSync('ffprobe', ['-version']).status === 0;
+/** Whether ffmpeg (with its libx264 encoder, for the fixture videos) and ffprobe can be run. */
+export const hasFfmpeg = /\blibx264\b/.test(spawnSync('ffmpeg', ['-hide_banner', '-encoders'], { encoding: 'utf8' }).stdout ?? '')
+  && spawnSync('ffprobe', ['-version']).status === 0;
 /** Whether the fixture can hold a LeRobot dataset (ffmpeg for its video, DuckDB for its parquet files), and why not. */
-export const lerobotFixture: { ok: boolean; reason: string } = !hasFfmpeg ? { ok: false, reason: 'ffmpeg is not installed: no LeRobot fixture' }
+export const lerobotFixture: { ok: boolean; reason: string } = !hasFfmpeg ? { ok: false, reason: 'ffmpeg (with libx264) is not installed: no LeRobot fixture' }
   : await import('@duckdb/node-api').then(() => ({ ok: true, reason: '' }), (err: Error) => ({ ok: false, reason: `the LeRobot fixture writer needs @duckdb/node-api (${err.message.split('\n')[0]})` }));
 
 /**

@@ -28,7 +28,7 @@ const json = async (p: string) => {
   assert.is(r.status, 200, `${p}: ${r.status}`);
   return r.json() as Promise<any>;
 };
-const withVideo = testIf(hasFfmpeg, 'ffmpeg is not installed (apt-get install ffmpeg): no video fixture');
+const withVideo = testIf(hasFfmpeg, 'ffmpeg (with libx264) is not installed (apt-get install ffmpeg): no video fixture');
 const withLeRobot = testIf(lerobotFixture.ok, lerobotFixture.reason);
 
 test.before(async () => {
