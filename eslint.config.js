@@ -62,6 +62,17 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off', 'no-control-regex': 'off' },
   },
   {
+    // The viewer's page (plain browser modules, served by src/jobs/view.ts).
+    files: ['web/**/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', localStorage: 'readonly', fetch: 'readonly',
+        Image: 'readonly', ResizeObserver: 'readonly', requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly',
+        URLSearchParams: 'readonly', Intl: 'readonly', performance: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', console: 'readonly',
+      },
+    },
+  },
+  {
     files: ['bench/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {

@@ -31,9 +31,15 @@ export {
 // ---- labelling jobs and plots (jobs) ----
 export {
   labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
 } from './jobs/label.js';
 export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
+export {
+  startViewServer, loadViewIndex, type ViewServer, type ViewServerOptions, type ViewIndex, type ViewEpisodeEntry,
+} from './jobs/view.js';
+export {
+  registerViewSource, type ViewFrames, type ViewSourceOpener, type FrameImage, type FrameImageOptions,
+} from './jobs/view-sources.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {

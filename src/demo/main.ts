@@ -179,6 +179,13 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
       log(`Experiment time: ${((performance.now() - t3) / 1000).toFixed(1)} s. The full run: feat2go experiment --full`);
     }
   }
+  // The folder holding summary.json (and experiment/), as the user would type it.
+  const rel = path.relative(process.cwd(), out);
+  const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : out;
+  const arg = /^[\w./@:+-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, "'\\''")}'`;
+  log('');
+  log(`Look at the episodes${experimentFiles ? ' and the experiment' : ''} in your browser: feat2go view ${arg}`);
+  log(`(from a clone of the repository: node dist/cli/main.js view ${arg})`);
   return { report, episodesDir, ...(contactSheet ? { contactSheet } : {}), ...(experimentFiles ? { experimentFiles } : {}) };
 }
 

@@ -13,7 +13,7 @@ import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
-import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
+import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
@@ -91,11 +91,39 @@ export interface EpisodeSource {
   lerobot?: LeRobotEpisodeRef;
 }
 
+/**
+ * Where a labelled episode came from, as recorded in summary.json and result.json:
+ * what `feat2go view` reads to find the episode's frames.
+ */
+export interface EpisodeSourceRecord {
+  /**
+   * `'images'` (a folder of PNG/JPEG frames, or one image), `'npy'` (`[T,H,W,3]` uint8 frames),
+   * `'video'`, `'lerobot'` (an episode of a LeRobot dataset) or `'features'` (a feature tensor: no
+   * frames to show). Other readers add their own kinds.
+   */
+  kind: string;
+  /** Absolute path of the file or folder (for `'lerobot'`, the dataset's root). */
+  path: string;
+  /** The same path relative to the output folder (`/`-separated): found again when both are moved together. */
+  relative: string;
+  /** Safetensors: the tensor's name. */
+  tensor?: string;
+  /** LeRobot episodes: the episode_index and the camera read. */
+  episodeIndex?: number;
+  camera?: string;
+  /** Frame episodes: frames decoded. */
+  frames?: number;
+  /** Frame episodes: frames per labelled step (the encoder's tubelet; 1 for per-frame encoders). Step s shows frame s · framesPerStep. */
+  framesPerStep?: number;
+}
+
 /** A labelled episode, as listed in summary.json. */
 export interface LabelledEpisode {
   episode: string;
   file: string;
   tensor?: string;
+  /** Where the episode came from (kind, absolute and relative path): how a viewer finds its frames. */
+  source: EpisodeSourceRecord;
   /** `[T, N, D]` of the features. */
   shape: number[];
   frames: number;
@@ -392,6 +420,18 @@ function f32Json(a: Float32Array): number[] {
 /** How a frame episode was encoded (for outputs and plots). */
 interface EncodeInfo { encoder: string; framesIn: number; encodeMs: number }
 
+/** The source record of an episode (paths absolute and relative to the output folder). */
+function sourceRecord(src: EpisodeSource, out: string, kind: string, frames?: { frames: number; framesPerStep: number }): EpisodeSourceRecord {
+  // A LeRobot episode is found again through its dataset: the root, the episode_index and the camera.
+  const l = src.lerobot;
+  const abs = path.resolve(l ? l.dataset.root : src.file);
+  const relative = path.relative(path.resolve(out), abs).split(path.sep).join('/');
+  return {
+    kind: l ? 'lerobot' : kind, path: abs, relative, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    ...(l ? { episodeIndex: l.episode, camera: l.camera } : {}), ...frames,
+  };
+}
+
 /**
  * Writes an episode's folder whole: its files go into a hidden temporary folder next to
  * `dir`, which then replaces `dir` by rename, so a kill leaves the old folder, the new
@@ -431,9 +471,9 @@ function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
   if (old) fs.rmSync(old, { recursive: true, force: true });
 }
 
-function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
-  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, shape, r, ms, options, enc, warnings));
-  return episodeEntry(dir, src, shape, r, ms, enc, warnings);
+function writeEpisode(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
+  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, source, shape, r, ms, options, enc, warnings));
+  return episodeEntry(dir, src, source, shape, r, ms, enc, warnings);
 }
 
 /** The LeRobot facts of an episode for its outputs. */
@@ -442,18 +482,18 @@ function lerobotFields(src: EpisodeSource): Pick<LabelledEpisode, 'dataset' | 'e
   return l ? { dataset: l.dataset.root, episodeIndex: l.episode, camera: l.camera, task: l.task, tasks: l.tasks } : {};
 }
 
-function episodeEntry(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
+function episodeEntry(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
   const T = r.values.length;
   let sum = 0;
   for (let i = 0; i < T; i++) sum += r.values[i];
   const meanValue = T ? sum / T : 0;
   return {
-    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: r.segments.length,
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source, shape, frames: T, stages: r.segments.length,
     meanValue, ms, ...enc, dir, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
   };
 }
 
-function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): void {
+function writeEpisodeFiles(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): void {
   const T = r.values.length;
   const K = r.segments.length;
   const seg = new Int32Array(2 * K);
@@ -466,7 +506,7 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: 
   writeNpy(path.join(dir, 'segments.npy'), { data: seg, shape: [K, 2] });
   writeFileAtomic(path.join(dir, 'segments.json'), `${JSON.stringify(r.segments)}\n`);
   const result = {
-    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source,
     shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
     segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
@@ -559,21 +599,24 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     try {
       let features: Tensor;
       let enc: EncodeInfo | undefined;
+      let source: EpisodeSourceRecord;
       const warnings: string[] = [];
       if (src.kind === 'frames') {
         if (!encoder) throw new Error('a frame episode needs opts.encoder');
         const index = done;
         let framesIn = 0;
         const t = performance.now();
-        const frames = src.lerobot ? await src.lerobot.dataset.frames(src.lerobot.episode, src.lerobot.camera) : src.file;
+        const frames = src.lerobot ? await src.lerobot.dataset.frames(src.lerobot.episode, src.lerobot.camera) : await openEpisode(src.file);
         features = await encodeFrames(frames, encoder, {
           onProgress: (d, total) => { framesIn = d; onFrames?.(d, total, src.name, index, sources.length); },
           allowPartial: allowPartial ?? false,
           onWarning: (m) => { warnings.push(m); onWarning?.(m, src.name); },
         });
         enc = { encoder: encoder.name, framesIn, encodeMs: performance.now() - t };
+        source = sourceRecord(src, out, frames.kind, { frames: framesIn, framesPerStep: encoder.tubelet ?? 1 });
       } else {
         features = loadEpisode(src);
+        source = sourceRecord(src, out, 'features');
       }
       const t0 = performance.now();
       const r = await progressTargets(features, options);
@@ -581,7 +624,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       if (src.lerobot && writeLeRobot !== undefined) {
         lerobotLabels.set(src.lerobot.episode, perFrameLabels(r, enc!.framesIn, (encoder as { tubelet?: number } | undefined)?.tubelet ?? 1));
       }
-      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
+      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, source, features.shape, r, ms, options, enc, warnings));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
       const lr = err instanceof LeRobotError ? err : undefined;

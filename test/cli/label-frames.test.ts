@@ -184,6 +184,9 @@ test('npm start main job: renders, encodes and labels the scene; writes plots, s
   assert.match(text, `Plots:                 ${path.join(out, 'scene_000', 'plot.svg')}`);
   assert.match(text, `Frames of one episode: ${contactSheet}`);
   assert.match(text, /scene_000: \d+ stages found, starting at 0, .*; true stage starts 0, /);
+  // It ends with the command that shows the outputs (the folder as given: outside the working folder, absolute).
+  assert.equal(lines.slice(-2), [`Look at the episodes in your browser: feat2go view ${out}`, `(from a clone of the repository: node dist/cli/main.js view ${out})`]);
+  for (const e of report.episodes) assert.equal(e.source.kind, 'npy', 'the frames recorded for the viewer');
 });
 
 test.run();
