@@ -52,6 +52,9 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
+export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
+export { onnxExternalDataFiles } from './io/onnx-external.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
