@@ -52,6 +52,8 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
+export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
 export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
 export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
 export { onnxExternalDataFiles } from './io/onnx-external.js';

@@ -1,5 +1,6 @@
-// N-API bindings for the built-in patch-statistics encoder (kernels/patchstats.h)
-// and the frame normaliser of the ONNX encoders (kernels/frames.h). The async
+// N-API bindings for the built-in patch-statistics encoder (kernels/patchstats.h),
+// the frame normaliser of the ONNX encoders (kernels/frames.h) and the model
+// hub's image preprocessing (kernels/resample.h). The async
 // calls read an owned copy of the frames (a caller may detach its buffer while
 // the call runs) and write into a buffer the call owns, copied into `out` on
 // the JS thread once the work is done.
@@ -11,6 +12,7 @@
 #include "bindings/napi_util.h"
 #include "kernels/frames.h"
 #include "kernels/patchstats.h"
+#include "kernels/resample.h"
 
 namespace f2g {
 namespace {
@@ -122,8 +124,65 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
+// imagePrep(frames: Uint8Array [n,H,W,3], n, H, W, { resize, resizeH, resizeW, filter, crop, outH, outW,
+//           rescaleOn, rescale, normalize, mean: Float32Array(3), std: Float32Array(3), threads },
+//           out: Float32Array [n,3,h,w]) → Promise<void>; h×w is outH×outW with a crop, else the resized size.
+Napi::Value ImagePrepAsync(const Napi::CallbackInfo& info) {
+  auto frames = Uint8Arg(info[0], "frames");
+  const std::size_t n = SizeArg(info[1], "frames.shape[0]", 1);
+  const std::size_t H = SizeArg(info[2], "frames.shape[1]", 1);
+  const std::size_t W = SizeArg(info[3], "frames.shape[2]", 1);
+  Fields o(info[4], "opts");
+  ImagePrep p;
+  constexpr std::size_t kMaxSide = 1 << 15;
+  p.resize = o.Bool("resize");
+  p.resize_h = p.resize ? o.Size("resizeH", 1) : H;
+  p.resize_w = p.resize ? o.Size("resizeW", 1) : W;
+  p.filter = static_cast<int>(o.Number("filter"));
+  if (!resample_filter_known(p.filter) || o.Number("filter") != p.filter)
+    ThrowRange("Expected opts.filter to be a Pillow filter number 0…5 but received " +
+               Describe(o.Need("filter")));
+  p.crop = o.Bool("crop");
+  p.out_h = p.crop ? o.Size("outH", 1) : p.resize_h;
+  p.out_w = p.crop ? o.Size("outW", 1) : p.resize_w;
+  for (std::size_t side : {p.resize_h, p.resize_w, p.out_h, p.out_w})
+    if (side > kMaxSide)
+      ThrowRange("Expected image sides ≤ " + std::to_string(kMaxSide) + " but received " +
+                 std::to_string(side));
+  p.rescale_on = o.Bool("rescaleOn");
+  p.rescale = o.Number("rescale");
+  p.normalize = o.Bool("normalize");
+  auto mean = Float32Arg(o.Need("mean"), "opts.mean");
+  auto sd = Float32Arg(o.Need("std"), "opts.std");
+  RequireLength(mean.length, 3, "opts.mean", "[3]");
+  RequireLength(sd.length, 3, "opts.std", "[3]");
+  for (int c = 0; c < 3; ++c) {
+    p.mean[c] = mean.data[c];
+    p.std[c] = sd.data[c];
+    if (p.normalize && !(sd.data[c] > 0))
+      ThrowRange("Expected opts.std[" + std::to_string(c) + "] > 0 but received " +
+                 std::to_string(sd.data[c]));
+  }
+  const std::size_t threads = o.Size("threads");
+  auto out = Float32Arg(info[5], "out");
+  const std::size_t in_need = CheckedProduct({n, H, W, 3}, "frames");
+  const std::size_t need = CheckedProduct({n, 3, p.out_h, p.out_w}, "out");
+  RequireLength(frames.length, in_need, "frames", "[n,H,W,3]");
+  RequireLength(out.length, need, "out", "[n,3,h,w]");
+  std::vector<Napi::Value> keep;
+  auto copy = OwnedOrShared(frames, in_need, "frames", keep);
+  auto result = OwnedResult(need, "imagePrep");
+  auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[5]));
+  auto* w = new PromiseWorker(
+      info.Env(), "imagePrep",
+      [copy, n, H, W, p, threads, result] { image_prep(copy->data(), n, H, W, p, result->data(), threads); },
+      [out_ref, result](Napi::Env env) { return CopyBack(env, *out_ref, *result); }, keep);
+  return w->Queue();
+}
+
 void Init(Napi::Env env, Napi::Object exports) {
   Export<FramesToChw>(env, exports, "framesToChw");
+  Export<ImagePrepAsync>(env, exports, "imagePrep");
   Export<PatchStatsSync>(env, exports, "patchStatsSync");
   Export<PatchStatsAsync>(env, exports, "patchStats");
 }

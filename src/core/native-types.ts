@@ -47,6 +47,13 @@ export interface NativePatchStatsOptions {
   gridH: number; gridW: number; bins: number; threads: number;
 }
 
+/** The image preprocessing plan as the addon takes it (every key resolved by src/encoders/hf-preprocess.ts). */
+export interface NativeImagePrep {
+  resize: boolean; resizeH: number; resizeW: number; filter: number;
+  crop: boolean; outH: number; outW: number;
+  rescaleOn: boolean; rescale: number; normalize: boolean; mean: Float32Array; std: Float32Array; threads: number;
+}
+
 export interface NativePolicy {
   linearModules(): Array<[string, number, number, boolean]>;
   stateDict(): NativeNamedTensor[];
@@ -147,6 +154,8 @@ export interface NativeAddon {
     out: Float32Array): Promise<void>;
   framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
     threads: number, out: Float32Array): Promise<void>;
+  /** The model hub's image preprocessing: Pillow resize, centre crop, rescale, normalise → [n, 3, h, w]. */
+  imagePrep(frames: Uint8Array, n: number, H: number, W: number, opts: NativeImagePrep, out: Float32Array): Promise<void>;
   // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
