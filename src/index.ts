@@ -52,6 +52,8 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
+export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
 export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
 export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
 export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
