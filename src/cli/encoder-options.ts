@@ -2,7 +2,7 @@
 // their table rows, how their values become encoder settings, and how
 // --encoder becomes an encoder.
 import { createEncoder, type EncoderSpecOptions } from '../encoders/create.js';
-import { HUB_DTYPES, type HubDtype } from '../encoders/onnx-image.js';
+import { HUB_DTYPES, HUB_DTYPE_SUFFIX, type HubDtype } from '../encoders/onnx-image.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { UsageError, intOption, type OptionSpec, type OptionValues } from './command.js';
 
@@ -24,7 +24,7 @@ export function encoderOptionSpecs(labelling: boolean): OptionSpec[] {
     { name: 'grid', type: 'string', value: 'G', description: 'Builtin encoder: G×G patches per frame.', implicitDefault: '16' },
     { name: 'frames-per-clip', type: 'string', value: 'F', description: 'ONNX encoder: frames per clip (default: the model\'s).' },
     { name: 'tubelet', type: 'string', value: 'N', description: 'ONNX encoder: frames per feature step τ (default 2, V-JEPA 2\'s tubelet).' },
-    { name: 'dtype', type: 'string', value: HUB_DTYPES.join('|'), description: 'hf: encoders and model folders: which model file to use (onnx/model.onnx, model_fp16, model_quantized, model_q4, …); the repository must have it.', implicitDefault: 'fp32' },
+    { name: 'dtype', type: 'string', value: 'fp32|fp16|q8|q4', description: `hf: encoders and model folders: which model file to use: ${HUB_DTYPES.map((d) => `${d} (model${HUB_DTYPE_SUFFIX[d]}.onnx)`).join(', ')}; the repository must have it.`, implicitDefault: 'fp32' },
     { name: 'batch-size', type: 'string', value: 'N', description: 'hf: encoders and model folders: frames per model call.', implicitDefault: '8' },
   ];
 }
