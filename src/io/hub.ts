@@ -344,7 +344,7 @@ export class HubRepo {
       if (e.code === 'ENTRY_NOT_FOUND' || e.code === 'REVISION_NOT_FOUND') throw e;
       const commit = this.commit ?? this.cachedCommit();
       if (commit !== undefined && exists(this.pointer(commit, file))) {
-        this.warn(`${e.message.split(':')[0]} (${e.code}); using the cached ${this.repo} ${file} of commit ${commit}`);
+        this.warn(`${this.label}: using the cached ${file} of commit ${commit.slice(0, 12)} because the hub could not be asked (${e.code}${e.status ? `, HTTP ${e.status}` : ''}): ${e.message}`);
         this.commit = commit;
         return this.pointer(commit, file);
       }
