@@ -6,6 +6,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
   ['io', () => import('./io.js')],
   ['encoders', () => import('./encoders.js')],
+  ['hub', () => import('./hub.js')],
   ['torch', () => import('./torch.js')],
   ['rl', () => import('./rl.js')],
   ['sim', () => import('./sim.js')],

@@ -67,6 +67,8 @@ withPython('preprocessing: transformers\' processors (PIL and torchvision backen
   const info = JSON.parse(r.stdout.trim().split('\n').pop()!) as { backends: string[]; transformers: string; pillow: string };
   console.log(`  transformers ${info.transformers}, Pillow ${info.pillow}, backends ${info.backends.join(', ')}`);
   const worstBy: Record<string, number> = {};
+  let values = 0;
+  let unequal = 0;
   for (const c of cases) {
     const cfg = imageProcessorConfig(c.cfg, c.name);
     const ours = await preprocessImages({ data: c.frames, shape: [2, c.H, c.W, 3] }, cfg);
@@ -83,6 +85,8 @@ withPython('preprocessing: transformers\' processors (PIL and torchvision backen
         const a = (ours.data[i] * std[ch] + mean[ch]) * 255;
         const b = ((theirs.data as Float32Array)[i] * std[ch] + mean[ch]) * 255;
         worst = Math.max(worst, Math.abs(a - b));
+        values++;
+        if (ours.data[i] !== (theirs.data as Float32Array)[i]) unequal++;
       }
       const key = `${backend}: ${c.name}`;
       worstBy[key] = Math.max(worstBy[key] ?? 0, worst);
@@ -90,6 +94,7 @@ withPython('preprocessing: transformers\' processors (PIL and torchvision backen
     }
   }
   for (const [key, w] of Object.entries(worstBy)) console.log(`  ${key}: largest difference ${w.toFixed(4)} / 255`);
+  console.log(`  ${unequal} of ${values} pixel_values differ at all (float32 compared bit for bit)`);
 });
 
 withPython('cache: one cache serves huggingface_hub and feat2go, both ways, offline', async () => {
