@@ -68,6 +68,13 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
+export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
+export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
+export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
+export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
+export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
+export { onnxExternalDataFiles } from './io/onnx-external.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';

@@ -113,7 +113,7 @@ test('encode and label --encoder: help documents every option; bad encoder or op
   assert.match(h.stdout, 'Usage: feat2go encode <episode|folder>... --out DIR [options]');
   const lh = commandHelp(labelCommand);
   for (const o of labelCommand.options) assert.match(lh, `--${o.name}`, o.name);
-  assert.match(lh, /--encoder builtin\|MODEL +Treat the inputs as frame episodes/);
+  assert.match(lh, /--encoder builtin\|MODEL\|hf:ORG\/NAME\s+Treat the inputs as frame\s+episodes/);
   const missing = path.join(dir, 'missing.onnx');
   const r = cli(['label', '--encoder', missing, frames, '--out', path.join(dir, 'never')]);
   assert.is(r.code, 2);
@@ -127,7 +127,7 @@ test('encode and label --encoder: help documents every option; bad encoder or op
 test('encode/label in-process: usage errors exit 2', async () => {
   const cases: Array<[typeof labelCommand, string[], RegExp]> = [
     [labelCommand, [frames, '--grid', '4', '--out', path.join(dir, 'x')], /--grid needs --encoder/],
-    [labelCommand, ['--encoder', 'resnet', frames], /--encoder resnet: Expected 'builtin' or the path of an \.onnx model/],
+    [labelCommand, ['--encoder', 'resnet', frames], /--encoder resnet: Expected 'builtin', the path of an \.onnx model, .* or a model name 'hf:ORG\/NAME/],
     [labelCommand, ['--encoder', 'builtin'], /missing <episode>/],
     [labelCommand, ['--encoder', 'builtin', frames, '--image-size', '0'], /--image-size expects an integer in \[1, 8192\] but received '0'/],
     [encodeCommand, [frames, '--out', path.join(dir, 'x'), '--encoder', path.join(dir, 'nope.onnx')], /nope\.onnx does not exist/],
