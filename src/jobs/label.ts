@@ -8,7 +8,7 @@ import path from 'node:path';
 import { progressTargets, resolveProgressOptions } from '../core/progress.js';
 import { randomBytes } from 'node:crypto';
 import { ensureDir, writeFileAtomic } from '../io/atomic.js';
-import { FileFormatError, fileKind } from '../io/common.js';
+import { FileFormatError, fileKind, openRegularFile, readAt } from '../io/common.js';
 import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
@@ -569,24 +569,135 @@ export interface MergeReport {
   manifests: string[];
 }
 
+/** Largest manifest read: V8's longest string (a bigger file cannot be one JSON text). */
+const MAX_MANIFEST_BYTES = 0x1fffffe8;
+/** Missing shards named in the error (the rest are counted). */
+const MISSING_SHOWN = 5;
+const MANIFEST_NAME = /^shard-(\d+)-of-(\d+)\.json$/;
+
+/**
+ * Reads and checks one shard manifest: a regular file (a named pipe is refused, never
+ * opened for a blocking read) holding the JSON object {@link labelPaths} writes, whose
+ * shard matches the file's name. Everything merge relies on is checked here, so a
+ * truncated, empty, `null` or hand-edited manifest is an error naming the file and the
+ * field, never a TypeError from deep inside the merge.
+ * @throws {FileFormatError} naming the file and what is wrong
+ */
+export function readShardManifest(file: string): ShardManifest {
+  const bad = (why: string): never => { throw new FileFormatError(file, 'shard manifest', why); };
+  const fd = openRegularFile(file, 'shard manifest');
+  let bytes: Uint8Array;
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > MAX_MANIFEST_BYTES) bad(`${size} bytes, more than a manifest can be (${MAX_MANIFEST_BYTES})`);
+    bytes = readAt(fd, size, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (bytes.length === 0) bad('the file is empty (an interrupted write or copy? label the shard again)');
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    bad(`not valid JSON (${oneLine((err as Error).message)}); truncated? label the shard again`);
+  }
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
+  if (!isObj(m)) return bad(`expected a JSON object but the file holds ${kind(m)}`);
+  if (m.format !== 'feat2go-label-shard') bad(`expected "format": "feat2go-label-shard" but received ${JSON.stringify(m.format) ?? 'no format'}`);
+  const int = (v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      bad(`expected ${field} to be an integer in [${min}, ${max}] but received ${JSON.stringify(v) ?? 'nothing'}`);
+    }
+    return v as number;
+  };
+  const str = (v: unknown, field: string): string => (typeof v === 'string' ? v : bad(`expected ${field} to be a string but received ${kind(v)}`));
+  const arr = (v: unknown, field: string): unknown[] => (Array.isArray(v) ? v : bad(`expected ${field} to be an array but received ${kind(v)}`));
+  const obj = (v: unknown, field: string): Record<string, unknown> => (isObj(v) ? v : bad(`expected ${field} to be an object but received ${kind(v)}`));
+  const shard = obj(m.shard, 'shard');
+  const count = int(shard.count, 'shard.count', 1);
+  const index = int(shard.index, 'shard.index', 0, count - 1);
+  const named = MANIFEST_NAME.exec(path.basename(file));
+  if (named && (Number(named[1]) !== index || Number(named[2]) !== count)) {
+    bad(`its name says shard ${named[1]}/${named[2]} but it holds shard ${index}/${count} (renamed?)`);
+  }
+  const total = obj(m.total, 'total');
+  const totalEpisodes = int(total.episodes, 'total.episodes', 0);
+  const totalFind = int(total.findFailures, 'total.findFailures', 0);
+  obj(m.options, 'options');
+  if (m.encoder !== undefined) str(m.encoder, 'encoder');
+  const assigned = arr(m.assigned, 'assigned').map((v, i) => str(v, `assigned[${i}]`));
+  if (assigned.length > totalEpisodes) bad(`assigned lists ${assigned.length} episodes but total.episodes is ${totalEpisodes}`);
+  const assignedSet = new Set(assigned);
+  if (assignedSet.size !== assigned.length) bad(`assigned lists episode '${assigned.find((a, i) => assigned.indexOf(a) !== i)}' twice`);
+  const seen = new Set<string>();
+  arr(m.episodes, 'episodes').forEach((v, i) => {
+    const e = obj(v, `episodes[${i}]`);
+    const name = str(e.episode, `episodes[${i}].episode`);
+    if (!assignedSet.has(name)) bad(`episodes[${i}] is '${name}', which is not among this shard's assigned episodes`);
+    if (seen.has(name)) bad(`episodes lists '${name}' twice`);
+    seen.add(name);
+    int(e.order, `episodes[${i}].order`, 0, totalEpisodes - 1);
+    str(e.file, `episodes[${i}].file`);
+    str(e.dir, `episodes[${i}].dir`);
+    arr(e.shape, `episodes[${i}].shape`).forEach((d, k) => int(d, `episodes[${i}].shape[${k}]`, 0));
+    int(e.frames, `episodes[${i}].frames`, 0);
+    int(e.stages, `episodes[${i}].stages`, 0);
+    for (const k of ['meanValue', 'ms'] as const) if (typeof e[k] !== 'number') bad(`expected episodes[${i}].${k} to be a number but received ${kind(e[k])}`);
+    if (e.tensor !== undefined) str(e.tensor, `episodes[${i}].tensor`);
+  });
+  let labelFailures = 0;
+  arr(m.failures, 'failures').forEach((v, i) => {
+    const f = obj(v, `failures[${i}]`);
+    str(f.file, `failures[${i}].file`);
+    str(f.reason, `failures[${i}].reason`);
+    if (f.tensor !== undefined) str(f.tensor, `failures[${i}].tensor`);
+    if (f.stage === 'label') { labelFailures++; int(f.order, `failures[${i}].order`, 0, totalEpisodes - 1); }
+    else if (f.stage === 'find') int(f.order, `failures[${i}].order`, 0, totalFind - 1);
+    else bad(`expected failures[${i}].stage to be "find" or "label" but received ${JSON.stringify(f.stage) ?? 'nothing'}`);
+  });
+  if (seen.size + labelFailures !== assigned.length) {
+    bad(`${assigned.length} episodes assigned but ${seen.size} labelled and ${labelFailures} failed (an interrupted or edited shard? label it again)`);
+  }
+  return m as unknown as ShardManifest;
+}
+
+/** The shard manifests (shard-I-of-N.json) in `dir`, sorted by name. */
+function manifestsIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${dir}: no such folder` : code === 'ENOTDIR' ? `${dir}: not a folder (give the folders holding shard-I-of-N.json manifests)` : `${dir}: cannot list the folder (${code ?? (err as Error).message})`);
+  }
+  return names.filter((n) => MANIFEST_NAME.test(n)).sort().map((n) => path.join(dir, n));
+}
+
 /**
  * Combines the shard manifests found in `dirs` into one summary.json /
  * summary.md in `out` (default: the first dir), listing episodes as one
  * unsharded run would. Refuses, with a message naming the shards, manifests
  * of different shard counts, inputs or options, a shard present twice or
- * missing, and episodes claimed by two shards.
+ * missing, and an episode claimed (assigned, labelled or failed) by two
+ * shards; a manifest that is not one (empty, truncated, edited, a named pipe)
+ * is refused naming the file (see {@link readShardManifest}). Work and messages
+ * stay small whatever the shard count says. `out` is created as {@link ensureDir} does.
  * @throws {Error} on any of the above
  */
 export function mergeSummaries(dirs: readonly string[], out?: string): MergeReport {
   if (!Array.isArray(dirs) || dirs.length === 0 || dirs.some((d) => typeof d !== 'string')) throw new TypeError('Expected a non-empty array of folder paths for dirs');
+  if (out !== undefined && (typeof out !== 'string' || out === '')) throw new TypeError(`Expected a folder path string for out but received ${JSON.stringify(out)}`);
   const found: Array<{ file: string; m: ShardManifest }> = [];
+  const seenFiles = new Set<string>();
   for (const dir of dirs) {
-    const names = fs.readdirSync(dir).filter((n) => /^shard-\d+-of-\d+\.json$/.test(n)).sort();
-    for (const n of names) {
-      const file = path.join(dir, n);
-      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as ShardManifest;
-      if (m.format !== 'feat2go-label-shard') throw new Error(`${file} is not a feat2go label shard manifest`);
-      found.push({ file, m });
+    for (const file of manifestsIn(dir)) {
+      let real: string;
+      try { real = fs.realpathSync(file); } catch { real = path.resolve(file); }
+      if (seenFiles.has(real)) continue; // the same folder given twice
+      seenFiles.add(real);
+      found.push({ file, m: readShardManifest(file) });
     }
   }
   if (found.length === 0) throw new Error(`no shard manifests (shard-I-of-N.json) in ${dirs.join(', ')}: label with --shard I/N first`);
@@ -605,10 +716,14 @@ export function mergeSummaries(dirs: readonly string[], out?: string): MergeRepo
     if (prev) throw new Error(`overlapping shards: shard ${f.m.shard.index}/${count} appears twice (${prev} and ${f.file})`);
     byIndex.set(f.m.shard.index, f.file);
   }
-  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
-  if (missing.length) {
-    throw new Error(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}: ` +
-      `label ${missing.length > 1 ? 'them' : 'it'} with \`feat2go label --shard ${missing[0]}/${count} …\` (found ${found.map((f) => f.file).join(', ')})`);
+  if (byIndex.size < count) {
+    // count can be anything a manifest says: name a few missing shards, count the rest
+    const missing: number[] = [];
+    for (let i = 0; missing.length < MISSING_SHOWN && i < count; i++) if (!byIndex.has(i)) missing.push(i);
+    const n = count - byIndex.size;
+    const files = found.slice(0, MISSING_SHOWN).map((f) => f.file).join(', ') + (found.length > MISSING_SHOWN ? `, … (${found.length} in all)` : '');
+    throw new Error(`missing shard${n > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}${n > missing.length ? `, … (${n} of ${count} missing)` : ''}: ` +
+      `label ${n > 1 ? 'them' : 'it'} with \`feat2go label --shard ${missing[0]}/${count} …\` (found ${files})`);
   }
   const owner = new Map<string, number>();
   for (const f of found) {
@@ -621,13 +736,28 @@ export function mergeSummaries(dirs: readonly string[], out?: string): MergeRepo
   if (owner.size !== found[0].m.total.episodes) {
     throw new Error(`the shards hold ${owner.size} episodes but the inputs have ${found[0].m.total.episodes}: were they labelled from the same inputs?`);
   }
+  // every position of the whole run is taken once: an episode listed by two shards (or twice) is refused
+  const orders = new Map<string, number>();
+  for (const f of found) {
+    const claim = (key: string, what: string) => {
+      const o = orders.get(key);
+      if (o !== undefined) throw new Error(`overlapping shards: ${what} is claimed by shard ${o}/${count} and shard ${f.m.shard.index}/${count} (${f.file})`);
+      orders.set(key, f.m.shard.index);
+    };
+    for (const e of f.m.episodes) claim(`e${e.order}`, `episode #${e.order} ('${e.episode}')`);
+    for (const x of f.m.failures) claim(`${x.stage === 'find' ? 'f' : 'e'}${x.order}`, x.stage === 'find' ? `input failure #${x.order} (${x.file})` : `episode #${x.order} (${x.file}${x.tensor !== undefined ? ` [${x.tensor}]` : ''})`);
+  }
+  const findFailures = found.reduce((n, f) => n + f.m.failures.filter((x) => x.stage === 'find').length, 0);
+  if (findFailures !== found[0].m.total.findFailures) {
+    throw new Error(`the shards list ${findFailures} unreadable inputs but the inputs have ${found[0].m.total.findFailures}: were they labelled from the same inputs?`);
+  }
   found.sort((a, b) => a.m.shard.index - b.m.shard.index);
   const episodes = found.flatMap((f) => f.m.episodes).sort((a, b) => a.order - b.order).map(({ order: _o, ...e }) => e);
   const all = found.flatMap((f) => f.m.failures);
   const failures = [...all.filter((f) => f.stage === 'find').sort((a, b) => a.order - b.order),
     ...all.filter((f) => f.stage === 'label').sort((a, b) => a.order - b.order)].map(({ stage: _s, order: _o, ...f }) => f);
   const dest = out ?? dirs[0];
-  fs.mkdirSync(dest, { recursive: true });
+  ensureDir(dest);
   const { options } = found[0].m;
   const enc = found[0].m.encoder !== undefined ? { encoder: found[0].m.encoder } : {};
   const summary = { json: path.join(dest, 'summary.json'), md: path.join(dest, 'summary.md') };
