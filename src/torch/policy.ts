@@ -1,11 +1,11 @@
 // Policies on libtorch (SPEC §9): an MLP trunk with a Gaussian or categorical
 // head and an optional critic, built from a JSON spec; LoRA adapters with
 // PEFT-compatible files.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, torchAddon, training } from './common.js';
-import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
+import { checkFileTarget, ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { resolveDistributedFlag } from './distributed.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
@@ -331,7 +331,7 @@ export class Policy {
     if (!targets.length) {
       throw new Error(`PEFT cannot hold these adapters: every adapted layer (${c.targets.join(', ')}) lies in module 'head', which PEFT must save whole for its state-independent head.log_std, and PEFT needs a LoRA target outside it. Adapt a layer outside 'head' too, use logStd 'state-dependent', or mergeAdapters() and saveWeights()`);
     }
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors.map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]), { format: 'pt' });
     const cfg = {
       peft_type: 'LORA', task_type: null, base_model_name_or_path: null, revision: null, inference_mode: true,

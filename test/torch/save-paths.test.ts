@@ -44,6 +44,11 @@ if (!capabilities().torch) {
     assert.equal(readdirSync(parent), ['a-file']);
     p.saveAdapters(path.join(parent, 'adapter'));
     assert.equal(readdirSync(path.join(parent, 'adapter')).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+    // missing parents are made one level at a time; a level that cannot be made (under /proc,
+    // where a recursive mkdir spins forever) fails at once, naming it
+    p.saveAdapters(path.join(parent, 'deep', 'er', 'adapter'));
+    assert.ok(readdirSync(path.join(parent, 'deep', 'er', 'adapter')).includes('adapter_config.json'));
+    assert.throws(() => p.saveAdapters('/proc/f2g-nope/adapter'), /cannot create folder \/proc\/f2g-nope/);
   });
 }
 
