@@ -7,8 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { progressTargets, resolveProgressOptions } from '../core/progress.js';
 import { randomBytes } from 'node:crypto';
-import { ensureDir, writeFileAtomic } from '../io/atomic.js';
-import { FileFormatError, fileKind, openRegularFile, readAt } from '../io/common.js';
+import { ensureDir, removeStaleTemps, tempSibling, writeFileAtomic } from '../io/atomic.js';
+import { FileFormatError, fileKind, jsonKind, readJsonObject, unreadableReason } from '../io/common.js';
 import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
@@ -143,8 +143,10 @@ const hasExt = (name: string, exts: readonly string[]) => exts.includes(path.ext
 /**
  * Collects episode paths under `dir` in name order: files with one of `exts`, and — when
  * `imageFolders` — folders holding PNG/JPEG frames (taken whole, not searched further).
+ * A symbolic link named like an episode (or a frame) whose target cannot be read goes to
+ * `broken` with the reason, instead of being passed over in silence.
  */
-function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false): void {
+function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false, broken: LabelFailure[] = []): void {
   const entries = fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   // A folder of feat2go outputs (an earlier run's `<name>/`): its values.npy etc. are not episodes.
   const names = new Set(entries.map((e) => e.name));
@@ -158,9 +160,15 @@ function walk(dir: string, skip: string, found: string[], exts: readonly string[
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
-      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders);
+      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders, broken);
     } else if (isFile(e, p) && hasExt(e.name, exts)) {
       found.push(p);
+    } else if (e.isSymbolicLink() && (hasExt(e.name, exts) || (imageFolders && hasExt(e.name, IMAGE_EXTENSIONS)))) {
+      try {
+        fs.statSync(p); // a link to a folder is not followed (no cycles); only an unreadable target is reported
+      } catch (err) {
+        broken.push({ file: p, reason: unreadableReason(p, err) });
+      }
     }
   }
 }
@@ -200,7 +208,7 @@ function discover(inputs: readonly string[], skipDir: string | undefined, visit:
     try {
       stat = fs.statSync(input);
     } catch (err) {
-      d.failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
+      d.failures.push({ file: input, reason: unreadableReason(input, err) });
       continue;
     }
     // A named pipe, socket or device is refused here: reading one would block or never end.
@@ -230,13 +238,15 @@ export function findEpisodes(inputs: readonly string[], skipDir?: string): { epi
     let files: Array<{ file: string; rel: string }>;
     if (stat.isDirectory()) {
       const found: string[] = [];
+      const broken: LabelFailure[] = [];
       try {
-        walk(input, skip, found, EXTENSIONS);
+        walk(input, skip, found, EXTENSIONS, false, broken);
       } catch (err) {
         failures.push({ file: input, reason: reasonOf(err) });
         return;
       }
-      if (found.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
+      failures.push(...broken);
+      if (found.length === 0 && broken.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
       files = found.map((f) => ({ file: f, rel: path.relative(input, f) }));
     } else {
       if (!EXTENSIONS.includes(path.extname(input).toLowerCase())) {
@@ -292,13 +302,15 @@ export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): 
       return;
     }
     const found: string[] = [];
+    const broken: LabelFailure[] = [];
     try {
-      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true);
+      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true, broken);
     } catch (err) {
       failures.push({ file: input, reason: reasonOf(err) });
       return;
     }
-    if (found.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
+    failures.push(...broken);
+    if (found.length === 0 && broken.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
     for (const f of found) {
       const isDir = f === input || fs.statSync(f).isDirectory();
       const rel = f === input ? path.basename(path.resolve(input)) : path.relative(input, f);
@@ -326,17 +338,26 @@ function f32Json(a: Float32Array): number[] {
 /** How a frame episode was encoded (for outputs and plots). */
 interface EncodeInfo { encoder: string; framesIn: number; encodeMs: number }
 
+/** The files of an episode's folder (what {@link removeStaleTemps} may find in a leftover temporary one). */
+const EPISODE_FILES = ['values.npy', 'similarity.npy', 'segments.npy', 'segments.json', 'result.json', 'plot.svg'];
+
 /**
  * Writes an episode's folder whole: its files go into a hidden temporary folder next to
  * `dir`, which then replaces `dir` by rename, so a kill leaves the old folder, the new
  * one or no folder, never one with only some of its files. (An earlier `dir` is moved
- * aside first and removed after; a leftover `.name.*.tmp` folder is never an output.)
+ * aside first and removed after; a leftover `.name.<host>~<pid>.*.tmp|old` folder is never
+ * an output, and a later run writing into the same folder removes it once its process is
+ * gone: see {@link removeStaleTemps}.)
  */
-function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
+function writeFolderAtomic(dir: string, write: (tmp: string) => void, cleaned?: Set<string>): void {
   const parent = path.dirname(dir);
   ensureDir(parent);
-  const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
-  const tmp = path.join(parent, `.${path.basename(dir)}.${tag}.tmp`);
+  if (cleaned && !cleaned.has(parent)) {
+    cleaned.add(parent);
+    removeStaleTemps(parent, { folderFiles: EPISODE_FILES });
+  }
+  const tag = randomBytes(6).toString('hex');
+  const tmp = tempSibling(dir, 'tmp', tag);
   fs.mkdirSync(tmp);
   try {
     write(tmp);
@@ -353,7 +374,7 @@ function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
-    old = path.join(parent, `.${path.basename(dir)}.${tag}.old`);
+    old = tempSibling(dir, 'old', tag);
     try {
       fs.renameSync(dir, old);
       fs.renameSync(tmp, dir);
@@ -365,8 +386,8 @@ function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
   if (old) fs.rmSync(old, { recursive: true, force: true });
 }
 
-function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
-  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, shape, r, ms, options, enc, warnings));
+function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[], cleaned?: Set<string>): LabelledEpisode {
+  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, shape, r, ms, options, enc, warnings), cleaned);
   return episodeEntry(dir, src, shape, r, ms, enc, warnings);
 }
 
@@ -462,6 +483,9 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   const findFailures = failures.length;
   failures.forEach((f) => onFailure?.(f));
   ensureDir(out);
+  // leftovers of an interrupted earlier run (temporary episode folders, summary files) in the folders written to
+  const cleaned = new Set<string>([path.dirname(path.join(out, 'x'))]);
+  removeStaleTemps(out, { folderFiles: EPISODE_FILES });
   const episodes: LabelledEpisode[] = [];
   const episodeOrder: number[] = [];
   let done = 0;
@@ -487,7 +511,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const t0 = performance.now();
       const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
-      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
+      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings, cleaned));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
       const f: LabelFailure = { file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), reason: reasonOf(err, src.file) };
@@ -569,8 +593,6 @@ export interface MergeReport {
   manifests: string[];
 }
 
-/** Largest manifest read: V8's longest string (a bigger file cannot be one JSON text). */
-const MAX_MANIFEST_BYTES = 0x1fffffe8;
 /** Missing shards named in the error (the rest are counted). */
 const MISSING_SHOWN = 5;
 const MANIFEST_NAME = /^shard-(\d+)-of-(\d+)\.json$/;
@@ -585,26 +607,9 @@ const MANIFEST_NAME = /^shard-(\d+)-of-(\d+)\.json$/;
  */
 export function readShardManifest(file: string): ShardManifest {
   const bad = (why: string): never => { throw new FileFormatError(file, 'shard manifest', why); };
-  const fd = openRegularFile(file, 'shard manifest');
-  let bytes: Uint8Array;
-  try {
-    const size = fs.fstatSync(fd).size;
-    if (size > MAX_MANIFEST_BYTES) bad(`${size} bytes, more than a manifest can be (${MAX_MANIFEST_BYTES})`);
-    bytes = readAt(fd, size, 0);
-  } finally {
-    fs.closeSync(fd);
-  }
-  if (bytes.length === 0) bad('the file is empty (an interrupted write or copy? label the shard again)');
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8');
-  let m: unknown;
-  try {
-    m = JSON.parse(text);
-  } catch (err) {
-    bad(`not valid JSON (${oneLine((err as Error).message)}); truncated? label the shard again`);
-  }
+  const m = readJsonObject(file, 'shard manifest');
   const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-  const kind = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v);
-  if (!isObj(m)) return bad(`expected a JSON object but the file holds ${kind(m)}`);
+  const kind = jsonKind;
   if (m.format !== 'feat2go-label-shard') bad(`expected "format": "feat2go-label-shard" but received ${JSON.stringify(m.format) ?? 'no format'}`);
   const int = (v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
@@ -758,6 +763,7 @@ export function mergeSummaries(dirs: readonly string[], out?: string): MergeRepo
     ...all.filter((f) => f.stage === 'label').sort((a, b) => a.order - b.order)].map(({ stage: _s, order: _o, ...f }) => f);
   const dest = out ?? dirs[0];
   ensureDir(dest);
+  removeStaleTemps(dest); // a summary file left half-written by an interrupted earlier merge
   const { options } = found[0].m;
   const enc = found[0].m.encoder !== undefined ? { encoder: found[0].m.encoder } : {};
   const summary = { json: path.join(dest, 'summary.json'), md: path.join(dest, 'summary.md') };
