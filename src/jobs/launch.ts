@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
 import { checkInt, typeError } from '../core/validate.js';
+import { MAX_DISTRIBUTED_TIMEOUT_MS } from '../torch/distributed.js';
 
 /** Options of {@link launchRanks}. */
 export interface LaunchOptions {
@@ -20,7 +21,7 @@ export interface LaunchOptions {
   masterAddr?: string;
   /** Default: a free port on masterAddr. */
   masterPort?: number;
-  /** Sets FEAT2GO_DIST_TIMEOUT_MS for the ranks (initDistributed's default timeoutMs). */
+  /** Sets FEAT2GO_DIST_TIMEOUT_MS for the ranks (initDistributed's default timeoutMs), in [1, 2^31 − 1]. */
   timeoutMs?: number;
   /** Extra environment for every rank. */
   env?: Record<string, string>;
@@ -80,6 +81,8 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGK
 export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
   const n = checkInt(opts.nproc, 'opts.nproc', 1, 4096);
   if (typeof opts.script !== 'string' || opts.script === '') throw typeError('opts.script', 'the path of a script', opts.script);
+  // checked here, before any rank starts (every rank would otherwise fail on it)
+  const timeoutMs = opts.timeoutMs === undefined ? undefined : checkInt(opts.timeoutMs, 'opts.timeoutMs', 1, MAX_DISTRIBUTED_TIMEOUT_MS);
   const addr = opts.masterAddr ?? '127.0.0.1';
   const port = opts.masterPort === undefined ? await freePort(addr) : checkInt(opts.masterPort, 'opts.masterPort', 1, 65535);
   const out = opts.stdout ?? process.stdout;
@@ -118,7 +121,7 @@ export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
         ...process.env, ...opts.env,
         RANK: String(r), WORLD_SIZE: String(n), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: String(n),
         MASTER_ADDR: addr, MASTER_PORT: String(port),
-        ...(opts.timeoutMs !== undefined ? { FEAT2GO_DIST_TIMEOUT_MS: String(checkInt(opts.timeoutMs, 'opts.timeoutMs', 1)) } : {}),
+        ...(timeoutMs !== undefined ? { FEAT2GO_DIST_TIMEOUT_MS: String(timeoutMs) } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

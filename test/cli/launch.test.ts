@@ -88,6 +88,11 @@ test('bad command lines exit 2 naming the problem; the script\'s own options pas
   r = cli(['launch', '-n', '2']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /missing <script>/);
+  // a timeout past 2^31 − 1 ms would overflow the ranks' clocks: refused before any rank starts
+  r = cli(['launch', '-n', '1', '--timeout', '10000000000000', script, 'ok']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--timeout expects an integer in \[1, 2147483647\] but received '10000000000000'/);
+  assert.not.match(r.stdout, /\[rank 0\]/);
   r = cli(['launch', '-n', '1', script, 'ok', '--not-a-launch-option', '-n', '5']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\[rank 0\] env 0 1 0 127\.0\.0\.1 \d+ -$/m);
