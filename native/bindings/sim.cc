@@ -166,15 +166,16 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   // them, so the argument would change under it (and an output used as input is a bug).
   void RejectOutputOverlap(const void* data, std::size_t bytes, const char* name) const {
     const std::size_t n = batch_->size();
-    RejectOverlap(Span{data, bytes, name},
-                  {Span{out_.frames, frame_bytes_, "env.frames"},
-                   Span{out_.proprio, n * pp::kProprioDim * sizeof(float), "env.proprio"},
-                   Span{out_.reward, n * sizeof(float), "env.reward"},
-                   Span{out_.terminated, n, "env.terminated"}, Span{out_.truncated, n, "env.truncated"},
-                   Span{out_.success, n, "env.success"}, Span{out_.stage, n * sizeof(std::int32_t), "env.stage"},
-                   Span{out_.max_stage, n * sizeof(std::int32_t), "env.maxStage"},
-                   Span{out_.t, n * sizeof(std::int32_t), "env.t"}},
-                  false);
+    RejectOverlap(
+        Span{data, bytes, name},
+        {Span{out_.frames, frame_bytes_, "env.frames"},
+         Span{out_.proprio, n * pp::kProprioDim * sizeof(float), "env.proprio"},
+         Span{out_.reward, n * sizeof(float), "env.reward"}, Span{out_.terminated, n, "env.terminated"},
+         Span{out_.truncated, n, "env.truncated"}, Span{out_.success, n, "env.success"},
+         Span{out_.stage, n * sizeof(std::int32_t), "env.stage"},
+         Span{out_.max_stage, n * sizeof(std::int32_t), "env.maxStage"},
+         Span{out_.t, n * sizeof(std::int32_t), "env.t"}},
+        false);
   }
 
   // reset(ids: Int32Array [N], -1 = keep). The ids are copied, then checked: what is
@@ -215,7 +216,9 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     for (std::size_t k = 0; k < actions_.size(); ++k)
       if (!std::isfinite(actions_[k]))
         ThrowRange("Expected finite values for actions but received " +
-                   std::string(std::isnan(actions_[k]) ? "NaN" : actions_[k] < 0 ? "-Infinity" : "Infinity") +
+                   std::string(std::isnan(actions_[k]) ? "NaN"
+                               : actions_[k] < 0       ? "-Infinity"
+                                                       : "Infinity") +
                    " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
                    std::to_string(k % 3) + ")");
     for (std::size_t i = 0; i < n; ++i)
@@ -285,8 +288,8 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   pp::Outputs out_;
   std::size_t threads_ = 0;
   std::size_t frame_bytes_ = 0;
-  std::vector<float> actions_;      // step's copy of the actions
-  std::vector<std::int32_t> ids_;   // reset's copy of the ids
+  std::vector<float> actions_;     // step's copy of the actions
+  std::vector<std::int32_t> ids_;  // reset's copy of the ids
   std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
   Napi::ObjectReference views_;
 };

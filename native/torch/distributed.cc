@@ -401,7 +401,8 @@ void Agree(const torch::Tensor& t, Kind kind, int64_t extra, const char* what) {
     for (int k = 0; k < 4; ++k) same = same && a[r][k] == a[0][k];
   if (same) return;
   bool calls_differ = false;
-  for (int64_t r = 1; r < s.world; ++r) calls_differ = calls_differ || a[r][2] != a[0][2] || a[r][3] != a[0][3];
+  for (int64_t r = 1; r < s.world; ++r)
+    calls_differ = calls_differ || a[r][2] != a[0][2] || a[r][3] != a[0][3];
   std::ostringstream m;
   m << what << ": the ranks disagree on " << (calls_differ ? "the collective" : "their arguments") << ":";
   for (int64_t r = 0; r < s.world; ++r)
@@ -434,8 +435,9 @@ void Init(const InitOptions& o) {
     throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" +
                                 o.backend + "'");
   if (o.timeout_ms < 1 || o.timeout_ms > kMaxTimeoutMs)
-    throw std::invalid_argument("initDistributed: expected timeoutMs in [1, " + std::to_string(kMaxTimeoutMs) +
-                                "] (about 24.8 days) but received " + std::to_string(o.timeout_ms));
+    throw std::invalid_argument("initDistributed: expected timeoutMs in [1, " +
+                                std::to_string(kMaxTimeoutMs) + "] (about 24.8 days) but received " +
+                                std::to_string(o.timeout_ms));
   // One deadline for the whole rendezvous, counted from this call.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   auto s = std::make_unique<State>();
@@ -489,7 +491,8 @@ void Init(const InitOptions& o) {
       if (post) s->store->set(kRefusedKey, Bytes(why));
       if (o.rank == 0) {
         const auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
-        for (std::vector<int64_t> waiting = registered(); !waiting.empty() && std::chrono::steady_clock::now() < until;) {
+        for (std::vector<int64_t> waiting = registered();
+             !waiting.empty() && std::chrono::steady_clock::now() < until;) {
           std::vector<int64_t> still;
           for (int64_t r : waiting)
             if (!s->store->check({SeenKey(r)})) still.push_back(r);
@@ -503,20 +506,25 @@ void Init(const InitOptions& o) {
     throw std::runtime_error(why);
   };
   // What every rank must agree on: the first rank to arrive sets it, the others compare.
-  auto agree = [&](const char* key, const std::string& mine, const std::string& what, const std::string& option) {
+  auto agree = [&](const char* key, const std::string& mine, const std::string& what,
+                   const std::string& option) {
     const std::string tagged = mine + "@" + std::to_string(o.rank);
     const std::string first = Str(s->store->compareSet(key, {}, Bytes(tagged)));
     if (first == tagged) return;
     const std::size_t at = first.rfind('@');
-    const std::string theirs = first.substr(0, at), who = at == std::string::npos ? "?" : first.substr(at + 1);
+    const std::string theirs = first.substr(0, at),
+                      who = at == std::string::npos ? "?" : first.substr(at + 1);
     if (theirs == mine) return;
-    if (std::string(key) == "f2g/world") scan_limit = std::max<int64_t>(scan_limit, std::atoll(theirs.c_str()));
-    refuse("initDistributed: the ranks disagree on " + what + ": rank " + std::to_string(o.rank) + " has " + mine +
-           " but rank " + who + " has " + theirs + " (every rank must be given the same " + option + ")");
+    if (std::string(key) == "f2g/world")
+      scan_limit = std::max<int64_t>(scan_limit, std::atoll(theirs.c_str()));
+    refuse("initDistributed: the ranks disagree on " + what + ": rank " + std::to_string(o.rank) + " has " +
+           mine + " but rank " + who + " has " + theirs + " (every rank must be given the same " + option +
+           ")");
   };
   agree("f2g/world", ws, "worldSize", "worldSize");
   // Gradient buckets must be laid out alike on every rank (their all-reduces pair up).
-  agree("f2g/bucket_bytes", std::to_string(s->bucket_bytes) + " bytes", "the gradient bucket size", "gradientBucketMiB");
+  agree("f2g/bucket_bytes", std::to_string(s->bucket_bytes) + " bytes", "the gradient bucket size",
+        "gradientBucketMiB");
   const std::string me = std::to_string(getpid()) + "@" + s->host;
   const std::string got = Str(s->store->compareSet(WhoKey(o.rank), {}, Bytes(me)));
   if (got != me)
