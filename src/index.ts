@@ -88,7 +88,7 @@ export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
-  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions, MAX_DISTRIBUTED_TIMEOUT_MS,
   rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
 } from './torch/distributed.js';
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';

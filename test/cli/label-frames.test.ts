@@ -156,6 +156,12 @@ test('label --encoder model.onnx: frames through a tiny ONNX video encoder, valu
   assert.equal([res.encoder, res.framesIn, res.shape], [model, 12, [6, 4, 2]]);
 });
 
+test('npm start main job: an output folder that cannot be made fails at once, naming it', async () => {
+  let msg = '';
+  try { await runMain({ out: '/proc/f2g-nope/out', log: () => {} }); } catch (e) { msg = (e as Error).message; }
+  assert.match(msg, /^\/proc\/f2g-nope\/out\/episodes: cannot create folder \/proc\/f2g-nope \(/);
+});
+
 test('npm start main job: renders, encodes and labels the scene; writes plots, summary, frames and episodes', async () => {
   const out = path.join(dir, 'main');
   const lines: string[] = [];
