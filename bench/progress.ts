@@ -1,7 +1,9 @@
 // Progress-target benchmarks on V-JEPA 2 ViT-L sized episodes [300, 256, 1024]
 // float32 (315 MB): native kernels vs a tight TypeScript loop vs the
 // memory-read probe (the physical limit: the same buffer summed by the same threads).
-import { capabilities, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync } from '../src/index.js';
+import {
+  capabilities, DEFAULT_PROGRESS_OPTIONS, memoryReadProbe, patchSimilarity, progressTargets, progressTargetsBatch, progressTargetsSync,
+} from '../src/index.js';
 import { refProgress, stagedEpisode } from '../test/reference/progress.js';
 import { table } from './common.js';
 
@@ -44,7 +46,7 @@ export async function run(): Promise<void> {
     { name: 'progressTargets native (async)', bytes, async: true, fn: () => progressTargets(f) },
     { name: 'progressTargets native (async, SharedArrayBuffer input)', bytes, async: true, fn: () => progressTargets(fs) },
     { name: 'progressTargetsSync native', bytes, fn: () => progressTargetsSync(f) },
-    { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 }) },
+    { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, DEFAULT_PROGRESS_OPTIONS) },
   ], [
     { label: 'patchSimilarity GB/s ÷ read probe GB/s (target ≥ 0.60)', of: 'patchSimilarity native', to: 'memory-read probe (addon, all threads)', by: 'gbps' },
     { label: 'patchSimilarity 1 thread ÷ probe 1 thread', of: 'patchSimilarity native, 1 thread', to: 'memory-read probe, 1 thread', by: 'gbps' },

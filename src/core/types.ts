@@ -30,6 +30,13 @@ export interface ProgressOptions {
   threads?: number;
 }
 
+/**
+ * {@link ProgressOptions} with every option set and checked, as
+ * `resolveProgressOptions` returns them: frozen, and taken as they are (not
+ * checked again) wherever ProgressOptions are taken.
+ */
+export type ResolvedProgressOptions = Readonly<Required<ProgressOptions>>;
+
 /** Result of labelling one episode. */
 export interface ProgressResult {
   /** Structural progress V(t) ∈ [0, 1], V(T−1) = 1. */

@@ -7,15 +7,17 @@ import { framesFromArray, type FrameSource } from '../io/episodes.js';
 import type { Tensor } from '../core/types.js';
 import { mulberry32 } from '../core/random.js';
 import { checkInt, checkNumber, checkOptions, type OptionKeys } from '../core/validate.js';
+import { PATCH_STATS_PROGRESS_OPTIONS } from '../encoders/builtin.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { encodeFrames } from '../encoders/encoder.js';
 
 /**
- * Progress options suited to the built-in scene encoded with the built-in encoder
- * (similarities stay near 1 because most patches are static background, so the
- * slope threshold is lower than the default 0.01).
+ * Progress options suited to the built-in scene encoded with the built-in
+ * encoder: its preset, PATCH_STATS_PROGRESS_OPTIONS (similarities stay near 1
+ * because most patches are static background, so the slope threshold is lower
+ * than the default 0.01).
  */
-export const SCENE_PROGRESS_OPTIONS = Object.freeze({ threshold: 0.003, window: 5 });
+export const SCENE_PROGRESS_OPTIONS = PATCH_STATS_PROGRESS_OPTIONS;
 
 /** One stage of a rendered episode (inclusive frame range). */
 export interface SceneStage {

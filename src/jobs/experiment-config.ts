@@ -1,6 +1,7 @@
 // The experiment's settings: types, the fixed hyperparameters, the tasks'
 // calibrated horizons, size presets and the resolution of a config (one place
 // that validates it). src/jobs/experiment.ts re-exports the public names.
+import { PATCH_STATS_PROGRESS_OPTIONS } from '../encoders/builtin.js';
 import { PICK_PLACE_TASKS, type PickPlaceTask } from '../sim/pick-place.js';
 import { resolveVariablePaceOptions, type VariablePaceOptions } from '../sim/teleop.js';
 import { EXPERIMENT_VALUE_MODELS, type ExperimentValueModelKind } from './experiment-value.js';
@@ -84,7 +85,7 @@ export const EXPERIMENT_TASK_HORIZONS: Readonly<Record<ExperimentTask, number>> 
 export const EXPERIMENT_HYPERPARAMETERS = Object.freeze({
   imageSize: 64, demoHorizon: 160, encoderGrid: 8, encoderBins: 8, poolGrid: 4,
   demoNoise: 0.2,
-  progress: { threshold: 0.003, window: 5 },
+  progress: PATCH_STATS_PROGRESS_OPTIONS,
   policy: { trunk: [128, 128], critic: [128, 128], activation: 'tanh', initLogStd: -0.5 },
   obsStdFloor: 0.05, obsClip: 5,
   bc: { loss: 'nll', batchSize: 256, lr: 1e-3 },

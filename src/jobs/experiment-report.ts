@@ -268,7 +268,13 @@ export async function writeExperimentOutputs(r: ExperimentResult, dir: string, c
   const entries: Array<[string, string | Buffer]> = [
     ['results.json', `${JSON.stringify(experimentJson(r), null, 2)}\n`],
     ['results.md', experimentMarkdown(r, commandLine)],
-    ['details.json', `${JSON.stringify({ seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed }, null, 2)}\n`],
+    // valueCurves: the held-out episodes value-curves.svg draws (and a few more), for `feat2go view`.
+    ['details.json', `${JSON.stringify({
+      seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed, numStages: r.numStages,
+      valueCurves: r.valueProbe.curves.slice(0, 12).map((c) => ({
+        success: c.success, stage: c.stage, feat2go: c.feat2go.map((v) => Number(v.toFixed(4))), stepsToGo: c.stepsToGo.map((v) => Number(v.toFixed(4))),
+      })),
+    })}\n`],
   ];
   if (Object.keys(r.curves).length) entries.push(['success-over-training.svg', successCurvesSvg(r)]);
   if (r.valueProbe.curves.length) entries.push(['value-curves.svg', valueCurvesSvg(r)]);

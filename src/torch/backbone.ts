@@ -144,7 +144,9 @@ export function augmentFrames(frames: Frames, opts?: { augment?: AugmentOptions 
   const aug = resolveAugment(o.augment, 'opts.augment');
   const seed = checkSeed(o.seed ?? 0, 'opts.seed');
   const epoch = checkInt(o.epoch ?? 0, 'opts.epoch', 0);
-  return { data: native().augmentFrames(f.data, f.B, f.H, f.W, aug, seed, epoch), shape: [f.B, 3, f.H, f.W] };
+  const augmented = new Float32Array(f.B * 3 * f.H * f.W);
+  native().encoderAugmentFrames({ frames: f.data }, { n: f.B, H: f.H, W: f.W, augment: aug, seed, stream: epoch }, { augmented });
+  return { data: augmented, shape: [f.B, 3, f.H, f.W] };
 }
 
 const FORMAT = 'feat2go.conv-backbone.v1';
