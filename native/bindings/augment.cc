@@ -39,7 +39,9 @@ Napi::Value AugmentFrames(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-void Init(Napi::Env env, Napi::Object exports) { Export<AugmentFrames>(env, exports, "encoderAugmentFrames"); }
+void Init(Napi::Env env, Napi::Object exports) {
+  Export<AugmentFrames>(env, exports, "encoderAugmentFrames");
+}
 
 }  // namespace
 
