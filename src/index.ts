@@ -33,19 +33,30 @@ export {
 // ---- labelling jobs and plots (jobs) ----
 export {
   labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
 } from './jobs/label.js';
 export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
+export {
+  startViewServer, loadViewIndex, type ViewServer, type ViewServerOptions, type ViewIndex, type ViewEpisodeEntry,
+} from './jobs/view.js';
+export {
+  registerViewSource, type ViewFrames, type ViewSourceOpener, type FrameImage, type FrameImageOptions,
+} from './jobs/view-sources.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
-  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatPairedTable, formatValueModelTable, methodName, summariseExperiment,
+  experimentPreset, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS, EXPERIMENT_REWARDS, EXPERIMENT_TASK_HORIZONS, EXPERIMENT_VALUE_MODELS,
   type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
   type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
-  type RunExperimentOptions, type ValueCurve,
+  type RunExperimentOptions, type ValueCurve, type ExperimentTask, type ExperimentDemonstrator, type ExperimentColumn, type PairedRow, type GateResult,
+  type BaseRates, type ValueModelReport, type ExperimentValueModelKind, type ResolvedExperimentConfig, type SeedRecord, type ValueTarget,
 } from './jobs/experiment.js';
-export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
-export { spearman, meanCi } from './jobs/experiment-stats.js';
+export {
+  writeExperimentOutputs, writeFileSet, checkExperimentOutputDir, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng, EXPERIMENT_OUTPUT_FILES,
+} from './jobs/experiment-report.js';
+export { calibrateExperiment, calibrationMarkdown, chooseHorizon, type CalibrationConfig, type CalibrationResult, type CalibrateOptions } from './jobs/experiment-calibrate.js';
+export { spearman, meanCi, pairedDifference, type PairedStat } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 // ---- LeRobot datasets (io): reading, frames by timestamp, writing labels back ----
@@ -64,6 +75,13 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
+export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
+export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
+export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
+export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
+export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
+export { onnxExternalDataFiles } from './io/onnx-external.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
@@ -77,7 +95,7 @@ export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
-  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions, MAX_DISTRIBUTED_TIMEOUT_MS,
   rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
   type CollectiveOptions,
 } from './torch/distributed.js';
@@ -96,7 +114,16 @@ export type {
 } from './core/rl.js';
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
+// ---- image value model: trainable conv backbone + value head ----
+export { ConvBackbone, augmentFrames, DEFAULT_AUGMENT } from './torch/backbone.js';
+export type { Frames, ConvBackboneConfig, ConvLayerConfig, ResolvedConvBackboneConfig, AugmentOptions } from './torch/backbone.js';
+export { ImageValueModel } from './torch/image-value-model.js';
+export type {
+  ImageValueModelConfig, ImageValueHeadConfig, ImageValueFitOptions, ImageValueFitResult, ImageValueStagesOptions,
+} from './torch/image-value-model.js';
 
 // ---- the built-in pick-and-place task (native, batched) ----
-export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES } from './sim/pick-place.js';
-export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState } from './sim/pick-place.js';
+export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES, PICK_PLACE_TASKS } from './sim/pick-place.js';
+export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState, PickPlaceTask } from './sim/pick-place.js';
+export { VariablePaceDemonstrator, VARIABLE_PACE_DEFAULTS, resolveVariablePaceOptions } from './sim/teleop.js';
+export type { VariablePaceOptions, TeleopEnv } from './sim/teleop.js';

@@ -183,7 +183,7 @@ struct View {
   T* data = nullptr;
   std::size_t length = 0;
   /// The typed array's buffer is a SharedArrayBuffer, which JavaScript cannot
-  /// detach: an async call may read it in place (see OwnedOrShared).
+  /// detach: an async call may read it in place (see AsyncInput).
   bool shared = false;
   napi_env env = nullptr;
   napi_value source = nullptr;  // the typed array (valid during the binding call)

@@ -8,6 +8,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "bindings/napi_util.h"
 #include "kernels/pickplace.h"
@@ -17,11 +18,13 @@ namespace {
 
 namespace pp = pickplace;
 
-constexpr const char* kOptionKeys[] = {"numEnvs", "split", "imageSize", "horizon", "render", "threads"};
+constexpr const char* kOptionKeys[] = {"numEnvs", "split",   "imageSize", "horizon",
+                                       "render",  "threads", "task"};
 
 struct EnvOpts {
   std::size_t n = 0, image = 64, horizon = 80, threads = 0;
   pp::Split split = pp::Split::kId;
+  pp::Task task = pp::Task::kPickPlace;
   bool render = true;
 };
 
@@ -55,7 +58,7 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     for (const char* name : kOptionKeys) known = known || key == name;
     if (!known)
       ThrowType(
-          "Expected one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received '" +
+          "Expected one of numEnvs, split, imageSize, horizon, render, threads, task for a key of opts but received '" +
           key + "'");
   }
   EnvOpts e;
@@ -69,6 +72,14 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     e.render = x.As<Napi::Boolean>().Value();
   }
   if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
+  if (!(x = o.Get("task")).IsUndefined()) {
+    if (!x.IsString())
+      ThrowType("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    const int t = pp::task_from_name(x.As<Napi::String>().Utf8Value().c_str());
+    if (t < 0)
+      ThrowRange("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    e.task = static_cast<pp::Task>(t);
+  }
   const std::size_t bytes =
       CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
   if (e.render && bytes > (std::size_t{1} << 32))
@@ -106,13 +117,14 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       EnvOpts o = ParseOpts(info[0]);
       threads_ = o.threads;
       try {
-        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render);
+        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render, o.task);
       } catch (const std::bad_alloc&) {
         throw ArgError{ArgError::kRange, "PickPlaceEnv: out of memory for " + std::to_string(o.n) +
                                              " environments (frames and state); use fewer or smaller frames"};
       }
       Napi::Env env = info.Env();
       const std::size_t n = o.n, S = o.render ? o.image : 0;
+      frame_bytes_ = n * S * S * 3;
       Napi::Object views = Napi::Object::New(env);
       const std::size_t frame_bytes = n * S * S * 3;
       auto frames = Napi::Uint8Array::New(
@@ -125,6 +137,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       auto stage = Napi::Int32Array::New(env, n);
       auto max_stage = Napi::Int32Array::New(env, n);
       auto t = Napi::Int32Array::New(env, n);
+      auto progress = Napi::Float32Array::New(env, n);
       out_.frames = frames.Data();
       out_.proprio = proprio.Data();
       out_.reward = reward.Data();
@@ -134,6 +147,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       out_.stage = stage.Data();
       out_.max_stage = max_stage.Data();
       out_.t = t.Data();
+      out_.progress = progress.Data();
       views.Set("frames", frames);
       views.Set("proprio", proprio);
       views.Set("reward", reward);
@@ -143,10 +157,12 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       views.Set("stage", stage);
       views.Set("maxStage", max_stage);
       views.Set("t", t);
+      views.Set("progress", progress);
       for (Napi::TypedArray a :
            {Napi::TypedArray(frames), Napi::TypedArray(proprio), Napi::TypedArray(reward),
             Napi::TypedArray(terminated), Napi::TypedArray(truncated), Napi::TypedArray(success),
-            Napi::TypedArray(stage), Napi::TypedArray(max_stage), Napi::TypedArray(t)})
+            Napi::TypedArray(stage), Napi::TypedArray(max_stage), Napi::TypedArray(t),
+            Napi::TypedArray(progress)})
         buffers_.push_back(Napi::Persistent(a.ArrayBuffer()));
       views_ = Napi::Persistent(views);
     });
@@ -166,16 +182,35 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
 
   Napi::Value Views(const Napi::CallbackInfo& info) { return views_.Value(); }
 
-  // reset(ids: Int32Array [N], -1 = keep)
+  // Refuses an argument that shares memory with any of the env's outputs: a call rewrites
+  // them, so the argument would change under it (and an output used as input is a bug).
+  void RejectOutputOverlap(const void* data, std::size_t bytes, const char* name) const {
+    const std::size_t n = batch_->size();
+    RejectOverlap(
+        Span{data, bytes, name},
+        {Span{out_.frames, frame_bytes_, "env.frames"},
+         Span{out_.proprio, n * pp::kProprioDim * sizeof(float), "env.proprio"},
+         Span{out_.reward, n * sizeof(float), "env.reward"}, Span{out_.terminated, n, "env.terminated"},
+         Span{out_.truncated, n, "env.truncated"}, Span{out_.success, n, "env.success"},
+         Span{out_.stage, n * sizeof(std::int32_t), "env.stage"},
+         Span{out_.max_stage, n * sizeof(std::int32_t), "env.maxStage"},
+         Span{out_.t, n * sizeof(std::int32_t), "env.t"}},
+        false);
+  }
+
+  // reset(ids: Int32Array [N], -1 = keep). The ids are copied, then checked: what is
+  // checked is what is used, even when another thread writes a SharedArrayBuffer.
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto ids = Int32Arg(info[0], "initIds");
+    auto arg = Int32Arg(info[0], "initIds");
     const std::size_t n = batch_->size();
-    if (ids.length != n)
+    if (arg.length != n)
       ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
-                 std::to_string(ids.length));
+                 std::to_string(arg.length));
+    RejectOutputOverlap(arg.data, n * sizeof(std::int32_t), "initIds");
+    ids_.assign(arg.data, arg.data + n);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t id = ids.data[i];
+      const std::int32_t id = ids_[i];
       if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
         ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) +
                    "] (or -1 to keep) for initIds[" + std::to_string(i) + "] but received " +
@@ -184,29 +219,33 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
         ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) + "] (env " +
                    std::to_string(i) + " was never reset) but received -1");
     }
-    batch_->reset(ids.data, out_, threads_);
+    batch_->reset(ids_.data(), out_, threads_);
     return info.Env().Undefined();
   }
 
-  // step(actions: Float32Array [N*3])
+  // step(actions: Float32Array [N*3]). Copied, then checked (see Reset).
   Napi::Value Step(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto a = Float32Arg(info[0], "actions");
+    auto arg = Float32Arg(info[0], "actions");
     const std::size_t n = batch_->size();
-    if (a.length != n * pp::kActionDim)
+    if (arg.length != n * pp::kActionDim)
       ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) +
-                 " ([numEnvs, 3]) but received " + std::to_string(a.length));
-    for (std::size_t k = 0; k < a.length; ++k)
-      if (!std::isfinite(a.data[k]))
+                 " ([numEnvs, 3]) but received " + std::to_string(arg.length));
+    RejectOutputOverlap(arg.data, arg.length * sizeof(float), "actions");
+    actions_.assign(arg.data, arg.data + arg.length);
+    for (std::size_t k = 0; k < actions_.size(); ++k)
+      if (!std::isfinite(actions_[k]))
         ThrowRange("Expected finite values for actions but received " +
-                   std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") + " at index " +
-                   std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
+                   std::string(std::isnan(actions_[k]) ? "NaN"
+                               : actions_[k] < 0       ? "-Infinity"
+                                                       : "Infinity") +
+                   " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
                    std::to_string(k % 3) + ")");
     for (std::size_t i = 0; i < n; ++i)
       if (!batch_->initialised(i))
         throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " +
                                              std::to_string(i) + " has no initial state)"};
-    batch_->step(a.data, out_, threads_);
+    batch_->step(actions_.data(), out_, threads_);
     return info.Env().Undefined();
   }
 
@@ -217,6 +256,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     std::size_t seed = SizeArg(info[1], "seed");
     auto out = Float32Arg(info[2], "out");
     RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
+    RejectOutputOverlap(out.data, batch_->size() * pp::kActionDim * sizeof(float), "out");
     batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
     return info.Env().Undefined();
   }
@@ -268,6 +308,9 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   std::shared_ptr<HostBlock> frames_block_;  // null when the frames are a plain ArrayBuffer
   pp::Outputs out_;
   std::size_t threads_ = 0;
+  std::size_t frame_bytes_ = 0;
+  std::vector<float> actions_;     // step's copy of the actions
+  std::vector<std::int32_t> ids_;  // reset's copy of the ids
   std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
   Napi::ObjectReference views_;
 };

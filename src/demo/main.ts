@@ -6,6 +6,7 @@
 // `npm start -- --features`: the V-JEPA-2-shaped feature sample instead,
 // labelled as `feat2go label` labels feature files.
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -13,12 +14,12 @@ import { capabilities } from '../core/system.js';
 import { checkOptions } from '../core/validate.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
 import { failureLine, framesLabel, progressBar } from '../cli/ui.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
 import { sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type ImageEpisode } from './scene.js';
 import { patchStatsEncoder } from '../encoders/builtin.js';
-import { formatExperimentTable, formatValueModelTable, runExperiment, type ExperimentPreset } from '../jobs/experiment.js';
+import { formatExperimentTable, formatPairedTable, formatValueModelTable, runExperiment, type ExperimentPreset } from '../jobs/experiment.js';
 import { writeExperimentOutputs } from '../jobs/experiment-report.js';
 
 /** Options of {@link runMain}. */
@@ -98,7 +99,7 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
   const root = path.resolve(opts.out ?? process.env.FEAT2GO_OUT ?? 'feat2go-out');
   const out = opts.features ? path.join(root, 'features') : root;
   const episodesDir = path.join(out, 'episodes');
-  fs.mkdirSync(episodesDir, { recursive: true });
+  ensureDir(episodesDir);
   const caps = capabilities();
   const t0 = performance.now();
   const truth = new Map<string, string>();
@@ -162,16 +163,22 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
       log('Experiment skipped: the addon was built without libtorch (install libtorch-dev, rebuild: scripts/setup-debian.sh).');
     } else {
       log('');
-      log(`Experiment (${opts.experiment}): demonstrations → Feat2Go and Steps-To-Go value heads → behaviour-cloned base → PPO and GRPO with sparse, Steps-To-Go and Feat2Go rewards → 4 splits`);
+      log(`Experiment (${opts.experiment}): variable-pace demonstrations → Feat2Go and Steps-To-Go value heads → behaviour-cloned base → PPO with sparse, Steps-To-Go, Feat2Go, oracle-stage and constant rewards → 4 splits`);
       const t3 = performance.now();
       const ebar = progressBar(stderr, stderr.isTTY === true);
       const r = await runExperiment({ preset: opts.experiment }, {
+        // seeds in worker processes when there are several cores (each seed's numbers do not depend on it)
+        workers: Math.min(2, availableParallelism()),
         onProgress: (p) => ebar.update(p.done, p.total, `seed ${p.seed} · ${p.phase}: ${p.label}`),
       });
       ebar.clear();
       experimentFiles = await writeExperimentOutputs(r, path.join(root, 'experiment'), `npm start (feat2go experiment --${opts.experiment})`);
       log('');
+      for (const n of r.notes) log(`NOTE: ${n}`);
+      log('');
       log(formatExperimentTable(r).trimEnd());
+      log('');
+      log(formatPairedTable(r).trimEnd());
       log('');
       log(formatValueModelTable(r).trimEnd());
       log('');
@@ -179,6 +186,13 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
       log(`Experiment time: ${((performance.now() - t3) / 1000).toFixed(1)} s. The full run: feat2go experiment --full`);
     }
   }
+  // The folder holding summary.json (and experiment/), as the user would type it.
+  const rel = path.relative(process.cwd(), out);
+  const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : out;
+  const arg = /^[\w./@:+-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, "'\\''")}'`;
+  log('');
+  log(`Look at the episodes${experimentFiles ? ' and the experiment' : ''} in your browser: feat2go view ${arg}`);
+  log(`(from a clone of the repository: node dist/cli/main.js view ${arg})`);
   return { report, episodesDir, ...(contactSheet ? { contactSheet } : {}), ...(experimentFiles ? { experimentFiles } : {}) };
 }
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
-import { Policy, PpoTrainer, runExperiment, ValueHead, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { ImageValueModel, Policy, PpoTrainer, ValueHead, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
 import { torchTest } from '../helpers/skip.js';
 
@@ -143,29 +143,26 @@ t('fitBehaviourCloning: an abort after the first epoch rejects with the reason; 
     { signal: AbortSignal.abort(r2) }), r2);
 });
 
-t('runExperiment: an abort during behaviour cloning rejects with the reason, and no later phase starts; an aborted signal does no work', async () => {
+t('ImageValueModel.fit: an abort after the first epoch rejects with the reason; backbone, head and optimizer state are as before', async () => {
+  const cfg = { backbone: { imageSize: 16, layers: [{ channels: 8, kernel: 4, stride: 4 }], embedDim: 12, seed: 1 }, head: { hiddenDim: 16, bins: 21, seed: 2 } };
+  const vm = new ImageValueModel(cfg), twin = new ImageValueModel(cfg);
+  const B = 512;
+  const r = rng(9);
+  const frames = { data: Uint8Array.from({ length: B * 16 * 16 * 3 }, () => Math.floor(r() * 256)), shape: [B, 16, 16, 3] };
+  const y = floats(B, 10, 0, 1);
+  const warm = { stage: 'joint' as const, epochs: 1, batchSize: 64, seed: 1 };
+  vm.fitSync(frames, y, warm); twin.fitSync(frames, y, warm);
+  const before = vm.stateDict();
   const ac = new AbortController();
-  const reason = new Error('experiment stop');
-  const phases: string[] = [];
-  const pending = runExperiment({ preset: 'tiny', algos: ['grpo'], threads: 2 }, {
-    signal: ac.signal,
-    onProgress: (p) => { phases.push(p.phase); if (p.phase === 'behaviour-cloning') ac.abort(reason); },
-  });
-  await rejectsWith(pending, reason);
-  const at = phases.indexOf('behaviour-cloning');
-  assert.ok(at >= 0, `phases seen: ${phases.join(', ')}`);
-  assert.equal(phases.slice(at).filter((x) => x !== 'behaviour-cloning'), [], `phases after the abort: ${phases.slice(at).join(', ')}`);
-  const r2 = new Error('before');
-  let called = false;
-  await rejectsWith(runExperiment({ preset: 'tiny' }, { signal: AbortSignal.abort(r2), onProgress: () => { called = true; } }), r2);
-  assert.is(called, false);
-  try {
-    await runExperiment({ preset: 'tiny' }, { signal: {} as AbortSignal });
-    assert.unreachable('a non-signal was accepted');
-  } catch (e) {
-    assert.instance(e, TypeError);
-    assert.match((e as Error).message, /opts\.signal/);
-  }
+  const reason = new Error('image stop');
+  let epochs = 0;
+  await rejectsWith(vm.fit(frames, y, { stage: 'joint', epochs: 400, batchSize: 8, seed: 2, signal: ac.signal, onProgress: () => { epochs++; ac.abort(reason); } }), reason);
+  assert.ok(epochs >= 1 && epochs < 400, `${epochs} epochs reported`);
+  assert.ok(sameBits(vm.stateDict(), before), 'bit-identical weights');
+  const next = { stage: 'joint' as const, epochs: 1, batchSize: 64, seed: 5 };
+  assert.equal(vm.fitSync(frames, y, next).losses, twin.fitSync(frames, y, next).losses);
+  const r2 = new Error('already');
+  await rejectsWith(vm.fit(frames, y, { signal: AbortSignal.abort(r2) }), r2);
 });
 
 /** Runs the cancel child; resolves with its lines and the ms from its `marker` line to its exit. */
