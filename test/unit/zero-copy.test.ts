@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  gae, hostTensor, isHostMemory, native, patchStatsEncoder, PickPlaceEnv, progressTargets, progressTargetsSync, readNpy,
+  gae, hostTensor, isHostMemory, native, patchStatsEncoder, PickPlaceEnv, progressTargets, progressTargetsBatch, progressTargetsSync, readNpy,
   readSafetensors, writeNpy, writeSafetensors,
 } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
@@ -108,37 +108,45 @@ withExternal('library outputs are host memory: readNpy, readSafetensors, the bui
   assert.is(isHostMemory(env.proprio), false, 'small outputs are plain arrays');
 });
 
-withExternal('an async call reads host memory in place: one reader while it runs, none after; a plain input is copied', async () => {
-  // Large enough (one thread) that the call still runs when the next line looks.
+withExternal('async calls read host memory in place: one reader per pending episode, none after; a plain input is copied', async () => {
+  // A batch of many episodes on one thread runs for a long while (hundreds of
+  // ms here), and its readers are released only when the whole batch is
+  // done, so the count seen right after the call returned is not a race.
   const shape = [240, 128, 256];
   const x = hostTensor(shape);
   x.data.set(episode(240, 128, 256, 3));
   const expected = progressTargetsSync({ data: x.data.slice(), shape });
-  const p = progressTargets(x, { threads: 1 });
-  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 1, 'the pending call reads the host memory');
+  const count = 30;
+  const p = progressTargetsBatch(Array.from({ length: count }, () => x), { threads: 1 });
+  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, count, 'every pending episode reads the host memory');
   const got = await p;
   assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0, 'released when the call ended');
-  assert.equal(Array.from(got.values), Array.from(expected.values));
-  assert.equal(got.segments, expected.segments);
+  for (const r of got) assert.equal(Array.from(r.values), Array.from(expected.values));
+  assert.equal(got[0].segments, expected.segments);
+  // One episode, the same values.
+  assert.equal(Array.from((await progressTargets(x, { threads: 1 })).values), Array.from(expected.values));
+  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0);
   // A plain array is copied: no reader of anything.
   const plain = x.data.slice();
-  const pp = progressTargets({ data: plain, shape }, { threads: 1 });
+  const pp = progressTargetsBatch(Array.from({ length: count }, () => ({ data: plain, shape })), { threads: 1 });
   assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0);
   assert.is(native().systemHostInfo({ view: plain }, {}).host, false);
   await pp;
   // A subarray of host memory is read in place too.
   const half = { data: x.data.subarray(0, 120 * 128 * 256), shape: [120, 128, 256] };
-  const p2 = progressTargets(half, { threads: 1 });
-  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 1);
-  assert.equal(Array.from((await p2).values), Array.from(progressTargetsSync({ data: half.data.slice(), shape: half.shape }).values));
+  const p2 = progressTargetsBatch(Array.from({ length: count }, () => half), { threads: 1 });
+  assert.is(native().systemHostInfo({ view: x.data }, {}).readers, count);
+  const expHalf = Array.from(progressTargetsSync({ data: half.data.slice(), shape: half.shape }).values);
+  for (const r of await p2) assert.equal(Array.from(r.values), expHalf);
   // Frames in host memory, and the encoder writes its output (host memory) in place.
   const enc = patchStatsEncoder({ grid: 8, bins: 8, threads: 1 });
-  const frames = hostTensor([64, 128, 128, 3], 'uint8');
+  const frames = hostTensor([512, 128, 128, 3], 'uint8');
   const rr = rng(5);
   for (let i = 0; i < frames.data.length; i++) frames.data[i] = Math.floor(rr() * 256);
   const pe = enc.encode({ data: frames.data, shape: frames.shape });
   assert.is(native().systemHostInfo({ view: frames.data }, {}).readers, 1);
   const fe = await pe;
+  assert.is(isHostMemory(fe.data), true, 'the features are host memory');
   assert.equal(Array.from(fe.data), Array.from(enc.encodeSync({ data: frames.data.slice(), shape: frames.shape }).data));
 });
 
