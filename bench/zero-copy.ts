@@ -6,8 +6,8 @@
 // mode's memory does not count against the next: the extra RSS (peak during
 // the call minus before it) and the longest event-loop stall
 // (the longest gap between ticks of a 2 ms interval), for a first call and
-// a second one. Issue 20's
-// targets for readNpy and hostTensor: under 100 MB and under 50 ms.
+// a second one. The targets for readNpy and hostTensor: under 100 MB and
+// under 50 ms.
 //
 //   npm run bench -- zero-copy        (FEAT2GO_BENCH_SHAPE=T,N,D for another shape)
 import { spawnSync } from 'node:child_process';
@@ -48,7 +48,7 @@ export async function run(): Promise<void> {
   const by = (m: string) => rows[modes.findIndex(([k]) => k === m)];
   const plain = by('plain'), host = by('hostTensor');
   console.log('');
-  console.log(`- targets (issue 20), readNpy and hostTensor, both calls: extra RSS < 100 MB, lag < 50 ms: ${
+  console.log(`- targets, readNpy and hostTensor, both calls: extra RSS < 100 MB, lag < 50 ms: ${
     ['readNpy', 'hostTensor'].every((m) => [by(m).first, by(m).second].every((c) => c.extraRssMB < 100 && c.maxLagMs < 50)) ? 'met' : 'NOT met'}`);
   console.log(`- plain (copied) ÷ hostTensor (in place), 1st call: extra RSS ${(plain.first.extraRssMB / Math.max(host.first.extraRssMB, 0.1)).toFixed(1)}× (denominator floored at 0.1 MB), max lag ${(plain.first.maxLagMs / host.first.maxLagMs).toFixed(2)}×`);
 }

@@ -5,7 +5,7 @@
 // an environment teardown during a call cannot free what it reads (child
 // processes, also under ASan), the fallback where external buffers are
 // refused, the per-turn budget of synchronous loops, and the RSS target of
-// issue 20 (the lag is measured by bench/zero-copy.ts).
+// the zero-copy card (the lag is measured by bench/zero-copy.ts).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -205,7 +205,7 @@ withExternal('a synchronous loop holds at most one turn\'s budget of host memory
   assert.is(r.hostAfterTurn, true);
 });
 
-// ---------- the memory target of issue 20 ----------
+// ---------- the memory target of zero-copy host memory ----------
 // The measurement itself (315 MB episode, RSS and event-loop lag, against
 // SharedArrayBuffer and plain inputs) is `npm run bench -- zero-copy`; lag is
 // a timing on a shared machine, so it is printed here, never asserted. This
