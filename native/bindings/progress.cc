@@ -50,11 +50,15 @@ Opts ParseOpts(const Napi::Value& v) {
   o.p.lambda = f.Number("lambda");
   if (o.p.lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(f.Need("lambda")));
   o.p.window = f.Size("window", 2);
-  o.p.max_cluster = f.Size("maxClusterFrames", 1);
-  if (o.p.max_cluster < o.p.window)
+  o.p.max_cluster = f.Size("maxClusterFrames");  // 0 = no cap
+  if (o.p.max_cluster != 0 && o.p.max_cluster < o.p.window)
     ThrowRange("Expected opts.maxClusterFrames ≥ opts.window (" + std::to_string(o.p.window) +
-               ") but received " + std::to_string(o.p.max_cluster));
+               ") or 0 but received " + std::to_string(o.p.max_cluster));
   o.p.threshold = f.Number("threshold");
+  const std::string seg = f.String("segmenter");
+  if (seg == "paper") o.p.segmenter = Segmenter::kPaper;
+  else if (seg == "motion") o.p.segmenter = Segmenter::kMotion;
+  else ThrowRange("Expected opts.segmenter 'motion' or 'paper' but received '" + seg + "'");
   o.threads = f.Size("threads");
   return o;
 }
@@ -122,9 +126,13 @@ Napi::Value ToJs(Napi::Env env, Result& r) {
     segs[2 * k] = static_cast<std::int32_t>(r.segments[k].start);
     segs[2 * k + 1] = static_cast<std::int32_t>(r.segments[k].end);
   }
+  auto rules = Napi::Uint8Array::New(env, r.segments.size());
+  for (std::size_t k = 0; k < r.segments.size(); ++k)
+    rules[k] = static_cast<std::uint8_t>(r.segments[k].rule);
   o.Set("values", values);
   o.Set("similarity", sim);
   o.Set("segments", segs);
+  o.Set("rules", rules);
   return o;
 }
 
@@ -173,7 +181,8 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
-// progressTargetsSync(data, T, N, D, opts) → { values, similarity, segments: Int32Array }
+// progressTargetsSync(data, T, N, D, opts) → { values, similarity, segments: Int32Array, rules: Uint8Array }
+// (rules[k]: the CutRule that placed segment k's start)
 Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
   Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
   Opts o = ParseOpts(info[4]);
