@@ -3,12 +3,14 @@
 // demo and its sample data feat2go/demo (src/demo/index.ts).
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
-export type { Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, Capabilities } from './core/types.js';
+export type {
+  Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, ResolvedProgressOptions, Segmenter, CutRule, Boundary, Capabilities,
+} from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, resolveProgressOptions,
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {
@@ -30,7 +32,7 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
+  labelPaths, mergeSummaries, shardOf, CAP_WARNING, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
   type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
 } from './jobs/label.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';

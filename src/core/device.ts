@@ -292,8 +292,8 @@ export interface DeviceProgressResult {
   segments: Segment[];
 }
 
-/** Resolved progress options (every field set). */
-export interface ResolvedProgressOptions {
+/** Resolved options of the paper rule, the one the CUDA path implements (every field set). */
+export interface DevicePaperOptions {
   lambda: number;
   window: number;
   maxClusterFrames: number;
@@ -306,7 +306,7 @@ export interface ResolvedProgressOptions {
  * the promise resolves when the stream has finished. Values and similarity
  * stay on the device, one `[ΣT]` tensor each; `segments[e]` are episode-local.
  */
-export function deviceProgressTargets(features: DeviceTensor, lengths: readonly number[], o: ResolvedProgressOptions):
+export function deviceProgressTargets(features: DeviceTensor, lengths: readonly number[], o: DevicePaperOptions):
   Promise<{ values: DeviceTensor; similarity: DeviceTensor; segments: Segment[][] }> {
   const stack = new Error().stack;
   const call = 'progressTargets';

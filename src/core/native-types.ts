@@ -31,14 +31,19 @@ export interface NativeProgressResult {
   values: Float32Array;
   similarity: Float32Array;
   segments: Int32Array;
+  /** Per segment, the rule that placed its start: 0 start, 1 trend, 2 cap, 3 onset, 4 pause (kernels/stages.h CutRule). */
+  rules: Uint8Array;
 }
 
 /** Progress options as the addon takes them: every one resolved (see resolveProgressOptions). */
 export interface NativeProgressOptions {
   lambda: number;
   window: number;
+  /** 0 = no cap. */
   maxClusterFrames: number;
+  /** Read by the 'paper' segmenter only. */
   threshold: number;
+  segmenter: 'motion' | 'paper';
   threads: number;
 }
 

@@ -37,7 +37,7 @@ const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 const prelude = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(workerData.addon);
-const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, threads: 0 };
+const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper', threads: 0 };
 function data(n, seed) { let s = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1664525 + 1013904223) >>> 0; a[i] = s / 4294967296 - 0.5; } return a; }
 `;
 

@@ -207,8 +207,8 @@ test('bad input: options', () => {
   const f = { data: randomEpisode(6, 2, 3, 1), shape: [6, 2, 3] };
   throwsWith(() => progressTargetsSync(f, { window: 1 }), RangeError, /Expected an integer ≥ 2 for opts\.window but received the number 1/);
   throwsWith(() => progressTargetsSync(f, { window: 3.5 }), TypeError, /Expected an integer for opts\.window but received the number 3\.5/);
-  throwsWith(() => progressTargetsSync(f, { window: 6, maxClusterFrames: 5 }), RangeError, /Expected an integer ≥ opts\.window \(6\) for opts\.maxClusterFrames but received the number 5/);
-  throwsWith(() => progressTargetsSync(f, { maxClusterFrames: 4 }), RangeError, /Expected an integer ≥ opts\.window \(5\) for opts\.maxClusterFrames but received the number 4/);
+  throwsWith(() => progressTargetsSync(f, { window: 6, maxClusterFrames: 5 }), RangeError, /Expected an integer ≥ opts\.window \(6\), or 0 for no cap for opts\.maxClusterFrames but received the number 5/);
+  throwsWith(() => progressTargetsSync(f, { maxClusterFrames: 4 }), RangeError, /Expected an integer ≥ opts\.window \(5\), or 0 for no cap for opts\.maxClusterFrames but received the number 4/);
   throwsWith(() => progressTargetsSync(f, { lambda: -1 }), RangeError, /Expected a finite number ≥ 0 for opts\.lambda but received the number -1/);
   throwsWith(() => patchSimilarity(f, 0, { lambda: -0.5 }), RangeError, /opts\.lambda/);
   throwsWith(() => progressTargetsSync(f, { threshold: NaN }), RangeError, /Expected a finite number for opts\.threshold but received the number NaN/);
@@ -254,7 +254,7 @@ test('bad input: NaN / Inf in features names the frame (sync, async, batch)', as
 test('native layer re-checks sizes even when called directly', () => {
   // Bypass the TypeScript checks: the addon itself refuses to read past the buffer.
   const { native } = require_native();
-  const all = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, threads: 0 };
+  const all = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper' as const, threads: 0 };
   throwsWith(() => native().progressTargetsSync(new Float32Array(10), 4, 2, 3, all), RangeError, /at least 24.*10/);
   throwsWith(() => native().patchSimilarity(new Float32Array(24), 4, 2, 3, new Float32Array(2), { lambda: 1, threads: 0 }, new Float32Array(4)), RangeError, /goal/);
   throwsWith(() => native().patchSimilarity(new Float32Array(24), 4, 2, 3, new Float32Array(6), { lambda: 1, threads: 0 }, new Float32Array(2)), RangeError, /out/);
