@@ -2,8 +2,8 @@
 // feature tensors, or frames encoded first with --encoder. Also holds the
 // progress options (--window, --threshold, …) of commands that label.
 import path from 'node:path';
-import { DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
-import { formatSummaryTable, labelPaths } from '../jobs/label.js';
+import { DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
+import { CAP_WARNING, formatSummaryTable, labelPaths } from '../jobs/label.js';
 import type { ProgressOptions } from '../core/types.js';
 import { UsageError, intOption, numberOption, outputFolderOption, type Command, type OptionSpec, type OptionValues } from './command.js';
 import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-options.js';
@@ -12,8 +12,13 @@ import { failureLine, framesLabel, progressBar, type ProgressBar } from './ui.js
 /** Reads the progress options shared by commands that label (`--window`, `--max-cluster-frames`, …). */
 function progressOptionsFrom(values: OptionValues): ProgressOptions {
   const o: ProgressOptions = {};
+  const segmenter = values.segmenter;
+  if (segmenter !== undefined && segmenter !== 'motion' && segmenter !== 'paper') {
+    throw new UsageError(`--segmenter expects motion or paper but received '${String(segmenter)}'`);
+  }
+  if (segmenter !== undefined) o.segmenter = segmenter;
   const window = intOption(values.window, 'window', 2);
-  const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 1);
+  const maxClusterFrames = intOption(values['max-cluster-frames'], 'max-cluster-frames', 0);
   const threshold = numberOption(values.threshold, 'threshold');
   const lambda = numberOption(values.lambda, 'lambda', 0);
   const threads = intOption(values.threads, 'threads', 0, 4096);
@@ -26,9 +31,12 @@ function progressOptionsFrom(values: OptionValues): ProgressOptions {
   try {
     resolveProgressOptions(o);
   } catch (err) {
-    const resolved = { window: o.window ?? DEFAULT_PROGRESS_OPTIONS.window, max: o.maxClusterFrames ?? DEFAULT_PROGRESS_OPTIONS.maxClusterFrames };
-    if (resolved.max < resolved.window) {
-      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${resolved.window}) but received '${resolved.max}'`);
+    const window = o.window ?? DEFAULT_PROGRESS_OPTIONS.window;
+    if (o.maxClusterFrames !== undefined && o.maxClusterFrames !== 0 && o.maxClusterFrames < window) {
+      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${window}), or 0 for no cap, but received '${o.maxClusterFrames}'`);
+    }
+    if (o.segmenter === 'motion' && o.threshold !== undefined) {
+      throw new UsageError('--threshold applies to --segmenter paper only (the motion segmenter has no slope threshold)');
     }
     throw new UsageError((err as Error).message);
   }
@@ -48,9 +56,10 @@ export function shardOption(v: string | boolean | undefined): { index: number; c
 
 /** Options shared by commands that label episodes. */
 const PROGRESS_OPTION_SPECS: OptionSpec[] = [
-  { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
-  { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
-  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.threshold) },
+  { name: 'segmenter', type: 'string', value: 'motion|paper', description: 'How stages are found: motion (movement onsets and the pauses before them) or paper (SPEC §2\'s slope test, exact). A --threshold alone selects paper.', implicitDefault: DEFAULT_PROGRESS_OPTIONS.segmenter },
+  { name: 'window', type: 'string', value: 'N', description: 'w ≥ 2 frames: the slope window (paper), the half-width of the speed smoothing (motion).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
+  { name: 'max-cluster-frames', type: 'string', value: 'N', description: `Most frames one stage may hold (≥ window); 0 = no cap. Default ${DEFAULT_PROGRESS_OPTIONS.maxClusterFrames} with motion, ${PAPER_PROGRESS_OPTIONS.maxClusterFrames} with paper.`, implicitDefault: `${DEFAULT_PROGRESS_OPTIONS.maxClusterFrames} (motion), ${PAPER_PROGRESS_OPTIONS.maxClusterFrames} (paper)` },
+  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage); paper only, and giving it selects paper.', implicitDefault: `${PAPER_PROGRESS_OPTIONS.threshold} (paper)` },
   { name: 'lambda', type: 'string', value: 'X', description: 'L1 penalty λ ≥ 0 of the patch similarity (β = λ / D).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.lambda) },
   { name: 'threads', type: 'string', value: 'N', description: 'Threads to use; 0 = every core.', implicitDefault: '0' },
 ];
@@ -78,7 +87,8 @@ export const labelCommand: Command = {
     'feat2go label episodes/ --out labels/',
     'feat2go label episodes/ --out labels/ --shard 0/3   # … 1/3, 2/3 elsewhere; then: feat2go merge-summaries labels/',
     'feat2go label run.safetensors --window 7 --threshold 0.005 --json',
-    'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5',
+    'feat2go label --encoder builtin recordings/                       # motion segmenter (the default)',
+    'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5   # the paper\'s rule',
     'feat2go label --encoder vjepa2.onnx episode.mp4 --out labels/',
   ],
   async run({ values, positionals }, io) {
@@ -105,13 +115,14 @@ export const labelCommand: Command = {
       ...opts,
       out,
       ...(shard ? { shard } : {}),
+      onWarning(message: string, episode: string) {
+        bar?.clear();
+        // A partial decode's message names its file; the cap's does not.
+        io.stderr.write(`feat2go label: warning: ${message.startsWith(CAP_WARNING) ? `${episode}: ` : ''}${message}\n`);
+      },
       ...(encoder ? {
         encoder,
         allowPartial: values['allow-partial'] === true,
-        onWarning(message: string) {
-          bar?.clear();
-          io.stderr.write(`feat2go label: warning: ${message}\n`);
-        },
         onFrames(d: number, t: number | undefined, name: string, i: number, n: number) {
           bar ??= progressBar(io.stderr, io.stderr.isTTY === true);
           bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n);

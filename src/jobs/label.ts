@@ -15,7 +15,7 @@ import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
-import type { ProgressOptions, ProgressResult, Tensor } from '../core/types.js';
+import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 
 /** Options of {@link labelPaths}: the progress options plus where to write. */
 export interface LabelPathsOptions extends ProgressOptions {
@@ -46,14 +46,30 @@ export interface LabelPathsOptions extends ProgressOptions {
    * decode, with a warning, instead of skipping it as a failure. Default false.
    */
   allowPartial?: boolean;
-  /** Receives warnings (an allowed partial decode) with the episode's output name; they are also kept in the episode's `warnings`. */
+  /**
+   * Receives warnings with the episode's output name: an allowed partial decode, and
+   * {@link CAP_WARNING} where `maxClusterFrames` placed most of an episode's stage
+   * boundaries. They are also kept in the episode's `warnings`.
+   */
   onWarning?: (message: string, episode: string) => void;
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
-  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
+  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, segmenter: 1, threads: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1, onFrames: 1,
   allowPartial: 1, onWarning: 1, shard: 1,
 };
+
+/**
+ * The warning of an episode whose stage boundaries were placed mostly (more than half
+ * of them) by the `maxClusterFrames` cap: its stages are then a clock, not the task's.
+ */
+export const CAP_WARNING = 'stages were cut by --max-cluster-frames, not by the data';
+
+/** {@link CAP_WARNING} when the cap placed more than half of the boundaries, else undefined. */
+export function capWarning(r: Pick<ProgressResult, 'boundaries'>): string | undefined {
+  const caps = r.boundaries.filter((b) => b.rule === 'cap').length;
+  return caps * 2 > r.boundaries.length ? `${CAP_WARNING} (${caps} of ${r.boundaries.length} boundaries)` : undefined;
+}
 
 /** One episode found in the inputs. */
 export interface EpisodeSource {
@@ -101,7 +117,8 @@ export interface LabelFailure {
 /** Everything {@link labelPaths} did. */
 export interface LabelReport {
   out: string;
-  options: Required<Omit<ProgressOptions, 'threads'>> & { threads: number };
+  /** The options every episode ran with (`threshold` only with the `'paper'` segmenter). */
+  options: ResolvedProgressOptions;
   episodes: LabelledEpisode[];
   failures: LabelFailure[];
   /** summary.json and summary.md paths. */
@@ -396,14 +413,22 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: 
   const result = {
     episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
     shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}),
-    segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
+    segments: r.segments, boundaries: r.boundaries, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
   writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
   writeFileAtomic(path.join(dir, 'plot.svg'), plotEpisodeSvg({
     title: src.name,
-    subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames}/stage, τ ${options.threshold}, λ ${options.lambda}`,
+    subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · ${optionsLine(options)}`,
     similarity: r.similarity, values: r.values, segments: r.segments,
   }));
+}
+
+/** The options in a plot's subtitle: `paper rule, window 5, max 50/stage, τ 0.01, λ 1` or `motion segmenter, window 5, λ 1`. */
+function optionsLine(o: ResolvedProgressOptions): string {
+  const cap = o.maxClusterFrames ? `, max ${o.maxClusterFrames}/stage` : '';
+  return o.segmenter === 'paper'
+    ? `paper rule, window ${o.window}${cap}, τ ${o.threshold}, λ ${o.lambda}`
+    : `motion segmenter, window ${o.window}${cap}, λ ${o.lambda}`;
 }
 
 /** The summary table as Markdown (episode, frames, stages, mean value, time). */
@@ -487,6 +512,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const t0 = performance.now();
       const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
+      const cap = capWarning(r);
+      if (cap) { warnings.push(cap); onWarning?.(cap, src.name); }
       episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
