@@ -31,11 +31,13 @@ function progressOptionsFrom(values: OptionValues): ProgressOptions {
   try {
     resolveProgressOptions(o);
   } catch (err) {
+    const paper = (o.segmenter ?? (o.threshold === undefined ? 'motion' : 'paper')) === 'paper';
     const window = o.window ?? DEFAULT_PROGRESS_OPTIONS.window;
-    if (o.maxClusterFrames !== undefined && o.maxClusterFrames !== 0 && o.maxClusterFrames < window) {
-      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${window}), or 0 for no cap, but received '${o.maxClusterFrames}'`);
+    const max = o.maxClusterFrames ?? (paper ? PAPER_PROGRESS_OPTIONS.maxClusterFrames : DEFAULT_PROGRESS_OPTIONS.maxClusterFrames);
+    if (max !== 0 && max < window) {
+      throw new UsageError(`--max-cluster-frames expects an integer ≥ the window (${window}), or 0 for no cap, but received '${max}'`);
     }
-    if (o.segmenter === 'motion' && o.threshold !== undefined) {
+    if (!paper && o.threshold !== undefined) {
       throw new UsageError('--threshold applies to --segmenter paper only (the motion segmenter has no slope threshold)');
     }
     throw new UsageError((err as Error).message);

@@ -419,7 +419,7 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: 
   writeFileAtomic(path.join(dir, 'plot.svg'), plotEpisodeSvg({
     title: src.name,
     subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · ${optionsLine(options)}`,
-    similarity: r.similarity, values: r.values, segments: r.segments,
+    similarity: r.similarity, values: r.values, segments: r.segments, boundaries: r.boundaries,
   }));
 }
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  capabilities, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead,
+  capabilities, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead, PAPER_PROGRESS_OPTIONS,
   type PolicySpec, type RolloutBatch,
 } from '../../src/index.js';
 import { patchStatsEncoder } from '../../src/encoders/builtin.js';
@@ -137,7 +137,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     let same = 0;
     for (const { seed, r } of results) {
       const x = lcg(40 * 16 * 32, seed);
-      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] });
+      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] }, PAPER_PROGRESS_OPTIONS); // the workers' P
       if (!sameArray(main.values, r.values) || !sameArray(main.values, r.asyncValues)) throw new Error(`worker ${seed} values differ from the main thread's`);
       same++;
     }

@@ -68,7 +68,12 @@ test('plotEpisodeSvg: curves per stage, boundaries, bands, ticks, legend, escape
   assert.is(polylines.length, 3 + 1, 'one similarity line per stage, one value line');
   const pointCounts = polylines.map((p) => /points="([^"]*)"/.exec(p)![1].split(' ').length);
   assert.equal(pointCounts, [3, 3, 2, 8]);
-  assert.is((svg.match(/<line [^>]*stroke-dasharray="4 3"\/>/g) ?? []).length, 2 + 1, 'two boundaries and the legend sample');
+  assert.is((svg.match(/<line [^>]*stroke-dasharray="4 3"/g) ?? []).length, 2 + 1, 'two boundaries and the legend sample');
+  assert.ok(svg.includes('<title>stage 2 starts at frame 3</title>'));
+  // With the result's boundaries, each line is labelled with the rule that placed it.
+  const ruled = plotEpisodeSvg({ title: 't', similarity, values, segments, boundaries: [{ frame: 3, rule: 'pause' }, { frame: 6, rule: 'onset' }] });
+  assert.ok(ruled.includes('<title>stage 2 starts at frame 3 (pause)</title>') && ruled.includes('<title>stage 3 starts at frame 6 (onset)</title>'));
+  assert.is((ruled.match(/font-size="10" fill="#556">(pause|onset)<\/text>/g) ?? []).length, 2);
   assert.is((svg.match(/fill="#eef1f6"/g) ?? []).length, 2, 'stages 1 and 3 shaded');
   for (const label of ['frame t', 'similarity / progress value', 'similarity to subgoal s(t)', 'progress value V(t)', 'stage boundary (3 stages)']) {
     assert.ok(svg.includes(`>${label}</text>`), label);
