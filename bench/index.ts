@@ -6,6 +6,8 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['progress', () => import('./progress.js')],
   ['io', () => import('./io.js')],
   ['encoders', () => import('./encoders.js')],
+  ['lerobot', () => import('./lerobot.js')],
+  ['hub', () => import('./hub.js')],
   ['torch', () => import('./torch.js')],
   ['rl', () => import('./rl.js')],
   ['sim', () => import('./sim.js')],

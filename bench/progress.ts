@@ -51,7 +51,7 @@ export async function run(): Promise<void> {
     { name: 'progressTargets native (async, SharedArrayBuffer input)', bytes, async: true, fn: () => progressTargets(fs, P) },
     { name: 'progressTargetsSync native', bytes, fn: () => progressTargetsSync(f, P) },
     { name: 'progressTargetsSync native, default (motion segmenter)', bytes, fn: () => progressTargetsSync(f) },
-    { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 }) },
+    { name: 'progressTargets TypeScript reference', bytes, fn: () => refProgress(data, T, N, D, P) },
   ], [
     { label: 'patchSimilarity GB/s ÷ read probe GB/s (target ≥ 0.60)', of: 'patchSimilarity native', to: 'memory-read probe (addon, all threads)', by: 'gbps' },
     { label: 'patchSimilarity 1 thread ÷ probe 1 thread', of: 'patchSimilarity native, 1 thread', to: 'memory-read probe, 1 thread', by: 'gbps' },

@@ -1,41 +1,37 @@
-// Addon entry: per-environment state, capabilities, the memory-read probe,
-// and every binding file's self-registered exports (see bindings/napi_util.h,
-// F2G_REGISTER). Everything runs inside f2g::Guard.
+// Addon entry of the core addon: per-environment state, capabilities, the
+// memory-read probe, and every binding file's self-registered exports and
+// capabilities() fields (see bindings/napi_util.h: F2G_REGISTER,
+// F2G_CAPABILITIES). Nothing here knows which binding files were linked in:
+// the libtorch bindings (bindings/torch) and the CUDA runtime add their own
+// fields. Everything runs inside f2g::Guard.
 #include <napi.h>
 
-#include "bindings/cuda.h"
 #include "bindings/napi_util.h"
 #include "kernels/memprobe.h"
 #include "kernels/pool.h"
 #include "kernels/simd.h"
 
-#ifdef FEAT2GO_HAS_TORCH
-#include "bindings/torch/capabilities.h"
-#endif
-
 namespace {
 
+// systemCapabilities() → { version, threads, simd, torch, distributed, cuda, … }
 Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("version", FEAT2GO_VERSION);
   o.Set("threads", static_cast<double>(f2g::hardware_threads()));
   o.Set("simd", f2g::simd_level());
-#ifdef FEAT2GO_HAS_TORCH
-  f2g::AddTorchCapabilities(env, o);
-#else
+  // Without the libtorch bindings linked in, these stay false.
   o.Set("torch", false);
   o.Set("distributed", false);
-#endif
-  f2g::AddCudaCapabilities(env, o);
+  for (auto& [area, fn] : f2g::capabilities_registry()) fn(env, o);
   return o;
 }
 
-// readProbe(data: Float32Array, threads: number): number
+// systemReadProbe({ data: Float32Array }, { threads }) → Σ data
 Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
-  auto data = f2g::Float32Arg(info[0], "data");
-  std::size_t threads = f2g::SizeArg(info[1], "threads");
-  return Napi::Number::New(info.Env(), f2g::read_probe(data.data, data.length, threads));
+  f2g::Fields in(info[0], "input"), o(info[1], "opts");
+  auto data = f2g::Float32Arg(in.Need("data"), "data");
+  return Napi::Number::New(info.Env(), f2g::read_probe(data.data, data.length, o.Size("threads")));
 }
 
 // Runs once per environment (the main thread and each worker_thread). An
@@ -46,8 +42,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return f2g::Guard(env, "module init", [&] {
     f2g::InitEnvState(env);
     f2g::participate_in_own_jobs();  // Init runs on the JavaScript thread
-    f2g::Export<Capabilities>(env, exports, "capabilities");
-    f2g::Export<ReadProbe>(env, exports, "readProbe");
+    f2g::Export<Capabilities>(env, exports, "systemCapabilities");
+    f2g::Export<ReadProbe>(env, exports, "systemReadProbe");
     for (auto& [area, fn] : f2g::registry()) fn(env, exports);
     return exports;
   });

@@ -54,7 +54,7 @@ const syncCalls = [
   () => enc.encodeSync(frames),
   () => expectThrow(() => f2g.clippedSurrogate({ logProbs: { data: bad, shape: [B, T] }, oldLogProbs: olp, advantages: adv }, { clipLow: 0.2 })),
   () => expectThrow(() => f2g.native().rlGae({}, {}, {})),
-  () => expectThrow(() => f2g.native().progressTargetsSync(new Float32Array(3), 1, 1, 3, {})),
+  () => expectThrow(() => f2g.native().progressTargetsSync({ features: new Float32Array(3) }, { T: 1, N: 1, D: 3 })),
   () => head && head.predict(hidden),
 ];
 const asyncCalls = [

@@ -4,7 +4,7 @@
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
 export type {
-  Tensor, FlagTensor, Segment, ProgressOptions, ProgressResult, ResolvedProgressOptions, Segmenter, CutRule, Boundary, Capabilities,
+  Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Segmenter, CutRule, Boundary, Capabilities,
 } from './core/types.js';
 export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
@@ -14,9 +14,9 @@ export {
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {
-  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor,
-  type DeviceDtype, type DLPackCapsule, type HostArray, type DeviceProgressResult, type DeviceGaeInput, type DeviceSurrogateInput,
+  DeviceTensor, CudaUnavailableError, cudaStatus, isDeviceTensor, type DeviceDtype, type DLPackCapsule, type HostArray,
 } from './core/device.js';
+export type { DeviceProgressResult } from './core/progress-cuda.js';
 
 // ---- files (io) ----
 export { writeFileAtomic, type AtomicData } from './io/atomic.js';
@@ -32,9 +32,17 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, mergeSummaries, shardOf, CAP_WARNING, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  labelPaths, mergeSummaries, shardOf, CAP_WARNING, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs,
+  formatSummaryTable, type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type EpisodeSourceRecord,
 } from './jobs/label.js';
+export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
+export {
+  startViewServer, loadViewIndex, type ViewServer, type ViewServerOptions, type ViewIndex, type ViewEpisodeEntry,
+} from './jobs/view.js';
+export {
+  registerViewSource, type ViewFrames, type ViewSourceOpener, type FrameImage, type FrameImageOptions,
+} from './jobs/view-sources.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
@@ -47,13 +55,29 @@ export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurv
 export { spearman, meanCi } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
+// ---- LeRobot datasets (io): reading, frames by timestamp, writing labels back ----
+export {
+  openLeRobot, formatTemplate, lerobotRootKind, LeRobotError, LEROBOT_TOLERANCE_S,
+  type LeRobotDataset, type LeRobotEpisode, type LeRobotCamera, type LeRobotVideoLocation, type LeRobotProblem, type LeRobotRows,
+  type LeRobotFrameSource, type OpenLeRobotOptions,
+} from './io/lerobot.js';
+export { probeVideoStream, type VideoStreamInfo } from './io/lerobot-video.js';
+export { writeLeRobotLabels, checkLeRobotOutput, FEAT2GO_FEATURES, type LeRobotEpisodeLabels, type WriteLeRobotReport } from './io/lerobot-write.js';
+export { readParquetColumns, readParquetInfo, appendParquetColumns, type ParquetColumns, type ParquetInfo, type NewColumn } from './io/parquet.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';
 export type { FrameEncoder, EncoderStream, EncodeFramesOptions, EncodedEpisode, EncodeEpisodesOptions } from './encoders/encoder.js';
 export { encodeFrames, encodeEpisodes } from './encoders/encoder.js';
 export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js';
-export { patchStatsEncoder } from './encoders/builtin.js';
+export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
+export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
+export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
+export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
+export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
+export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
+export { onnxExternalDataFiles } from './io/onnx-external.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
@@ -67,7 +91,7 @@ export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
-  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions, MAX_DISTRIBUTED_TIMEOUT_MS,
   rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
 } from './torch/distributed.js';
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';
@@ -76,8 +100,8 @@ export { createEncoder } from './encoders/create.js';
 // ---- reinforcement learning (SPEC §5–8, core) ----
 export {
   shapeTerminalRewards, terminalRewards, gae, grpoAdvantages, grpoGroupStats, stepAdvantages,
-  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty,
-  type DeviceValueLossInput, type DeviceKlInput,
+  normalizeAdvantages, clippedSurrogate, clippedValueLoss, klPenalty, AGGREGATIONS,
+  type DeviceGaeInput, type DeviceSurrogateInput, type DeviceValueLossInput, type DeviceKlInput,
 } from './core/rl.js';
 export type {
   Aggregation, GaeInput, GaeOptions, GaeResult, GrpoStd, GrpoOptions, GrpoGroupStats, SurrogateInput,

@@ -20,7 +20,14 @@ std::vector<std::pair<const char*, InitFn>>& registry() {
   static std::vector<std::pair<const char*, InitFn>> r;
   return r;
 }
+std::vector<std::pair<const char*, InitFn>>& capabilities_registry() {
+  static std::vector<std::pair<const char*, InitFn>> r;
+  return r;
+}
 Registrar::Registrar(const char* area, InitFn fn) { registry().emplace_back(area, fn); }
+CapabilitiesRegistrar::CapabilitiesRegistrar(const char* area, InitFn fn) {
+  capabilities_registry().emplace_back(area, fn);
+}
 
 void ThrowType(const std::string& msg) { throw ArgError{ArgError::kType, msg}; }
 void ThrowRange(const std::string& msg) { throw ArgError{ArgError::kRange, msg}; }
@@ -167,10 +174,7 @@ View<std::int32_t> Int32Arg(const Napi::Value& v, const char* name) {
 
 double NumberArg(const Napi::Value& v, const char* name) {
   if (!v.IsNumber()) ThrowType(std::string("Expected a number for ") + name + " but received " + Describe(v));
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d))
-    ThrowRange(std::string("Expected a finite number for ") + name + " but received " + Describe(v));
-  return d;
+  return v.As<Napi::Number>().DoubleValue();
 }
 
 bool BoolArg(const Napi::Value& v, const char* name) {
@@ -191,7 +195,7 @@ std::size_t SizeArg(const Napi::Value& v, const char* name, std::size_t min) {
   if (!std::isfinite(d) || std::floor(d) != d)
     ThrowType(std::string("Expected an integer for ") + name + " but received " + Describe(v));
   if (d < static_cast<double>(min) || d > 9007199254740992.0)
-    ThrowRange(std::string("Expected an integer ≥ ") + std::to_string(min) + " for " + name +
+    ThrowRange(std::string("Expected an integer in [") + std::to_string(min) + ", 2^53] for " + name +
                " but received " + Describe(v));
   return static_cast<std::size_t>(d);
 }
@@ -245,7 +249,7 @@ void RejectOverlap(const Span& out, std::initializer_list<Span> inputs, bool all
     if (allow_exact && o0 == i0 && o1 == i1) continue;
     ThrowRange(std::string("Expected ") + out.name + " not to overlap " + in.name +
                (allow_exact ? " (other than as the very same array)" : "") +
-               " but they share memory: " + out.name + " covers bytes [" +
+               " but received an overlapping view: " + out.name + " covers bytes [" +
                std::to_string(o0 - std::min(o0, i0)) + ", " + std::to_string(o1 - std::min(o0, i0)) +
                ") and " + in.name + " bytes [" + std::to_string(i0 - std::min(o0, i0)) + ", " +
                std::to_string(i1 - std::min(o0, i0)) + ") of the same memory");

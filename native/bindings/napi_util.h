@@ -1,9 +1,26 @@
-// Shared helpers for the thin N-API layer: the one error guard, argument
-// checks with messages that name the argument, the expected and the received
-// value; zero-copy typed array views and owned copies; the one Promise worker
-// (with optional progress); per-environment state released by a cleanup hook;
-// self-registration of binding files (each file registers its exports,
-// addon.cc stays untouched).
+// The common N-API glue of every binding file, core and libtorch alike (built
+// once as the static library feat2go_napi, which each addon links): the one
+// error guard, argument checks with messages that name the argument, the
+// expected and the received value; zero-copy typed array views and owned
+// copies; the one Promise worker (with optional progress); per-environment
+// state released by a cleanup hook; self-registration of binding files (each
+// file registers its exports and its capabilities() fields; the addon entry
+// stays untouched).
+//
+// What bindings check: memory safety only. Sizes against array lengths,
+// dtypes, overlap of outputs with inputs, detachment, and the sizes a kernel
+// needs to stay inside its arrays. Option values and their defaults are owned
+// by the TypeScript core, which resolves them once and sends each one.
+//
+// The one calling convention of exported functions:
+//   name(input, opts, out?)
+//   input  an object of the arrays read (typed arrays, or DeviceBuffers for the
+//          CUDA twins), with the sizes that belong to one array alone
+//   opts   an object of the shared sizes (B, T, N, D, …) and the resolved options
+//   out    an object of the arrays written, where the caller provides them
+// Names: functions and values are <area><Name> (progressTargets, rlGae,
+// encoderPatchStats, pickPlaceConstants, dist…, system…), the CUDA twin of a
+// function adds Cuda (rlGaeCuda), classes are <Name>Native.
 #pragma once
 #include <napi.h>
 
@@ -21,12 +38,20 @@
 namespace f2g {
 
 // ---- registration ----
+/// A binding file's exports (`exports`), or its fields of capabilities() (`caps`).
 using InitFn = void (*)(Napi::Env, Napi::Object);
 struct Registrar {
   Registrar(const char* area, InitFn fn);
 };
+struct CapabilitiesRegistrar {
+  CapabilitiesRegistrar(const char* area, InitFn fn);
+};
 std::vector<std::pair<const char*, InitFn>>& registry();
+std::vector<std::pair<const char*, InitFn>>& capabilities_registry();
+/// Registers `fn(env, exports)`, run by the module init of the addon the file is linked into.
 #define F2G_REGISTER(area, fn) static ::f2g::Registrar f2g_registrar_##area(#area, fn)
+/// Registers `fn(env, caps)`, which sets this area's fields of capabilities().
+#define F2G_CAPABILITIES(area, fn) static ::f2g::CapabilitiesRegistrar f2g_caps_##area(#area, fn)
 
 // ---- errors ----
 /// Thrown by validation and kernels off the main thread; turned into a JS
@@ -105,7 +130,7 @@ void Export(Napi::Env env, Napi::Object exports, const char* name) {
 }
 
 /// Base of the wrapped classes: GuardedMethod<&T::M>(name) declares an
-/// instance method that runs inside Guard.
+/// instance method that runs inside Guard, GuardedStatic<F>(name) a static one.
 template <typename T>
 class GuardedWrap : public Napi::ObjectWrap<T> {
  public:
@@ -116,6 +141,11 @@ class GuardedWrap : public Napi::ObjectWrap<T> {
   static Napi::ClassPropertyDescriptor<T> GuardedMethod(const char* name) {
     return Napi::ObjectWrap<T>::InstanceMethod(name, &GuardedWrap::template Call<M>, napi_default,
                                                const_cast<char*>(name));
+  }
+  /// A static method `F` (info.This() is the class), run inside Guard.
+  template <BindingFn F>
+  static Napi::ClassPropertyDescriptor<T> GuardedStatic(const char* name) {
+    return Napi::ObjectWrap<T>::StaticMethod(name, &Guarded<F>, napi_default, const_cast<char*>(name));
   }
 
  private:
@@ -153,11 +183,28 @@ struct View {
 View<float> Float32Arg(const Napi::Value& v, const char* name);
 View<std::uint8_t> Uint8Arg(const Napi::Value& v, const char* name);
 View<std::int32_t> Int32Arg(const Napi::Value& v, const char* name);
-/// A non-negative integer (a size or index) ≤ 2^53.
+/// A non-negative integer (a size or index) ≤ 2^53, at least `min` (the
+/// smallest size the kernel is defined for).
 std::size_t SizeArg(const Napi::Value& v, const char* name, std::size_t min = 0);
+/// A JS number (its range is the TypeScript core's to check).
 double NumberArg(const Napi::Value& v, const char* name);
 bool BoolArg(const Napi::Value& v, const char* name);
 std::string StringArg(const Napi::Value& v, const char* name);
+/// One value of an enum whose values are 0, 1, … in the order of `names` (the
+/// names kernels/rl_modes.h gives them): the string `v` must be one of them.
+/// A RangeError otherwise, so an unknown name is never cast to an enum.
+template <typename E, std::size_t N>
+E EnumArg(const Napi::Value& v, const char* name, const char* const (&names)[N]) {
+  if (v.IsString()) {
+    const std::string s = v.As<Napi::String>().Utf8Value();
+    for (std::size_t i = 0; i < N; ++i)
+      if (s == names[i]) return static_cast<E>(i);
+  }
+  std::string expected;
+  for (std::size_t i = 0; i < N; ++i)
+    expected += (i == 0 ? "'" : i + 1 == N ? " or '" : ", '") + std::string(names[i]) + "'";
+  ThrowRange("Expected " + expected + " for " + name + " but received " + Describe(v));
+}
 /// a*b*c... with overflow checks; throws RangeError naming `what`.
 std::size_t CheckedProduct(std::initializer_list<std::size_t> dims, const char* what);
 /// Throws RangeError unless view.length ≥ need.
@@ -178,6 +225,10 @@ class Fields {
   std::size_t Size(const char* key, std::size_t min = 0) const;
   bool Bool(const char* key) const;
   std::string String(const char* key) const;
+  template <typename E, std::size_t N>
+  E Enum(const char* key, const char* const (&names)[N]) const {
+    return EnumArg<E>(Need(key), Name(key).c_str(), names);
+  }
 
  private:
   Napi::Object obj_;

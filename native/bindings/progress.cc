@@ -1,8 +1,14 @@
-// N-API bindings for the progress kernels (SPEC §1-3). Thin: check arguments,
-// wrap typed arrays in place, call kernels/progress.h. The async calls read
-// owned copies of their inputs (see OwnedCopy): a caller may transfer
-// (detach) its buffers while the call runs. Inputs over a SharedArrayBuffer,
-// which cannot be detached, are read in place (OwnedOrShared).
+// N-API bindings for the progress kernels (SPEC §1-3). Thin: check sizes
+// against the arrays, wrap typed arrays in place, call kernels/progress.h.
+// Every call is (input, opts, out?) (bindings/napi_util.h); the options arrive
+// resolved and validated by the TypeScript core (resolveProgressOptions), so
+// only the sizes the kernels need to stay inside their arrays are checked. A
+// NaN/Inf in the data is reported back as its place (frame, element, value),
+// and the TypeScript core words the error. The async calls read owned copies
+// of their inputs (see OwnedCopy): a caller may transfer (detach) its buffers
+// while the call runs. Inputs over a SharedArrayBuffer, which cannot be
+// detached, are read in place (OwnedOrShared). The CUDA twins are in
+// progress_cuda.cc.
 #include <cmath>
 #include <memory>
 #include <string>
@@ -24,14 +30,15 @@ std::string ShapeStr(std::size_t T, std::size_t N, std::size_t D) {
   return "[" + std::to_string(T) + "," + std::to_string(N) + "," + std::to_string(D) + "]";
 }
 
-Episode EpisodeArgs(const Napi::Value& data, const Napi::Value& T, const Napi::Value& N, const Napi::Value& D,
-                    const char* name) {
+// An episode: `data` with its sizes T, N, D read from `dims` (the opts of a
+// one-episode call, or the episode's own object in a batch).
+Episode EpisodeArgs(const Napi::Value& data, const Fields& dims, const char* name) {
   Episode e;
   std::string dn = std::string(name) + ".data";
   e.data = Float32Arg(data, dn.c_str());
-  e.T = SizeArg(T, (std::string(name) + ".shape[0]").c_str(), 1);
-  e.N = SizeArg(N, (std::string(name) + ".shape[1]").c_str(), 1);
-  e.D = SizeArg(D, (std::string(name) + ".shape[2]").c_str(), 1);
+  e.T = SizeArg(dims.Need("T"), (std::string(name) + ".shape[0]").c_str(), 1);
+  e.N = SizeArg(dims.Need("N"), (std::string(name) + ".shape[1]").c_str(), 1);
+  e.D = SizeArg(dims.Need("D"), (std::string(name) + ".shape[2]").c_str(), 1);
   std::size_t need = CheckedProduct({e.T, e.N, e.D}, name);
   RequireLength(e.data.length, need, dn.c_str(), ShapeStr(e.T, e.N, e.D));
   return e;
@@ -42,23 +49,20 @@ struct Opts {
   std::size_t threads;
 };
 
-// Every option arrives resolved (TypeScript's resolveProgressOptions); this
-// checks what arrives.
-Opts ParseOpts(const Napi::Value& v) {
-  Fields f(v, "opts");
+// Every option arrives resolved (TypeScript's resolveProgressOptions). The
+// kernel needs a window of ≥ 2 frames (its slope divides by Σ(k − k̄)²);
+// maxClusterFrames 0 means no cap. The rest (λ ≥ 0, maxClusterFrames 0 or
+// ≥ window, the segmenter's name) are rules of the options, checked there;
+// an unknown segmenter is still refused here, never cast to the enum.
+Opts ParseOpts(const Fields& f) {
   Opts o;
   o.p.lambda = f.Number("lambda");
-  if (o.p.lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(f.Need("lambda")));
   o.p.window = f.Size("window", 2);
   o.p.max_cluster = f.Size("maxClusterFrames");  // 0 = no cap
-  if (o.p.max_cluster != 0 && o.p.max_cluster < o.p.window)
-    ThrowRange("Expected opts.maxClusterFrames ≥ opts.window (" + std::to_string(o.p.window) +
-               ") or 0 but received " + std::to_string(o.p.max_cluster));
-  o.p.threshold = f.Number("threshold");
-  const std::string seg = f.String("segmenter");
-  if (seg == "paper") o.p.segmenter = Segmenter::kPaper;
-  else if (seg == "motion") o.p.segmenter = Segmenter::kMotion;
-  else ThrowRange("Expected opts.segmenter 'motion' or 'paper' but received '" + seg + "'");
+  o.p.segmenter = f.Enum<Segmenter>("segmenter", kSegmenterNames);
+  // τ is an option of the paper's rule only: resolveProgressOptions sends it
+  // with segmenter 'paper' and leaves it out with 'motion'.
+  o.p.threshold = o.p.segmenter == Segmenter::kPaper ? f.Number("threshold") : 0.0;
   o.threads = f.Size("threads");
   return o;
 }
@@ -77,32 +81,18 @@ OwnedEpisode Own(const Episode& e, const std::string& name, std::vector<Napi::Va
   return o;
 }
 
-// "Expected finite values in features but frame 7 contains NaN or Inf
-// (Infinity at patch 2, dim 5)". Finite features never produce a non-finite
-// similarity (the kernel falls back to double), so only NaN/Inf get here.
-std::string NonFiniteFrame(const Episode& e, std::size_t t, const std::string& where) {
-  std::string msg =
-      "Expected finite values in " + where + " but frame " + std::to_string(t) + " contains NaN or Inf";
-  const std::size_t F = e.N * e.D;
-  long long i = FirstNonFinite(e.data.data + t * F, F);
-  if (i >= 0) {
-    float v = e.data.data[t * F + static_cast<std::size_t>(i)];
-    msg += std::string(" (") +
-           (std::isnan(v) ? "NaN"
-            : v > 0       ? "Infinity"
-                          : "-Infinity") +
-           " at patch " + std::to_string(static_cast<std::size_t>(i) / e.D) + ", dim " +
-           std::to_string(static_cast<std::size_t>(i) % e.D) + ")";
-  }
-  return msg;
-}
-
 struct Result {
   std::unique_ptr<float[]> values, similarity;
   std::vector<Segment> segments;
   std::size_t T = 0;
+  // The first frame with NaN/Inf (−1: none), the first such element in it
+  // (patch · D + dim; −1 when the frame itself is finite) and its value.
+  std::int64_t bad_frame = -1, bad_element = -1;
+  float bad_value = 0;
 };
 
+// Finite features never produce a non-finite similarity (the kernel falls
+// back to double), so a bad frame holds a NaN/Inf, found here by one scan.
 void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
   r.T = e.T;
   Allocating("the values and similarity of " + where + " (2 × " + std::to_string(e.T) + " floats)",
@@ -110,11 +100,16 @@ void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
                r.values.reset(new float[e.T]);
                r.similarity.reset(new float[e.T]);
              });
-  std::int64_t bad = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(), r.similarity.get(),
-                                      r.segments, o.threads);
-  if (bad >= 0) ThrowRange(NonFiniteFrame(e, static_cast<std::size_t>(bad), where));
+  r.bad_frame = progress_targets(e.data.data, e.T, e.N, e.D, o.p, r.values.get(), r.similarity.get(),
+                                 r.segments, o.threads);
+  if (r.bad_frame < 0) return;
+  const std::size_t F = e.N * e.D;
+  const float* frame = e.data.data + static_cast<std::size_t>(r.bad_frame) * F;
+  r.bad_element = FirstNonFinite(frame, F);
+  if (r.bad_element >= 0) r.bad_value = frame[r.bad_element];
 }
 
+// { values, similarity, segments: Int32Array [start, end]…, rules: Uint8Array, badFrame, badElement, badValue }
 Napi::Value ToJs(Napi::Env env, Result& r) {
   Napi::Object o = Napi::Object::New(env);
   auto values = Napi::Float32Array::New(env, r.T);
@@ -133,20 +128,22 @@ Napi::Value ToJs(Napi::Env env, Result& r) {
   o.Set("similarity", sim);
   o.Set("segments", segs);
   o.Set("rules", rules);
+  o.Set("badFrame", static_cast<double>(r.bad_frame));
+  o.Set("badElement", static_cast<double>(r.bad_element));
+  o.Set("badValue", static_cast<double>(r.bad_value));
   return o;
 }
 
-// patchSimilarity(data, T, N, D, goal: Float32Array [N*D], { lambda, threads }, out: Float32Array[T])
+// progressPatchSimilarity({ features, goal: [N*D] }, { T, N, D, lambda, threads }, { similarity: [T] })
 //   → first non-finite frame or -1
 Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
-  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-  auto goal = Float32Arg(info[4], "goal");
+  Fields in(info[0], "input"), f(info[1], "opts"), res(info[2], "out");
+  Episode e = EpisodeArgs(in.Need("features"), f, "features");
+  auto goal = Float32Arg(in.Need("goal"), "goal");
   RequireLength(goal.length, e.N * e.D, "goal", "[" + std::to_string(e.N) + "," + std::to_string(e.D) + "]");
-  Fields f(info[5], "opts");
   double lambda = f.Number("lambda");
-  if (lambda < 0) ThrowRange("Expected opts.lambda ≥ 0 but received " + Describe(f.Need("lambda")));
   std::size_t threads = f.Size("threads");
-  auto out = Float32Arg(info[6], "out");
+  auto out = Float32Arg(res.Need("similarity"), "out");
   RequireLength(out.length, e.T, "out", "[" + std::to_string(e.T) + "]");
   RejectOverlap({out.data, e.T * sizeof(float), "out"},
                 {{e.data.data, e.T * e.N * e.D * sizeof(float), "features.data"},
@@ -158,20 +155,22 @@ Napi::Value PatchSimilarity(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
-// slidingSlopes(series: Float32Array, B, L, window, threads, out: Float32Array [B*(L-w+1)])
+// progressSlidingSlopes({ series }, { B, L, window, threads }, { slopes: [B*(L-w+1)] })
 //   → index of the first NaN/Inf element of series (nothing computed), or -1
 Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
-  auto s = Float32Arg(info[0], "series.data");
-  std::size_t B = SizeArg(info[1], "series.shape[0]", 1);
-  std::size_t L = SizeArg(info[2], "series.shape[1]", 1);
-  std::size_t w = SizeArg(info[3], "window", 2);
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto s = Float32Arg(in.Need("series"), "series.data");
+  std::size_t B = SizeArg(o.Need("B"), "series.shape[0]", 1);
+  std::size_t L = SizeArg(o.Need("L"), "series.shape[1]", 1);
+  std::size_t w = SizeArg(o.Need("window"), "window", 2);
+  // Windows past the end of a row would be read.
   if (w > L)
     ThrowRange("Expected window ≤ series.shape[1] (" + std::to_string(L) + ") but received " +
                std::to_string(w));
-  std::size_t threads = SizeArg(info[4], "threads");
+  std::size_t threads = o.Size("threads");
   const std::size_t n = CheckedProduct({B, L}, "series");
   RequireLength(s.length, n, "series.data", "[" + std::to_string(B) + "," + std::to_string(L) + "]");
-  auto out = Float32Arg(info[5], "out");
+  auto out = Float32Arg(res.Need("slopes"), "out");
   RequireLength(out.length, B * (L - w + 1), "out", "[B, L-window+1]");
   RejectOverlap({out.data, B * (L - w + 1) * sizeof(float), "out"},
                 {{s.data, n * sizeof(float), "series.data"}}, false);
@@ -181,20 +180,23 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
-// progressTargetsSync(data, T, N, D, opts) → { values, similarity, segments: Int32Array, rules: Uint8Array }
-// (rules[k]: the CutRule that placed segment k's start)
+// progressTargetsSync({ features }, { T, N, D, segmenter, lambda, window, maxClusterFrames, threshold?, threads })
+//   → { values, similarity, segments: Int32Array, rules: Uint8Array, badFrame, badElement, badValue }
+// (rules[k]: the CutRule that placed segment k's start; threshold with segmenter 'paper' only)
 Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
-  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-  Opts o = ParseOpts(info[4]);
+  Fields in(info[0], "input"), f(info[1], "opts");
+  Episode e = EpisodeArgs(in.Need("features"), f, "features");
+  Opts o = ParseOpts(f);
   Result r;
   Run(e, o, r, "features");
   return ToJs(info.Env(), r);
 }
 
-// progressTargets(data, T, N, D, opts) → Promise<same as sync>
+// progressTargets(same as sync) → Promise<same as sync>
 Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
-  Episode e = EpisodeArgs(info[0], info[1], info[2], info[3], "features");
-  Opts o = ParseOpts(info[4]);
+  Fields in(info[0], "input"), f(info[1], "opts");
+  Episode e = EpisodeArgs(in.Need("features"), f, "features");
+  Opts o = ParseOpts(f);
   std::vector<Napi::Value> keep;
   OwnedEpisode own = Own(e, "features", keep);
   auto r = std::make_shared<Result>();
@@ -204,23 +206,24 @@ Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// progressTargetsBatch(episodes: Array<[data, T, N, D]>, opts) → Promise<result[]>
-// Episodes run in parallel on the pool (each single-threaded inside); the
-// first bad episode rejects the call, naming its index.
+// progressTargetsBatch({ episodes: Array<{ features, T, N, D }> },
+//                      { segmenter, lambda, window, maxClusterFrames, threshold?, threads }) → Promise<result[]>
+// Episodes run in parallel on the pool (each single-threaded inside); every
+// result reports its own NaN/Inf, and a failure of another kind rejects the
+// call, naming the episode's index.
 Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
-  if (!info[0].IsArray()) ThrowType("Expected an array for episodes but received " + Describe(info[0]));
-  Napi::Array arr = info[0].As<Napi::Array>();
+  Fields in(info[0], "input"), f(info[1], "opts");
+  Napi::Value list = in.Need("episodes");
+  if (!list.IsArray()) ThrowType("Expected an array for episodes but received " + Describe(list));
+  Napi::Array arr = list.As<Napi::Array>();
   std::vector<OwnedEpisode> eps;
   std::vector<Episode> checked;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
     std::string name = "episodes[" + std::to_string(i) + "]";
-    Napi::Value item = arr.Get(i);
-    if (!item.IsArray() || item.As<Napi::Array>().Length() != 4)
-      ThrowType("Expected [data, T, N, D] for " + name + " but received " + Describe(item));
-    Napi::Array a = item.As<Napi::Array>();
-    checked.push_back(EpisodeArgs(a.Get(0u), a.Get(1u), a.Get(2u), a.Get(3u), name.c_str()));
+    Fields ep(arr.Get(i), name.c_str());
+    checked.push_back(EpisodeArgs(ep.Need("features"), ep, name.c_str()));
   }
-  Opts o = ParseOpts(info[1]);
+  Opts o = ParseOpts(f);
   // Copies only once every argument passed its checks.
   std::vector<Napi::Value> keep;
   for (std::size_t i = 0; i < checked.size(); ++i)
@@ -255,22 +258,23 @@ Napi::Value ProgressBatch(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// stepsToGo(T, out)
+// progressStepsToGo({}, { T }, { values: [T] })
 Napi::Value StepsToGo(const Napi::CallbackInfo& info) {
-  std::size_t T = SizeArg(info[0], "length", 1);
-  auto out = Float32Arg(info[1], "out");
+  Fields o(info[1], "opts"), res(info[2], "out");
+  std::size_t T = SizeArg(o.Need("T"), "length", 1);
+  auto out = Float32Arg(res.Need("values"), "out");
   RequireLength(out.length, T, "out", "[" + std::to_string(T) + "]");
   steps_to_go(T, out.data);
   return info.Env().Undefined();
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  Export<PatchSimilarity>(env, exports, "patchSimilarity");
-  Export<SlidingSlopes>(env, exports, "slidingSlopes");
+  Export<PatchSimilarity>(env, exports, "progressPatchSimilarity");
+  Export<SlidingSlopes>(env, exports, "progressSlidingSlopes");
   Export<ProgressSync>(env, exports, "progressTargetsSync");
   Export<ProgressAsync>(env, exports, "progressTargets");
   Export<ProgressBatch>(env, exports, "progressTargetsBatch");
-  Export<StepsToGo>(env, exports, "stepsToGo");
+  Export<StepsToGo>(env, exports, "progressStepsToGo");
 }
 
 }  // namespace

@@ -1,16 +1,18 @@
-// N-API bindings for the RL kernels (SPEC §5–8). Thin: check lengths and
-// scalars, view typed arrays in place, call kernels/rl.h. Calls with more
-// than a few arguments take objects ({ inputs }, { options }, { outputs }):
-// TypeScript resolves every option and sends it; these check what arrives.
-// On the error path (a kernel reports bad data) name the first offending
-// argument and element. An output that partially overlaps an input is
-// refused (RejectOverlap).
+// N-API bindings for the RL kernels (SPEC §5–8). Thin: check sizes against
+// the arrays, view typed arrays in place, call kernels/rl.h. Every call is
+// (input, opts, out?) (bindings/napi_util.h); the TypeScript core (src/core/rl.ts)
+// resolves and validates every option once and sends it, so nothing here
+// checks an option's range. On the error path (a kernel reports bad data)
+// name the first offending argument and element. An output that partially
+// overlaps an input is refused (RejectOverlap). The CUDA twins are in
+// rl_cuda.cc.
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
 #include <string>
 
 #include "bindings/napi_util.h"
+#include "bindings/rl_glue.h"
 #include "kernels/rl.h"
 
 namespace f2g {
@@ -112,54 +114,22 @@ struct Named {
   ThrowRange("Expected finite results but the computation overflowed");
 }
 
-rl::Aggregation AggArg(const Napi::Value& v) {
-  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "token-mean") return rl::Aggregation::kTokenMean;
-  if (s == "seq-mean-token-mean") return rl::Aggregation::kSeqMeanTokenMean;
-  if (s == "seq-mean-token-sum") return rl::Aggregation::kSeqMeanTokenSum;
-  ThrowRange(
-      "Expected 'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum' for opts.aggregation but received " +
-      Describe(v));
+Napi::Value ToJs(Napi::Env env, const rl::LossResult& r) {
+  RequireMasked(static_cast<double>(r.masked));
+  return LossToJs(env, r.loss, r.clip_fraction, r.dual_clip_fraction, r.approx_kl,
+                  static_cast<double>(r.masked));
 }
 
-rl::StdKind StdArg(const Napi::Value& v) {
-  std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "sample") return rl::StdKind::kSample;
-  if (s == "population") return rl::StdKind::kPopulation;
-  if (s == "none") return rl::StdKind::kNone;
-  ThrowRange("Expected 'sample', 'population' or 'none' for opts.std but received " + Describe(v));
-}
-
-double UnitArg(const Napi::Value& v, const char* name) {
-  double x = NumberArg(v, name);
-  if (x < 0 || x > 1)
-    ThrowRange(std::string("Expected a number in [0, 1] for ") + name + " but received " + Describe(v));
-  return x;
-}
-
-Napi::Value LossToJs(Napi::Env env, const rl::LossResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("loss", r.loss);
-  o.Set("clipFraction", r.clip_fraction);
-  o.Set("dualClipFraction", r.dual_clip_fraction);
-  o.Set("approxKl", r.approx_kl);
-  o.Set("count", static_cast<double>(r.masked));
-  return o;
-}
-
-void RequireMasked(const rl::LossResult& r) {
-  if (r.masked == 0) ThrowRange("Expected at least one 1 in mask.data but received no ones");
-}
-
-// rlShapeTerminalRewards(success: Uint8Array 0/1, terminalValues, failureScale, out)
+// rlShapeTerminalRewards({ success: Uint8Array 0/1, terminalValues }, { failureScale }, { rewards })
 Napi::Value ShapeTerminal(const Napi::CallbackInfo& info) {
-  auto s = Uint8Arg(info[0], "success");
-  auto v = Float32Arg(info[1], "terminalValues");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto s = Uint8Arg(in.Need("success"), "success");
+  auto v = Float32Arg(in.Need("terminalValues"), "terminalValues");
   if (v.length != s.length)
     ThrowRange("Expected terminalValues of length " + std::to_string(s.length) + " (success) but received " +
                std::to_string(v.length));
-  double scale = NumberArg(info[2], "opts.failureScale");
-  auto out = Float32Arg(info[3], "out");
+  double scale = o.Number("failureScale");
+  auto out = Float32Arg(res.Need("rewards"), "out");
   RequireLength(out.length, s.length, "out", "[n]");
   RejectOverlap(FloatSpan(out.data, s.length, "out"), {FloatSpan(v.data, v.length, "terminalValues")});
   RejectOverlap(FloatSpan(out.data, s.length, "out"), {{s.data, s.length, "success"}}, false);
@@ -178,17 +148,17 @@ void CheckLengths(const View<std::int32_t>& L, std::size_t H) {
                  "] but received " + std::to_string(L.data[i]));
 }
 
-// rlTerminalRewards(lengths: Int32Array, rewards, { horizon, threads }, out[B*horizon])
+// rlTerminalRewards({ lengths: Int32Array, rewards }, { horizon, threads }, { stepRewards: [B*horizon] })
 Napi::Value TerminalRewards(const Napi::CallbackInfo& info) {
-  auto L = Int32Arg(info[0], "lengths");
-  auto R = Float32Arg(info[1], "rewards");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto L = Int32Arg(in.Need("lengths"), "lengths");
+  auto R = Float32Arg(in.Need("rewards"), "rewards");
   if (R.length != L.length)
     ThrowRange("Expected rewards of length " + std::to_string(L.length) + " (lengths) but received " +
                std::to_string(R.length));
-  Fields o(info[2], "opts");
   std::size_t H = SizeArg(o.Need("horizon"), "horizon", 1);
   std::size_t threads = o.Size("threads");
-  auto out = Float32Arg(info[3], "out");
+  auto out = Float32Arg(res.Need("stepRewards"), "out");
   const std::size_t n = CheckedProduct({L.length, H}, "out");
   RequireLength(out.length, n, "out", Shape2(L.length, H));
   RejectOverlap(
@@ -203,7 +173,7 @@ Napi::Value TerminalRewards(const Napi::CallbackInfo& info) {
 // rlGae({ rewards, values, nextValues, terminated, done },
 //       { B, T, gamma, lambda, timeMajor, threads }, { advantages, returns })
 Napi::Value Gae(const Napi::CallbackInfo& info) {
-  Fields x(info[0], "input"), o(info[1], "opts"), out(info[2], "opts.out");
+  Fields x(info[0], "input"), o(info[1], "opts"), out(info[2], "out");
   std::size_t B = o.Size("B"), T = o.Size("T");
   std::size_t n = CheckedProduct({B, T}, "rewards");
   bool tm = o.Bool("timeMajor");
@@ -214,7 +184,7 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
   in.next_values = Tensor2(x.Need("nextValues"), "nextValues.data", n, shape).data;
   in.terminated = FlagArg(x.Need("terminated"), "terminated.data", n, shape, false);
   in.done = FlagArg(x.Need("done"), "done.data", n, shape, false);
-  double gamma = UnitArg(o.Need("gamma"), "opts.gamma"), lambda = UnitArg(o.Need("lambda"), "opts.lambda");
+  double gamma = o.Number("gamma"), lambda = o.Number("lambda");
   std::size_t threads = o.Size("threads");
   auto adv = Tensor2(out.Need("advantages"), "opts.out.advantages", n, shape);
   auto ret = Tensor2(out.Need("returns"), "opts.out.returns", n, shape);
@@ -260,6 +230,7 @@ Napi::Value Gae(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Groups are read g at a time: g must divide n to stay inside the rewards.
 std::size_t GroupSize(const Fields& o, std::size_t n) {
   std::size_t g = o.Size("groupSize", 1);
   if (n % g != 0)
@@ -268,33 +239,28 @@ std::size_t GroupSize(const Fields& o, std::size_t n) {
   return g;
 }
 
-// rlGrpoAdvantages(R, { groupSize, epsilon, std, scale }, out)
+// rlGrpoAdvantages({ rewards }, { groupSize, epsilon, std, scale }, { advantages })
 Napi::Value Grpo(const Napi::CallbackInfo& info) {
-  auto R = Float32Arg(info[0], "rewards");
-  Fields o(info[1], "opts");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto R = Float32Arg(in.Need("rewards"), "rewards");
   std::size_t g = GroupSize(o, R.length);
   double eps = o.Number("epsilon");
-  if (eps < 0)
-    ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
-  rl::StdKind kind = StdArg(o.Need("std"));
-  std::string sc = o.String("scale");
-  if (sc != "group" && sc != "batch")
-    ThrowRange("Expected 'group' or 'batch' for opts.scale but received " + Describe(o.Need("scale")));
-  auto out = Float32Arg(info[2], "out");
+  auto kind = o.Enum<rl::StdKind>("std", rl::kStdKindNames);
+  auto scale = o.Enum<rl::Scale>("scale", rl::kScaleNames);
+  auto out = Float32Arg(res.Need("advantages"), "out");
   RequireLength(out.length, R.length, "out", "[n]");
   RejectOverlap(FloatSpan(out.data, R.length, "out"), {FloatSpan(R.data, R.length, "rewards")});
-  if (!rl::grpo_advantages(R.data, R.length, g, eps, kind,
-                           sc == "batch" ? rl::Scale::kBatch : rl::Scale::kGroup, out.data))
+  if (!rl::grpo_advantages(R.data, R.length, g, eps, kind, scale, out.data))
     ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
   return info.Env().Undefined();
 }
 
-// rlGrpoGroupStats(R, { groupSize, std }) → { zeroStdGroups, meanStd, groups }
+// rlGrpoGroupStats({ rewards }, { groupSize, std }) → { zeroStdGroups, meanStd, groups }
 Napi::Value GrpoStats(const Napi::CallbackInfo& info) {
-  auto R = Float32Arg(info[0], "rewards");
-  Fields o(info[1], "opts");
+  Fields in(info[0], "input"), o(info[1], "opts");
+  auto R = Float32Arg(in.Need("rewards"), "rewards");
   std::size_t g = GroupSize(o, R.length);
-  rl::StdKind kind = StdArg(o.Need("std"));
+  auto kind = o.Enum<rl::StdKind>("std", rl::kStdKindNames);
   if (rl::locate_non_finite(R.data, R.length) >= 0) ThrowBadData({{"rewards", R.data, {}}}, R.length, 0);
   rl::GroupStats s = rl::grpo_group_stats(R.data, R.length, g, kind);
   Napi::Object r = Napi::Object::New(info.Env());
@@ -304,19 +270,20 @@ Napi::Value GrpoStats(const Napi::CallbackInfo& info) {
   return r;
 }
 
-// rlStepAdvantages(adv, lengths: Int32Array, { horizon, gamma, threads, outZeroed }, out[B*horizon])
+// rlStepAdvantages({ trajectoryAdvantages, lengths: Int32Array }, { horizon, gamma, threads, outZeroed },
+//                  { advantages: [B*horizon] })
 Napi::Value StepAdv(const Napi::CallbackInfo& info) {
-  auto A = Float32Arg(info[0], "trajectoryAdvantages");
-  auto L = Int32Arg(info[1], "lengths");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto A = Float32Arg(in.Need("trajectoryAdvantages"), "trajectoryAdvantages");
+  auto L = Int32Arg(in.Need("lengths"), "lengths");
   if (L.length != A.length)
     ThrowRange("Expected lengths of length " + std::to_string(A.length) +
                " (trajectoryAdvantages) but received " + std::to_string(L.length));
-  Fields o(info[2], "opts");
   std::size_t H = SizeArg(o.Need("horizon"), "horizon", 1);
-  double gamma = UnitArg(o.Need("gamma"), "gamma");
+  double gamma = o.Number("gamma");
   std::size_t threads = o.Size("threads");
   bool zeroed = o.Bool("outZeroed");
-  auto out = Float32Arg(info[3], "out");
+  auto out = Float32Arg(res.Need("advantages"), "out");
   const std::size_t n = CheckedProduct({A.length, H}, "out");
   RequireLength(out.length, n, "out", Shape2(A.length, H));
   RejectOverlap(FloatSpan(out.data, n, "opts.out"), {FloatSpan(A.data, A.length, "trajectoryAdvantages")});
@@ -328,18 +295,17 @@ Napi::Value StepAdv(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// rlNormalizeAdvantages(x, mask|null, { epsilon, sampleStd, threads }, out) → { mean, std, count }
+// rlNormalizeAdvantages({ advantages, mask|null }, { epsilon, sampleStd, threads }, { normalized })
+//   → { mean, std, count }
 Napi::Value Normalize(const Napi::CallbackInfo& info) {
-  auto x = Float32Arg(info[0], "advantages.data");
+  Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
+  auto x = Float32Arg(in.Need("advantages"), "advantages.data");
   std::size_t n = x.length;
-  FlagView m = FlagArg(info[1], "mask.data", n, "[" + std::to_string(n) + "]", true);
-  Fields o(info[2], "opts");
+  FlagView m = FlagArg(in.Maybe("mask"), "mask.data", n, "[" + std::to_string(n) + "]", true);
   double eps = o.Number("epsilon");
-  if (eps < 0)
-    ThrowRange("Expected a number ≥ 0 for opts.epsilon but received " + Describe(o.Need("epsilon")));
   bool sample = o.Bool("sampleStd");
   std::size_t threads = o.Size("threads");
-  auto out = Float32Arg(info[3], "out");
+  auto out = Float32Arg(res.Need("normalized"), "out");
   RequireLength(out.length, n, "out", "[n]");
   RejectOverlap(FloatSpan(out.data, n, "out"), {FloatSpan(x.data, n, "advantages.data")});
   RejectOverlap(FloatSpan(out.data, n, "out"), {FlagSpan(m, n, "mask.data")}, false);
@@ -366,15 +332,9 @@ Napi::Value Surrogate(const Napi::CallbackInfo& info) {
   FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
   rl::SurrogateParams p;
   p.clip_low = o.Number("clipLow");
-  if (p.clip_low < 0 || p.clip_low >= 1)
-    ThrowRange("Expected a number in [0, 1) for opts.clipLow but received " + Describe(o.Need("clipLow")));
   p.clip_high = o.Number("clipHigh");
-  if (p.clip_high < 0)
-    ThrowRange("Expected a number ≥ 0 for opts.clipHigh but received " + Describe(o.Need("clipHigh")));
   p.dual_clip = o.Number("dualClip");
-  if (p.dual_clip != 0 && p.dual_clip <= 1)
-    ThrowRange("Expected a number > 1 for opts.dualClip but received " + Describe(o.Need("dualClip")));
-  p.aggregation = AggArg(o.Need("aggregation"));
+  p.aggregation = o.Enum<rl::Aggregation>("aggregation", rl::kAggregationNames);
   std::size_t threads = o.Size("threads");
   rl::LossResult r = rl::clipped_surrogate(lp.data, olp.data, a.data, m, B, T, p, threads);
   if (!r.ok)
@@ -383,8 +343,7 @@ Napi::Value Surrogate(const Napi::CallbackInfo& info) {
                   {"advantages.data", a.data, {}},
                   {"mask.data", nullptr, m}},
                  n, T);
-  RequireMasked(r);
-  return LossToJs(info.Env(), r);
+  return ToJs(info.Env(), r);
 }
 
 // rlClippedValueLoss({ values, returns, oldValues|null, mask|null },
@@ -402,13 +361,11 @@ Napi::Value ValueLoss(const Napi::CallbackInfo& info) {
   FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
   rl::ValueLossParams p;
   p.clip = o.Number("clip");
-  if (p.clip < 0) ThrowRange("Expected a number > 0 for opts.clip but received " + Describe(o.Need("clip")));
+  // The kernel reads oldValues where clip > 0.
   if (p.clip > 0 && !ov)
     ThrowType("Expected a tensor for oldValues (needed by opts.clip) but received " + Describe(ovv));
   p.huber_delta = o.Number("huberDelta");
-  if (p.huber_delta < 0)
-    ThrowRange("Expected a number > 0 for opts.huberDelta but received " + Describe(o.Need("huberDelta")));
-  p.aggregation = AggArg(o.Need("aggregation"));
+  p.aggregation = o.Enum<rl::Aggregation>("aggregation", rl::kAggregationNames);
   std::size_t threads = o.Size("threads");
   rl::LossResult r = rl::clipped_value_loss(v.data, R.data, ov, m, B, T, p, threads);
   if (!r.ok)
@@ -417,8 +374,7 @@ Napi::Value ValueLoss(const Napi::CallbackInfo& info) {
                   {"oldValues.data", p.clip > 0 ? ov : nullptr, {}},
                   {"mask.data", nullptr, m}},
                  n, T);
-  RequireMasked(r);
-  return LossToJs(info.Env(), r);
+  return ToJs(info.Env(), r);
 }
 
 // rlKlPenalty({ logProbs, refLogProbs, mask|null }, { B, T, estimator 'k1'|'k2'|'k3', aggregation, threads })
@@ -431,22 +387,15 @@ Napi::Value Kl(const Napi::CallbackInfo& info) {
   auto lp = Tensor2(x.Need("logProbs"), "logProbs.data", n, shape);
   auto ref = Tensor2(x.Need("refLogProbs"), "refLogProbs.data", n, shape);
   FlagView m = FlagArg(x.Maybe("mask"), "mask.data", n, shape, true);
-  Napi::Value ev = o.Need("estimator");
-  std::string e = ev.IsString() ? ev.As<Napi::String>().Utf8Value() : "";
-  rl::KlEstimator est;
-  if (e == "k1") est = rl::KlEstimator::kK1;
-  else if (e == "k2") est = rl::KlEstimator::kK2;
-  else if (e == "k3") est = rl::KlEstimator::kK3;
-  else ThrowRange("Expected 'k1', 'k2' or 'k3' for opts.estimator but received " + Describe(ev));
-  rl::Aggregation agg = AggArg(o.Need("aggregation"));
+  auto est = o.Enum<rl::KlEstimator>("estimator", rl::kKlEstimatorNames);
+  auto agg = o.Enum<rl::Aggregation>("aggregation", rl::kAggregationNames);
   std::size_t threads = o.Size("threads");
   rl::LossResult r = rl::kl_penalty(lp.data, ref.data, m, B, T, est, agg, threads);
   if (!r.ok)
     ThrowBadData(
         {{"logProbs.data", lp.data, {}}, {"refLogProbs.data", ref.data, {}}, {"mask.data", nullptr, m}}, n,
         T);
-  RequireMasked(r);
-  return LossToJs(info.Env(), r);
+  return ToJs(info.Env(), r);
 }
 
 Napi::Value GaeIsaJs(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), GaeIsa()); }

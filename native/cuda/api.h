@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "kernels/rl_modes.h"
+
 namespace f2g {
 namespace cuda {
 
@@ -99,10 +101,10 @@ void gae(const float* d_rewards, const float* d_values, const float* d_next_valu
          DevFlags done, std::size_t B, std::size_t T, double gamma, double lambda, bool time_major,
          float* d_advantages, float* d_returns, int* d_status, Stream s);
 
-/// GRPO advantages (SPEC §7): kind 0 sample, 1 population, 2 none; batch_scale
-/// divides by the std of all n rewards (a first block reduces it on device).
-void grpo_advantages(const float* d_R, std::size_t n, std::size_t group_size, double epsilon, int kind,
-                     bool batch_scale, float* d_out, int* d_status, Stream s);
+/// GRPO advantages (SPEC §7); batch_scale divides by the std of all n rewards
+/// (a first block reduces it on device).
+void grpo_advantages(const float* d_R, std::size_t n, std::size_t group_size, double epsilon,
+                     rl::StdKind kind, bool batch_scale, float* d_out, int* d_status, Stream s);
 
 /// Step advantages (SPEC §7) [B,horizon]; lengths must lie in [1, horizon].
 void step_advantages(const float* d_adv, const std::int32_t* d_lengths, std::size_t B, std::size_t horizon,
@@ -113,18 +115,18 @@ struct LossOut {
   double loss, clip_fraction, dual_clip_fraction, approx_kl, masked;
   int ok;
 };
-/// Clipped surrogate (SPEC §8); aggregation 0 token-mean, 1 seq-mean-token-mean,
-/// 2 seq-mean-token-sum. One block per row reduces in double, one more block
-/// combines rows in order (deterministic).
+/// Clipped surrogate (SPEC §8). One block per row reduces in double, one more
+/// block combines rows in order (deterministic).
 void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask,
                        std::size_t B, std::size_t T, double clip_low, double clip_high, double dual_clip,
-                       int aggregation, LossOut* d_out, Stream s);
+                       rl::Aggregation aggregation, LossOut* d_out, Stream s);
 /// Value loss (½e² or Huber, optionally clipped around d_old when clip > 0).
 void value_loss(const float* d_v, const float* d_R, const float* d_old, DevFlags mask, std::size_t B,
-                std::size_t T, double clip, double huber_delta, int aggregation, LossOut* d_out, Stream s);
-/// KL penalty estimator est: 0 k1, 1 k2, 2 k3.
-void kl_penalty(const float* d_lp, const float* d_ref, DevFlags mask, std::size_t B, std::size_t T, int est,
-                int aggregation, LossOut* d_out, Stream s);
+                std::size_t T, double clip, double huber_delta, rl::Aggregation aggregation, LossOut* d_out,
+                Stream s);
+/// KL penalty with estimator `est`.
+void kl_penalty(const float* d_lp, const float* d_ref, DevFlags mask, std::size_t B, std::size_t T,
+                rl::KlEstimator est, rl::Aggregation aggregation, LossOut* d_out, Stream s);
 
 }  // namespace cuda
 }  // namespace f2g

@@ -10,6 +10,7 @@
 
 #include "cuda/hd.h"
 #include "kernels/k3_series.h"
+#include "kernels/rl_modes.h"
 
 namespace f2g {
 namespace hd {
@@ -220,10 +221,8 @@ F2G_HD bool gae_env(const float* r, const float* v, const float* nv, Flags term,
 
 // ------------------------------------------------------------------ §7 GRPO
 
-enum StdKindHd { kStdSample = 0, kStdPopulation = 1, kStdNone = 2 };
-
 /// Mean and std of x[0..n) in double (sample std of one value is 0).
-F2G_HD void mean_std(const float* x, size_t n, int kind, double& mean, double& sd) {
+F2G_HD void mean_std(const float* x, size_t n, rl::StdKind kind, double& mean, double& sd) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += x[i];
   mean = s / static_cast<double>(n);
@@ -232,20 +231,20 @@ F2G_HD void mean_std(const float* x, size_t n, int kind, double& mean, double& s
     const double dx = x[i] - mean;
     q += dx * dx;
   }
-  if (kind == kStdPopulation) sd = sqrt(q / static_cast<double>(n));
+  if (kind == rl::StdKind::kPopulation) sd = sqrt(q / static_cast<double>(n));
   else sd = n > 1 ? sqrt(q / static_cast<double>(n - 1)) : 0.0;
 }
 /// Advantages of one group of size g (SPEC §7): (R − mean) / (std + ε), the
 /// std of the group or, with batch_scale, `batch_std`; 0 for a group of one
 /// and for a zero denominator. Returns false if some R is non-finite.
-F2G_HD bool grpo_group(const float* R, size_t g, double eps, int kind, bool batch_scale, double batch_std,
-                       float* out) {
+F2G_HD bool grpo_group(const float* R, size_t g, double eps, rl::StdKind kind, bool batch_scale,
+                       double batch_std, float* out) {
   bool ok = true;
   for (size_t i = 0; i < g; ++i) ok = ok && finite(R[i]);
   double mean, sd;
   mean_std(R, g, kind, mean, sd);
   double denom = 1.0;
-  if (kind != kStdNone) denom = (batch_scale ? batch_std : sd) + eps;
+  if (kind != rl::StdKind::kNone) denom = (batch_scale ? batch_std : sd) + eps;
   for (size_t i = 0; i < g; ++i)
     out[i] = g == 1 || denom == 0.0 ? 0.f : static_cast<float>((static_cast<double>(R[i]) - mean) / denom);
   return ok;
@@ -313,9 +312,9 @@ F2G_HD StepTerm value_step(float v, float R, float ov, bool has_old, float clip,
   return StepTerm{l, 0.f, clipped, false, ok};
 }
 /// KL estimators with x = logπ − logπ_ref: k1 = x, k2 = ½x², k3 = e^{−x} − 1 + x.
-F2G_HD StepTerm kl_step(float lp, float ref, int est) {
+F2G_HD StepTerm kl_step(float lp, float ref, rl::KlEstimator est) {
   const float x = lp - ref;
-  const float l = est == 0 ? x : est == 1 ? 0.5f * x * x : k3_of(-x);
+  const float l = est == rl::KlEstimator::kK1 ? x : est == rl::KlEstimator::kK2 ? 0.5f * x * x : k3_of(-x);
   return StepTerm{l, 0.f, false, false, finite(lp) && finite(ref)};
 }
 
@@ -345,15 +344,13 @@ F2G_HD void row_merge(RowSums& r, const RowSums& o) {
   r.bad += o.bad;
 }
 
-enum AggregationHd { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2 };
-
 /// A reduced loss: the same fields as the CPU's rl::LossResult.
 struct LossOut {
   double loss, clip_fraction, dual_clip_fraction, approx_kl, masked;
   int ok;
 };
 /// Combines per-row sums in row order (SPEC §8 aggregations).
-F2G_HD LossOut aggregate_rows(const RowSums* rows, size_t B, int agg) {
+F2G_HD LossOut aggregate_rows(const RowSums* rows, size_t B, rl::Aggregation agg) {
   double loss = 0, mask = 0, clip = 0, dual = 0, kl = 0, nseq = 0;
   int bad = 0;
   for (size_t b = 0; b < B; ++b) {
@@ -363,16 +360,16 @@ F2G_HD LossOut aggregate_rows(const RowSums* rows, size_t B, int agg) {
     clip += s.clip;
     dual += s.dual;
     kl += s.kl;
-    if (agg == kTokenMean) {
+    if (agg == rl::Aggregation::kTokenMean) {
       loss += s.loss;
     } else if (s.mask > 0) {
-      loss += agg == kSeqMeanTokenMean ? s.loss / s.mask : s.loss;
+      loss += agg == rl::Aggregation::kSeqMeanTokenMean ? s.loss / s.mask : s.loss;
       nseq += 1;
     }
   }
   LossOut r{0, 0, 0, 0, mask, bad == 0};
   if (mask > 0) {
-    r.loss = agg == kTokenMean ? loss / mask : loss / nseq;
+    r.loss = agg == rl::Aggregation::kTokenMean ? loss / mask : loss / nseq;
     r.clip_fraction = clip / mask;
     r.dual_clip_fraction = dual / mask;
     r.approx_kl = kl / mask;

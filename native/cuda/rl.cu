@@ -80,7 +80,7 @@ __device__ double block_sum(double v, double* sh) {
 }
 
 // std of all n rewards (SPEC §7, batch scale): one block, two passes.
-__global__ void batch_std_kernel(const float* R, std::size_t n, int kind, double* out) {
+__global__ void batch_std_kernel(const float* R, std::size_t n, rl::StdKind kind, double* out) {
   __shared__ double sh[kRedThreads];
   double s = 0;
   for (std::size_t i = threadIdx.x; i < n; i += blockDim.x) s += R[i];
@@ -92,12 +92,12 @@ __global__ void batch_std_kernel(const float* R, std::size_t n, int kind, double
   }
   q = block_sum(q, sh);
   if (threadIdx.x == 0) {
-    if (kind == hd::kStdPopulation) *out = sqrt(q / static_cast<double>(n));
+    if (kind == rl::StdKind::kPopulation) *out = sqrt(q / static_cast<double>(n));
     else *out = n > 1 ? sqrt(q / static_cast<double>(n - 1)) : 0.0;
   }
 }
 
-__global__ void grpo_kernel(const float* R, std::size_t groups, std::size_t g, double eps, int kind,
+__global__ void grpo_kernel(const float* R, std::size_t groups, std::size_t g, double eps, rl::StdKind kind,
                             bool batch_scale, const double* batch_std, float* out, int* status) {
   const std::size_t k = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (k >= groups) return;
@@ -137,7 +137,7 @@ enum LossKind { kSurrogate, kValue, kKl };
 template <int kKind>
 __global__ void __launch_bounds__(kLossThreads)
     loss_rows_kernel(const float* a0, const float* a1, const float* a2, hd::Flags mask, std::size_t T,
-                     float p0, float p1, float p2, int est, hd::RowSums* rows) {
+                     float p0, float p1, float p2, rl::KlEstimator est, hd::RowSums* rows) {
   const std::size_t row = blockIdx.x;
   hd::RowSums acc = hd::row_zero();
   for (std::size_t t = threadIdx.x; t < T; t += kLossThreads) {
@@ -152,7 +152,8 @@ __global__ void __launch_bounds__(kLossThreads)
   if (threadIdx.x == 0) rows[row] = total;
 }
 
-__global__ void aggregate_kernel(const hd::RowSums* rows, std::size_t B, int agg, int kind, LossOut* out) {
+__global__ void aggregate_kernel(const hd::RowSums* rows, std::size_t B, rl::Aggregation agg, int kind,
+                                 LossOut* out) {
   hd::LossOut r = hd::aggregate_rows(rows, B, agg);
   if (kind != kSurrogate) r.dual_clip_fraction = r.approx_kl = 0;
   if (kind == kKl) r.clip_fraction = 0;
@@ -161,7 +162,8 @@ __global__ void aggregate_kernel(const hd::RowSums* rows, std::size_t B, int agg
 
 template <int kKind>
 void run_loss(const float* a0, const float* a1, const float* a2, DevFlags mask, std::size_t B, std::size_t T,
-              float p0, float p1, float p2, int est, int agg, LossOut* d_out, Stream s, const char* call) {
+              float p0, float p1, float p2, rl::KlEstimator est, rl::Aggregation agg, LossOut* d_out,
+              Stream s, const char* call) {
   hd::RowSums* rows = static_cast<hd::RowSums*>(malloc_async((B ? B : 1) * sizeof(hd::RowSums), s, call));
   if (B > 0 && T > 0)
     loss_rows_kernel<kKind><<<static_cast<unsigned>(B), kLossThreads, 0, as_stream(s)>>>(
@@ -186,10 +188,10 @@ void gae(const float* d_rewards, const float* d_values, const float* d_next_valu
   check_launch("gae");
 }
 
-void grpo_advantages(const float* d_R, std::size_t n, std::size_t group_size, double epsilon, int kind,
-                     bool batch_scale, float* d_out, int* d_status, Stream s) {
+void grpo_advantages(const float* d_R, std::size_t n, std::size_t group_size, double epsilon,
+                     rl::StdKind kind, bool batch_scale, float* d_out, int* d_status, Stream s) {
   if (n == 0 || group_size == 0) return;
-  const bool batch = batch_scale && kind != hd::kStdNone;
+  const bool batch = batch_scale && kind != rl::StdKind::kNone;
   double* bs = nullptr;
   if (batch) {
     bs = static_cast<double*>(malloc_async(sizeof(double), s, "grpoAdvantages"));
@@ -212,20 +214,22 @@ void step_advantages(const float* d_adv, const std::int32_t* d_lengths, std::siz
 
 void clipped_surrogate(const float* d_lp, const float* d_olp, const float* d_adv, DevFlags mask,
                        std::size_t B, std::size_t T, double clip_low, double clip_high, double dual_clip,
-                       int aggregation, LossOut* d_out, Stream s) {
+                       rl::Aggregation aggregation, LossOut* d_out, Stream s) {
   run_loss<kSurrogate>(d_lp, d_olp, d_adv, mask, B, T, static_cast<float>(1.0 - clip_low),
-                       static_cast<float>(1.0 + clip_high), static_cast<float>(dual_clip), 0, aggregation,
-                       d_out, s, "clippedSurrogate");
+                       static_cast<float>(1.0 + clip_high), static_cast<float>(dual_clip),
+                       rl::KlEstimator::kK3, aggregation, d_out, s, "clippedSurrogate");
 }
 
 void value_loss(const float* d_v, const float* d_R, const float* d_old, DevFlags mask, std::size_t B,
-                std::size_t T, double clip, double huber_delta, int aggregation, LossOut* d_out, Stream s) {
+                std::size_t T, double clip, double huber_delta, rl::Aggregation aggregation, LossOut* d_out,
+                Stream s) {
   run_loss<kValue>(d_v, d_R, clip > 0 ? d_old : nullptr, mask, B, T, static_cast<float>(clip),
-                   static_cast<float>(huber_delta), 0.f, 0, aggregation, d_out, s, "valueLoss");
+                   static_cast<float>(huber_delta), 0.f, rl::KlEstimator::kK3, aggregation, d_out, s,
+                   "valueLoss");
 }
 
-void kl_penalty(const float* d_lp, const float* d_ref, DevFlags mask, std::size_t B, std::size_t T, int est,
-                int aggregation, LossOut* d_out, Stream s) {
+void kl_penalty(const float* d_lp, const float* d_ref, DevFlags mask, std::size_t B, std::size_t T,
+                rl::KlEstimator est, rl::Aggregation aggregation, LossOut* d_out, Stream s) {
   run_loss<kKl>(d_lp, d_ref, nullptr, mask, B, T, 0.f, 0.f, 0.f, est, aggregation, d_out, s, "klPenalty");
 }
 

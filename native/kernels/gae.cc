@@ -28,8 +28,8 @@
 // (gae_impl.inc) is compiled for x86-64-v4 (AVX-512) with function target
 // attributes (not target_clones: it needs a few intrinsics) and used when the
 // CPU has it. Elsewhere (AVX2, baseline, non-x86) gae_step.cc's step-by-step
-// kernel is faster and runs instead: on this machine with AVX2 code, [8192,80]
-// took 0.82 ms step by step against 1.04 ms as a scan. Each kernel gives
+// kernel is faster and runs instead (measured: docs/benchmarks.md, "GAE: the
+// blocked scan only with AVX-512"). Each kernel gives
 // bit-identical results across layouts and thread counts; the two kernels
 // agree to float rounding (≤ 1 ulp, rarely).
 #include <algorithm>

@@ -16,6 +16,8 @@ enum class Segmenter : std::uint8_t {
   kPaper = 0,   // SPEC §2: the backward slope test with threshold τ
   kMotion = 1,  // docs/progress.md: motion onsets and the pauses before them (kernels/stages.h)
 };
+/// The names of Segmenter's values, in its order (the option `segmenter` in TypeScript).
+inline constexpr const char* kSegmenterNames[] = {"paper", "motion"};
 
 /// Every field is set by the caller (the defaults live in TypeScript only).
 struct ProgressParams {

@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/rl_modes.h"
+
 namespace f2g {
 namespace rl {
 
@@ -84,9 +86,6 @@ int gae_isa_level(int cap);
 
 // ---------------------------------------------------------------- §7 GRPO
 
-enum class StdKind { kSample, kPopulation, kNone };
-enum class Scale { kGroup, kBatch };
-
 /// Â_i = (R_i − mean_g) / (std + ε) over contiguous groups of `group_size`
 /// (SPEC §7). std: sample (n−1), population (n) or none (no division).
 /// Scale::kGroup divides by the group's std; Scale::kBatch centres by the
@@ -125,11 +124,7 @@ WhitenStats normalize_advantages(const float* x, FlagView mask, std::size_t n, d
 
 // ---------------------------------------------------------------- §8 losses
 
-/// How per-step losses ℓ[B,T] with mask m become one number:
-///  kTokenMean         Σ m·ℓ / Σ m
-///  kSeqMeanTokenMean  mean over rows with Σ_t m > 0 of Σ_t m·ℓ / Σ_t m
-///  kSeqMeanTokenSum   mean over rows with Σ_t m > 0 of Σ_t m·ℓ
-enum class Aggregation { kTokenMean, kSeqMeanTokenMean, kSeqMeanTokenSum };
+// Aggregation, KlEstimator, StdKind and Scale: kernels/rl_modes.h.
 
 struct LossResult {
   double loss = 0;
@@ -175,9 +170,7 @@ LossResult clipped_value_loss(const float* values, const float* returns, const f
                               FlagView mask, std::size_t B, std::size_t T, const ValueLossParams& p,
                               std::size_t threads);
 
-enum class KlEstimator { kK1, kK2, kK3 };
-/// KL(π‖π_ref) estimators per step with x = logπ − logπ_ref (Schulman 2020):
-///   k1 = x,  k2 = ½x²,  k3 = (e^{−x} − 1) + x.  Aggregated like the losses.
+/// KL(π‖π_ref) estimators per step (KlEstimator), aggregated like the losses.
 LossResult kl_penalty(const float* log_probs, const float* ref_log_probs, FlagView mask, std::size_t B,
                       std::size_t T, KlEstimator est, Aggregation agg, std::size_t threads);
 

@@ -109,8 +109,10 @@ int main(int argc, char** argv) {
     cuda::memset_async(olp.p, 0, n * 4, nullptr, "bench");
     cuda::memset_async(adv.p, 0, n * 4, nullptr, "bench");
     DevBuf<cuda::LossOut> out(1);
-    const double ms = median_ms(
-        reps, [&] { cuda::clipped_surrogate(lp.p, olp.p, adv.p, {}, B, T, 0.2, 0.2, 0, 0, out.p, nullptr); });
+    const double ms = median_ms(reps, [&] {
+      cuda::clipped_surrogate(lp.p, olp.p, adv.p, {}, B, T, 0.2, 0.2, 0, rl::Aggregation::kTokenMean, out.p,
+                              nullptr);
+    });
     add("clippedSurrogate [4096,2048]", ms, 12.0 * n);
   }
 

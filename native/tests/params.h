@@ -40,7 +40,7 @@ inline f2g::rl::ValueLossParams value_params(double clip, double huber_delta, f2
   return p;
 }
 
-/// The aggregation and KL estimator of index 0, 1, 2 (the order the CUDA kernels take them in).
+/// The aggregation and KL estimator of index 0, 1, 2 (their order in kernels/rl_modes.h).
 inline f2g::rl::Aggregation aggregation_of(int i) {
   return i == 0   ? f2g::rl::Aggregation::kTokenMean
          : i == 1 ? f2g::rl::Aggregation::kSeqMeanTokenMean

@@ -289,9 +289,9 @@ TEST(grpo_and_step_bodies_match_cpu) {
         CHECK(rl::grpo_advantages(R.data(), n, g, 1e-4, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup,
                                   cpu.data()));
         double m = 0, bs = 1;
-        if (batch && kind != 2) hd::mean_std(R.data(), n, kind, m, bs);
+        if (batch && kind != 2) hd::mean_std(R.data(), n, k, m, bs);
         for (std::size_t i0 = 0; i0 < n; i0 += g)
-          CHECK(hd::grpo_group(R.data() + i0, g, 1e-4, kind, batch && kind != 2, bs, body.data() + i0));
+          CHECK(hd::grpo_group(R.data() + i0, g, 1e-4, k, batch && kind != 2, bs, body.data() + i0));
         for (std::size_t i = 0; i < n; ++i) CHECK(close_rel(body[i], cpu[i], 1e-6));
       }
   }
@@ -306,7 +306,7 @@ TEST(grpo_and_step_bodies_match_cpu) {
 
 namespace {
 template <class StepFn>
-hd::LossOut body_loss(std::size_t B, std::size_t T, hd::Flags m, int agg, StepFn step) {
+hd::LossOut body_loss(std::size_t B, std::size_t T, hd::Flags m, rl::Aggregation agg, StepFn step) {
   std::vector<hd::RowSums> rows(B, hd::row_zero());
   for (std::size_t b = 0; b < B; ++b)
     for (std::size_t t = 0; t < T; ++t) hd::row_add(rows[b], step(b * T + t), hd::flag_at(m, b * T + t, 1.f));
@@ -339,7 +339,7 @@ TEST(loss_bodies_match_cpu) {
         for (double dual : {0.0, 3.0}) {
           const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.28, dual, a);
           auto c = rl::clipped_surrogate(lp.data(), olp.data(), adv.data(), cm, B, T, p, 1);
-          auto h = body_loss(B, T, hm, agg, [&](std::size_t i) {
+          auto h = body_loss(B, T, hm, a, [&](std::size_t i) {
             return hd::surrogate_step(lp[i], olp[i], adv[i], 0.8f, 1.28f, static_cast<float>(dual));
           });
           check_loss(h, c);
@@ -349,7 +349,7 @@ TEST(loss_bodies_match_cpu) {
           for (double delta : {0.0, 1.0}) {
             const rl::ValueLossParams p = f2gtest::value_params(clip, delta, a);
             auto c = rl::clipped_value_loss(v.data(), R.data(), old.data(), cm, B, T, p, 1);
-            auto h = body_loss(B, T, hm, agg, [&](std::size_t i) {
+            auto h = body_loss(B, T, hm, a, [&](std::size_t i) {
               return hd::value_step(v[i], R[i], old[i], clip > 0, static_cast<float>(clip),
                                     static_cast<float>(delta));
             });
@@ -358,7 +358,7 @@ TEST(loss_bodies_match_cpu) {
         for (int est = 0; est < 3; ++est) {
           const rl::KlEstimator e = f2gtest::estimator_of(est);
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
-          auto h = body_loss(B, T, hm, agg, [&](std::size_t i) { return hd::kl_step(lp[i], olp[i], est); });
+          auto h = body_loss(B, T, hm, a, [&](std::size_t i) { return hd::kl_step(lp[i], olp[i], e); });
           CHECK(close_rel(h.loss, c.loss, 1e-6));
         }
       }
@@ -369,7 +369,7 @@ TEST(loss_bodies_match_cpu) {
   // A NaN input or a mask of 2 is reported.
   CHECK(!hd::surrogate_step(NAN, 0, 1, 0.8f, 1.2f, 0).ok);
   hd::RowSums rs = hd::row_zero();
-  hd::row_add(rs, hd::kl_step(0.f, 0.f, 0), 2.f);
+  hd::row_add(rs, hd::kl_step(0.f, 0.f, rl::KlEstimator::kK1), 2.f);
   CHECK(rs.bad > 0);
 }
 

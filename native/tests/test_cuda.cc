@@ -324,7 +324,7 @@ TEST(device_grpo_and_step_advantages) {
           Vec cpu(n);
           CHECK(rl::grpo_advantages(R.data(), n, g, eps, k, batch ? rl::Scale::kBatch : rl::Scale::kGroup,
                                     cpu.data()));
-          cuda::grpo_advantages(dR.p, n, g, eps, kind, batch == 1, dout.p, status.p, nullptr);
+          cuda::grpo_advantages(dR.p, n, g, eps, k, batch == 1, dout.p, status.p, nullptr);
           cuda::stream_sync(nullptr, "grpoAdvantages");
           Vec gpu = dout.get();
           for (std::size_t i = 0; i < n; ++i) CHECK(close_rel(gpu[i], cpu[i], 1e-5));
@@ -385,21 +385,21 @@ TEST(device_losses) {
         for (double dual : {0.0, 3.0}) {
           const rl::SurrogateParams p = f2gtest::surrogate_params(0.2, 0.28, dual, a);
           auto c = rl::clipped_surrogate(lp.data(), olp.data(), adv.data(), cm, B, T, p, 1);
-          cuda::clipped_surrogate(dlp.p, dolp.p, dadv.p, gm, B, T, 0.2, 0.28, dual, agg, dout.p, nullptr);
+          cuda::clipped_surrogate(dlp.p, dolp.p, dadv.p, gm, B, T, 0.2, 0.28, dual, a, dout.p, nullptr);
           cuda::stream_sync(nullptr, "clippedSurrogate");
           check_loss(dout.get()[0], c, true);
         }
         for (double clip : {0.0, 0.2}) {
           const rl::ValueLossParams p = f2gtest::value_params(clip, 1.0, a);
           auto c = rl::clipped_value_loss(v.data(), R.data(), old.data(), cm, B, T, p, 1);
-          cuda::value_loss(dv.p, dR.p, dold.p, gm, B, T, clip, 1.0, agg, dout.p, nullptr);
+          cuda::value_loss(dv.p, dR.p, dold.p, gm, B, T, clip, 1.0, a, dout.p, nullptr);
           cuda::stream_sync(nullptr, "valueLoss");
           check_loss(dout.get()[0], c, false);
         }
         for (int est = 0; est < 3; ++est) {
           const rl::KlEstimator e = f2gtest::estimator_of(est);
           auto c = rl::kl_penalty(lp.data(), olp.data(), cm, B, T, e, a, 1);
-          cuda::kl_penalty(dlp.p, dolp.p, gm, B, T, est, agg, dout.p, nullptr);
+          cuda::kl_penalty(dlp.p, dolp.p, gm, B, T, e, a, dout.p, nullptr);
           cuda::stream_sync(nullptr, "klPenalty");
           check_loss(dout.get()[0], c, false);
         }
@@ -409,7 +409,8 @@ TEST(device_losses) {
     Vec badlp = lp;
     badlp[n / 2] = NAN;
     DevBuf<float> dbad(badlp);
-    cuda::clipped_surrogate(dbad.p, dolp.p, dadv.p, {}, B, T, 0.2, 0.2, 0, 0, dout.p, nullptr);
+    cuda::clipped_surrogate(dbad.p, dolp.p, dadv.p, {}, B, T, 0.2, 0.2, 0, rl::Aggregation::kTokenMean,
+                            dout.p, nullptr);
     cuda::stream_sync(nullptr, "clippedSurrogate");
     CHECK_EQ(dout.get()[0].ok, 0);
   }

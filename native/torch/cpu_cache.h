@@ -5,9 +5,9 @@
 // buffers (activations, gradients, AdamW temporaries) every minibatch.
 // glibc returns such blocks to the kernel (munmap, heap trim, or
 // MADV_DONTNEED in the per-thread arenas that libuv workers use), so every
-// step page-faults them back in: measured ≈ 6–7 k minor faults and 40–170 ms
-// of system time per PPO update (4 × 4 minibatches of 1024), the same in
-// Python PyTorch. Keeping freed blocks for reuse removes that work; the
+// step page-faults them back in, thousands of minor faults per PPO update, the
+// same in Python PyTorch (measured: docs/benchmarks.md, "The CPU tensor cache
+// of libtorch"). Keeping freed blocks for reuse removes that work; the
 // arithmetic is unchanged (same kernels, same results).
 //
 // Blocks ≥ 64 KiB are cached by size rounded up to 4 KiB, up to

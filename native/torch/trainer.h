@@ -5,12 +5,13 @@
 #pragma once
 #include <memory>
 
+#include "kernels/rl_modes.h"
 #include "torch/distributed.h"
 #include "torch/policy.h"
 
 namespace f2g {
 
-enum class Aggregation { kTokenMean = 0, kSeqMeanTokenMean = 1, kSeqMeanTokenSum = 2 };
+using Aggregation = rl::Aggregation;  // kernels/rl_modes.h
 
 // Every field is set by the binding from the resolved TypeScript options,
 // whose defaults are the only ones; the zeros here are not defaults.

@@ -3,6 +3,7 @@
 // checks and the --help text all come from that declaration.
 import { parseArgs } from 'node:util';
 import { ensureDir } from '../io/atomic.js';
+import { argumentErrorFields } from '../core/validate.js';
 
 /** One option of a subcommand. */
 export interface OptionSpec {
@@ -146,7 +147,8 @@ export function intOption(v: OptionValues[string], name: string, min: number, ma
   const s = String(v).trim();
   const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    const range = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+      : Number.isInteger(n) && n > max ? `a safe integer ≥ ${min} (at most 2^53 − 1 = ${max})` : `an integer ≥ ${min}`;
     throw new UsageError(`--${name} expects ${range} but received '${String(v)}'`);
   }
   return n;
@@ -161,6 +163,31 @@ export function numberOption(v: OptionValues[string], name: string, min = -Infin
     throw new UsageError(`--${name} expects a finite number${Number.isFinite(min) ? ` ≥ ${min}` : ''} but received '${String(v)}'`);
   }
   return n;
+}
+
+/**
+ * Parses a number option value, its syntax only: a decimal number ("12",
+ * "0.003", "1e3"), NaN for anything else ("abc", "0x10", ""). What values an
+ * option accepts is the library's to check (see {@link usageErrorFrom}).
+ */
+export function numberValue(v: OptionValues[string]): number | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v).trim();
+  return /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : Number.NaN;
+}
+
+/**
+ * A {@link UsageError} in the command line's terms for an error the library
+ * threw while checking options parsed from the command line:
+ * `--window expects an integer ≥ 2 but received '1'`, where `flags` maps the
+ * library's argument names ('opts.window') to the options (--window) and
+ * `values` holds what was typed. Any other error keeps its message.
+ */
+export function usageErrorFrom(err: unknown, flags: Readonly<Record<string, string>>, values: OptionValues): UsageError {
+  const f = argumentErrorFields(err);
+  const flag = f === undefined ? undefined : flags[f.argument];
+  if (f === undefined || flag === undefined) return new UsageError(err instanceof Error ? err.message : String(err));
+  return new UsageError(`--${flag} expects ${f.accepts} but received '${String(values[flag] ?? f.received)}'`);
 }
 
 /**

@@ -3,7 +3,9 @@ export type { Command, CommandIO, OptionSpec, OptionValues, ParsedArgs } from '.
 export { runCommand, commandHelp, parseCommandArgs, UsageError } from './command.js';
 export { labelCommand } from './label-command.js';
 export { encodeCommand } from './encode-command.js';
+export { inspectCommand } from './inspect-command.js';
 export { mergeSummariesCommand } from './merge-command.js';
 export { launchCommand } from './launch-command.js';
+export { viewCommand, DEFAULT_VIEW_PORT } from './view-command.js';
 export { progressBar, failureLine, framesLabel, type ProgressBar } from './ui.js';
 export { experimentCommand, runExperimentCommand, parseExperimentArgs, type ExperimentArgs } from './experiment-command.js';

@@ -24,17 +24,21 @@ import { readFileSync } from 'node:fs';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommand } from './encode-command.js';
 import { experimentCommand } from './experiment-command.js';
+import { inspectCommand } from './inspect-command.js';
 import { labelCommand } from './label-command.js';
 import { launchCommand } from './launch-command.js';
 import { mergeSummariesCommand } from './merge-command.js';
+import { viewCommand } from './view-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 const COMMANDS: Command[] = [
   labelCommand,
   encodeCommand,
+  inspectCommand,
   mergeSummariesCommand,
   launchCommand,
   experimentCommand,
+  viewCommand,
 ];
 
 function version(): string {

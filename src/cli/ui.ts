@@ -41,7 +41,7 @@ export function progressBar(stream: CommandIO['stderr'], enabled: boolean): Prog
 
 /** Formats one skipped file as the single line printed on stderr (`command` names the subcommand, default 'label'). */
 export function failureLine(f: LabelFailure, command = 'label'): string {
-  return `feat2go ${command}: skipped ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}: ${f.reason}`;
+  return `feat2go ${command}: skipped ${f.file}${f.tensor !== undefined ? ` [${f.tensor}]` : ''}${f.episode !== undefined ? ` [episode ${f.episode}]` : ''}: ${f.reason}`;
 }
 
 /** The bar's label while an episode's frames are encoded: `name 40/96 frames`. */

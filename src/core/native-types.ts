@@ -1,7 +1,19 @@
-// The native addon's surface, typed by hand in this one file. The public API
-// in the other modules validates arguments before calling these; the addon
-// checks again so that nothing reads past a buffer.
-import type { Capabilities } from './types.js';
+// The native addon's surface, typed by hand in this one file, and the list of
+// its exports (NATIVE_EXPORTS), which the compiler holds to the interface and
+// test/unit/native-exports.test.ts holds to the loaded addon.
+//
+// One calling convention, one naming scheme (native/bindings/napi_util.h):
+//  * a function is called (input, opts, out?): `input` the arrays read (with
+//    the sizes that belong to one array alone), `opts` the shared sizes and
+//    the resolved options, `out` the arrays written where the caller gives them;
+//  * functions and values are named <area><Name> (area: system, progress,
+//    encoder, rl, pickPlace, dist), the CUDA twin of a function adds `Cuda`,
+//    classes are <Name>Native.
+// The public API resolves and validates every option once (the TypeScript
+// core owns each option's range and default) and sends each one; the addon
+// checks memory safety only: sizes against array lengths, dtypes, overlap,
+// detachment.
+import type { Capabilities, ResolvedProgressOptions } from './types.js';
 
 // ---- libtorch training classes (native/bindings/torch/*; present only when built with libtorch) ----
 /** [name, float32 data, shape] as exchanged with the libtorch classes. */
@@ -26,30 +38,11 @@ export interface NativeValueHead {
   loadStateDict(weights: NativeNamedTensor[]): void;
 }
 
-/** Per-episode result as the addon returns it (segments as [start, end] pairs). */
-export interface NativeProgressResult {
-  values: Float32Array;
-  similarity: Float32Array;
-  segments: Int32Array;
-  /** Per segment, the rule that placed its start: 0 start, 1 trend, 2 cap, 3 onset, 4 pause (kernels/stages.h CutRule). */
-  rules: Uint8Array;
-}
-
-/** Progress options as the addon takes them: every one resolved (see resolveProgressOptions). */
-export interface NativeProgressOptions {
-  lambda: number;
-  window: number;
-  /** 0 = no cap. */
-  maxClusterFrames: number;
-  /** Read by the 'paper' segmenter only. */
-  threshold: number;
-  segmenter: 'motion' | 'paper';
-  threads: number;
-}
-
-/** Options of the patch-statistics encoder as the addon takes them. */
-export interface NativePatchStatsOptions {
-  gridH: number; gridW: number; bins: number; threads: number;
+/** The image preprocessing plan as the addon takes it (every key resolved by src/encoders/hf-preprocess.ts). */
+export interface NativeImagePrep {
+  resize: boolean; resizeH: number; resizeW: number; filter: number;
+  crop: boolean; outH: number; outW: number;
+  rescaleOn: boolean; rescale: number; normalize: boolean; threads: number;
 }
 
 export interface NativePolicy {
@@ -73,9 +66,9 @@ export interface NativeBcOptions {
 }
 export interface NativeBcResult { epochLosses: number[]; steps: number }
 export interface NativeTrainerOptions {
-  clipLow: number; clipHigh: number; dualClip: number; aggregation: number; valueCoef: number; valueClip: number;
+  clipLow: number; clipHigh: number; dualClip: number; aggregation: string; valueCoef: number; valueClip: number;
   entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;
-  epochs: number; minibatches: number; useCritic: boolean; seed: number; distributed?: boolean;
+  epochs: number; minibatches: number; useCritic: boolean; seed: number; distributed: boolean;
 }
 export interface NativeBatch {
   B: number; T: number; obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
@@ -91,7 +84,29 @@ export interface NativeTrainer {
   losses(batch: NativeBatch): NativeMetrics;
 }
 
-/** Device memory owned by a JS object (native/bindings/cuda.cc); the native half of DeviceTensor. */
+// ---- progress (native/bindings/progress.cc) ----
+/** The sizes of one `[T, N, D]` episode. */
+export interface NativeEpisodeDims { T: number; N: number; D: number }
+
+/**
+ * One episode's result as the addon returns it (segments as [start, end]
+ * pairs). A NaN/Inf in the features is reported, not thrown: `badFrame` (−1:
+ * none), the first bad element of that frame (`badElement` = patch·D + dim)
+ * and its value; the TypeScript core words the error.
+ */
+export interface NativeProgressResult {
+  values: Float32Array;
+  similarity: Float32Array;
+  segments: Int32Array;
+  /** Per segment, the rule that placed its start: 0 start, 1 trend, 2 cap, 3 onset, 4 pause (kernels/stages.h CutRule). */
+  rules: Uint8Array;
+  badFrame: number;
+  badElement: number;
+  badValue: number;
+}
+
+// ---- CUDA (native/bindings/device.cc, progress_cuda.cc, rl_cuda.cc; in every build, see native/cuda/unavailable.cc) ----
+/** Device memory owned by a JS object (native/bindings/device.cc); the native half of DeviceTensor. */
 export interface NativeDeviceBuffer {
   upload(data: ArrayBufferView): void;
   download(out: ArrayBufferView): void;
@@ -103,60 +118,147 @@ export interface NativeDeviceBuffer {
   readonly device: number;
   readonly disposed: boolean;
 }
-/** Segments of every episode of a cudaProgressTargets call, frame-indexed by episode offset. */
+/** The class of {@link NativeDeviceBuffer}; `fromDLPack` adopts a capsule's tensor (the capsule is consumed). */
+export interface NativeDeviceBufferClass {
+  new (bytes: number, device: number): NativeDeviceBuffer;
+  fromDLPack(capsule: unknown): { buffer: NativeDeviceBuffer; dtype: 'float32' | 'uint8' | 'int32'; shape: number[]; device: number };
+}
+/** Segments of every episode of a progressTargetsCuda call, frame-indexed by episode offset. */
 export interface NativeDeviceProgress {
   segStart: Int32Array;
   segEnd: Int32Array;
   segCount: Int32Array;
   bad: Float64Array;
 }
+/** A flag input of a CUDA twin: its dtype travels in opts as `<name>Dtype`. */
+export type NativeFlagDtype = 'uint8' | 'float32';
+
+// ---- reinforcement learning (native/bindings/rl.cc, rl_cuda.cc) ----
+/** 0/1 flags as the RL kernels take them. */
+export type NativeFlags = Uint8Array | Float32Array;
+
+/** Aggregated loss as the RL kernels (and their CUDA twins) return it. */
 export interface NativeLossResult {
-  loss: number; clipFraction: number; dualClipFraction: number; approxKl: number; masked: number;
+  loss: number;
+  clipFraction: number;
+  dualClipFraction: number;
+  approxKl: number;
+  /** Σ mask. */
+  count: number;
+}
+
+/** The native batch of pick-and-place environments; its views are rewritten in place. */
+export interface NativePickPlace {
+  views(): {
+    frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
+    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
+  };
+  reset(ids: Int32Array): void;
+  step(actions: Float32Array): void;
+  expert(noise: number, seed: number, out: Float32Array): void;
+  /** Snapshot of env i (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
+  inspect(i: number): unknown;
+}
+
+/** Options of the patch-statistics encoder as the addon takes them. */
+export interface NativePatchStatsOptions {
+  gridH: number; gridW: number; bins: number; threads: number;
 }
 
 export interface NativeAddon {
-  capabilities(): Capabilities;
-  readProbe(data: Float32Array, threads: number): number;
-
-  // ---- CUDA (native/bindings/cuda.cc; without a CUDA build every one throws) ----
-  DeviceBuffer: new (bytes: number, device: number) => NativeDeviceBuffer;
-  cudaPatchSimilarity(o: Record<string, unknown>): void;
-  cudaSlidingSlopes(o: Record<string, unknown>): void;
-  cudaProgressTargets(o: Record<string, unknown>): Promise<NativeDeviceProgress>;
-  cudaGae(o: Record<string, unknown>): void;
-  cudaGrpoAdvantages(o: Record<string, unknown>): void;
-  cudaStepAdvantages(o: Record<string, unknown>): void;
-  cudaLoss(o: Record<string, unknown>): NativeLossResult;
-  /** Adopts a DLPack capsule's tensor (the capsule is consumed). */
-  cudaFromDLPack(capsule: unknown): { buffer: NativeDeviceBuffer; dtype: 'float32' | 'uint8' | 'int32'; shape: number[]; device: number };
+  // ---- system (native/addon.cc) ----
+  systemCapabilities(): Capabilities;
+  systemReadProbe(input: { data: Float32Array }, opts: { threads: number }): number;
 
   // ---- progress (native/bindings/progress.cc) ----
-  patchSimilarity(data: Float32Array, T: number, N: number, D: number, goal: Float32Array,
-    opts: { lambda: number; threads: number }, out: Float32Array): number;
+  /** Returns the first frame whose similarity is NaN/Inf (so its data holds NaN/Inf), or −1. */
+  progressPatchSimilarity(input: { features: Float32Array; goal: Float32Array },
+    opts: NativeEpisodeDims & { lambda: number; threads: number }, out: { similarity: Float32Array }): number;
   /** Returns the index of the first NaN/Inf element of `series` (nothing computed), or −1. */
-  slidingSlopes(series: Float32Array, B: number, L: number, window: number, threads: number,
-    out: Float32Array): number;
-  progressTargetsSync(data: Float32Array, T: number, N: number, D: number,
-    opts: NativeProgressOptions): NativeProgressResult;
-  progressTargets(data: Float32Array, T: number, N: number, D: number,
-    opts: NativeProgressOptions): Promise<NativeProgressResult>;
-  progressTargetsBatch(episodes: Array<[Float32Array, number, number, number]>,
-    opts: NativeProgressOptions): Promise<NativeProgressResult[]>;
-  stepsToGo(length: number, out: Float32Array): void;
+  progressSlidingSlopes(input: { series: Float32Array }, opts: { B: number; L: number; window: number; threads: number },
+    out: { slopes: Float32Array }): number;
+  progressTargetsSync(input: { features: Float32Array }, opts: NativeEpisodeDims & ResolvedProgressOptions): NativeProgressResult;
+  progressTargets(input: { features: Float32Array }, opts: NativeEpisodeDims & ResolvedProgressOptions): Promise<NativeProgressResult>;
+  progressTargetsBatch(input: { episodes: Array<NativeEpisodeDims & { features: Float32Array }> },
+    opts: ResolvedProgressOptions): Promise<NativeProgressResult[]>;
+  progressStepsToGo(input: Record<string, never>, opts: { T: number }, out: { values: Float32Array }): void;
+  // CUDA twins (native/bindings/progress_cuda.cc)
+  progressPatchSimilarityCuda(input: { features: NativeDeviceBuffer; goal?: NativeDeviceBuffer },
+    opts: NativeEpisodeDims & { lambda: number; goalFrame?: number }, out: { similarity: NativeDeviceBuffer }): void;
+  progressSlidingSlopesCuda(input: { series: NativeDeviceBuffer }, opts: { B: number; L: number; window: number },
+    out: { slopes: NativeDeviceBuffer }): void;
+  /** SPEC §2's rule only (no `segmenter`: the motion segmenter runs on the host). */
+  progressTargetsCuda(input: { features: NativeDeviceBuffer; offsets: Float64Array },
+    opts: { N: number; D: number } & Omit<Extract<ResolvedProgressOptions, { segmenter: 'paper' }>, 'segmenter'>,
+    out: { values: NativeDeviceBuffer; similarity: NativeDeviceBuffer }): Promise<NativeDeviceProgress>;
 
   // ---- encoders (native/bindings/encoders.cc) ----
-  patchStatsSync(frames: Uint8Array, T: number, H: number, W: number, opts: NativePatchStatsOptions,
-    out: Float32Array): void;
-  /** Reads a copy of `frames`; writes `out` when the work is done (on the JS thread). */
-  patchStats(frames: Uint8Array, T: number, H: number, W: number, opts: NativePatchStatsOptions,
-    out: Float32Array): Promise<void>;
-  framesToChw(frames: Uint8Array, n: number, H: number, W: number, mean: Float32Array, std: Float32Array,
-    threads: number, out: Float32Array): Promise<void>;
+  encoderPatchStatsSync(input: { frames: Uint8Array }, opts: { T: number; H: number; W: number } & NativePatchStatsOptions,
+    out: { features: Float32Array }): void;
+  /** Reads a copy of `frames`; writes `out.features` when the work is done (on the JS thread). */
+  encoderPatchStats(input: { frames: Uint8Array }, opts: { T: number; H: number; W: number } & NativePatchStatsOptions,
+    out: { features: Float32Array }): Promise<void>;
+  encoderFramesToChw(input: { frames: Uint8Array; mean: Float32Array; std: Float32Array },
+    opts: { n: number; H: number; W: number; threads: number }, out: { chw: Float32Array }): Promise<void>;
+  /** The model hub's image preprocessing: Pillow resize, centre crop, rescale, normalise → [n, 3, h, w]. */
+  encoderImagePrep(input: { frames: Uint8Array; mean: Float32Array; std: Float32Array },
+    opts: { n: number; H: number; W: number } & NativeImagePrep, out: { pixels: Float32Array }): Promise<void>;
+
+  // ---- reinforcement learning (native/bindings/rl.cc) ----
+  rlShapeTerminalRewards(input: { success: Uint8Array; terminalValues: Float32Array }, opts: { failureScale: number },
+    out: { rewards: Float32Array }): void;
+  rlTerminalRewards(input: { lengths: Int32Array; rewards: Float32Array }, opts: { horizon: number; threads: number },
+    out: { stepRewards: Float32Array }): void;
+  /** The x86-64 level GAE runs at: 4 = the AVX-512 blocked scan, 3 or 0 = the step-by-step kernel; FEAT2GO_GAE_ISA caps it. */
+  rlGaeIsa(): number;
+  rlGae(input: { rewards: Float32Array; values: Float32Array; nextValues: Float32Array; terminated: NativeFlags; done: NativeFlags },
+    opts: { B: number; T: number; gamma: number; lambda: number; timeMajor: boolean; threads: number },
+    out: { advantages: Float32Array; returns: Float32Array }): void;
+  rlGrpoAdvantages(input: { rewards: Float32Array },
+    opts: { groupSize: number; epsilon: number; std: 'sample' | 'population' | 'none'; scale: 'group' | 'batch' },
+    out: { advantages: Float32Array }): void;
+  rlGrpoGroupStats(input: { rewards: Float32Array }, opts: { groupSize: number; std: 'sample' | 'population' | 'none' }):
+    { zeroStdGroups: number; meanStd: number; groups: number };
+  /** `outZeroed`: `out.advantages` is known to hold zeros, so only the first L_i steps of each row are written. */
+  rlStepAdvantages(input: { trajectoryAdvantages: Float32Array; lengths: Int32Array },
+    opts: { horizon: number; gamma: number; threads: number; outZeroed: boolean }, out: { advantages: Float32Array }): void;
+  rlNormalizeAdvantages(input: { advantages: Float32Array; mask: NativeFlags | null },
+    opts: { epsilon: number; sampleStd: boolean; threads: number }, out: { normalized: Float32Array }): { mean: number; std: number; count: number };
+  rlClippedSurrogate(input: { logProbs: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array; mask: NativeFlags | null },
+    opts: { B: number; T: number; clipLow: number; clipHigh: number; dualClip: number; aggregation: string; threads: number }): NativeLossResult;
+  rlClippedValueLoss(input: { values: Float32Array; returns: Float32Array; oldValues: Float32Array | null; mask: NativeFlags | null },
+    opts: { B: number; T: number; clip: number; huberDelta: number; aggregation: string; threads: number }): NativeLossResult;
+  rlKlPenalty(input: { logProbs: Float32Array; refLogProbs: Float32Array; mask: NativeFlags | null },
+    opts: { B: number; T: number; estimator: 'k1' | 'k2' | 'k3'; aggregation: string; threads: number }): NativeLossResult;
+  // CUDA twins (native/bindings/rl_cuda.cc)
+  rlGaeCuda(input: { rewards: NativeDeviceBuffer; values: NativeDeviceBuffer; nextValues: NativeDeviceBuffer;
+    terminated: NativeDeviceBuffer; done: NativeDeviceBuffer },
+  opts: { B: number; T: number; gamma: number; lambda: number; timeMajor: boolean; terminatedDtype: NativeFlagDtype; doneDtype: NativeFlagDtype },
+  out: { advantages: NativeDeviceBuffer; returns: NativeDeviceBuffer }): void;
+  rlGrpoAdvantagesCuda(input: { rewards: NativeDeviceBuffer },
+    opts: { n: number; groupSize: number; epsilon: number; std: 'sample' | 'population' | 'none'; scale: 'group' | 'batch' },
+    out: { advantages: NativeDeviceBuffer }): void;
+  rlStepAdvantagesCuda(input: { trajectoryAdvantages: NativeDeviceBuffer; lengths: NativeDeviceBuffer },
+    opts: { B: number; horizon: number; gamma: number }, out: { advantages: NativeDeviceBuffer }): void;
+  rlClippedSurrogateCuda(input: { logProbs: NativeDeviceBuffer; oldLogProbs: NativeDeviceBuffer; advantages: NativeDeviceBuffer; mask?: NativeDeviceBuffer },
+    opts: { B: number; T: number; clipLow: number; clipHigh: number; dualClip: number; aggregation: string; maskDtype?: NativeFlagDtype }): NativeLossResult;
+  rlClippedValueLossCuda(input: { values: NativeDeviceBuffer; returns: NativeDeviceBuffer; oldValues?: NativeDeviceBuffer; mask?: NativeDeviceBuffer },
+    opts: { B: number; T: number; clip: number; huberDelta: number; aggregation: string; maskDtype?: NativeFlagDtype }): NativeLossResult;
+  rlKlPenaltyCuda(input: { logProbs: NativeDeviceBuffer; refLogProbs: NativeDeviceBuffer; mask?: NativeDeviceBuffer },
+    opts: { B: number; T: number; estimator: 'k1' | 'k2' | 'k3'; aggregation: string; maskDtype?: NativeFlagDtype }): NativeLossResult;
+
+  // ---- device memory (native/bindings/device.cc) ----
+  DeviceBufferNative: NativeDeviceBufferClass;
+
+  // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
+
   // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
-  // ---- process groups (native/torch/distributed_binding.cc); undefined without libtorch ----
+  // ---- process groups (native/bindings/torch/distributed.cc); undefined without libtorch ----
   distAvailable?: boolean;
   distInit?(opts: {
     backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
@@ -170,61 +272,68 @@ export interface NativeAddon {
   distAllReduce?(array: ArrayBufferView, op: string): Promise<ArrayBufferView>;
   distBroadcast?(array: ArrayBufferView, root: number): Promise<ArrayBufferView>;
   distAllGather?(array: ArrayBufferView): Promise<ArrayBufferView>;
-  // ---- reinforcement learning (native/bindings/rl.cc) ----
-  rlShapeTerminalRewards(success: Uint8Array, terminalValues: Float32Array, failureScale: number, out: Float32Array): void;
-  rlTerminalRewards(lengths: Int32Array, rewards: Float32Array, opts: { horizon: number; threads: number }, out: Float32Array): void;
-  /** The x86-64 level GAE runs at: 4 = the AVX-512 blocked scan, 3 or 0 = the step-by-step kernel; FEAT2GO_GAE_ISA caps it. */
-  rlGaeIsa(): number;
-  rlGae(input: { rewards: Float32Array; values: Float32Array; nextValues: Float32Array; terminated: NativeFlags; done: NativeFlags },
-    opts: { B: number; T: number; gamma: number; lambda: number; timeMajor: boolean; threads: number },
-    out: { advantages: Float32Array; returns: Float32Array }): void;
-  rlGrpoAdvantages(rewards: Float32Array,
-    opts: { groupSize: number; epsilon: number; std: 'sample' | 'population' | 'none'; scale: 'group' | 'batch' },
-    out: Float32Array): void;
-  rlGrpoGroupStats(rewards: Float32Array, opts: { groupSize: number; std: 'sample' | 'population' | 'none' }):
-    { zeroStdGroups: number; meanStd: number; groups: number };
-  /** `outZeroed`: `out` is known to hold zeros, so only the first L_i steps of each row are written. */
-  rlStepAdvantages(adv: Float32Array, lengths: Int32Array,
-    opts: { horizon: number; gamma: number; threads: number; outZeroed: boolean }, out: Float32Array): void;
-  rlNormalizeAdvantages(x: Float32Array, mask: NativeFlags | null,
-    opts: { epsilon: number; sampleStd: boolean; threads: number }, out: Float32Array): { mean: number; std: number; count: number };
-  rlClippedSurrogate(input: { logProbs: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array; mask: NativeFlags | null },
-    opts: { B: number; T: number; clipLow: number; clipHigh: number; dualClip: number; aggregation: string; threads: number }): NativeLossResult;
-  rlClippedValueLoss(input: { values: Float32Array; returns: Float32Array; oldValues: Float32Array | null; mask: NativeFlags | null },
-    opts: { B: number; T: number; clip: number; huberDelta: number; aggregation: string; threads: number }): NativeLossResult;
-  rlKlPenalty(input: { logProbs: Float32Array; refLogProbs: Float32Array; mask: NativeFlags | null },
-    opts: { B: number; T: number; estimator: 'k1' | 'k2' | 'k3'; aggregation: string; threads: number }): NativeLossResult;
 }
 
-// ---- reinforcement learning (native/bindings/rl.cc) ----
-/** 0/1 flags as the RL kernels take them. */
-export type NativeFlags = Uint8Array | Float32Array;
+/**
+ * Which addon exports a name: 'core' (every build: kernels, progress, RL, the
+ * simulator, the encoder glue and the CUDA twins) or 'torch' (the libtorch
+ * bindings, present only in a build with libtorch). And what it is: a
+ * 'function', a 'class' (`new`) or a 'value'.
+ */
+export type NativeExportInfo = readonly ['core' | 'torch', 'function' | 'class' | 'value'];
 
-/** Aggregated loss as the RL kernels return it. */
-export interface NativeLossResult {
-  loss: number;
-  clipFraction: number;
-  dualClipFraction: number;
-  approxKl: number;
-  /** Σ mask. */
-  count: number;
-}
-
-// ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-// (declared here, merged into NativeAddon above)
-export interface NativeAddon {
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
-  pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
-}
-/** The native batch of pick-and-place environments; its views are rewritten in place. */
-export interface NativePickPlace {
-  views(): {
-    frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
-    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
-  };
-  reset(ids: Int32Array): void;
-  step(actions: Float32Array): void;
-  expert(noise: number, seed: number, out: Float32Array): void;
-  /** Snapshot of env i (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
-  inspect(i: number): unknown;
-}
+/**
+ * Every export of the addon, as {@link NativeAddon} declares it: the compiler
+ * insists on exactly the interface's names (a mapped type over its keys), and
+ * test/unit/native-exports.test.ts checks them against the loaded addon.
+ */
+export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExportInfo } = Object.freeze({
+  systemCapabilities: ['core', 'function'],
+  systemReadProbe: ['core', 'function'],
+  progressPatchSimilarity: ['core', 'function'],
+  progressSlidingSlopes: ['core', 'function'],
+  progressTargetsSync: ['core', 'function'],
+  progressTargets: ['core', 'function'],
+  progressTargetsBatch: ['core', 'function'],
+  progressStepsToGo: ['core', 'function'],
+  progressPatchSimilarityCuda: ['core', 'function'],
+  progressSlidingSlopesCuda: ['core', 'function'],
+  progressTargetsCuda: ['core', 'function'],
+  encoderPatchStatsSync: ['core', 'function'],
+  encoderPatchStats: ['core', 'function'],
+  encoderFramesToChw: ['core', 'function'],
+  encoderImagePrep: ['core', 'function'],
+  rlShapeTerminalRewards: ['core', 'function'],
+  rlTerminalRewards: ['core', 'function'],
+  rlGaeIsa: ['core', 'function'],
+  rlGae: ['core', 'function'],
+  rlGrpoAdvantages: ['core', 'function'],
+  rlGrpoGroupStats: ['core', 'function'],
+  rlStepAdvantages: ['core', 'function'],
+  rlNormalizeAdvantages: ['core', 'function'],
+  rlClippedSurrogate: ['core', 'function'],
+  rlClippedValueLoss: ['core', 'function'],
+  rlKlPenalty: ['core', 'function'],
+  rlGaeCuda: ['core', 'function'],
+  rlGrpoAdvantagesCuda: ['core', 'function'],
+  rlStepAdvantagesCuda: ['core', 'function'],
+  rlClippedSurrogateCuda: ['core', 'function'],
+  rlClippedValueLossCuda: ['core', 'function'],
+  rlKlPenaltyCuda: ['core', 'function'],
+  DeviceBufferNative: ['core', 'class'],
+  PickPlaceNative: ['core', 'class'],
+  pickPlaceConstants: ['core', 'value'],
+  ValueHeadNative: ['torch', 'class'],
+  PolicyNative: ['torch', 'class'],
+  TrainerNative: ['torch', 'class'],
+  distAvailable: ['torch', 'value'],
+  distInit: ['torch', 'function'],
+  distDestroy: ['torch', 'function'],
+  distState: ['torch', 'function'],
+  distBarrier: ['torch', 'function'],
+  distSetOverlap: ['torch', 'function'],
+  distStats: ['torch', 'function'],
+  distAllReduce: ['torch', 'function'],
+  distBroadcast: ['torch', 'function'],
+  distAllGather: ['torch', 'function'],
+});

@@ -46,9 +46,10 @@ export class AddonLoadError extends Error {
 
 function tryLoad(candidates: string[]): NativeAddon {
   // libtorch's OpenMP threads spin between parallel regions by default; on a
-  // shared or oversubscribed machine that costs up to 10× (measured: a PPO
-  // update 1291 ms → 190 ms on 2 busy cores). libgomp reads this once, when
-  // the addon loads it, so it is set here unless the user chose a policy.
+  // shared or oversubscribed machine that costs several times the work
+  // (measured: docs/benchmarks.md, "OMP_WAIT_POLICY=PASSIVE"). libgomp reads
+  // this once, when the addon loads it, so it is set here unless the user
+  // chose a policy.
   if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'PASSIVE';
   const attempts: Array<{ path: string; error: string }> = [];
   for (const p of candidates) {
@@ -81,6 +82,6 @@ export function native(): NativeAddon {
  */
 export function useAddon(pathOrAddon: string | NativeAddon): void {
   if (typeof pathOrAddon === 'string') addon = tryLoad([path.resolve(pathOrAddon)]);
-  else if (pathOrAddon && typeof pathOrAddon === 'object' && typeof pathOrAddon.capabilities === 'function') addon = pathOrAddon;
+  else if (pathOrAddon && typeof pathOrAddon === 'object' && typeof pathOrAddon.systemCapabilities === 'function') addon = pathOrAddon;
   else throw new TypeError(`Expected a path string or a loaded feat2go addon for pathOrAddon but received ${typeof pathOrAddon}`);
 }

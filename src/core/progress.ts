@@ -1,16 +1,20 @@
 // Feat2Go progress targets (SPEC §1–3): patch-wise composite similarity,
 // trend-mutation segmentation and the structural progress value.
-import {
-  type DeviceTensor, deviceLambda, devicePatchSimilarity, deviceProgressTargets, deviceSlidingSlopes, isDeviceTensor,
-  type DeviceProgressResult,
-} from './device.js';
+// Each option is resolved and checked once, by resolveProgressOptions; the
+// CPU path (native/bindings/progress.cc) and the CUDA path (progress-cuda.ts)
+// receive the resolved options and check memory safety only.
+import { type DeviceTensor, deviceArg, isDeviceTensor } from './device.js';
 import { native } from './native.js';
-import type { NativeProgressOptions, NativeProgressResult } from './native-types.js';
+import type { NativeProgressResult } from './native-types.js';
+import {
+  type DeviceProgressResult, goalIndex, patchSimilarityCuda, progressTargetsCuda, slidingSlopesCuda,
+} from './progress-cuda.js';
 import type {
   Boundary, CutRule, ProgressOptions, ProgressResult, ResolvedProgressOptions, Segment, Segmenter, Tensor,
 } from './types.js';
 import {
-  checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys,
+  checkInt, checkNumber, checkOptions, checkTensor, nonFiniteAt, nonFiniteElementError, nonFiniteFrameError, rangeError, shapeStr,
+  typeError, withCallerStack, type OptionKeys,
 } from './validate.js';
 
 /**
@@ -31,6 +35,9 @@ const SEGMENTERS: readonly Segmenter[] = ['motion', 'paper'];
 /** CutRule codes of the addon (kernels/stages.h); 0 is the first stage's start. */
 const CUT_RULES: readonly (CutRule | 'start')[] = ['start', 'trend', 'cap', 'onset', 'pause'];
 
+/** Options resolved here (frozen): passed through as they are, never checked twice. */
+const RESOLVED = new WeakSet<object>();
+
 function checkEpisode(features: unknown, name = 'features'): { data: Float32Array; T: number; N: number; D: number } {
   const f = checkTensor(features, name, 3, '[T, N, D]');
   const [T, N, D] = f.shape;
@@ -45,8 +52,10 @@ const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxCl
 /**
  * Checks progress options and fills in every default: the one place where
  * they are validated and resolved, used by the API, the jobs and the CLI.
- * The addon always receives the resolved options, so what runs is what
- * `result.json` records.
+ * The result is frozen, and every function that takes ProgressOptions takes
+ * it as it is, without checking it again: resolve once (as the CLI and
+ * labelPaths do) and pass the result down. The addon always receives the
+ * resolved options, so what runs is what `result.json` records.
  *
  * The segmenter is `opts.segmenter` when given; otherwise `'paper'` when a
  * `threshold` is given (SPEC §1–3 then hold exactly, with SPEC §2's defaults
@@ -55,7 +64,7 @@ const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxCl
  *
  * @param opts see {@link ProgressOptions}; an unknown key is a TypeError naming the closest valid one
  * @param name how the options are named in error messages (default 'opts')
- * @returns every option, with `threads` 0 meaning every core and `maxClusterFrames` 0 no cap;
+ * @returns every option (frozen), with `threads` 0 meaning every core and `maxClusterFrames` 0 no cap;
  *   `threshold` only for the `'paper'` segmenter
  * @throws {TypeError|RangeError} naming the option, the expected and the received value
  * @example
@@ -63,9 +72,10 @@ const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxCl
  * resolveProgressOptions({ threshold: 0.003 }) // { segmenter: 'paper', lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.003, threads: 0 }
  */
 export function resolveProgressOptions(opts?: ProgressOptions, name = 'opts'): ResolvedProgressOptions {
+  if (opts !== null && typeof opts === 'object' && RESOLVED.has(opts)) return opts as ResolvedProgressOptions;
   const o = checkOptions(opts, name, PROGRESS_KEYS);
   if (o.segmenter !== undefined && !SEGMENTERS.includes(o.segmenter)) {
-    throw typeError(`${name}.segmenter`, SEGMENTERS.map((x) => `'${x}'`).join(' or '), o.segmenter);
+    throw typeError(`${name}.segmenter`, SEGMENTERS.map((x) => `'${x}'`).join(' or '), o.segmenter, SEGMENTERS.join(' or '));
   }
   const segmenter: Segmenter = o.segmenter ?? (o.threshold === undefined ? 'motion' : 'paper');
   if (segmenter === 'motion' && o.threshold !== undefined) {
@@ -77,20 +87,24 @@ export function resolveProgressOptions(opts?: ProgressOptions, name = 'opts'): R
   const window = o.window === undefined ? d.window : checkInt(o.window, `${name}.window`, 2);
   const maxClusterFrames = o.maxClusterFrames === undefined ? d.maxClusterFrames : checkInt(o.maxClusterFrames, `${name}.maxClusterFrames`, 0);
   if (maxClusterFrames !== 0 && maxClusterFrames < window) {
-    throw rangeError(`${name}.maxClusterFrames`, `an integer ≥ ${name}.window (${window}), or 0 for no cap`, maxClusterFrames);
+    throw rangeError(`${name}.maxClusterFrames`, `an integer ≥ ${name}.window (${window}), or 0 for no cap`, maxClusterFrames, false,
+      `an integer ≥ the window (${window}), or 0 for no cap`);
   }
   const threads = o.threads === undefined ? 0 : checkInt(o.threads, `${name}.threads`, 0, 4096);
-  if (segmenter === 'motion') return { segmenter, lambda, window, maxClusterFrames, threads };
-  const threshold = o.threshold === undefined ? PAPER_PROGRESS_OPTIONS.threshold : checkNumber(o.threshold, `${name}.threshold`);
-  return { segmenter, lambda, window, maxClusterFrames, threshold, threads };
+  const resolved: ResolvedProgressOptions = segmenter === 'motion'
+    ? Object.freeze({ segmenter, lambda, window, maxClusterFrames, threads })
+    : Object.freeze({
+      segmenter, lambda, window, maxClusterFrames,
+      threshold: o.threshold === undefined ? PAPER_PROGRESS_OPTIONS.threshold : checkNumber(o.threshold, `${name}.threshold`),
+      threads,
+    });
+  RESOLVED.add(resolved);
+  return resolved;
 }
 
-function checkProgressOptions(opts: ProgressOptions | undefined): NativeProgressOptions {
-  const o = resolveProgressOptions(opts);
-  return { ...o, threshold: o.threshold ?? 0 };
-}
-
-function toResult(r: NativeProgressResult): ProgressResult {
+/** The result of one episode `where`; its NaN/Inf, reported by the addon, as the RangeError naming the place. */
+function toResult(r: NativeProgressResult, where: string, D: number): ProgressResult {
+  if (r.badFrame >= 0) throw nonFiniteFrameError(where, r.badFrame, r.badElement, r.badValue, D);
   const segments: Segment[] = [];
   const boundaries: Boundary[] = [];
   for (let i = 0; i < r.segments.length; i += 2) {
@@ -100,20 +114,11 @@ function toResult(r: NativeProgressResult): ProgressResult {
   return { values: r.values, similarity: r.similarity, segments, boundaries };
 }
 
-function firstNonFinite(a: Float32Array, from = 0, to = a.length): number {
-  for (let i = from; i < to; i++) if (!Number.isFinite(a[i])) return i;
+function firstNonFinite(a: Float32Array): number {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return i;
   return -1;
 }
 
-function nonFiniteWord(v: number): string {
-  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-}
-
-/** " (NaN at patch 2, dim 5)" for the first bad element of one [N, D] frame. */
-function whereInFrame(frame: Float32Array, D: number): string {
-  const i = firstNonFinite(frame);
-  return i < 0 ? '' : ` (${nonFiniteWord(frame[i])} at patch ${Math.floor(i / D)}, dim ${i % D})`;
-}
 
 /**
  * Patch-wise composite similarity S(x_t, g) of every frame to a goal (SPEC §1):
@@ -141,19 +146,19 @@ export function patchSimilarity(features: Tensor, goal: number | Tensor, opts?: 
 export function patchSimilarity(features: DeviceTensor, goal: number | DeviceTensor, opts?: { lambda?: number }): DeviceTensor;
 export function patchSimilarity(features: Tensor | DeviceTensor, goal: number | Tensor | DeviceTensor,
   opts?: { lambda?: number; threads?: number }): Float32Array | DeviceTensor {
-  if (isDeviceTensor(features)) return devicePatchSimilarity(features, goal as number | DeviceTensor, deviceLambda(checkOptions(opts, 'opts', { lambda: 1, threads: 1 }).lambda));
-  const e = checkEpisode(features);
+  const device = isDeviceTensor(features);
+  const e = device ? undefined : checkEpisode(features);
   const o = checkOptions(opts, 'opts', { lambda: 1, threads: 1 });
-  const lambda = o.lambda === undefined ? 1 : checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
+  const lambda = o.lambda === undefined ? DEFAULT_PROGRESS_OPTIONS.lambda : checkNumber(o.lambda, 'opts.lambda', 0, Infinity, 'a finite number ≥ 0');
   const threads = o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096);
+  if (device) return patchSimilarityCuda(features, goal as number | DeviceTensor, lambda);
+  if (e === undefined) throw new Error('unreachable');
   const frame = e.N * e.D;
   let goalData: Float32Array;
-  let goalIndex = -1;
+  let goalAt = -1;
   if (typeof goal === 'number') {
-    if (!Number.isInteger(goal)) throw new TypeError(`Expected an integer frame index or a [N,D] tensor for goal but received the number ${goal}`);
-    if (goal < -e.T || goal >= e.T) throw rangeError('goal', `a frame index in [${-e.T}, ${e.T - 1}]`, goal);
-    goalIndex = goal < 0 ? e.T + goal : goal;
-    goalData = e.data.subarray(goalIndex * frame, (goalIndex + 1) * frame);
+    goalAt = goalIndex(goal, e.T);
+    goalData = e.data.subarray(goalAt * frame, (goalAt + 1) * frame);
   } else {
     const g = checkTensor(goal, 'goal', 2, '[N, D]');
     if (g.shape[0] !== e.N || g.shape[1] !== e.D) {
@@ -162,18 +167,18 @@ export function patchSimilarity(features: Tensor | DeviceTensor, goal: number | 
     goalData = g.data;
   }
   const out = new Float32Array(e.T);
-  const bad = native().patchSimilarity(e.data, e.T, e.N, e.D, goalData, { lambda, threads }, out);
+  const bad = native().progressPatchSimilarity({ features: e.data, goal: goalData }, { T: e.T, N: e.N, D: e.D, lambda, threads },
+    { similarity: out });
   if (bad >= 0) {
     // Finite features always give a finite similarity, so a non-finite one
     // means NaN/Inf in the goal (every frame is bad then) or in frame `bad`.
     const g = goalData.subarray(0, frame);
-    if (firstNonFinite(g) >= 0) {
-      throw new RangeError(goalIndex >= 0
-        ? `Expected finite values in features but frame ${goalIndex} (the goal) contains NaN or Inf${whereInFrame(g, e.D)}`
-        : `Expected finite values in goal but it contains NaN or Inf${whereInFrame(g, e.D)}`);
-    }
+    const gi = firstNonFinite(g);
+    if (gi >= 0 && goalAt >= 0) throw nonFiniteFrameError('features', `${goalAt} (the goal)`, gi, g[gi], e.D);
+    if (gi >= 0) throw new RangeError(`Expected finite values in goal but it contains NaN or Inf${nonFiniteAt(gi, g[gi], e.D)}`);
     const x = e.data.subarray(bad * frame, (bad + 1) * frame);
-    throw new RangeError(`Expected finite values in features but frame ${bad} contains NaN or Inf${whereInFrame(x, e.D)}`);
+    const i = firstNonFinite(x);
+    throw nonFiniteFrameError('features', bad, i, i < 0 ? 0 : x[i], e.D);
   }
   return out;
 }
@@ -192,19 +197,16 @@ export function slidingSlopes(series: Tensor, window: number): Tensor;
 /** On a CUDA build: `[B,L]` device series; returns `[B, L−w+1]` on the device. */
 export function slidingSlopes(series: DeviceTensor, window: number): DeviceTensor;
 export function slidingSlopes(series: Tensor | DeviceTensor, window: number): Tensor | DeviceTensor {
-  if (isDeviceTensor(series)) return deviceSlidingSlopes(series, window);
-  const s = checkTensor(series, 'series', 2, '[B, L]');
+  const s = isDeviceTensor(series) ? deviceArg(series, 'series', 'slidingSlopes', 'float32', 2, '[B, L]') : checkTensor(series, 'series', 2, '[B, L]');
   const [B, L] = s.shape;
   const w = checkInt(window, 'window', 2);
   if (w > L) throw rangeError('window', `an integer ≤ series.shape[1] (${L})`, w);
+  if (isDeviceTensor(s)) return slidingSlopesCuda(s, w);
   const P = L - w + 1;
   const out = new Float32Array(B * P);
   if (B > 0) {
-    const bad = native().slidingSlopes(s.data, B, L, w, 0, out);
-    if (bad >= 0) {
-      throw new RangeError(`Expected finite values in series but series.data[${bad}] (row ${Math.floor(bad / L)}, `
-        + `column ${bad % L}) is ${nonFiniteWord(s.data[bad])}`);
-    }
+    const bad = native().progressSlidingSlopes({ series: s.data }, { B, L, window: w, threads: 0 }, { slopes: out });
+    if (bad >= 0) throw nonFiniteElementError('series', bad, s.data[bad], L);
   }
   return { data: out, shape: [B, P] };
 }
@@ -220,8 +222,8 @@ export function slidingSlopes(series: Tensor | DeviceTensor, window: number): Te
  */
 export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): ProgressResult {
   const e = checkEpisode(features);
-  const o = checkProgressOptions(opts);
-  return toResult(native().progressTargetsSync(e.data, e.T, e.N, e.D, o));
+  const o = resolveProgressOptions(opts);
+  return toResult(native().progressTargetsSync({ features: e.data }, { ...o, T: e.T, N: e.N, D: e.D }), 'features', e.D);
 }
 
 /**
@@ -229,10 +231,9 @@ export function progressTargetsSync(features: Tensor, opts?: ProgressOptions): P
  * The call reads a copy of `features.data`, taken before it returns: the
  * caller may write to, or transfer (detach), its buffer while the promise is
  * pending. The copy is one parallel pass over the input into a reused block
- * (see `FEAT2GO_COPY_CACHE_MB` in docs/memory-safety.md): for the 315 MB of a
- * `[300, 256, 1024]` episode it took 72 ms against 486 ms for the labelling
- * itself (median of 7 on a shared, loaded 2-core VM; the first call, on fresh
- * memory, 1 s). {@link progressTargetsSync} reads the buffer in place.
+ * (see `FEAT2GO_COPY_CACHE_MB` in docs/memory-safety.md), a small part of the
+ * labelling itself (measured in docs/benchmarks.md#the-input-copy-of-the-async-calls).
+ * {@link progressTargetsSync} reads the buffer in place.
  *
  * @example
  * const { values, segments } = await progressTargets({ data, shape: [300, 256, 1024] }, { window: 5 });
@@ -251,8 +252,9 @@ export function progressTargets(features: Tensor | DeviceTensor, opts?: Progress
   const stack = new Error().stack;
   try {
     const e = checkEpisode(features);
-    const o = checkProgressOptions(opts);
-    return withCallerStack(native().progressTargets(e.data, e.T, e.N, e.D, o).then(toResult), stack);
+    const o = resolveProgressOptions(opts);
+    return withCallerStack(native().progressTargets({ features: e.data }, { ...o, T: e.T, N: e.N, D: e.D })
+      .then((r) => toResult(r, 'features', e.D)), stack);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -270,11 +272,12 @@ export function progressTargetsBatch(episodes: Tensor[], opts?: ProgressOptions)
     if (!Array.isArray(episodes)) throw new TypeError(`Expected an array of [T,N,D] tensors for episodes but received ${typeof episodes}`);
     const list = episodes.map((ep, i) => {
       const e = checkEpisode(ep, `episodes[${i}]`);
-      return [e.data, e.T, e.N, e.D] as [Float32Array, number, number, number];
+      return { features: e.data, T: e.T, N: e.N, D: e.D };
     });
-    const o = checkProgressOptions(opts);
+    const o = resolveProgressOptions(opts);
     if (list.length === 0) return Promise.resolve([]);
-    return withCallerStack(native().progressTargetsBatch(list, o).then((rs) => rs.map(toResult)), stack);
+    return withCallerStack(native().progressTargetsBatch({ episodes: list }, o)
+      .then((rs) => rs.map((r, i) => toResult(r, `episodes[${i}]`, list[i].D))), stack);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -298,13 +301,13 @@ export function progressTargetsDeviceBatch(features: DeviceTensor, lengths: read
   try {
     if (!Array.isArray(lengths)) throw new TypeError(`Expected an array of episode lengths for lengths but received ${typeof lengths}`);
     const o = resolveProgressOptions(opts);
-    if (o.segmenter !== 'paper' || o.threshold === undefined) {
+    if (o.segmenter !== 'paper') {
       throw new TypeError("Expected opts.segmenter 'paper' (or a threshold) on the CUDA path, which implements SPEC §2's rule only, "
         + `but received segmenter '${o.segmenter}'; label on the host for the motion segmenter`);
     }
     // No cap (0): a cap as long as every episode together.
     const maxClusterFrames = o.maxClusterFrames || Math.max(o.window, isDeviceTensor(features) ? features.shape[0] ?? 1 : 1);
-    return deviceProgressTargets(features, lengths, { ...o, maxClusterFrames, threshold: o.threshold });
+    return progressTargetsCuda(features, lengths, maxClusterFrames === o.maxClusterFrames ? o : { ...o, maxClusterFrames });
   } catch (err) {
     return Promise.reject(err);
   }
@@ -325,6 +328,6 @@ export function segmentEpisode(features: Tensor, opts?: ProgressOptions): Segmen
 export function stepsToGoTargets(length: number): Float32Array {
   const T = checkInt(length, 'length', 1);
   const out = new Float32Array(T);
-  native().stepsToGo(T, out);
+  native().progressStepsToGo({}, { T }, { values: out });
   return out;
 }

@@ -1,20 +1,31 @@
 // Policy-optimisation math of Feat2Go (SPEC §5–8): reward reshaping, GAE for
 // PPO, GRPO group advantages, and the clipped surrogate / value / KL losses.
-// Every function validates its arguments here and runs a native kernel
-// (native/kernels/rl.h) synchronously: they are single passes over memory.
-import {
-  type DeviceTensor, deviceClippedSurrogate, deviceGae, deviceGrpoAdvantages, deviceLoss, deviceStepAdvantages, isDeviceTensor,
-  type DeviceGaeInput, type DeviceSurrogateInput,
-} from './device.js';
+// Every function resolves and validates its options and arguments here, once,
+// and then runs a native kernel (native/kernels/rl.h) synchronously (they are
+// single passes over memory), or its CUDA twin (rl-cuda.ts) for DeviceTensors.
+// The addon checks memory safety only.
+import { type DeviceTensor, deviceArg, isDeviceTensor } from './device.js';
 import { native } from './native.js';
+import {
+  clippedSurrogateCuda, clippedValueLossCuda, gaeCuda, grpoAdvantagesCuda, klPenaltyCuda, stepAdvantagesCuda,
+  type DeviceGaeInput, type DeviceKlInput, type DeviceSurrogateInput, type DeviceValueLossInput,
+} from './rl-cuda.js';
 import type { FlagTensor, Tensor } from './types.js';
 import {
-  allocFloat32, checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError,
+  allocFloat32, checkFlags, checkInt, checkKeys, checkNumber, checkOptions, checkTensor, oneOf, rangeError, shapeStr, typeError,
   type OptionKeys,
 } from './validate.js';
 
+export type { DeviceGaeInput, DeviceKlInput, DeviceSurrogateInput, DeviceValueLossInput };
+
+/**
+ * The loss aggregations of SPEC §8, defined once (the trainer's option
+ * takes the same names; native/kernels/rl_modes.h has them in this order).
+ */
+export const AGGREGATIONS = Object.freeze(['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'] as const);
+
 /** How per-step losses `ℓ[B,T]` with mask `m` become one number (SPEC §8). */
-export type Aggregation = 'token-mean' | 'seq-mean-token-mean' | 'seq-mean-token-sum';
+export type Aggregation = typeof AGGREGATIONS[number];
 
 /** Inputs of {@link gae}: five tensors of one shape, `[B,T]` (or `[T,B]` with `timeMajor`). */
 export interface GaeInput {
@@ -147,21 +158,6 @@ export interface ValueLossResult {
   clipFraction: number;
 }
 
-/** Inputs of {@link clippedValueLoss} on a CUDA build: `[B,T]` DeviceTensors (mask uint8 or float32). */
-export interface DeviceValueLossInput {
-  values: DeviceTensor;
-  returns: DeviceTensor;
-  oldValues?: DeviceTensor;
-  mask?: DeviceTensor;
-}
-
-/** Inputs of {@link klPenalty} on a CUDA build: `[B,T]` DeviceTensors. */
-export interface DeviceKlInput {
-  logProbs: DeviceTensor;
-  refLogProbs: DeviceTensor;
-  mask?: DeviceTensor;
-}
-
 /** Inputs of {@link klPenalty}, all `[B,T]`. */
 export interface KlInput {
   logProbs: Tensor;
@@ -177,8 +173,6 @@ export interface KlOptions {
   threads?: number;
 }
 
-const AGGREGATIONS: readonly string[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
-
 const GAE_KEYS: OptionKeys<GaeOptions> = { gamma: 1, lambda: 1, timeMajor: 1, threads: 1, out: 1 };
 const GRPO_KEYS: OptionKeys<GrpoOptions> = { groupSize: 1, epsilon: 1, std: 1, scale: 1 };
 const SURROGATE_KEYS: OptionKeys<SurrogateOptions> = { clipLow: 1, clipHigh: 1, dualClip: 1, aggregation: 1, threads: 1 };
@@ -191,9 +185,7 @@ function threadsOpt(o: { threads?: number }): number {
 
 function aggregationOpt(v: unknown): Aggregation {
   if (v === undefined) return 'token-mean';
-  if (typeof v !== 'string' || !AGGREGATIONS.includes(v)) {
-    throw rangeError('opts.aggregation', "'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'", v);
-  }
+  if (typeof v !== 'string' || !(AGGREGATIONS as readonly string[]).includes(v)) throw rangeError('opts.aggregation', oneOf(AGGREGATIONS), v);
   return v as Aggregation;
 }
 
@@ -287,7 +279,7 @@ export function shapeTerminalRewards(
     }
   }
   const out = new Float32Array(values.length);
-  native().rlShapeTerminalRewards(flags, values, scale, out);
+  native().rlShapeTerminalRewards({ success: flags, terminalValues: values }, { failureScale: scale }, { rewards: out });
   return out;
 }
 
@@ -308,7 +300,7 @@ export function terminalRewards(lengths: ArrayLike<number>, rewards: ArrayLike<n
   const L = lengthsArg(lengths, 'lengths', R.length, H);
   const threads = threadsOpt(checkOptions(opts, 'opts', { threads: 1 }));
   const out = allocFloat32(R.length * H, 'the output', shapeStr([R.length, H]));
-  native().rlTerminalRewards(L, R, { horizon: H, threads }, out);
+  native().rlTerminalRewards({ lengths: L, rewards: R }, { horizon: H, threads }, { stepRewards: out });
   return { data: out, shape: [R.length, H] };
 }
 
@@ -348,9 +340,8 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
   const tm = o.timeMajor === undefined ? false : o.timeMajor;
   if (typeof tm !== 'boolean') throw typeError('opts.timeMajor', 'a boolean', tm);
   if (isDeviceTensor(input.rewards)) {
-    const gamma = checkNumber(o.gamma, 'opts.gamma', 0, 1, 'a number in [0, 1]');
-    const lambda = checkNumber(o.lambda, 'opts.lambda', 0, 1, 'a number in [0, 1]');
-    return deviceGae(input as DeviceGaeInput, gamma, lambda, tm);
+    const { gamma, lambda } = gaeRates(o);
+    return gaeCuda(input as DeviceGaeInput, gamma, lambda, tm);
   }
   input = input as GaeInput;
   const label = tm ? '[T, B]' : '[B, T]';
@@ -362,20 +353,17 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
   sameShape(nv, 'nextValues', shape, 'rewards');
   const term = checkFlags(input.terminated, 'terminated', shape);
   const done = checkFlags(input.done, 'done', shape);
-  const gamma = checkNumber(o.gamma, 'opts.gamma', 0, 1, 'a number in [0, 1]');
-  const lambda = checkNumber(o.lambda, 'opts.lambda', 0, 1, 'a number in [0, 1]');
+  const { gamma, lambda } = gaeRates(o);
   const threads = threadsOpt(o);
   const [B, T] = tm ? [shape[1], shape[0]] : [shape[0], shape[1]];
   const n = B * T;
   let adv: Float32Array;
   let ret: Float32Array;
   if (o.out !== undefined) {
+    // Whether the outputs overlap each other or an input is the addon's to check (memory safety).
     if (o.out === null || typeof o.out !== 'object') throw typeError('opts.out', 'an object { advantages, returns } of Float32Arrays', o.out);
     adv = outArray(o.out.advantages, 'opts.out.advantages', n);
     ret = outArray(o.out.returns, 'opts.out.returns', n);
-    if (adv.buffer === ret.buffer && adv.byteOffset < ret.byteOffset + 4 * n && ret.byteOffset < adv.byteOffset + 4 * n) {
-      throw rangeError('opts.out.returns', 'an array not overlapping opts.out.advantages', 'an overlapping view', true);
-    }
   } else {
     adv = new Float32Array(n);
     ret = new Float32Array(n);
@@ -383,6 +371,14 @@ export function gae(input: GaeInput | DeviceGaeInput, opts: GaeOptions): GaeResu
   native().rlGae({ rewards: r.data, values: v.data, nextValues: nv.data, terminated: term.data, done: done.data },
     { B, T, gamma, lambda, timeMajor: tm, threads }, { advantages: adv, returns: ret });
   return { advantages: { data: adv, shape: [...shape] }, returns: { data: ret, shape: [...shape] } };
+}
+
+/** γ and λ of {@link gae}, each in [0, 1]. */
+function gaeRates(o: Partial<GaeOptions>): { gamma: number; lambda: number } {
+  return {
+    gamma: checkNumber(o.gamma, 'opts.gamma', 0, 1, 'a number in [0, 1]'),
+    lambda: checkNumber(o.lambda, 'opts.lambda', 0, 1, 'a number in [0, 1]'),
+  };
 }
 
 /** A caller-provided output: a Float32Array of at least n elements (its first n are used). */
@@ -410,17 +406,17 @@ export function grpoAdvantages(rewards: ArrayLike<number>, opts: GrpoOptions): F
 /** On a CUDA build: `[n]` device rewards; advantages stay on the device. */
 export function grpoAdvantages(rewards: DeviceTensor, opts: GrpoOptions): DeviceTensor;
 export function grpoAdvantages(rewards: ArrayLike<number> | DeviceTensor, opts: GrpoOptions): Float32Array | DeviceTensor {
-  const dev = isDeviceTensor(rewards);
-  const R = dev ? new Float32Array(0) : floats(rewards, 'rewards');
+  const R = isDeviceTensor(rewards) ? deviceArg(rewards, 'rewards', 'grpoAdvantages', 'float32') : floats(rewards, 'rewards');
   if (opts === undefined) throw typeError('opts', 'an options object { groupSize }', opts);
   const o = checkOptions(opts, 'opts', GRPO_KEYS);
-  const g = dev ? checkInt(o.groupSize, 'opts.groupSize', 1) : groupSizeOpt(o.groupSize, R.length);
+  const n = isDeviceTensor(R) ? R.size : R.length;
+  const g = groupSizeOpt(o.groupSize, n);
   const eps = o.epsilon === undefined ? 1e-4 : checkNumber(o.epsilon, 'opts.epsilon', 0, Infinity, 'a finite number ≥ 0');
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
   const scale = choice(o.scale, 'opts.scale', ['group', 'batch'] as const, 'group');
-  if (dev) return deviceGrpoAdvantages(rewards, g, eps, std, scale === 'batch');
-  const out = new Float32Array(R.length);
-  native().rlGrpoAdvantages(R, { groupSize: g, epsilon: eps, std, scale }, out);
+  if (isDeviceTensor(R)) return grpoAdvantagesCuda(R, g, eps, std, scale);
+  const out = new Float32Array(n);
+  native().rlGrpoAdvantages({ rewards: R }, { groupSize: g, epsilon: eps, std, scale }, { advantages: out });
   return out;
 }
 
@@ -445,7 +441,7 @@ export function grpoGroupStats(rewards: ArrayLike<number>, opts: { groupSize: nu
   const o = checkOptions(opts, 'opts', { groupSize: 1, std: 1 });
   const g = groupSizeOpt(o.groupSize, R.length);
   const std = choice(o.std, 'opts.std', ['sample', 'population', 'none'] as const, 'sample');
-  return native().rlGrpoGroupStats(R, { groupSize: g, std });
+  return native().rlGrpoGroupStats({ rewards: R }, { groupSize: g, std });
 }
 
 /**
@@ -468,21 +464,20 @@ export function stepAdvantages(trajectoryAdvantages: ArrayLike<number>, lengths:
 export function stepAdvantages(trajectoryAdvantages: DeviceTensor, lengths: ArrayLike<number>, horizon: number, gamma: number): DeviceTensor;
 export function stepAdvantages(trajectoryAdvantages: ArrayLike<number> | DeviceTensor, lengths: ArrayLike<number>, horizon: number,
   gamma: number, opts?: { threads?: number; out?: Float32Array }): Tensor | DeviceTensor {
-  if (isDeviceTensor(trajectoryAdvantages)) {
-    const H = checkInt(horizon, 'horizon', 1);
-    const L = lengthsArg(lengths, 'lengths', trajectoryAdvantages.size, H);
-    return deviceStepAdvantages(trajectoryAdvantages, L, H, checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]'));
-  }
-  const A = floats(trajectoryAdvantages, 'trajectoryAdvantages');
+  const A = isDeviceTensor(trajectoryAdvantages)
+    ? deviceArg(trajectoryAdvantages, 'trajectoryAdvantages', 'stepAdvantages', 'float32')
+    : floats(trajectoryAdvantages, 'trajectoryAdvantages');
+  const B = isDeviceTensor(A) ? A.size : A.length;
   const H = checkInt(horizon, 'horizon', 1);
-  const L = lengthsArg(lengths, 'lengths', A.length, H);
+  const L = lengthsArg(lengths, 'lengths', B, H);
   const g = checkNumber(gamma, 'gamma', 0, 1, 'a number in [0, 1]');
+  if (isDeviceTensor(A)) return stepAdvantagesCuda(A, L, H, g);
   const o = checkOptions(opts, 'opts', { threads: 1, out: 1 });
   const threads = threadsOpt(o);
   const fresh = o.out === undefined;
   const out = fresh ? allocFloat32(A.length * H, 'the output', shapeStr([A.length, H])) : outArray(o.out, 'opts.out', A.length * H);
   // A fresh array is already zero: the kernel then writes only the first L_i steps of each row.
-  native().rlStepAdvantages(A, L, { horizon: H, gamma: g, threads, outZeroed: fresh }, out);
+  native().rlStepAdvantages({ trajectoryAdvantages: A, lengths: L }, { horizon: H, gamma: g, threads, outZeroed: fresh }, { advantages: out });
   return { data: out, shape: [A.length, H] };
 }
 
@@ -509,13 +504,9 @@ export function normalizeAdvantages(advantages: Tensor, mask?: FlagTensor,
   const n = a.shape.reduce((x, y) => x * y, 1);
   const out = new Float32Array(n);
   if (n === 0) throw rangeError('advantages.shape', 'at least one element', shapeStr(a.shape), true);
-  native().rlNormalizeAdvantages(a.data.subarray(0, n), m === null ? null : m.subarray(0, n),
-    { epsilon: eps, sampleStd: std === 'sample', threads: threads(o) }, out);
+  native().rlNormalizeAdvantages({ advantages: a.data.subarray(0, n), mask: m === null ? null : m.subarray(0, n) },
+    { epsilon: eps, sampleStd: std === 'sample', threads: threadsOpt(o) }, { normalized: out });
   return { data: out, shape: [...a.shape] };
-}
-
-function threads(o: { threads?: number }): number {
-  return threadsOpt(o);
 }
 
 /**
@@ -543,8 +534,9 @@ export function clippedSurrogate(input: SurrogateInput | DeviceSurrogateInput, o
   if (opts === undefined) throw typeError('opts', 'an options object { clipLow }', opts);
   const o = checkOptions(opts, 'opts', SURROGATE_KEYS);
   if (isDeviceTensor(input.logProbs)) {
-    const c = surrogateClips(o);
-    return deviceClippedSurrogate(input as DeviceSurrogateInput, c.clipLow, c.clipHigh, c.dual, aggregationOpt(o.aggregation));
+    const { clipLow, clipHigh, dual } = surrogateClips(o);
+    const r = clippedSurrogateCuda(input as DeviceSurrogateInput, { clipLow, clipHigh, dualClip: dual, aggregation: aggregationOpt(o.aggregation) });
+    return { loss: r.loss, clipFraction: r.clipFraction, dualClipFraction: r.dualClipFraction, approxKl: r.approxKl };
   }
   input = input as SurrogateInput;
   const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');
@@ -601,9 +593,7 @@ export function clippedValueLoss(input: ValueLossInput | DeviceValueLossInput, o
     const clip = o.clip === undefined ? 0 : positive(o.clip, 'opts.clip');
     if (clip > 0 && input.oldValues === undefined) throw typeError('oldValues', 'a DeviceTensor (opts.clip needs the old values)', input.oldValues);
     const huberDelta = o.huberDelta === undefined ? 0 : positive(o.huberDelta, 'opts.huberDelta');
-    const r = deviceLoss('clippedValueLoss', 'value',
-      [['values', input.values], ['returns', input.returns], ['oldValues', clip > 0 ? input.oldValues : undefined]], input.mask,
-      { clip, huberDelta, aggregation: aggregationOpt(o.aggregation) });
+    const r = clippedValueLossCuda(input as DeviceValueLossInput, { clip, huberDelta, aggregation: aggregationOpt(o.aggregation) });
     return { loss: r.loss, clipFraction: r.clipFraction };
   }
   input = input as ValueLossInput;
@@ -657,8 +647,7 @@ export function klPenalty(input: KlInput | DeviceKlInput, opts?: KlOptions): num
   const o = checkOptions(opts, 'opts', KL_KEYS);
   if (isDeviceTensor(input.logProbs)) {
     const estimator = choice(o.estimator, 'opts.estimator', ['k1', 'k2', 'k3'] as const, 'k3');
-    return deviceLoss('klPenalty', 'kl', [['logProbs', input.logProbs], ['refLogProbs', input.refLogProbs]], input.mask,
-      { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
+    return klPenaltyCuda(input as DeviceKlInput, { estimator, aggregation: aggregationOpt(o.aggregation) }).loss;
   }
   input = input as KlInput;
   const lp = checkTensor2(input.logProbs, 'logProbs', '[B, T]');

@@ -8,7 +8,7 @@ import { checkInt, checkOptions, typeError } from './validate.js';
  * @example capabilities() // { version: '0.1.0', threads: 8, simd: 'avx2', torch: true, cuda: false, ... }
  */
 export function capabilities(): Capabilities {
-  return native().capabilities();
+  return native().systemCapabilities();
 }
 
 /**
@@ -22,5 +22,5 @@ export function capabilities(): Capabilities {
 export function memoryReadProbe(data: Float32Array, opts?: { threads?: number }): number {
   if (!(data instanceof Float32Array)) throw typeError('data', 'a Float32Array', data);
   const o = checkOptions(opts, 'opts', { threads: 1 });
-  return native().readProbe(data, o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096));
+  return native().systemReadProbe({ data }, { threads: o.threads === undefined ? 0 : checkInt(o.threads, 'opts.threads', 0, 4096) });
 }

@@ -60,18 +60,26 @@ export interface ProgressOptions {
   threads?: number;
 }
 
-/** Progress options with every default filled in (`resolveProgressOptions`). */
-export interface ResolvedProgressOptions {
-  segmenter: Segmenter;
+/** What every resolved progress option set holds, whichever the segmenter. */
+interface ResolvedProgressCommon {
   lambda: number;
   window: number;
   /** 0 = no cap. */
   maxClusterFrames: number;
-  /** Only with the `'paper'` segmenter. */
-  threshold?: number;
   /** 0 = every core. */
   threads: number;
 }
+
+/**
+ * {@link ProgressOptions} with every option set and checked, as
+ * `resolveProgressOptions` returns them: frozen, and taken as they are (not
+ * checked again) wherever ProgressOptions are taken. `threshold` belongs to
+ * the `'paper'` segmenter and is absent with `'motion'`.
+ */
+export type ResolvedProgressOptions = Readonly<
+  | ResolvedProgressCommon & { segmenter: 'motion'; threshold?: undefined }
+  | ResolvedProgressCommon & { segmenter: 'paper'; threshold: number }
+>;
 
 /** Result of labelling one episode. */
 export interface ProgressResult {

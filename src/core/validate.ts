@@ -22,14 +22,43 @@ export function shapeStr(shape: ArrayLike<number>): string {
   return `[${Array.from(shape).join(',')}]`;
 }
 
-/** A TypeError "Expected `expected` for `name` but received <description of `received`>". */
-export function typeError(name: string, expected: string, received: unknown): TypeError {
-  return new TypeError(`Expected ${expected} for ${name} but received ${describe(received)}`);
+/**
+ * What the errors of {@link typeError} and {@link rangeError} carry besides
+ * their message, for callers that word them in their own terms (the command
+ * line says `--window expects …`): the argument, every value it accepts, and
+ * the value received.
+ */
+export interface ArgumentErrorFields {
+  /** The argument named, e.g. 'opts.window'. */
+  argument: string;
+  /** Every value the argument accepts, e.g. 'an integer ≥ 2' (may say more than the message: a TypeError says only 'an integer'). */
+  accepts: string;
+  received: unknown;
 }
 
-/** A RangeError in the same words as {@link typeError}; `raw` prints `received` as it is (a number, a shape string). */
-export function rangeError(name: string, expected: string, received: unknown, raw = false): RangeError {
-  return new RangeError(`Expected ${expected} for ${name} but received ${raw ? String(received) : describe(received)}`);
+/** The {@link ArgumentErrorFields} of an error from this module, or undefined for any other error. */
+export function argumentErrorFields(err: unknown): ArgumentErrorFields | undefined {
+  const e = err as Partial<ArgumentErrorFields> | null;
+  return e !== null && typeof e === 'object' && typeof e.argument === 'string' && typeof e.accepts === 'string'
+    ? { argument: e.argument, accepts: e.accepts, received: e.received } : undefined;
+}
+
+/**
+ * A TypeError "Expected `expected` for `name` but received <description of `received`>".
+ * `accepts` (default `expected`) describes every value the argument takes.
+ */
+export function typeError(name: string, expected: string, received: unknown, accepts = expected): TypeError {
+  const e = new TypeError(`Expected ${expected} for ${name} but received ${describe(received)}`);
+  return Object.assign(e, { argument: name, accepts, received });
+}
+
+/**
+ * A RangeError in the same words as {@link typeError}; `raw` prints `received` as it is (a number, a shape string).
+ * `accepts` (default `expected`) describes every value the argument takes.
+ */
+export function rangeError(name: string, expected: string, received: unknown, raw = false, accepts = expected): RangeError {
+  const e = new RangeError(`Expected ${expected} for ${name} but received ${raw ? String(received) : describe(received)}`);
+  return Object.assign(e, { argument: name, accepts, received });
 }
 
 function bytesStr(n: number): string {
@@ -61,9 +90,13 @@ export function allocFloat32(count: number, name: string, shape: string): Float3
 
 /** An integer in [min, max]. Non-integers are a TypeError, out of range a RangeError. */
 export function checkInt(v: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw typeError(name, 'an integer', v);
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw typeError(name, 'an integer', v, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`);
+  }
   if (v < min || v > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    // past 2^53 − 1 the value is an integer ≥ min all right, but not one a double holds exactly
+    const range = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+      : v > max ? `a safe integer ≥ ${min} (at most 2^53 − 1 = ${max})` : `an integer ≥ ${min}`;
     throw rangeError(name, range, v);
   }
   return v;
@@ -71,11 +104,10 @@ export function checkInt(v: unknown, name: string, min = 0, max = Number.MAX_SAF
 
 /** A finite number in [min, max] (bounds optional). */
 export function checkNumber(v: unknown, name: string, min = -Infinity, max = Infinity, what?: string): number {
-  if (typeof v !== 'number') throw typeError(name, 'a number', v);
-  if (!Number.isFinite(v) || v < min || v > max) {
-    const parts = [Number.isFinite(min) ? `≥ ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : ''].filter(Boolean);
-    throw rangeError(name, what ?? `a finite number${parts.length ? ` ${parts.join(' and ')}` : ''}`, v);
-  }
+  const parts = [Number.isFinite(min) ? `≥ ${min}` : '', Number.isFinite(max) ? `≤ ${max}` : ''].filter(Boolean);
+  const range = what ?? `a finite number${parts.length ? ` ${parts.join(' and ')}` : ''}`;
+  if (typeof v !== 'number') throw typeError(name, 'a number', v, range);
+  if (!Number.isFinite(v) || v < min || v > max) throw rangeError(name, range, v);
   return v;
 }
 
@@ -197,6 +229,38 @@ export function checkFlags(t: unknown, name: string, shape: number[]): FlagTenso
   const n = shape.reduce((a, b) => a * b, 1);
   if (data.length < n) throw new RangeError(`Expected ${name}.data to hold at least ${n} elements for shape ${shapeStr(shape)} but received ${data.length}`);
   return t as FlagTensor;
+}
+
+/** 'NaN', 'Infinity' or '-Infinity'. */
+function nonFiniteWord(v: number): string {
+  return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+}
+
+/** " (NaN at patch 2, dim 5)" for element `element` (patch·D + dim) of a frame holding `value`; '' when unknown (−1). */
+export function nonFiniteAt(element: number, value: number, D: number): string {
+  return element < 0 ? '' : ` (${nonFiniteWord(value)} at patch ${Math.floor(element / D)}, dim ${element % D})`;
+}
+
+/**
+ * The RangeError for NaN/Inf in frame `frame` of an episode named `where`:
+ * "Expected finite values in features but frame 7 contains NaN or Inf
+ * (Infinity at patch 2, dim 5)", the place in parentheses when the first bad
+ * `element` of the frame (patch·D + dim) and its `value` are known.
+ */
+export function nonFiniteFrameError(where: string, frame: number | string, element = -1, value = Number.NaN, D = 1): RangeError {
+  return new RangeError(`Expected finite values in ${where} but frame ${frame} contains NaN or Inf${nonFiniteAt(element, value, D)}`);
+}
+
+/** The RangeError for NaN/Inf in element `index` of a `[rows, L]` series named `name`. */
+export function nonFiniteElementError(name: string, index: number, value: number, L: number): RangeError {
+  return new RangeError(`Expected finite values in ${name} but ${name}.data[${index}] (row ${Math.floor(index / L)}, `
+    + `column ${index % L}) is ${nonFiniteWord(value)}`);
+}
+
+/** "'a', 'b' or 'c'": the allowed strings of an option, for messages. */
+export function oneOf(names: readonly string[]): string {
+  const q = names.map((n) => `'${n}'`);
+  return q.length < 2 ? q.join('') : `${q.slice(0, -1).join(', ')} or ${q[q.length - 1]}`;
 }
 
 /**

@@ -7,18 +7,20 @@ import { framesFromArray, type FrameSource } from '../io/episodes.js';
 import type { Tensor } from '../core/types.js';
 import { mulberry32 } from '../core/random.js';
 import { checkInt, checkNumber, checkOptions, type OptionKeys } from '../core/validate.js';
+import { PATCH_STATS_PROGRESS_OPTIONS } from '../encoders/builtin.js';
 import type { FrameEncoder } from '../encoders/encoder.js';
 import { encodeFrames } from '../encoders/encoder.js';
 
 /**
- * Progress options suited to the built-in scene encoded with the built-in encoder:
- * the paper's rule (an explicit threshold selects it) with a slope threshold below
- * SPEC §2's 0.01, because similarities stay near 1 where most patches are static
- * background. On these short (72-frame) episodes it finds 4–6 of the 7 rendered
- * stages; the default motion segmenter finds 3 (the pause before the carry, and the
- * carry), see docs/progress.md.
+ * Progress options suited to the built-in scene encoded with the built-in
+ * encoder: its preset, PATCH_STATS_PROGRESS_OPTIONS, the paper's rule (an
+ * explicit threshold selects it) with a slope threshold below SPEC §2's 0.01,
+ * because similarities stay near 1 where most patches are static background.
+ * On these short (72-frame) episodes it finds 4–6 of the 7 rendered stages; the
+ * default motion segmenter finds 3 (the pause before the carry, and the carry),
+ * see docs/progress.md.
  */
-export const SCENE_PROGRESS_OPTIONS = Object.freeze({ threshold: 0.003, window: 5 });
+export const SCENE_PROGRESS_OPTIONS = PATCH_STATS_PROGRESS_OPTIONS;
 
 /** One stage of a rendered episode (inclusive frame range). */
 export interface SceneStage {

@@ -21,6 +21,17 @@ export interface PatchStatsOptions {
   threads?: number;
 }
 
+/**
+ * Progress options suited to features of this encoder on the built-in
+ * scene: SPEC §2's rule (the explicit threshold selects the `'paper'`
+ * segmenter), with a slope threshold below SPEC §2's 0.01 because most
+ * patches of a scene are static background, so similarities stay near 1. The
+ * one definition of this preset (the demo's SCENE_PROGRESS_OPTIONS and the
+ * experiment use it). On real robot video, prefer the default motion
+ * segmenter (docs/progress.md, "On real video").
+ */
+export const PATCH_STATS_PROGRESS_OPTIONS = Object.freeze({ threshold: 0.003, window: 5 });
+
 /** The built-in encoder: a {@link FrameEncoder} plus direct calls on frame arrays. */
 export interface PatchStatsEncoder extends FrameEncoder {
   readonly grid: [number, number];
@@ -87,7 +98,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
   function encodeSync(frames: { data: Uint8Array; shape: number[] }): Tensor {
     const f = checkFrames(frames, grid);
     const out = new Float32Array(f.T * N * D);
-    native().patchStatsSync(f.data, f.T, f.H, f.W, { gridH: grid[0], gridW: grid[1], bins, threads }, out);
+    native().encoderPatchStatsSync({ frames: f.data }, { T: f.T, H: f.H, W: f.W, gridH: grid[0], gridW: grid[1], bins, threads }, { features: out });
     return { data: out, shape: [f.T, N, D] };
   }
 
@@ -96,7 +107,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
     try {
       const f = checkFrames(frames, grid);
       const out = new Float32Array(f.T * N * D);
-      const p = native().patchStats(f.data, f.T, f.H, f.W, { gridH: grid[0], gridW: grid[1], bins, threads }, out);
+      const p = native().encoderPatchStats({ frames: f.data }, { T: f.T, H: f.H, W: f.W, gridH: grid[0], gridW: grid[1], bins, threads }, { features: out });
       return withCallerStack(p.then(() => ({ data: out, shape: [f.T, N, D] })), stack);
     } catch (err) {
       return Promise.reject(err);

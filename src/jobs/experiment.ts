@@ -11,7 +11,7 @@
 // value head sees: the same pooled frame features.
 import { progressTargets, stepsToGoTargets } from '../core/progress.js';
 import { gae, grpoAdvantages, normalizeAdvantages, shapeTerminalRewards, stepAdvantages, terminalRewards } from '../core/rl.js';
-import { patchStatsEncoder, type PatchStatsEncoder } from '../encoders/builtin.js';
+import { PATCH_STATS_PROGRESS_OPTIONS, patchStatsEncoder, type PatchStatsEncoder } from '../encoders/builtin.js';
 import { PickPlaceEnv } from '../sim/pick-place.js';
 import { Policy, type PolicySpec } from '../torch/policy.js';
 import { GrpoTrainer, PpoTrainer } from '../torch/trainer.js';
@@ -78,7 +78,7 @@ export interface ExperimentSizes {
 export const EXPERIMENT_HYPERPARAMETERS = Object.freeze({
   imageSize: 64, horizon: 80, encoderGrid: 8, encoderBins: 8, poolGrid: 4,
   demoNoise: 0.2, probeNoises: [0.25, 0.3, 0.4] as readonly number[],
-  progress: { threshold: 0.003, window: 5 },
+  progress: PATCH_STATS_PROGRESS_OPTIONS,
   policy: { trunk: [128, 128], critic: [128, 128], activation: 'tanh', initLogStd: -0.5 },
   obsStdFloor: 0.05, obsClip: 5,
   bc: { loss: 'nll', batchSize: 256, lr: 1e-3 },

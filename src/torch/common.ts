@@ -1,6 +1,7 @@
 // Shared pieces of the libtorch-backed classes (value head, policy, trainers).
 import { native } from '../core/native.js';
 import type { NativeAddon } from '../core/native-types.js';
+import { capabilities } from '../core/system.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkTensor, rangeError, shapeStr, typeError } from '../core/validate.js';
 
@@ -20,7 +21,7 @@ export class TorchUnavailableError extends Error {
 /** The addon, after checking that it was built with libtorch. */
 export function torchAddon(what: string): NativeAddon {
   const a = native();
-  if (!a.capabilities().torch || typeof a.ValueHeadNative !== 'function') throw new TorchUnavailableError(what);
+  if (!capabilities().torch || typeof a.ValueHeadNative !== 'function') throw new TorchUnavailableError(what);
   return a;
 }
 

@@ -4,6 +4,7 @@
 // environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
 import { native } from '../core/native.js';
 import type { NativeAddon } from '../core/native-types.js';
+import { capabilities } from '../core/system.js';
 import { checkInt, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 
 /** Collective backends: 'gloo' (CPU, any build with c10d) or 'nccl' (CUDA builds with NCCL only). */
@@ -23,7 +24,9 @@ export interface DistributedOptions {
   masterPort?: number;
   /**
    * How long the rendezvous and every collective may wait for the other
-   * ranks before failing with an error that names the missing ranks.
+   * ranks before failing with an error that names the missing ranks: an
+   * integer in [1, {@link MAX_DISTRIBUTED_TIMEOUT_MS}] (2^31 − 1, about 24.8
+   * days; a longer wait overflows the counts the store and Gloo keep).
    * Default `FEAT2GO_DIST_TIMEOUT_MS`, else 300000 (5 min).
    */
   timeoutMs?: number;
@@ -75,11 +78,14 @@ export class DistributedUnavailableError extends Error {
   }
 }
 
+/** Largest `timeoutMs` (2^31 − 1 ms, about 24.8 days): a longer one overflows the millisecond and nanosecond counts of the store and Gloo. */
+export const MAX_DISTRIBUTED_TIMEOUT_MS = 2 ** 31 - 1;
+
 let info: DistributedInfo | undefined;
 
 function addon(): NativeAddon {
   const a = native();
-  if (typeof a.distInit !== 'function' || !a.capabilities().distributed) throw new DistributedUnavailableError();
+  if (typeof a.distInit !== 'function' || !capabilities().distributed) throw new DistributedUnavailableError();
   return a;
 }
 
@@ -110,7 +116,7 @@ function envNumber(name: string): number | undefined {
 /** Whether this build can join process groups (c10d with Gloo linked). */
 export function distributedAvailable(): boolean {
   const a = native();
-  return typeof a.distInit === 'function' && a.capabilities().distributed === true;
+  return typeof a.distInit === 'function' && capabilities().distributed === true;
 }
 
 /**
@@ -130,7 +136,8 @@ export function resolveDistributedOptions(opts?: DistributedOptions): Distribute
   const masterAddr = o.masterAddr ?? process.env.MASTER_ADDR ?? '127.0.0.1';
   if (typeof masterAddr !== 'string' || masterAddr === '') throw typeError('opts.masterAddr', 'a host name or address', masterAddr);
   const masterPort = checkInt(o.masterPort ?? envInt('MASTER_PORT') ?? 29500, o.masterPort !== undefined ? 'opts.masterPort' : 'MASTER_PORT', 1, 65535);
-  const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000, 'opts.timeoutMs', 1);
+  const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000,
+    o.timeoutMs !== undefined ? 'opts.timeoutMs' : 'FEAT2GO_DIST_TIMEOUT_MS', 1, MAX_DISTRIBUTED_TIMEOUT_MS);
   const localRank = envInt('LOCAL_RANK') ?? rank;
   const overlapGradients = o.overlapGradients ?? envBool('FEAT2GO_DIST_OVERLAP') ?? true;
   if (typeof overlapGradients !== 'boolean') throw typeError('opts.overlapGradients', 'a boolean', overlapGradients);

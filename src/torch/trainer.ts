@@ -4,13 +4,11 @@ import { checkClasses, nativePolicy, Policy } from './policy.js';
 import { asNonFinite, checkSeed, torchAddon, training } from './common.js';
 import { resolveDistributedFlag } from './distributed.js';
 import type { FlagTensor, Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, checkTensor, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, checkTensor, oneOf, rangeError, shapeStr, typeError, withCallerStack, type OptionKeys } from '../core/validate.js';
+import { AGGREGATIONS, type Aggregation } from '../core/rl.js';
 
-/** Loss aggregation over `[B, T]` steps with mask (SPEC §8). */
-import type { Aggregation } from '../core/rl.js';
-
+/** Loss aggregation over `[B, T]` steps with mask (SPEC §8; the names of core/rl.ts's AGGREGATIONS). */
 export type { Aggregation };
-const AGG: Aggregation[] = ['token-mean', 'seq-mean-token-mean', 'seq-mean-token-sum'];
 
 /** Options shared by {@link PpoTrainer} and {@link GrpoTrainer}. */
 export interface TrainerOptions {
@@ -87,7 +85,11 @@ export interface RolloutBatch {
   returns?: Tensor | Float32Array;
   /** PPO with valueClip: values at rollout time. */
   oldValues?: Tensor | Float32Array;
-  /** 1 = step counts (default all ones). */
+  /**
+   * 1 = step counts (default all ones). At least one 1 (a RangeError otherwise;
+   * in a distributed update, at least one over all ranks). A minibatch with no 1
+   * takes no optimizer step.
+   */
   mask?: FlagTensor | Uint8Array | Float32Array;
 }
 
@@ -118,7 +120,7 @@ function perStep(v: unknown, name: string, B: number, T: number): Float32Array {
   return t.data.subarray(0, B * T);
 }
 
-function maskOf(v: unknown, B: number, T: number): Float32Array {
+function maskOf(v: unknown, B: number, T: number): { mask: Float32Array; ones: number } {
   let d: Uint8Array | Float32Array;
   if (v instanceof Uint8Array || v instanceof Float32Array) d = v;
   else if (v && typeof v === 'object' && ((v as FlagTensor).data instanceof Uint8Array || (v as FlagTensor).data instanceof Float32Array)) {
@@ -128,14 +130,23 @@ function maskOf(v: unknown, B: number, T: number): Float32Array {
   } else throw typeError('batch.mask', 'a flag tensor or a Uint8Array / 0-1 Float32Array', v);
   if (d.length < B * T) throw rangeError('batch.mask.length', `${B * T}`, d.length, true);
   const out = new Float32Array(B * T);
+  let ones = 0;
   for (let i = 0; i < B * T; i++) {
-    if (d[i] !== 0 && d[i] !== 1) throw rangeError(`batch.mask[${i}]`, '0 or 1', d[i]);
-    out[i] = d[i];
+    const x = d[i];
+    if (x !== 0 && x !== 1) throw rangeError(`batch.mask[${i}]`, '0 or 1', x);
+    out[i] = x;
+    ones += x;
   }
-  return out;
+  return { mask: out, ones };
 }
 
-function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
+/**
+ * The batch as the native trainer takes it. An all-masked batch is refused
+ * (as `clippedSurrogate` refuses it) unless `localShare`: a rank's share
+ * of a distributed batch may be all masked when another rank's is not (the
+ * native update then refuses a batch masked out on every rank).
+ */
+function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean, localShare = false): NativeBatch {
   const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
@@ -164,7 +175,13 @@ function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, val
       out.oldValues = perStep(b.oldValues, 'batch.oldValues', B, T);
     }
   }
-  if (b.mask !== undefined) out.mask = maskOf(b.mask, B, T);
+  if (b.mask !== undefined) {
+    const { mask, ones } = maskOf(b.mask, B, T);
+    if (ones === 0 && !localShare) {
+      throw rangeError('batch.mask', `at least one 1 (a step to learn from; all ${B * T} steps of the [B, T] = ${shapeStr([B, T])} batch are masked out)`, 'no ones', true);
+    }
+    out.mask = mask;
+  }
   return out;
 }
 
@@ -185,13 +202,13 @@ abstract class TrainerBase {
     const dual = o.dualClip === undefined ? 0 : checkNumber(o.dualClip, 'opts.dualClip');
     if (o.dualClip !== undefined && dual <= 1) throw rangeError('opts.dualClip', 'a number > 1', dual);
     const agg = o.aggregation ?? 'token-mean';
-    if (!AGG.includes(agg)) throw typeError('opts.aggregation', "'token-mean', 'seq-mean-token-mean' or 'seq-mean-token-sum'", agg);
+    if (!AGGREGATIONS.includes(agg)) throw typeError('opts.aggregation', oneOf(AGGREGATIONS), agg);
     this.critic = !grpo;
     if (this.critic && !policy.spec.critic) throw new TypeError('Expected a policy with a critic for PpoTrainer (spec.critic) but received one without; use GrpoTrainer for critic-free updates');
     const valueClip = o.valueClip === undefined ? 0 : checkNumber(o.valueClip, 'opts.valueClip', 0);
     this.valueClip = valueClip > 0;
     const n: NativeTrainerOptions = {
-      clipLow, clipHigh, dualClip: dual, aggregation: AGG.indexOf(agg),
+      clipLow, clipHigh, dualClip: dual, aggregation: agg,
       valueCoef: grpo ? 0 : checkNumber(o.valueCoef ?? 0.5, 'opts.valueCoef', 0), valueClip,
       entropyCoef: checkNumber(o.entropyCoef ?? 0, 'opts.entropyCoef'), klCoef: checkNumber(o.klCoef ?? 0, 'opts.klCoef', 0),
       maxGradNorm: checkNumber(o.maxGradNorm ?? 0.5, 'opts.maxGradNorm', 0), actorLr: checkNumber(o.actorLr ?? 3e-4, 'opts.actorLr', 0),
@@ -211,8 +228,8 @@ abstract class TrainerBase {
 
   private readonly minibatches: number;
 
-  private batch(batch: RolloutBatch): NativeBatch {
-    const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip);
+  private batch(batch: RolloutBatch, local = false): NativeBatch {
+    const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip, this.distributed && !local);
     if (!this.distributed && this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
     return b;
   }
@@ -257,7 +274,7 @@ abstract class TrainerBase {
 
   /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */
   losses(batch: RolloutBatch): UpdateMetrics {
-    return this.n.losses(this.batch(batch));
+    return this.n.losses(this.batch(batch, true));
   }
 }
 

@@ -47,8 +47,8 @@ const bodies: Record<string, string> = {
     (async () => {
       const T = 40, N = 16, D = 32;
       const x = data(T * N * D, workerData.seed);
-      const sync = addon.progressTargetsSync(x, T, N, D, P);
-      const asyncR = await addon.progressTargets(x, T, N, D, P);
+      const sync = addon.progressTargetsSync({ features: x }, { ...P, T, N, D });
+      const asyncR = await addon.progressTargets({ features: x }, { ...P, T, N, D });
       const B = 64, L = 50, n = B * L;
       const adv = new Float32Array(n), ret = new Float32Array(n);
       addon.rlGae({ rewards: data(n, 1), values: data(n, 2), nextValues: data(n, 3), terminated: new Uint8Array(n), done: new Uint8Array(n) },
@@ -57,17 +57,17 @@ const bodies: Record<string, string> = {
     })();`,
   'progress-async': `
     const T = 120, N = 64, D = 128; const x = data(T * N * D, 7);
-    (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargets(x, T, N, D, P); })();`,
+    (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargets({ features: x }, { ...P, T, N, D }); })();`,
   'progress-batch': `
-    const T = 60, N = 64, D = 128; const eps = [0, 1, 2, 3].map((k) => [data(T * N * D, k), T, N, D]);
-    (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargetsBatch(eps, P); })();`,
+    const T = 60, N = 64, D = 128; const episodes = [0, 1, 2, 3].map((k) => ({ features: data(T * N * D, k), T, N, D }));
+    (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargetsBatch({ episodes }, P); })();`,
   'progress-sync': `
     const T = 120, N = 64, D = 128; const x = data(T * N * D, 7);
-    parentPort.postMessage('go'); for (;;) addon.progressTargetsSync(x, T, N, D, P);`,
+    parentPort.postMessage('go'); for (;;) addon.progressTargetsSync({ features: x }, { ...P, T, N, D });`,
   'patch-stats': `
     const T = 8, H = 96, W = 96; const f = new Uint8Array(T * H * W * 3).fill(77);
-    const opts = { gridH: 8, gridW: 8, bins: 8, threads: 0 };
-    (async () => { parentPort.postMessage('go'); for (;;) await addon.patchStats(f, T, H, W, opts, new Float32Array(T * 64 * 14)); })();`,
+    const opts = { T, H, W, gridH: 8, gridW: 8, bins: 8, threads: 0 };
+    (async () => { parentPort.postMessage('go'); for (;;) await addon.encoderPatchStats({ frames: f }, opts, { features: new Float32Array(T * 64 * 14) }); })();`,
   // Loads the addon again and again: each require() in a fresh module cache runs the module init.
   load: `
     parentPort.postMessage('go');

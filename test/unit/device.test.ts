@@ -63,13 +63,13 @@ noCudaTest('every CUDA path throws one clear error without a device', async () =
   const n = native();
   if (status.reason === 'not built') {
     // The native entry points exist and say so too (nothing reads memory).
-    for (const call of ['cudaPatchSimilarity', 'cudaGae', 'cudaLoss', 'cudaGrpoAdvantages'] as const) {
-      assert.throws(() => n[call]({}), (e: Error) => e.message.startsWith(`${call}: CUDA is not available (not built`));
+    for (const call of ['progressPatchSimilarityCuda', 'rlGaeCuda', 'rlClippedSurrogateCuda', 'rlGrpoAdvantagesCuda'] as const) {
+      assert.throws(() => (n[call] as (...a: unknown[]) => unknown)({}, {}, {}), (e: Error) => e.message.startsWith(`${call}: CUDA is not available (not built`));
     }
   }
   // The native allocator itself refuses with the same reason (a CUDA build
   // without a driver links the runtime statically, so it loads and says so).
-  assert.throws(() => new n.DeviceBuffer(16, 0), (e: Error) => e.message.includes(`CUDA is not available (${status.reason}`));
+  assert.throws(() => new n.DeviceBufferNative(16, 0), (e: Error) => e.message.includes(`CUDA is not available (${status.reason}`));
   // Host tensors still take the CPU paths.
   assert.is(patchSimilarity({ data: new Float32Array([1, 0]), shape: [1, 1, 2] }, 0)[0], 1);
 });

@@ -11,9 +11,6 @@ import { packageRoot } from '../helpers/cli.js';
 const read = (p: string) => fs.readFileSync(path.join(packageRoot, p), 'utf8');
 const readme = read('README.md');
 
-/** Pages linked from the README that are written on other branches (sim, experiments, distributed training, CUDA). */
-const PENDING = new Set(['docs/sim.md', 'docs/experiment.md', 'docs/distributed.md', 'docs/cuda.md']);
-
 test('README: under 10 KB; each example section shows its examples/*.mjs file verbatim', () => {
   assert.ok(Buffer.byteLength(readme) < 10_000, `README is ${Buffer.byteLength(readme)} bytes`);
   const sections = [...readme.matchAll(/^## .*`(examples\/[\w-]+\.mjs)`\n\n```js\n([\s\S]*?)```/gm)];
@@ -39,7 +36,7 @@ test('README and docs/: every relative link points at a file of the repository',
       if (/^[a-z]+:/.test(target)) continue;
       checked++;
       const file = path.normalize(path.join(path.dirname(page), target));
-      if (!fs.existsSync(path.join(packageRoot, file)) && !PENDING.has(file)) broken.push(`${page} → ${target}`);
+      if (!fs.existsSync(path.join(packageRoot, file))) broken.push(`${page} → ${target}`);
     }
   }
   assert.ok(checked >= 20, `only ${checked} links found`);

@@ -115,23 +115,29 @@ test('stepAdvantages: opts.out partially overlapping trajectoryAdvantages is a R
 test('the addon itself refuses partial overlap in every binding that writes an out array', () => {
   const n = native();
   const buf = new Float32Array(64).fill(0.5);
-  throwsLike(() => n.rlGrpoAdvantages(buf.subarray(0, 8), { groupSize: 4, epsilon: 1e-4, std: 'sample', scale: 'group' }, buf.subarray(4, 12)),
-    RangeError, /out/, /rewards/);
-  throwsLike(() => n.rlNormalizeAdvantages(buf.subarray(0, 8), null, { epsilon: 1e-8, sampleStd: true, threads: 0 }, buf.subarray(2, 10)),
-    RangeError, /out/, /advantages\.data/);
-  throwsLike(() => n.rlTerminalRewards(new Int32Array([1, 1]), buf.subarray(0, 2), { horizon: 2, threads: 0 }, buf.subarray(1, 5)),
-    RangeError, /out/, /rewards/);
-  throwsLike(() => n.rlShapeTerminalRewards(new Uint8Array([1, 0]), buf.subarray(0, 2), 1, buf.subarray(1, 3)),
-    RangeError, /out/, /terminalValues/);
-  throwsLike(() => n.slidingSlopes(buf.subarray(0, 10), 1, 10, 3, 0, buf.subarray(5, 13)), RangeError, /out/, /series\.data/);
-  throwsLike(() => n.patchSimilarity(buf.subarray(0, 24), 4, 2, 3, buf.subarray(30, 36), { lambda: 1, threads: 0 }, buf.subarray(20, 24)),
-    RangeError, /out/, /features\.data/);
+  throwsLike(() => n.rlGrpoAdvantages({ rewards: buf.subarray(0, 8) }, { groupSize: 4, epsilon: 1e-4, std: 'sample', scale: 'group' },
+    { advantages: buf.subarray(4, 12) }),
+  RangeError, /out/, /rewards/);
+  throwsLike(() => n.rlNormalizeAdvantages({ advantages: buf.subarray(0, 8), mask: null }, { epsilon: 1e-8, sampleStd: true, threads: 0 },
+    { normalized: buf.subarray(2, 10) }),
+  RangeError, /out/, /advantages\.data/);
+  throwsLike(() => n.rlTerminalRewards({ lengths: new Int32Array([1, 1]), rewards: buf.subarray(0, 2) }, { horizon: 2, threads: 0 },
+    { stepRewards: buf.subarray(1, 5) }),
+  RangeError, /out/, /rewards/);
+  throwsLike(() => n.rlShapeTerminalRewards({ success: new Uint8Array([1, 0]), terminalValues: buf.subarray(0, 2) }, { failureScale: 1 },
+    { rewards: buf.subarray(1, 3) }),
+  RangeError, /out/, /terminalValues/);
+  throwsLike(() => n.progressSlidingSlopes({ series: buf.subarray(0, 10) }, { B: 1, L: 10, window: 3, threads: 0 }, { slopes: buf.subarray(5, 13) }),
+    RangeError, /out/, /series\.data/);
+  throwsLike(() => n.progressPatchSimilarity({ features: buf.subarray(0, 24), goal: buf.subarray(30, 36) }, { T: 4, N: 2, D: 3, lambda: 1, threads: 0 },
+    { similarity: buf.subarray(20, 24) }),
+  RangeError, /out/, /features\.data/);
   throwsLike(() => n.rlGae(
     { rewards: buf.subarray(0, 8), values: buf.subarray(8, 16), nextValues: buf.subarray(16, 24), terminated: new Uint8Array(8), done: new Uint8Array(8) },
     { B: 2, T: 4, gamma: 0.9, lambda: 0.9, timeMajor: false, threads: 0 }, { advantages: buf.subarray(30, 38), returns: buf.subarray(34, 42) }),
   RangeError, /opts\.out\.returns/, /opts\.out\.advantages/);
   // exact aliasing of an element-wise input stays allowed
-  n.rlNormalizeAdvantages(buf.subarray(0, 8), null, { epsilon: 1e-8, sampleStd: true, threads: 0 }, buf.subarray(0, 8));
+  n.rlNormalizeAdvantages({ advantages: buf.subarray(0, 8), mask: null }, { epsilon: 1e-8, sampleStd: true, threads: 0 }, { normalized: buf.subarray(0, 8) });
 });
 
 // ---------- outputs too large to allocate ----------

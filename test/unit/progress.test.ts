@@ -255,15 +255,26 @@ test('native layer re-checks sizes even when called directly', () => {
   // Bypass the TypeScript checks: the addon itself refuses to read past the buffer.
   const { native } = require_native();
   const all = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper' as const, threads: 0 };
-  throwsWith(() => native().progressTargetsSync(new Float32Array(10), 4, 2, 3, all), RangeError, /at least 24.*10/);
-  throwsWith(() => native().patchSimilarity(new Float32Array(24), 4, 2, 3, new Float32Array(2), { lambda: 1, threads: 0 }, new Float32Array(4)), RangeError, /goal/);
-  throwsWith(() => native().patchSimilarity(new Float32Array(24), 4, 2, 3, new Float32Array(6), { lambda: 1, threads: 0 }, new Float32Array(2)), RangeError, /out/);
-  throwsWith(() => native().progressTargetsSync(new Float32Array(24), 4, 2, 3, { ...all, window: 1 }), RangeError, /opts\.window/);
-  throwsWith(() => native().progressTargetsSync(new Float32Array(24), 2 ** 40, 2 ** 20, 2 ** 10, all), RangeError, /./);
+  const dims = { T: 4, N: 2, D: 3 };
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(10) }, { ...all, ...dims }), RangeError, /at least 24.*10/);
+  throwsWith(() => native().progressPatchSimilarity({ features: new Float32Array(24), goal: new Float32Array(2) }, { ...dims, lambda: 1, threads: 0 },
+    { similarity: new Float32Array(4) }), RangeError, /goal/);
+  throwsWith(() => native().progressPatchSimilarity({ features: new Float32Array(24), goal: new Float32Array(6) }, { ...dims, lambda: 1, threads: 0 },
+    { similarity: new Float32Array(2) }), RangeError, /out/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...all, ...dims, window: 1 }), RangeError, /opts\.window/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...all, T: 2 ** 40, N: 2 ** 20, D: 2 ** 10 }), RangeError, /./);
   // Every option must arrive resolved: TypeScript owns the defaults.
   const { window: _w, ...noWindow } = all;
-  throwsWith(() => native().progressTargetsSync(new Float32Array(24), 4, 2, 3, noWindow as never), TypeError, /opts\.window.*undefined/);
-  throwsWith(() => native().progressTargetsSync(new Float32Array(24), 4, 2, 3, undefined as never), TypeError, /options object for opts/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noWindow, ...dims } as never), TypeError, /opts\.window.*undefined/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, undefined as never), TypeError, /options object for opts/);
+  const { segmenter: _s, ...noSegmenter } = all;
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noSegmenter, ...dims } as never), TypeError, /opts\.segmenter.*undefined/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...all, ...dims, segmenter: 'trend' } as never), RangeError,
+    /Expected 'paper' or 'motion' for opts\.segmenter but received the string 'trend'/);
+  // τ belongs to the paper's rule: required with it, not read by the motion segmenter.
+  const { threshold: _t, ...noThreshold } = all;
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noThreshold, ...dims } as never), TypeError, /opts\.threshold.*undefined/);
+  assert.is(native().progressTargetsSync({ features: new Float32Array(24) }, { ...noThreshold, ...dims, segmenter: 'motion' }).values.length, 4);
 });
 
 // ---------- loader and capabilities ----------

@@ -1,15 +1,15 @@
-// N-API classes PolicyNative and TrainerNative over f2g::Policy/Trainer
-// (SPEC §8, §9). The TS layer (src/torch/policy.ts, src/torch/trainer.ts)
-// normalises specs and options; this layer re-checks every size it reads.
-// update() copies its batch: the caller may detach its buffers meanwhile.
+// N-API class PolicyNative over f2g::Policy (SPEC §9). The TS layer
+// (src/torch/policy.ts) normalises specs and options; this layer re-checks
+// every size it reads. fitBc() copies its data: the caller may detach its
+// buffers meanwhile. The trainer's binding is bindings/torch/trainer.cc.
 #include <memory>
 #include <optional>
 
+#include "bindings/torch/policy.h"
 #include "bindings/torch/tensors.h"
 #include "torch/bc.h"
 #include "torch/distributed.h"
 #include "torch/policy.h"
-#include "torch/trainer.h"
 
 namespace f2g {
 namespace {
@@ -122,9 +122,7 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     LoraConfig c;
     c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
     c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
-    c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");
-    if (c.dropout < 0 || c.dropout >= 1)
-      ThrowRange("Expected lora.dropout in [0, 1) but received " + Describe(o.Get("dropout")));
+    c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");  // in [0, 1): src/torch/policy.ts checks it
     c.rslora = o.Get("rslora").ToBoolean().Value();
     c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
     Napi::Value t = o.Get("targets");
@@ -274,135 +272,15 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
   }
 };
 
-class TrainerWrap : public GuardedWrap<TrainerWrap> {
- public:
-  static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls = DefineClass(
-        env, "TrainerNative",
-        {GuardedMethod<&TrainerWrap::UpdateSync>("updateSync"), GuardedMethod<&TrainerWrap::Update>("update"),
-         GuardedMethod<&TrainerWrap::Losses>("losses")});
-    exports.Set("TrainerNative", cls);
-  }
-
-  explicit TrainerWrap(const Napi::CallbackInfo& info) : GuardedWrap<TrainerWrap>(info) {
-    Guard(info.Env(), "TrainerNative", [&] {
-      if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kPolicyTag))
-        ThrowType("Expected a Policy for policy but received " + Describe(info[0]));
-      std::shared_ptr<Policy> policy = PolicyWrap::Unwrap(info[0].As<Napi::Object>())->policy_;
-      if (!info[1].IsObject())
-        ThrowType("Expected an options object for opts but received " + Describe(info[1]));
-      Napi::Object o = info[1].As<Napi::Object>();
-      TrainerOptions t;
-      t.clip_low = NumberArg(o.Get("clipLow"), "opts.clipLow");
-      t.clip_high = NumberArg(o.Get("clipHigh"), "opts.clipHigh");
-      t.dual_clip = NumberArg(o.Get("dualClip"), "opts.dualClip");
-      t.aggregation = static_cast<Aggregation>(SizeArg(o.Get("aggregation"), "opts.aggregation"));
-      t.value_coef = NumberArg(o.Get("valueCoef"), "opts.valueCoef");
-      t.value_clip = NumberArg(o.Get("valueClip"), "opts.valueClip");
-      t.entropy_coef = NumberArg(o.Get("entropyCoef"), "opts.entropyCoef");
-      t.kl_coef = NumberArg(o.Get("klCoef"), "opts.klCoef");
-      t.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
-      t.actor_lr = NumberArg(o.Get("actorLr"), "opts.actorLr");
-      t.critic_lr = NumberArg(o.Get("criticLr"), "opts.criticLr");
-      t.weight_decay = NumberArg(o.Get("weightDecay"), "opts.weightDecay");
-      t.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
-      t.minibatches = static_cast<int64_t>(SizeArg(o.Get("minibatches"), "opts.minibatches", 1));
-      t.use_critic = o.Get("useCritic").ToBoolean().Value();
-      t.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
-      t.distributed = o.Get("distributed").ToBoolean().Value();
-      trainer_ = std::make_shared<Trainer>(policy, t);
-    });
-  }
-
- private:
-  RolloutBatch Batch(const Napi::Value& v) {
-    if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
-    Napi::Object o = v.As<Napi::Object>();
-    const Policy& p = *trainer_->policy();
-    RolloutBatch b;
-    b.B = static_cast<int64_t>(SizeArg(o.Get("B"), "batch.B", 1));
-    b.T = static_cast<int64_t>(SizeArg(o.Get("T"), "batch.T", 1));
-    auto tensor = [&](const char* key, std::vector<int64_t> shape, bool required, double lo, double hi) {
-      Napi::Value x = o.Get(key);
-      if (x.IsUndefined() && !required) return torch::Tensor();
-      std::string name = std::string("batch.") + key;
-      const float* d = TensorArg(x, name.c_str(), shape);
-      std::size_t count = 1;
-      for (int64_t s : shape) count *= static_cast<std::size_t>(s);
-      CheckValues(d, count, name.c_str(), lo, hi);
-      return Blob(d, shape);
-    };
-    b.obs = tensor("obs", {b.B, b.T, p.spec().obs_dim}, true, -INFINITY, INFINITY);
-    b.actions = tensor("actions", {b.B, b.T, p.ActionWidth()}, true, -INFINITY, INFINITY);
-    b.old_logp = tensor("oldLogProbs", {b.B, b.T}, true, -INFINITY, INFINITY);
-    b.advantages = tensor("advantages", {b.B, b.T}, true, -INFINITY, INFINITY);
-    b.returns = tensor("returns", {b.B, b.T}, false, -INFINITY, INFINITY);
-    b.old_values = tensor("oldValues", {b.B, b.T}, false, -INFINITY, INFINITY);
-    b.mask = tensor("mask", {b.B, b.T}, false, 0.0, 1.0);
-    return b;
-  }
-
-  static Napi::Value Metrics(Napi::Env env, const UpdateMetrics& m) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("policyLoss", m.policy_loss);
-    o.Set("valueLoss", m.value_loss);
-    o.Set("entropy", m.entropy);
-    o.Set("clipFraction", m.clip_fraction);
-    o.Set("approxKl", m.approx_kl);
-    o.Set("gradNorm", m.grad_norm);
-    o.Set("kl", m.kl);
-    o.Set("loss", m.loss);
-    o.Set("steps", static_cast<double>(m.steps));
-    return o;
-  }
-
-  Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
-    BusyGuard g(trainer_->policy()->busy, "Policy");
-    std::optional<dist::Turn> turn;
-    if (trainer_->distributed()) turn.emplace(dist::TakeTicket());
-    return Metrics(info.Env(), trainer_->Update(b));
-  }
-  Napi::Value Losses(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
-    BusyGuard g(trainer_->policy()->busy, "Policy");
-    return Metrics(info.Env(), trainer_->Losses(b));
-  }
-  Napi::Value Update(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
-    auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
-    auto trainer = trainer_;
-    auto out = std::make_shared<UpdateMetrics>();
-    for (torch::Tensor* t :
-         {&b.obs, &b.actions, &b.old_logp, &b.advantages, &b.returns, &b.old_values, &b.mask})
-      *t = OwnedCopy(*t, "the batch");
-    // Distributed updates keep the order of the process's collectives.
-    const std::optional<std::uint64_t> ticket =
-        trainer->distributed() ? std::optional<std::uint64_t>(dist::TakeTicket()) : std::nullopt;
-    auto* w = new PromiseWorker(
-        info.Env(), "TrainerNative.update",
-        [trainer, b, out, busy, ticket] {
-          std::optional<dist::Turn> turn;
-          if (ticket) turn.emplace(*ticket);
-          *out = trainer->Update(b);
-        },
-        [out, busy](Napi::Env env) mutable {
-          busy.reset();
-          return Metrics(env, *out);
-        },
-        {info.This()});
-    return w->Queue();
-  }
-
-  std::shared_ptr<Trainer> trainer_;
-};
-
-void Init(Napi::Env env, Napi::Object exports) {
-  PolicyWrap::Init(env, exports);
-  TrainerWrap::Init(env, exports);
-}
+void Init(Napi::Env env, Napi::Object exports) { PolicyWrap::Init(env, exports); }
 
 }  // namespace
+
+std::shared_ptr<Policy> PolicyArg(const Napi::Value& v, const char* name) {
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kPolicyTag))
+    ThrowType(std::string("Expected a Policy for ") + name + " but received " + Describe(v));
+  return PolicyWrap::Unwrap(v.As<Napi::Object>())->policy_;
+}
 
 F2G_REGISTER(policy, Init);
 
