@@ -5,8 +5,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  progressTargets, progressTargetsBatch, progressTargetsSync, resolveProgressOptions, segmentEpisode,
-  DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS,
+  progressTargets, progressTargetsBatch, progressTargetsDeviceBatch, progressTargetsSync, resolveProgressOptions, segmentEpisode,
+  DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, type DeviceTensor,
 } from '../../src/index.js';
 import { refCap, refMotionCuts, refMotionCutsFromSpeed, refPauseStarts, refRegimes, refSmooth, refSpeed } from '../reference/motion.js';
 import { refProgress, refSimilarity } from '../reference/progress.js';
@@ -184,6 +184,22 @@ test('options: the default is the motion segmenter; a threshold keeps SPEC §2 e
     assert.equal(got.segments, ref.segments);
     close(got.values, ref.values, 1e-5, 'values');
     for (const b of got.boundaries) assert.ok(b.rule === 'trend' || b.rule === 'cap', b.rule);
+  }
+});
+
+test('resolved options are frozen and pass through as they are; the CUDA path refuses the motion segmenter before touching the device', async () => {
+  for (const opts of [{}, { threshold: 0.004 }, { segmenter: 'paper' as const, maxClusterFrames: 0 }]) {
+    const o = resolveProgressOptions(opts);
+    assert.ok(Object.isFrozen(o));
+    assert.is(resolveProgressOptions(o), o);
+    assert.is('threshold' in o, o.segmenter === 'paper', 'threshold only with the paper rule');
+  }
+  // Checked before the device tensor is looked at, so this runs without a GPU.
+  const notOnDevice = {} as DeviceTensor;
+  for (const opts of [undefined, { segmenter: 'motion' as const }]) {
+    let err: unknown;
+    try { await progressTargetsDeviceBatch(notOnDevice, [1], opts); } catch (e) { err = e; }
+    assert.ok(err instanceof TypeError && /segmenter 'paper'.*received segmenter 'motion'.*on the host/.test(err.message), String(err));
   }
 });
 
