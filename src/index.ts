@@ -4,7 +4,10 @@
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
 export type { Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Capabilities } from './core/types.js';
-export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
+export {
+  native, useAddon, addonCandidates, AddonLoadError, useTorchAddon, torchAddonStatus, addonPaths, platformPackage,
+  type AddonAttempt, type TorchAddonStatus, type TorchBuildInfo,
+} from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
@@ -62,6 +65,7 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export { OnnxRuntimeUnavailableError } from './encoders/ort.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
