@@ -7,6 +7,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['io', () => import('./io.js')],
   ['encoders', () => import('./encoders.js')],
   ['lerobot', () => import('./lerobot.js')],
+  ['hub', () => import('./hub.js')],
   ['torch', () => import('./torch.js')],
   ['rl', () => import('./rl.js')],
   ['sim', () => import('./sim.js')],

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what feat2go needs on Debian/Ubuntu: a C++17 compiler and cmake for
-# the addon, libtorch (CPU) with OpenBLAS for the training classes, and ffmpeg
-# for video episodes. Uses sudo when not root. Safe to run twice.
+# the addon, libtorch (CPU) with OpenBLAS for the training classes, ffmpeg
+# for video episodes, and chromium for the tests of `feat2go view`'s page
+# (they skip, saying so, without it). Uses sudo when not root. Safe to run twice.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
-pkgs="cmake g++ make libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg clang-format"
+pkgs="cmake g++ make libtorch-dev libgloo-dev libopenblas0-pthread ffmpeg clang-format chromium"
 missing=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
 if [ -n "$missing" ]; then

@@ -34,9 +34,15 @@ export {
 // ---- labelling jobs and plots (jobs) ----
 export {
   labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
 } from './jobs/label.js';
 export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
+export {
+  startViewServer, loadViewIndex, type ViewServer, type ViewServerOptions, type ViewIndex, type ViewEpisodeEntry,
+} from './jobs/view.js';
+export {
+  registerViewSource, type ViewFrames, type ViewSourceOpener, type FrameImage, type FrameImageOptions,
+} from './jobs/view-sources.js';
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
@@ -66,6 +72,13 @@ export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/buil
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
 export { OnnxRuntimeUnavailableError } from './encoders/ort.js';
+export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
+export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
+export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';
+export { imageProcessorConfig, preprocessImages, resizedSize, processedSize, RESAMPLE_FILTERS } from './encoders/hf-preprocess.js';
+export type { HubOptions, HubSettings, HubProgress, HubErrorCode } from './io/hub.js';
+export { HubRepo, HubError, hubFile, hubSettings, parseHubName, repoCacheFolder, downloadProgressBar, HUB_DEFAULT_ENDPOINT } from './io/hub.js';
+export { onnxExternalDataFiles } from './io/onnx-external.js';
 // ---- libtorch training (value head, LoRA policy, PPO/GRPO trainers) ----
 export { ValueHead } from './torch/value-head.js';
 export type { ValueHeadConfig, ValueFitOptions, ValueFitResult } from './torch/value-head.js';
@@ -79,7 +92,7 @@ export { PpoTrainer, GrpoTrainer } from './torch/trainer.js';
 export type { TrainerOptions, PpoOptions, RolloutBatch, UpdateMetrics } from './torch/trainer.js';
 // ---- process groups (libtorch c10d) and data-parallel training ----
 export {
-  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions,
+  initDistributed, destroyDistributed, distributedAvailable, distributedInfo, isDistributed, resolveDistributedOptions, MAX_DISTRIBUTED_TIMEOUT_MS,
   rank, worldSize, barrier, allReduce, broadcast, allGather, collectiveStats, setGradientOverlap, DistributedUnavailableError,
 } from './torch/distributed.js';
 export type { DistributedOptions, DistributedInfo, DistributedBackend, ReduceOp, CollectiveArray, CollectiveStats } from './torch/distributed.js';

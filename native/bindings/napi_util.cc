@@ -195,7 +195,7 @@ std::size_t SizeArg(const Napi::Value& v, const char* name, std::size_t min) {
   if (!std::isfinite(d) || std::floor(d) != d)
     ThrowType(std::string("Expected an integer for ") + name + " but received " + Describe(v));
   if (d < static_cast<double>(min) || d > 9007199254740992.0)
-    ThrowRange(std::string("Expected an integer ≥ ") + std::to_string(min) + " for " + name +
+    ThrowRange(std::string("Expected an integer in [") + std::to_string(min) + ", 2^53] for " + name +
                " but received " + Describe(v));
   return static_cast<std::size_t>(d);
 }

@@ -6,6 +6,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "bindings/napi_util.h"
 #include "kernels/pickplace.h"
@@ -111,6 +112,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       }
       Napi::Env env = info.Env();
       const std::size_t n = o.n, S = o.render ? o.image : 0;
+      frame_bytes_ = n * S * S * 3;
       Napi::Object views = Napi::Object::New(env);
       auto frames = Napi::Uint8Array::New(env, n * S * S * 3);
       auto proprio = Napi::Float32Array::New(env, n * pp::kProprioDim);
@@ -160,16 +162,35 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
 
   Napi::Value Views(const Napi::CallbackInfo& info) { return views_.Value(); }
 
-  // reset(ids: Int32Array [N], -1 = keep)
+  // Refuses an argument that shares memory with any of the env's outputs: a call rewrites
+  // them, so the argument would change under it (and an output used as input is a bug).
+  void RejectOutputOverlap(const void* data, std::size_t bytes, const char* name) const {
+    const std::size_t n = batch_->size();
+    RejectOverlap(
+        Span{data, bytes, name},
+        {Span{out_.frames, frame_bytes_, "env.frames"},
+         Span{out_.proprio, n * pp::kProprioDim * sizeof(float), "env.proprio"},
+         Span{out_.reward, n * sizeof(float), "env.reward"}, Span{out_.terminated, n, "env.terminated"},
+         Span{out_.truncated, n, "env.truncated"}, Span{out_.success, n, "env.success"},
+         Span{out_.stage, n * sizeof(std::int32_t), "env.stage"},
+         Span{out_.max_stage, n * sizeof(std::int32_t), "env.maxStage"},
+         Span{out_.t, n * sizeof(std::int32_t), "env.t"}},
+        false);
+  }
+
+  // reset(ids: Int32Array [N], -1 = keep). The ids are copied, then checked: what is
+  // checked is what is used, even when another thread writes a SharedArrayBuffer.
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto ids = Int32Arg(info[0], "initIds");
+    auto arg = Int32Arg(info[0], "initIds");
     const std::size_t n = batch_->size();
-    if (ids.length != n)
+    if (arg.length != n)
       ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
-                 std::to_string(ids.length));
+                 std::to_string(arg.length));
+    RejectOutputOverlap(arg.data, n * sizeof(std::int32_t), "initIds");
+    ids_.assign(arg.data, arg.data + n);
     for (std::size_t i = 0; i < n; ++i) {
-      const std::int32_t id = ids.data[i];
+      const std::int32_t id = ids_[i];
       if (id < -1 || id >= static_cast<std::int32_t>(pp::kSplitSize))
         ThrowRange("Expected an integer in [0, " + std::to_string(pp::kSplitSize - 1) +
                    "] (or -1 to keep) for initIds[" + std::to_string(i) + "] but received " +
@@ -178,29 +199,33 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
         ThrowRange("Expected an initial-state id for initIds[" + std::to_string(i) + "] (env " +
                    std::to_string(i) + " was never reset) but received -1");
     }
-    batch_->reset(ids.data, out_, threads_);
+    batch_->reset(ids_.data(), out_, threads_);
     return info.Env().Undefined();
   }
 
-  // step(actions: Float32Array [N*3])
+  // step(actions: Float32Array [N*3]). Copied, then checked (see Reset).
   Napi::Value Step(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto a = Float32Arg(info[0], "actions");
+    auto arg = Float32Arg(info[0], "actions");
     const std::size_t n = batch_->size();
-    if (a.length != n * pp::kActionDim)
+    if (arg.length != n * pp::kActionDim)
       ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) +
-                 " ([numEnvs, 3]) but received " + std::to_string(a.length));
-    for (std::size_t k = 0; k < a.length; ++k)
-      if (!std::isfinite(a.data[k]))
+                 " ([numEnvs, 3]) but received " + std::to_string(arg.length));
+    RejectOutputOverlap(arg.data, arg.length * sizeof(float), "actions");
+    actions_.assign(arg.data, arg.data + arg.length);
+    for (std::size_t k = 0; k < actions_.size(); ++k)
+      if (!std::isfinite(actions_[k]))
         ThrowRange("Expected finite values for actions but received " +
-                   std::string(std::isnan(a.data[k]) ? "NaN" : "Infinity") + " at index " +
-                   std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
+                   std::string(std::isnan(actions_[k]) ? "NaN"
+                               : actions_[k] < 0       ? "-Infinity"
+                                                       : "Infinity") +
+                   " at index " + std::to_string(k) + " (env " + std::to_string(k / 3) + ", component " +
                    std::to_string(k % 3) + ")");
     for (std::size_t i = 0; i < n; ++i)
       if (!batch_->initialised(i))
         throw ArgError{ArgError::kPlain, "PickPlaceEnv: call reset() before step() (env " +
                                              std::to_string(i) + " has no initial state)"};
-    batch_->step(a.data, out_, threads_);
+    batch_->step(actions_.data(), out_, threads_);
     return info.Env().Undefined();
   }
 
@@ -211,6 +236,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     std::size_t seed = SizeArg(info[1], "seed");
     auto out = Float32Arg(info[2], "out");
     RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
+    RejectOutputOverlap(out.data, batch_->size() * pp::kActionDim * sizeof(float), "out");
     batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
     return info.Env().Undefined();
   }
@@ -261,6 +287,9 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
   std::unique_ptr<pp::Batch> batch_;
   pp::Outputs out_;
   std::size_t threads_ = 0;
+  std::size_t frame_bytes_ = 0;
+  std::vector<float> actions_;     // step's copy of the actions
+  std::vector<std::int32_t> ids_;  // reset's copy of the ids
   std::vector<Napi::Reference<Napi::ArrayBuffer>> buffers_;
   Napi::ObjectReference views_;
 };

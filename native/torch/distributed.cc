@@ -165,6 +165,11 @@ std::vector<uint8_t> Bytes(const std::string& s) { return std::vector<uint8_t>(s
 std::string Str(const std::vector<uint8_t>& b) { return std::string(b.begin(), b.end()); }
 std::string WhoKey(int64_t r) { return "f2g/who/" + std::to_string(r); }
 std::string SeqKey(int64_t r) { return "f2g/seq/" + std::to_string(r); }
+// Why a rank refused to join (see Init), and each rank's note that it has read it.
+const char* kRefusedKey = "f2g/refused";
+std::string SeenKey(int64_t r) { return "f2g/refused_seen/" + std::to_string(r); }
+// Most ranks rank 0 looks for when it lingers to pass on a refusal.
+constexpr int64_t kMaxRendezvousScan = 4096;
 
 std::string HostName() {
   char buf[256] = {0};
@@ -360,25 +365,49 @@ const char* TypeName(c10::ScalarType t) {
   }
 }
 
-// Every rank must pass the same element type and count (and root); a
-// mismatch is reported with each rank's figures instead of letting Gloo read
-// past a buffer.
-void Agree(const torch::Tensor& t, int64_t extra, const char* what) {
+// Which collective a rank called, for Agree: ranks that call different ones
+// (allReduce against broadcast) would otherwise pair their messages up and
+// wait out the timeout, or read each other's bytes as the wrong thing.
+enum class Kind : int64_t { kAllReduce = 1, kBroadcast, kAllGather, kBroadcastTensors };
+
+const char* kOpNames[] = {"sum", "avg", "max", "min", "product"};
+
+std::string CallName(int64_t kind, int64_t extra) {
+  switch (static_cast<Kind>(kind)) {
+    case Kind::kAllReduce:
+      return std::string("allReduce with op '") + (extra >= 0 && extra < 5 ? kOpNames[extra] : "?") + "'";
+    case Kind::kBroadcast:
+      return "broadcast from root " + std::to_string(extra);
+    case Kind::kAllGather:
+      return "allGather";
+    case Kind::kBroadcastTensors:
+      return "a parameter broadcast";
+    default:
+      return "an unknown collective";
+  }
+}
+
+// Every rank must call the same collective (kind, reduce op or root) with the
+// same element type and count; a mismatch is reported with each rank's call
+// instead of letting Gloo pair unlike messages or read past a buffer.
+void Agree(const torch::Tensor& t, Kind kind, int64_t extra, const char* what) {
   State& s = Require(what);
-  torch::Tensor mine = torch::tensor({t.numel(), static_cast<int64_t>(t.scalar_type()), extra}, torch::kLong);
-  torch::Tensor all = RawAllGather(mine, what, s.world).view({s.world, 3});
+  torch::Tensor mine = torch::tensor(
+      {t.numel(), static_cast<int64_t>(t.scalar_type()), static_cast<int64_t>(kind), extra}, torch::kLong);
+  torch::Tensor all = RawAllGather(mine, what, s.world).view({s.world, 4});
   auto a = all.accessor<int64_t, 2>();
   bool same = true;
   for (int64_t r = 1; r < s.world; ++r)
-    for (int k = 0; k < 3; ++k) same = same && a[r][k] == a[0][k];
+    for (int k = 0; k < 4; ++k) same = same && a[r][k] == a[0][k];
   if (same) return;
+  bool calls_differ = false;
+  for (int64_t r = 1; r < s.world; ++r)
+    calls_differ = calls_differ || a[r][2] != a[0][2] || a[r][3] != a[0][3];
   std::ostringstream m;
-  m << what << ": the ranks disagree on their arguments:";
-  for (int64_t r = 0; r < s.world; ++r) {
-    m << (r ? "," : "") << " rank " << r << " passed a " << TypeName(static_cast<c10::ScalarType>(a[r][1]))
-      << "Array(" << a[r][0] << ")";
-    if (std::string(what) == "broadcast") m << " with root " << a[r][2];
-  }
+  m << what << ": the ranks disagree on " << (calls_differ ? "the collective" : "their arguments") << ":";
+  for (int64_t r = 0; r < s.world; ++r)
+    m << (r ? "," : "") << " rank " << r << " called " << CallName(a[r][2], a[r][3]) << " on a "
+      << TypeName(static_cast<c10::ScalarType>(a[r][1])) << "Array(" << a[r][0] << ")";
   throw std::invalid_argument(m.str());
 }
 
@@ -405,6 +434,10 @@ void Init(const InitOptions& o) {
   if (o.backend != "gloo")
     throw std::invalid_argument("initDistributed: expected backend 'gloo' or 'nccl' but received '" +
                                 o.backend + "'");
+  if (o.timeout_ms < 1 || o.timeout_ms > kMaxTimeoutMs)
+    throw std::invalid_argument("initDistributed: expected timeoutMs in [1, " +
+                                std::to_string(kMaxTimeoutMs) + "] (about 24.8 days) but received " +
+                                std::to_string(o.timeout_ms));
   // One deadline for the whole rendezvous, counted from this call.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(o.timeout_ms);
   auto s = std::make_unique<State>();
@@ -440,25 +473,63 @@ void Init(const InitOptions& o) {
         " ms (rank 0 hosts it: did it start, with the same masterAddr/masterPort?). Cause: " +
         FirstLine(e.what()));
   }
+  // A rank that cannot join (a setting that disagrees with another rank's, a rank number
+  // taken twice) says why on the store before it throws, and every rank still waiting in
+  // the rendezvous fails with that reason at once instead of waiting out the timeout.
+  const std::string ws = std::to_string(o.world_size);
+  int64_t scan_limit = o.world_size;  // ranks that may have joined (the largest worldSize seen)
+  auto registered = [&] {
+    std::vector<int64_t> v;
+    for (int64_t r = 0; r < std::min(scan_limit, kMaxRendezvousScan); ++r)
+      if (r != o.rank && s->store->check({WhoKey(r)})) v.push_back(r);
+    return v;
+  };
+  // Rank 0 hosts the store: before it throws (and the store closes), it waits until the
+  // ranks that joined have read the reason, or 2 s.
+  auto refuse = [&](const std::string& why, bool post = true) {
+    try {
+      if (post) s->store->set(kRefusedKey, Bytes(why));
+      if (o.rank == 0) {
+        const auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
+        for (std::vector<int64_t> waiting = registered();
+             !waiting.empty() && std::chrono::steady_clock::now() < until;) {
+          std::vector<int64_t> still;
+          for (int64_t r : waiting)
+            if (!s->store->check({SeenKey(r)})) still.push_back(r);
+          waiting.swap(still);
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
+    } catch (const std::exception&) {
+      // the store is gone: nobody is left to tell
+    }
+    throw std::runtime_error(why);
+  };
+  // What every rank must agree on: the first rank to arrive sets it, the others compare.
+  auto agree = [&](const char* key, const std::string& mine, const std::string& what,
+                   const std::string& option) {
+    const std::string tagged = mine + "@" + std::to_string(o.rank);
+    const std::string first = Str(s->store->compareSet(key, {}, Bytes(tagged)));
+    if (first == tagged) return;
+    const std::size_t at = first.rfind('@');
+    const std::string theirs = first.substr(0, at),
+                      who = at == std::string::npos ? "?" : first.substr(at + 1);
+    if (theirs == mine) return;
+    if (std::string(key) == "f2g/world")
+      scan_limit = std::max<int64_t>(scan_limit, std::atoll(theirs.c_str()));
+    refuse("initDistributed: the ranks disagree on " + what + ": rank " + std::to_string(o.rank) + " has " +
+           mine + " but rank " + who + " has " + theirs + " (every rank must be given the same " + option +
+           ")");
+  };
+  agree("f2g/world", ws, "worldSize", "worldSize");
+  // Gradient buckets must be laid out alike on every rank (their all-reduces pair up).
+  agree("f2g/bucket_bytes", std::to_string(s->bucket_bytes) + " bytes", "the gradient bucket size",
+        "gradientBucketMiB");
   const std::string me = std::to_string(getpid()) + "@" + s->host;
   const std::string got = Str(s->store->compareSet(WhoKey(o.rank), {}, Bytes(me)));
   if (got != me)
-    throw std::runtime_error("initDistributed: rank " + std::to_string(o.rank) +
-                             " is already taken by process " + got +
-                             " (two processes were given the same rank)");
-  const std::string ws = std::to_string(o.world_size);
-  const std::string their = Str(s->store->compareSet("f2g/world", {}, Bytes(ws)));
-  if (their != ws)
-    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) + ") has worldSize " +
-                             ws + " but another rank has " + their +
-                             " (every rank must be given the same worldSize)");
-  // Gradient buckets must be laid out alike on every rank (their all-reduces pair up).
-  const std::string bb = std::to_string(s->bucket_bytes);
-  const std::string their_bb = Str(s->store->compareSet("f2g/bucket_bytes", {}, Bytes(bb)));
-  if (their_bb != bb)
-    throw std::runtime_error("initDistributed: this rank (" + std::to_string(o.rank) +
-                             ") has a gradient bucket of " + bb + " bytes but another rank has " + their_bb +
-                             " (every rank must be given the same gradientBucketMiB)");
+    refuse("initDistributed: rank " + std::to_string(o.rank) + " is already taken by process " + got +
+           " (two processes were given the same rank)");
   s->store->set(SeqKey(o.rank), Bytes("0"));
   // Wait for every rank to register, naming the ones that never came.
   std::vector<std::string> keys;
@@ -474,12 +545,18 @@ void Init(const InitOptions& o) {
   for (;;) {
     const auto now = std::chrono::steady_clock::now();
     bool all = false, late = false;
+    std::string refused;
     try {
-      all = s->store->check(keys);
-      late = !all && now >= deadline;
-      if (late || (!all && now - last_scan > std::chrono::milliseconds(250))) {
-        missing = scan();
-        last_scan = now;
+      if (s->store->check({kRefusedKey})) {
+        refused = Str(s->store->get(kRefusedKey));
+        s->store->set(SeenKey(o.rank), Bytes("1"));
+      } else {
+        all = s->store->check(keys);
+        late = !all && now >= deadline;
+        if (late || (!all && now - last_scan > std::chrono::milliseconds(250))) {
+          missing = scan();
+          last_scan = now;
+        }
       }
     } catch (const std::exception& e) {
       // The store went away: rank 0 gave up (its timeout passed first) or exited.
@@ -491,6 +568,7 @@ void Init(const InitOptions& o) {
           " to join (rank 0 gives up after timeoutMs " + std::to_string(o.timeout_ms) +
           ", or it exited). Cause: " + FirstLine(e.what()));
     }
+    if (!refused.empty()) refuse(refused, false);
     if (all) break;
     if (late)
       throw std::runtime_error("initDistributed: rank" + std::string(missing.size() > 1 ? "s " : " ") +
@@ -562,7 +640,7 @@ void AllReduce(torch::Tensor t, Op op, const char* what) {
     throw std::invalid_argument(std::string(what) +
                                 ": op 'avg' needs a Float32Array or Float64Array but received a " +
                                 TypeName(t.scalar_type()) + "Array");
-  Agree(t, static_cast<int64_t>(op), what);
+  Agree(t, Kind::kAllReduce, static_cast<int64_t>(op), what);
   RawAllReduce(t, ToC10d(op), what);
   if (op == Op::kAvg) t.div_(static_cast<double>(WorldSize()));
 }
@@ -573,7 +651,7 @@ void Broadcast(torch::Tensor t, int64_t root, const char* what) {
   if (root < 0 || root >= s.world)
     throw std::out_of_range(std::string(what) + ": expected root in [0, " + std::to_string(s.world - 1) +
                             "] but received " + std::to_string(root));
-  Agree(t, root, what);
+  Agree(t, Kind::kBroadcast, root, what);
   std::vector<at::Tensor> v{t};
   c10d::BroadcastOptions o;
   o.rootRank = root;
@@ -584,7 +662,7 @@ void Broadcast(torch::Tensor t, int64_t root, const char* what) {
 torch::Tensor AllGather(const torch::Tensor& t, const char* what) {
   CheckTensor(t, what);
   State& s = Require(what);
-  Agree(t, 0, what);
+  Agree(t, Kind::kAllGather, 0, what);
   return RawAllGather(t, what, s.world);
 }
 
@@ -597,7 +675,7 @@ void BroadcastTensors(const std::vector<torch::Tensor>& tensors, const char* wha
   std::vector<torch::Tensor> flat;
   for (const auto& t : tensors) flat.push_back(t.detach().reshape({-1}).to(torch::kFloat32));
   torch::Tensor buf = flat.empty() ? torch::zeros({0}) : torch::cat(flat);
-  Agree(buf, 0, what);
+  Agree(buf, Kind::kBroadcastTensors, 0, what);
   std::vector<at::Tensor> v{buf};
   c10d::BroadcastOptions o;
   o.rootRank = 0;

@@ -25,6 +25,10 @@ bool Available();
 /// "gloo" (and "nccl" on CUDA builds with NCCL).
 std::vector<std::string> Backends();
 
+/// Largest timeout in milliseconds (2^31 − 1, about 24.8 days): a longer one overflows the
+/// millisecond and nanosecond counts that the store and Gloo convert it to.
+constexpr int64_t kMaxTimeoutMs = 2147483647;
+
 struct InitOptions {
   std::string backend = "gloo";
   int64_t rank = 0, world_size = 1;

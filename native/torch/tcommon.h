@@ -20,8 +20,11 @@
 
 namespace f2g {
 
-/// A number as iostreams print it (for error messages).
+/// A number for error messages: as iostreams print it (6 significant digits), with the
+/// non-finite values named as JavaScript names them (NaN, Infinity, -Infinity, not nan/inf).
 inline std::string Num(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
   std::ostringstream s;
   s << v;
   return s.str();

@@ -20,6 +20,9 @@ std::string StepName(int64_t e, int64_t epochs, int64_t k, int64_t minibatches) 
 const char* kUnchanged =
     "; the update was stopped before that step and the policy, its optimizer state and random streams are as before "
     "the update";
+const char* kAllMasked =
+    "Expected at least one 1 in batch.mask but received no ones (every step masked out, on every rank): an update "
+    "would have nothing to learn from; the policy and its optimizer state are unchanged";
 const char* kRestored = "; the policy, its optimizer state and random streams are as before the update";
 
 }  // namespace
@@ -202,6 +205,9 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
     for (int64_t k = 0; k < o_.minibatches; ++k) {
       const int64_t lo = batch.B * k / o_.minibatches, hi = batch.B * (k + 1) / o_.minibatches;
       RolloutBatch mb = Slice(batch, perm.slice(0, lo, hi));
+      // A minibatch whose steps are all masked out has nothing to learn from: no AdamW step
+      // (which would still move the weights by its moments and weight decay, and count a step).
+      if (mb.mask.defined() && Local(mb).tokens == 0) continue;
       const std::string where = StepName(e, o_.epochs, k, o_.minibatches);
       Terms t = Compute(mb, true);
       CheckTerms(t, where, kUnchanged);
@@ -230,6 +236,7 @@ UpdateMetrics Trainer::Steps(const RolloutBatch& batch) {
       ++sum.steps;
     }
   }
+  if (sum.steps == 0) throw std::invalid_argument(kAllMasked);
   // The last step's result has not been looked at yet: its weights, and the
   // loss they give on the last minibatch (one forward pass, no dropout).
   const int64_t bad = FirstNonFinite(params_, false);
@@ -319,6 +326,8 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
     dist::AllReduceSum(den, "update (minibatch sizes)");
     for (int64_t k = 0; k < M; ++k) {
       const Denominators d{den[static_cast<std::size_t>(2 * k)], den[static_cast<std::size_t>(2 * k + 1)]};
+      // every step of this global minibatch is masked out: no step, on every rank alike (d is global)
+      if (d.tokens == 0) continue;
       opt_->zero_grad();
       if (mbs[static_cast<std::size_t>(k)].B > 0) {
         Terms t = Compute(mbs[static_cast<std::size_t>(k)], true, &d);
@@ -340,6 +349,8 @@ UpdateMetrics Trainer::UpdateDistributedSteps(const RolloutBatch& batch) {
       ++sum.steps;
     }
   }
+  // sum.steps is the same on every rank (the skips follow the global minibatch sizes): all throw together
+  if (sum.steps == 0) throw std::invalid_argument(kAllMasked);
   dist::AllReduceSum(partial, "update (metrics)");
   const double n = static_cast<double>(sum.steps);
   sum.policy_loss = partial[0] / n;

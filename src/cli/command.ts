@@ -147,7 +147,8 @@ export function intOption(v: OptionValues[string], name: string, min: number, ma
   const s = String(v).trim();
   const n = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(s) ? Number(s) : NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
+    const range = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+      : Number.isInteger(n) && n > max ? `a safe integer ≥ ${min} (at most 2^53 − 1 = ${max})` : `an integer ≥ ${min}`;
     throw new UsageError(`--${name} expects ${range} but received '${String(v)}'`);
   }
   return n;

@@ -9,7 +9,7 @@ import { encodeFrames } from '../encoders/encoder.js';
 import type { EncoderSpecOptions } from '../encoders/create.js';
 import { writeNpy } from '../io/npy.js';
 import { writeSafetensors } from '../io/safetensors.js';
-import { ensureDir } from '../io/atomic.js';
+import { ensureDir, removeStaleTemps } from '../io/atomic.js';
 import { UsageError, outputFolderOption, type Command, type OptionValues } from './command.js';
 import { ALLOW_PARTIAL_SPEC, encoderFrom, encoderOptionSpecs, encoderSpecFrom } from './encoder-options.js';
 import { failureLine, framesLabel, progressBar } from './ui.js';
@@ -82,6 +82,7 @@ export const encodeCommand: Command = {
     const fail = (f: LabelFailure) => { bar.clear(); io.stderr.write(`${failureLine(f, 'encode')}\n`); };
     failures.forEach(fail);
     let written = 0;
+    const cleaned = new Set<string>(); // folders whose stale temporary files (an interrupted earlier run) were removed
     for (let i = 0; i < episodes.length; i++) {
       const src = episodes[i];
       try {
@@ -95,6 +96,7 @@ export const encodeCommand: Command = {
         });
         const file = path.join(args.out, ...`${src.name}.${args.format}`.split('/'));
         ensureDir(path.dirname(file));
+        if (!cleaned.has(path.dirname(file))) { cleaned.add(path.dirname(file)); removeStaleTemps(path.dirname(file)); }
         if (args.format === 'npy') writeNpy(file, features);
         else {
           const l = src.lerobot;

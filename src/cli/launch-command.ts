@@ -2,6 +2,7 @@
 // with the process-group environment set (src/jobs/launch.ts).
 import path from 'node:path';
 import { launchRanks } from '../jobs/launch.js';
+import { MAX_DISTRIBUTED_TIMEOUT_MS } from '../torch/distributed.js';
 import { UsageError, intOption, type Command } from './command.js';
 
 export const launchCommand: Command = {
@@ -30,7 +31,7 @@ export const launchCommand: Command = {
     if (!script) throw new UsageError('missing <script>: give the script each rank runs');
     const nproc = intOption(values.nproc, 'nproc', 1, 4096) ?? 2;
     const masterPort = intOption(values['master-port'], 'master-port', 1, 65535);
-    const timeoutMs = intOption(values.timeout, 'timeout', 1);
+    const timeoutMs = intOption(values.timeout, 'timeout', 1, MAX_DISTRIBUTED_TIMEOUT_MS);
     const killGraceMs = intOption(values['kill-grace'], 'kill-grace', 0) ?? 5000;
     const masterAddr = typeof values['master-addr'] === 'string' ? values['master-addr'] : '127.0.0.1';
     if (masterAddr === '') throw new UsageError("--master-addr expects a host but received ''");

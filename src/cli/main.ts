@@ -29,6 +29,7 @@ import { inspectCommand } from './inspect-command.js';
 import { labelCommand } from './label-command.js';
 import { launchCommand } from './launch-command.js';
 import { mergeSummariesCommand } from './merge-command.js';
+import { viewCommand } from './view-command.js';
 
 /** Every subcommand, in the order `feat2go --help` lists them. */
 const COMMANDS: Command[] = [
@@ -40,6 +41,7 @@ const COMMANDS: Command[] = [
   experimentCommand,
   buildTorchCommand,
   buildAddonCommand,
+  viewCommand,
 ];
 
 function version(): string {

@@ -42,6 +42,13 @@ export interface NativeValueHead {
   loadStateDict(weights: NativeNamedTensor[]): void;
 }
 
+/** The image preprocessing plan as the addon takes it (every key resolved by src/encoders/hf-preprocess.ts). */
+export interface NativeImagePrep {
+  resize: boolean; resizeH: number; resizeW: number; filter: number;
+  crop: boolean; outH: number; outW: number;
+  rescaleOn: boolean; rescale: number; normalize: boolean; threads: number;
+}
+
 export interface NativePolicy {
   linearModules(): Array<[string, number, number, boolean]>;
   stateDict(): NativeNamedTensor[];
@@ -195,6 +202,9 @@ export interface NativeCoreAddon {
     out: { features: Float32Array }): Promise<void>;
   encoderFramesToChw(input: { frames: Uint8Array; mean: Float32Array; std: Float32Array },
     opts: { n: number; H: number; W: number; threads: number }, out: { chw: Float32Array }): Promise<void>;
+  /** The model hub's image preprocessing: Pillow resize, centre crop, rescale, normalise → [n, 3, h, w]. */
+  encoderImagePrep(input: { frames: Uint8Array; mean: Float32Array; std: Float32Array },
+    opts: { n: number; H: number; W: number } & NativeImagePrep, out: { pixels: Float32Array }): Promise<void>;
 
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(input: { success: Uint8Array; terminalValues: Float32Array }, opts: { failureScale: number },
@@ -306,6 +316,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   encoderPatchStatsSync: ['core', 'function'],
   encoderPatchStats: ['core', 'function'],
   encoderFramesToChw: ['core', 'function'],
+  encoderImagePrep: ['core', 'function'],
   rlShapeTerminalRewards: ['core', 'function'],
   rlTerminalRewards: ['core', 'function'],
   rlGaeIsa: ['core', 'function'],

@@ -90,9 +90,15 @@ export function allocFloat32(count: number, name: string, shape: string): Float3
 
 /** An integer in [min, max]. Non-integers are a TypeError, out of range a RangeError. */
 export function checkInt(v: unknown, name: string, min = 0, max = Number.MAX_SAFE_INTEGER): number {
-  const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw typeError(name, 'an integer', v, range);
-  if (v < min || v > max) throw rangeError(name, range, v);
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw typeError(name, 'an integer', v, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`);
+  }
+  if (v < min || v > max) {
+    // past 2^53 − 1 the value is an integer ≥ min all right, but not one a double holds exactly
+    const range = max !== Number.MAX_SAFE_INTEGER ? `an integer in [${min}, ${max}]`
+      : v > max ? `a safe integer ≥ ${min} (at most 2^53 − 1 = ${max})` : `an integer ≥ ${min}`;
+    throw rangeError(name, range, v);
+  }
   return v;
 }
 

@@ -13,7 +13,7 @@ import { capabilities } from '../core/system.js';
 import { checkOptions } from '../core/validate.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
 import { failureLine, framesLabel, progressBar } from '../cli/ui.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
 import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
 import { sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type ImageEpisode } from './scene.js';
@@ -98,7 +98,7 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
   const root = path.resolve(opts.out ?? process.env.FEAT2GO_OUT ?? 'feat2go-out');
   const out = opts.features ? path.join(root, 'features') : root;
   const episodesDir = path.join(out, 'episodes');
-  fs.mkdirSync(episodesDir, { recursive: true });
+  ensureDir(episodesDir);
   const caps = capabilities();
   const t0 = performance.now();
   const truth = new Map<string, string>();
@@ -179,6 +179,13 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
       log(`Experiment time: ${((performance.now() - t3) / 1000).toFixed(1)} s. The full run: feat2go experiment --full`);
     }
   }
+  // The folder holding summary.json (and experiment/), as the user would type it.
+  const rel = path.relative(process.cwd(), out);
+  const shown = rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : out;
+  const arg = /^[\w./@:+-]+$/.test(shown) ? shown : `'${shown.replace(/'/g, "'\\''")}'`;
+  log('');
+  log(`Look at the episodes${experimentFiles ? ' and the experiment' : ''} in your browser: feat2go view ${arg}`);
+  log(`(from a clone of the repository: node dist/cli/main.js view ${arg})`);
   return { report, episodesDir, ...(contactSheet ? { contactSheet } : {}), ...(experimentFiles ? { experimentFiles } : {}) };
 }
 

@@ -22,6 +22,8 @@ export interface FrameEncoder {
   readonly imageSize: number | undefined;
   /** Frames it likes to receive per chunk. */
   readonly chunkFrames: number;
+  /** Frames per output step (a video model's tubelet); absent: one step per frame. */
+  readonly tubelet?: number;
   /** Starts one episode; `label` names it in error messages. */
   begin(label: string): EncoderStream;
 }

@@ -12,6 +12,7 @@ import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
 import { loadedOnnxRuntime, onnxRuntime } from './ort.js';
+import type { OnnxImageEncoder, OnnxImageEncoderOptions } from './onnx-image.js';
 
 /** Terminal colour codes that onnxruntime puts in some messages. */
 const ANSI_ESCAPE = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
@@ -21,8 +22,10 @@ export const IMAGENET_MEAN = Object.freeze([0.485, 0.456, 0.406]) as readonly [n
 /** ImageNet channel standard deviations. */
 export const IMAGENET_STD = Object.freeze([0.229, 0.224, 0.225]) as readonly [number, number, number];
 
-type Dim = number | string;
-interface TensorMeta { name: string; type: string; shape: Dim[] }
+/** A declared dimension: a size, or a symbolic name. */
+export type Dim = number | string;
+/** A model input or output as onnxruntime declares it. */
+export interface TensorMeta { name: string; type: string; shape: Dim[] }
 
 /** True when onnxruntime-node's CUDA provider library is installed next to its binding. */
 export function cudaProviderAvailable(): boolean {
@@ -36,11 +39,16 @@ export function cudaProviderAvailable(): boolean {
   }
 }
 
-function dimsStr(shape: readonly Dim[]): string {
+/** `[batch, 3, 224, 224]` for messages. */
+export function dimsStr(shape: readonly Dim[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-async function createSession(path: unknown, what: string, eps: unknown, threads: number | undefined): Promise<{ session: ort.InferenceSession; provider: string }> {
+/**
+ * Creates an onnxruntime session for a model file (CUDA first when its provider is installed, falling back
+ * to the CPU when it cannot start); errors name `what` and the path. Shared by the ONNX encoders.
+ */
+export async function createSession(path: unknown, what: string, eps: unknown, threads: number | undefined): Promise<{ session: ort.InferenceSession; provider: string }> {
   if (typeof path !== 'string' || path.length === 0) throw typeError('path', 'the path of an .onnx model file', path);
   if (!existsSync(path)) throw new Error(`${what}: model file ${path} does not exist`);
   if (!statSync(path).isFile()) throw new Error(`${what}: model path ${path} is not a file`);
@@ -66,7 +74,8 @@ async function createSession(path: unknown, what: string, eps: unknown, threads:
   }
 }
 
-function tensorMeta(session: ort.InferenceSession, which: 'input' | 'output'): TensorMeta[] {
+/** The declared inputs or outputs of a session (name, element type, shape). */
+export function tensorMeta(session: ort.InferenceSession, which: 'input' | 'output'): TensorMeta[] {
   const metas = which === 'input' ? session.inputMetadata : session.outputMetadata;
   const names = which === 'input' ? session.inputNames : session.outputNames;
   return names.map((name, i) => {
@@ -279,6 +288,19 @@ export class OnnxVisualEncoder implements FrameEncoder {
       throw new Error(`${what}: model ${path} output '${output.name}' has rank ${output.shape.length} ${dimsStr(output.shape)}, but the encoder reads tokens [B, steps·P, D] (rank 3) or [B, steps, P, D] (rank 4)`);
     }
     return new OnnxVisualEncoder(session, path, provider, { input, output, layout, F, tau, size, stride, mean, std, dynamicTime });
+  }
+
+  /**
+   * Loads an image feature extractor by name from the model hub (DINOv2, I-JEPA,
+   * SigLIP… in the hub's ONNX layout): the same as {@link OnnxImageEncoder.fromHub},
+   * which it returns.
+   *
+   * @example
+   * const dino = await OnnxVisualEncoder.fromHub('hf:onnx-community/dinov2-small');
+   */
+  static async fromHub(name: string, opts?: OnnxImageEncoderOptions): Promise<OnnxImageEncoder> {
+    const { OnnxImageEncoder: Image } = await import('./onnx-image.js');
+    return Image.fromHub(name, opts);
   }
 
   /** Releases the onnxruntime session. */

@@ -2,6 +2,7 @@
 // is flushed to disk, and is renamed over the target, so a reader never sees
 // a half-written file and a crash leaves either the old file or the new one.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { checkOptions } from '../core/validate.js';
@@ -30,9 +31,85 @@ export function checkFileTarget(file: string, name = 'file'): void {
   if (st?.isDirectory()) fail('is a directory');
 }
 
-/** The temporary name used next to `target` (hidden, unique per call). */
-function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+/** This machine's name as it goes into temporary names (letters, digits and '-', at most 32). */
+const HOST = os.hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 32) || 'host';
+
+/**
+ * A hidden name next to `target` for a temporary file or folder that replaces
+ * it: `.<name>.<host>~<pid>.<12 hex>.tmp` (or `.old` for what it replaces).
+ * Host and process are in the name so that {@link removeStaleTemps} can tell
+ * a leftover of a dead process of this machine from one still being written.
+ */
+export function tempSibling(target: string, kind: 'tmp' | 'old' = 'tmp', tag = randomBytes(6).toString('hex')): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${HOST}~${process.pid}.${tag}.${kind}`);
+}
+
+const TEMP_NAME = /^\.(.+)\.([A-Za-z0-9-]{1,32})~(\d+)\.([0-9a-f]{12})\.(tmp|old)$/;
+
+function processAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'; // EPERM: alive, someone else's
+  }
+}
+
+/** Options of {@link removeStaleTemps}. */
+export interface StaleTempOptions {
+  /**
+   * A temporary folder is removed only when every entry in it is one of these
+   * names or a temporary file of {@link writeFileAtomic} (default: none, so
+   * only temporary files are removed).
+   */
+  folderFiles?: readonly string[];
+  /** Untouched for at least this long (default 10 minutes). */
+  minAgeMs?: number;
+}
+
+/**
+ * Removes the leftovers of interrupted atomic writes in `dir` (not below it):
+ * temporary files of {@link writeFileAtomic} and temporary folders written by
+ * the same scheme (see {@link tempSibling}). Only what is provably ours and
+ * stale goes: the name has the exact temporary pattern, names this machine and
+ * a process that no longer runs, has not been modified for `minAgeMs`, and —
+ * for a folder — holds nothing but `folderFiles` and temporary files. A folder
+ * shared by several machines is safe: another machine's temporaries are never
+ * touched. Failures to remove are ignored (it is housekeeping).
+ * @returns the paths removed
+ */
+export function removeStaleTemps(dir: string, opts: StaleTempOptions = {}): string[] {
+  const minAge = opts.minAgeMs ?? 10 * 60 * 1000;
+  const allowed = new Set(opts.folderFiles ?? []);
+  const removed: string[] = [];
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return removed;
+  }
+  const now = Date.now();
+  for (const e of entries) {
+    const m = TEMP_NAME.exec(e.name);
+    if (!m || m[2] !== HOST || processAlive(Number(m[3]))) continue;
+    const p = path.join(dir, e.name);
+    try {
+      const st = fs.lstatSync(p);
+      if (now - st.mtimeMs < minAge) continue;
+      if (st.isFile()) {
+        fs.unlinkSync(p);
+      } else if (st.isDirectory() && allowed.size > 0) {
+        const inside = fs.readdirSync(p, { withFileTypes: true });
+        if (!inside.every((f) => f.isFile() && (allowed.has(f.name) || TEMP_NAME.test(f.name)))) continue;
+        fs.rmSync(p, { recursive: true, force: true });
+      } else {
+        continue;
+      }
+      removed.push(p);
+    } catch { /* gone meanwhile, or not ours to remove */ }
+  }
+  return removed;
 }
 
 function isDir(p: string): boolean {
@@ -106,7 +183,7 @@ export function writeFileAtomic(file: string, data: AtomicData, opts: { mode?: n
     ? [Buffer.from(data, 'utf8')]
     : Array.isArray(data) ? (data as ArrayBufferView[]).map(toBytes) : [toBytes(data as ArrayBufferView)];
   checkFileTarget(file);
-  const tmp = tempName(file);
+  const tmp = tempSibling(file);
   let fd = -1;
   try {
     fd = fs.openSync(tmp, 'wx', o.mode ?? 0o644);

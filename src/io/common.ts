@@ -119,6 +119,14 @@ export function readAt(fd: number, length: number, position: number, shared = fa
   return off === length ? buf : buf.subarray(0, off);
 }
 
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 /** What a non-regular file is, for error messages. */
 export function fileKind(st: fs.Stats): string {
   if (st.isFile()) return 'a file';
@@ -131,6 +139,27 @@ export function fileKind(st: fs.Stats): string {
 }
 
 /**
+ * Why `file` cannot be opened or stat'ed, in words for a message that already
+ * names it: a dangling symbolic link names its missing target (a bare ENOENT
+ * would suggest the link itself is missing), a link loop says so, and other
+ * errors give their code and message without the repeated path.
+ */
+export function unreadableReason(file: string, err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e?.code === 'ENOENT' || e?.code === 'ELOOP') {
+    try {
+      if (fs.lstatSync(file).isSymbolicLink()) {
+        const target = fs.readlinkSync(file);
+        return e.code === 'ELOOP' ? `a symbolic link that loops (to '${target}')` : `a dangling symbolic link: its target '${target}' does not exist`;
+      }
+    } catch { /* the name itself is missing */ }
+    if (e.code === 'ENOENT') return 'no such file or folder';
+  }
+  const msg = e instanceof Error ? e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '') : String(err);
+  return e?.code ? `${e.code}: ${msg}` : msg;
+}
+
+/**
  * Opens a file for reading, refusing anything but a regular file with a
  * FileFormatError naming it: a named pipe would block the reader forever
  * (it is opened non-blocking, so opening returns at once), a folder would
@@ -138,7 +167,15 @@ export function fileKind(st: fs.Stats): string {
  * are thrown as they are; their message names the file.
  */
 export function openRegularFile(file: string, format: string): number {
-  const fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | (fs.constants.O_NONBLOCK ?? 0));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // a dangling link is named as one (ENOENT alone reads as "the file is missing")
+    if ((code === 'ENOENT' || code === 'ELOOP') && isSymlink(file)) throw new FileFormatError(file, format, unreadableReason(file, err));
+    throw err;
+  }
   let st: fs.Stats;
   try {
     st = fs.fstatSync(fd);
@@ -161,6 +198,51 @@ export function readWholeFile(file: string, format = 'input', shared = false): U
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Largest JSON file read: V8's longest string (a bigger file cannot be one JSON text). */
+const MAX_JSON_BYTES = 0x1fffffe8;
+
+/** What a JSON value is, for messages ("null", "an array", "a number", …). */
+export function jsonKind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (v === undefined) return 'nothing';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/**
+ * Reads a JSON file that must hold one object (a manifest, a config): a
+ * regular file (a named pipe is refused, not read), not empty, valid JSON,
+ * an object. Anything else is a FileFormatError naming the file and what is
+ * wrong ("the file is empty", "not valid JSON (…); truncated?", "expected a
+ * JSON object but the file holds null"), never a bare SyntaxError.
+ * @param format what the file is, for messages ('shard manifest', 'adapter config', …)
+ */
+export function readJsonObject(file: string, format: string): Record<string, unknown> {
+  const fd = openRegularFile(file, format);
+  let bytes: Uint8Array;
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size > MAX_JSON_BYTES) throw new FileFormatError(file, format, `${size} bytes, more than one JSON text can be (${MAX_JSON_BYTES})`);
+    bytes = readAt(fd, size, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (bytes.length === 0) throw new FileFormatError(file, format, 'the file is empty (an interrupted write or copy?)');
+  return parseJsonObject(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('utf8'), file, format);
+}
+
+/** {@link readJsonObject} for JSON text already read (`source` names where it came from). */
+export function parseJsonObject(text: string, source: string, format: string): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (err) {
+    throw new FileFormatError(source, format, `not valid JSON (${(err as Error).message.replace(/\s+/g, ' ')}); truncated?`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new FileFormatError(source, format, `expected a JSON object but it holds ${jsonKind(v)}`);
+  return v as Record<string, unknown>;
 }
 
 /** Product of a shape, or -1 when it is not a safe integer. */

@@ -9,7 +9,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import { basename, delimiter, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { readNpyHeader } from './npy.js';
-import { fileKind } from './common.js';
+import { fileKind, unreadableReason } from './common.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError } from '../core/validate.js';
 
 /** A chunk of consecutive RGB frames, `[count, height, width, 3]` uint8, row-major. */
@@ -179,9 +179,15 @@ async function imageFolder(dir: string): Promise<FrameSource> {
   const names = naturalSort((await readdir(dir)).filter((n) => IMAGE_EXTENSIONS.includes(extname(n).toLowerCase())));
   if (names.length === 0) throw new Error(`${dir}: no PNG or JPEG frames in this folder (zero-length episode)`);
   const files = names.map((n) => join(dir, n));
-  // A frame name that is a named pipe or device would block the decoder's thread for good.
+  // A frame name that is a named pipe or device would block the decoder's thread for good;
+  // one that cannot be read (a dangling link) is named here, not left to a bare ENOENT.
   for (const f of files) {
-    const st = await stat(f);
+    let st;
+    try {
+      st = await stat(f);
+    } catch (err) {
+      throw new Error(`${f}: ${unreadableReason(f, err)}`);
+    }
     if (!st.isFile()) throw new Error(`${f}: ${fileKind(st)}, not a regular image file`);
   }
   return {
@@ -386,8 +392,8 @@ export async function openEpisode(path: string): Promise<FrameSource> {
   let st;
   try {
     st = await stat(path);
-  } catch {
-    throw new Error(`${path}: no such file or folder`);
+  } catch (err) {
+    throw new Error(`${path}: ${unreadableReason(path, err)}`);
   }
   if (st.isDirectory()) return imageFolder(path);
   if (!st.isFile()) throw new Error(`${path}: ${fileKind(st)}, not a regular file or a folder of frames`);

@@ -20,6 +20,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { appendParquetColumns, readParquetColumns, readParquetInfo, type NewColumn } from './parquet.js';
 import { LeRobotError, type LeRobotDataset } from './lerobot.js';
+import { ensureDir } from './atomic.js';
 
 /** Names of the features written back. */
 export const FEAT2GO_FEATURES = Object.freeze({ progress: 'feat2go.progress', stage: 'feat2go.stage', similarity: 'feat2go.similarity' } as const);
@@ -237,7 +238,7 @@ function statsJson(s: Stats, integer: boolean): Record<string, unknown> {
 // ---------------------------------------------------------------- files
 
 function writeChunks(file: string, chunks: readonly Uint8Array[]): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  ensureDir(path.dirname(file));
   const fd = fs.openSync(file, 'w');
   try {
     for (const c of chunks) {
@@ -335,7 +336,7 @@ export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels
   const unlabelled = ds.episodes.map((e) => e.index).filter((i) => !labels.has(i));
 
   const parent = path.dirname(dest);
-  fs.mkdirSync(parent, { recursive: true });
+  ensureDir(parent);
   const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
   const tmp = path.join(parent, `.${path.basename(dest)}.feat2go-${tag}.tmp`);
   fs.mkdirSync(tmp);
@@ -404,7 +405,7 @@ export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels
     const entries = (s: Record<string, Stats>): Array<[string, unknown]> => ours.map((k) => [k, statsJson(s[k], k === F.stage)]);
     if (statsText !== undefined) {
       const globalStats = all.progress.length ? entries({ [F.progress]: statsOf(all.progress, quantiles), [F.stage]: statsOf(all.stage, quantiles), [F.similarity]: statsOf(all.similarity, quantiles) }) : [];
-      fs.mkdirSync(path.dirname(target(statsFile)), { recursive: true });
+      ensureDir(path.dirname(target(statsFile)));
       fs.writeFileSync(target(statsFile), editJsonObject(statsText, [], globalStats, ours));
       rewritten.add(statsFile);
     }
@@ -416,7 +417,7 @@ export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels
         const s = perEpisode.get(e);
         return editJsonObject(line, ['stats'], s ? entries(s) : [], ours);
       });
-      fs.mkdirSync(path.dirname(target(epStatsFile)), { recursive: true });
+      ensureDir(path.dirname(target(epStatsFile)));
       fs.writeFileSync(target(epStatsFile), lines.join('\n'));
       rewritten.add(epStatsFile);
     }
@@ -468,7 +469,7 @@ export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels
     const infoText = fs.readFileSync(infoFile, 'utf8');
     const ts = (ds.features.timestamp ?? {}) as Record<string, unknown>;
     const decl = (dtype: string) => ({ dtype, shape: [1], names: null, ...Object.fromEntries(Object.entries(ts).filter(([k]) => !['dtype', 'shape', 'names'].includes(k))) });
-    fs.mkdirSync(path.dirname(target(infoFile)), { recursive: true });
+    ensureDir(path.dirname(target(infoFile)));
     fs.writeFileSync(target(infoFile), editJsonObject(infoText, ['features'], [[F.progress, decl('float32')], [F.stage, decl('int64')], [F.similarity, decl('float32')]]));
     rewritten.add(infoFile);
 
@@ -485,10 +486,10 @@ export async function writeLeRobotLabels(ds: LeRobotDataset, out: string, labels
           try { isDirEntry = fs.statSync(p).isDirectory(); } catch { continue; }
         }
         if (isDirEntry) {
-          fs.mkdirSync(target(p), { recursive: true });
+          ensureDir(target(p));
           mirror(p, false);
         } else if (!rewritten.has(p)) {
-          fs.mkdirSync(path.dirname(target(p)), { recursive: true });
+          ensureDir(path.dirname(target(p)));
           if (linkOrCopy(p, target(p)) === 'linked') linked++; else copied++;
         }
       }

@@ -166,7 +166,11 @@ export async function writeExperimentOutputs(r: ExperimentResult, dir: string, c
   const put = (name: string, data: string | Buffer) => { const f = path.join(dir, name); writeFileAtomic(f, data); files.push(f); };
   put('results.json', `${JSON.stringify(experimentJson(r), null, 2)}\n`);
   put('results.md', experimentMarkdown(r, commandLine));
-  put('details.json', `${JSON.stringify({ seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed }, null, 2)}\n`);
+  // valueCurves: the held-out episodes value-curves.svg draws (and a few more), for `feat2go view`.
+  const valueCurves = r.valueProbe.curves.slice(0, 12).map((c) => ({
+    success: c.success, stage: c.stage, feat2go: c.feat2go.map((v) => Number(v.toFixed(4))), stepsToGo: c.stepsToGo.map((v) => Number(v.toFixed(4))),
+  }));
+  put('details.json', `${JSON.stringify({ seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed, numStages: r.numStages, valueCurves })}\n`);
   if (Object.keys(r.curves).length) put('success-over-training.svg', successCurvesSvg(r));
   if (r.valueProbe.curves.length) put('value-curves.svg', valueCurvesSvg(r));
   for (const split of EXPERIMENT_SPLITS) put(`contact-${split}.png`, await contactSheetPng(r, split));

@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { progressTargets, resolveProgressOptions } from '../core/progress.js';
 import { randomBytes } from 'node:crypto';
-import { ensureDir, writeFileAtomic } from '../io/atomic.js';
-import { FileFormatError, fileKind } from '../io/common.js';
+import { ensureDir, removeStaleTemps, tempSibling, writeFileAtomic } from '../io/atomic.js';
+import { FileFormatError, fileKind, jsonKind, readJsonObject, unreadableReason } from '../io/common.js';
 import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
-import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from '../io/episodes.js';
+import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
@@ -91,11 +91,39 @@ export interface EpisodeSource {
   lerobot?: LeRobotEpisodeRef;
 }
 
+/**
+ * Where a labelled episode came from, as recorded in summary.json and result.json:
+ * what `feat2go view` reads to find the episode's frames.
+ */
+export interface EpisodeSourceRecord {
+  /**
+   * `'images'` (a folder of PNG/JPEG frames, or one image), `'npy'` (`[T,H,W,3]` uint8 frames),
+   * `'video'`, `'lerobot'` (an episode of a LeRobot dataset) or `'features'` (a feature tensor: no
+   * frames to show). Other readers add their own kinds.
+   */
+  kind: string;
+  /** Absolute path of the file or folder (for `'lerobot'`, the dataset's root). */
+  path: string;
+  /** The same path relative to the output folder (`/`-separated): found again when both are moved together. */
+  relative: string;
+  /** Safetensors: the tensor's name. */
+  tensor?: string;
+  /** LeRobot episodes: the episode_index and the camera read. */
+  episodeIndex?: number;
+  camera?: string;
+  /** Frame episodes: frames decoded. */
+  frames?: number;
+  /** Frame episodes: frames per labelled step (the encoder's tubelet; 1 for per-frame encoders). Step s shows frame s · framesPerStep. */
+  framesPerStep?: number;
+}
+
 /** A labelled episode, as listed in summary.json. */
 export interface LabelledEpisode {
   episode: string;
   file: string;
   tensor?: string;
+  /** Where the episode came from (kind, absolute and relative path): how a viewer finds its frames. */
+  source: EpisodeSourceRecord;
   /** `[T, N, D]` of the features. */
   shape: number[];
   frames: number;
@@ -177,8 +205,10 @@ const hasExt = (name: string, exts: readonly string[]) => exts.includes(path.ext
 /**
  * Collects episode paths under `dir` in name order: files with one of `exts`, and — when
  * `imageFolders` — folders holding PNG/JPEG frames (taken whole, not searched further).
+ * A symbolic link named like an episode (or a frame) whose target cannot be read goes to
+ * `broken` with the reason, instead of being passed over in silence.
  */
-function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false, roots?: string[]): void {
+function walk(dir: string, skip: string, found: string[], exts: readonly string[], imageFolders = false, broken: LabelFailure[] = [], roots?: string[]): void {
   if (roots && isLeRobotInput(dir)) {
     roots.push(dir);
     return;
@@ -196,9 +226,15 @@ function walk(dir: string, skip: string, found: string[], exts: readonly string[
     if (e.name.startsWith('.') || e.name === 'node_modules') continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) {
-      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders, roots);
+      if (path.resolve(p) !== skip) walk(p, skip, found, exts, imageFolders, broken, roots);
     } else if (isFile(e, p) && hasExt(e.name, exts)) {
       found.push(p);
+    } else if (e.isSymbolicLink() && (hasExt(e.name, exts) || (imageFolders && hasExt(e.name, IMAGE_EXTENSIONS)))) {
+      try {
+        fs.statSync(p); // a link to a folder is not followed (no cycles); only an unreadable target is reported
+      } catch (err) {
+        broken.push({ file: p, reason: unreadableReason(p, err) });
+      }
     }
   }
 }
@@ -238,7 +274,7 @@ function discover(inputs: readonly string[], skipDir: string | undefined, visit:
     try {
       stat = fs.statSync(input);
     } catch (err) {
-      d.failures.push({ file: input, reason: (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or folder' : reasonOf(err) });
+      d.failures.push({ file: input, reason: unreadableReason(input, err) });
       continue;
     }
     // A named pipe, socket or device is refused here: reading one would block or never end.
@@ -272,13 +308,15 @@ export function findEpisodes(inputs: readonly string[], skipDir?: string): { epi
     }
     if (stat.isDirectory()) {
       const found: string[] = [];
+      const broken: LabelFailure[] = [];
       try {
-        walk(input, skip, found, EXTENSIONS);
+        walk(input, skip, found, EXTENSIONS, false, broken);
       } catch (err) {
         failures.push({ file: input, reason: reasonOf(err) });
         return;
       }
-      if (found.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
+      failures.push(...broken);
+      if (found.length === 0 && broken.length === 0) failures.push({ file: input, reason: 'no .npy or .safetensors files found in this folder' });
       files = found.map((f) => ({ file: f, rel: path.relative(input, f) }));
     } else {
       if (!EXTENSIONS.includes(path.extname(input).toLowerCase())) {
@@ -336,14 +374,16 @@ export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): 
     }
     const found: string[] = [];
     const roots: string[] = [];
+    const broken: LabelFailure[] = [];
     try {
-      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true, roots);
+      walk(input, skip, found, FRAME_FILE_EXTENSIONS, true, broken, roots);
     } catch (err) {
       failures.push({ file: input, reason: reasonOf(err) });
       return;
     }
     lerobot.push(...roots);
-    if (found.length === 0 && roots.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
+    failures.push(...broken);
+    if (found.length === 0 && roots.length === 0 && broken.length === 0) failures.push({ file: input, reason: 'no PNG or JPEG frames, .npy frame arrays or videos found in this folder' });
     for (const f of found) {
       const isDir = f === input || fs.statSync(f).isDirectory();
       const rel = f === input ? path.basename(path.resolve(input)) : path.relative(input, f);
@@ -392,17 +432,38 @@ function f32Json(a: Float32Array): number[] {
 /** How a frame episode was encoded (for outputs and plots). */
 interface EncodeInfo { encoder: string; framesIn: number; encodeMs: number }
 
+/** The source record of an episode (paths absolute and relative to the output folder). */
+function sourceRecord(src: EpisodeSource, out: string, kind: string, frames?: { frames: number; framesPerStep: number }): EpisodeSourceRecord {
+  // A LeRobot episode is found again through its dataset: the root, the episode_index and the camera.
+  const l = src.lerobot;
+  const abs = path.resolve(l ? l.dataset.root : src.file);
+  const relative = path.relative(path.resolve(out), abs).split(path.sep).join('/');
+  return {
+    kind: l ? 'lerobot' : kind, path: abs, relative, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    ...(l ? { episodeIndex: l.episode, camera: l.camera } : {}), ...frames,
+  };
+}
+
+/** The files of an episode's folder (what {@link removeStaleTemps} may find in a leftover temporary one). */
+const EPISODE_FILES = ['values.npy', 'similarity.npy', 'segments.npy', 'segments.json', 'result.json', 'plot.svg'];
+
 /**
  * Writes an episode's folder whole: its files go into a hidden temporary folder next to
  * `dir`, which then replaces `dir` by rename, so a kill leaves the old folder, the new
  * one or no folder, never one with only some of its files. (An earlier `dir` is moved
- * aside first and removed after; a leftover `.name.*.tmp` folder is never an output.)
+ * aside first and removed after; a leftover `.name.<host>~<pid>.*.tmp|old` folder is never
+ * an output, and a later run writing into the same folder removes it once its process is
+ * gone: see {@link removeStaleTemps}.)
  */
-function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
+function writeFolderAtomic(dir: string, write: (tmp: string) => void, cleaned?: Set<string>): void {
   const parent = path.dirname(dir);
   ensureDir(parent);
-  const tag = `${process.pid}.${randomBytes(6).toString('hex')}`;
-  const tmp = path.join(parent, `.${path.basename(dir)}.${tag}.tmp`);
+  if (cleaned && !cleaned.has(parent)) {
+    cleaned.add(parent);
+    removeStaleTemps(parent, { folderFiles: EPISODE_FILES });
+  }
+  const tag = randomBytes(6).toString('hex');
+  const tmp = tempSibling(dir, 'tmp', tag);
   fs.mkdirSync(tmp);
   try {
     write(tmp);
@@ -419,7 +480,7 @@ function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw err;
     }
-    old = path.join(parent, `.${path.basename(dir)}.${tag}.old`);
+    old = tempSibling(dir, 'old', tag);
     try {
       fs.renameSync(dir, old);
       fs.renameSync(tmp, dir);
@@ -431,9 +492,9 @@ function writeFolderAtomic(dir: string, write: (tmp: string) => void): void {
   if (old) fs.rmSync(old, { recursive: true, force: true });
 }
 
-function writeEpisode(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
-  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, shape, r, ms, options, enc, warnings));
-  return episodeEntry(dir, src, shape, r, ms, enc, warnings);
+function writeEpisode(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[], cleaned?: Set<string>): LabelledEpisode {
+  writeFolderAtomic(dir, (tmp) => writeEpisodeFiles(tmp, src, source, shape, r, ms, options, enc, warnings), cleaned);
+  return episodeEntry(dir, src, source, shape, r, ms, enc, warnings);
 }
 
 /** The LeRobot facts of an episode for its outputs. */
@@ -442,18 +503,18 @@ function lerobotFields(src: EpisodeSource): Pick<LabelledEpisode, 'dataset' | 'e
   return l ? { dataset: l.dataset.root, episodeIndex: l.episode, camera: l.camera, task: l.task, tasks: l.tasks } : {};
 }
 
-function episodeEntry(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
+function episodeEntry(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, enc?: EncodeInfo, warnings?: string[]): LabelledEpisode {
   const T = r.values.length;
   let sum = 0;
   for (let i = 0; i < T; i++) sum += r.values[i];
   const meanValue = T ? sum / T : 0;
   return {
-    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), shape, frames: T, stages: r.segments.length,
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source, shape, frames: T, stages: r.segments.length,
     meanValue, ms, ...enc, dir, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
   };
 }
 
-function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): void {
+function writeEpisodeFiles(dir: string, src: EpisodeSource, source: EpisodeSourceRecord, shape: number[], r: ProgressResult, ms: number, options: LabelReport['options'], enc?: EncodeInfo, warnings?: string[]): void {
   const T = r.values.length;
   const K = r.segments.length;
   const seg = new Int32Array(2 * K);
@@ -466,7 +527,7 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, shape: number[], r: 
   writeNpy(path.join(dir, 'segments.npy'), { data: seg, shape: [K, 2] });
   writeFileAtomic(path.join(dir, 'segments.json'), `${JSON.stringify(r.segments)}\n`);
   const result = {
-    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}),
+    episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source,
     shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
     segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
@@ -552,6 +613,9 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   const findFailures = failures.length;
   failures.forEach((f) => onFailure?.(f));
   ensureDir(out);
+  // leftovers of an interrupted earlier run (temporary episode folders, summary files) in the folders written to
+  const cleaned = new Set<string>([path.dirname(path.join(out, 'x'))]);
+  removeStaleTemps(out, { folderFiles: EPISODE_FILES });
   const episodes: LabelledEpisode[] = [];
   const episodeOrder: number[] = [];
   let done = 0;
@@ -559,21 +623,24 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     try {
       let features: Tensor;
       let enc: EncodeInfo | undefined;
+      let source: EpisodeSourceRecord;
       const warnings: string[] = [];
       if (src.kind === 'frames') {
         if (!encoder) throw new Error('a frame episode needs opts.encoder');
         const index = done;
         let framesIn = 0;
         const t = performance.now();
-        const frames = src.lerobot ? await src.lerobot.dataset.frames(src.lerobot.episode, src.lerobot.camera) : src.file;
+        const frames = src.lerobot ? await src.lerobot.dataset.frames(src.lerobot.episode, src.lerobot.camera) : await openEpisode(src.file);
         features = await encodeFrames(frames, encoder, {
           onProgress: (d, total) => { framesIn = d; onFrames?.(d, total, src.name, index, sources.length); },
           allowPartial: allowPartial ?? false,
           onWarning: (m) => { warnings.push(m); onWarning?.(m, src.name); },
         });
         enc = { encoder: encoder.name, framesIn, encodeMs: performance.now() - t };
+        source = sourceRecord(src, out, frames.kind, { frames: framesIn, framesPerStep: encoder.tubelet ?? 1 });
       } else {
         features = loadEpisode(src);
+        source = sourceRecord(src, out, 'features');
       }
       const t0 = performance.now();
       const r = await progressTargets(features, options);
@@ -581,7 +648,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       if (src.lerobot && writeLeRobot !== undefined) {
         lerobotLabels.set(src.lerobot.episode, perFrameLabels(r, enc!.framesIn, (encoder as { tubelet?: number } | undefined)?.tubelet ?? 1));
       }
-      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, features.shape, r, ms, options, enc, warnings));
+      episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, source, features.shape, r, ms, options, enc, warnings, cleaned));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
       const lr = err instanceof LeRobotError ? err : undefined;
@@ -679,24 +746,116 @@ export interface MergeReport {
   manifests: string[];
 }
 
+/** Missing shards named in the error (the rest are counted). */
+const MISSING_SHOWN = 5;
+const MANIFEST_NAME = /^shard-(\d+)-of-(\d+)\.json$/;
+
+/**
+ * Reads and checks one shard manifest: a regular file (a named pipe is refused, never
+ * opened for a blocking read) holding the JSON object {@link labelPaths} writes, whose
+ * shard matches the file's name. Everything merge relies on is checked here, so a
+ * truncated, empty, `null` or hand-edited manifest is an error naming the file and the
+ * field, never a TypeError from deep inside the merge.
+ * @throws {FileFormatError} naming the file and what is wrong
+ */
+export function readShardManifest(file: string): ShardManifest {
+  const bad = (why: string): never => { throw new FileFormatError(file, 'shard manifest', why); };
+  const m = readJsonObject(file, 'shard manifest');
+  const isObj = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+  const kind = jsonKind;
+  if (m.format !== 'feat2go-label-shard') bad(`expected "format": "feat2go-label-shard" but received ${JSON.stringify(m.format) ?? 'no format'}`);
+  const int = (v: unknown, field: string, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
+      bad(`expected ${field} to be an integer in [${min}, ${max}] but received ${JSON.stringify(v) ?? 'nothing'}`);
+    }
+    return v as number;
+  };
+  const str = (v: unknown, field: string): string => (typeof v === 'string' ? v : bad(`expected ${field} to be a string but received ${kind(v)}`));
+  const arr = (v: unknown, field: string): unknown[] => (Array.isArray(v) ? v : bad(`expected ${field} to be an array but received ${kind(v)}`));
+  const obj = (v: unknown, field: string): Record<string, unknown> => (isObj(v) ? v : bad(`expected ${field} to be an object but received ${kind(v)}`));
+  const shard = obj(m.shard, 'shard');
+  const count = int(shard.count, 'shard.count', 1);
+  const index = int(shard.index, 'shard.index', 0, count - 1);
+  const named = MANIFEST_NAME.exec(path.basename(file));
+  if (named && (Number(named[1]) !== index || Number(named[2]) !== count)) {
+    bad(`its name says shard ${named[1]}/${named[2]} but it holds shard ${index}/${count} (renamed?)`);
+  }
+  const total = obj(m.total, 'total');
+  const totalEpisodes = int(total.episodes, 'total.episodes', 0);
+  const totalFind = int(total.findFailures, 'total.findFailures', 0);
+  obj(m.options, 'options');
+  if (m.encoder !== undefined) str(m.encoder, 'encoder');
+  const assigned = arr(m.assigned, 'assigned').map((v, i) => str(v, `assigned[${i}]`));
+  if (assigned.length > totalEpisodes) bad(`assigned lists ${assigned.length} episodes but total.episodes is ${totalEpisodes}`);
+  const assignedSet = new Set(assigned);
+  if (assignedSet.size !== assigned.length) bad(`assigned lists episode '${assigned.find((a, i) => assigned.indexOf(a) !== i)}' twice`);
+  const seen = new Set<string>();
+  arr(m.episodes, 'episodes').forEach((v, i) => {
+    const e = obj(v, `episodes[${i}]`);
+    const name = str(e.episode, `episodes[${i}].episode`);
+    if (!assignedSet.has(name)) bad(`episodes[${i}] is '${name}', which is not among this shard's assigned episodes`);
+    if (seen.has(name)) bad(`episodes lists '${name}' twice`);
+    seen.add(name);
+    int(e.order, `episodes[${i}].order`, 0, totalEpisodes - 1);
+    str(e.file, `episodes[${i}].file`);
+    str(e.dir, `episodes[${i}].dir`);
+    arr(e.shape, `episodes[${i}].shape`).forEach((d, k) => int(d, `episodes[${i}].shape[${k}]`, 0));
+    int(e.frames, `episodes[${i}].frames`, 0);
+    int(e.stages, `episodes[${i}].stages`, 0);
+    for (const k of ['meanValue', 'ms'] as const) if (typeof e[k] !== 'number') bad(`expected episodes[${i}].${k} to be a number but received ${kind(e[k])}`);
+    if (e.tensor !== undefined) str(e.tensor, `episodes[${i}].tensor`);
+  });
+  let labelFailures = 0;
+  arr(m.failures, 'failures').forEach((v, i) => {
+    const f = obj(v, `failures[${i}]`);
+    str(f.file, `failures[${i}].file`);
+    str(f.reason, `failures[${i}].reason`);
+    if (f.tensor !== undefined) str(f.tensor, `failures[${i}].tensor`);
+    if (f.stage === 'label') { labelFailures++; int(f.order, `failures[${i}].order`, 0, totalEpisodes - 1); }
+    else if (f.stage === 'find') int(f.order, `failures[${i}].order`, 0, totalFind - 1);
+    else bad(`expected failures[${i}].stage to be "find" or "label" but received ${JSON.stringify(f.stage) ?? 'nothing'}`);
+  });
+  if (seen.size + labelFailures !== assigned.length) {
+    bad(`${assigned.length} episodes assigned but ${seen.size} labelled and ${labelFailures} failed (an interrupted or edited shard? label it again)`);
+  }
+  return m as unknown as ShardManifest;
+}
+
+/** The shard manifests (shard-I-of-N.json) in `dir`, sorted by name. */
+function manifestsIn(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `${dir}: no such folder` : code === 'ENOTDIR' ? `${dir}: not a folder (give the folders holding shard-I-of-N.json manifests)` : `${dir}: cannot list the folder (${code ?? (err as Error).message})`);
+  }
+  return names.filter((n) => MANIFEST_NAME.test(n)).sort().map((n) => path.join(dir, n));
+}
+
 /**
  * Combines the shard manifests found in `dirs` into one summary.json /
  * summary.md in `out` (default: the first dir), listing episodes as one
  * unsharded run would. Refuses, with a message naming the shards, manifests
  * of different shard counts, inputs or options, a shard present twice or
- * missing, and episodes claimed by two shards.
+ * missing, and an episode claimed (assigned, labelled or failed) by two
+ * shards; a manifest that is not one (empty, truncated, edited, a named pipe)
+ * is refused naming the file (see {@link readShardManifest}). Work and messages
+ * stay small whatever the shard count says. `out` is created as {@link ensureDir} does.
  * @throws {Error} on any of the above
  */
 export function mergeSummaries(dirs: readonly string[], out?: string): MergeReport {
   if (!Array.isArray(dirs) || dirs.length === 0 || dirs.some((d) => typeof d !== 'string')) throw new TypeError('Expected a non-empty array of folder paths for dirs');
+  if (out !== undefined && (typeof out !== 'string' || out === '')) throw new TypeError(`Expected a folder path string for out but received ${JSON.stringify(out)}`);
   const found: Array<{ file: string; m: ShardManifest }> = [];
+  const seenFiles = new Set<string>();
   for (const dir of dirs) {
-    const names = fs.readdirSync(dir).filter((n) => /^shard-\d+-of-\d+\.json$/.test(n)).sort();
-    for (const n of names) {
-      const file = path.join(dir, n);
-      const m = JSON.parse(fs.readFileSync(file, 'utf8')) as ShardManifest;
-      if (m.format !== 'feat2go-label-shard') throw new Error(`${file} is not a feat2go label shard manifest`);
-      found.push({ file, m });
+    for (const file of manifestsIn(dir)) {
+      let real: string;
+      try { real = fs.realpathSync(file); } catch { real = path.resolve(file); }
+      if (seenFiles.has(real)) continue; // the same folder given twice
+      seenFiles.add(real);
+      found.push({ file, m: readShardManifest(file) });
     }
   }
   if (found.length === 0) throw new Error(`no shard manifests (shard-I-of-N.json) in ${dirs.join(', ')}: label with --shard I/N first`);
@@ -715,10 +874,14 @@ export function mergeSummaries(dirs: readonly string[], out?: string): MergeRepo
     if (prev) throw new Error(`overlapping shards: shard ${f.m.shard.index}/${count} appears twice (${prev} and ${f.file})`);
     byIndex.set(f.m.shard.index, f.file);
   }
-  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !byIndex.has(i));
-  if (missing.length) {
-    throw new Error(`missing shard${missing.length > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}: ` +
-      `label ${missing.length > 1 ? 'them' : 'it'} with \`feat2go label --shard ${missing[0]}/${count} …\` (found ${found.map((f) => f.file).join(', ')})`);
+  if (byIndex.size < count) {
+    // count can be anything a manifest says: name a few missing shards, count the rest
+    const missing: number[] = [];
+    for (let i = 0; missing.length < MISSING_SHOWN && i < count; i++) if (!byIndex.has(i)) missing.push(i);
+    const n = count - byIndex.size;
+    const files = found.slice(0, MISSING_SHOWN).map((f) => f.file).join(', ') + (found.length > MISSING_SHOWN ? `, … (${found.length} in all)` : '');
+    throw new Error(`missing shard${n > 1 ? 's' : ''} ${missing.map((i) => `${i}/${count}`).join(', ')}${n > missing.length ? `, … (${n} of ${count} missing)` : ''}: ` +
+      `label ${n > 1 ? 'them' : 'it'} with \`feat2go label --shard ${missing[0]}/${count} …\` (found ${files})`);
   }
   const owner = new Map<string, number>();
   for (const f of found) {
@@ -731,13 +894,29 @@ export function mergeSummaries(dirs: readonly string[], out?: string): MergeRepo
   if (owner.size !== found[0].m.total.episodes) {
     throw new Error(`the shards hold ${owner.size} episodes but the inputs have ${found[0].m.total.episodes}: were they labelled from the same inputs?`);
   }
+  // every position of the whole run is taken once: an episode listed by two shards (or twice) is refused
+  const orders = new Map<string, number>();
+  for (const f of found) {
+    const claim = (key: string, what: string) => {
+      const o = orders.get(key);
+      if (o !== undefined) throw new Error(`overlapping shards: ${what} is claimed by shard ${o}/${count} and shard ${f.m.shard.index}/${count} (${f.file})`);
+      orders.set(key, f.m.shard.index);
+    };
+    for (const e of f.m.episodes) claim(`e${e.order}`, `episode #${e.order} ('${e.episode}')`);
+    for (const x of f.m.failures) claim(`${x.stage === 'find' ? 'f' : 'e'}${x.order}`, x.stage === 'find' ? `input failure #${x.order} (${x.file})` : `episode #${x.order} (${x.file}${x.tensor !== undefined ? ` [${x.tensor}]` : ''})`);
+  }
+  const findFailures = found.reduce((n, f) => n + f.m.failures.filter((x) => x.stage === 'find').length, 0);
+  if (findFailures !== found[0].m.total.findFailures) {
+    throw new Error(`the shards list ${findFailures} unreadable inputs but the inputs have ${found[0].m.total.findFailures}: were they labelled from the same inputs?`);
+  }
   found.sort((a, b) => a.m.shard.index - b.m.shard.index);
   const episodes = found.flatMap((f) => f.m.episodes).sort((a, b) => a.order - b.order).map(({ order: _o, ...e }) => e);
   const all = found.flatMap((f) => f.m.failures);
   const failures = [...all.filter((f) => f.stage === 'find').sort((a, b) => a.order - b.order),
     ...all.filter((f) => f.stage === 'label').sort((a, b) => a.order - b.order)].map(({ stage: _s, order: _o, ...f }) => f);
   const dest = out ?? dirs[0];
-  fs.mkdirSync(dest, { recursive: true });
+  ensureDir(dest);
+  removeStaleTemps(dest); // a summary file left half-written by an interrupted earlier merge
   const { options } = found[0].m;
   const enc = found[0].m.encoder !== undefined ? { encoder: found[0].m.encoder } : {};
   const summary = { json: path.join(dest, 'summary.json'), md: path.join(dest, 'summary.md') };

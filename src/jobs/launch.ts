@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import readline from 'node:readline';
 import { checkInt, typeError } from '../core/validate.js';
+import { MAX_DISTRIBUTED_TIMEOUT_MS } from '../torch/distributed.js';
 
 /** Options of {@link launchRanks}. */
 export interface LaunchOptions {
@@ -20,7 +21,7 @@ export interface LaunchOptions {
   masterAddr?: string;
   /** Default: a free port on masterAddr. */
   masterPort?: number;
-  /** Sets FEAT2GO_DIST_TIMEOUT_MS for the ranks (initDistributed's default timeoutMs). */
+  /** Sets FEAT2GO_DIST_TIMEOUT_MS for the ranks (initDistributed's default timeoutMs), in [1, 2^31 − 1]. */
   timeoutMs?: number;
   /** Extra environment for every rank. */
   env?: Record<string, string>;
@@ -66,6 +67,9 @@ export function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** How long a rank's pipes may stay open after it exits (a background process it started can hold them). */
+const PIPE_DRAIN_MS = 500;
+
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGABRT: 6, SIGSEGV: 11 };
 
 /**
@@ -77,6 +81,8 @@ const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGK
 export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
   const n = checkInt(opts.nproc, 'opts.nproc', 1, 4096);
   if (typeof opts.script !== 'string' || opts.script === '') throw typeError('opts.script', 'the path of a script', opts.script);
+  // checked here, before any rank starts (every rank would otherwise fail on it)
+  const timeoutMs = opts.timeoutMs === undefined ? undefined : checkInt(opts.timeoutMs, 'opts.timeoutMs', 1, MAX_DISTRIBUTED_TIMEOUT_MS);
   const addr = opts.masterAddr ?? '127.0.0.1';
   const port = opts.masterPort === undefined ? await freePort(addr) : checkInt(opts.masterPort, 'opts.masterPort', 1, 65535);
   const out = opts.stdout ?? process.stdout;
@@ -115,21 +121,28 @@ export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
         ...process.env, ...opts.env,
         RANK: String(r), WORLD_SIZE: String(n), LOCAL_RANK: String(r), LOCAL_WORLD_SIZE: String(n),
         MASTER_ADDR: addr, MASTER_PORT: String(port),
-        ...(opts.timeoutMs !== undefined ? { FEAT2GO_DIST_TIMEOUT_MS: String(checkInt(opts.timeoutMs, 'opts.timeoutMs', 1)) } : {}),
+        ...(timeoutMs !== undefined ? { FEAT2GO_DIST_TIMEOUT_MS: String(timeoutMs) } : {}),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     const prefix = `[rank ${r}] `;
     const outPrefix = opts.prefixStdout === false ? '' : prefix;
-    const pipes = [
-      new Promise<void>((res) => readline.createInterface({ input: child.stdout! }).on('line', (l) => out.write(`${outPrefix}${l}\n`)).on('close', res)),
-      new Promise<void>((res) => readline.createInterface({ input: child.stderr! }).on('line', (l) => err.write(`${prefix}${l}\n`)).on('close', res)),
-    ];
+    // Output lines are read until the pipes close (or, once the rank has exited, for PIPE_DRAIN_MS at most).
+    const pipes = [child.stdout!, child.stderr!].map((input, k) => new Promise<void>((res) => {
+      input.on('error', () => res());
+      readline.createInterface({ input }).on('line', (l) => (k === 0 ? out.write(`${outPrefix}${l}\n`) : err.write(`${prefix}${l}\n`))).on('close', res);
+    }));
     exits.push(new Promise<void>((resolve) => {
       let spawnError: Error | undefined;
+      let ended = false;
       child.on('error', (e) => { spawnError = e; });
-      child.on('close', (code, signal) => {
+      // 'exit', not 'close': a rank that leaves a background process behind (holding its stdout) has
+      // still ended, and a failed rank must stop the job now, not when that process lets go of the pipe.
+      // ('close' covers a rank that could not start, which may emit no 'exit'.)
+      const onEnd = (code: number | null, signal: NodeJS.Signals | null) => {
+        if (ended) return;
+        ended = true;
         const status = code ?? (signal ? 128 + (SIGNALS[signal] ?? 1) : 1);
         statuses[r] = status;
         if (spawnError) err.write(`feat2go launch: rank ${r} could not start: ${spawnError.message}\n`);
@@ -139,8 +152,17 @@ export async function launchRanks(opts: LaunchOptions): Promise<LaunchResult> {
           err.write(`feat2go launch: rank ${r} exited with ${signal ? `signal ${signal}` : `status ${status}`}; stopping the other ranks\n`);
           stopAll();
         }
-        void Promise.all(pipes).then(() => resolve());
-      });
+        // What the rank wrote before it ended is already in the pipes: read it, but stop waiting
+        // for them after PIPE_DRAIN_MS (a background process may hold them open for good).
+        const t = setTimeout(() => {
+          child.stdout!.destroy();
+          child.stderr!.destroy();
+          resolve();
+        }, PIPE_DRAIN_MS);
+        void Promise.all(pipes).then(() => { clearTimeout(t); resolve(); });
+      };
+      child.on('exit', onEnd);
+      child.on('close', onEnd);
     }));
   }
   await Promise.all(exits);

@@ -216,7 +216,8 @@ export class PickPlaceEnv {
    * Resets env i to initial state `initIds[i]` of the split's fixed, seeded set
    * (and renders its first frame). `-1` leaves env i as it is (for resetting
    * only finished envs).
-   * @throws {RangeError} when initIds does not hold numEnvs ids, or an id is outside [0, splitSize) (−1 allowed once reset)
+   * @throws {RangeError} when initIds does not hold numEnvs ids, an id is outside [0, splitSize) (−1 allowed once
+   *   reset), or initIds shares memory with one of the env's outputs (`t`, `stage`, …; they are copied, then checked)
    */
   reset(initIds: ArrayLike<number>): void {
     if (initIds === null || typeof initIds !== 'object' || typeof (initIds as ArrayLike<number>).length !== 'number') {
@@ -243,8 +244,11 @@ export class PickPlaceEnv {
   /**
    * Steps every env with `actions` `[N, 3]` (row i: [dx, dz, grip] of env i)
    * and renders the new frames. Envs that are done stay frozen with reward 0.
+   * The actions are copied before they are checked, so what is checked is what
+   * is used (also for a SharedArrayBuffer another thread writes meanwhile).
    * @throws {TypeError} when actions is not a Float32Array or number array
-   * @throws {RangeError} for a wrong length or a non-finite value (naming env and component)
+   * @throws {RangeError} for a wrong length or a non-finite value (naming env and component), or
+   *   actions sharing memory with one of the env's outputs (`proprio`, `frames`, …)
    * @throws {Error} when an env was never reset
    */
   step(actions: Float32Array | ArrayLike<number>): void {
@@ -272,8 +276,8 @@ export class PickPlaceEnv {
    * (then clipped to [-1, 1]). The noise is a function of (seed, env index,
    * step), so demonstrations are reproducible. Done envs get zeros.
    *
-   * @param out optional `[N, 3]` buffer to write into (a new array otherwise)
-   * @throws {RangeError} for a negative or non-finite noise, a seed that is not an integer in [0, 2^53]
+   * @param out optional `[N, 3]` buffer to write into (a new array otherwise); not one sharing memory with the env's outputs
+   * @throws {RangeError} for a negative or non-finite noise, a seed that is not a safe integer ≥ 0, or an `out` sharing memory with the env's outputs
    */
   expertActions(noise: number, seed: number, out?: Float32Array): Float32Array {
     checkNumber(noise, 'noise', 0);

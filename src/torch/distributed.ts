@@ -23,7 +23,9 @@ export interface DistributedOptions {
   masterPort?: number;
   /**
    * How long the rendezvous and every collective may wait for the other
-   * ranks before failing with an error that names the missing ranks.
+   * ranks before failing with an error that names the missing ranks: an
+   * integer in [1, {@link MAX_DISTRIBUTED_TIMEOUT_MS}] (2^31 − 1, about 24.8
+   * days; a longer wait overflows the counts the store and Gloo keep).
    * Default `FEAT2GO_DIST_TIMEOUT_MS`, else 300000 (5 min).
    */
   timeoutMs?: number;
@@ -78,6 +80,9 @@ export class DistributedUnavailableError extends Error {
     this.name = 'DistributedUnavailableError';
   }
 }
+
+/** Largest `timeoutMs` (2^31 − 1 ms, about 24.8 days): a longer one overflows the millisecond and nanosecond counts of the store and Gloo. */
+export const MAX_DISTRIBUTED_TIMEOUT_MS = 2 ** 31 - 1;
 
 let info: DistributedInfo | undefined;
 
@@ -134,7 +139,8 @@ export function resolveDistributedOptions(opts?: DistributedOptions): Distribute
   const masterAddr = o.masterAddr ?? process.env.MASTER_ADDR ?? '127.0.0.1';
   if (typeof masterAddr !== 'string' || masterAddr === '') throw typeError('opts.masterAddr', 'a host name or address', masterAddr);
   const masterPort = checkInt(o.masterPort ?? envInt('MASTER_PORT') ?? 29500, o.masterPort !== undefined ? 'opts.masterPort' : 'MASTER_PORT', 1, 65535);
-  const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000, 'opts.timeoutMs', 1);
+  const timeoutMs = checkInt(o.timeoutMs ?? envInt('FEAT2GO_DIST_TIMEOUT_MS') ?? 300_000,
+    o.timeoutMs !== undefined ? 'opts.timeoutMs' : 'FEAT2GO_DIST_TIMEOUT_MS', 1, MAX_DISTRIBUTED_TIMEOUT_MS);
   const localRank = envInt('LOCAL_RANK') ?? rank;
   const overlapGradients = o.overlapGradients ?? envBool('FEAT2GO_DIST_OVERLAP') ?? true;
   if (typeof overlapGradients !== 'boolean') throw typeError('opts.overlapGradients', 'a boolean', overlapGradients);

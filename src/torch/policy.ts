@@ -1,11 +1,12 @@
 // Policies on libtorch (SPEC §9): an MLP trunk with a Gaussian or categorical
 // head and an optional critic, built from a JSON spec; LoRA adapters with
 // PEFT-compatible files.
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeBcOptions, NativeBcResult, NativePolicy } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, torchAddon, training } from './common.js';
-import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
+import { checkFileTarget, ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { readJsonObject } from '../io/common.js';
 import { resolveDistributedFlag } from './distributed.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import type { Tensor } from '../core/types.js';
@@ -331,7 +332,7 @@ export class Policy {
     if (!targets.length) {
       throw new Error(`PEFT cannot hold these adapters: every adapted layer (${c.targets.join(', ')}) lies in module 'head', which PEFT must save whole for its state-independent head.log_std, and PEFT needs a LoRA target outside it. Adapt a layer outside 'head' too, use logStd 'state-dependent', or mergeAdapters() and saveWeights()`);
     }
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
     writeStateDict(path.join(dir, 'adapter_model.safetensors'), tensors.map(([n, d, s]): NamedTensor => [PEFT_PREFIX + n, d, s]), { format: 'pt' });
     const cfg = {
       peft_type: 'LORA', task_type: null, base_model_name_or_path: null, revision: null, inference_mode: true,
@@ -390,13 +391,16 @@ export class Policy {
    * (when the policy has none) or replaces the values of matching ones, and
    * loads the full tensors of `modules_to_save` into the base weights.
    *
-   * As PEFT: `target_modules` entries match a linear module whose path equals
+   * As PEFT 0.21: `target_modules` entries match a linear module whose path equals
    * the entry or ends with `.<entry>` (`["mean", "trunk.2"]`); a string is a
-   * regular expression that must match a whole path. `modules_to_save` entries
-   * match every module whose path ends with the entry; a LoRA target inside a
-   * module to save gets no adapter (PEFT trains that module fully). On a
-   * policy whose attached adapters include such a layer, the layer takes the
-   * file's weight and its adapter's B is set to zero.
+   * regular expression that must match a whole path. A `modules_to_save` entry
+   * saves whole every module whose path ends with it, and keeps LoRA off the
+   * module it names and everything inside it (at name boundaries): with
+   * `["head"]` a target `mean` gets no adapter (PEFT trains `head` whole). A
+   * LoRA layer that PEFT left inside a saved module (an entry like `"ead"`)
+   * is read from its `<layer>.base_layer.*` and LoRA tensors. On a policy whose
+   * attached adapters include a layer PEFT keeps free of LoRA, the layer takes
+   * the file's weight and its adapter's B is set to zero.
    * The whole file is checked before the policy changes.
    * @throws {RangeError} for an unsupported PEFT option (DoRA, `lora_bias`, `exclude_modules`, bias training,
    *   rank patterns, `target_parameters`, …) or entries that match no module
@@ -406,7 +410,7 @@ export class Policy {
     if (typeof dir !== 'string' || !dir) throw typeError('dir', 'a directory path string', dir);
     const cfgFile = path.join(dir, 'adapter_config.json');
     if (!existsSync(cfgFile)) throw new RangeError(`Expected a PEFT adapter directory with adapter_config.json for dir but received '${dir}'`);
-    const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as Record<string, unknown>;
+    const cfg = readJsonObject(cfgFile, 'adapter config');
     const unsupported = (key: string, want: string): never => {
       throw new RangeError(`Unsupported PEFT option in ${cfgFile}: ${key} = ${JSON.stringify(cfg[key])} (feat2go reads plain LoRA adapters: ${want})`);
     };
@@ -443,37 +447,73 @@ export class Policy {
     } else {
       return unsupported('target_modules', 'a list of module paths (or suffixes) or a regular expression');
     }
-    // modules_to_save: any module (linear or container) whose path ends with an entry
+    // modules_to_save, as PEFT 0.21 applies it (peft/utils/other.py _set_trainable and
+    // tuners_utils.check_target_module_exists), two rules that differ:
+    // - wrapped (saved whole): every module whose path ends with an entry, as a plain string;
+    // - kept free of LoRA: a module matching `(^|.*\.)<entry>($|\..*)` — the entry itself or
+    //   anything inside it, at name boundaries (the entry read as a regular expression).
+    // So 'head' wraps `head` and keeps LoRA out of head.mean, while 'ead' wraps `head` but lets
+    // head.mean keep its LoRA (saved as head.mean.base_layer.* and head.mean.lora_A/B.*).
     const base = this.stateDict();
     const moduleNames = new Set<string>();
     for (const [n] of base) { const parts = n.split('.'); for (let i = 1; i < parts.length; i++) moduleNames.add(parts.slice(0, i).join('.')); }
     const mts = cfg.modules_to_save;
     if (mts !== undefined && mts !== null && !(Array.isArray(mts) && mts.every((m) => typeof m === 'string'))) unsupported('modules_to_save', 'a list of module names or null');
+    const entries = (mts as string[] | null | undefined) ?? [];
+    for (const e of entries) if (!/^[A-Za-z0-9_.-]+$/.test(e)) unsupported('modules_to_save', 'module names or name suffixes (letters, digits, _, - and .)');
     const saved: string[] = [];
-    for (const e of (mts as string[] | null | undefined) ?? []) {
+    for (const e of entries) {
       const hit = [...moduleNames].filter((m) => m.endsWith(e));
       if (!hit.length) throw new RangeError(`Expected modules_to_save of ${cfgFile} to name modules of the policy (${[...moduleNames].join(', ')}) but received '${e}'`);
-      saved.push(...hit);
+      saved.push(...hit.filter((h) => !saved.includes(h)));
     }
+    const nested = saved.find((m) => saved.some((o) => o !== m && m.startsWith(`${o}.`)));
+    if (nested) {
+      const outer = saved.find((o) => nested.startsWith(`${o}.`))!;
+      unsupported('modules_to_save', `no module saved inside another ('${nested}' lies in '${outer}'; PEFT would wrap both)`);
+    }
+    const boundary = entries.map((e) => new RegExp(`^(?:|.*\\.)(?:${e})(?:$|\\.)`));
+    const keptFree = (p: string) => boundary.some((re) => re.test(p));
     const inSaved = (p: string) => saved.some((m) => p === m || p.startsWith(`${m}.`));
-    const targets = paths.filter((p) => matchTarget(p) && !inSaved(p));
+    const targets = paths.filter((p) => matchTarget(p) && !keptFree(p));
     if (!targets.length) throw new RangeError(`Expected target_modules of ${cfgFile} to match a linear module of the policy outside modules_to_save (${paths.join(', ')}) but received ${JSON.stringify(tm)}`);
+    const wrappedTarget = targets.find((t) => saved.includes(t));
+    if (wrappedTarget) unsupported('modules_to_save', `no entry that saves the LoRA layer '${wrappedTarget}' itself (PEFT refuses to build that model)`);
+    // a LoRA layer inside a module saved whole: its base weights are saved as <path>.base_layer.*
+    const lorasInside = new Set(targets.filter(inSaved));
+    // the numbers PEFT requires, checked here so that a bad one names the file (not lora.rank of addLora)
+    const badField = (key: string, want: string): never => {
+      throw new RangeError(`Expected ${key} in ${cfgFile} to be ${want} but received ${JSON.stringify(cfg[key]) ?? 'nothing'}`);
+    };
+    if (cfg.r !== undefined && (!Number.isSafeInteger(cfg.r) || (cfg.r as number) < 1)) badField('r', 'an integer ≥ 1');
+    if (cfg.lora_alpha !== undefined && (typeof cfg.lora_alpha !== 'number' || !Number.isFinite(cfg.lora_alpha))) badField('lora_alpha', 'a finite number');
+    if (cfg.lora_dropout !== undefined && cfg.lora_dropout !== null && (typeof cfg.lora_dropout !== 'number' || !(cfg.lora_dropout >= 0 && cfg.lora_dropout < 1))) badField('lora_dropout', 'a number in [0, 1)');
+    if (cfg.use_rslora !== undefined && typeof cfg.use_rslora !== 'boolean') badField('use_rslora', 'a boolean');
     const config: LoraConfig = {
-      rank: cfg.r as number, alpha: cfg.lora_alpha as number, dropout: (cfg.lora_dropout as number) ?? 0,
-      targets, rslora: Boolean(cfg.use_rslora),
+      // PEFT's LoraConfig defaults: r 8, lora_alpha 8, lora_dropout 0
+      rank: (cfg.r as number | undefined) ?? 8, alpha: (cfg.lora_alpha as number | undefined) ?? 8, dropout: (cfg.lora_dropout as number | null | undefined) ?? 0,
+      targets, rslora: cfg.use_rslora === true,
     };
     const file = path.join(dir, 'adapter_model.safetensors');
     const { tensors } = readStateDict(file);
-    const stripped = tensors.map(([n, d, s]): NamedTensor => {
+    const moduleOf = (n: string) => n.slice(0, n.lastIndexOf('.'));
+    // names as in the file (PEFT prefix and adapter name dropped), and as the policy names them:
+    // <layer>.base_layer.<weight|bias> of a LoRA layer inside a module saved whole is that layer's base tensor
+    const inFile = tensors.map(([n, d, s]): NamedTensor => {
       if (!n.startsWith(PEFT_PREFIX)) throw new SafetensorsError(file, `tensor '${n}' does not start with '${PEFT_PREFIX}'`);
       return [n.slice(PEFT_PREFIX.length).replace(/\.lora_([AB])\.default\.weight$/, '.lora_$1.weight'), d, s];
     });
-    // attached adapters inside a module to save: the file's full weight wins, that adapter is zeroed
+    const fileName = (n: string) => (lorasInside.has(moduleOf(n)) ? `${moduleOf(n)}.base_layer.${n.slice(moduleOf(n).length + 1)}` : n);
+    const policyName = (n: string) => {
+      const m = /^(.*)\.base_layer\.(weight|bias)$/.exec(n);
+      return m && lorasInside.has(m[1]) ? `${m[1]}.${m[2]}` : n;
+    };
+    // attached adapters that PEFT keeps free of LoRA (inside a module to save): the file's full weight wins, that adapter is zeroed
     let zeroed: string[] = [];
     if (this.loraConfig) {
       const c = this.loraConfig;
-      zeroed = c.targets.filter(inSaved);
-      const rest = c.targets.filter((t) => !inSaved(t));
+      zeroed = c.targets.filter(keptFree);
+      const rest = c.targets.filter((t) => !keptFree(t));
       if (c.rank !== config.rank || c.alpha !== config.alpha || c.rslora !== config.rslora || [...rest].sort().join() !== [...targets].sort().join()) {
         throw new RangeError(`Expected adapters matching the attached ones (r=${c.rank}, alpha=${c.alpha}, targets ${c.targets.join(',')}) but ${cfgFile} has r=${config.rank}, alpha=${config.alpha}, targets ${targets.join(',')}${zeroed.length ? ` (and modules_to_save ${saved.join(',')})` : ''}`);
       }
@@ -484,14 +524,14 @@ export class Policy {
       const m = mods.get(t)!;
       expected.push([`${t}.lora_A.weight`, [config.rank, m.inFeatures]], [`${t}.lora_B.weight`, [m.outFeatures, config.rank]]);
     }
-    for (const [n, , s] of base) if (inSaved(n.slice(0, n.lastIndexOf('.')))) expected.push([n, s]);
-    matchTensors(file, stripped, expected);
-    for (const [n, d] of stripped) {
+    for (const [n, , s] of base) if (inSaved(moduleOf(n))) expected.push([fileName(n), s]);
+    matchTensors(file, inFile, expected);
+    for (const [n, d] of inFile) {
       const i = d.findIndex((x) => !Number.isFinite(x));
       if (i >= 0) throw new SafetensorsError(file, `tensor '${PEFT_PREFIX}${n}' element ${i} is ${d[i]} (expected finite values)`);
     }
     // everything is checked: change the policy
-    const given = new Map(stripped.map((t) => [t[0], t]));
+    const given = new Map(inFile.map(([n, d, s]): [string, NamedTensor] => [policyName(n), [policyName(n), d, s]]));
     if (!this.loraConfig) this.addLora(config);
     const adapterState = this.n.adapterState().map(([n, d, s]): NamedTensor => {
       const g = given.get(n);

@@ -85,7 +85,11 @@ export interface RolloutBatch {
   returns?: Tensor | Float32Array;
   /** PPO with valueClip: values at rollout time. */
   oldValues?: Tensor | Float32Array;
-  /** 1 = step counts (default all ones). */
+  /**
+   * 1 = step counts (default all ones). At least one 1 (a RangeError otherwise;
+   * in a distributed update, at least one over all ranks). A minibatch with no 1
+   * takes no optimizer step.
+   */
   mask?: FlagTensor | Uint8Array | Float32Array;
 }
 
@@ -116,7 +120,7 @@ function perStep(v: unknown, name: string, B: number, T: number): Float32Array {
   return t.data.subarray(0, B * T);
 }
 
-function maskOf(v: unknown, B: number, T: number): Float32Array {
+function maskOf(v: unknown, B: number, T: number): { mask: Float32Array; ones: number } {
   let d: Uint8Array | Float32Array;
   if (v instanceof Uint8Array || v instanceof Float32Array) d = v;
   else if (v && typeof v === 'object' && ((v as FlagTensor).data instanceof Uint8Array || (v as FlagTensor).data instanceof Float32Array)) {
@@ -126,14 +130,23 @@ function maskOf(v: unknown, B: number, T: number): Float32Array {
   } else throw typeError('batch.mask', 'a flag tensor or a Uint8Array / 0-1 Float32Array', v);
   if (d.length < B * T) throw rangeError('batch.mask.length', `${B * T}`, d.length, true);
   const out = new Float32Array(B * T);
+  let ones = 0;
   for (let i = 0; i < B * T; i++) {
-    if (d[i] !== 0 && d[i] !== 1) throw rangeError(`batch.mask[${i}]`, '0 or 1', d[i]);
-    out[i] = d[i];
+    const x = d[i];
+    if (x !== 0 && x !== 1) throw rangeError(`batch.mask[${i}]`, '0 or 1', x);
+    out[i] = x;
+    ones += x;
   }
-  return out;
+  return { mask: out, ones };
 }
 
-function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean): NativeBatch {
+/**
+ * The batch as the native trainer takes it. An all-masked batch is refused
+ * (as `clippedSurrogate` refuses it) unless `localShare`: a rank's share
+ * of a distributed batch may be all masked when another rank's is not (the
+ * native update then refuses a batch masked out on every rank).
+ */
+function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean, localShare = false): NativeBatch {
   const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
@@ -162,7 +175,13 @@ function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, val
       out.oldValues = perStep(b.oldValues, 'batch.oldValues', B, T);
     }
   }
-  if (b.mask !== undefined) out.mask = maskOf(b.mask, B, T);
+  if (b.mask !== undefined) {
+    const { mask, ones } = maskOf(b.mask, B, T);
+    if (ones === 0 && !localShare) {
+      throw rangeError('batch.mask', `at least one 1 (a step to learn from; all ${B * T} steps of the [B, T] = ${shapeStr([B, T])} batch are masked out)`, 'no ones', true);
+    }
+    out.mask = mask;
+  }
   return out;
 }
 
@@ -209,8 +228,8 @@ abstract class TrainerBase {
 
   private readonly minibatches: number;
 
-  private batch(batch: RolloutBatch): NativeBatch {
-    const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip);
+  private batch(batch: RolloutBatch, local = false): NativeBatch {
+    const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip, this.distributed && !local);
     if (!this.distributed && this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
     return b;
   }
@@ -255,7 +274,7 @@ abstract class TrainerBase {
 
   /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */
   losses(batch: RolloutBatch): UpdateMetrics {
-    return this.n.losses(this.batch(batch));
+    return this.n.losses(this.batch(batch, true));
   }
 }
 

@@ -1,13 +1,14 @@
 // Embodied value head (SPEC §4) on libtorch: Linear → LayerNorm → GELU →
 // Linear over nBins atoms of [0, 1], cross-entropy to two-hot targets.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { NativeValueHead } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, checkVector, tensor2, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
+import { FileFormatError, parseJsonObject, readJsonObject } from '../io/common.js';
 import { matchTensors, readStateDict, SafetensorsError, writeStateDict, type NamedTensor } from './files.js';
 import { resolveDistributedFlag } from './distributed.js';
 import type { Tensor } from '../core/types.js';
-import { checkInt, checkNumber, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
+import { checkInt, checkNumber, checkOptions, typeError, withCallerStack } from '../core/validate.js';
 
 /** Construction options of {@link ValueHead}. */
 export interface ValueHeadConfig {
@@ -251,18 +252,31 @@ export class ValueHead {
    */
   static load(file: string): ValueHead {
     if (typeof file !== 'string' || file.length === 0) throw typeError('path', 'a file path string', file);
+    // The config beside the weights (or in their metadata): a truncated, empty, null or
+    // field-less one is an error naming where it came from and what is wrong.
     let cfg: Record<string, unknown>;
-    if (existsSync(configPath(file))) cfg = JSON.parse(readFileSync(configPath(file), 'utf8')) as Record<string, unknown>;
-    else {
+    let source: string;
+    if (existsSync(configPath(file))) {
+      source = configPath(file);
+      cfg = readJsonObject(source, 'value head config');
+    } else {
       const meta = readStateDict(file).metadata;
       if (!meta.config) throw new SafetensorsError(file, `no ${configPath(file)} beside it and no config in its metadata`);
-      cfg = JSON.parse(meta.config) as Record<string, unknown>;
+      source = `${file} (metadata 'config')`;
+      cfg = parseJsonObject(meta.config, source, 'value head config');
     }
-    if (cfg.format !== FORMAT) throw rangeError('config.format', `'${FORMAT}'`, cfg.format);
-    const head = new ValueHead({
-      inputDim: cfg.inputDim as number, hiddenDim: cfg.hiddenDim as number, bins: cfg.bins as number,
-      targets: cfg.targets as 'two-hot' | 'one-hot', seed: cfg.seed as number,
-    });
+    if (cfg.format !== FORMAT) throw new FileFormatError(source, 'value head config', `expected "format": "${FORMAT}" but received ${JSON.stringify(cfg.format) ?? 'no format'}`);
+    let head: ValueHead;
+    try {
+      head = new ValueHead({
+        inputDim: cfg.inputDim as number, hiddenDim: cfg.hiddenDim as number, bins: cfg.bins as number,
+        targets: cfg.targets as 'two-hot' | 'one-hot', seed: cfg.seed as number,
+      });
+    } catch (err) {
+      // a field of the file is wrong: say which file (the message names the field)
+      if (err instanceof TypeError || err instanceof RangeError) throw new FileFormatError(source, 'value head config', err.message);
+      throw err;
+    }
     head.loadWeights(file);
     return head;
   }

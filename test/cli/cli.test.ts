@@ -178,6 +178,7 @@ test('--help documents every option; bad command lines exit 2 with a clear messa
     [['label', 'x', '--bogus'], /Unknown option '--bogus'/],
     [['label', 'x', '--window', '1'], /--window expects an integer ≥ 2 but received '1'/],
     [['label', 'x', '--window', '4.5'], /--window expects an integer ≥ 2 but received '4.5'/],
+    [['label', 'x', '--window', '9007199254740993'], /--window expects a safe integer ≥ 2 \(at most 2\^53 − 1 = 9007199254740991\) but received '9007199254740993'/],
     [['label', 'x', '--threshold', 'abc'], /--threshold expects a finite number but received 'abc'/],
     [['label', 'x', '--lambda=-1'], /--lambda expects a finite number ≥ 0 but received '-1'/],
     [['label', 'x', '--window', '60'], /--max-cluster-frames expects an integer ≥ the window \(60\) but received '50'/],

@@ -87,7 +87,7 @@ test('encode: usage and encoder errors exit 2 with a message', async () => {
     [['--out', root], /at least one episode/],
     [[join(root, 'ep_a')], /--out DIR/],
     [[join(root, 'ep_a'), '--out', root, '--format', 'csv'], /npy or safetensors/],
-    [[join(root, 'ep_a'), '--out', root, '--encoder', 'resnet'], /'builtin' or the path of an \.onnx model/],
+    [[join(root, 'ep_a'), '--out', root, '--encoder', 'resnet'], /'builtin', the path of an \.onnx model, a model folder .* or a model name 'hf:ORG\/NAME\[@REVISION\]'/],
     [[join(root, 'ep_a'), '--out', root, '--encoder', join(root, 'missing.onnx')], /missing\.onnx does not exist/],
     [[join(root, 'ep_a'), '--out', root, '--grid', 'x'], /--grid expects an integer in \[1, 1024\] but received 'x'/],
     [[join(root, 'ep_a'), '--out', root, '--bogus'], /Unknown option '--bogus'/],

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
+import sharp from 'sharp';
 import {
   FileFormatError, encodeFrames, labelPaths, openEpisode, patchStatsEncoder, readNpy, readNpyHeader, readSafetensors,
   readSafetensorsHeader, writeFileAtomic,
@@ -133,6 +134,31 @@ test('a folder where a file is expected names the path', () => {
   assert.equal(fs.readdirSync(dir).filter((n) => n.endsWith('.tmp')), [], 'no temporary file left in the parent');
 });
 
+test('a dangling symbolic link is named, with its missing target: a frame, an episode file, an input', async () => {
+  const root = path.join(dir, 'dangling');
+  const frames = path.join(root, 'frames', 'ep_a');
+  fs.mkdirSync(frames, { recursive: true });
+  await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 40, g: 90, b: 200 } } }).png().toFile(path.join(frames, 'frame_000.png'));
+  const gone = path.join(root, 'moved-away.png');
+  fs.symlinkSync(gone, path.join(frames, 'frame_001.png'));
+  const why = (link: string, target: string) => `${link}: a dangling symbolic link: its target '${target}' does not exist`;
+  await openEpisode(frames).then(() => assert.unreachable('opened'), (e: Error) => assert.is(e.message, why(path.join(frames, 'frame_001.png'), gone)));
+  // through label: the failure names the frame, not a bare ENOENT
+  const r = await labelPaths([path.join(root, 'frames')], { out: path.join(root, 'out'), encoder: patchStatsEncoder({ grid: 2 }), window: 2, maxClusterFrames: 2 });
+  assert.is(r.failures.length, 1);
+  assert.is(r.failures[0].reason, why(path.join(frames, 'frame_001.png'), gone));
+  // an episode file that is a dangling link: reported (it used to be passed over in silence), and read directly it is named
+  const feats = path.join(root, 'features');
+  fs.mkdirSync(feats);
+  fs.symlinkSync(path.join(root, 'gone.npy'), path.join(feats, 'ep.npy'));
+  const r2 = await labelPaths([feats], { out: path.join(root, 'out2') });
+  assert.equal(r2.failures, [{ file: path.join(feats, 'ep.npy'), reason: `a dangling symbolic link: its target '${path.join(root, 'gone.npy')}' does not exist` }]);
+  assert.throws(() => readNpy(path.join(feats, 'ep.npy')), (e: Error) => e instanceof FileFormatError && e.message === `${path.join(feats, 'ep.npy')}: cannot read npy file: a dangling symbolic link: its target '${path.join(root, 'gone.npy')}' does not exist`);
+  // given as an input
+  const r3 = await labelPaths([path.join(feats, 'ep.npy')], { out: path.join(root, 'out3') });
+  assert.equal(r3.failures.map((f) => f.reason), [`a dangling symbolic link: its target '${path.join(root, 'gone.npy')}' does not exist`]);
+});
+
 // ---------- --out ----------
 test('--out that is a file is a usage error (exit 2); --out under /proc fails fast', () => {
   const file = path.join(dir, 'afile.txt');
@@ -181,6 +207,52 @@ function npyF32(shape: number[], data: Float32Array): Buffer {
   head.writeUInt16LE(h.length, 8);
   return Buffer.concat([head, Buffer.from(h, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]);
 }
+
+test('leftover hidden temporaries of an interrupted label are removed when provably ours and stale, and only then', async () => {
+  const inp = path.join(dir, 'stale-in');
+  fs.mkdirSync(path.join(inp, 'b'), { recursive: true });
+  const T = 12, N = 2, D = 3;
+  const feat = npyF32([T, N, D], Float32Array.from({ length: T * N * D }, (_, i) => Math.cos(i * 0.21)));
+  fs.writeFileSync(path.join(inp, 'ep.npy'), feat);
+  fs.writeFileSync(path.join(inp, 'b', 'ep1.npy'), feat);
+  const out = path.join(dir, 'stale-out');
+  fs.mkdirSync(path.join(out, 'b'), { recursive: true });
+  // the temporary-name scheme of src/io/atomic.ts: .<name>.<host>~<pid>.<12 hex>.tmp|old
+  const host = os.hostname().replace(/[^A-Za-z0-9-]/g, '-').slice(0, 32) || 'host';
+  const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+  const live = String(process.pid);
+  const hour = (Date.now() - 3600e3) / 1000;
+  const make = (parent: string, name: string, files: string[] | null) => {
+    const p = path.join(parent, name);
+    if (files) {
+      fs.mkdirSync(p);
+      for (const f of files) fs.writeFileSync(path.join(p, f), 'x');
+    } else {
+      fs.writeFileSync(p, 'partial');
+    }
+    return p;
+  };
+  const epFiles = ['values.npy', 'similarity.npy', 'result.json'];
+  const gone = [
+    make(out, `.ep.${host}~${dead}.0123456789ab.tmp`, epFiles),
+    make(out, `.ep.${host}~${dead}.0123456789ab.old`, [...epFiles, 'plot.svg', `.result.json.${host}~${dead}.aaaaaaaaaaaa.tmp`]),
+    make(out, `.summary.json.${host}~${dead}.bbbbbbbbbbbb.tmp`, null),
+    make(path.join(out, 'b'), `.ep1.${host}~${dead}.cccccccccccc.tmp`, epFiles),
+  ];
+  const kept = [
+    make(out, `.ep.${host}~${live}.dddddddddddd.tmp`, epFiles), // its process runs
+    make(out, `.ep.other-host~${dead}.eeeeeeeeeeee.tmp`, epFiles), // another machine's (a shared folder)
+    make(out, `.ep.${host}~${dead}.ffffffffffff.tmp`, [...epFiles, 'notes.txt']), // holds something feat2go never writes
+    make(out, `.ep.${dead}.0a0a0a0a0a0a.tmp`, epFiles), // no host in the name: not provably ours
+    make(out, `.summary.md.${host}~${dead}.abababababab.tmp`, null), // recent: set below
+  ];
+  for (const p of [...gone, ...kept.slice(0, 4)]) fs.utimesSync(p, hour, hour);
+  const r = await labelPaths([inp], { out, window: 2, maxClusterFrames: 4 });
+  assert.is(r.episodes.length, 2);
+  for (const p of gone) assert.not.ok(fs.existsSync(p), `${path.relative(out, p)} was left`);
+  for (const p of kept) assert.ok(fs.existsSync(p), `${path.relative(out, p)} was removed`);
+  assert.equal(fs.readdirSync(path.join(out, 'ep')).sort(), ['plot.svg', 'result.json', 'segments.json', 'segments.npy', 'similarity.npy', 'values.npy']);
+});
 
 test('each episode folder appears whole: written under a hidden temporary name and renamed; a rerun replaces it', async () => {
   const inp = path.join(dir, 'atomic-in');

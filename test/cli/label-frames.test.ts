@@ -113,7 +113,7 @@ test('encode and label --encoder: help documents every option; bad encoder or op
   assert.match(h.stdout, 'Usage: feat2go encode <episode|folder>... --out DIR [options]');
   const lh = commandHelp(labelCommand);
   for (const o of labelCommand.options) assert.match(lh, `--${o.name}`, o.name);
-  assert.match(lh, /--encoder builtin\|MODEL +Treat the inputs as frame episodes/);
+  assert.match(lh, /--encoder builtin\|MODEL\|hf:ORG\/NAME\s+Treat the inputs as frame\s+episodes/);
   const missing = path.join(dir, 'missing.onnx');
   const r = cli(['label', '--encoder', missing, frames, '--out', path.join(dir, 'never')]);
   assert.is(r.code, 2);
@@ -127,7 +127,7 @@ test('encode and label --encoder: help documents every option; bad encoder or op
 test('encode/label in-process: usage errors exit 2', async () => {
   const cases: Array<[typeof labelCommand, string[], RegExp]> = [
     [labelCommand, [frames, '--grid', '4', '--out', path.join(dir, 'x')], /--grid needs --encoder/],
-    [labelCommand, ['--encoder', 'resnet', frames], /--encoder resnet: Expected 'builtin' or the path of an \.onnx model/],
+    [labelCommand, ['--encoder', 'resnet', frames], /--encoder resnet: Expected 'builtin', the path of an \.onnx model, .* or a model name 'hf:ORG\/NAME/],
     [labelCommand, ['--encoder', 'builtin'], /missing <episode>/],
     [labelCommand, ['--encoder', 'builtin', frames, '--image-size', '0'], /--image-size expects an integer in \[1, 8192\] but received '0'/],
     [encodeCommand, [frames, '--out', path.join(dir, 'x'), '--encoder', path.join(dir, 'nope.onnx')], /nope\.onnx does not exist/],
@@ -154,6 +154,12 @@ test('label --encoder model.onnx: frames through a tiny ONNX video encoder, valu
   assert.equal(readNpy(path.join(out, 'ep_img', 'values.npy')).data, want.values);
   const res = JSON.parse(fs.readFileSync(path.join(out, 'ep_img', 'result.json'), 'utf8'));
   assert.equal([res.encoder, res.framesIn, res.shape], [model, 12, [6, 4, 2]]);
+});
+
+test('npm start main job: an output folder that cannot be made fails at once, naming it', async () => {
+  let msg = '';
+  try { await runMain({ out: '/proc/f2g-nope/out', log: () => {} }); } catch (e) { msg = (e as Error).message; }
+  assert.match(msg, /^\/proc\/f2g-nope\/out\/episodes: cannot create folder \/proc\/f2g-nope \(/);
 });
 
 test('npm start main job: renders, encodes and labels the scene; writes plots, summary, frames and episodes', async () => {
@@ -184,6 +190,9 @@ test('npm start main job: renders, encodes and labels the scene; writes plots, s
   assert.match(text, `Plots:                 ${path.join(out, 'scene_000', 'plot.svg')}`);
   assert.match(text, `Frames of one episode: ${contactSheet}`);
   assert.match(text, /scene_000: \d+ stages found, starting at 0, .*; true stage starts 0, /);
+  // It ends with the command that shows the outputs (the folder as given: outside the working folder, absolute).
+  assert.equal(lines.slice(-2), [`Look at the episodes in your browser: feat2go view ${out}`, `(from a clone of the repository: node dist/cli/main.js view ${out})`]);
+  for (const e of report.episodes) assert.equal(e.source.kind, 'npy', 'the frames recorded for the viewer');
 });
 
 test.run();

@@ -1,6 +1,6 @@
 // `feat2go launch`: the rank environment, prefixed output, stopping every
 // rank when one fails (with its status) and on SIGINT, and bad command lines.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +39,26 @@ test('a failing rank stops the others and the launcher exits with its status', (
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('a rank that exits leaving a background process on its stdout still stops the job at once', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2g-launch-'));
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(packageRoot, 'src', 'cli', 'main.ts'), 'launch', '-n', '2', '--kill-grace', '2000', script, 'orphan', '1', '5', dir], {
+    cwd: packageRoot, encoding: 'utf8', timeout: 25000, env: { ...process.env, NODE_OPTIONS: '' },
+  });
+  const orphan = Number(fs.readFileSync(path.join(dir, 'orphan.pid'), 'utf8'));
+  try {
+    assert.is(r.status, 5, `launcher status ${r.status} (signal ${r.signal}) after ${Date.now() - t0} ms; stderr: ${r.stderr}`);
+    assert.match(r.stderr, /feat2go launch: rank 1 exited with status 5; stopping the other ranks/);
+    assert.match(r.stdout, /\[rank 0\] rank 0 got SIGTERM/);
+    assert.ok(alive(orphan), 'the background process still holds the pipe (the case under test)');
+    const pid0 = Number(fs.readFileSync(path.join(dir, 'rank-0.pid'), 'utf8'));
+    assert.not.ok(alive(pid0), 'rank 0 was stopped');
+  } finally {
+    try { process.kill(orphan, 'SIGKILL'); } catch { /* gone */ }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('SIGINT to the launcher stops every rank', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'f2g-launch-'));
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(packageRoot, 'src', 'cli', 'main.ts'), 'launch', '-n', '2', script, 'hang', dir], {
@@ -68,6 +88,11 @@ test('bad command lines exit 2 naming the problem; the script\'s own options pas
   r = cli(['launch', '-n', '2']);
   assert.is(r.code, 2);
   assert.match(r.stderr, /missing <script>/);
+  // a timeout past 2^31 − 1 ms would overflow the ranks' clocks: refused before any rank starts
+  r = cli(['launch', '-n', '1', '--timeout', '10000000000000', script, 'ok']);
+  assert.is(r.code, 2);
+  assert.match(r.stderr, /--timeout expects an integer in \[1, 2147483647\] but received '10000000000000'/);
+  assert.not.match(r.stdout, /\[rank 0\]/);
   r = cli(['launch', '-n', '1', script, 'ok', '--not-a-launch-option', '-n', '5']);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /^\[rank 0\] env 0 1 0 127\.0\.0\.1 \d+ -$/m);

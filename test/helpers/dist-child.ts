@@ -57,6 +57,20 @@ async function collectives() {
   } catch (e) {
     res.mismatch = `${(e as Error).name}: ${(e as Error).message}`;
   }
+  // different reduce ops, then different collectives: refused at once on every rank, naming each rank's call
+  const refusal = async (call: () => Promise<unknown>) => {
+    const t = Date.now();
+    try {
+      await call();
+      return { message: 'no error', ms: Date.now() - t };
+    } catch (e) {
+      return { message: `${(e as Error).name}: ${(e as Error).message}`, ms: Date.now() - t };
+    }
+  };
+  res.opMismatch = await refusal(() => allReduce(new Float32Array(2), r === 1 ? 'max' : 'sum'));
+  res.kindMismatch = await refusal(() => (r === 1 ? broadcast(new Float32Array(2), 0) : allReduce(new Float32Array(2))));
+  res.gatherMismatch = await refusal(() => (r === 2 ? allGather(new Float32Array(2)) : allReduce(new Float32Array(2), 'avg')));
+  res.afterMismatches = Array.from(await allReduce(Float32Array.of(r), 'sum'));
   await destroyDistributed();
   res.afterDestroy = worldSize();
   out('RESULT', res);
@@ -210,7 +224,11 @@ async function main() {
   else if (scenario === 'killed') await killed();
   else if (scenario === 'bc') await bc();
   else if (scenario === 'overlap') await overlap();
-  else if (scenario === 'join') {
+  else if (scenario === 'longest-timeout') {
+    // the largest timeoutMs (set by the test through FEAT2GO_DIST_TIMEOUT_MS) joins and runs collectives
+    out('RESULT', { timeoutMs: distributedInfo()!.timeoutMs, sum: Array.from(await allReduce(Float32Array.of(rank() + 1))) });
+    await destroyDistributed();
+  } else if (scenario === 'join') {
     await barrier();
     out('RESULT', { rank: rank() });
     await destroyDistributed();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, Policy, PpoTrainer, resolveDistributedOptions, setGradientOverlap, ValueHead,
+  capabilities, distributedAvailable, GrpoTrainer, initDistributed, isDistributed, MAX_DISTRIBUTED_TIMEOUT_MS, Policy, PpoTrainer, resolveDistributedOptions, setGradientOverlap, ValueHead,
 } from '../../src/index.js';
 import { ACT, BC, bcData, globalBatch, GRPO_OPTS, grpoSpec, OBS, PPO_OPTS, ppoSpec, VALUE, valueData } from '../helpers/dist-data.js';
 
@@ -108,9 +108,16 @@ test('options default from RANK / WORLD_SIZE / LOCAL_RANK / MASTER_ADDR / MASTER
     assert.throws(() => resolveDistributedOptions({ overlapGradients: 1 as unknown as boolean }), (e: Error) => e instanceof TypeError && /opts\.overlapGradients/.test(e.message));
     assert.throws(() => setGradientOverlap('no' as unknown as boolean), (e: Error) => e instanceof TypeError && /for on/.test(e.message));
     assert.throws(() => setGradientOverlap(false), /setGradientOverlap: no process group/);
+    delete process.env.FEAT2GO_DIST_BUCKET_MIB;
+    assert.throws(() => resolveDistributedOptions({ timeoutMs: 1e13 }), (e: Error) => e instanceof RangeError && e.message === 'Expected an integer in [1, 2147483647] for opts.timeoutMs but received the number 10000000000000');
+    process.env.FEAT2GO_DIST_TIMEOUT_MS = '9300000000000';
+    assert.throws(() => resolveDistributedOptions(), (e: Error) => e instanceof RangeError && /for FEAT2GO_DIST_TIMEOUT_MS but received the number 9300000000000/.test(e.message));
+    process.env.FEAT2GO_DIST_TIMEOUT_MS = '2147483647';
+    assert.is(resolveDistributedOptions().timeoutMs, 2147483647);
+    delete process.env.FEAT2GO_DIST_TIMEOUT_MS;
     assert.throws(() => resolveDistributedOptions({ gradientBucketMiB: 1e6 }), (e: Error) => e instanceof RangeError && /opts\.gradientBucketMiB/.test(e.message) && /1000000/.test(e.message));
   } finally {
-    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'FEAT2GO_DIST_OVERLAP', 'FEAT2GO_DIST_BUCKET_MIB']) {
+    for (const k of ['RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'FEAT2GO_DIST_OVERLAP', 'FEAT2GO_DIST_BUCKET_MIB', 'FEAT2GO_DIST_TIMEOUT_MS']) {
       if (saved[k] === undefined) delete process.env[k]; else process.env[k] = saved[k];
     }
   }
@@ -144,7 +151,13 @@ if (!distributedAvailable()) {
       assert.equal(x.gather, [0, 0, 1, 1, 2, 4]);
       assert.equal(x.concurrent, [0, 6, 12, 18, 24, 30]);
       like(x.mismatch, /^RangeError: allReduce: the ranks disagree/);
-      like(x.mismatch, /rank 0 passed a Float32Array\(3\), rank 1 passed a Float32Array\(4\)/);
+      like(x.mismatch, /rank 0 called allReduce with op 'sum' on a Float32Array\(3\), rank 1 called allReduce with op 'sum' on a Float32Array\(4\)/);
+      like(x.opMismatch.message, /^RangeError: allReduce: the ranks disagree on the collective: rank 0 called allReduce with op 'sum' on a Float32Array\(2\), rank 1 called allReduce with op 'max' on a Float32Array\(2\), rank 2 called allReduce with op 'sum'/);
+      like(x.kindMismatch.message, /the ranks disagree on the collective: rank 0 called allReduce with op 'sum' on a Float32Array\(2\), rank 1 called broadcast from root 0 on a Float32Array\(2\), rank 2 called allReduce/);
+      like(x.gatherMismatch.message, /the ranks disagree on the collective: .*rank 1 called allReduce with op 'avg' on a Float32Array\(2\), rank 2 called allGather on a Float32Array\(2\)/);
+      // at once, not after the group's 20 s timeout
+      for (const k of ['opMismatch', 'kindMismatch', 'gatherMismatch']) assert.ok(x[k].ms < 5000, `${k} took ${x[k].ms} ms`);
+      assert.equal(x.afterMismatches, [0 + 1 + 2], 'the group still works after refused calls');
       assert.is(x.afterDestroy, 1);
     }
   });
@@ -235,7 +248,7 @@ if (!distributedAvailable()) {
       assert.equal(x.epochs, [1, 2, 3]);
       // 23 rows, minibatches of 6: 4 global steps per epoch on both ranks (the last rank-local share may be empty).
       assert.is(x.nll.steps, 12); assert.is(x.mse.steps, 12);
-      like(x.failure, /^NonFiniteError: Non-finite loss \(inf\) summed over the ranks at epoch 1 of 3, minibatch \d of 4/);
+      like(x.failure, /^NonFiniteError: Non-finite loss \(Infinity\) summed over the ranks at epoch 1 of 3, minibatch \d of 4/);
       assert.ok(x.unchanged, `rank ${x.rank}: the failed fit left the weights as they were`);
       assert.ok(x.sameAfterFailure, 'still identical after the failure');
     }
@@ -326,7 +339,18 @@ if (!distributedAvailable()) {
     assert.ok(b.unchanged, 'the failed update left the weights unchanged');
   });
 
-  test('rendezvous faults: a rank that never starts (timeout naming it), port in use, disagreeing worldSize, duplicate rank', async () => {
+  test('timeoutMs: the largest (2^31 − 1 ms) joins and runs collectives; a longer one is a RangeError naming it, never blamed on the port', async () => {
+    const ranks = await group('longest-timeout', 2, { FEAT2GO_DIST_TIMEOUT_MS: String(MAX_DISTRIBUTED_TIMEOUT_MS) });
+    for (const rk of ranks) assert.equal(result(rk), { timeoutMs: 2147483647, sum: [3] });
+    for (const t of [MAX_DISTRIBUTED_TIMEOUT_MS + 1, 1e13, 2 ** 53]) {
+      await initDistributed({ rank: 0, worldSize: 1, masterPort: 1, timeoutMs: t }).then(() => assert.unreachable(`${t} accepted`), (e: Error) => {
+        assert.ok(e instanceof RangeError && e.message === `Expected an integer in [1, 2147483647] for opts.timeoutMs but received the number ${t}`, e.message);
+      });
+    }
+    assert.not.ok(isDistributed());
+  });
+
+  test('rendezvous faults: a rank that never starts (timeout naming it), port in use; disagreeing worldSize or bucket size and a duplicate rank stop every rank at once', async () => {
     // Started together to keep the suite short; 5 s timeouts because a loaded machine may take seconds to start Node with libtorch.
     const goFile = path.join(os.tmpdir(), `f2g-dist-go-${process.pid}-${Date.now()}`);
     const late = await freePort();
@@ -336,18 +360,19 @@ if (!distributedAvailable()) {
     await new Promise<void>((res) => blocker.listen(0, '127.0.0.1', () => res()));
     const used = (blocker.address() as net.AddressInfo).port;
     const inUse = startRank('join', { RANK: '0', WORLD_SIZE: '2', MASTER_PORT: String(used), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
+    // A rank given another worldSize: every rank of the group fails at once naming both sizes (not after the timeout).
     const port = await freePort();
-    const env = (r: number, w: number) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(port), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile });
-    const a = startRank('join', env(0, 3)); const b = startRank('join', env(1, 3));
-    const wrong = startRank('join', env(3, 4)); const dup = startRank('join', env(1, 3));
+    const env = (r: number, w: number, p = port) => ({ RANK: String(r), WORLD_SIZE: String(w), MASTER_PORT: String(p), FEAT2GO_DIST_TIMEOUT_MS: '20000', GO_FILE: goFile });
+    const worlds = [startRank('join', env(0, 3)), startRank('join', env(1, 3)), startRank('join', env(2, 4))];
+    // Two processes given rank 1: one is told the rank is taken, and the group stops with that reason.
+    const dport = await freePort();
+    const a = startRank('join', env(0, 3, dport)); const b = startRank('join', env(1, 3, dport)); const dup = startRank('join', env(1, 3, dport));
     // Two ranks given different gradient bucket sizes (their gradient all-reduces would not pair up).
     const bport = await freePort();
-    const buckets = ['25', '1'].map((mib, r) => startRank('join', {
-      RANK: String(r), WORLD_SIZE: '2', MASTER_PORT: String(bport), FEAT2GO_DIST_TIMEOUT_MS: '5000', GO_FILE: goFile, FEAT2GO_DIST_BUCKET_MIB: mib,
-    }));
-    await allLoaded([r0, r2, inUse, a, b, wrong, dup, ...buckets]);
+    const buckets = ['25', '1'].map((mib, r) => startRank('join', { ...env(r, 2, bport), FEAT2GO_DIST_BUCKET_MIB: mib }));
+    await allLoaded([r0, r2, inUse, ...worlds, a, b, dup, ...buckets]);
     fs.writeFileSync(goFile, '');
-    await Promise.all([r0.done, r2.done, inUse.done, a.done, b.done, wrong.done, dup.done, ...buckets.map((x) => x.done)]);
+    await Promise.all([r0.done, r2.done, inUse.done, ...worlds.map((x) => x.done), a.done, b.done, dup.done, ...buckets.map((x) => x.done)]);
     fs.rmSync(goFile, { force: true });
     blocker.close();
     for (const rk of [r0, r2]) {
@@ -360,15 +385,27 @@ if (!distributedAvailable()) {
       if (rk === r0) assert.ok(e.ms >= 4900, `failed after ${e.ms} ms`);
     }
     like(result(inUse, 'ERROR').message, new RegExp(`rank 0 could not open the rendezvous store on 127\\.0\\.0\\.1:${used} \\(is the port in use`));
-    like(result(wrong, 'ERROR').message, /this rank \(3\) has worldSize 4 but another rank has 3/);
-    // One of the two processes given rank 1 wins; the other is told the rank is taken.
-    const errs = [b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
+    for (const [i, w] of worlds.entries()) {
+      const e = result(w, 'ERROR');
+      like(e.message, /^initDistributed: the ranks disagree on worldSize: rank [012] has (3|4) but rank [012] has (3|4) \(every rank must be given the same worldSize\)$/);
+      like(e.message, /has 4 but|but rank 2 has 4/);
+      assert.ok(e.ms < 10000, `rank ${i} failed after ${e.ms} ms (the timeout is 20000)`);
+    }
+    // One of the two processes given rank 1 wins; the other is told the rank is taken, and so is the rest of the group.
+    const errs = [a, b, dup].map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
     assert.ok(errs.some((l) => /rank 1 is already taken by process \d+@/.test(l)), errs.join('\n'));
-    // Whichever of the two registered its bucket size second is told about the other's.
-    const bucketErrs = buckets.map((x) => x.lines.find((l) => l.startsWith('ERROR ')) ?? '');
-    assert.ok(bucketErrs.some((l) => /this rank \([01]\) has a gradient bucket of (26214400|1048576) bytes but another rank has (1048576|26214400) \(every rank must be given the same gradientBucketMiB\)/.test(l)), bucketErrs.join('\n'));
-    // No rank 2 joined that group: the others name it.
-    like(result(a, 'ERROR').message, /rank 2 did not join within 5000 ms/);
+    assert.ok(errs.every((l) => /rank 1 is already taken by process \d+@.*two processes were given the same rank/.test(l) || l === ''), errs.join('\n'));
+    for (const x of [a, b, dup]) {
+      const l = x.lines.find((k) => k.startsWith('ERROR '));
+      if (l) assert.ok(JSON.parse(l.slice(6)).ms < 10000, l);
+      else assert.ok(x.lines.some((k) => k.startsWith('RESULT ')), `neither joined nor refused: ${x.lines.join(' | ')} ${x.out}`);
+    }
+    // Whichever of the two registered its bucket size second names both; the other rank learns it at once.
+    const bucketErrs = buckets.map((x) => result(x, 'ERROR'));
+    for (const e of bucketErrs) {
+      like(e.message, /^initDistributed: the ranks disagree on the gradient bucket size: rank [01] has (26214400|1048576) bytes but rank [01] has (1048576|26214400) bytes \(every rank must be given the same gradientBucketMiB\)$/);
+      assert.ok(e.ms < 10000, `failed after ${e.ms} ms`);
+    }
   });
 }
 

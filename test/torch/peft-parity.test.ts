@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { capabilities, Policy, PpoTrainer, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { capabilities, Policy, PpoTrainer, readSafetensors, readSafetensorsHeader, writeSafetensors, type PolicySpec, type RolloutBatch } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
 import { peftPython } from '../helpers/peft-venv.js';
 
@@ -58,6 +58,11 @@ function near(got: ArrayLike<number>, want: ArrayLike<number>, what: string): vo
 }
 function far(a: ArrayLike<number>, b: ArrayLike<number>): boolean {
   return Array.from(a).some((x, i) => Math.abs(x - b[i]) > 1e-2);
+}
+
+interface PeftResult {
+  logp: number[]; values: number[]; warnings: string[]; trainable: string[];
+  config: { target_modules: string[] | string; modules_to_save: string[] | null }; targeted: string[]; state_keys: string[]; state_equal: boolean;
 }
 
 const cfgOf = (d: string) => JSON.parse(readFileSync(path.join(d, 'adapter_config.json'), 'utf8')) as Record<string, unknown>;
@@ -129,6 +134,35 @@ if (!capabilities().torch) {
       assert.throws(() => q4.loadAdapters(adir), (e: Error) => e instanceof RangeError && e.message.startsWith('Unsupported PEFT option') && e.message.includes(`${k} = ${JSON.stringify(v)}`), k);
       assert.is(q4.lora, undefined);
     }
+    // PEFT's two modules_to_save rules: saved whole by suffix ('ead' saves `head`), kept free of LoRA at
+    // name boundaries only ('ead' does not keep LoRA off head.mean): a LoRA layer inside a saved module,
+    // its base weights written as head.mean.base_layer.* (the layout PEFT writes for it)
+    const dp = trained(dependent, 'inside', ['trunk.0', 'head.mean']);
+    const dwant = dp.evaluate(obs, acts);
+    const ddir = path.join(dir, 'inside-adapter');
+    dp.saveAdapters(ddir);
+    const dcfg = cfgOf(ddir);
+    const dtensors = readSafetensors(path.join(ddir, 'adapter_model.safetensors'));
+    const baseW = readSafetensors(path.join(dir, 'inside.safetensors'));
+    const withBase = new Map([...dtensors, ...['weight', 'bias'].map((k): [string, { data: Float32Array; shape: number[] }] => [`base_model.model.head.mean.base_layer.${k}`, baseW.get(`head.mean.${k}`)! as { data: Float32Array; shape: number[] }])]);
+    writeSafetensors(path.join(ddir, 'adapter_model.safetensors'), withBase, { format: 'pt' });
+    writeFileSync(path.join(ddir, 'adapter_config.json'), JSON.stringify({ ...dcfg, modules_to_save: ['ead', 'critic.0', 'critic.2'] }));
+    const dq = base(dependent, 'inside');
+    dq.loadAdapters(ddir);
+    assert.equal([...dq.lora!.targets].sort(), ['head.mean', 'trunk.0']);
+    near(dq.evaluate(obs, acts).logProbs, dwant.logProbs, 'LoRA inside a saved module: logp');
+    near(dq.evaluate(obs, acts).values, dwant.values, 'LoRA inside a saved module: values');
+    // …while 'head' keeps LoRA off head.mean: then head.mean's full weights are expected, and their absence is named
+    writeFileSync(path.join(ddir, 'adapter_config.json'), JSON.stringify({ ...dcfg, modules_to_save: ['head', 'critic.0', 'critic.2'] }));
+    assert.throws(() => base(dependent, 'inside').loadAdapters(ddir), /missing tensor 'head\.mean\.weight'/);
+    // what PEFT cannot build either: one saved module inside another, a saved module that is itself a LoRA layer
+    for (const [mts, why] of [[['head', 'mean'], /'head\.mean' lies in 'head'/], [['ean', 'critic.0'], /saves the LoRA layer 'head\.mean' itself/],
+      [['he(ad'], /module names or name suffixes/]] as Array<[string[], RegExp]>) {
+      writeFileSync(path.join(ddir, 'adapter_config.json'), JSON.stringify({ ...dcfg, modules_to_save: mts }));
+      const q5 = base(dependent, 'inside');
+      assert.throws(() => q5.loadAdapters(ddir), (e: Error) => e instanceof RangeError && e.message.startsWith('Unsupported PEFT option') && why.test(e.message), mts.join());
+      assert.is(q5.lora, undefined);
+    }
     writeFileSync(path.join(adir, 'adapter_config.json'), JSON.stringify({ ...cfg, modules_to_save: ['value_head'] }));
     assert.throws(() => base(independent, 'sfx').loadAdapters(adir), (e: Error) => e instanceof RangeError && /modules_to_save.*'value_head'/.test(e.message));
     // a folder whose modules_to_save tensors are missing names them
@@ -156,38 +190,72 @@ if (!capabilities().torch) {
         ours.push({ name, spec, want: p.evaluate(obs, acts) });
       }
       // PEFT -> feat2go: suffix targets and modules_to_save, as a PEFT user would write them
-      const theirs: Array<{ name: string; spec: PolicySpec; save: Record<string, unknown> }> = [
-        { name: 'pt-sfx', spec: independent, save: { r: 2, alpha: 4, target_modules: ['mean', 'trunk.2'], modules_to_save: ['critic'], seed: 1 } },
-        { name: 'pt-head', spec: independent, save: { r: 3, alpha: 3, target_modules: ['trunk.0'], modules_to_save: ['head', 'critic.2'], seed: 2 } },
-        { name: 'pt-dep', spec: dependent, save: { r: 2, alpha: 8, target_modules: ['0', 'mean'], modules_to_save: ['log_std', 'critic.2'], seed: 3 } },
+      const theirs: Array<{ name: string; spec: PolicySpec; save: Record<string, unknown>; lora: string[] }> = [
+        { name: 'pt-sfx', spec: independent, save: { r: 2, alpha: 4, target_modules: ['mean', 'trunk.2'], modules_to_save: ['critic'], seed: 1 }, lora: ['head.mean', 'trunk.2'] },
+        { name: 'pt-head', spec: independent, save: { r: 3, alpha: 3, target_modules: ['trunk.0'], modules_to_save: ['head', 'critic.2'], seed: 2 }, lora: ['trunk.0'] },
+        { name: 'pt-dep', spec: dependent, save: { r: 2, alpha: 8, target_modules: ['0', 'mean'], modules_to_save: ['log_std', 'critic.2'], seed: 3 }, lora: ['critic.0', 'head.mean', 'trunk.0'] },
+        // a module both targeted and saved whole: PEFT puts no LoRA on it (head.mean inside 'head'; head.mean itself)
+        { name: 'pt-both-head', spec: independent, save: { r: 2, alpha: 4, target_modules: ['trunk.0', 'mean'], modules_to_save: ['head', 'critic'], seed: 4 }, lora: ['trunk.0'] },
+        { name: 'pt-both-mean', spec: dependent, save: { r: 2, alpha: 4, target_modules: ['trunk.0', 'head.mean'], modules_to_save: ['head.mean', 'critic.2'], seed: 5 }, lora: ['trunk.0'] },
+        // 'ead' saves `head` whole (suffix) without keeping LoRA off head.mean (no name boundary):
+        // a LoRA layer inside a saved module, written as head.mean.base_layer.* and head.mean.lora_A/B
+        { name: 'pt-inside', spec: independent, save: { r: 2, alpha: 4, target_modules: ['trunk.0', 'mean'], modules_to_save: ['ead', 'critic.2'], seed: 6 }, lora: ['head.mean', 'trunk.0'] },
       ];
       for (const t of theirs) new Policy(t.spec).saveWeights(path.join(dir, `${t.name}.safetensors`));
       const jobs = [
         ...ours.map((o) => ({ mode: 'load', spec: pySpec(o.spec), base: path.join(dir, `${o.name}.safetensors`), adapter: path.join(dir, `${o.name}-adapter`), inputs })),
         ...theirs.map((t) => ({ mode: 'save', spec: pySpec(t.spec), base: path.join(dir, `${t.name}.safetensors`), adapter: path.join(dir, `${t.name}-adapter`), inputs, save: t.save })),
       ];
-      writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(jobs));
-      const run = spawnSync(py.python, [path.join(here, '..', 'fixtures', 'peft_parity.py'), path.join(dir, 'jobs.json')],
-        { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONWARNINGS: 'ignore' }, timeout: 10 * 60 * 1000 });
-      assert.is(run.status, 0, run.stderr);
-      const out = JSON.parse(run.stdout.trim().split('\n').pop()!) as Array<{ logp: number[]; values: number[]; warnings: string[]; trainable: string[] }>;
+      const runPeft = (list: unknown[]) => {
+        writeFileSync(path.join(dir, 'jobs.json'), JSON.stringify(list));
+        const run = spawnSync(py.python, [path.join(here, '..', 'fixtures', 'peft_parity.py'), path.join(dir, 'jobs.json')],
+          { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1', PYTHONWARNINGS: 'ignore' }, timeout: 10 * 60 * 1000 });
+        assert.is(run.status, 0, run.stderr);
+        return JSON.parse(run.stdout.trim().split('\n').pop()!) as PeftResult[];
+      };
+      /** PEFT read the folder as written: its LoraConfig, the modules it put LoRA on and its state-dict keys and values are the files'. */
+      const readAsWritten = (r: PeftResult, adapter: string, lora: string[], what: string) => {
+        const cfg = cfgOf(adapter);
+        assert.ok(!r.warnings.some((w) => /missing|unexpected|inconsisten/i.test(w)), `${what}: PEFT warned ${r.warnings.join(' | ')}`);
+        assert.equal(r.config.target_modules, [...(cfg.target_modules as string[])].sort(), `${what}: target_modules`);
+        assert.equal(r.config.modules_to_save, cfg.modules_to_save, `${what}: modules_to_save`);
+        assert.equal(r.targeted, [...lora].sort(), `${what}: PEFT put LoRA exactly on the layers feat2go adapts (none dropped)`);
+        assert.equal(r.state_keys, readSafetensorsHeader(path.join(adapter, 'adapter_model.safetensors')).tensors.map((t) => t.name).sort(), `${what}: state-dict keys`);
+        assert.ok(r.state_equal, `${what}: PEFT holds the file's values`);
+      };
+      const out = runPeft(jobs);
       ours.forEach((o, i) => {
         const r = out[i];
-        assert.ok(!r.warnings.some((w) => /missing|unexpected/i.test(w)), `${o.name}: PEFT warned ${r.warnings.join(' | ')}`);
         near(r.logp, o.want.logProbs, `${o.name} PEFT logp`);
         near(r.values, o.want.values, `${o.name} PEFT values`);
+        // px-ind: head.mean carries feat2go's adapter inside the `head` PEFT saves whole; it is written merged, not as a LoRA PEFT drops
+        const adapter = path.join(dir, `${o.name}-adapter`);
+        readAsWritten(r, adapter, cfgOf(adapter).target_modules as string[], o.name);
       });
+      const again: Array<{ name: string; spec: PolicySpec; want: { logProbs: Float32Array; values: Float32Array }; lora: string[] }> = [];
       theirs.forEach((t, k) => {
         const r = out[ours.length + k];
         // PEFT trained something outside the LoRA tensors, so the base alone differs
         assert.ok(r.trainable.some((n) => n.includes('modules_to_save')), `${t.name}: ${r.trainable.join(', ')}`);
+        assert.equal(r.targeted, t.lora, `${t.name}: the layers PEFT adapted`);
         const q = base(t.spec, t.name);
         const before = q.evaluate(obs, acts);
         assert.ok(far(before.logProbs, r.logp) || far(before.values, r.values), `${t.name}: PEFT's outputs differ from the base`);
         q.loadAdapters(path.join(dir, `${t.name}-adapter`));
+        // feat2go reads PEFT's own output the way PEFT built it: LoRA on the same layers, the same outputs
+        assert.equal([...q.lora!.targets].sort(), r.targeted, `${t.name}: feat2go's adapters`);
         const got = q.evaluate(obs, acts);
         near(got.logProbs, r.logp, `${t.name} feat2go logp`);
         near(got.values, r.values, `${t.name} feat2go values`);
+        // and writes it back in a form PEFT reads as written
+        q.saveAdapters(path.join(dir, `${t.name}-again`));
+        again.push({ name: t.name, spec: t.spec, want: got, lora: cfgOf(path.join(dir, `${t.name}-again`)).target_modules as string[] });
+      });
+      const back = runPeft(again.map((a) => ({ mode: 'load', spec: pySpec(a.spec), base: path.join(dir, `${a.name}.safetensors`), adapter: path.join(dir, `${a.name}-again`), inputs })));
+      again.forEach((a, i) => {
+        near(back[i].logp, a.want.logProbs, `${a.name} PEFT → feat2go → PEFT logp`);
+        near(back[i].values, a.want.values, `${a.name} PEFT → feat2go → PEFT values`);
+        readAsWritten(back[i], path.join(dir, `${a.name}-again`), a.lora, `${a.name} again`);
       });
     });
   }

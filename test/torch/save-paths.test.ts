@@ -4,7 +4,7 @@
 // beside the directory (in its parent).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { capabilities, Policy, ValueHead, type PolicySpec } from '../../src/index.js';
@@ -44,6 +44,49 @@ if (!capabilities().torch) {
     assert.equal(readdirSync(parent), ['a-file']);
     p.saveAdapters(path.join(parent, 'adapter'));
     assert.equal(readdirSync(path.join(parent, 'adapter')).sort(), ['adapter_config.json', 'adapter_model.safetensors']);
+    // missing parents are made one level at a time; a level that cannot be made (under /proc,
+    // where a recursive mkdir spins forever) fails at once, naming it
+    p.saveAdapters(path.join(parent, 'deep', 'er', 'adapter'));
+    assert.ok(readdirSync(path.join(parent, 'deep', 'er', 'adapter')).includes('adapter_config.json'));
+    assert.throws(() => p.saveAdapters('/proc/f2g-nope/adapter'), /cannot create folder \/proc\/f2g-nope/);
+  });
+
+  test('bad config files (empty, truncated, null, field-less) are errors naming the file and what is wrong', () => {
+    const parent = mkdtempSync(path.join(tmpdir(), 'f2g-cfg-'));
+    const head = new ValueHead({ inputDim: 4, hiddenDim: 4, bins: 5 });
+    const w = path.join(parent, 'h.safetensors');
+    head.save(w);
+    const cfgFile = path.join(parent, 'h.json');
+    const good = readFileSync(cfgFile, 'utf8');
+    for (const [body, why] of [
+      ['', /h\.json: cannot read value head config file: the file is empty/],
+      [good.slice(0, 20), /h\.json: cannot read value head config file: not valid JSON .*truncated\?/],
+      ['null', /h\.json: cannot read value head config file: expected a JSON object but it holds null/],
+      [JSON.stringify({ ...JSON.parse(good), inputDim: undefined }), /h\.json: cannot read value head config file: Expected an integer for config\.inputDim but received undefined/],
+      [JSON.stringify({ ...JSON.parse(good), format: 'other' }), /h\.json: cannot read value head config file: expected "format": "feat2go\.value-head\.v1" but received "other"/],
+    ] as Array<[string, RegExp]>) {
+      writeFileSync(cfgFile, body);
+      assert.throws(() => ValueHead.load(w), why, body.slice(0, 30));
+    }
+    // PEFT's adapter_config.json
+    const p = new Policy(spec);
+    p.addLora({ rank: 1, targets: ['trunk.0'] });
+    const adir = path.join(parent, 'adapter');
+    p.saveAdapters(adir);
+    const acfg = path.join(adir, 'adapter_config.json');
+    const agood = JSON.parse(readFileSync(acfg, 'utf8'));
+    for (const [body, why] of [
+      ['', /adapter_config\.json: cannot read adapter config file: the file is empty/],
+      ['{"peft_type": "LORA", "r"', /adapter_config\.json: cannot read adapter config file: not valid JSON/],
+      ['null', /adapter_config\.json: cannot read adapter config file: expected a JSON object but it holds null/],
+      [JSON.stringify({ ...agood, r: 'two' }), /Expected r in .*adapter_config\.json to be an integer ≥ 1 but received "two"/],
+      [JSON.stringify({ ...agood, lora_dropout: 1 }), /Expected lora_dropout in .*adapter_config\.json to be a number in \[0, 1\) but received 1/],
+    ] as Array<[string, RegExp]>) {
+      writeFileSync(acfg, body);
+      const q = new Policy(spec);
+      assert.throws(() => q.loadAdapters(adir), why, body.slice(0, 30));
+      assert.is(q.lora, undefined, 'nothing attached');
+    }
   });
 }
 

@@ -28,6 +28,13 @@ function makeBatch(p: Policy, seed: number): RolloutBatch & { mask: Uint8Array }
   };
 }
 
+/** The batch with a step of sequence 2 unmasked: no minibatch is all masked, so an update takes epochs × minibatches steps. */
+function noEmptyMinibatch(b: RolloutBatch & { mask: Uint8Array }): RolloutBatch & { mask: Uint8Array } {
+  const mask = Uint8Array.from(b.mask);
+  mask[2 * Ts] = 1;
+  return { ...b, mask };
+}
+
 const d = (t: unknown) => (t as { data: Float32Array }).data;
 const close = (a: number, b: number, tol = 1e-5) => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
 
@@ -124,7 +131,7 @@ torchTest('with LoRA only adapters, un-adapted head layers, log-std and the crit
     p.addLora({ rank: 4, alpha: 8, dropout: 0.1, targets, seed: 2 });
     const before = new Map(p.stateDict().map(([n, x]) => [n, x]));
     const ppo = new PpoTrainer(p, { seed: 3, actorLr: 1e-2 });
-    const batch = makeBatch(p, 6);
+    const batch = noEmptyMinibatch(makeBatch(p, 6));
     const m = asyncMode ? await ppo.update(batch) : ppo.updateSync(batch);
     assert.is(m.steps, 16);
     const changed = p.stateDict().filter(([n, x]) => x.some((v, i) => v !== before.get(n)![i])).map(([n]) => n);
@@ -144,7 +151,7 @@ torchTest('with LoRA only adapters, un-adapted head layers, log-std and the crit
 });
 
 torchTest('bad batches and options are refused with clear errors', async () => {
-  const p = new Policy(spec); const batch = makeBatch(p, 7);
+  const p = new Policy(spec); const batch = noEmptyMinibatch(makeBatch(p, 7));
   const ppo = new PpoTrainer(p);
   const nanAdv = Float32Array.from(d(batch.advantages)); nanAdv[4] = NaN;
   assert.throws(() => ppo.updateSync({ ...batch, advantages: { data: nanAdv, shape: [Bs, Ts] } }), /finite values in batch\.advantages but element 4 is NaN/);
@@ -165,6 +172,49 @@ torchTest('bad batches and options are refused with clear errors', async () => {
   const pending = new PpoTrainer(p).update(batch);
   assert.throws(() => p.act({ data: new Float32Array(4), shape: [1, 4] }), /busy/);
   await pending;
+});
+
+torchTest('an all-masked update is refused and changes nothing; an all-masked minibatch takes no AdamW step', () => {
+  for (const grpo of [false, true]) {
+    const mk = () => new Policy(grpo ? { ...spec, critic: null } : spec);
+    const p = mk(); const twin = mk();
+    const opts = { epochs: 2, minibatches: 2, actorLr: 1e-2, weightDecay: 0.1, seed: 4, ...(grpo ? {} : { criticLr: 1e-2 }) };
+    const t = grpo ? new GrpoTrainer(p, opts) : new PpoTrainer(p, opts);
+    const tw = grpo ? new GrpoTrainer(twin, opts) : new PpoTrainer(twin, opts);
+    const batch = makeBatch(p, 8);
+    // one update first, so that AdamW has moments that a further (empty) step would apply
+    t.updateSync(batch); tw.updateSync(batch);
+    const before = p.stateDict();
+    const none = { ...batch, mask: new Uint8Array(Bs * Ts) };
+    const what = grpo ? 'GRPO' : 'PPO';
+    const refused = (e: Error) => e instanceof RangeError && /Expected at least one 1 \(a step to learn from; all 30 steps of the \[B, T\] = \[6,5\] batch are masked out\) for batch\.mask but received no ones/.test(e.message);
+    assert.throws(() => t.updateSync(none), refused, `${what} updateSync`);
+    assert.throws(() => t.update(none), refused, `${what} update`); // refused before the promise, as other bad batches are
+    assert.throws(() => t.losses(none), refused, `${what} losses`);
+    assert.equal(p.stateDict(), before, `${what}: the weights did not move`);
+    // …nor did AdamW's moments and step count: the next update is the twin's, which never saw the refused calls
+    const m = t.updateSync(batch); const mt = tw.updateSync(batch);
+    assert.equal(m, mt, `${what} metrics`);
+    assert.equal(p.stateDict(), twin.stateDict(), `${what}: same weights as the twin`);
+  }
+  // Two sequences, the first masked out: each epoch's 2 minibatches hold one sequence each, and the masked
+  // one is no step. So the update equals one on the second sequence alone (1 minibatch per epoch).
+  const p = new Policy(spec); const q = new Policy(spec);
+  const full = makeBatch(p, 9);
+  const two = (b: RolloutBatch, from: number, n: number, mask: Uint8Array): RolloutBatch => ({
+    obs: { data: d(b.obs).slice(from * Ts * 4, (from + n) * Ts * 4), shape: [n, Ts, 4] },
+    actions: { data: d(b.actions).slice(from * Ts * 2, (from + n) * Ts * 2), shape: [n, Ts, 2] },
+    oldLogProbs: { data: d(b.oldLogProbs).slice(from * Ts, (from + n) * Ts), shape: [n, Ts] },
+    advantages: { data: d(b.advantages).slice(from * Ts, (from + n) * Ts), shape: [n, Ts] },
+    returns: { data: d(b.returns).slice(from * Ts, (from + n) * Ts), shape: [n, Ts] }, mask,
+  });
+  const pair = two(full, 0, 2, Uint8Array.from({ length: 2 * Ts }, (_, i) => (i < Ts ? 0 : 1)));
+  const alone = two(full, 1, 1, new Uint8Array(Ts).fill(1));
+  const mp = new PpoTrainer(p, { epochs: 3, minibatches: 2, actorLr: 1e-2, weightDecay: 0.1 }).updateSync(pair);
+  const mq = new PpoTrainer(q, { epochs: 3, minibatches: 1, actorLr: 1e-2, weightDecay: 0.1 }).updateSync(alone);
+  assert.is(mp.steps, 3, 'one step per epoch: the all-masked minibatch is none');
+  assert.equal(mp, mq);
+  assert.equal(p.stateDict(), q.stateDict());
 });
 
 // ---- a 1-D point-reaching task with a sparse terminal reward ----

@@ -196,7 +196,7 @@ torchTest('bad input: config, shapes, targets outside [0,1], NaN', () => {
   // The vectorised check works in blocks of 65536 values: bad values in later blocks and in the last element.
   const rows = 40000; const big = new Float32Array(rows * 4).fill(0.25);
   head.predict({ data: big, shape: [rows, 4] });
-  for (const [i, x, what] of [[150001, Infinity, 'Infinity'], [65536, -Infinity, 'Infinity'], [rows * 4 - 1, NaN, 'NaN']] as const) {
+  for (const [i, x, what] of [[150001, Infinity, 'Infinity'], [65536, -Infinity, '-Infinity'], [rows * 4 - 1, NaN, 'NaN']] as const) {
     const b2 = Float32Array.from(big); b2[i] = x;
     assert.throws(() => head.predict({ data: b2, shape: [rows, 4] }), new RegExp(`finite values in hidden but element ${i} is ${what}`));
   }

@@ -10,8 +10,9 @@ import {
   clippedSurrogate, clippedValueLoss, createEncoder, encodeFrames, framesFromArray, gae, grpoAdvantages,
   grpoGroupStats, klPenalty, labelPaths, memoryReadProbe, normalizeAdvantages, patchSimilarity, patchStatsEncoder,
   plotEpisodeSvg, progressTargets, progressTargetsBatch, progressTargetsSync, segmentEpisode, shapeTerminalRewards,
-  stepAdvantages, terminalRewards, writeFileAtomic, readSafetensors, parseSafetensors, Policy, ValueHead, PpoTrainer, GrpoTrainer,
+  stepAdvantages, terminalRewards, writeFileAtomic, readSafetensors, parseSafetensors, Policy, ValueHead, PpoTrainer, GrpoTrainer, PickPlaceEnv,
 } from '../../src/index.js';
+import { native } from '../../src/core/native.js';
 import { sampleEpisode, sampleEpisodes, sampleImageEpisodes } from '../../src/demo/index.js';
 import { closestName, editDistance } from '../../src/core/validate.js';
 import { torchTest } from '../helpers/skip.js';
@@ -155,6 +156,27 @@ torchTest('libtorch classes', () => {
   }
   const h = new ValueHead({ inputDim: 4, hiddenDim: 4 });
   unknownOption(() => h.trainStep({ data: new Float32Array(4), shape: [1, 4] }, [0.5], { learningRate: 1 } as any), 'learningRate', 'lr');
+});
+
+test('messages show the value received as it is: 2^53 is not a safe integer (rather than "not an integer ≥ 0"), -Infinity stays negative', () => {
+  const env = new PickPlaceEnv({ numEnvs: 1, render: false });
+  env.reset([0]);
+  for (const seed of [2 ** 53, 1e300]) {
+    assert.throws(() => env.expertActions(0.1, seed), (e: Error) => e instanceof RangeError &&
+      e.message === `Expected a safe integer ≥ 0 (at most 2^53 − 1 = 9007199254740991) for seed but received the number ${seed}`, String(seed));
+  }
+  assert.throws(() => env.expertActions(0.1, -1), (e: Error) => e.message === 'Expected an integer ≥ 0 for seed but received the number -1');
+  assert.throws(() => env.step(Float32Array.of(0, -Infinity, 0)), (e: Error) => /received -Infinity at index 1/.test(e.message));
+  // the native twin of the same check
+  const N = native().PickPlaceNative;
+  assert.throws(() => new N({ numEnvs: 2 ** 60 } as never), (e: Error) => e instanceof RangeError && /Expected an integer in \[1, 2\^53\] for opts\.numEnvs but received the number 1152921504606847000/.test(e.message)); // String(2 ** 60)
+  assert.throws(() => progressTargetsSync({ data: Float32Array.of(1, -Infinity, 0, 1), shape: [2, 1, 2] }, { window: 2, maxClusterFrames: 2 }), (e: Error) => /-Infinity/.test(e.message) && !/[^-]Infinity/.test(e.message.replace('-Infinity', '')));
+});
+
+torchTest('messages show the value received as it is: -Infinity in a policy\'s input, nan/inf never in C++ spelling', () => {
+  const p = new Policy({ obsDim: 2, trunk: { sizes: [3] }, head: { type: 'gaussian', actionDim: 1 } });
+  assert.throws(() => p.act({ data: Float32Array.of(0, -Infinity), shape: [1, 2] }), (e: Error) => /element 1 is -Infinity/.test(e.message));
+  assert.throws(() => p.act({ data: Float32Array.of(NaN, 0), shape: [1, 2] }), (e: Error) => /element 0 is NaN/.test(e.message));
 });
 
 test.run();

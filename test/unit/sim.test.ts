@@ -627,6 +627,63 @@ test('bad input: reset, step, expertActions, inspect', () => {
   assert.throws(() => env.expertActions(0.1, -1), (e: Error) => e instanceof RangeError && /seed/.test(e.message));
   assert.throws(() => env.expertActions(0.1, 1, new Float32Array(3)), (e: Error) => e instanceof RangeError && /out of length 6/.test(e.message));
   assert.throws(() => env.inspect(2), (e: Error) => e instanceof RangeError && /\[0, 1\] for i but received the number 2/.test(e.message));
+  assert.throws(() => env.step(Float32Array.of(0, 0, 0, 0, -Infinity, 0)), /received -Infinity at index 4/);
+});
+
+test('bad input: arguments sharing memory with the env\'s outputs are refused (a call rewrites them)', () => {
+  const env = new PickPlaceEnv({ numEnvs: 2, render: true, imageSize: 16 });
+  env.reset([0, 1]);
+  const before = { proprio: Float32Array.from(env.proprio), t: Int32Array.from(env.t) };
+  for (const actions of [env.proprio.subarray(0, 6), env.proprio.subarray(2, 8)]) {
+    assert.throws(() => env.step(actions), (e: Error) => e instanceof RangeError && /Expected actions not to overlap env\.proprio/.test(e.message), `proprio[${actions.byteOffset / 4}…]`);
+  }
+  assert.throws(() => env.step(new Float32Array(env.frames.buffer, 0, 6)), (e: Error) => e instanceof RangeError && /actions not to overlap env\.frames/.test(e.message));
+  assert.throws(() => env.expertActions(0, 1, env.proprio.subarray(0, 6)), (e: Error) => e instanceof RangeError && /out not to overlap env\.proprio/.test(e.message));
+  assert.throws(() => env.reset(env.t), (e: Error) => e instanceof RangeError && /initIds not to overlap env\.t\b/.test(e.message));
+  assert.throws(() => env.reset(env.stage), (e: Error) => e instanceof RangeError && /initIds not to overlap env\.stage/.test(e.message));
+  assert.equal(Array.from(env.proprio), Array.from(before.proprio), 'refused calls change nothing');
+  assert.equal(Array.from(env.t), Array.from(before.t));
+  // the same values copied out are fine
+  env.step(env.proprio.slice(0, 6).map(() => 0.5));
+  assert.is(env.t[0], 1);
+});
+
+test('actions in a SharedArrayBuffer written by another thread: what is checked is what is used (copied, then checked)', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const N = 2048;
+  const env = new PickPlaceEnv({ numEnvs: N, render: false, threads: 1, horizon: 1 << 20 });
+  env.reset(Int32Array.from({ length: N }, (_, i) => i % 1000));
+  const sab = new SharedArrayBuffer(N * 3 * 4);
+  const actions = new Float32Array(sab).fill(0.25);
+  const stop = new Int32Array(new SharedArrayBuffer(4));
+  // another thread flips the last env's dx between NaN and a finite value, about every 50 µs
+  const w = new Worker(`
+    const { workerData } = require('node:worker_threads');
+    const a = new Float32Array(workerData.sab); const stop = new Int32Array(workerData.stop);
+    const k = a.length - 3;
+    const spin = (us) => { const t = process.hrtime.bigint() + BigInt(us * 1000); while (process.hrtime.bigint() < t); };
+    Atomics.store(stop, 0, 2);
+    while (Atomics.load(stop, 0) !== 1) { a[k] = NaN; spin(50); a[k] = -0.25; spin(50); }
+  `, { eval: true, workerData: { sab, stop: stop.buffer } });
+  try {
+    while (Atomics.load(stop, 0) !== 2) await new Promise((r) => setTimeout(r, 5));
+    let accepted = 0; let refused = 0;
+    for (let k = 0; k < 400 && accepted < 150; k++) {
+      try {
+        env.step(actions);
+        accepted++;
+      } catch (e) {
+        assert.ok(e instanceof RangeError && /NaN at index/.test((e as Error).message), (e as Error).message);
+        refused++;
+      }
+      const x = env.proprio[(N - 1) * 4];
+      assert.ok(Number.isFinite(x), `after ${accepted} accepted and ${refused} refused steps the last env's gripper x is ${x}`);
+    }
+    assert.ok(accepted > 0, `some steps went through (${accepted} accepted, ${refused} refused)`);
+  } finally {
+    Atomics.store(stop, 0, 1);
+    await w.terminate();
+  }
 });
 
 test.run();

@@ -47,13 +47,10 @@ inline void CheckValues(const float* p, std::size_t n, const char* name, double 
     const float x = p[i];
     if (!std::isfinite(x))
       ThrowRange(std::string("Expected finite values in ") + name + " but element " + std::to_string(i) +
-                 " is " + (std::isnan(x) ? "NaN" : "Infinity"));
-    if (x < lo || x > hi) {
-      std::ostringstream m;
-      m << "Expected values in [" << lo << ", " << hi << "] for " << name << " but element " << i << " is "
-        << x;
-      ThrowRange(m.str());
-    }
+                 " is " + Num(x));
+    if (x < lo || x > hi)
+      ThrowRange("Expected values in [" + Num(lo) + ", " + Num(hi) + "] for " + name + " but element " +
+                 std::to_string(i) + " is " + Num(x));
   }
 }
 
