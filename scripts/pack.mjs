@@ -187,7 +187,9 @@ if (!cross) {
   delete published.devDependencies;
   fs.writeFileSync(stagedJson, `${JSON.stringify(published, null, 2)}\n`);
   const main = npmPack(path.join(stageMain, 'package'));
-  const bad = main.files.filter((f) => /^results\//.test(f) || /\.(png|jpe?g|gif|webp|svg|mp4|webm|mkv|npy|safetensors|parquet|onnx)$/i.test(f) || /\.node$/.test(f) || /^native\/tests\//.test(f));
+  // No data, video, model or image (but the viewer's own favicon in web/view/), no addon, no C++ tests.
+  const bad = main.files.filter((f) => /^results\//.test(f) || (/\.(png|jpe?g|gif|webp|svg|mp4|webm|mkv|npy|safetensors|parquet|onnx)$/i.test(f) && !f.startsWith('web/view/')) ||
+    /\.node$/.test(f) || /^native\/tests\//.test(f));
   if (bad.length) fail(`the main package must not carry ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ` (+${bad.length - 5})` : ''} (package.json "files")`);
   if (main.bytes >= MAIN_BUDGET) fail(`${main.file} is ${main.bytes} bytes, over the ${MAIN_BUDGET}-byte budget`);
   if (!main.files.includes('native/vendor/node-addon-api/napi.h')) fail('the main package lacks native/vendor (package.json "files")');

@@ -9,11 +9,12 @@
 // addon recording the torch version and library folder.
 import { spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packageDirectory } from '../core/native.js';
 import { checkInt, typeError } from '../core/validate.js';
+import { ensureDir } from '../io/atomic.js';
 
 /** A libtorch that CMake can build against. */
 export interface TorchInstall {
@@ -208,8 +209,8 @@ export async function buildAddons(opts: BuildAddonOptions): Promise<BuildAddonRe
   if (torch) log(`libtorch: ${torch.source}${torch.version ? ` ${torch.version}` : ''} (${torch.torchDir})`);
 
   try {
-    mkdirSync(outDir, { recursive: true });
-    mkdirSync(buildDir, { recursive: true });
+    ensureDir(outDir);
+    ensureDir(buildDir);
   } catch (err) {
     throw new AddonBuildError(`cannot write ${outDir} (${(err as Error).message.split('\n')[0]}): pass --out <dir> and load the result with ` +
       'FEAT2GO_ADDON=<dir>/feat2go.node (FEAT2GO_TORCH_ADDON=<dir>/feat2go_torch.node)');

@@ -162,8 +162,10 @@ installTest('npm run pack writes the main package (< 1 MB, no install script) an
   assert.ok(plat.needed!.every((n) => /^(libc\.so\.6|libm\.so\.6|ld-linux[-\w.]*\.so\.\d)$/.test(n)), plat.needed!.join(' '));
   assert.match(plat.glibc!, /^2\.\d+$/);
   const list = spawnSync('tar', ['-tzf', main.file], { encoding: 'utf8' }).stdout.split('\n');
-  assert.ok(list.includes('package/dist/index.js') && list.includes('package/native/vendor/node-addon-api/napi.h'), 'dist and the headers are packed');
-  assert.not.ok(list.some((f) => /\.(node|png|jpe?g|gif|svg|npy)$/.test(f) || f.startsWith('package/build/')), 'no binary or image in the main package');
+  for (const f of ['package/dist/index.js', 'package/native/vendor/node-addon-api/napi.h', 'package/CMakeLists.txt', 'package/web/view/index.html'])
+    assert.ok(list.includes(f), `${f} is packed`);
+  const heavy = list.filter((f) => /\.(node|png|jpe?g|gif|npy|onnx|map)$/.test(f) || f.startsWith('package/build/') || f.startsWith('package/native/tests/') || f.startsWith('package/docs/experiment'));
+  assert.equal(heavy, [], 'no binary, image, source map, build or C++ test in the main package');
   const pj = JSON.parse(spawnSync('tar', ['-xzOf', main.file, 'package/package.json'], { encoding: 'utf8' }).stdout) as {
     scripts?: Record<string, string>; dependencies: Record<string, string>; optionalDependencies: Record<string, string>; version: string;
   };
