@@ -58,10 +58,8 @@ export default tseslint.config(
   ...layerRules,
   {
     // Folders are made by ensureDir (src/io/atomic.ts) alone: a recursive mkdir spins forever
-    // where a level cannot be created (under /proc). experiment-report.ts belongs to the
-    // experiment branch, which moves to ensureDir; drop the exception when it has.
+    // where a level cannot be created (under /proc).
     files: ['src/**/*.ts'],
-    ignores: ['src/jobs/experiment-report.ts'],
     rules: {
       'no-restricted-syntax': ['error', ...['callee.name', 'callee.property.name'].map((c) => ({
         selector: `CallExpression[${c}=/^mkdir(Sync)?$/] Property[key.name='recursive']`,

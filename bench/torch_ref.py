@@ -3,10 +3,10 @@
 Usage: python3 bench/torch_ref.py <threads> <min_seconds>
 Prints one JSON line: {"torch": version, "ppo_ms": ..., "value_ms": ...}.
 Or: python3 bench/torch_ref.py <threads> serve — after a JSON line, times
-one call per stdin line "ppo" / "value" and prints its ms and minor page
+one call per stdin line "ppo" / "value" / "bb_head" / "bb_joint" and prints its ms and minor page
 faults (interleaving).
 Same shapes, ops, optimizer and metrics as feat2go's PpoTrainer.update and
-ValueHead.trainStep (SPEC §4, §8, §9).
+ValueHead.trainStep (SPEC §4, §8, §9), and one epoch of ImageValueModel.fit.
 """
 import json
 import math
@@ -157,6 +157,70 @@ def value_case():
     return step
 
 
+def backbone_case(joint):
+    """ImageValueModel.fit for one epoch over N RGB frames 64x64 (uint8 NHWC),
+    minibatches of 128, default ConvBackbone (16 k4s4, 32 k3s2 p1, 32 k3s1 p1,
+    ReLU, flatten, Linear 2048->64, LayerNorm, tanh), value head 64->128->201,
+    two-hot cross-entropy, AdamW (two groups), the default augmentation
+    (shift 4 by edge padding and crop, contrast/brightness 0.2, gain 0.1)."""
+    N, S, B, E, Hh, nb = 1024, 64, 128, 64, 128, 201
+    g = torch.Generator().manual_seed(3)
+    convs = [torch.nn.Conv2d(3, 16, 4, 4, 0), torch.nn.Conv2d(16, 32, 3, 2, 1), torch.nn.Conv2d(32, 32, 3, 1, 1)]
+    for c in convs:
+        torch.nn.init.orthogonal_(c.weight, math.sqrt(2))
+        torch.nn.init.zeros_(c.bias)
+    proj = torch.nn.Linear(32 * 8 * 8, E)
+    norm = torch.nn.LayerNorm(E)
+    head = torch.nn.Sequential(torch.nn.Linear(E, Hh), torch.nn.LayerNorm(Hh), torch.nn.GELU(), torch.nn.Linear(Hh, nb))
+    backbone = [p for m in convs + [proj, norm] for p in m.parameters()]
+    opt = torch.optim.AdamW([{"params": backbone, "lr": 1e-3}, {"params": list(head.parameters()), "lr": 1e-3}],
+                            lr=1e-3, weight_decay=0.01)
+    frames = torch.randint(0, 256, (N, S, S, 3), dtype=torch.uint8, generator=g)
+    v = torch.rand(N, generator=g)
+    pos = v * (nb - 1)
+    lo = pos.floor().clamp(max=nb - 2).long()
+    w = pos - lo
+    t = torch.zeros(N, nb)
+    t.scatter_add_(1, lo[:, None], (1 - w)[:, None])
+    t.scatter_add_(1, lo[:, None] + 1, w[:, None])
+    shift = 4
+
+    def embed(x):
+        for c in convs:
+            x = F.relu(c(x))
+        return torch.tanh(norm(proj(x.flatten(1))))
+
+    def augment(idx):
+        x = frames.index_select(0, idx).permute(0, 3, 1, 2).float().div_(255)
+        n = x.shape[0]
+        xp = F.pad(x, (shift,) * 4, mode="replicate")
+        d = torch.randint(0, 2 * shift + 1, (n, 2), generator=g).tolist()
+        x = torch.stack([xp[i, :, dy:dy + S, dx:dx + S] for i, (dx, dy) in enumerate(d)])
+        u = torch.rand(n, 5, generator=g) * 2 - 1
+        m = x.mean((1, 2, 3), keepdim=True)
+        c = (1 + 0.2 * u[:, 0]).view(n, 1, 1, 1)
+        bg = (1 + 0.2 * u[:, 1]).view(n, 1, 1, 1) * (1 + 0.1 * u[:, 2:5]).view(n, 3, 1, 1)
+        return (((x - m) * c + m) * bg).clamp_(0, 1)
+
+    def epoch():
+        perm = torch.randperm(N, generator=g)
+        for s in range(0, N, B):
+            idx = perm[s:s + B]
+            x = augment(idx)
+            if joint:
+                h = embed(x)
+            else:
+                with torch.no_grad():
+                    h = embed(x)
+            loss = -(t.index_select(0, idx) * F.log_softmax(head(h), -1)).sum(-1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            loss.item()
+
+    return epoch
+
+
 def timeit(fn):
     """Median of per-call times over at least 5 calls and min_s seconds."""
     fn()  # warm-up
@@ -173,7 +237,7 @@ if serve:
     # Interleaved mode (bench/torch.ts): one warm-up each, then one line per
     # request "ppo" / "value" on stdin, answered with that call's time in ms,
     # so that both sides' calls alternate under the same background load.
-    cases = {"ppo": ppo_case(), "value": value_case()}
+    cases = {"ppo": ppo_case(), "value": value_case(), "bb_head": backbone_case(False), "bb_joint": backbone_case(True)}
     for fn in cases.values():
         fn()
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(),

@@ -46,13 +46,18 @@ export {
 export { launchRanks, freePort, type LaunchOptions, type LaunchResult } from './jobs/launch.js';
 export { plotEpisodeSvg, type EpisodePlotInput } from './jobs/plot.js';
 export {
-  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatValueModelTable, methodName, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS,
+  runExperiment, resolveExperimentConfig, checkExperimentRanks, formatExperimentTable, formatPairedTable, formatValueModelTable, methodName, summariseExperiment,
+  experimentPreset, EXPERIMENT_HYPERPARAMETERS, EXPERIMENT_SPLITS, EXPERIMENT_REWARDS, EXPERIMENT_TASK_HORIZONS, EXPERIMENT_VALUE_MODELS,
   type ExperimentConfig, type ExperimentResult, type ExperimentJson, type ExperimentRow, type ExperimentProgress, type ExperimentSizes,
   type ExperimentAlgo, type ExperimentReward, type ExperimentSplit, type ExperimentPreset, type ExperimentEnv, type ExperimentEnvClass,
-  type RunExperimentOptions, type ValueCurve,
+  type RunExperimentOptions, type ValueCurve, type ExperimentTask, type ExperimentDemonstrator, type ExperimentColumn, type PairedRow, type GateResult,
+  type BaseRates, type ValueModelReport, type ExperimentValueModelKind, type ResolvedExperimentConfig, type SeedRecord, type ValueTarget,
 } from './jobs/experiment.js';
-export { writeExperimentOutputs, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng } from './jobs/experiment-report.js';
-export { spearman, meanCi } from './jobs/experiment-stats.js';
+export {
+  writeExperimentOutputs, writeFileSet, checkExperimentOutputDir, experimentJson, experimentMarkdown, successCurvesSvg, valueCurvesSvg, contactSheetPng, EXPERIMENT_OUTPUT_FILES,
+} from './jobs/experiment-report.js';
+export { calibrateExperiment, calibrationMarkdown, chooseHorizon, type CalibrationConfig, type CalibrationResult, type CalibrateOptions } from './jobs/experiment-calibrate.js';
+export { spearman, meanCi, pairedDifference, type PairedStat } from './jobs/experiment-stats.js';
 // ---- frames to features: episodes (io), encoders ----
 export type { FrameChunk, FrameSource, ChunkOptions } from './io/episodes.js';
 // ---- LeRobot datasets (io): reading, frames by timestamp, writing labels back ----
@@ -110,7 +115,16 @@ export type {
 } from './core/rl.js';
 // ---- value model: ONNX backbone + libtorch value head ----
 export { ValueModel } from './torch/value-model.js';
+// ---- image value model: trainable conv backbone + value head ----
+export { ConvBackbone, augmentFrames, DEFAULT_AUGMENT } from './torch/backbone.js';
+export type { Frames, ConvBackboneConfig, ConvLayerConfig, ResolvedConvBackboneConfig, AugmentOptions } from './torch/backbone.js';
+export { ImageValueModel } from './torch/image-value-model.js';
+export type {
+  ImageValueModelConfig, ImageValueHeadConfig, ImageValueFitOptions, ImageValueFitResult, ImageValueStagesOptions,
+} from './torch/image-value-model.js';
 
 // ---- the built-in pick-and-place task (native, batched) ----
-export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES } from './sim/pick-place.js';
-export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState } from './sim/pick-place.js';
+export { PickPlaceEnv, PICK_PLACE_SPLITS, PICK_PLACE_STAGES, PICK_PLACE_TASKS } from './sim/pick-place.js';
+export type { PickPlaceSplit, PickPlaceOptions, PickPlaceEnvState, PickPlaceTask } from './sim/pick-place.js';
+export { VariablePaceDemonstrator, VARIABLE_PACE_DEFAULTS, resolveVariablePaceOptions } from './sim/teleop.js';
+export type { VariablePaceOptions, TeleopEnv } from './sim/teleop.js';

@@ -16,11 +16,13 @@ namespace {
 
 namespace pp = pickplace;
 
-constexpr const char* kOptionKeys[] = {"numEnvs", "split", "imageSize", "horizon", "render", "threads"};
+constexpr const char* kOptionKeys[] = {"numEnvs", "split",   "imageSize", "horizon",
+                                       "render",  "threads", "task"};
 
 struct EnvOpts {
   std::size_t n = 0, image = 64, horizon = 80, threads = 0;
   pp::Split split = pp::Split::kId;
+  pp::Task task = pp::Task::kPickPlace;
   bool render = true;
 };
 
@@ -54,7 +56,7 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     for (const char* name : kOptionKeys) known = known || key == name;
     if (!known)
       ThrowType(
-          "Expected one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received '" +
+          "Expected one of numEnvs, split, imageSize, horizon, render, threads, task for a key of opts but received '" +
           key + "'");
   }
   EnvOpts e;
@@ -68,6 +70,14 @@ EnvOpts ParseOpts(const Napi::Value& v) {
     e.render = x.As<Napi::Boolean>().Value();
   }
   if (!(x = o.Get("threads")).IsUndefined()) e.threads = SizeArg(x, "opts.threads");
+  if (!(x = o.Get("task")).IsUndefined()) {
+    if (!x.IsString())
+      ThrowType("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    const int t = pp::task_from_name(x.As<Napi::String>().Utf8Value().c_str());
+    if (t < 0)
+      ThrowRange("Expected 'pick-place', 'slip' or 'knock' for opts.task but received " + Describe(x));
+    e.task = static_cast<pp::Task>(t);
+  }
   const std::size_t bytes =
       CheckedProduct({e.n, e.render ? e.image : 1, e.render ? e.image : 1, 3}, "frames");
   if (e.render && bytes > (std::size_t{1} << 32))
@@ -105,7 +115,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       EnvOpts o = ParseOpts(info[0]);
       threads_ = o.threads;
       try {
-        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render);
+        batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render, o.task);
       } catch (const std::bad_alloc&) {
         throw ArgError{ArgError::kRange, "PickPlaceEnv: out of memory for " + std::to_string(o.n) +
                                              " environments (frames and state); use fewer or smaller frames"};
@@ -123,6 +133,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       auto stage = Napi::Int32Array::New(env, n);
       auto max_stage = Napi::Int32Array::New(env, n);
       auto t = Napi::Int32Array::New(env, n);
+      auto progress = Napi::Float32Array::New(env, n);
       out_.frames = frames.Data();
       out_.proprio = proprio.Data();
       out_.reward = reward.Data();
@@ -132,6 +143,7 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       out_.stage = stage.Data();
       out_.max_stage = max_stage.Data();
       out_.t = t.Data();
+      out_.progress = progress.Data();
       views.Set("frames", frames);
       views.Set("proprio", proprio);
       views.Set("reward", reward);
@@ -141,10 +153,12 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
       views.Set("stage", stage);
       views.Set("maxStage", max_stage);
       views.Set("t", t);
+      views.Set("progress", progress);
       for (Napi::TypedArray a :
            {Napi::TypedArray(frames), Napi::TypedArray(proprio), Napi::TypedArray(reward),
             Napi::TypedArray(terminated), Napi::TypedArray(truncated), Napi::TypedArray(success),
-            Napi::TypedArray(stage), Napi::TypedArray(max_stage), Napi::TypedArray(t)})
+            Napi::TypedArray(stage), Napi::TypedArray(max_stage), Napi::TypedArray(t),
+            Napi::TypedArray(progress)})
         buffers_.push_back(Napi::Persistent(a.ArrayBuffer()));
       views_ = Napi::Persistent(views);
     });

@@ -116,6 +116,13 @@ int split_from_name(const char* name) {
     if (std::strcmp(name, names[i]) == 0) return i;
   return -1;
 }
+int task_from_name(const char* name) {
+  static const char* names[] = {"pick-place", "slip", "knock"};
+  for (int i = 0; i < 3; ++i)
+    if (std::strcmp(name, names[i]) == 0) return i;
+  return -1;
+}
+
 const char* split_name(Split s) {
   static const char* names[] = {"id", "vision", "semantic", "execution"};
   return names[static_cast<int>(s)];
@@ -185,11 +192,12 @@ InitState init_state(Split split, std::size_t id) {
   return s;
 }
 
-Batch::Batch(std::size_t n, Split split, std::size_t image, std::size_t horizon, bool render)
+Batch::Batch(std::size_t n, Split split, std::size_t image, std::size_t horizon, bool render, Task task)
     : n_(n),
       image_(image),
       horizon_(horizon),
       split_(split),
+      task_(task),
       render_(render),
       init_(n),
       init_id_(n, -1),
@@ -243,6 +251,60 @@ int Batch::stage_of(std::size_t i) const {
   return 0;
 }
 
+namespace {
+float Clamp01(float v) { return v < 0.f ? 0.f : v > 1.f ? 1.f : v; }
+// The expert's grasp height for a cube of side s resting at cz (fingertip z).
+float GraspZ(float cz, float s) {
+  return std::max(std::min(cz + 0.3f * s, cz + 0.55f * s), cz + s - kFingerLen + 0.01f);
+}
+// Horizontal distance from a cube centred at cx (half side h) to lying wholly over the tray.
+float ToTray(float cx, float h, float goal_x, float goal_w) {
+  return std::max(0.f, std::fabs(cx - goal_x) - (goal_w / 2 - h));
+}
+}  // namespace
+
+float Batch::progress_of(std::size_t i, int stage) const {
+  const InitState& s = init_[i];
+  const float h = s.cs / 2;
+  float f = 0.f;
+  switch (stage) {
+    case 0: {
+      const float d0 = std::hypot(s.gx - s.cx, s.gz - GraspZ(0.f, s.cs));
+      const float d = std::hypot(gx_[i] - cx_[i], gz_[i] - GraspZ(cz_[i], s.cs));
+      f = d0 > 0.f ? Clamp01(1.f - d / d0) : 1.f;
+      break;
+    }
+    case 1: {
+      const float contact = ContactOpening(s.cs);
+      f = contact < 1.f ? Clamp01((1.f - open_[i]) / (1.f - contact)) : 1.f;
+      break;
+    }
+    case 2: {
+      const float e0 = ToTray(s.cx, h, s.goal_x, s.goal_w) + kCarryZ;
+      const float e = ToTray(cx_[i], h, s.goal_x, s.goal_w) + std::max(0.f, kCarryZ - cz_[i]);
+      f = e0 > 0.f ? Clamp01(1.f - e / e0) : 1.f;
+      break;
+    }
+    case 3:
+      f = holding_[i] ? 0.5f * Clamp01(1.f - cz_[i] / kCarryZ) : 0.5f + 0.5f * Clamp01(open_[i]);
+      break;
+    default:
+      return 1.f;
+  }
+  return (static_cast<float>(stage) + f) / 4.f;
+}
+
+bool Batch::slips(std::size_t i) const {
+  const InitState& s = init_[i];
+  const float h = s.cs / 2, L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
+  const bool over_tray = cx_[i] - h >= L - kRimW && cx_[i] + h <= R + kRimW;
+  if (!holding_[i] || over_tray || cz_[i] <= 1e-4f || off_[i] <= kSlipGrip * s.cs) return false;
+  const std::uint64_t key =
+      Mix(0x51195119ULL ^ (static_cast<std::uint64_t>(split_) << 56) ^
+          (static_cast<std::uint64_t>(init_id_[i]) << 24) ^ static_cast<std::uint64_t>(t_[i]));
+  return static_cast<double>(key >> 11) * 0x1.0p-53 < kSlipP;
+}
+
 // ---- reset / step ----
 void Batch::reset_one(std::size_t i, std::int32_t id, const Outputs& out) {
   const InitState s = init_state(split_, static_cast<std::size_t>(id));
@@ -270,6 +332,14 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
   float& o = open_[i];
   float& cx = cx_[i];
   float& cz = cz_[i];
+
+  // 0. slip task: a lifted cube carried outside the tray may slip out of a high grip and
+  // drops straight to the table (so the closing fingers cannot catch it again)
+  if (task_ == Task::kSlip && slips(i)) {
+    holding_[i] = 0;
+    cvz_[i] = 0.f;
+    cz_[i] = support(i, cx_[i]);
+  }
 
   // 1. fingers: open / close, grasp, release
   if (holding_[i]) {
@@ -299,9 +369,27 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
     float nx = std::clamp(gx + ax * kMaxStep, kGxMin, kGxMax);
     if (holding_[i]) {
       const auto [lo, hi] = slide_range(i, cx, cz);
-      nx = std::min(std::max(nx, std::max(lo, kGxMin)),
-                    std::min(hi, kGxMax));  // bounds may cross at the walls
-      cx = nx;
+      const float to = std::min(std::max(nx, std::max(lo, kGxMin)),
+                                std::min(hi, kGxMax));  // bounds may cross at the walls
+      const bool at_rim = cz < kRimH && ((nx > hi && hi < 1.f - h) || (nx < lo && lo > h));
+      if (task_ == Task::kKnock && at_rim) {
+        // knock task: the rim knocks the cube out of the fingers (they spring open) and it
+        // bounces back, landing 0.08-0.2 beyond the open finger on its side (a hash of split,
+        // initial state, step), clear of the fingers
+        const std::uint64_t key =
+            Mix(0x4B4E4F43ULL ^ (static_cast<std::uint64_t>(split_) << 56) ^
+                (static_cast<std::uint64_t>(init_id_[i]) << 24) ^ static_cast<std::uint64_t>(t_[i]));
+        const float back = 0.08f + 0.12f * static_cast<float>(static_cast<double>(key >> 11) * 0x1.0p-53);
+        const float clear = Gap(1.f) / 2 + kFingerW + h + back;  // beyond the open finger's outer edge
+        holding_[i] = 0;
+        cvz_[i] = 0.f;
+        o = 1.f;
+        cx = std::clamp(nx > hi ? to - clear : to + clear, h, 1.f - h);
+        nx = to;
+      } else {
+        nx = to;
+        cx = nx;
+      }
     }
     gx = nx;
   }
@@ -372,6 +460,7 @@ void Batch::step_one(std::size_t i, const float* a, const Outputs& out) {
 void Batch::finish(std::size_t i, const Outputs& out) {
   const int st = out.success[i] ? 4 : stage_of(i);
   out.stage[i] = st;
+  if (out.progress) out.progress[i] = progress_of(i, st);
   out.max_stage[i] = std::max(out.max_stage[i], st);
   out.t[i] = t_[i];
   float* p = out.proprio + i * kProprioDim;
@@ -482,7 +571,7 @@ void Batch::expert(double noise, std::uint64_t seed, float* actions, std::size_t
       const float gx = gx_[i], gz = gz_[i], cx = cx_[i], cz = cz_[i];
       const float L = s.goal_x - s.goal_w / 2, R = s.goal_x + s.goal_w / 2;
       float tx = gx, tz = gz, grip = -1.f;
-      const float carry = kRimH + 0.1f;  // cube bottom height while carrying
+      const float carry = kCarryZ;  // cube bottom height while carrying
       if (holding_[i]) {
         grip = 1.f;
         if (std::fabs(gx - s.goal_x) > 0.008f) {
@@ -496,8 +585,7 @@ void Batch::expert(double noise, std::uint64_t seed, float* actions, std::size_t
       } else if (cx - h >= L && cx + h <= R) {
         tz = gz + kMaxStep;  // released into the tray: open and back off upwards
       } else {
-        const float grasp_z =
-            std::max(std::min(cz + 0.3f * size, cz + 0.55f * size), cz + size - kFingerLen + 0.01f);
+        const float grasp_z = GraspZ(cz, size);
         const float above = cz + size + 0.04f;
         const float g = Gap(open_[i]) / 2;
         if (std::fabs(gx - cx) > 0.01f) {

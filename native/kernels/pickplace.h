@@ -25,6 +25,18 @@ namespace pickplace {
 
 enum class Split : int { kId = 0, kVision = 1, kSemantic = 2, kExecution = 3 };
 
+// Task variants (the same scene and splits, different carry physics):
+// - kPickPlace: the base task; a held cube carried into a rim is stopped by it.
+// - kSlip: a lifted cube carried outside the tray slips out of the fingers
+//   with probability kSlipP per step when the fingertips grip it above
+//   kSlipGrip of its side (so a low grip avoids it), and falls to the table.
+//   The draw is a hash of (split, initial state, step).
+// - kKnock: a held cube carried into a tray rim below the rim's top is knocked
+//   out of the fingers (they spring open) and bounces back, landing 0.08-0.2
+//   beyond the open finger on its side (a hash of split, initial state,
+//   step), instead of being stopped.
+enum class Task : int { kPickPlace = 0, kSlip = 1, kKnock = 2 };
+
 constexpr int kNumStages = 5;   // reach, grasp, carry, over goal, placed
 constexpr int kProprioDim = 4;  // gripper x, gripper z, opening, holding
 constexpr int kActionDim = 3;   // dx, dz, grip
@@ -45,7 +57,10 @@ constexpr float kRimW = 0.02f;      // goal tray rim width
 constexpr float kRimH = 0.035f;     // goal tray rim height
 constexpr float kGxMin = 0.06f, kGxMax = 0.94f;
 constexpr float kGzMax = 0.6f;
-constexpr float kTableRow = 0.78f;  // table top at this fraction of the image height
+constexpr float kTableRow = 0.78f;       // table top at this fraction of the image height
+constexpr float kSlipP = 0.1f;           // kSlip: slip probability per carried step outside the tray
+constexpr float kSlipGrip = 0.25f;       // kSlip: slips only when the grip is above this fraction of the side
+constexpr float kCarryZ = kRimH + 0.1f;  // the expert's carry height (cube bottom), used by progress
 
 /// Appearance and geometry of one initial state (everything a reset needs).
 struct InitState {
@@ -76,6 +91,7 @@ struct Outputs {
   std::int32_t* stage = nullptr;
   std::int32_t* max_stage = nullptr;
   std::int32_t* t = nullptr;
+  float* progress = nullptr;  // dense true progress in [0, 1] (see Batch::progress_of)
 };
 
 /// Snapshot of one environment's state (for tests and analysis).
@@ -89,7 +105,8 @@ struct EnvInfo {
 /// N environments, structure of arrays.
 class Batch {
  public:
-  Batch(std::size_t n, Split split, std::size_t image, std::size_t horizon, bool render);
+  Batch(std::size_t n, Split split, std::size_t image, std::size_t horizon, bool render,
+        Task task = Task::kPickPlace);
 
   std::size_t size() const { return n_; }
   std::size_t image() const { return image_; }
@@ -119,9 +136,18 @@ class Batch {
   // x range the cube's centre may slide to from (cx, cz) without crossing a rim
   std::pair<float, float> slide_range(std::size_t i, float cx, float cz) const;
   int stage_of(std::size_t i) const;
+  // Dense true progress (k + f) / 4 of stage k with the fraction f done within it:
+  // reach f = 1 - d/d0 (gripper to the grasp pose over the cube, d0 from the
+  // initial state); grasp f = how far the fingers closed toward contact; carry
+  // f = 1 - e/e0 (cube to the region over the tray, e0 from the initial state);
+  // over goal f = half for lowering the held cube, then the opening once it is
+  // released. 1 once placed; a dropped cube is back in reach.
+  float progress_of(std::size_t i, int stage) const;
+  bool slips(std::size_t i) const;
 
   std::size_t n_, image_, horizon_;
   Split split_;
+  Task task_;
   bool render_;
   std::vector<InitState> init_;
   std::vector<std::int32_t> init_id_;
@@ -134,6 +160,8 @@ class Batch {
 /// Index of the split named `name`, or -1.
 int split_from_name(const char* name);
 const char* split_name(Split s);
+/// Index of the task named `name` ("pick-place", "slip", "rim"), or -1.
+int task_from_name(const char* name);
 
 }  // namespace pickplace
 }  // namespace f2g

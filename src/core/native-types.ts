@@ -42,6 +42,37 @@ export interface NativeValueHead {
   loadStateDict(weights: NativeNamedTensor[]): void;
 }
 
+/** Frames as the addon takes them: RGB bytes [B, H, W, 3] or float32 [B, 3, H, W] in [0, 1]. */
+export type NativeFrames = Uint8Array | Float32Array;
+/** Augmentation strengths, every one resolved (see src/torch/backbone.ts). */
+export interface NativeAugment { shift: number; brightness: number; contrast: number; gain: number }
+export interface NativeConvBackboneConfig {
+  height: number; width: number;
+  layers: Array<{ channels: number; kernel: number; stride: number; padding: number; pool: number }>;
+  activation: string; pool: string; embedDim: number; seed: number;
+}
+export interface NativeConvBackbone {
+  embed(frames: NativeFrames, B: number): Float32Array;
+  featureDim(): number;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+}
+export interface NativeImageFitOptions {
+  stage: 'head' | 'joint'; epochs: number; batchSize: number; lr: number; backboneLr: number; weightDecay: number;
+  cosine: boolean; seed: number; augment: NativeAugment | null; distributed: boolean;
+}
+export interface NativeImageValueModel {
+  predict(frames: NativeFrames, B: number): Float32Array;
+  predictDistribution(frames: NativeFrames, B: number): Float32Array;
+  embed(frames: NativeFrames, B: number): Float32Array;
+  loss(frames: NativeFrames, B: number, targets: Float32Array): number;
+  fitSync(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions): number[];
+  fit(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions,
+    onProgress?: (epoch: number, epochs: number, loss: number) => void): Promise<number[]>;
+  stateDict(): NativeNamedTensor[];
+  loadStateDict(weights: NativeNamedTensor[]): void;
+}
+
 /** The image preprocessing plan as the addon takes it (every key resolved by src/encoders/hf-preprocess.ts). */
 export interface NativeImagePrep {
   resize: boolean; resizeH: number; resizeW: number; filter: number;
@@ -153,7 +184,7 @@ export interface NativeLossResult {
 export interface NativePickPlace {
   views(): {
     frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
-    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array;
+    success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array; progress: Float32Array;
   };
   reset(ids: Int32Array): void;
   step(actions: Float32Array): void;
@@ -205,6 +236,9 @@ export interface NativeCoreAddon {
   /** The model hub's image preprocessing: Pillow resize, centre crop, rescale, normalise → [n, 3, h, w]. */
   encoderImagePrep(input: { frames: Uint8Array; mean: Float32Array; std: Float32Array },
     opts: { n: number; H: number; W: number } & NativeImagePrep, out: { pixels: Float32Array }): Promise<void>;
+  /** Frames → float32 [n, 3, H, W] in [0, 1], shifted and jittered with `augment` (null: conversion only); frame i's draws keyed by (seed, stream, i). */
+  encoderAugmentFrames(input: { frames: NativeFrames }, opts: { n: number; H: number; W: number; augment: NativeAugment | null; seed: number; stream: number },
+    out: { augmented: Float32Array }): void;
 
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(input: { success: Uint8Array; terminalValues: Float32Array }, opts: { failureScale: number },
@@ -253,7 +287,7 @@ export interface NativeCoreAddon {
   DeviceBufferNative: NativeDeviceBufferClass;
 
   // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number }) => NativePickPlace;
+  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
   pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 
 }
@@ -266,6 +300,8 @@ export interface NativeTorchAddon {
   // ---- libtorch classes (native/bindings/torch/*.cc) ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
+  ConvBackboneNative: new (config: NativeConvBackboneConfig) => NativeConvBackbone;
+  ImageValueModelNative: new (backbone: NativeConvBackbone, head: { hiddenDim: number; bins: number; oneHot: boolean; seed: number }) => NativeImageValueModel;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
   // ---- process groups (native/bindings/torch/distributed.cc; distAvailable false without c10d) ----
   distAvailable: boolean;
@@ -317,6 +353,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   encoderPatchStats: ['core', 'function'],
   encoderFramesToChw: ['core', 'function'],
   encoderImagePrep: ['core', 'function'],
+  encoderAugmentFrames: ['core', 'function'],
   rlShapeTerminalRewards: ['core', 'function'],
   rlTerminalRewards: ['core', 'function'],
   rlGaeIsa: ['core', 'function'],
@@ -340,6 +377,8 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   torchCapabilities: ['torch', 'function'],
   ValueHeadNative: ['torch', 'class'],
   PolicyNative: ['torch', 'class'],
+  ConvBackboneNative: ['torch', 'class'],
+  ImageValueModelNative: ['torch', 'class'],
   TrainerNative: ['torch', 'class'],
   distAvailable: ['torch', 'value'],
   distInit: ['torch', 'function'],

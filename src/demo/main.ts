@@ -6,6 +6,7 @@
 // `npm start -- --features`: the V-JEPA-2-shaped feature sample instead,
 // labelled as `feat2go label` labels feature files.
 import fs from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -18,7 +19,7 @@ import { writeNpy } from '../io/npy.js';
 import { sampleEpisode, type SampleOptions } from './sample.js';
 import { sampleImageEpisodes, SCENE_PROGRESS_OPTIONS, type ImageEpisode } from './scene.js';
 import { patchStatsEncoder } from '../encoders/builtin.js';
-import { formatExperimentTable, formatValueModelTable, runExperiment, type ExperimentPreset } from '../jobs/experiment.js';
+import { formatExperimentTable, formatPairedTable, formatValueModelTable, runExperiment, type ExperimentPreset } from '../jobs/experiment.js';
 import { writeExperimentOutputs } from '../jobs/experiment-report.js';
 
 /** Options of {@link runMain}. */
@@ -162,16 +163,22 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
       log('Experiment skipped: the addon was built without libtorch (install libtorch-dev, rebuild: scripts/setup-debian.sh).');
     } else {
       log('');
-      log(`Experiment (${opts.experiment}): demonstrations → Feat2Go and Steps-To-Go value heads → behaviour-cloned base → PPO and GRPO with sparse, Steps-To-Go and Feat2Go rewards → 4 splits`);
+      log(`Experiment (${opts.experiment}): variable-pace demonstrations → Feat2Go and Steps-To-Go value heads → behaviour-cloned base → PPO with sparse, Steps-To-Go, Feat2Go, oracle-stage and constant rewards → 4 splits`);
       const t3 = performance.now();
       const ebar = progressBar(stderr, stderr.isTTY === true);
       const r = await runExperiment({ preset: opts.experiment }, {
+        // seeds in worker processes when there are several cores (each seed's numbers do not depend on it)
+        workers: Math.min(2, availableParallelism()),
         onProgress: (p) => ebar.update(p.done, p.total, `seed ${p.seed} · ${p.phase}: ${p.label}`),
       });
       ebar.clear();
       experimentFiles = await writeExperimentOutputs(r, path.join(root, 'experiment'), `npm start (feat2go experiment --${opts.experiment})`);
       log('');
+      for (const n of r.notes) log(`NOTE: ${n}`);
+      log('');
       log(formatExperimentTable(r).trimEnd());
+      log('');
+      log(formatPairedTable(r).trimEnd());
       log('');
       log(formatValueModelTable(r).trimEnd());
       log('');

@@ -1,13 +1,19 @@
 // Files of an experiment run: the JSON, the tables as Markdown, SVG plots
 // (success over training per variant, value curves against the true stage)
-// and one PNG contact sheet per split (a row of frames per method).
-import { mkdirSync } from 'node:fs';
+// and one PNG contact sheet per split (a row of frames per method). The files
+// are written as a set: into a hidden folder beside --out, renamed over it
+// whole, so an interrupted run leaves the previous set or the new one, never
+// a mix.
+import fs from 'node:fs';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
-import { writeFileAtomic } from '../io/atomic.js';
+import { ensureDir, writeFileAtomic } from '../io/atomic.js';
+import { fileKind } from '../io/common.js';
+import { EXPERIMENT_SPLITS, type ExperimentSplit } from './experiment-config.js';
 import {
-  EXPERIMENT_SPLITS, formatExperimentTable, formatValueModelTable, type ExperimentJson, type ExperimentResult, type ExperimentSplit,
-} from './experiment.js';
+  formatExperimentTable, formatPairedTable, formatValueModelTable, type ExperimentJson, type ExperimentResult,
+} from './experiment-summary.js';
 
 const PALETTE = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02', '#a6761d', '#666666'];
 
@@ -17,7 +23,9 @@ function esc(s: string): string {
 
 /** The JSON of a result with exactly the documented top-level keys. */
 export function experimentJson(r: ExperimentJson): ExperimentJson {
-  return { config: r.config, seeds: r.seeds, rows: r.rows, valueModels: r.valueModels, timings: r.timings };
+  return {
+    config: r.config, seeds: r.seeds, rows: r.rows, paired: r.paired, gate: r.gate, base: r.base, valueModels: r.valueModels, timings: r.timings, notes: r.notes,
+  };
 }
 
 interface Series { name: string; color: string; mean: number[]; lo?: number[]; hi?: number[]; dash?: boolean; step?: boolean; markers?: boolean }
@@ -109,12 +117,14 @@ export function valueCurvesSvg(r: Pick<ExperimentResult, 'valueProbe' | 'numStag
       { name: 'Feat2Go head', color: PALETTE[0], mean: e.feat2go },
       { name: 'Steps-To-Go head', color: PALETTE[1], mean: e.stepsToGo },
       { name: 'true stage', color: '#333', mean: e.stage.map((s) => s / (r.numStages - 1)), dash: true, step: true },
-    ];
+      ...(e.progress ? [{ name: 'true progress', color: PALETTE[2], mean: e.progress, dash: true }] : []),
+    ].filter((x) => x.mean.length > 0);
     parts.push(panel(x0, y0, W, H, `held-out episode ${k + 1} (${e.success ? 'success' : `failed at stage ${e.stage[e.stage.length - 1]}`})`, series, 'frame', 'value'));
   });
   const rows = Math.max(1, Math.ceil(eps.length / cols));
   parts.push(legend(padX, rows * (H + padY) + 30, [
     { name: 'Feat2Go head', color: PALETTE[0] }, { name: 'Steps-To-Go head', color: PALETTE[1] }, { name: `true stage / ${r.numStages - 1}`, color: '#333', dash: true },
+    ...(eps.some((e) => e.progress) ? [{ name: 'true progress (oracle)', color: PALETTE[2], dash: true }] : []),
   ]));
   return svgDoc(cols * (W + padX) + 20, rows * (H + padY) + 90, parts.join('\n'));
 }
@@ -146,33 +156,128 @@ export async function contactSheetPng(r: Pick<ExperimentResult, 'episodes'>, spl
   return sharp(sheet, { raw: { width: sw, height: sh, channels: 3 } }).png().toBuffer();
 }
 
-/** Markdown: the Table-1-shaped table, the value-model table, hyperparameters, timings. */
+/** Markdown: the notes, the Table-1-shaped table, the paired differences, the base's rates, the value models, hyperparameters, timings. */
 export function experimentMarkdown(r: ExperimentResult, commandLine?: string): string {
+  const b = r.base;
+  const p = (x: number) => `${(x * 100).toFixed(1)} %`;
   const lines = [
     '# feat2go experiment', '',
     ...(commandLine ? [`Command: \`${commandLine}\``, ''] : []),
+    ...r.notes.map((n) => `> ${n}`), ...(r.notes.length ? [''] : []),
     '## Success rates', '', formatExperimentTable(r).trimEnd(), '',
+    ...(r.paired.length ? ['## Paired differences', '', formatPairedTable(r).trimEnd(), ''] : []),
+    '## The base policy', '',
+    `- deterministic success: ${EXPERIMENT_SPLITS.map((s) => `${s} ${p(b.deterministic[s])}`).join(', ')};`,
+    `- sampled success in the first RL rollouts: ${Object.entries(b.sampledSuccess).map(([a, v]) => `${a.toUpperCase()} ${p(v)}`).join(', ') || 'n/a'}; on the probe's held-out states: ${p(b.probeSuccess)};`,
+    `- demonstrations that succeeded: ${p(b.demoSuccess)}.`, '',
     '## Value models', '', formatValueModelTable(r).trimEnd(), '',
-    '## Hyperparameters (the same for every reward variant)', '', '```json', JSON.stringify(r.config, null, 2), '```', '',
-    '## Timings (s)', '', Object.entries(r.timings).map(([k, v]) => `- ${k}: ${v}`).join('\n'), '',
+    '## Settings (the same for every reward variant)', '', '```json', JSON.stringify(r.config, null, 2), '```', '',
+    '## Timings (s, summed over seeds)', '', Object.entries(r.timings).map(([k, v]) => `- ${k}: ${v}`).join('\n'), '',
   ];
   return lines.join('\n');
 }
 
-/** Writes every output of a run into `dir`; returns the written paths. */
-export async function writeExperimentOutputs(r: ExperimentResult, dir: string, commandLine?: string): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
-  const files: string[] = [];
-  const put = (name: string, data: string | Buffer) => { const f = path.join(dir, name); writeFileAtomic(f, data); files.push(f); };
-  put('results.json', `${JSON.stringify(experimentJson(r), null, 2)}\n`);
-  put('results.md', experimentMarkdown(r, commandLine));
-  // valueCurves: the held-out episodes value-curves.svg draws (and a few more), for `feat2go view`.
-  const valueCurves = r.valueProbe.curves.slice(0, 12).map((c) => ({
-    success: c.success, stage: c.stage, feat2go: c.feat2go.map((v) => Number(v.toFixed(4))), stepsToGo: c.stepsToGo.map((v) => Number(v.toFixed(4))),
-  }));
-  put('details.json', `${JSON.stringify({ seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed, numStages: r.numStages, valueCurves })}\n`);
-  if (Object.keys(r.curves).length) put('success-over-training.svg', successCurvesSvg(r));
-  if (r.valueProbe.curves.length) put('value-curves.svg', valueCurvesSvg(r));
-  for (const split of EXPERIMENT_SPLITS) put(`contact-${split}.png`, await contactSheetPng(r, split));
-  return files;
+/** File names of an experiment's output set (contact sheets: one per split). */
+export const EXPERIMENT_OUTPUT_FILES: readonly string[] = Object.freeze([
+  'results.json', 'results.md', 'details.json', 'success-over-training.svg', 'value-curves.svg', ...EXPERIMENT_SPLITS.map((s) => `contact-${s}.png`),
+]);
+
+const STAGING = /^\.(.+)\.(tmp|old)-(\d+)-[0-9a-f]+$/;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Checks, before any work, that `dir` can receive an output set: its parent
+ * is (or can be made) a folder this process can write in, and `dir` is absent
+ * or a folder holding only names of the set (`allowed`; the set replaces the
+ * folder whole, so nothing else may be in it). Creates the parent.
+ * @throws {Error} `<dir>: exists and is a file, not a folder`, `<dir>: holds files that are not experiment outputs (…)`, `<dir>: cannot create folder …`
+ */
+export function checkExperimentOutputDir(dir: string, allowed: readonly string[] = EXPERIMENT_OUTPUT_FILES): void {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TypeError(`Expected a folder path string for dir but received ${typeof dir}`);
+  const abs = path.resolve(dir);
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(abs); } catch { /* absent: created by the rename */ }
+  if (st && !st.isDirectory()) throw new Error(`${dir}: exists and is ${fileKind(st)}, not a folder`);
+  if (st) {
+    const foreign = fs.readdirSync(abs).filter((f) => !allowed.includes(f));
+    if (foreign.length) throw new Error(`${dir}: holds files that are not experiment outputs (${foreign.slice(0, 3).join(', ')}${foreign.length > 3 ? ', …' : ''}); the output set replaces the folder whole, so give a new or empty folder`);
+  }
+  const parent = path.dirname(abs);
+  ensureDir(parent);
+  try {
+    fs.accessSync(parent, fs.constants.W_OK);
+  } catch (err) {
+    throw new Error(`${dir}: cannot write in ${parent} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/**
+ * Writes `entries` into `dir` as one set: the files go to a hidden folder
+ * beside `dir` (`.<name>.tmp-<pid>-<hex>`), which then replaces `dir` by
+ * renames; an interruption leaves the previous set or the new one (and a
+ * hidden folder that the next write removes), never a mix. `onFile` is called
+ * after each file is staged. Returns the paths written.
+ * @throws {Error} as {@link checkExperimentOutputDir}; the previous set is then untouched
+ */
+export function writeFileSet(dir: string, entries: ReadonlyArray<readonly [string, string | Buffer]>, allowed: readonly string[], onFile?: (name: string) => void): string[] {
+  checkExperimentOutputDir(dir, allowed);
+  const abs = path.resolve(dir);
+  const parent = path.dirname(abs); const base = path.basename(abs);
+  for (const f of fs.readdirSync(parent)) { // leftovers of writes that were killed
+    const m = STAGING.exec(f);
+    if (m && m[1] === base && !alive(Number(m[3]))) fs.rmSync(path.join(parent, f), { recursive: true, force: true });
+  }
+  const tag = () => `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const stage = path.join(parent, `.${base}.tmp-${tag()}`);
+  fs.mkdirSync(stage);
+  try {
+    for (const [name, data] of entries) {
+      writeFileAtomic(path.join(stage, name), data);
+      onFile?.(name);
+    }
+    if (fs.existsSync(abs)) {
+      const old = path.join(parent, `.${base}.old-${tag()}`);
+      fs.renameSync(abs, old);
+      fs.renameSync(stage, abs);
+      fs.rmSync(old, { recursive: true, force: true });
+    } else {
+      fs.renameSync(stage, abs);
+    }
+  } catch (err) {
+    fs.rmSync(stage, { recursive: true, force: true });
+    throw err;
+  }
+  return entries.map(([n]) => path.join(dir, n));
+}
+
+/**
+ * Writes every output of a run into `dir` as one set ({@link writeFileSet}):
+ * an interrupted run leaves the previous set or the new one, never a mix.
+ * Returns the written paths.
+ */
+export async function writeExperimentOutputs(r: ExperimentResult, dir: string, commandLine?: string, onFile?: (name: string) => void): Promise<string[]> {
+  checkExperimentOutputDir(dir);
+  const entries: Array<[string, string | Buffer]> = [
+    ['results.json', `${JSON.stringify(experimentJson(r), null, 2)}\n`],
+    ['results.md', experimentMarkdown(r, commandLine)],
+    // valueCurves: the held-out episodes value-curves.svg draws (and a few more), for `feat2go view`.
+    ['details.json', `${JSON.stringify({
+      seeds: r.seeds, curves: r.curves, perSeed: r.perSeed, valueProbe: r.valueProbe.perSeed, numStages: r.numStages,
+      valueCurves: r.valueProbe.curves.slice(0, 12).map((c) => ({
+        success: c.success, stage: c.stage, feat2go: c.feat2go.map((v) => Number(v.toFixed(4))), stepsToGo: c.stepsToGo.map((v) => Number(v.toFixed(4))),
+      })),
+    })}\n`],
+  ];
+  if (Object.keys(r.curves).length) entries.push(['success-over-training.svg', successCurvesSvg(r)]);
+  if (r.valueProbe.curves.length) entries.push(['value-curves.svg', valueCurvesSvg(r)]);
+  if (Object.keys(r.episodes).length) for (const split of EXPERIMENT_SPLITS) entries.push([`contact-${split}.png`, await contactSheetPng(r, split)]);
+  return writeFileSet(dir, entries, EXPERIMENT_OUTPUT_FILES, onFile);
 }

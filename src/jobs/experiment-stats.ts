@@ -61,3 +61,37 @@ export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   }
   return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
 }
+
+/** A paired comparison of two variants over the same seeds. */
+export interface PairedStat {
+  /** Number of pairs. */
+  n: number;
+  /** Mean of a − b. */
+  mean: number;
+  /** 95 % Student-t interval of the mean difference (null below `minN` pairs). */
+  ciLow: number | null;
+  ciHigh: number | null;
+  /** Pairs with a > b, and with a < b (ties count for neither). */
+  wins: number;
+  losses: number;
+}
+
+/**
+ * The paired difference of `a` and `b` (the same seeds, in the same order):
+ * the mean of dᵢ = aᵢ − bᵢ with the 95 % interval `mean ± t_{0.975, n−1} · s_d / √n`
+ * (s_d the sample standard deviation of the differences), and the counts of
+ * pairs won and lost. The interval is null with fewer than `minN` pairs
+ * (default 2; the experiment asks for 5, so 2 seeds never give a ±139-point interval).
+ * @throws {RangeError} when the lengths differ or `minN` < 2
+ */
+export function pairedDifference(a: readonly number[], b: readonly number[], minN = 2): PairedStat {
+  if (a.length !== b.length) throw new RangeError(`Expected b.length = a.length (${a.length}) but received ${b.length}`);
+  if (!Number.isInteger(minN) || minN < 2) throw new RangeError(`Expected minN an integer ≥ 2 but received ${minN}`);
+  const d = a.map((x, i) => x - b[i]);
+  const { mean, ci, n } = meanCi(d);
+  const ok = ci !== null && n >= minN;
+  return {
+    n, mean, ciLow: ok ? mean - ci : null, ciHigh: ok ? mean + ci : null,
+    wins: d.filter((x) => x > 0).length, losses: d.filter((x) => x < 0).length,
+  };
+}

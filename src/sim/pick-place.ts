@@ -29,6 +29,25 @@ export const PICK_PLACE_SPLITS: readonly PickPlaceSplit[] = Object.freeze(['id',
  */
 export const PICK_PLACE_STAGES = Object.freeze(['reach', 'grasp', 'carry', 'over-goal', 'placed'] as const);
 
+/**
+ * Task variant of the pick-and-place scene (same splits and appearance,
+ * different carry physics):
+ * - `'pick-place'`: the base task; a held cube carried into a tray rim is stopped by it;
+ * - `'slip'`: a lifted cube carried outside the tray slips out of the fingers
+ *   with probability 0.1 per step when the fingertips grip it above 0.25 of its
+ *   side (a low grip avoids it) and falls to the table;
+ * - `'knock'`: a held cube carried into a tray rim below the rim's top is
+ *   knocked out of the fingers (they spring open) and bounces back, landing
+ *   0.08–0.2 beyond the outer edge of the open finger on its side, instead of
+ *   being stopped.
+ * The random draws of `'slip'` and `'knock'` are a hash of (split, initial
+ * state, step), so every policy run from the same initial states meets the same draws.
+ */
+export type PickPlaceTask = 'pick-place' | 'slip' | 'knock';
+
+/** Every task variant, the base task first. */
+export const PICK_PLACE_TASKS: readonly PickPlaceTask[] = Object.freeze(['pick-place', 'slip', 'knock']);
+
 /** Options of {@link PickPlaceEnv}. */
 export interface PickPlaceOptions {
   /** Number of environments stepped in one call (≥ 1). */
@@ -43,6 +62,8 @@ export interface PickPlaceOptions {
   render?: boolean;
   /** Pool threads used per call (default 0: all). Results do not depend on it. */
   threads?: number;
+  /** Task variant (default `'pick-place'`), see {@link PickPlaceTask}. */
+  task?: PickPlaceTask;
 }
 
 /** A snapshot of one environment (world units: x in [0, 1], z up from the table top). */
@@ -90,7 +111,13 @@ export interface PickPlaceEnvState {
   initialCubeX: number;
 }
 
-const OPTION_KEYS = ['numEnvs', 'split', 'imageSize', 'horizon', 'render', 'threads'];
+const OPTION_KEYS = ['numEnvs', 'split', 'imageSize', 'horizon', 'render', 'threads', 'task'];
+
+function checkTask(v: unknown, name: string): PickPlaceTask {
+  if (typeof v !== 'string') throw typeError(name, "'pick-place', 'slip' or 'knock'", v);
+  if (!(PICK_PLACE_TASKS as readonly string[]).includes(v)) throw rangeError(name, "'pick-place', 'slip' or 'knock'", v);
+  return v as PickPlaceTask;
+}
 
 function checkSplit(v: unknown, name: string): PickPlaceSplit {
   if (typeof v !== 'string') throw typeError(name, "'id', 'vision', 'semantic' or 'execution'", v);
@@ -142,6 +169,8 @@ export class PickPlaceEnv {
   readonly horizon: number;
   /** The split the initial states come from. */
   readonly split: PickPlaceSplit;
+  /** The task variant. */
+  readonly task: PickPlaceTask;
   /** Whether frames are rendered. */
   readonly render: boolean;
   /** Length of one action: [dx, dz, grip]. */
@@ -164,6 +193,17 @@ export class PickPlaceEnv {
   readonly stage: Int32Array;
   /** Highest stage reached in the episode `[N]` (evaluation only). */
   readonly maxStage: Int32Array;
+  /**
+   * Dense true progress in [0, 1] `[N]` (evaluation and oracle controls only):
+   * `(k + f) / 4` for the current stage k < 4 and the fraction f done within it —
+   * reach: `1 − d/d₀`, d the distance from the fingertips to the grasp pose over
+   * the cube (d₀ in the initial state); grasp: how far the fingers have closed
+   * toward contact; carry: `1 − e/e₀`, e the distance from the cube to lying
+   * wholly over the tray at carrying height (e₀ in the initial state); over
+   * goal: half for lowering the held cube, then the opening once released.
+   * 1 once placed; a dropped cube is back in reach.
+   */
+  readonly progress: Float32Array;
   /** Steps taken in the current episode `[N]`. */
   readonly t: Int32Array;
 
@@ -186,9 +226,10 @@ export class PickPlaceEnv {
     if (opts.render !== undefined && typeof opts.render !== 'boolean') throw typeError('opts.render', 'a boolean', opts.render);
     this.render = opts.render ?? true;
     const threads = opts.threads === undefined ? 0 : checkInt(opts.threads, 'opts.threads', 0, 4096);
+    this.task = opts.task === undefined ? 'pick-place' : checkTask(opts.task, 'opts.task');
     const n = native();
     this.#native = new n.PickPlaceNative({
-      numEnvs: this.numEnvs, split: this.split, imageSize: this.imageSize, horizon: this.horizon, render: this.render, threads,
+      numEnvs: this.numEnvs, split: this.split, imageSize: this.imageSize, horizon: this.horizon, render: this.render, threads, task: this.task,
     });
     const v = this.#native.views();
     this.frames = v.frames;
@@ -200,6 +241,7 @@ export class PickPlaceEnv {
     this.stage = v.stage;
     this.maxStage = v.maxStage;
     this.t = v.t;
+    this.progress = v.progress;
     this.#actions = new Float32Array(this.numEnvs * 3);
   }
 

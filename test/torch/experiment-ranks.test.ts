@@ -27,8 +27,9 @@ const dir = mkdtempSync(path.join(tmpdir(), 'f2g-experiment-ranks-'));
 const distTest = testIf(distributedAvailable(), `the addon was built without c10d/Gloo (capabilities().distributed = ${capabilities().distributed})`);
 
 // Small but not trivial: the cloned base succeeds on some in-distribution episodes.
+// (A horizon of 80 steps, not the calibrated one: the test needs a base that succeeds sometimes.)
 const CONFIG: ExperimentConfig = {
-  preset: 'tiny', seeds: 1, seed: 0, threads: 1, algos: ['grpo'],
+  preset: 'tiny', seeds: 1, seed: 0, threads: 1, algos: ['grpo'], rewards: ['sparse', 'steps-to-go', 'feat2go'], horizon: 80, valueModel: 'pooled-head',
   sizes: { demos: 32, bcDemos: 24, bcEpochs: 60, valueEpochs: 4, rlUpdates: 2, evalEpisodes: 16, probeEpisodes: 24, numEnvs: 8, groupSize: 4 },
 };
 

@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PICK_PLACE_SPLITS, PICK_PLACE_STAGES, PickPlaceEnv } from '../../src/index.js';
-import type { PickPlaceEnvState, PickPlaceSplit } from '../../src/index.js';
+import type { PickPlaceEnvState, PickPlaceSplit, PickPlaceTask } from '../../src/index.js';
 import { native } from '../../src/core/native.js';
 
 // Documented constants (README/docs/sim.md): max gripper step per unit action,
@@ -21,8 +21,8 @@ const ids = (n: number, from = 0): Int32Array => Int32Array.from({ length: n }, 
 const clip = (v: number): number => Math.max(-1, Math.min(1, v));
 
 /** One env on `split` reset to `id`, with a small P-controller to drive it. */
-function single(id = 0, split: PickPlaceSplit = 'id', render = false, horizon = 80) {
-  const env = new PickPlaceEnv({ numEnvs: 1, split, render, horizon, imageSize: 64 });
+function single(id = 0, split: PickPlaceSplit = 'id', render = false, horizon = 80, task: PickPlaceTask = 'pick-place') {
+  const env = new PickPlaceEnv({ numEnvs: 1, split, render, horizon, imageSize: 64, task });
   env.reset([id]);
   const s = () => env.inspect(0);
   const act = (dx: number, dz: number, grip: number) => env.step(Float32Array.of(dx, dz, grip));
@@ -575,6 +575,132 @@ test('expert: reproducible for a seed, different across seeds, zeros for finishe
   assert.equal(Array.from(short.expertActions(0.5, 1)), [0, 0, 0, 0, 0, 0]);
 });
 
+// ------------------------------------------------------------ dense progress and task variants
+
+const CARRY_Z = 0.035 + 0.1; // documented: the rim height + 0.1, the expert's carrying height of the cube's bottom
+
+/** The dense true progress as docs/sim.md defines it, from a snapshot and the stage. */
+function progressRef(st: PickPlaceEnvState, stage: number): number {
+  const s = st.cubeSize; const h = s / 2;
+  const clamp = (v: number) => Math.max(0, Math.min(1, v));
+  const graspZ = (cz: number) => cz + Math.max(Math.min(0.3 * s, 0.55 * s), s - FINGER_LEN + 0.01);
+  const toTray = (x: number) => Math.max(0, Math.abs(x - st.goalX) - (st.goalWidth / 2 - h));
+  let f: number;
+  if (stage === 4) return 1;
+  if (stage === 0) {
+    const d0 = Math.hypot(st.initialGripperX - st.initialCubeX, st.initialGripperZ - graspZ(0));
+    f = clamp(1 - Math.hypot(st.gripperX - st.cubeX, st.gripperZ - graspZ(st.cubeZ)) / d0);
+  } else if (stage === 1) {
+    const contact = (s - GAP_MIN) / (GAP_MAX - GAP_MIN);
+    f = clamp((1 - st.opening) / (1 - contact));
+  } else if (stage === 2) {
+    f = clamp(1 - (toTray(st.cubeX) + Math.max(0, CARRY_Z - st.cubeZ)) / (toTray(st.initialCubeX) + CARRY_Z));
+  } else {
+    f = st.holding ? 0.5 * clamp(1 - st.cubeZ / CARRY_Z) : 0.5 + 0.5 * clamp(st.opening);
+  }
+  return (stage + f) / 4;
+}
+
+test('progress: matches the documented formula at every step of noisy expert episodes, through every stage', () => {
+  const N = 48;
+  for (const task of ['pick-place', 'slip', 'knock'] as const) {
+    const env = new PickPlaceEnv({ numEnvs: N, horizon: 90, render: false, task });
+    env.reset(ids(N, 100));
+    const seen = new Set<number>();
+    for (let t = 0; t < 90; t++) {
+      for (let i = 0; i < N; i++) {
+        const want = progressRef(env.inspect(i), env.stage[i]);
+        assert.ok(Math.abs(env.progress[i] - want) < 2e-5, `${task} env ${i} t ${t} stage ${env.stage[i]}: ${env.progress[i]} vs ${want}`);
+        seen.add(env.stage[i]);
+      }
+      env.step(env.expertActions(0.4, 3));
+    }
+    assert.equal([...seen].sort(), [0, 1, 2, 3, 4], `${task}: every stage visited`);
+  }
+});
+
+test('progress: 0 at every initial state, 1 once placed, never decreasing along clean expert episodes', () => {
+  const N = 100;
+  const env = new PickPlaceEnv({ numEnvs: N, horizon: 120, render: false });
+  env.reset(ids(N));
+  for (let i = 0; i < N; i++) assert.is(env.progress[i], 0);
+  const prev = Float32Array.from(env.progress);
+  for (let t = 0; t < 120; t++) {
+    env.step(env.expertActions(0, 1));
+    for (let i = 0; i < N; i++) {
+      assert.ok(env.progress[i] >= prev[i] - 1e-6, `env ${i} t ${t}: ${prev[i]} → ${env.progress[i]}`);
+      prev[i] = env.progress[i];
+    }
+  }
+  for (let i = 0; i < N; i++) assert.is(env.success[i] ? env.progress[i] : 1, 1);
+  assert.ok(env.success.every((v) => v === 1), 'the clean expert places every cube');
+});
+
+test("task 'slip': a high grip carried outside the tray drops the cube to the table, the same step for the same initial state; a low grip never slips", () => {
+  const slipStep = (id: number) => {
+    const h = single(id, 'id', false, 400, 'slip');
+    const held = graspCube(h); // fingertips at 0.3 of the side: above 0.25, a high grip
+    assert.ok(held.holding && held.gripperZ - held.cubeZ > 0.25 * held.cubeSize);
+    h.moveTo(held.gripperX, held.gripperZ + 0.12, 1);
+    for (let k = 0; k < 200; k++) {
+      if (!h.s().holding) {
+        const st = h.s();
+        assert.is(st.cubeZ, 0, 'dropped straight to the table');
+        assert.is(h.env.stage[0], 0);
+        return h.env.t[0];
+      }
+      h.act(k % 2 ? 0.1 : -0.1, 0, 1); // carried back and forth outside the tray
+    }
+    return -1;
+  };
+  const a = slipStep(21);
+  assert.ok(a > 0, 'slips (p = 0.1 per step) within 200 carried steps');
+  assert.is(slipStep(21), a, 'the draw is a hash of (split, initial state, step)');
+  // a low grip: fingertips at 0.2 of the side
+  const h = single(21, 'id', false, 400, 'slip');
+  const st0 = h.s();
+  h.moveTo(st0.cubeX, st0.cubeSize + 0.05, -1);
+  h.moveTo(st0.cubeX, 0.2 * st0.cubeSize, -1);
+  for (let k = 0; k < 4; k++) h.act(0, 0, 1);
+  assert.ok(h.s().holding);
+  h.moveTo(st0.cubeX, 0.2 * st0.cubeSize + 0.12, 1);
+  for (let k = 0; k < 200; k++) h.act(k % 2 ? 0.1 : -0.1, 0, 1);
+  assert.ok(h.s().holding, 'a low grip never slips');
+  // and the base task never slips
+  const b = single(21, 'id', false, 400, 'pick-place');
+  const heldB = graspCube(b);
+  b.moveTo(heldB.gripperX, heldB.gripperZ + 0.12, 1);
+  for (let k = 0; k < 200; k++) b.act(k % 2 ? 0.1 : -0.1, 0, 1);
+  assert.ok(b.s().holding);
+});
+
+test("task 'knock': a cube carried low into the rim is knocked out of the opened fingers and lands 0.08–0.2 beyond the open finger", () => {
+  for (const id of [17, 18, 19]) {
+    const h = single(id, 'id', false, 200, 'knock');
+    const held = graspCube(h);
+    h.moveTo(held.gripperX, held.gripperZ + 0.01, 1); // cube bottom at 0.01, below the rim top
+    let st = h.s();
+    const rimLeft = st.goalX - st.goalWidth / 2 - RIM_W;
+    for (let k = 0; k < 30 && st.holding; k++) { h.act(1, 0, 1); st = h.s(); }
+    assert.not.ok(st.holding, 'knocked out');
+    assert.is(st.opening, 1, 'the fingers spring open');
+    // the cube touched the rim with the gripper centred on it; the open left finger's outer edge is GAP_MAX/2 + 0.025 left of that centre
+    const fingerEdge = rimLeft - st.cubeSize / 2 - GAP_MAX / 2 - 0.025;
+    const back = fingerEdge - (st.cubeX + st.cubeSize / 2);
+    assert.ok(back >= 0.08 - 1e-5 && back <= 0.2 + 1e-5, `bounced back ${back} beyond the finger`);
+    assert.ok(Math.abs(st.gripperX - (rimLeft - st.cubeSize / 2)) < 1e-5, 'the gripper stopped where the cube met the rim');
+    for (let k = 0; k < 10; k++) h.act(0, 0, -1);
+    assert.is(h.s().cubeZ, 0, 'lands on the table');
+    assert.is(h.env.stage[0], 0);
+    // lifted over the rim, the same carry passes (as in the base task)
+    const g = single(id, 'id', false, 200, 'knock');
+    const held2 = graspCube(g);
+    g.moveTo(held2.gripperX, held2.gripperZ + 0.1, 1);
+    g.moveTo(held2.goalX, g.s().gripperZ, 1);
+    assert.ok(g.s().holding && Math.abs(g.s().cubeX - held2.goalX) < 1e-5);
+  }
+});
+
 // ------------------------------------------------------------ bad input
 
 test('bad input: options', () => {
@@ -590,7 +716,9 @@ test('bad input: options', () => {
     [{ numEnvs: 2, split: 3 }, /opts\.split/, TypeError],
     [{ numEnvs: 2, render: 'yes' }, /a boolean for opts\.render/, TypeError],
     [{ numEnvs: 2, threads: -1 }, /opts\.threads/, RangeError],
-    [{ numEnvs: 2, numEnv: 2 }, /one of numEnvs, split, imageSize, horizon, render, threads for a key of opts but received 'numEnv'/, TypeError],
+    [{ numEnvs: 2, numEnv: 2 }, /one of numEnvs, split, imageSize, horizon, render, threads, task for a key of opts but received 'numEnv'/, TypeError],
+    [{ numEnvs: 2, task: 'stack' }, /'pick-place', 'slip' or 'knock' for opts\.task but received the string 'stack'/, RangeError],
+    [{ numEnvs: 2, task: 1 }, /opts\.task/, TypeError],
     [null, /an options object for opts but received null/, TypeError],
     [{ numEnvs: 1 << 20, imageSize: 512 }, /frame bytes/, RangeError],
   ];
