@@ -1,4 +1,4 @@
-// Two glibc symbols that the static libstdc++ and libgcc of GCC 12 on a glibc
+// Glibc symbols that the static libstdc++ and libgcc of GCC 12 on a glibc
 // 2.36 system reference, and which would otherwise raise the core addon's
 // glibc floor from 2.34 (pthread_*, where libpthread merged into libc) to 2.36:
 //
@@ -39,6 +39,23 @@ extern "C" uint32_t arc4random(void) noexcept {
   }
   return v;
 }
+#endif
+
+// hypotf: glibc 2.35 added a new version of it (GLIBC_2.35, without the SVID
+// error-handling wrapper), which a build against glibc ≥ 2.35 binds to (the
+// simulator's kernel calls std::hypot on floats). This definition, local to
+// the addon, calls the baseline version, which every glibc has; on one glibc
+// both versions compute the same value (the same implementation underneath).
+#if defined(FEAT2GO_GLIBC_COMPAT_SHIM) && defined(__GLIBC__) &&     \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35)) && \
+    (defined(__x86_64__) || defined(__aarch64__))
+extern "C" float f2g_hypotf_baseline(float, float);
+#if defined(__x86_64__)
+__asm__(".symver f2g_hypotf_baseline,hypotf@GLIBC_2.2.5");
+#else
+__asm__(".symver f2g_hypotf_baseline,hypotf@GLIBC_2.17");
+#endif
+extern "C" float hypotf(float x, float y) noexcept { return f2g_hypotf_baseline(x, y); }
 #endif
 
 #ifdef F2G_HAS_DL_FIND_OBJECT

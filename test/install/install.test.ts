@@ -160,7 +160,9 @@ installTest('npm run pack writes the main package (< 1 MB, no install script) an
   assert.ok(plat.bytes < PLATFORM_BUDGET, `platform package ${plat.bytes} bytes`);
   // The core addon needs glibc's libraries and nothing else (libstdc++ and libgcc linked in).
   assert.ok(plat.needed!.every((n) => /^(libc\.so\.6|libm\.so\.6|ld-linux[-\w.]*\.so\.\d)$/.test(n)), plat.needed!.join(' '));
+  // The documented glibc floor (docs/install.md): a new symbol version in the addon raises it.
   assert.match(plat.glibc!, /^2\.\d+$/);
+  assert.ok(Number(plat.glibc!.split('.')[1]) <= 34, `the addon needs glibc ${plat.glibc}, above the documented floor 2.34`);
   const list = spawnSync('tar', ['-tzf', main.file], { encoding: 'utf8' }).stdout.split('\n');
   for (const f of ['package/dist/index.js', 'package/native/vendor/node-addon-api/napi.h', 'package/CMakeLists.txt', 'package/web/view/index.html'])
     assert.ok(list.includes(f), `${f} is packed`);
