@@ -3,7 +3,9 @@
 // demo and its sample data feat2go/demo (src/demo/index.ts).
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
-export type { Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Capabilities } from './core/types.js';
+export type {
+  Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Segmenter, CutRule, Boundary, Capabilities,
+} from './core/types.js';
 export {
   native, useAddon, addonCandidates, AddonLoadError, useTorchAddon, torchAddonStatus, addonPaths, platformPackage,
   type AddonAttempt, type TorchAddonStatus, type TorchBuildInfo,
@@ -11,7 +13,7 @@ export {
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, resolveProgressOptions,
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
 export {
@@ -33,8 +35,9 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
+  labelPaths, mergeSummaries, shardOf, CAP_WARNING, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs,
+  formatSummaryTable, type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type EpisodeSourceRecord,
 } from './jobs/label.js';
 export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
 export {

@@ -133,6 +133,8 @@ export interface NativeProgressResult {
   values: Float32Array;
   similarity: Float32Array;
   segments: Int32Array;
+  /** Per segment, the rule that placed its start: 0 start, 1 trend, 2 cap, 3 onset, 4 pause (kernels/stages.h CutRule). */
+  rules: Uint8Array;
   badFrame: number;
   badElement: number;
   badValue: number;
@@ -221,8 +223,9 @@ export interface NativeCoreAddon {
     opts: NativeEpisodeDims & { lambda: number; goalFrame?: number }, out: { similarity: NativeDeviceBuffer }): void;
   progressSlidingSlopesCuda(input: { series: NativeDeviceBuffer }, opts: { B: number; L: number; window: number },
     out: { slopes: NativeDeviceBuffer }): void;
+  /** SPEC §2's rule only (no `segmenter`: the motion segmenter runs on the host). */
   progressTargetsCuda(input: { features: NativeDeviceBuffer; offsets: Float64Array },
-    opts: { N: number; D: number } & ResolvedProgressOptions,
+    opts: { N: number; D: number } & Omit<Extract<ResolvedProgressOptions, { segmenter: 'paper' }>, 'segmenter'>,
     out: { values: NativeDeviceBuffer; similarity: NativeDeviceBuffer }): Promise<NativeDeviceProgress>;
 
   // ---- encoders (native/bindings/encoders.cc) ----

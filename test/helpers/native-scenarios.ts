@@ -10,7 +10,7 @@
 // the native layer, which is where the process aborted.
 import { Worker } from 'node:worker_threads';
 import {
-  addonPaths, capabilities, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead,
+  addonPaths, capabilities, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead, PAPER_PROGRESS_OPTIONS,
   type PolicySpec, type RolloutBatch,
 } from '../../src/index.js';
 import { patchStatsEncoder } from '../../src/encoders/builtin.js';
@@ -37,7 +37,7 @@ const prelude = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(workerData.addon);
 const torch = workerData.torch ? require(workerData.torch) : undefined;
-const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, threads: 0 };
+const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper', threads: 0 };
 function data(n, seed) { let s = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1664525 + 1013904223) >>> 0; a[i] = s / 4294967296 - 0.5; } return a; }
 `;
 
@@ -135,7 +135,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     let same = 0;
     for (const { seed, r } of results) {
       const x = lcg(40 * 16 * 32, seed);
-      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] });
+      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] }, PAPER_PROGRESS_OPTIONS); // the workers' P
       if (!sameArray(main.values, r.values) || !sameArray(main.values, r.asyncValues)) throw new Error(`worker ${seed} values differ from the main thread's`);
       same++;
     }
