@@ -6,7 +6,10 @@
 export type {
   Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Segmenter, CutRule, Boundary, Capabilities,
 } from './core/types.js';
-export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
+export {
+  native, useAddon, addonCandidates, AddonLoadError, useTorchAddon, torchAddonStatus, addonPaths, platformPackage,
+  type AddonAttempt, type TorchAddonStatus, type TorchBuildInfo,
+} from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
@@ -76,6 +79,7 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export { OnnxRuntimeUnavailableError } from './encoders/ort.js';
 export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
 export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
 export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';

@@ -109,8 +109,13 @@ export interface Capabilities {
   threads: number;
   /** Vector unit the kernels dispatch to: 'avx512', 'avx2', 'sse2' or 'generic'. */
   simd: string;
-  /** Whether the training classes (libtorch) are available. */
+  /** Whether the training classes (libtorch, through the libtorch addon feat2go_torch.node) are available. */
   torch: boolean;
+  /**
+   * Why `torch` is false: the libtorch addon is not built (`npx feat2go build-torch`),
+   * could not load (the file and the loader's error), or was turned off (FEAT2GO_TORCH_ADDON=off).
+   */
+  torchReason?: string;
   torchVersion?: string;
   /** Whether libtorch can use a CUDA device. */
   torchCuda?: boolean;
