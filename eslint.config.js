@@ -36,7 +36,7 @@ const layerRules = Object.entries(LAYERS).map(([layer, allowed]) => {
 });
 
 export default tseslint.config(
-  { ignores: ['dist/', 'build/', 'build-*/', 'node_modules/', 'coverage/'] },
+  { ignores: ['dist/', 'build/', 'build-*/', 'node_modules/', 'coverage/', 'pack/', 'native/vendor/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

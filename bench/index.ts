@@ -13,6 +13,7 @@ const modules: Array<[string, () => Promise<{ run(): Promise<void> }>]> = [
   ['rl', () => import('./rl.js')],
   ['sim', () => import('./sim.js')],
   ['distributed', () => import('./distributed.js')],
+  ['real', () => import('./real.js')],
 ];
 
 const filter = process.argv[2];

@@ -1,9 +1,9 @@
 // One PPO update of a small Gaussian policy with LoRA adapters (SPEC §8–9),
-// on libtorch. Needs an addon built with libtorch (capabilities().torch).
+// on libtorch. Needs the libtorch addon (capabilities().torch).
 import { capabilities, Policy, PpoTrainer } from 'feat2go';
 
 if (!capabilities().torch) {
-  console.log('skipped: this feat2go addon was built without libtorch (see docs/training.md)');
+  console.log('skipped: no libtorch addon: npx feat2go build-torch (docs/install.md)');
   process.exit(0);
 }
 

@@ -1,9 +1,10 @@
-// Addon entry of the core addon: per-environment state, capabilities, the
-// memory-read probe, and every binding file's self-registered exports and
-// capabilities() fields (see bindings/napi_util.h: F2G_REGISTER,
-// F2G_CAPABILITIES). Nothing here knows which binding files were linked in:
-// the libtorch bindings (bindings/torch) and the CUDA runtime add their own
-// fields. Everything runs inside f2g::Guard.
+// Addon entry of the core addon (feat2go.node): per-environment state,
+// capabilities, the memory-read probe, and every binding file's
+// self-registered exports and capabilities() fields (see bindings/napi_util.h:
+// F2G_REGISTER, F2G_CAPABILITIES). Nothing here knows which binding files were
+// linked in: the CUDA runtime adds its own fields. The libtorch bindings are
+// the other addon (torch_addon.cc); the TypeScript loader merges its fields
+// into capabilities(). Everything runs inside f2g::Guard.
 #include <napi.h>
 
 #include "bindings/napi_util.h"
@@ -20,7 +21,7 @@ Napi::Value Capabilities(const Napi::CallbackInfo& info) {
   o.Set("version", FEAT2GO_VERSION);
   o.Set("threads", static_cast<double>(f2g::hardware_threads()));
   o.Set("simd", f2g::simd_level());
-  // Without the libtorch bindings linked in, these stay false.
+  // The libtorch addon's torchCapabilities() replaces these when it loads.
   o.Set("torch", false);
   o.Set("distributed", false);
   for (auto& [area, fn] : f2g::capabilities_registry()) fn(env, o);

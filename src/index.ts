@@ -3,13 +3,18 @@
 // demo and its sample data feat2go/demo (src/demo/index.ts).
 
 // ---- core: types, the addon, progress targets (SPEC §1–3) ----
-export type { Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Capabilities } from './core/types.js';
-export { native, useAddon, addonCandidates, AddonLoadError } from './core/native.js';
+export type {
+  Tensor, FlagTensor, Segment, ProgressOptions, ResolvedProgressOptions, ProgressResult, Segmenter, CutRule, Boundary, Capabilities,
+} from './core/types.js';
+export {
+  native, useAddon, addonCandidates, AddonLoadError, useTorchAddon, torchAddonStatus, addonPaths, platformPackage,
+  type AddonAttempt, type TorchAddonStatus, type TorchBuildInfo,
+} from './core/native.js';
 export { capabilities, memoryReadProbe } from './core/system.js';
 export { hostTensor, isHostMemory, type HostTensor, type HostDtype, type HostDtypeArrays } from './core/host.js';
 export {
   patchSimilarity, slidingSlopes, segmentEpisode, progressTargets, progressTargetsSync,
-  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions,
+  progressTargetsBatch, progressTargetsDeviceBatch, stepsToGoTargets, DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, resolveProgressOptions,
   type ProgressCallOptions,
 } from './core/progress.js';
 // ---- CUDA: tensors that stay on the GPU ----
@@ -32,8 +37,9 @@ export {
 } from './io/safetensors.js';
 // ---- labelling jobs and plots (jobs) ----
 export {
-  labelPaths, mergeSummaries, shardOf, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs, formatSummaryTable,
-  type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource, type EpisodeSourceRecord,
+  labelPaths, mergeSummaries, shardOf, CAP_WARNING, type ShardManifest, type MergeReport, findEpisodes, findFrameEpisodes, findFrameInputs,
+  formatSummaryTable, type LabelPathsOptions, type LabelReport, type LabelledEpisode, type LabelFailure, type EpisodeSource,
+  type EpisodeSourceRecord,
 } from './jobs/label.js';
 export { parseEpisodeList, perFrameLabels, type LeRobotEpisodeRef } from './jobs/lerobot-inputs.js';
 export {
@@ -75,6 +81,7 @@ export type { PatchStatsOptions, PatchStatsEncoder } from './encoders/builtin.js
 export { patchStatsEncoder, PATCH_STATS_PROGRESS_OPTIONS } from './encoders/builtin.js';
 export type { OnnxVisualEncoderOptions, OnnxBackboneOptions, BackboneInput, ClipRun } from './encoders/onnx.js';
 export { OnnxVisualEncoder, OnnxBackbone, planClips, cudaProviderAvailable, IMAGENET_MEAN, IMAGENET_STD } from './encoders/onnx.js';
+export { OnnxRuntimeUnavailableError } from './encoders/ort.js';
 export type { OnnxImageEncoderOptions, HubDtype } from './encoders/onnx-image.js';
 export { OnnxImageEncoder, HUB_DTYPES, HUB_DTYPE_SUFFIX, PREFIX_TOKENS } from './encoders/onnx-image.js';
 export type { ImageProcessorConfig, ImageResize, PreprocessImagesOptions } from './encoders/hf-preprocess.js';

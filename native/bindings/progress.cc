@@ -51,15 +51,19 @@ struct Opts {
 };
 
 // Every option arrives resolved (TypeScript's resolveProgressOptions). The
-// kernel needs a window of ≥ 2 frames (its slope divides by Σ(k − k̄)²) and
-// stages of ≥ 1 frame; the rest (λ ≥ 0, maxClusterFrames ≥ window) are rules
-// of the options, checked there.
+// kernel needs a window of ≥ 2 frames (its slope divides by Σ(k − k̄)²);
+// maxClusterFrames 0 means no cap. The rest (λ ≥ 0, maxClusterFrames 0 or
+// ≥ window, the segmenter's name) are rules of the options, checked there;
+// an unknown segmenter is still refused here, never cast to the enum.
 Opts ParseOpts(const Fields& f) {
   Opts o;
   o.p.lambda = f.Number("lambda");
   o.p.window = f.Size("window", 2);
-  o.p.max_cluster = f.Size("maxClusterFrames", 1);
-  o.p.threshold = f.Number("threshold");
+  o.p.max_cluster = f.Size("maxClusterFrames");  // 0 = no cap
+  o.p.segmenter = f.Enum<Segmenter>("segmenter", kSegmenterNames);
+  // τ is an option of the paper's rule only: resolveProgressOptions sends it
+  // with segmenter 'paper' and leaves it out with 'motion'.
+  o.p.threshold = o.p.segmenter == Segmenter::kPaper ? f.Number("threshold") : 0.0;
   o.threads = f.Size("threads");
   return o;
 }
@@ -106,7 +110,7 @@ void Run(const Episode& e, const Opts& o, Result& r, const std::string& where) {
   if (r.bad_element >= 0) r.bad_value = frame[r.bad_element];
 }
 
-// { values, similarity, segments: Int32Array [start, end]…, badFrame, badElement, badValue }
+// { values, similarity, segments: Int32Array [start, end]…, rules: Uint8Array, badFrame, badElement, badValue }
 Napi::Value ToJs(Napi::Env env, Result& r) {
   Napi::Object o = Napi::Object::New(env);
   auto values = HostFloat32Array(env, r.T, "the values");
@@ -118,9 +122,13 @@ Napi::Value ToJs(Napi::Env env, Result& r) {
     segs[2 * k] = static_cast<std::int32_t>(r.segments[k].start);
     segs[2 * k + 1] = static_cast<std::int32_t>(r.segments[k].end);
   }
+  auto rules = Napi::Uint8Array::New(env, r.segments.size());
+  for (std::size_t k = 0; k < r.segments.size(); ++k)
+    rules[k] = static_cast<std::uint8_t>(r.segments[k].rule);
   o.Set("values", values);
   o.Set("similarity", sim);
   o.Set("segments", segs);
+  o.Set("rules", rules);
   o.Set("badFrame", static_cast<double>(r.bad_frame));
   o.Set("badElement", static_cast<double>(r.bad_element));
   o.Set("badValue", static_cast<double>(r.bad_value));
@@ -173,8 +181,9 @@ Napi::Value SlidingSlopes(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), -1);
 }
 
-// progressTargetsSync({ features }, { T, N, D, lambda, window, maxClusterFrames, threshold, threads })
-//   → { values, similarity, segments: Int32Array, badFrame, badElement, badValue }
+// progressTargetsSync({ features }, { T, N, D, segmenter, lambda, window, maxClusterFrames, threshold?, threads })
+//   → { values, similarity, segments: Int32Array, rules: Uint8Array, badFrame, badElement, badValue }
+// (rules[k]: the CutRule that placed segment k's start; threshold with segmenter 'paper' only)
 Napi::Value ProgressSync(const Napi::CallbackInfo& info) {
   Fields in(info[0], "input"), f(info[1], "opts");
   Episode e = EpisodeArgs(in.Need("features"), f, "features");
@@ -206,7 +215,7 @@ Napi::Value ProgressAsync(const Napi::CallbackInfo& info) {
 }
 
 // progressTargetsBatch({ episodes: Array<{ features, T, N, D }> },
-//                      { lambda, window, maxClusterFrames, threshold, threads }) → Promise<result[]>
+//                      { segmenter, lambda, window, maxClusterFrames, threshold?, threads }) → Promise<result[]>
 // Episodes run in parallel on the pool (each single-threaded inside); every
 // result reports its own NaN/Inf, and a failure of another kind rejects the
 // call, naming the episode's index.

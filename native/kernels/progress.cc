@@ -6,6 +6,7 @@
 
 #include "kernels/dispatch.h"
 #include "kernels/pool.h"
+#include "kernels/stages.h"
 
 namespace f2g {
 namespace {
@@ -174,13 +175,90 @@ void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size
   });
 }
 
+namespace {
+
+// ŝ over the stage [a, g] (SPEC §3) into values[a..g], from the stage's similarities.
+void NormaliseStage(const float* similarity, float* values, std::size_t a, std::size_t g) {
+  float mn = similarity[a], mx = similarity[a];
+  for (std::size_t j = a; j <= g; ++j) {
+    mn = std::min(mn, similarity[j]);
+    mx = std::max(mx, similarity[j]);
+  }
+  const double range = static_cast<double>(mx) - static_cast<double>(mn);
+  for (std::size_t j = a; j <= g; ++j)
+    values[j] = range < 1e-12 ? 1.0f : static_cast<float>((static_cast<double>(similarity[j]) - mn) / range);
+}
+
+// values[t] ← (k + ŝ_t) / K for the stages in temporal order (values holds ŝ).
+void StageValues(const std::vector<Segment>& segments, float* values) {
+  const double K = static_cast<double>(segments.size());
+  for (std::size_t k = 0; k < segments.size(); ++k) {
+    for (std::int64_t t = segments[k].start; t <= segments[k].end; ++t)
+      values[t] = static_cast<float>((static_cast<double>(k) + values[t]) / K);
+  }
+}
+
+// The motion segmenter (kernels/stages.h), then SPEC §3 over its stages: one
+// pass for the speeds, one for the similarities of every frame to its stage's
+// subgoal (frames split over the pool across stages).
+std::int64_t MotionTargets(const float* features, std::size_t T, std::size_t N, std::size_t D,
+                           const ProgressParams& p, float* values, float* similarity,
+                           std::vector<Segment>& segments, std::size_t threads) {
+  std::vector<double> speed(T);
+  // NaN/Inf in the dims the speed reads is found here; elsewhere, by the
+  // similarities below (then the first bad frame is looked up).
+  const std::int64_t bad = motion_speed(features, T, N, D, speed.data(), threads);
+  if (bad >= 0) return bad;
+  std::vector<Cut> cuts;
+  motion_cuts(speed.data(), T, p.window, cuts);
+  cap_cuts(T, p.max_cluster, cuts);
+  segments.reserve(cuts.size() + 1);
+  for (std::size_t k = 0; k <= cuts.size(); ++k) {
+    const std::int64_t a = k == 0 ? 0 : cuts[k - 1].frame;
+    const std::int64_t e = k < cuts.size() ? cuts[k].frame - 1 : static_cast<std::int64_t>(T) - 1;
+    segments.push_back({a, e, k == 0 ? CutRule::kStart : cuts[k - 1].rule});
+  }
+  const std::size_t K = segments.size(), frame = N * D;
+  std::vector<double> gn(K * N);
+  for (std::size_t k = 0; k < K; ++k)
+    goal_norms(features + static_cast<std::size_t>(segments[k].end) * frame, N, D, gn.data() + k * N);
+  // Frames [a_k, g_k) against their subgoal g_k; S(g_k, g_k) = 1 exactly.
+  std::size_t grain = std::max<std::size_t>(1, (1u << 16) / std::max<std::size_t>(frame, 1));
+  parallel_for(T, threads, grain, [&](std::size_t b, std::size_t e) {
+    std::size_t k = 0;
+    while (static_cast<std::size_t>(segments[k].end) < b) ++k;
+    for (; k < K && static_cast<std::size_t>(segments[k].start) < e; ++k) {
+      const std::size_t a = std::max(b, static_cast<std::size_t>(segments[k].start));
+      const std::size_t g = static_cast<std::size_t>(segments[k].end);
+      const std::size_t stop = std::min(e, g);  // the subgoal itself is set below
+      if (a < stop)
+        RangeImpl(features, a, stop, features + g * frame, gn.data() + k * N, N, D, p.lambda, similarity);
+    }
+  });
+  for (std::size_t k = 0; k < K; ++k) similarity[segments[k].end] = 1.0f;
+  bool finite = AllFinite(gn.data(), K * N);  // a NaN/Inf anywhere in a subgoal makes a norm non-finite
+  for (std::size_t t = 0; t < T && finite; ++t) finite = std::isfinite(similarity[t]);
+  if (!finite) return first_nonfinite_frame(features, T, frame);
+  for (std::size_t k = 0; k < K; ++k) {
+    NormaliseStage(similarity, values, static_cast<std::size_t>(segments[k].start),
+                   static_cast<std::size_t>(segments[k].end));
+  }
+  StageValues(segments, values);
+  return -1;
+}
+
+}  // namespace
+
 std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N, std::size_t D,
                               const ProgressParams& p, float* values, float* similarity,
                               std::vector<Segment>& segments, std::size_t threads) {
   segments.clear();
   if (T == 0) return -1;
+  if (p.segmenter == Segmenter::kMotion)
+    return MotionTargets(features, T, N, D, p, values, similarity, segments, threads);
   const std::size_t frame = N * D;
-  const std::size_t w = p.window, M = p.max_cluster;
+  // M = 0: no cap (each stage may reach back to frame 0).
+  const std::size_t w = p.window, M = p.max_cluster == 0 ? T : p.max_cluster;
   const double kbar = (static_cast<double>(w) - 1.0) / 2.0;
   const double denom = static_cast<double>(w) * (static_cast<double>(w) * w - 1.0) / 12.0;
   std::vector<double> gn(N);
@@ -216,6 +294,7 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
 
     // Earliest window [i, i+w−1] ⊂ [lo, g] whose slope exceeds τ.
     std::size_t cut = lo;
+    bool trend = false;
     if (n >= w) {
       const float* y = similarity + lo;
       double sy = 0.0, sky = 0.0;
@@ -226,6 +305,7 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
       for (std::size_t i = 0;; ++i) {
         if ((sky - kbar * sy) / denom > p.threshold) {
           cut = lo + i;
+          trend = true;
           break;
         }
         if (i + w >= n) break;
@@ -236,25 +316,14 @@ std::int64_t progress_targets(const float* features, std::size_t T, std::size_t 
     }
 
     // ŝ over the cluster [cut, g], reusing the scan's similarities.
-    float mn = similarity[cut], mx = similarity[cut];
-    for (std::size_t j = cut; j <= gu; ++j) {
-      mn = std::min(mn, similarity[j]);
-      mx = std::max(mx, similarity[j]);
-    }
-    const double range = static_cast<double>(mx) - static_cast<double>(mn);
-    for (std::size_t j = cut; j <= gu; ++j)
-      values[j] =
-          range < 1e-12 ? 1.0f : static_cast<float>((static_cast<double>(similarity[j]) - mn) / range);
-    segments.push_back({static_cast<std::int64_t>(cut), g});
+    NormaliseStage(similarity, values, cut, gu);
+    const CutRule rule = cut == 0 ? CutRule::kStart : trend ? CutRule::kTrend : CutRule::kCap;
+    segments.push_back({static_cast<std::int64_t>(cut), g, rule});
     g = static_cast<std::int64_t>(cut) - 1;
   }
 
   std::reverse(segments.begin(), segments.end());
-  const double K = static_cast<double>(segments.size());
-  for (std::size_t k = 0; k < segments.size(); ++k) {
-    for (std::int64_t t = segments[k].start; t <= segments[k].end; ++t)
-      values[t] = static_cast<float>((static_cast<double>(k) + values[t]) / K);
-  }
+  StageValues(segments, values);
   return -1;
 }
 

@@ -7,18 +7,30 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/stages.h"
+
 namespace f2g {
+
+/// How stages are found (the option values live in TypeScript).
+enum class Segmenter : std::uint8_t {
+  kPaper = 0,   // SPEC §2: the backward slope test with threshold τ
+  kMotion = 1,  // docs/progress.md: motion onsets and the pauses before them (kernels/stages.h)
+};
+/// The names of Segmenter's values, in its order (the option `segmenter` in TypeScript).
+inline constexpr const char* kSegmenterNames[] = {"paper", "motion"};
 
 /// Every field is set by the caller (the defaults live in TypeScript only).
 struct ProgressParams {
   double lambda;            // λ ≥ 0, L1 penalty scale (β = λ / D)
   std::size_t window;       // w ≥ 2
-  std::size_t max_cluster;  // M ≥ w
-  double threshold;         // τ
+  std::size_t max_cluster;  // M ≥ w; 0 = no cap
+  double threshold;         // τ (kPaper only)
+  Segmenter segmenter;
 };
 
 struct Segment {
-  std::int64_t start, end;  // inclusive
+  std::int64_t start, end;         // inclusive
+  CutRule rule = CutRule::kStart;  // what placed `start` (kStart for the first stage)
 };
 
 /// L2 norms of the goal's N patches (computed once per goal), in double so
@@ -42,9 +54,11 @@ void patch_similarity(const float* features, std::size_t T, std::size_t N, std::
 void sliding_slopes(const float* series, std::size_t B, std::size_t L, std::size_t w, float* out,
                     std::size_t threads);
 
-/// Segmentation + structural values (SPEC §2-3) for one episode.
+/// Segmentation (SPEC §2 for Segmenter::kPaper, the motion segmenter for
+/// kMotion) + structural values (SPEC §3) for one episode.
 /// Writes values[T] and similarity[T] (similarity to each frame's subgoal) and
-/// fills `segments` in temporal order. Extra memory: the N goal norms only.
+/// fills `segments` in temporal order, each with the rule that placed its
+/// start. Extra memory: the N goal norms (kPaper); O(T + K·N) (kMotion).
 /// Returns the first frame whose similarity is not finite (NaN/Inf in the
 /// features), or -1 when every value is finite.
 std::int64_t progress_targets(const float* features, std::size_t T, std::size_t N, std::size_t D,

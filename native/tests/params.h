@@ -18,6 +18,7 @@ inline f2g::ProgressParams progress_params(double lambda, std::size_t window, st
   p.window = window;
   p.max_cluster = max_cluster;
   p.threshold = threshold;
+  p.segmenter = f2g::Segmenter::kPaper;
   return p;
 }
 

@@ -8,6 +8,7 @@
 #include "check.h"
 #include "kernels/progress.h"
 #include "kernels/rl.h"
+#include "kernels/stages.h"
 #include "params.h"
 
 using namespace f2g;
@@ -94,6 +95,91 @@ TEST(progress_zero_frames_have_similarity_one) {
   check_all_near(s, {1, 1, 1, 1, 1, 1}, 0, "zero episode S");
   CHECK_EQ(seg.size(), 2u);
   check_all_near(v, {0.5, 0.5, 0.5, 1, 1, 1}, 1e-7, "zero episode V");
+}
+
+// ---------------------------------------------------------------- motion segmenter
+
+TEST(motion_speed_hand_worked) {
+  // [3,1,2]: (0,0) → (1,−1) → (1,1): mean |Δ| = 1 and 1; speed[0] = speed[1].
+  Vec f = {0, 0, 1, -1, 1, 1};
+  std::vector<double> u(3);
+  CHECK_EQ(motion_speed(f.data(), 3, 1, 2, u.data(), 1), -1);
+  CHECK_NEAR(u[0], 1.0, 0);
+  CHECK_NEAR(u[1], 1.0, 0);
+  CHECK_NEAR(u[2], 1.0, 0);
+  f[3] = std::numeric_limits<float>::quiet_NaN();  // frame 1
+  CHECK_EQ(motion_speed(f.data(), 3, 1, 2, u.data(), 1), 1);
+  Vec one = {1, std::numeric_limits<float>::infinity()};
+  CHECK_EQ(motion_speed(one.data(), 1, 1, 2, u.data(), 1), 0);
+}
+
+TEST(motion_cuts_pause_before_a_rise) {
+  // rest, reach, pause, lift, rest: onsets at the two rises, the pause's start before the second.
+  std::vector<double> u;
+  const std::pair<int, double> pieces[] = {{30, 0.002}, {50, 0.1}, {30, 0.01}, {40, 0.4}, {40, 0.003}};
+  for (const auto& pc : pieces) u.insert(u.end(), pc.first, pc.second);
+  std::vector<Cut> c;
+  motion_cuts(u.data(), u.size(), 5, c);
+  CHECK_EQ(c.size(), 3u);
+  if (c.size() == 3) {
+    CHECK(c[0].rule == CutRule::kOnset && std::abs(c[0].frame - 30) <= 5);
+    CHECK(c[1].rule == CutRule::kPause && std::abs(c[1].frame - 80) <= 6);
+    CHECK(c[2].rule == CutRule::kOnset && std::abs(c[2].frame - 110) <= 5);
+  }
+  // Scale free: the same cuts for every speed ×1e-20 and ×1e20.
+  for (double k : {1e-20, 1e20}) {
+    std::vector<double> s(u);
+    for (double& x : s) x *= k;
+    std::vector<Cut> d;
+    motion_cuts(s.data(), s.size(), 5, d);
+    CHECK_EQ(d.size(), c.size());
+    for (std::size_t i = 0; i < std::min(c.size(), d.size()); ++i) CHECK_EQ(d[i].frame, c[i].frame);
+  }
+  // No motion, or too short for two regimes: no cuts.
+  std::vector<double> zero(100, 0.0);
+  motion_cuts(zero.data(), zero.size(), 5, c);
+  CHECK_EQ(c.size(), 0u);
+  motion_cuts(u.data(), 21, 5, c);
+  CHECK_EQ(c.size(), 0u);
+}
+
+TEST(cap_cuts_hand_worked) {
+  std::vector<Cut> c = {{30, CutRule::kOnset}};
+  cap_cuts(100, 40, c);  // [30, 99] is cut at 60; [30, 59] and [0, 29] fit
+  CHECK_EQ(c.size(), 2u);
+  if (c.size() == 2) {
+    CHECK(c[0].frame == 30 && c[0].rule == CutRule::kOnset);
+    CHECK(c[1].frame == 60 && c[1].rule == CutRule::kCap);
+  }
+  std::vector<Cut> e;
+  cap_cuts(100, 25, e);  // 75, 50, 25 from the end
+  CHECK_EQ(e.size(), 3u);
+  for (std::size_t i = 0; i < e.size(); ++i)
+    CHECK(e[i].frame == static_cast<std::int64_t>(25 * (i + 1)) && e[i].rule == CutRule::kCap);
+  cap_cuts(100, 0, e);  // 0: no cap, unchanged
+  CHECK_EQ(e.size(), 3u);
+}
+
+TEST(progress_motion_segmenter) {
+  ProgressParams p = f2gtest::progress_params(1, 5, 0, 0);
+  p.segmenter = Segmenter::kMotion;
+  Vec f(40 * 2 * 3, 0.f), v(40), s(40);
+  std::vector<Segment> seg;
+  CHECK_EQ(progress_targets(f.data(), 40, 2, 3, p, v.data(), s.data(), seg, 1), -1);
+  CHECK_EQ(seg.size(), 1u);  // no motion: one stage, V = 1 (ŝ = 1 on a flat stage)
+  CHECK(seg[0].start == 0 && seg[0].end == 39 && seg[0].rule == CutRule::kStart);
+  CHECK_NEAR(v[0], 1.0, 0);
+  p.max_cluster = 15;  // the cap alone: [0,9] [10,24] [25,39]
+  CHECK_EQ(progress_targets(f.data(), 40, 2, 3, p, v.data(), s.data(), seg, 1), -1);
+  CHECK_EQ(seg.size(), 3u);
+  if (seg.size() == 3) {
+    CHECK(seg[1].start == 10 && seg[1].rule == CutRule::kCap && seg[2].start == 25 &&
+          seg[2].rule == CutRule::kCap);
+    CHECK_NEAR(v[9], 1.0 / 3, 1e-7);
+    CHECK_NEAR(v[39], 1.0, 0);
+  }
+  f[7 * 6 + 4] = std::numeric_limits<float>::quiet_NaN();  // frame 7
+  CHECK_EQ(progress_targets(f.data(), 40, 2, 3, p, v.data(), s.data(), seg, 1), 7);
 }
 
 // ---------------------------------------------------------------- §2 slopes

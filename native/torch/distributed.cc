@@ -563,20 +563,17 @@ void Init(const InitOptions& o) {
   // the rendezvous fails with that reason at once instead of waiting out the timeout.
   const std::string ws = std::to_string(o.world_size);
   int64_t scan_limit = o.world_size;  // ranks that may have joined (the largest worldSize seen)
-  auto registered = [&] {
-    std::vector<int64_t> v;
-    for (int64_t r = 0; r < std::min(scan_limit, kMaxRendezvousScan); ++r)
-      if (r != o.rank && s->store->check({WhoKey(r)})) v.push_back(r);
-    return v;
-  };
-  // Rank 0 hosts the store: before it throws (and the store closes), it waits until the
-  // ranks that joined have read the reason, or 2 s.
+  // Rank 0 hosts the store: before it throws (and the store closes), it waits until every
+  // other rank of the largest worldSize seen has read the reason, or 2 s — not only the
+  // ranks that registered: a rank still connecting (a slow start) must find the store.
   auto refuse = [&](const std::string& why, bool post = true) {
     try {
       if (post) s->store->set(kRefusedKey, Bytes(why));
       if (o.rank == 0) {
         const auto until = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(2));
-        for (std::vector<int64_t> waiting = registered();
+        std::vector<int64_t> everyone;
+        for (int64_t r = 1; r < std::min(scan_limit, kMaxRendezvousScan); ++r) everyone.push_back(r);
+        for (std::vector<int64_t> waiting = everyone;
              !waiting.empty() && std::chrono::steady_clock::now() < until;) {
           std::vector<int64_t> still;
           for (int64_t r : waiting)

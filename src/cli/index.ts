@@ -6,6 +6,7 @@ export { encodeCommand } from './encode-command.js';
 export { inspectCommand } from './inspect-command.js';
 export { mergeSummariesCommand } from './merge-command.js';
 export { launchCommand } from './launch-command.js';
+export { buildAddonCommand, buildTorchCommand } from './build-command.js';
 export { viewCommand, DEFAULT_VIEW_PORT } from './view-command.js';
 export { progressBar, failureLine, framesLabel, type ProgressBar } from './ui.js';
 export { experimentCommand, runExperimentCommand, parseExperimentArgs, type ExperimentArgs } from './experiment-command.js';

@@ -2,9 +2,9 @@
 // feature tensors, or frames encoded first with --encoder. Also holds the
 // progress options (--window, --threshold, …) of commands that label.
 import path from 'node:path';
-import { DEFAULT_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
+import { DEFAULT_PROGRESS_OPTIONS, PAPER_PROGRESS_OPTIONS, resolveProgressOptions } from '../core/progress.js';
 import { formatSummaryTable, labelPaths } from '../jobs/label.js';
-import type { ProgressOptions, ResolvedProgressOptions } from '../core/types.js';
+import type { ProgressOptions, ResolvedProgressOptions, Segmenter } from '../core/types.js';
 import {
   UsageError, numberValue, outputFolderOption, usageErrorFrom, type Command, type OptionSpec, type OptionValues,
 } from './command.js';
@@ -14,9 +14,10 @@ import { LEROBOT_OPTION_SPECS, lerobotOptionsFrom, lerobotRoots } from './lerobo
 import { checkLeRobotOutput } from '../io/lerobot-write.js';
 
 /** The command-line option of each progress option (the library's argument name → the flag). */
-const PROGRESS_FLAGS: Readonly<Record<keyof ProgressOptions, string>> = {
+const NUMBER_FLAGS = {
   window: 'window', maxClusterFrames: 'max-cluster-frames', threshold: 'threshold', lambda: 'lambda', threads: 'threads',
-};
+} as const satisfies Readonly<Record<Exclude<keyof ProgressOptions, 'segmenter'>, string>>;
+const PROGRESS_FLAGS: Readonly<Record<keyof ProgressOptions, string>> = { ...NUMBER_FLAGS, segmenter: 'segmenter' };
 
 /**
  * Reads the progress options shared by commands that label (`--window`,
@@ -26,13 +27,17 @@ const PROGRESS_FLAGS: Readonly<Record<keyof ProgressOptions, string>> = {
  */
 function progressOptionsFrom(values: OptionValues): ResolvedProgressOptions {
   const o: ProgressOptions = {};
-  for (const [key, flag] of Object.entries(PROGRESS_FLAGS) as Array<[keyof ProgressOptions, string]>) {
+  for (const [key, flag] of Object.entries(NUMBER_FLAGS) as Array<[keyof typeof NUMBER_FLAGS, string]>) {
     const v = numberValue(values[flag]);
     if (v !== undefined) o[key] = v;
   }
+  if (values.segmenter !== undefined) o.segmenter = String(values.segmenter) as Segmenter;
   try {
     return resolveProgressOptions(o);
   } catch (err) {
+    if (o.segmenter === 'motion' && o.threshold !== undefined) {
+      throw new UsageError('--threshold applies to --segmenter paper only (the motion segmenter has no slope threshold)');
+    }
     throw usageErrorFrom(err, Object.fromEntries(Object.entries(PROGRESS_FLAGS).map(([k, f]) => [`opts.${k}`, f])), values);
   }
 }
@@ -50,9 +55,10 @@ function shardOption(v: string | boolean | undefined): { index: number; count: n
 
 /** Options shared by commands that label episodes. */
 const PROGRESS_OPTION_SPECS: OptionSpec[] = [
-  { name: 'window', type: 'string', value: 'N', description: 'Sliding-window length w ≥ 2 of the slope test.', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
-  { name: 'max-cluster-frames', type: 'string', value: 'N', description: 'Most frames one stage may hold (≥ window).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.maxClusterFrames) },
-  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.threshold) },
+  { name: 'segmenter', type: 'string', value: 'motion|paper', description: 'How stages are found: motion (movement onsets and the pauses before them) or paper (SPEC §2\'s slope test, exact). A --threshold alone selects paper.', implicitDefault: DEFAULT_PROGRESS_OPTIONS.segmenter },
+  { name: 'window', type: 'string', value: 'N', description: 'w ≥ 2 frames: the slope window (paper), the half-width of the speed smoothing (motion).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.window) },
+  { name: 'max-cluster-frames', type: 'string', value: 'N', description: `Most frames one stage may hold (≥ window); 0 = no cap. Default ${DEFAULT_PROGRESS_OPTIONS.maxClusterFrames} with motion, ${PAPER_PROGRESS_OPTIONS.maxClusterFrames} with paper.`, implicitDefault: `${DEFAULT_PROGRESS_OPTIONS.maxClusterFrames} (motion), ${PAPER_PROGRESS_OPTIONS.maxClusterFrames} (paper)` },
+  { name: 'threshold', type: 'string', value: 'X', description: 'Slope τ above which a window starts a rising trend (a new stage); paper only, and giving it selects paper.', implicitDefault: `${PAPER_PROGRESS_OPTIONS.threshold} (paper)` },
   { name: 'lambda', type: 'string', value: 'X', description: 'L1 penalty λ ≥ 0 of the patch similarity (β = λ / D).', implicitDefault: String(DEFAULT_PROGRESS_OPTIONS.lambda) },
   { name: 'threads', type: 'string', value: 'N', description: 'Threads to use; 0 = every core.', implicitDefault: '0' },
 ];
@@ -83,7 +89,8 @@ export const labelCommand: Command = {
     'feat2go label episodes/ --out labels/',
     'feat2go label episodes/ --out labels/ --shard 0/3   # … 1/3, 2/3 elsewhere; then: feat2go merge-summaries labels/',
     'feat2go label run.safetensors --window 7 --threshold 0.005 --json',
-    'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5',
+    'feat2go label --encoder builtin recordings/                       # motion segmenter (the default)',
+    'feat2go label --encoder builtin recordings/ --threshold 0.003 --window 5   # the paper\'s rule',
     'feat2go label --encoder vjepa2.onnx episode.mp4 --out labels/',
     'feat2go label ~/lerobot/koch_pick --encoder builtin --camera observation.images.top --out labels/ --write-lerobot ~/lerobot/koch_pick_feat2go',
   ],
@@ -126,13 +133,14 @@ export const labelCommand: Command = {
       ...(shard ? { shard } : {}),
       ...lr,
       ...(writeLeRobot !== undefined ? { writeLeRobot } : {}),
+      // An allowed partial decode, a dataset's warning (episode ''), or the cap's (any input).
+      onWarning(message: string, episode: string) {
+        bar?.clear();
+        io.stderr.write(`feat2go label: warning: ${episode ? `${episode}: ` : ''}${message}\n`);
+      },
       ...(encoder ? {
         encoder,
         allowPartial: values['allow-partial'] === true,
-        onWarning(message: string, episode: string) {
-          bar?.clear();
-          io.stderr.write(`feat2go label: warning: ${episode ? `${episode}: ` : ''}${message}\n`);
-        },
         onFrames(d: number, t: number | undefined, name: string, i: number, n: number) {
           bar ??= progressBar(io.stderr, io.stderr.isTTY === true);
           bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n);

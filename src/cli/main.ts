@@ -21,6 +21,7 @@
 // in their own module (encoder-options.ts) or in the command that owns them
 // (the progress options in label-command.ts).
 import { readFileSync } from 'node:fs';
+import { buildAddonCommand, buildTorchCommand } from './build-command.js';
 import { commandHelp, runCommand, type Command, type CommandIO } from './command.js';
 import { encodeCommand } from './encode-command.js';
 import { experimentCommand } from './experiment-command.js';
@@ -38,6 +39,8 @@ const COMMANDS: Command[] = [
   mergeSummariesCommand,
   launchCommand,
   experimentCommand,
+  buildTorchCommand,
+  buildAddonCommand,
   viewCommand,
 ];
 

@@ -8,7 +8,7 @@
 // nothing is copied back to the host unless toHost() is called.
 import { native } from './native.js';
 import type { NativeDeviceBuffer } from './native-types.js';
-import { capabilities } from './system.js';
+import { coreCapabilities } from './system.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError } from './validate.js';
 
 /** Element types a {@link DeviceTensor} can hold. */
@@ -44,7 +44,7 @@ export class CudaUnavailableError extends Error {
  * @example cudaStatus() // { available: false, reason: 'not built', devices: 0 }
  */
 export function cudaStatus(): { available: boolean; reason?: 'no driver' | 'no device' | 'not built'; devices: number } {
-  const c = capabilities();
+  const c = coreCapabilities();
   return c.cuda ? { available: true, devices: c.cudaDevices ?? 0 } : { available: false, reason: c.cudaReason ?? 'not built', devices: 0 };
 }
 

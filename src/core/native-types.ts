@@ -1,21 +1,25 @@
-// The native addon's surface, typed by hand in this one file, and the list of
-// its exports (NATIVE_EXPORTS), which the compiler holds to the interface and
-// test/unit/native-exports.test.ts holds to the loaded addon.
+// The surface of feat2go's two native addons, typed by hand in this one file,
+// and the list of their exports (NATIVE_EXPORTS), which the compiler holds to
+// the interfaces and test/unit/native-exports.test.ts holds to the loaded
+// addons: the core addon (feat2go.node, NativeCoreAddon: kernels, progress,
+// RL, the simulator, the encoder glue, the CUDA twins) and the libtorch addon
+// (feat2go_torch.node, NativeTorchAddon: the training classes and process
+// groups), which src/core/native.ts loads on first use.
 //
 // One calling convention, one naming scheme (native/bindings/napi_util.h):
 //  * a function is called (input, opts, out?): `input` the arrays read (with
 //    the sizes that belong to one array alone), `opts` the shared sizes and
 //    the resolved options, `out` the arrays written where the caller gives them;
 //  * functions and values are named <area><Name> (area: system, progress,
-//    encoder, rl, pickPlace, dist), the CUDA twin of a function adds `Cuda`,
-//    classes are <Name>Native.
+//    encoder, rl, pickPlace, dist, torch), the CUDA twin of a function adds
+//    `Cuda`, classes are <Name>Native.
 // The public API resolves and validates every option once (the TypeScript
 // core owns each option's range and default) and sends each one; the addon
 // checks memory safety only: sizes against array lengths, dtypes, overlap,
 // detachment.
 import type { Capabilities, ResolvedProgressOptions } from './types.js';
 
-// ---- libtorch training classes (native/bindings/torch/*; present only when built with libtorch) ----
+// ---- libtorch training classes (native/bindings/torch/*: the libtorch addon) ----
 /** [name, float32 data, shape] as exchanged with the libtorch classes. */
 export type NativeNamedTensor = [string, Float32Array, number[]];
 
@@ -134,6 +138,8 @@ export interface NativeProgressResult {
   values: Float32Array;
   similarity: Float32Array;
   segments: Int32Array;
+  /** Per segment, the rule that placed its start: 0 start, 1 trend, 2 cap, 3 onset, 4 pause (kernels/stages.h CutRule). */
+  rules: Uint8Array;
   badFrame: number;
   badElement: number;
   badValue: number;
@@ -199,7 +205,8 @@ export interface NativePatchStatsOptions {
   gridH: number; gridW: number; bins: number; threads: number;
 }
 
-export interface NativeAddon {
+/** The core addon, feat2go.node (native/addon.cc and native/bindings/*.cc). */
+export interface NativeCoreAddon {
   // ---- system (native/addon.cc) ----
   systemCapabilities(): Capabilities;
   systemReadProbe(input: { data: Float32Array }, opts: { threads: number }): number;
@@ -231,8 +238,9 @@ export interface NativeAddon {
     opts: NativeEpisodeDims & { lambda: number; goalFrame?: number }, out: { similarity: NativeDeviceBuffer }): void;
   progressSlidingSlopesCuda(input: { series: NativeDeviceBuffer }, opts: { B: number; L: number; window: number },
     out: { slopes: NativeDeviceBuffer }): void;
+  /** SPEC §2's rule only (no `segmenter`: the motion segmenter runs on the host). */
   progressTargetsCuda(input: { features: NativeDeviceBuffer; offsets: Float64Array },
-    opts: { N: number; D: number } & ResolvedProgressOptions,
+    opts: { N: number; D: number } & Omit<Extract<ResolvedProgressOptions, { segmenter: 'paper' }>, 'segmenter'>,
     out: { values: NativeDeviceBuffer; similarity: NativeDeviceBuffer }): Promise<NativeDeviceProgress>;
 
   // ---- encoders (native/bindings/encoders.cc) ----
@@ -300,40 +308,52 @@ export interface NativeAddon {
   PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
   pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 
-  // ---- libtorch (native/bindings/torch/*.cc); undefined without libtorch ----
+}
+
+/** The libtorch addon, feat2go_torch.node (native/torch_addon.cc, native/bindings/torch/*.cc, native/torch/*.cc). */
+export interface NativeTorchAddon {
+  // ---- system (native/torch_addon.cc) ----
+  /** The libtorch fields of capabilities(), with the version of feat2go the addon was built from. */
+  torchCapabilities(): Pick<Capabilities, 'version' | 'torch' | 'torchVersion' | 'torchCuda' | 'torchThreads' | 'torchCpuCacheMB' | 'distributed'>;
+  // ---- libtorch classes (native/bindings/torch/*.cc) ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
   ConvBackboneNative: new (config: NativeConvBackboneConfig) => NativeConvBackbone;
   ImageValueModelNative: new (backbone: NativeConvBackbone, head: { hiddenDim: number; bins: number; oneHot: boolean; seed: number }) => NativeImageValueModel;
   TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
-  // ---- process groups (native/bindings/torch/distributed.cc); undefined without libtorch ----
-  distAvailable?: boolean;
-  distInit?(opts: {
+  // ---- process groups (native/bindings/torch/distributed.cc; distAvailable false without c10d) ----
+  distAvailable: boolean;
+  distInit(opts: {
     backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
     overlapGradients?: boolean; bucketBytes?: number;
   }, cancel?: Int32Array): Promise<void>;
-  distDestroy?(): Promise<void>;
-  distState?(): { initialized: boolean; rank: number; worldSize: number };
-  distBarrier?(cancel?: Int32Array): Promise<void>;
-  distSetOverlap?(on: boolean): void;
-  distStats?(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
-  distAllReduce?(array: ArrayBufferView, op: string, cancel?: Int32Array): Promise<ArrayBufferView>;
-  distBroadcast?(array: ArrayBufferView, root: number, cancel?: Int32Array): Promise<ArrayBufferView>;
-  distAllGather?(array: ArrayBufferView, cancel?: Int32Array): Promise<ArrayBufferView>;
+  distDestroy(): Promise<void>;
+  distState(): { initialized: boolean; rank: number; worldSize: number };
+  distBarrier(cancel?: Int32Array): Promise<void>;
+  distSetOverlap(on: boolean): void;
+  distStats(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
+  distAllReduce(array: ArrayBufferView, op: string, cancel?: Int32Array): Promise<ArrayBufferView>;
+  distBroadcast(array: ArrayBufferView, root: number, cancel?: Int32Array): Promise<ArrayBufferView>;
+  distAllGather(array: ArrayBufferView, cancel?: Int32Array): Promise<ArrayBufferView>;
 }
 
+/** Both addons' exports: what the list below covers. */
+export type NativeAddon = NativeCoreAddon & NativeTorchAddon;
+
 /**
- * Which addon exports a name: 'core' (every build: kernels, progress, RL, the
- * simulator, the encoder glue and the CUDA twins) or 'torch' (the libtorch
- * bindings, present only in a build with libtorch). And what it is: a
- * 'function', a 'class' (`new`) or a 'value'.
+ * Which addon exports a name: 'core' (feat2go.node, every build: kernels,
+ * progress, RL, the simulator, the encoder glue and the CUDA twins) or 'torch'
+ * (feat2go_torch.node, the libtorch bindings, built where a libtorch is
+ * found). And what it is: a 'function', a 'class' (`new`) or a 'value'.
  */
 export type NativeExportInfo = readonly ['core' | 'torch', 'function' | 'class' | 'value'];
 
 /**
- * Every export of the addon, as {@link NativeAddon} declares it: the compiler
- * insists on exactly the interface's names (a mapped type over its keys), and
- * test/unit/native-exports.test.ts checks them against the loaded addon.
+ * Every export of the two addons, as {@link NativeCoreAddon} and
+ * {@link NativeTorchAddon} declare them: the compiler insists on exactly the
+ * interfaces' names (a mapped type over their keys), and
+ * test/unit/native-exports.test.ts checks each name against the interface it
+ * is declared in and the addon that exports it.
  */
 export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExportInfo } = Object.freeze({
   systemCapabilities: ['core', 'function'],
@@ -376,6 +396,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   DeviceBufferNative: ['core', 'class'],
   PickPlaceNative: ['core', 'class'],
   pickPlaceConstants: ['core', 'value'],
+  torchCapabilities: ['torch', 'function'],
   ValueHeadNative: ['torch', 'class'],
   PolicyNative: ['torch', 'class'],
   ConvBackboneNative: ['torch', 'class'],

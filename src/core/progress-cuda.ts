@@ -73,12 +73,13 @@ export function slidingSlopesCuda(series: DeviceTensor, window: number): DeviceT
 
 /**
  * progressTargets on the device for episodes stored back to back in one
- * `[ΣT, N, D]` tensor (`lengths` frames each), with resolved options. One GPU
+ * `[ΣT, N, D]` tensor (`lengths` frames each), with resolved options of SPEC §2's
+ * rule (the only segmenter on the device; `maxClusterFrames` ≥ window). One GPU
  * block per episode; the promise resolves when the stream has finished. Values
  * and similarity stay on the device, one `[ΣT]` tensor each; `segments[e]`
  * are episode-local.
  */
-export function progressTargetsCuda(features: DeviceTensor, lengths: readonly number[], o: ResolvedProgressOptions):
+export function progressTargetsCuda(features: DeviceTensor, lengths: readonly number[], o: Extract<ResolvedProgressOptions, { segmenter: 'paper' }>):
   Promise<{ values: DeviceTensor; similarity: DeviceTensor; segments: Segment[][] }> {
   const stack = new Error().stack;
   const call = 'progressTargets';

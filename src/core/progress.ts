@@ -11,14 +11,31 @@ import type { NativeProgressResult } from './native-types.js';
 import {
   type DeviceProgressResult, goalIndex, patchSimilarityCuda, progressTargetsCuda, slidingSlopesCuda,
 } from './progress-cuda.js';
-import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Segment, Tensor } from './types.js';
+import type {
+  Boundary, CutRule, ProgressOptions, ProgressResult, ResolvedProgressOptions, Segment, Segmenter, Tensor,
+} from './types.js';
 import {
   checkInt, checkNumber, checkOptions, checkTensor, nonFiniteAt, nonFiniteElementError, nonFiniteFrameError, rangeError, shapeStr,
-  withCallerStack, type OptionKeys,
+  typeError, withCallerStack, type OptionKeys,
 } from './validate.js';
 
-/** Defaults of {@link ProgressOptions} (SPEC §2; the paper's DROID settings differ per task). */
-export const DEFAULT_PROGRESS_OPTIONS = Object.freeze({ lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 });
+/**
+ * Defaults of {@link ProgressOptions}: the motion segmenter (docs/progress.md), with no
+ * cap on a stage's length. Chosen on real robot video, where SPEC §2's fixed slope
+ * threshold finds no stages that land on the task's events (docs/progress.md, "On real video").
+ */
+export const DEFAULT_PROGRESS_OPTIONS = Object.freeze({ segmenter: 'motion' as const, lambda: 1, window: 5, maxClusterFrames: 0 });
+
+/**
+ * The paper's rule with SPEC §2's defaults: `progressTargets(f, PAPER_PROGRESS_OPTIONS)`
+ * labels exactly as SPEC §1–3 say (and as feat2go did by default before the motion
+ * segmenter). Any explicit `threshold` also selects this rule; the other options default to these.
+ */
+export const PAPER_PROGRESS_OPTIONS = Object.freeze({ segmenter: 'paper' as const, lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01 });
+
+const SEGMENTERS: readonly Segmenter[] = ['motion', 'paper'];
+/** CutRule codes of the addon (kernels/stages.h); 0 is the first stage's start. */
+const CUT_RULES: readonly (CutRule | 'start')[] = ['start', 'trend', 'cap', 'onset', 'pause'];
 
 /** Options resolved here (frozen): passed through as they are, never checked twice. */
 const RESOLVED = new WeakSet<object>();
@@ -32,7 +49,7 @@ function checkEpisode(features: unknown, name = 'features'): { data: Float32Arra
   return { data: f.data, T, N, D };
 }
 
-const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1 };
+const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, segmenter: 1, threads: 1 };
 
 /**
  * Checks progress options and fills in every default: the one place where
@@ -42,26 +59,47 @@ const PROGRESS_KEYS: OptionKeys<ProgressOptions> = { lambda: 1, window: 1, maxCl
  * labelPaths do) and pass the result down. The addon always receives the
  * resolved options, so what runs is what `result.json` records.
  *
+ * The segmenter is `opts.segmenter` when given; otherwise `'paper'` when a
+ * `threshold` is given (SPEC §1–3 then hold exactly, with SPEC §2's defaults
+ * for the rest: {@link PAPER_PROGRESS_OPTIONS}), else `'motion'`
+ * ({@link DEFAULT_PROGRESS_OPTIONS}).
+ *
  * @param opts see {@link ProgressOptions}; an unknown key is a TypeError naming the closest valid one
  * @param name how the options are named in error messages (default 'opts')
- * @returns every option, with `threads` 0 meaning every core (frozen)
+ * @returns every option (frozen), with `threads` 0 meaning every core and `maxClusterFrames` 0 no cap;
+ *   `threshold` only for the `'paper'` segmenter
  * @throws {TypeError|RangeError} naming the option, the expected and the received value
  * @example
- * resolveProgressOptions({ window: 7 }) // { lambda: 1, window: 7, maxClusterFrames: 50, threshold: 0.01, threads: 0 }
+ * resolveProgressOptions({ window: 7 })       // { segmenter: 'motion', lambda: 1, window: 7, maxClusterFrames: 0, threads: 0 }
+ * resolveProgressOptions({ threshold: 0.003 }) // { segmenter: 'paper', lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.003, threads: 0 }
  */
 export function resolveProgressOptions(opts?: ProgressOptions, name = 'opts'): ResolvedProgressOptions {
   if (opts !== null && typeof opts === 'object' && RESOLVED.has(opts)) return opts as ResolvedProgressOptions;
   const o = checkOptions(opts, name, PROGRESS_KEYS);
-  const d = DEFAULT_PROGRESS_OPTIONS;
+  if (o.segmenter !== undefined && !SEGMENTERS.includes(o.segmenter)) {
+    throw typeError(`${name}.segmenter`, SEGMENTERS.map((x) => `'${x}'`).join(' or '), o.segmenter, SEGMENTERS.join(' or '));
+  }
+  const segmenter: Segmenter = o.segmenter ?? (o.threshold === undefined ? 'motion' : 'paper');
+  if (segmenter === 'motion' && o.threshold !== undefined) {
+    throw new TypeError(`Expected no ${name}.threshold with ${name}.segmenter 'motion' (the motion segmenter has no slope threshold; `
+      + `use segmenter 'paper' for SPEC §2's rule) but received ${String(o.threshold)}`);
+  }
+  const d = segmenter === 'paper' ? PAPER_PROGRESS_OPTIONS : DEFAULT_PROGRESS_OPTIONS;
   const lambda = o.lambda === undefined ? d.lambda : checkNumber(o.lambda, `${name}.lambda`, 0, Infinity, 'a finite number ≥ 0');
   const window = o.window === undefined ? d.window : checkInt(o.window, `${name}.window`, 2);
-  const maxClusterFrames = o.maxClusterFrames === undefined ? d.maxClusterFrames : checkInt(o.maxClusterFrames, `${name}.maxClusterFrames`, 1);
-  if (maxClusterFrames < window) {
-    throw rangeError(`${name}.maxClusterFrames`, `an integer ≥ ${name}.window (${window})`, maxClusterFrames, false, `an integer ≥ the window (${window})`);
+  const maxClusterFrames = o.maxClusterFrames === undefined ? d.maxClusterFrames : checkInt(o.maxClusterFrames, `${name}.maxClusterFrames`, 0);
+  if (maxClusterFrames !== 0 && maxClusterFrames < window) {
+    throw rangeError(`${name}.maxClusterFrames`, `an integer ≥ ${name}.window (${window}), or 0 for no cap`, maxClusterFrames, false,
+      `an integer ≥ the window (${window}), or 0 for no cap`);
   }
-  const threshold = o.threshold === undefined ? d.threshold : checkNumber(o.threshold, `${name}.threshold`);
   const threads = o.threads === undefined ? 0 : checkInt(o.threads, `${name}.threads`, 0, 4096);
-  const resolved = Object.freeze({ lambda, window, maxClusterFrames, threshold, threads });
+  const resolved: ResolvedProgressOptions = segmenter === 'motion'
+    ? Object.freeze({ segmenter, lambda, window, maxClusterFrames, threads })
+    : Object.freeze({
+      segmenter, lambda, window, maxClusterFrames,
+      threshold: o.threshold === undefined ? PAPER_PROGRESS_OPTIONS.threshold : checkNumber(o.threshold, `${name}.threshold`),
+      threads,
+    });
   RESOLVED.add(resolved);
   return resolved;
 }
@@ -70,8 +108,12 @@ export function resolveProgressOptions(opts?: ProgressOptions, name = 'opts'): R
 function toResult(r: NativeProgressResult, where: string, D: number): ProgressResult {
   if (r.badFrame >= 0) throw nonFiniteFrameError(where, r.badFrame, r.badElement, r.badValue, D);
   const segments: Segment[] = [];
-  for (let i = 0; i < r.segments.length; i += 2) segments.push({ start: r.segments[i], end: r.segments[i + 1] });
-  return { values: r.values, similarity: r.similarity, segments };
+  const boundaries: Boundary[] = [];
+  for (let i = 0; i < r.segments.length; i += 2) {
+    segments.push({ start: r.segments[i], end: r.segments[i + 1] });
+    if (i > 0) boundaries.push({ frame: r.segments[i], rule: CUT_RULES[r.rules[i / 2]] as CutRule });
+  }
+  return { values: r.values, similarity: r.similarity, segments, boundaries };
 }
 
 function firstNonFinite(a: Float32Array): number {
@@ -282,7 +324,14 @@ export function progressTargetsDeviceBatch(features: DeviceTensor, lengths: read
   Promise<{ values: DeviceTensor; similarity: DeviceTensor; segments: Segment[][] }> {
   try {
     if (!Array.isArray(lengths)) throw new TypeError(`Expected an array of episode lengths for lengths but received ${typeof lengths}`);
-    return progressTargetsCuda(features, lengths, resolveProgressOptions(opts));
+    const o = resolveProgressOptions(opts);
+    if (o.segmenter !== 'paper') {
+      throw new TypeError("Expected opts.segmenter 'paper' (or a threshold) on the CUDA path, which implements SPEC §2's rule only, "
+        + `but received segmenter '${o.segmenter}'; label on the host for the motion segmenter`);
+    }
+    // No cap (0): a cap as long as every episode together.
+    const maxClusterFrames = o.maxClusterFrames || Math.max(o.window, isDeviceTensor(features) ? features.shape[0] ?? 1 : 1);
+    return progressTargetsCuda(features, lengths, maxClusterFrames === o.maxClusterFrames ? o : { ...o, maxClusterFrames });
   } catch (err) {
     return Promise.reject(err);
   }

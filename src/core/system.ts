@@ -1,13 +1,24 @@
 // Build information and the memory-read probe.
-import { native } from './native.js';
+import { native, torchAddonStatus } from './native.js';
 import type { Capabilities } from './types.js';
 import { checkInt, checkOptions, typeError } from './validate.js';
 
 /**
- * What the native addon was built with and runs on.
+ * What the native addons were built with and run on. The libtorch fields come
+ * from the libtorch addon, which this loads on first call when it is present
+ * (libtorch takes a moment to load); without it `torch` and `distributed` are
+ * false and `torchReason` says why.
  * @example capabilities() // { version: '0.1.0', threads: 8, simd: 'avx2', torch: true, cuda: false, ... }
  */
 export function capabilities(): Capabilities {
+  const c = native().systemCapabilities();
+  const t = torchAddonStatus();
+  if (t.addon) return { ...c, ...t.addon.torchCapabilities(), version: c.version };
+  return { ...c, torch: false, distributed: false, torchReason: t.reason };
+}
+
+/** The core addon's fields of {@link capabilities} alone (does not load the libtorch addon). */
+export function coreCapabilities(): Capabilities {
   return native().systemCapabilities();
 }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { capabilities } from '../core/system.js';
+import { PAPER_PROGRESS_OPTIONS } from '../core/progress.js';
 import { checkOptions } from '../core/validate.js';
 import { formatSummaryTable, labelPaths, type LabelReport } from '../jobs/label.js';
 import { failureLine, framesLabel, progressBar } from '../cli/ui.js';
@@ -84,8 +85,8 @@ async function writeContactSheet(file: string, ep: ImageEpisode, cols = 6, rows 
  * the true stages), writes a contact sheet `<out>/<first>-frames.png`, and labels the
  * episodes with the built-in encoder and {@link SCENE_PROGRESS_OPTIONS} through
  * {@link labelPaths} into `<out>/`. Feature job (`features: true`): the V-JEPA-2-shaped
- * sample of {@link sampleEpisode} as `.npy` features, labelled with the default options
- * into `<out>/features/`.
+ * sample of {@link sampleEpisode} as `.npy` features, labelled with the paper's rule and its
+ * defaults (`PAPER_PROGRESS_OPTIONS`) into `<out>/features/`.
  *
  * @returns the label report and where the inputs were written
  * @example
@@ -130,7 +131,10 @@ export async function runMain(opts: MainOptions = {}): Promise<MainResult> {
   const bar = progressBar(stderr, stderr.isTTY === true);
   const report = await labelPaths(files, {
     out,
-    ...(opts.features ? {} : {
+    // Both jobs pin SPEC §2's rule, as they always ran: the scene with its own τ, the
+    // feature sample with the paper's defaults (the motion segmenter finds one stage in
+    // those synthetic episodes: their motion barely stands out of their noise).
+    ...(opts.features ? PAPER_PROGRESS_OPTIONS : {
       ...SCENE_PROGRESS_OPTIONS,
       encoder: patchStatsEncoder(),
       onFrames: (d: number, t: number | undefined, name: string, i: number, n: number) => bar.update(i, n, framesLabel(name, d, t), (i + (t ? d / t : 0)) / n),

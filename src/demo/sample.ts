@@ -135,14 +135,16 @@ export function sampleEpisode(index: number, opts?: SampleOptions): SampleEpisod
  * Deterministic sample episodes shaped like V-JEPA 2 ViT-L output (`[T, 256, 1024]`,
  * T in 80–400 by default): each episode passes through about T / 40 stages (at least 2); in each the
  * features move smoothly from one anchor state to the next and then hold still (a pause), on top of a static background, with Gaussian noise on every frame. Labelling them
- * with {@link progressTargets} finds stages close to the generated ones.
+ * with {@link progressTargets} and the paper's rule (`PAPER_PROGRESS_OPTIONS`) finds stages close to the generated ones.
+ * (The default motion segmenter finds one stage in them: their motion raises the frame-to-frame
+ * change only 1.3–2× above the noise's, where it needs about 2×; see docs/progress.md.)
  *
  * Memory: T·N·D·4 bytes per episode (up to 420 MB at T = 400); use {@link sampleEpisode}
  * to generate one at a time.
  *
  * @example
  * const [ep] = sampleEpisodes({ count: 1, seed: 7, frames: [120], patches: 16, dims: 64 });
- * const { segments } = progressTargetsSync(ep.features);
+ * const { segments } = progressTargetsSync(ep.features, PAPER_PROGRESS_OPTIONS);
  */
 export function sampleEpisodes(opts?: SampleOptions): SampleEpisode[] {
   const r = resolve(opts);

@@ -23,10 +23,13 @@ export interface PatchStatsOptions {
 }
 
 /**
- * Progress options suited to features of this encoder: most patches of a
- * scene are static background, so similarities stay near 1 and the slope
- * threshold is lower than the default 0.01. The one definition of this
- * preset (the demo's SCENE_PROGRESS_OPTIONS and the experiment use it).
+ * Progress options suited to features of this encoder on the built-in
+ * scene: SPEC §2's rule (the explicit threshold selects the `'paper'`
+ * segmenter), with a slope threshold below SPEC §2's 0.01 because most
+ * patches of a scene are static background, so similarities stay near 1. The
+ * one definition of this preset (the demo's SCENE_PROGRESS_OPTIONS and the
+ * experiment use it). On real robot video, prefer the default motion
+ * segmenter (docs/progress.md, "On real video").
  */
 export const PATCH_STATS_PROGRESS_OPTIONS = Object.freeze({ threshold: 0.003, window: 5 });
 

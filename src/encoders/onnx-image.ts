@@ -9,6 +9,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type * as Ort from 'onnxruntime-node';
+import { onnxRuntime } from './ort.js';
 import type { FrameChunk } from '../io/episodes.js';
 import { HubError, HubRepo, parseHubName, type HubOptions } from '../io/hub.js';
 import { onnxExternalDataFiles } from '../io/onnx-external.js';
@@ -67,10 +68,9 @@ interface VisionConfig {
   prefix: number | undefined;
 }
 
-let ortModule: typeof Ort | undefined;
-async function onnxruntime(): Promise<typeof Ort> {
-  ortModule ??= await import('onnxruntime-node');
-  return ortModule;
+/** onnxruntime-node, an optional peer, imported on first use (ort.ts: OnnxRuntimeUnavailableError without it). */
+function onnxruntime(): Promise<typeof Ort> {
+  return onnxRuntime('OnnxImageEncoder');
 }
 
 function readJson(file: string, what: string): Record<string, unknown> {

@@ -5,13 +5,14 @@
 import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { FrameChunk } from '../io/episodes.js';
 import { hostArray } from '../core/host.js';
 import { native } from '../core/native.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkNumber, checkOptions, shapeStr, typeError, type OptionKeys } from '../core/validate.js';
 import { concatSteps, type EncoderStream, type FrameEncoder } from './encoder.js';
+import { loadedOnnxRuntime, onnxRuntime } from './ort.js';
 import type { OnnxImageEncoder, OnnxImageEncoderOptions } from './onnx-image.js';
 
 /** Terminal colour codes that onnxruntime puts in some messages. */
@@ -58,15 +59,16 @@ export async function createSession(path: unknown, what: string, eps: unknown, t
   else throw typeError('opts.executionProviders', "a non-empty array of provider names such as ['cuda', 'cpu']", eps);
   const options: ort.InferenceSession.SessionOptions = { executionProviders: providers, graphOptimizationLevel: 'all' };
   if (threads !== undefined) options.intraOpNumThreads = threads;
+  const { InferenceSession } = await onnxRuntime(what);
   try {
-    const session = await ort.InferenceSession.create(path, options);
+    const session = await InferenceSession.create(path, options);
     return { session, provider: providers[0] };
   } catch (err) {
     const msg = String((err as Error).message ?? err).split('\n')[0].replace(ANSI_ESCAPE, '');
     if (eps === undefined && providers[0] === 'cuda') {
       // CUDA library present but unusable (no GPU / driver): fall back to the CPU.
       try {
-        return { session: await ort.InferenceSession.create(path, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
+        return { session: await InferenceSession.create(path, { ...options, executionProviders: ['cpu'] }), provider: 'cpu' };
       } catch { /* report the original error below */ }
     }
     throw new Error(`${what}: cannot load ${path} as an ONNX model (onnxruntime: ${msg})`);
@@ -321,7 +323,7 @@ export class OnnxVisualEncoder implements FrameEncoder {
     const dims = this.layout === 'BTCHW' ? [1, n, 3, S, S] : [1, 3, n, S, S];
     let out: ort.Tensor;
     try {
-      const r = await this.session.run({ [this.inputName]: new ort.Tensor('float32', data, dims) }, [this.outputName]);
+      const r = await this.session.run({ [this.inputName]: new (loadedOnnxRuntime().Tensor)('float32', data, dims) }, [this.outputName]);
       out = r[this.outputName];
     } catch (err) {
       throw new Error(`${label}: model ${this.name} failed on a clip ${shapeStr(dims)}: ${String((err as Error).message).split('\n')[0]}`);
@@ -529,7 +531,7 @@ export class OnnxBackbone {
       if (t.data.length !== n) throw new RangeError(`Expected ${name}.data to hold ${n} elements for shape ${shapeStr(t.shape)} but received ${t.data.length}`);
       if (B !== undefined && t.shape[0] !== B) throw new RangeError(`Expected ${name}.shape[0] = ${B} (the batch of the other inputs) but received ${t.shape[0]}`);
       B = t.shape[0];
-      ortFeeds[m.name] = new ort.Tensor(dt as 'float32', t.data as Float32Array, t.shape);
+      ortFeeds[m.name] = new (loadedOnnxRuntime().Tensor)(dt as 'float32', t.data as Float32Array, t.shape);
     }
     for (const k of Object.keys(feeds)) {
       if (!this.inputs.some((m) => m.name === k)) throw new TypeError(`Unknown input '${k}' for model ${this.name}; its inputs are ${this.inputs.map((i) => `'${i.name}'`).join(', ')}`);

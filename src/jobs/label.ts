@@ -55,7 +55,11 @@ export interface LabelPathsOptions extends ProgressOptions {
    * decode, with a warning, instead of skipping it as a failure. Default false.
    */
   allowPartial?: boolean;
-  /** Receives warnings (an allowed partial decode) with the episode's output name; they are also kept in the episode's `warnings`. */
+  /**
+   * Receives warnings with the episode's output name: an allowed partial decode, and
+   * {@link CAP_WARNING} where `maxClusterFrames` placed most of an episode's stage
+   * boundaries. They are also kept in the episode's `warnings`.
+   */
   onWarning?: (message: string, episode: string) => void;
   /**
    * LeRobot dataset inputs (a folder with meta/info.json): the camera (video or image
@@ -73,9 +77,21 @@ export interface LabelPathsOptions extends ProgressOptions {
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
-  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1, encoder: 1,
-  onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
+  lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, segmenter: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1,
+  encoder: 1, onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
 };
+
+/**
+ * The warning of an episode whose stage boundaries were placed mostly (more than half
+ * of them) by the `maxClusterFrames` cap: its stages are then a clock, not the task's.
+ */
+export const CAP_WARNING = 'stages were cut by --max-cluster-frames, not by the data';
+
+/** {@link CAP_WARNING} when the cap placed more than half of the boundaries, else undefined. */
+export function capWarning(r: Pick<ProgressResult, 'boundaries'>): string | undefined {
+  const caps = r.boundaries.filter((b) => b.rule === 'cap').length;
+  return caps * 2 > r.boundaries.length ? `${CAP_WARNING} (${caps} of ${r.boundaries.length} boundaries)` : undefined;
+}
 
 /** One episode found in the inputs. */
 export interface EpisodeSource {
@@ -161,6 +177,7 @@ export interface LabelFailure {
 /** Everything {@link labelPaths} did. */
 export interface LabelReport {
   out: string;
+  /** The options every episode ran with (`threshold` only with the `'paper'` segmenter). */
   options: ResolvedProgressOptions;
   episodes: LabelledEpisode[];
   failures: LabelFailure[];
@@ -529,14 +546,22 @@ function writeEpisodeFiles(dir: string, src: EpisodeSource, source: EpisodeSourc
   const result = {
     episode: src.name, file: src.file, ...(src.tensor !== undefined ? { tensor: src.tensor } : {}), source,
     shape, options, frames: T, stages: K, meanValue, ms, ...enc, ...(warnings?.length ? { warnings } : {}), ...lerobotFields(src),
-    segments: r.segments, values: f32Json(r.values), similarity: f32Json(r.similarity),
+    segments: r.segments, boundaries: r.boundaries, values: f32Json(r.values), similarity: f32Json(r.similarity),
   };
   writeFileAtomic(path.join(dir, 'result.json'), `${JSON.stringify(result)}\n`);
   writeFileAtomic(path.join(dir, 'plot.svg'), plotEpisodeSvg({
     title: src.name,
-    subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · window ${options.window}, max ${options.maxClusterFrames}/stage, τ ${options.threshold}, λ ${options.lambda}`,
-    similarity: r.similarity, values: r.values, segments: r.segments,
+    subtitle: `${enc ? `${enc.framesIn} frames → ${enc.encoder.replace(/^.*[/\\]/, '')} → ` : ''}[${shape.join(' × ')}] · ${K} stage${K === 1 ? '' : 's'} · mean value ${meanValue.toFixed(3)} · ${optionsLine(options)}`,
+    similarity: r.similarity, values: r.values, segments: r.segments, boundaries: r.boundaries,
   }));
+}
+
+/** The options in a plot's subtitle: `paper rule, window 5, max 50/stage, τ 0.01, λ 1` or `motion segmenter, window 5, λ 1`. */
+function optionsLine(o: ResolvedProgressOptions): string {
+  const cap = o.maxClusterFrames ? `, max ${o.maxClusterFrames}/stage` : '';
+  return o.segmenter === 'paper'
+    ? `paper rule, window ${o.window}${cap}, τ ${o.threshold}, λ ${o.lambda}`
+    : `motion segmenter, window ${o.window}${cap}, λ ${o.lambda}`;
 }
 
 /** The summary table as Markdown (episode, frames, stages, mean value, time). */
@@ -645,6 +670,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       const t0 = performance.now();
       const r = await progressTargets(features, options);
       const ms = performance.now() - t0;
+      const cap = capWarning(r);
+      if (cap) { warnings.push(cap); onWarning?.(cap, src.name); }
       if (src.lerobot && writeLeRobot !== undefined) {
         lerobotLabels.set(src.lerobot.episode, perFrameLabels(r, enc!.framesIn, (encoder as { tubelet?: number } | undefined)?.tubelet ?? 1));
       }

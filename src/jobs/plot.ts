@@ -1,7 +1,7 @@
 // SVG plot of one labelled episode: the similarity of each frame to its
 // stage's subgoal, the progress value V(t), and the stages as shaded bands
 // with boundary lines. Plain SVG 1.1 text, no dependencies.
-import type { Segment } from '../core/types.js';
+import type { Boundary, Segment } from '../core/types.js';
 import { checkOptions } from '../core/validate.js';
 
 /** What {@link plotEpisodeSvg} draws. */
@@ -16,6 +16,8 @@ export interface EpisodePlotInput {
   values: ArrayLike<number>;
   /** Stages in temporal order (inclusive frame ranges). */
   segments: readonly Segment[];
+  /** Optional: what placed each boundary (a result's `boundaries`); each boundary line is then labelled with its rule. */
+  boundaries?: readonly Boundary[];
 }
 
 const COLORS = { similarity: '#1f77b4', value: '#d95f02', band: '#eef1f6', boundary: '#7a8699', grid: '#e3e6eb', axis: '#333', text: '#222' };
@@ -39,8 +41,9 @@ function niceStep(span: number, target: number): number {
 /**
  * Renders one labelled episode as a standalone SVG document: similarity to the
  * subgoal (blue, one line per stage) and progress value (orange) against the frame index,
- * stages as alternating shaded bands numbered at the bottom, dashed lines at stage boundaries,
- * axes with ticks and labels, a legend and a title.
+ * stages as alternating shaded bands numbered at the bottom, dashed lines at stage boundaries
+ * (labelled with the rule that placed each when `boundaries` is given), axes with ticks and
+ * labels, a legend and a title.
  *
  * @param input curves and stages of one episode (see {@link EpisodePlotInput})
  * @param opts `width`, `height` in pixels (default 960 × 440)
@@ -79,7 +82,12 @@ export function plotEpisodeSvg(input: EpisodePlotInput, opts: { width?: number; 
     const b = X(s.end + 0.5);
     if (k % 2 === 0) out.push(`<rect x="${r(a)}" y="${m.top}" width="${r(b - a)}" height="${ph}" fill="${COLORS.band}"/>`);
     if (b - a >= 14) out.push(`<text x="${r((a + b) / 2)}" y="${m.top + ph - 7}" text-anchor="middle" font-size="11" fill="#667">${k + 1}</text>`);
-    if (k > 0) out.push(`<line x1="${r(a)}" y1="${m.top}" x2="${r(a)}" y2="${m.top + ph}" stroke="${COLORS.boundary}" stroke-width="1" stroke-dasharray="4 3"/>`);
+    if (k > 0) {
+      const rule = input.boundaries?.find((c) => c.frame === s.start)?.rule;
+      const tip = `<title>stage ${k + 1} starts at frame ${s.start}${rule ? ` (${rule})` : ''}</title>`;
+      out.push(`<line x1="${r(a)}" y1="${m.top}" x2="${r(a)}" y2="${m.top + ph}" stroke="${COLORS.boundary}" stroke-width="1" stroke-dasharray="4 3">${tip}</line>`);
+      if (rule) out.push(`<text x="${r(a + 3)}" y="${m.top + 12}" font-size="10" fill="#556">${esc(rule)}</text>`);
+    }
   });
   // Grid and y ticks.
   const ys = niceStep(hi - lo, 7);

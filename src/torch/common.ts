@@ -1,28 +1,45 @@
 // Shared pieces of the libtorch-backed classes (value head, policy, trainers).
-import { native } from '../core/native.js';
-import type { NativeAddon } from '../core/native-types.js';
-import { capabilities } from '../core/system.js';
+import { buildCommand, isCheckout, torchAddonStatus, type AddonAttempt } from '../core/native.js';
+import type { NativeTorchAddon } from '../core/native-types.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkTensor, rangeError, shapeStr, typeError } from '../core/validate.js';
 
-/** Thrown by the training classes when the addon was built without libtorch. */
+/** How to get a libtorch addon: the build command and the libtorch it can build against. */
+export function torchBuildHelp(): string {
+  return 'Build it once, against a libtorch on this machine: `npx feat2go build-torch` (needs cmake and g++, a few minutes' +
+    (isCheckout() ? `; in this checkout \`${buildCommand('torch')}\` builds it too` : '') + '). It uses ' +
+    'Debian/Ubuntu\'s libtorch (`sudo apt-get install libtorch-dev libgloo-dev`; libgloo-dev for distributed training), ' +
+    'a pip PyTorch (`pip install torch`; found with python3 -c \'import torch; print(torch.utils.cmake_prefix_path)\', ' +
+    'or `--python <python>`), or a LibTorch download (`--torch-dir <LibTorch>/share/cmake/Torch` or Torch_DIR).';
+}
+
+/**
+ * Thrown by the training classes (value heads, policies, trainers, process
+ * groups) when the libtorch addon (feat2go_torch.node) is not available: the
+ * message lists each place tried and says how to build it
+ * (`npx feat2go build-torch`). Everything else in feat2go works without it.
+ */
 export class TorchUnavailableError extends Error {
-  constructor(what: string) {
+  /** Each place the loader tried for feat2go_torch.node and why it failed. */
+  readonly attempts: AddonAttempt[];
+  constructor(what: string, attempts?: AddonAttempt[], reason?: string) {
+    const tried = attempts ?? [];
     super(
-      `${what} needs libtorch, but this feat2go addon was built without it (capabilities().torch is false). ` +
-      'Enable it: on Debian/Ubuntu `sudo apt-get install libtorch-dev libopenblas0-pthread cmake` ' +
-      '(or set Torch_DIR=<LibTorch>/share/cmake/Torch for a LibTorch download), then rebuild with ' +
-      '`npm rebuild feat2go` (in a checkout: `npm run build:native`); FEAT2GO_TORCH=ON makes a missing libtorch a build error.',
+      `${what} needs libtorch, through feat2go's libtorch addon (feat2go_torch.node), which is not available ` +
+      `(capabilities().torch is false${reason ? `: ${reason}` : ''}).\n` +
+      (tried.length ? `Tried:\n${tried.map((a) => `  - ${a.source}: ${a.path}: ${a.error}`).join('\n')}\n` : '') +
+      torchBuildHelp(),
     );
     this.name = 'TorchUnavailableError';
+    this.attempts = tried;
   }
 }
 
-/** The addon, after checking that it was built with libtorch. */
-export function torchAddon(what: string): NativeAddon {
-  const a = native();
-  if (!capabilities().torch || typeof a.ValueHeadNative !== 'function') throw new TorchUnavailableError(what);
-  return a;
+/** The libtorch addon, loading it on first use. @throws {TorchUnavailableError} naming `what` without it. */
+export function torchAddon(what: string): NativeTorchAddon {
+  const t = torchAddonStatus();
+  if (!t.addon) throw new TorchUnavailableError(what, t.attempts, t.reason);
+  return t.addon;
 }
 
 /** A seed: an integer in [0, 2^53). */

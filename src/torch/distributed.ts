@@ -2,9 +2,8 @@
 // rank. Ranks meet through a TCPStore hosted by rank 0 at masterAddr:masterPort,
 // the way torchrun, Slurm and Kubernetes indexed jobs describe a job in the
 // environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
-import { native } from '../core/native.js';
-import type { NativeAddon } from '../core/native-types.js';
-import { capabilities } from '../core/system.js';
+import { buildCommand, torchAddonStatus } from '../core/native.js';
+import type { NativeTorchAddon } from '../core/native-types.js';
 import { checkInt, checkOptions, rangeError, typeError, withCallerStack } from '../core/validate.js';
 import { cancellable, checkSignal } from '../core/cancel.js';
 
@@ -66,14 +65,18 @@ export type ReduceOp = 'sum' | 'avg' | 'max' | 'min' | 'product';
 /** Typed arrays the collectives take (element types Gloo reduces). */
 export type CollectiveArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Int8Array | Uint8Array;
 
-/** Thrown when the addon was built without c10d (capabilities().distributed is false). */
+/**
+ * Thrown by initDistributed when process groups are not available: no libtorch
+ * addon at all (see {@link TorchUnavailableError} for its message), or one
+ * built against a libtorch without c10d/Gloo (capabilities().distributed is false).
+ */
 export class DistributedUnavailableError extends Error {
-  constructor() {
+  constructor(reason?: string) {
     super(
-      'initDistributed needs libtorch with c10d and the Gloo backend, but this feat2go addon was built without it ' +
-      '(capabilities().distributed is false). Enable it: on Debian/Ubuntu `sudo apt-get install libtorch-dev libgloo-dev`, ' +
-      'then rebuild with `npm rebuild feat2go` (in a checkout: `npm run build:native`); FEAT2GO_DISTRIBUTED=ON makes a missing ' +
-      'c10d a build error.',
+      'initDistributed needs libtorch with c10d and the Gloo backend, through feat2go\'s libtorch addon, but ' +
+      (reason ? `there is no libtorch addon (${reason}). ` : 'the libtorch addon was built without them (capabilities().distributed is false). ') +
+      'Enable it: on Debian/Ubuntu `sudo apt-get install libtorch-dev libgloo-dev` (or a pip PyTorch, which ships Gloo), ' +
+      `then build the libtorch addon: \`${buildCommand('torch')}\`; FEAT2GO_DISTRIBUTED=ON makes a missing c10d a build error.`,
     );
     this.name = 'DistributedUnavailableError';
   }
@@ -84,10 +87,11 @@ export const MAX_DISTRIBUTED_TIMEOUT_MS = 2 ** 31 - 1;
 
 let info: DistributedInfo | undefined;
 
-function addon(): NativeAddon {
-  const a = native();
-  if (typeof a.distInit !== 'function' || !capabilities().distributed) throw new DistributedUnavailableError();
-  return a;
+function addon(): NativeTorchAddon {
+  const t = torchAddonStatus();
+  if (!t.addon) throw new DistributedUnavailableError(t.reason ?? 'not built');
+  if (!t.addon.distAvailable) throw new DistributedUnavailableError();
+  return t.addon;
 }
 
 function envInt(name: string): number | undefined {
@@ -116,8 +120,7 @@ function envNumber(name: string): number | undefined {
 
 /** Whether this build can join process groups (c10d with Gloo linked). */
 export function distributedAvailable(): boolean {
-  const a = native();
-  return typeof a.distInit === 'function' && capabilities().distributed === true;
+  return torchAddonStatus().addon?.distAvailable === true;
 }
 
 /**
@@ -167,7 +170,7 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
   const a = addon();
   if (info) throw new Error('initDistributed: a process group is already initialised; call destroyDistributed() first');
   const r = resolveDistributedOptions(opts);
-  await withCallerStack(a.distInit!({
+  await withCallerStack(a.distInit({
     backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
     overlapGradients: r.overlapGradients, bucketBytes: Math.round(r.gradientBucketMiB * 1048576),
   }), stack);
@@ -179,7 +182,7 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
 export async function destroyDistributed(): Promise<void> {
   if (!info) return;
   info = undefined;
-  await native().distDestroy!();
+  await torchAddonStatus().addon!.distDestroy();
 }
 
 /** The group this process belongs to, or undefined before {@link initDistributed}. */
@@ -202,9 +205,9 @@ export function worldSize(): number {
   return info?.worldSize ?? 1;
 }
 
-function group(what: string): NativeAddon {
+function group(what: string): NativeTorchAddon {
   if (!info) throw new Error(`${what}: no process group; call initDistributed() first`);
-  return native();
+  return torchAddonStatus().addon!;
 }
 
 const ARRAY_TYPES = 'a Float32Array, Float64Array, Int32Array, BigInt64Array, Int8Array or Uint8Array';
@@ -223,7 +226,7 @@ function checkArray(v: unknown, what: string): CollectiveArray {
  */
 export function setGradientOverlap(on: boolean): void {
   if (typeof on !== 'boolean') throw typeError('on', 'a boolean', on);
-  group('setGradientOverlap').distSetOverlap!(on);
+  group('setGradientOverlap').distSetOverlap(on);
   info!.overlapGradients = on;
 }
 
@@ -246,8 +249,8 @@ export interface CollectiveStats {
  * {@link initDistributed}); subtract two readings to get one update's share.
  */
 export function collectiveStats(): CollectiveStats {
-  const a = native();
-  return typeof a.distStats === 'function' ? a.distStats() : { calls: 0, ms: 0, bytes: 0, gradientBuckets: 0, bucketsDuringBackward: 0 };
+  const a = torchAddonStatus().addon;
+  return a ? a.distStats() : { calls: 0, ms: 0, bytes: 0, gradientBuckets: 0, bucketsDuringBackward: 0 };
 }
 
 /** Options of the collectives. */
@@ -272,7 +275,7 @@ export function barrier(opts?: CollectiveOptions): Promise<void> {
   const stack = new Error().stack;
   const a = group('barrier');
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distBarrier!(cancel), stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distBarrier(cancel), stack));
 }
 
 /**
@@ -291,7 +294,7 @@ export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 's
     throw typeError('array', "a Float32Array or Float64Array for op 'avg'", array);
   }
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distAllReduce!(array, op, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllReduce(array, op, cancel) as Promise<T>, stack));
 }
 
 /**
@@ -306,7 +309,7 @@ export function broadcast<T extends CollectiveArray>(array: T, root = 0, opts?: 
   const r = checkInt(root, 'root', 0);
   if (r >= worldSize()) throw rangeError('root', `a rank in [0, ${worldSize() - 1}]`, r);
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distBroadcast!(array, r, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distBroadcast(array, r, cancel) as Promise<T>, stack));
 }
 
 /**
@@ -319,7 +322,7 @@ export function allGather<T extends CollectiveArray>(array: T, opts?: Collective
   const a = group('allGather');
   checkArray(array, 'allGather');
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distAllGather!(array, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllGather(array, cancel) as Promise<T>, stack));
 }
 
 /**

@@ -72,12 +72,13 @@ function checkEpisodeOutputs(out: string, name: string, features: Tensor) {
   const result = JSON.parse(fs.readFileSync(path.join(d, 'result.json'), 'utf8'));
   assert.equal(result.shape, features.shape);
   assert.equal(result.segments, want.segments);
-  assert.equal(result.options, { ...opts, threads: 0 });
+  assert.equal(result.options, { ...opts, segmenter: 'paper', threads: 0 });
   assert.equal(result.values.map(Math.fround), Array.from(want.values), 'JSON values round-trip float32 exactly');
   assert.equal(result.similarity.map(Math.fround), Array.from(want.similarity));
   const svg = fs.readFileSync(path.join(d, 'plot.svg'), 'utf8');
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"') && svg.trimEnd().endsWith('</svg>'));
-  assert.is((svg.match(/stroke-dasharray="4 3"\/>/g) ?? []).length, want.segments.length - 1 + 1, 'one dashed line per boundary, plus the legend');
+  assert.is((svg.match(/stroke-dasharray="4 3"/g) ?? []).length, want.segments.length - 1 + 1, 'one dashed line per boundary, plus the legend');
+  assert.equal(result.boundaries, want.boundaries, 'each boundary with the rule that placed it');
   return { want, result };
 }
 
@@ -127,7 +128,7 @@ test('label: a bad file among good ones is skipped with one line; the rest are l
   fs.writeFileSync(path.join(mixed, 'f.safetensors'), safetensorsBytes([['x', 'I64', [1, 1, 1], Buffer.alloc(8)]]));
   fs.writeFileSync(path.join(mixed, 'notes.txt'), 'ignored');
   const out = path.join(dir, 'out-mixed');
-  const r = cli(['label', mixed, '--out', out, '--window', '4', '--max-cluster-frames', '30']);
+  const r = cli(['label', mixed, '--out', out, '--window', '4', '--max-cluster-frames', '30', '--threshold', '0.01']);
   assert.is(r.code, 1);
   const lines = r.stderr.trimEnd().split('\n');
   assert.is(lines.length, 5, r.stderr);
@@ -153,15 +154,29 @@ test('label: a bad file among good ones is skipped with one line; the rest are l
 
 test('label --json prints one parseable object; missing inputs are failures', () => {
   const out = path.join(dir, 'out-json');
-  const r = cli(['label', path.join(inputs, 'a.npy'), path.join(dir, 'missing.npy'), '--out', out, '--json', '--window=4', '--max-cluster-frames=30', '--threads', '1']);
+  const r = cli(['label', path.join(inputs, 'a.npy'), path.join(dir, 'missing.npy'), '--out', out, '--json', '--window=4', '--max-cluster-frames=30', '--threshold=0.01', '--threads', '1']);
   assert.is(r.code, 1);
   const j = JSON.parse(r.stdout);
   assert.is(j.ok, false);
   assert.is(j.out, out);
-  assert.equal(j.options, { ...opts, threads: 1 });
+  assert.equal(j.options, { ...opts, segmenter: 'paper', threads: 1 });
   assert.equal(j.episodes.map((e: { episode: string; frames: number }) => [e.episode, e.frames]), [['a', 60]]);
   assert.equal(j.failures, [{ file: path.join(dir, 'missing.npy'), reason: 'no such file or folder' }]);
   assert.is(r.stderr.trim(), `feat2go label: skipped ${path.join(dir, 'missing.npy')}: no such file or folder`);
+});
+
+test('label: the default segmenter; the cap warning on stderr and in result.json; a window over 50 is fine without a cap', () => {
+  const out = path.join(dir, 'out-cap');
+  const r = cli(['label', path.join(inputs, 'a.npy'), '--out', out, '--max-cluster-frames', '10', '--json']);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(JSON.parse(r.stdout).options.segmenter, 'motion');
+  assert.match(r.stderr, /^feat2go label: warning: a: stages were cut by --max-cluster-frames, not by the data \(\d+ of \d+ boundaries\)$/m);
+  const res = JSON.parse(fs.readFileSync(path.join(out, 'a', 'result.json'), 'utf8'));
+  assert.ok(res.boundaries.length >= 5 && res.boundaries.every((b: { rule: string }) => b.rule === 'cap' || b.rule === 'onset' || b.rule === 'pause'));
+  assert.ok(res.warnings.some((w: string) => w.startsWith('stages were cut by --max-cluster-frames')));
+  const wide = cli(['label', path.join(inputs, 'a.npy'), '--out', path.join(dir, 'out-wide'), '--window', '60', '--json']);
+  assert.is(wide.code, 0, wide.stderr);
+  assert.equal(JSON.parse(wide.stdout).options, { segmenter: 'motion', lambda: 1, window: 60, maxClusterFrames: 0, threads: 0 });
 });
 
 test('--help documents every option; bad command lines exit 2 with a clear message', () => {
@@ -171,7 +186,7 @@ test('--help documents every option; bad command lines exit 2 with a clear messa
   assert.match(h.stdout, /label +Label episode/);
   const lh = cli(['label', '--help']);
   assert.is(lh.code, 0);
-  for (const o of ['--out DIR', '--window N', '--max-cluster-frames N', '--threshold X', '--lambda X', '--threads N', '--json', '--help']) {
+  for (const o of ['--out DIR', '--segmenter motion|paper', '--window N', '--max-cluster-frames N', '--threshold X', '--lambda X', '--threads N', '--json', '--help']) {
     assert.ok(lh.stdout.includes(o), `label --help mentions ${o}`);
   }
   const bad: Array<[string[], RegExp]> = [
@@ -181,8 +196,11 @@ test('--help documents every option; bad command lines exit 2 with a clear messa
     [['label', 'x', '--window', '9007199254740993'], /--window expects a safe integer ≥ 2 \(at most 2\^53 − 1 = 9007199254740991\) but received '9007199254740993'/],
     [['label', 'x', '--threshold', 'abc'], /--threshold expects a finite number but received 'abc'/],
     [['label', 'x', '--lambda=-1'], /--lambda expects a finite number ≥ 0 but received '-1'/],
-    [['label', 'x', '--window', '60'], /--max-cluster-frames expects an integer ≥ the window \(60\) but received '50'/],
-    [['label', 'x', '--max-cluster-frames', '3'], /--max-cluster-frames expects an integer ≥ the window \(5\) but received '3'/],
+    [['label', 'x', '--segmenter', 'paper', '--window', '60'], /--max-cluster-frames expects an integer ≥ the window \(60\), or 0 for no cap but received '50'/],
+    [['label', 'x', '--threshold', '0.01', '--window', '60'], /--max-cluster-frames expects an integer ≥ the window \(60\), or 0 for no cap but received '50'/],
+    [['label', 'x', '--max-cluster-frames', '3'], /--max-cluster-frames expects an integer ≥ the window \(5\), or 0 for no cap but received '3'/],
+    [['label', 'x', '--segmenter', 'trend'], /--segmenter expects motion or paper but received 'trend'/],
+    [['label', 'x', '--segmenter', 'motion', '--threshold', '0.01'], /--threshold applies to --segmenter paper only/],
     [['label', 'x', '--threads', '-2'], /argument is ambiguous|--threads expects/],
     [['label'], /missing <file\|folder>/],
     [['frobnicate'], /unknown command 'frobnicate'/],

@@ -8,19 +8,18 @@
 //
 // Workers load the addon directly (plain CommonJS, no TypeScript): they test
 // the native layer, which is where the process aborted.
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
-  capabilities, hostTensor, isHostMemory, native, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead,
+  addonPaths, capabilities, hostTensor, isHostMemory, native, PpoTrainer, Policy, progressTargets, progressTargetsBatch, progressTargetsSync, ValueHead, PAPER_PROGRESS_OPTIONS,
   type PolicySpec, type RolloutBatch,
 } from '../../src/index.js';
 import { patchStatsEncoder } from '../../src/encoders/builtin.js';
 import { hostArray } from '../../src/core/host.js';
 import { rng } from './data.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const addonPath = process.env.FEAT2GO_ADDON ? path.resolve(process.env.FEAT2GO_ADDON) : path.join(here, '..', '..', 'build', 'Release', 'feat2go.node');
+// The files the loader picked (FEAT2GO_ADDON, a local build or the platform package; the libtorch addon beside them).
+const hasTorch = capabilities().torch;
+const { core: addonPath, torch: torchPath } = addonPaths();
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => { throw new Error('run with --expose-gc'); });
 
 function report(x: Record<string, unknown>): void {
@@ -38,7 +37,8 @@ const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 const prelude = `
 const { parentPort, workerData } = require('node:worker_threads');
 const addon = require(workerData.addon);
-const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, threads: 0 };
+const torch = workerData.torch ? require(workerData.torch) : undefined;
+const P = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper', threads: 0 };
 function data(n, seed) { let s = seed >>> 0; const a = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1664525 + 1013904223) >>> 0; a[i] = s / 4294967296 - 0.5; } return a; }
 `;
 
@@ -74,7 +74,7 @@ const bodies: Record<string, string> = {
     parentPort.postMessage('go');
     for (;;) { delete require.cache[workerData.addon]; process.dlopen({ exports: {} }, workerData.addon); }`,
   'value-head-predict': `
-    const h = new addon.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
+    const h = new torch.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 4096; const x = data(B * 64, 3);
     parentPort.postMessage('go'); for (;;) h.predict(x, B);`,
   // Host memory (an external ArrayBuffer) read by the async call when the worker is terminated.
@@ -83,14 +83,14 @@ const bodies: Record<string, string> = {
     const x = new Float32Array(addon.systemHostBuffer({}, { bytes: T * N * D * 4, always: true })); x.set(data(T * N * D, 7));
     (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargets({ features: x }, { ...P, T, N, D }); })();`,
   'value-head-fit': `
-    const h = new addon.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
+    const h = new torch.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 2048; const x = data(B * 64, 3); const v = new Float32Array(B).fill(0.5);
     const o = { epochs: 2, batchSize: 256, lr: 1e-3, weightDecay: 0.01, cosine: true, seed: 0 };
     (async () => { parentPort.postMessage('go'); for (;;) await h.fit(x, B, v, o, () => {}); })();`,
 };
 
 function startWorker(body: string, extra: Record<string, unknown> = {}): Worker {
-  return new Worker(prelude + body, { eval: true, workerData: { addon: addonPath, ...extra } });
+  return new Worker(prelude + body, { eval: true, workerData: { addon: addonPath, torch: torchPath, ...extra } });
 }
 
 /** Starts `rounds` workers one after the other, terminating each `delay(i)` ms after it said 'go' (or after start). */
@@ -106,8 +106,6 @@ async function terminateMidCall(body: string, rounds: number, delay: (i: number)
   }
   return terminated;
 }
-
-const hasTorch = capabilities().torch;
 
 async function detachDuring<T>(buf: ArrayBuffer, start: () => Promise<T>): Promise<T> {
   const p = start();
@@ -165,7 +163,7 @@ const scenarios: Record<string, () => Promise<Record<string, unknown>>> = {
     let same = 0;
     for (const { seed, r } of results) {
       const x = lcg(40 * 16 * 32, seed);
-      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] });
+      const main = progressTargetsSync({ data: x, shape: [40, 16, 32] }, PAPER_PROGRESS_OPTIONS); // the workers' P
       if (!sameArray(main.values, r.values) || !sameArray(main.values, r.asyncValues)) throw new Error(`worker ${seed} values differ from the main thread's`);
       same++;
     }

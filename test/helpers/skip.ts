@@ -3,7 +3,7 @@
 // holds, and otherwise as skipped with one line `SKIP <name>: <reason>` on
 // stdout (scripts/test.mjs counts those lines and checks them against uvu's).
 import { test as uvuTest, type Callback, type Test } from 'uvu';
-import { capabilities } from '../../src/index.js';
+import { capabilities, torchAddonStatus } from '../../src/index.js';
 
 /** Registers tests like uvu's `test`, or skips them visibly. */
 export type ConditionalTest = (name: string, fn: Callback) => void;
@@ -31,16 +31,16 @@ export function testIf(cond: boolean, reason: string, opts: { requiredBy?: strin
   };
 }
 
-/** Whether the loaded addon was built with libtorch. */
+/** Whether the libtorch addon (feat2go_torch.node) loads. */
 export const hasTorch = capabilities().torch;
 
 /**
- * `test` for the libtorch classes: skipped with the reason when the addon was
- * built without libtorch; a failure then under `npm run test:torch`
+ * `test` for the libtorch classes: skipped with the reason when there is no
+ * libtorch addon; a failure then under `npm run test:torch`
  * (FEAT2GO_REQUIRE_TORCH=1).
  */
 export const torchTest: ConditionalTest = testIf(
   hasTorch,
-  'the addon was built without libtorch (install libtorch-dev, then npm run build:native)',
+  `no libtorch addon: ${torchAddonStatus().reason ?? ''} (install libtorch-dev, then npm run build:native)`,
   { requiredBy: 'FEAT2GO_REQUIRE_TORCH' },
 );

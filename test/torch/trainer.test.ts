@@ -3,7 +3,7 @@
 // determinism, bad batches, and PPO / GRPO learning a sparse-reward reaching task.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { GrpoTrainer, native, Policy, PpoTrainer, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { GrpoTrainer, Policy, torchAddonStatus, PpoTrainer, type PolicySpec, type RolloutBatch } from '../../src/index.js';
 import { gae, grpoAdvantages, k3, maskedMean, rows, surrogate, valueLoss, type Aggregation } from '../reference/surrogate.js';
 import { rng } from '../helpers/data.js';
 import { hasTorch, torchTest } from '../helpers/skip.js';
@@ -164,7 +164,7 @@ torchTest('bad batches and options are refused with clear errors', async () => {
   assert.throws(() => new PpoTrainer(p, { aggregation: 'sum' as Aggregation }), TypeError);
   assert.throws(() => new PpoTrainer(new Policy({ ...spec, critic: null })), /critic/);
   assert.throws(() => new PpoTrainer({} as Policy), TypeError);
-  assert.throws(() => new (native().TrainerNative)({ act() {} } as never, {} as never), (e: Error) => e instanceof TypeError && /Expected a Policy/.test(e.message));
+  assert.throws(() => new (torchAddonStatus().addon!.TrainerNative)({ act() {} } as never, {} as never), (e: Error) => e instanceof TypeError && /Expected a Policy/.test(e.message));
   const m = await ppo.update(batch);
   assert.is(m.steps, 16);
   p.addLora({ rank: 2, targets: ['trunk.0'] });

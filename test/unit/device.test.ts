@@ -140,19 +140,19 @@ cudaTest('CUDA progressTargets matches the CPU (one episode and a batch)', async
   let off = 0;
   for (const ep of eps) { packed.set(ep.data, off); off += ep.data.length; }
   const dev = DeviceTensor.fromHost(packed, [packed.length / (N * D), N, D]);
-  const r = await progressTargetsDeviceBatch(dev, lens, { window: 3 });
+  const r = await progressTargetsDeviceBatch(dev, lens, { segmenter: 'paper', window: 3 });
   const values = r.values.toHost(), sim = r.similarity.toHost();
   let o = 0;
   lens.forEach((T, e) => {
-    const cpu = progressTargetsSync(eps[e], { window: 3 });
+    const cpu = progressTargetsSync(eps[e], { segmenter: 'paper', window: 3 });
     assert.equal(r.segments[e], cpu.segments, `episode ${e} segments`);
     close(values.subarray(o, o + T), cpu.values, 1e-5, `episode ${e} values`);
     close(sim.subarray(o, o + T), cpu.similarity, 1e-5, `episode ${e} similarity`);
     o += T;
   });
   const one = DeviceTensor.fromHost(eps[0].data, eps[0].shape);
-  const r1 = await progressTargets(one, { window: 3 });
-  assert.equal(r1.segments, progressTargetsSync(eps[0], { window: 3 }).segments);
+  const r1 = await progressTargets(one, { segmenter: 'paper', window: 3 });
+  assert.equal(r1.segments, progressTargetsSync(eps[0], { segmenter: 'paper', window: 3 }).segments);
   for (const t of [dev, r.values, r.similarity, one, r1.values, r1.similarity]) t.dispose();
 });
 

@@ -207,8 +207,8 @@ test('bad input: options', () => {
   const f = { data: randomEpisode(6, 2, 3, 1), shape: [6, 2, 3] };
   throwsWith(() => progressTargetsSync(f, { window: 1 }), RangeError, /Expected an integer ≥ 2 for opts\.window but received the number 1/);
   throwsWith(() => progressTargetsSync(f, { window: 3.5 }), TypeError, /Expected an integer for opts\.window but received the number 3\.5/);
-  throwsWith(() => progressTargetsSync(f, { window: 6, maxClusterFrames: 5 }), RangeError, /Expected an integer ≥ opts\.window \(6\) for opts\.maxClusterFrames but received the number 5/);
-  throwsWith(() => progressTargetsSync(f, { maxClusterFrames: 4 }), RangeError, /Expected an integer ≥ opts\.window \(5\) for opts\.maxClusterFrames but received the number 4/);
+  throwsWith(() => progressTargetsSync(f, { window: 6, maxClusterFrames: 5 }), RangeError, /Expected an integer ≥ opts\.window \(6\), or 0 for no cap for opts\.maxClusterFrames but received the number 5/);
+  throwsWith(() => progressTargetsSync(f, { maxClusterFrames: 4 }), RangeError, /Expected an integer ≥ opts\.window \(5\), or 0 for no cap for opts\.maxClusterFrames but received the number 4/);
   throwsWith(() => progressTargetsSync(f, { lambda: -1 }), RangeError, /Expected a finite number ≥ 0 for opts\.lambda but received the number -1/);
   throwsWith(() => patchSimilarity(f, 0, { lambda: -0.5 }), RangeError, /opts\.lambda/);
   throwsWith(() => progressTargetsSync(f, { threshold: NaN }), RangeError, /Expected a finite number for opts\.threshold but received the number NaN/);
@@ -254,7 +254,7 @@ test('bad input: NaN / Inf in features names the frame (sync, async, batch)', as
 test('native layer re-checks sizes even when called directly', () => {
   // Bypass the TypeScript checks: the addon itself refuses to read past the buffer.
   const { native } = require_native();
-  const all = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, threads: 0 };
+  const all = { lambda: 1, window: 5, maxClusterFrames: 50, threshold: 0.01, segmenter: 'paper' as const, threads: 0 };
   const dims = { T: 4, N: 2, D: 3 };
   throwsWith(() => native().progressTargetsSync({ features: new Float32Array(10) }, { ...all, ...dims }), RangeError, /at least 24.*10/);
   throwsWith(() => native().progressPatchSimilarity({ features: new Float32Array(24), goal: new Float32Array(2) }, { ...dims, lambda: 1, threads: 0 },
@@ -267,6 +267,14 @@ test('native layer re-checks sizes even when called directly', () => {
   const { window: _w, ...noWindow } = all;
   throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noWindow, ...dims } as never), TypeError, /opts\.window.*undefined/);
   throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, undefined as never), TypeError, /options object for opts/);
+  const { segmenter: _s, ...noSegmenter } = all;
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noSegmenter, ...dims } as never), TypeError, /opts\.segmenter.*undefined/);
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...all, ...dims, segmenter: 'trend' } as never), RangeError,
+    /Expected 'paper' or 'motion' for opts\.segmenter but received the string 'trend'/);
+  // τ belongs to the paper's rule: required with it, not read by the motion segmenter.
+  const { threshold: _t, ...noThreshold } = all;
+  throwsWith(() => native().progressTargetsSync({ features: new Float32Array(24) }, { ...noThreshold, ...dims } as never), TypeError, /opts\.threshold.*undefined/);
+  assert.is(native().progressTargetsSync({ features: new Float32Array(24) }, { ...noThreshold, ...dims, segmenter: 'motion' }).values.length, 4);
 });
 
 // ---------- loader and capabilities ----------
@@ -290,8 +298,9 @@ test('a missing addon path gives one error listing what was tried and the fix', 
   } catch (e) {
     assert.instance(e, AddonLoadError);
     const m = (e as Error).message;
-    assert.match(m, /Tried:\n {2}- \/nonexistent\/feat2go\.node: not found/);
-    assert.match(m, /npm rebuild feat2go/);
+    assert.match(m, /Tried:\n {2}- useAddon: \/nonexistent\/feat2go\.node: not found/);
+    // The one command that builds it from source (in a checkout; `npx feat2go build` in an installed package).
+    assert.match(m, /`npm run build:native`/);
     assert.match(m, /cmake/);
   }
   assert.ok(capabilities().threads >= 1, 'the working addon stays in use');

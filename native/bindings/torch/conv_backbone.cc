@@ -240,12 +240,6 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
     return o;
   }
 
-  static Napi::Value Losses(Napi::Env env, const std::vector<double>& l) {
-    Napi::Array a = Napi::Array::New(env, l.size());
-    for (std::size_t i = 0; i < l.size(); ++i) a.Set(static_cast<uint32_t>(i), l[i]);
-    return a;
-  }
-
   // fitSync(frames, B, targets, opts) → number[] (mean loss per epoch)
   Napi::Value FitSync(const Napi::CallbackInfo& info) {
     FramesView f = Frames(info);
@@ -254,7 +248,7 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
     ModelBusy g(*model_);
     std::optional<dist::Turn> turn;
     if (o.distributed) turn.emplace(dist::TakeTicket());
-    return Losses(info.Env(), model_->Fit(SetOf(f, f.data), v, o, nullptr));
+    return LossesToJs(info.Env(), model_->Fit(SetOf(f, f.data), v, o, nullptr));
   }
 
   // fit(frames, B, targets, opts, onProgress?) → Promise<number[]>; onProgress(epoch, epochs, loss)
@@ -298,7 +292,7 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
         },
         [out, busy](Napi::Env env) mutable {
           busy.reset();
-          return Losses(env, *out);
+          return LossesToJs(env, *out);
         },
         info[4], keep);
     w->SetStop(stop);

@@ -100,6 +100,13 @@ inline Napi::Float32Array ToJs(Napi::Env env, const torch::Tensor& t) {
 }
 
 /// [[name, Float32Array (a copy), shape[]], ...]
+/// Per-epoch mean losses as a JS array of numbers (what the fit methods resolve with).
+inline Napi::Array LossesToJs(Napi::Env env, const std::vector<double>& l) {
+  Napi::Array a = Napi::Array::New(env, l.size());
+  for (std::size_t i = 0; i < l.size(); ++i) a.Set(static_cast<uint32_t>(i), l[i]);
+  return a;
+}
+
 inline Napi::Array NamedToJs(Napi::Env env, const NamedTensors& named) {
   Napi::Array arr = Napi::Array::New(env, named.size());
   for (std::size_t i = 0; i < named.size(); ++i) {

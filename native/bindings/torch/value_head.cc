@@ -117,12 +117,6 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     return o;
   }
 
-  static Napi::Value Losses(Napi::Env env, const std::vector<double>& l) {
-    Napi::Array a = Napi::Array::New(env, l.size());
-    for (std::size_t i = 0; i < l.size(); ++i) a.Set(static_cast<uint32_t>(i), l[i]);
-    return a;
-  }
-
   // fitSync(h, B, targets, opts) → number[] (mean loss per epoch)
   Napi::Value FitSync(const Napi::CallbackInfo& info) {
     Batch b = Args(info, true);
@@ -130,7 +124,7 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     BusyGuard g(head_->busy, "ValueHead");
     std::optional<dist::Turn> turn;
     if (o.distributed) turn.emplace(dist::TakeTicket());
-    return Losses(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
+    return LossesToJs(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
   }
 
   // fit(h, B, targets, opts, onProgress?) → Promise<number[]>; onProgress(epoch, epochs, loss)
@@ -165,7 +159,7 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
         },
         [out, busy](Napi::Env env) mutable {
           busy.reset();
-          return Losses(env, *out);
+          return LossesToJs(env, *out);
         },
         info[4], keep);
     w->SetStop(stop);
