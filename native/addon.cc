@@ -42,6 +42,7 @@ Napi::Value ReadProbe(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return f2g::Guard(env, "module init", [&] {
     f2g::InitEnvState(env);
+    f2g::ServeHostMemory();          // the one owner of host memory (bindings/host_api.h)
     f2g::participate_in_own_jobs();  // Init runs on the JavaScript thread
     f2g::Export<Capabilities>(env, exports, "systemCapabilities");
     f2g::Export<ReadProbe>(env, exports, "systemReadProbe");

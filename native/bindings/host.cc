@@ -7,7 +7,11 @@
 //     host memory, and how many pending calls read that memory
 //   systemHostStats({}, {}) → { blocks, bytes, cachedBytes, external }
 //   systemCancelCalls({}, { everywhere }) → sets the stop flag of every
-//     running cancellable call of this environment, or of every environment
+//     running cancellable call of this addon in this environment, or in every
+//     environment (the libtorch addon has its own: torchCancelCalls)
+//   systemHostApi: an external carrying this addon's host-memory table
+//     (bindings/host_api.h), type-tagged; the loader hands it to the libtorch
+//     addon (torchInit), which then pins and allocates this addon's blocks
 #include <string>
 
 #include "bindings/napi_util.h"
@@ -68,6 +72,12 @@ void Init(Napi::Env env, Napi::Object exports) {
   Export<HostInfo>(env, exports, "systemHostInfo");
   Export<HostStats>(env, exports, "systemHostStats");
   Export<CancelAll>(env, exports, "systemCancelCalls");
+  // The table is static: the external needs no finaliser.
+  auto api = Napi::External<void>::New(env, const_cast<f2g_host_api*>(LocalHostApi()));
+  const napi_type_tag tag{kHostApiTag[0], kHostApiTag[1]};
+  if (napi_type_tag_object(env, api, &tag) != napi_ok)
+    throw Napi::Error::New(env, "cannot tag systemHostApi");
+  exports.Set("systemHostApi", api);
 }
 
 }  // namespace

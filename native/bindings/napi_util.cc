@@ -521,23 +521,59 @@ bool HostExternalAllowed(Napi::Env) {
   return e == 1;
 }
 
+namespace {
+// What the external ArrayBuffer of another addon's block holds: the table and the handle.
+struct RemoteHint {
+  const f2g_host_api* api;
+  void* handle;
+};
+void FinalizeRemote(napi_env, void*, void* hint) {
+  auto* h = static_cast<RemoteHint*>(hint);
+  h->api->release(h->handle);
+  delete h;
+}
+// A refused external ArrayBuffer: rethrows a pending JS exception, otherwise
+// remembers that this runtime refuses them (a V8 sandbox).
+void ExternalRefused(Napi::Env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) throw Napi::Error(env, Napi::Error::New(env).Value());
+  g_external.store(0);  // plain ArrayBuffers from now on
+}
+}  // namespace
+
 Napi::ArrayBuffer NewHostArrayBuffer(Napi::Env env, std::size_t bytes, const std::string& what,
                                      std::shared_ptr<HostBlock>* block, bool always) {
   if (block) block->reset();
-  if (bytes >= kHostMinBytes && HostExternalAllowed(env) && (always || ChargeTurn(env, bytes))) {
-    std::shared_ptr<HostBlock> b = NewHostBlock(bytes, what);
-    auto* hint = new std::shared_ptr<HostBlock>(b);
+  const f2g_host_api* api = HostApi();
+  if (api && bytes >= kHostMinBytes && HostExternalAllowed(env) && (always || ChargeTurn(env, bytes))) {
     napi_value ab = nullptr;
-    const napi_status st = napi_create_external_arraybuffer(env, b->data(), bytes, FinalizeHost, hint, &ab);
-    if (st == napi_ok) {
-      if (block) *block = std::move(b);
-      return Napi::ArrayBuffer(env, ab);
+    if (api == LocalHostApi()) {
+      std::shared_ptr<HostBlock> b = NewHostBlock(bytes, what);
+      auto* hint = new std::shared_ptr<HostBlock>(b);
+      if (napi_create_external_arraybuffer(env, b->data(), bytes, FinalizeHost, hint, &ab) == napi_ok) {
+        if (block) *block = std::move(b);
+        return Napi::ArrayBuffer(env, ab);
+      }
+      delete hint;
+    } else {
+      // The core addon's block (the libtorch addon's outputs): the finaliser releases it there.
+      void* data = nullptr;
+      void* handle = api->alloc(bytes, &data);
+      if (!handle) throw AllocError(what, static_cast<double>(bytes));
+      RemoteHint* hint = nullptr;
+      try {
+        hint = new RemoteHint{api, handle};
+      } catch (...) {
+        api->release(handle);
+        throw;
+      }
+      if (napi_create_external_arraybuffer(env, data, bytes, FinalizeRemote, hint, &ab) == napi_ok)
+        return Napi::ArrayBuffer(env, ab);
+      api->release(handle);
+      delete hint;
     }
-    delete hint;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) throw Napi::Error(env, Napi::Error::New(env).Value());
-    g_external.store(0);  // refused (a V8 sandbox): plain ArrayBuffers from now on
+    ExternalRefused(env);
   }
   return Napi::ArrayBuffer::New(env, bytes);
 }
@@ -551,15 +587,68 @@ std::shared_ptr<unsigned char> PinInPlace(const void* data, std::size_t bytes, b
                                           napi_value source, std::vector<Napi::Value>& keep, bool reader) {
   if (bytes == 0 || data == nullptr) return nullptr;
   auto* p = const_cast<unsigned char*>(static_cast<const unsigned char*>(data));
-  if (std::shared_ptr<HostBlock> b = FindHostBlock(data, bytes)) {
-    auto pin = std::make_shared<HostPin>(std::move(b), reader);
-    return std::shared_ptr<unsigned char>(pin, p);  // aliasing: owns the pin, points at the data
+  const f2g_host_api* api = HostApi();
+  if (api == LocalHostApi()) {
+    if (std::shared_ptr<HostBlock> b = FindHostBlock(data, bytes)) {
+      auto pin = std::make_shared<HostPin>(std::move(b), reader);
+      return std::shared_ptr<unsigned char>(pin, p);  // aliasing: owns the pin, points at the data
+    }
+  } else if (api) {
+    // The core addon's block, pinned there (counted among its readers there).
+    if (void* handle = api->pin(data, bytes, reader ? 1 : 0))
+      return std::shared_ptr<unsigned char>(p, [api, handle](unsigned char*) { api->release(handle); });
   }
   if (shared && source != nullptr) {
     keep.push_back(Napi::Value(env, source));
     return std::shared_ptr<unsigned char>(p, [](unsigned char*) {});
   }
   return nullptr;
+}
+
+// ---- host memory across addons (bindings/host_api.h) ----
+
+namespace {
+// The core addon's table over its own registry. Nothing here throws across
+// the C boundary: a failure is a null handle.
+void* LocalPin(const void* data, std::size_t bytes, int reader) {
+  try {
+    std::shared_ptr<HostBlock> b = FindHostBlock(data, bytes);
+    return b ? new HostPin(std::move(b), reader != 0) : nullptr;
+  } catch (...) {
+    return nullptr;
+  }
+}
+void LocalRelease(void* handle) { delete static_cast<HostPin*>(handle); }
+void* LocalAlloc(std::size_t bytes, void** data) {
+  *data = nullptr;
+  try {
+    std::shared_ptr<HostBlock> b = NewHostBlock(bytes, "host memory");
+    *data = b->data();
+    return new HostPin(std::move(b), false);
+  } catch (...) {
+    *data = nullptr;
+    return nullptr;
+  }
+}
+const f2g_host_api kLocalHostApi = {F2G_HOST_API_VERSION, sizeof(f2g_host_api), LocalPin, LocalRelease,
+                                    LocalAlloc};
+std::atomic<const f2g_host_api*> g_host_api{nullptr};
+}  // namespace
+
+const f2g_host_api* LocalHostApi() { return &kLocalHostApi; }
+const f2g_host_api* HostApi() { return g_host_api.load(std::memory_order_acquire); }
+void ServeHostMemory() { g_host_api.store(&kLocalHostApi, std::memory_order_release); }
+
+std::string UseHostApi(const f2g_host_api* api) {
+  if (api == nullptr) return "the host-memory table is null";
+  if (api->version != F2G_HOST_API_VERSION)
+    return "the core addon's host-memory table is version " + std::to_string(api->version) +
+           ", this addon reads " + std::to_string(F2G_HOST_API_VERSION);
+  if (api->size < sizeof(f2g_host_api) || !api->pin || !api->release || !api->alloc)
+    return "the core addon's host-memory table is incomplete";
+  const f2g_host_api* expected = nullptr;
+  if (g_host_api.compare_exchange_strong(expected, api) || expected == api) return "";
+  return "this addon already uses another core addon's host memory";
 }
 
 // ---- cancellation ----

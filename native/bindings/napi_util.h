@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "bindings/host_api.h"
 #include "kernels/cancel.h"
 
 namespace f2g {
@@ -321,11 +322,29 @@ bool HostExternalAllowed(Napi::Env env);
 /// external buffers only when the event loop turns, so a synchronous loop
 /// that makes and drops host arrays would hold all of them until it yields;
 /// after FEAT2GO_HOST_TURN_MB MiB (default 1024) of host memory in one turn,
-/// library outputs fall back to plain ArrayBuffers until the loop turns.
+/// library outputs fall back to plain ArrayBuffers until the loop turns
+/// (each addon counts its own). The block comes from HostApi(): in the
+/// libtorch addon it is the core addon's (`*block` stays null there), and
+/// without a HostApi() the buffer is always plain.
 Napi::ArrayBuffer NewHostArrayBuffer(Napi::Env env, std::size_t bytes, const std::string& what,
                                      std::shared_ptr<HostBlock>* block = nullptr, bool always = false);
 /// A Float32Array of n elements over NewHostArrayBuffer.
 Napi::Float32Array HostFloat32Array(Napi::Env env, std::size_t n, const std::string& what);
+
+/// The host memory this addon's calls pin (PinInPlace) and hand out
+/// (NewHostArrayBuffer): its own registry in the core addon (ServeHostMemory,
+/// at its init), the core addon's through its table in the libtorch addon
+/// (UseHostApi, from torchInit), or none (null: async inputs other than
+/// SharedArrayBuffers are copied, outputs are plain ArrayBuffers).
+const f2g_host_api* HostApi();
+/// The table over this addon's own registry (what the core addon exports).
+const f2g_host_api* LocalHostApi();
+/// Makes this addon the owner of its host memory (the core addon's init).
+void ServeHostMemory();
+/// Uses another addon's host memory through `api` (bindings/host_api.h):
+/// "" when accepted, otherwise why not (null, another version, incomplete, or
+/// another table already in use). Never replaces a table once set.
+std::string UseHostApi(const f2g_host_api* api);
 
 /// Memory an async call owns (uninitialised until written).
 template <typename T>

@@ -8,7 +8,7 @@
 // is terminated (the addon notices that itself), so neither waits for a
 // training run to finish.
 import { isMainThread } from 'node:worker_threads';
-import { native } from './native.js';
+import { loadedTorchAddon, native } from './native.js';
 import { typeError } from './validate.js';
 
 let exitHooked = false;
@@ -19,13 +19,25 @@ function hookExit(): void {
   exitHooked = true;
   // On the main thread process.exit() waits for every running call of every
   // thread (libuv joins its pool), so all of them are stopped; a worker stops its own.
-  process.on('exit', () => {
-    try {
-      native().systemCancelCalls({}, { everywhere: isMainThread });
-    } catch {
-      // the addon could not be reached: nothing to stop
-    }
-  });
+  process.on('exit', () => cancelRunningCalls(isMainThread));
+}
+
+/**
+ * Stops the running cancellable native calls of both addons (each tracks its
+ * own): this environment's, or every environment's with `everywhere`.
+ * @internal
+ */
+export function cancelRunningCalls(everywhere: boolean): void {
+  try {
+    native().systemCancelCalls({}, { everywhere });
+  } catch {
+    // the core addon could not be reached: nothing to stop there
+  }
+  try {
+    loadedTorchAddon()?.torchCancelCalls({}, { everywhere });
+  } catch {
+    // an older libtorch addon without torchCancelCalls: its worker_threads still stop at teardown
+  }
 }
 
 /** `v` as an AbortSignal, or undefined when absent; a TypeError naming `name` otherwise. */

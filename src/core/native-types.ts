@@ -217,8 +217,14 @@ export interface NativeCoreAddon {
   systemHostInfo(input: { view: ArrayBufferView }, opts: Record<string, never>): { host: boolean; readers: number };
   /** Live host blocks and their bytes, idle cached bytes, and whether external ArrayBuffers are used. */
   systemHostStats(input: Record<string, never>, opts: Record<string, never>): { blocks: number; bytes: number; cachedBytes: number; external: boolean };
-  /** Stops the running cancellable calls of this environment, or of every environment (`opts.everywhere`). */
+  /** Stops this addon's running cancellable calls of this environment, or of every environment (`opts.everywhere`). */
   systemCancelCalls(input: Record<string, never>, opts: { everywhere: boolean }): void;
+  /**
+   * This addon's host-memory table (native/bindings/host_api.h), an opaque
+   * type-tagged external: the loader hands it to the libtorch addon's
+   * torchInit, so that both addons pin and allocate the same host memory.
+   */
+  readonly systemHostApi: object;
 
   // ---- progress (native/bindings/progress.cc) ----
   /** Returns the first frame whose similarity is NaN/Inf (so its data holds NaN/Inf), or −1. */
@@ -315,6 +321,14 @@ export interface NativeTorchAddon {
   // ---- system (native/torch_addon.cc) ----
   /** The libtorch fields of capabilities(), with the version of feat2go the addon was built from. */
   torchCapabilities(): Pick<Capabilities, 'version' | 'torch' | 'torchVersion' | 'torchCuda' | 'torchThreads' | 'torchCpuCacheMB' | 'distributed'>;
+  /**
+   * Called once by the loader: the core addon's host-memory table
+   * (`systemHostApi`). `hostMemory` false (with the reason) when it was
+   * absent or of another version: this addon then copies its async inputs.
+   */
+  torchInit(input: { hostApi?: object }, opts: Record<string, never>): { hostMemory: boolean; reason: string };
+  /** Stops this addon's running cancellable calls of this environment, or of every environment (`opts.everywhere`). */
+  torchCancelCalls(input: Record<string, never>, opts: { everywhere: boolean }): void;
   // ---- libtorch classes (native/bindings/torch/*.cc) ----
   ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
   PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
@@ -362,6 +376,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   systemHostInfo: ['core', 'function'],
   systemHostStats: ['core', 'function'],
   systemCancelCalls: ['core', 'function'],
+  systemHostApi: ['core', 'value'],
   progressPatchSimilarity: ['core', 'function'],
   progressSlidingSlopes: ['core', 'function'],
   progressTargetsSync: ['core', 'function'],
@@ -397,6 +412,8 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   PickPlaceNative: ['core', 'class'],
   pickPlaceConstants: ['core', 'value'],
   torchCapabilities: ['torch', 'function'],
+  torchInit: ['torch', 'function'],
+  torchCancelCalls: ['torch', 'function'],
   ValueHeadNative: ['torch', 'class'],
   PolicyNative: ['torch', 'class'],
   ConvBackboneNative: ['torch', 'class'],

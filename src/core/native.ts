@@ -279,9 +279,29 @@ export interface TorchAddonStatus {
   attempts: AddonAttempt[];
   /** One line: why there is no libtorch addon (undefined when it loaded). */
   reason?: string;
+  /**
+   * Whether the libtorch addon uses the core addon's host memory (so host
+   * tensors are read in place by its async calls), and if not, why (its calls
+   * then copy their inputs). Undefined when it did not load.
+   */
+  hostMemory?: { shared: boolean; reason: string };
 }
 
 let torch: TorchAddonStatus | undefined;
+
+/**
+ * Hands the core addon's host-memory table to a freshly loaded libtorch addon
+ * (once per addon and environment), so that host memory has one owner: the
+ * core addon allocates and reference-counts it, and the libtorch addon pins
+ * and allocates through it (native/bindings/host_api.h). Without a table, or
+ * with one of another version, the libtorch addon copies its async inputs.
+ */
+function connectTorch(addon: NativeTorchAddon): { shared: boolean; reason: string } {
+  if (typeof addon.torchInit !== 'function') return { shared: false, reason: 'the libtorch addon has no torchInit' };
+  const hostApi = (core?.addon as { systemHostApi?: object } | undefined)?.systemHostApi;
+  const r = addon.torchInit({ hostApi }, {});
+  return { shared: r.hostMemory, reason: r.reason };
+}
 
 const DISABLED = new Set(['0', 'off', 'none', 'false']);
 
@@ -327,7 +347,7 @@ export function torchAddonStatus(): TorchAddonStatus {
       : versionMismatch(a.torchCapabilities().version, 'torch'));
   if (r.addon) {
     const info = readJson(path.join(path.dirname(r.path!), 'feat2go_torch.json')) as TorchBuildInfo | undefined;
-    torch = { addon: r.addon, path: r.path, info, attempts: r.attempts };
+    torch = { addon: r.addon, path: r.path, info, attempts: r.attempts, hostMemory: connectTorch(r.addon) };
   } else {
     const failed = r.attempts.find((a) => a.error !== 'not found' && !a.error.startsWith('not installed'));
     torch = {
@@ -350,10 +370,18 @@ export function useTorchAddon(pathOrAddon: string | NativeTorchAddon): void {
     const r = loadFirst<NativeTorchAddon>([{ path: p, source: 'useTorchAddon' }], (a) =>
       typeof a?.torchCapabilities !== 'function' ? 'not a feat2go libtorch addon (no torchCapabilities)' : versionMismatch(a.torchCapabilities().version, 'torch'));
     if (!r.addon) throw new AddonLoadError(r.attempts);
-    torch = { addon: r.addon, path: p, info: readJson(path.join(path.dirname(p), 'feat2go_torch.json')) as TorchBuildInfo | undefined, attempts: [] };
+    torch = {
+      addon: r.addon, path: p, info: readJson(path.join(path.dirname(p), 'feat2go_torch.json')) as TorchBuildInfo | undefined, attempts: [],
+      hostMemory: connectTorch(r.addon),
+    };
   } else if (pathOrAddon && typeof pathOrAddon === 'object' && typeof pathOrAddon.torchCapabilities === 'function') {
-    torch = { addon: pathOrAddon, attempts: [] };
+    torch = { addon: pathOrAddon, attempts: [], hostMemory: connectTorch(pathOrAddon) };
   } else throw new TypeError(`Expected a path string or a loaded feat2go libtorch addon for pathOrAddon but received ${typeof pathOrAddon}`);
+}
+
+/** The libtorch addon when it is already loaded (never loads it). */
+export function loadedTorchAddon(): NativeTorchAddon | undefined {
+  return torch?.addon;
 }
 
 /** The files the two addons were loaded from (undefined: not loaded yet, given as an object, or no libtorch addon). */

@@ -37,6 +37,8 @@ export interface SeedContext {
   world: number;
   sumRanks: (values: number[]) => Promise<Float64Array>;
   report: (p: ExperimentProgress) => void;
+  /** Cancels the seed's long calls (labelling, fits, behaviour cloning, updates). */
+  signal?: AbortSignal;
   /** Folder for the base policy's weights. */
   tmp: string;
   feat: Features;
@@ -321,7 +323,7 @@ export async function trainValueModels(ctx: SeedContext): Promise<void> {
       if (r.rgb) r.rgb[i].slice(0, T).forEach((f, k) => x.frames.set(f, (o + k) * FR));
       if (targets.includes('feat2go')) {
         const fine = r.fineFrames!.subarray(i * H1 * F, (i * H1 + T) * F);
-        const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: cfg.threads });
+        const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: cfg.threads, signal: ctx.signal });
         y.feat2go.set(values, o);
       }
       y['steps-to-go'].set(stepsToGoTargets(T), o);
@@ -330,7 +332,7 @@ export async function trainValueModels(ctx: SeedContext): Promise<void> {
     for (const [k, target] of targets.entries()) {
       ctx.report({ phase: 'value-models', seed, done: mine.length + k, total: mine.length + targets.length, label: `training the ${target} ${cfg.valueModel}` });
       const m = createValueModel(cfg.valueModel, { pooledDim: P, imageSize: hp.imageSize }, hp.value, seed + 11);
-      await m.fit(x, y[target], { epochs: cfg.sizes.valueEpochs, seed });
+      await m.fit(x, y[target], { epochs: cfg.sizes.valueEpochs, seed, signal: ctx.signal });
       ctx.models!.set(target, m);
     }
   });
@@ -358,7 +360,7 @@ export async function cloneBasePolicy(ctx: SeedContext): Promise<void> {
     const act = gatherSteps(r.actions, H, 3, sel.slice(lo, hi), (i) => r.lengths[i]);
     const base = new Policy(spec);
     await base.fitBehaviourCloning({ data: obs, shape: [rows, O] }, { data: act, shape: [rows, 3] }, {
-      epochs: cfg.sizes.bcEpochs, batchSize: hp.bc.batchSize, lr: hp.bc.lr, loss: 'nll', seed,
+      epochs: cfg.sizes.bcEpochs, batchSize: hp.bc.batchSize, lr: hp.bc.lr, loss: 'nll', seed, signal: ctx.signal,
       onEpoch: (e) => ctx.report({ phase: 'behaviour-cloning', seed, done: e.epoch, total: e.epochs, label: `NLL ${e.loss.toFixed(3)}` }),
     });
     const file = path.join(ctx.tmp, `base-${seed}.safetensors`);
@@ -448,7 +450,7 @@ async function ppoUpdate(ctx: SeedContext, trainer: PpoTrainer, r: Rollout, term
     { gamma: hp.ppo.gamma, lambda: hp.ppo.gaeLambda, threads });
   const adv = ctx.world > 1 ? await whitenOverRanks(g.advantages.data, r.mask, N, H, ctx.sumRanks)
     : normalizeAdvantages(g.advantages, { data: Uint8Array.from(r.mask), shape: [N, H] });
-  await trainer.update({ ...batchOf(r), advantages: adv, returns: g.returns });
+  await trainer.update({ ...batchOf(r), advantages: adv, returns: g.returns }, { signal: ctx.signal });
 }
 
 async function grpoUpdate(ctx: SeedContext, trainer: GrpoTrainer, r: Rollout, terminal: Float32Array): Promise<void> {
@@ -457,7 +459,7 @@ async function grpoUpdate(ctx: SeedContext, trainer: GrpoTrainer, r: Rollout, te
   const [signal] = await ctx.sumRanks([traj.some((v) => v !== 0) ? 1 : 0]);
   if (signal === 0) return;
   const adv = stepAdvantages(traj, r.lengths, r.H, ctx.hp.grpo.stepGamma, { threads: ctx.cfg.threads });
-  await trainer.update({ ...batchOf(r), advantages: adv });
+  await trainer.update({ ...batchOf(r), advantages: adv }, { signal: ctx.signal });
 }
 
 /**

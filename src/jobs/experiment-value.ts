@@ -40,7 +40,7 @@ export interface ExperimentValueModel {
   /** Whether `fit`/`predict` read the raw frames (the experiment then keeps them). */
   readonly needsFrames: boolean;
   /** Fits the model to targets in [0, 1] (data-parallel under a process group). */
-  fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number }): Promise<void>;
+  fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number; signal?: AbortSignal }): Promise<void>;
   /** Values in [0, 1], `[n]`. */
   predict(x: ValueInputs): Float32Array;
 }
@@ -56,8 +56,8 @@ class PooledHead implements ExperimentValueModel {
     this.#s = s;
     this.#head = new ValueHead({ inputDim: pooledDim, hiddenDim: s.hiddenDim, bins: s.bins, seed });
   }
-  async fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number }): Promise<void> {
-    await this.#head.fit({ data: x.pooled, shape: [x.n, this.#dim] }, y, { epochs: opts.epochs, batchSize: this.#s.batchSize, lr: this.#s.lr, seed: opts.seed });
+  async fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number; signal?: AbortSignal }): Promise<void> {
+    await this.#head.fit({ data: x.pooled, shape: [x.n, this.#dim] }, y, { epochs: opts.epochs, batchSize: this.#s.batchSize, lr: this.#s.lr, seed: opts.seed, signal: opts.signal });
   }
   predict(x: ValueInputs): Float32Array {
     return x.n === 0 ? new Float32Array(0) : this.#head.predict({ data: x.pooled, shape: [x.n, this.#dim] });
@@ -75,10 +75,10 @@ class ConvBackboneModel implements ExperimentValueModel {
     this.#size = imageSize;
     this.#vm = new ImageValueModel({ backbone: { imageSize, seed }, head: { hiddenDim: s.hiddenDim, bins: s.bins, seed } });
   }
-  async fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number }): Promise<void> {
+  async fit(x: ValueInputs, y: Float32Array, opts: { epochs: number; seed: number; signal?: AbortSignal }): Promise<void> {
     const b = this.#s.backbone;
     await this.#vm.fitStages({ data: x.frames, shape: [x.n, this.#size, this.#size, 3] }, y, {
-      common: { batchSize: b.batchSize, lr: b.lr, backboneLr: b.backboneLr, weightDecay: b.weightDecay, augment: { ...b.augment }, seed: opts.seed },
+      common: { batchSize: b.batchSize, lr: b.lr, backboneLr: b.backboneLr, weightDecay: b.weightDecay, augment: { ...b.augment }, seed: opts.seed, signal: opts.signal },
       head: { epochs: b.headEpochs },
       joint: { epochs: opts.epochs },
     });

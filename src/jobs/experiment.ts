@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkSignal } from '../core/cancel.js';
 import { PickPlaceEnv } from '../sim/pick-place.js';
 import { torchAddon } from '../torch/common.js';
 import { allReduce, isDistributed, rank as distRank, worldSize as distWorldSize } from '../torch/distributed.js';
@@ -64,6 +65,15 @@ export interface RunExperimentOptions {
    * A seed's numbers depend on its seed and thread count only.
    */
   workers?: number;
+  /**
+   * Cancels the experiment: the labelling, value-model fits, behaviour
+   * cloning, policy updates and collectives it runs stop at their next check
+   * (an episode, an optimizer step), every progress report checks it too
+   * (between phases and steps), worker processes are killed, and the Promise
+   * rejects with `signal.reason`; no output of the run is kept. An
+   * already-aborted signal rejects before any work.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the seeds of one process share. */
@@ -75,6 +85,8 @@ export interface SeedRun {
   report: (p: ExperimentProgress) => void;
   /** Whether this process runs the run's first seed (the one whose frames and curves are kept). */
   pictures: boolean;
+  /** Cancels the run (passed to every long call; see {@link RunExperimentOptions.signal}). */
+  signal?: AbortSignal;
 }
 
 /** The six phases of one seed. */
@@ -106,14 +118,14 @@ export async function runExperimentSeeds(run: SeedRun, seeds: readonly number[],
   const { cfg, hp } = { cfg: run.cfg, hp: EXPERIMENT_HYPERPARAMETERS };
   const sumRanks = async (values: number[]): Promise<Float64Array> => {
     const a = Float64Array.from(values);
-    return run.world > 1 ? allReduce(a, 'sum') : a;
+    return run.world > 1 ? allReduce(a, 'sum', { signal: run.signal }) : a;
   };
   const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-experiment-'));
   const records: Array<SeedRecord | CalibrationSeedRecord> = [];
   try {
     for (const [k, seed] of seeds.entries()) {
       const ctx: SeedContext = {
-        cfg, hp, E: run.E, seed, keepPictures: run.pictures && k === 0, rank: run.rank, world: run.world, sumRanks, report: run.report, tmp,
+        cfg, hp, E: run.E, seed, keepPictures: run.pictures && k === 0, rank: run.rank, world: run.world, sumRanks, report: run.report, tmp, signal: run.signal,
         feat: new Features(hp.encoderGrid, hp.encoderBins, hp.poolGrid, cfg.threads), horizon: cfg.horizon,
         record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
       };
@@ -141,7 +153,9 @@ export function workerThreads(threads: number, workers: number): number {
 }
 
 /** Runs contiguous shares of the seeds in `workers` child processes; their records, in seed order. */
-async function runInWorkers(cfg: ResolvedExperimentConfig, seeds: number[], workers: number, report: (p: ExperimentProgress) => void, job: SeedJob): Promise<Array<SeedRecord | CalibrationSeedRecord>> {
+async function runInWorkers(cfg: ResolvedExperimentConfig, seeds: number[], workers: number, report: (p: ExperimentProgress) => void, job: SeedJob,
+  signal?: AbortSignal): Promise<Array<SeedRecord | CalibrationSeedRecord>> {
+  signal?.throwIfAborted();
   const threads = workerThreads(cfg.threads, workers);
   const shares = Array.from({ length: workers }, (_, w) => seeds.slice(Math.floor((seeds.length * w) / workers), Math.floor((seeds.length * (w + 1)) / workers)))
     .filter((s) => s.length > 0);
@@ -150,19 +164,28 @@ async function runInWorkers(cfg: ResolvedExperimentConfig, seeds: number[], work
     // libtorch's threads too (once per process), unless the caller fixed them
     env: { ...process.env, OMP_NUM_THREADS: String(threads), FEAT2GO_TORCH_THREADS: process.env.FEAT2GO_TORCH_THREADS ?? String(threads) },
   }));
+  let onAbort: (() => void) | undefined;
   try {
-    const parts = await Promise.all(children.map((child, w) => new Promise<Array<SeedRecord | CalibrationSeedRecord>>((resolve, reject) => {
+    // An abort kills the workers (their calls end with their processes) and rejects with the signal's reason.
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(signal!.reason);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    const parts = await Promise.race([aborted, Promise.all(children.map((child, w) => new Promise<Array<SeedRecord | CalibrationSeedRecord>>((resolve, reject) => {
       child.on('message', (m: WorkerMessage) => {
-        if (m.type === 'progress') report(m.p);
+        if (m.type === 'progress') {
+          try { report(m.p); } catch (err) { reject(err); }
+        }
         else if (m.type === 'records') resolve(m.records);
         else reject(new Error(`experiment worker ${w} (seeds ${shares[w].join(', ')}): ${m.message}`));
       });
       child.on('error', reject);
       child.on('exit', (code, signal) => reject(new Error(`experiment worker ${w} (seeds ${shares[w].join(', ')}) exited (${signal ?? `code ${code}`}) before returning its records`)));
       child.send({ config: { ...cfg, threads }, seeds: shares[w], pictures: w === 0, job });
-    })));
+    })))]);
     return parts.flat();
   } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort);
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill();
   }
 }
@@ -175,7 +198,7 @@ export async function runExperimentJob(cfg: ResolvedExperimentConfig, workers: n
   run: Omit<SeedRun, 'cfg' | 'report' | 'pictures'> = { E: PickPlaceEnv, rank: 0, world: 1 }): Promise<Array<SeedRecord | CalibrationSeedRecord>> {
   const seeds = Array.from({ length: cfg.seeds }, (_, k) => cfg.seed + k);
   return workers > 1
-    ? runInWorkers(cfg, seeds, Math.min(workers, seeds.length), report, job)
+    ? runInWorkers(cfg, seeds, Math.min(workers, seeds.length), report, job, run.signal)
     : runExperimentSeeds({ ...run, cfg, report, pictures: true }, seeds, job);
 }
 
@@ -211,9 +234,15 @@ export async function runExperiment(config: ExperimentConfig = {}, opts: RunExpe
   const world = dist ? distWorldSize() : 1;
   checkExperimentRanks(cfg.sizes, world);
   const E = opts.env ?? PickPlaceEnv;
-  const report = opts.onProgress ?? (() => {});
+  const signal = checkSignal(opts.signal, 'opts.signal');
+  signal?.throwIfAborted();
+  const onProgress = opts.onProgress ?? (() => {});
+  const report = (p: ExperimentProgress): void => {
+    signal?.throwIfAborted(); // between phases and steps too, not only inside the native calls
+    onProgress(p);
+  };
   const t0 = performance.now();
-  const records = await runExperimentJob(cfg, workers, report, { kind: 'experiment' }, { E, rank: dist ? distRank() : 0, world }) as SeedRecord[];
+  const records = await runExperimentJob(cfg, workers, report, { kind: 'experiment' }, { E, rank: dist ? distRank() : 0, world, signal }) as SeedRecord[];
   const used = Math.min(workers, cfg.seeds);
   return summariseExperiment(used > 1 ? { ...cfg, threads: workerThreads(cfg.threads, used) } : cfg, records, {
     ranks: world, workers: used, numStages: E.numStages, totalSeconds: (performance.now() - t0) / 1000,

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
-import { ImageValueModel, Policy, PpoTrainer, ValueHead, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { ImageValueModel, Policy, PpoTrainer, runExperiment, ValueHead, type ExperimentProgress, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
 import { rng } from '../helpers/data.js';
 import { torchTest } from '../helpers/skip.js';
 
@@ -192,6 +192,38 @@ function runChild(mode: string, marker: string, limitMs = 60_000): Promise<{ lin
     });
   });
 }
+
+t('runExperiment: opts.signal stops the run inside a phase (rejects with the reason, no later progress); an aborted signal before any work; a non-signal is a TypeError', async () => {
+  const ac = new AbortController();
+  const reason = new Error('experiment stop');
+  const seen: ExperimentProgress[] = [];
+  let after = 0;
+  const t0 = performance.now();
+  await rejectsWith(runExperiment({ preset: 'tiny' }, {
+    signal: ac.signal,
+    onProgress: (p) => {
+      if (ac.signal.aborted) after++;
+      seen.push(p);
+      // Inside behaviour cloning (its first epoch report comes from the running native fit).
+      if (p.phase === 'behaviour-cloning') ac.abort(reason);
+    },
+  }), reason);
+  assert.ok(seen.some((p) => p.phase === 'behaviour-cloning'), 'reached behaviour cloning');
+  assert.is(after, 0, 'no progress reported after the abort');
+  assert.not.ok(seen.some((p) => p.phase === 'rl' || p.phase === 'evaluation'), 'no later phase ran');
+  console.log(`  runExperiment cancelled in behaviour cloning after ${(performance.now() - t0).toFixed(0)} ms`);
+  const r2 = new Error('before');
+  let called = false;
+  await rejectsWith(runExperiment({ preset: 'tiny' }, { signal: AbortSignal.abort(r2), onProgress: () => { called = true; } }), r2);
+  assert.is(called, false, 'no work before the check');
+  try {
+    await runExperiment({ preset: 'tiny' }, { signal: 'stop' as unknown as AbortSignal });
+    assert.unreachable('accepted a string signal');
+  } catch (e) {
+    assert.instance(e, TypeError);
+    assert.match((e as Error).message, /opts\.signal/);
+  }
+});
 
 t('process.exit() during ValueHead.fit ends the process within about a second (the fit would run for minutes)', async () => {
   const r = await runChild('exit-fit', 'EXITING');

@@ -109,12 +109,12 @@ withExternal('library outputs are host memory: readNpy, readSafetensors, the bui
 });
 
 withExternal('async calls read host memory in place: one reader per pending episode, none after; a plain input is copied', async () => {
-  // A batch of many episodes on one thread runs for a long while (hundreds of
-  // ms here), and its readers are released only when the whole batch is
-  // done, so the count seen right after the call returned is not a race.
-  const shape = [240, 128, 256];
+  // A batch of many episodes on one thread runs for a while (tens of ms
+  // here), and its readers are released only when the whole batch is done,
+  // so the count seen right after the call returned is not a race.
+  const shape = [120, 64, 256];
   const x = hostTensor(shape);
-  x.data.set(episode(240, 128, 256, 3));
+  x.data.set(episode(120, 64, 256, 3));
   const expected = progressTargetsSync({ data: x.data.slice(), shape });
   const count = 30;
   const p = progressTargetsBatch(Array.from({ length: count }, () => x), { threads: 1 });
@@ -128,19 +128,19 @@ withExternal('async calls read host memory in place: one reader per pending epis
   assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0);
   // A plain array is copied: no reader of anything.
   const plain = x.data.slice();
-  const pp = progressTargetsBatch(Array.from({ length: count }, () => ({ data: plain, shape })), { threads: 1 });
+  const pp = progressTargetsBatch(Array.from({ length: 4 }, () => ({ data: plain, shape })), { threads: 1 });
   assert.is(native().systemHostInfo({ view: x.data }, {}).readers, 0);
   assert.is(native().systemHostInfo({ view: plain }, {}).host, false);
-  await pp;
+  for (const r of await pp) assert.equal(Array.from(r.values), Array.from(expected.values));
   // A subarray of host memory is read in place too.
-  const half = { data: x.data.subarray(0, 120 * 128 * 256), shape: [120, 128, 256] };
+  const half = { data: x.data.subarray(0, 60 * 64 * 256), shape: [60, 64, 256] };
   const p2 = progressTargetsBatch(Array.from({ length: count }, () => half), { threads: 1 });
   assert.is(native().systemHostInfo({ view: x.data }, {}).readers, count);
   const expHalf = Array.from(progressTargetsSync({ data: half.data.slice(), shape: half.shape }).values);
   for (const r of await p2) assert.equal(Array.from(r.values), expHalf);
   // Frames in host memory, and the encoder writes its output (host memory) in place.
   const enc = patchStatsEncoder({ grid: 8, bins: 8, threads: 1 });
-  const frames = hostTensor([512, 128, 128, 3], 'uint8');
+  const frames = hostTensor([192, 128, 128, 3], 'uint8');
   const rr = rng(5);
   for (let i = 0; i < frames.data.length; i++) frames.data[i] = Math.floor(rr() * 256);
   const pe = enc.encode({ data: frames.data, shape: frames.shape });
@@ -167,22 +167,30 @@ withExternal('the simulator waits for pending readers of its frames before it st
 });
 
 // ---------- detach, garbage collection, teardown during a call (child processes) ----------
-for (const name of ['detach-host-progress', 'drop-host-progress', 'detach-host-patch-stats', 'terminate-host-progress']) {
+// The core addon's scenarios run in one child process, one after the other (one start-up, not five).
+const HOST_SCENARIOS = ['detach-host-progress', 'drop-host-progress', 'detach-host-patch-stats', 'terminate-host-progress', 'detach-every-core'];
+let hostReports: Record<string, unknown> | null | undefined;
+function hostScenario(name: string): Record<string, unknown> {
+  if (hostReports === undefined) hostReports = runScenario(HOST_SCENARIOS.join(','));
+  assert.ok(hostReports, 'the scenarios reported a skip');
+  const r = hostReports[name] as Record<string, unknown>;
+  assert.ok(r && r.ok === true && r.skip === undefined, `${name}: ${JSON.stringify(r)}`);
+  return r;
+}
+for (const name of HOST_SCENARIOS.slice(0, 4)) {
   withExternal(`host memory cannot be freed under a running call: ${name}`, () => {
-    const r = runScenario(name);
-    assert.ok(r, `${name} reported a skip`);
+    const r = hostScenario(name);
     if ('same' in r) assert.is(r.same, true, JSON.stringify(r));
     if ('detached' in r) assert.is(r.detached, true, 'the ArrayBuffer was detached by transfer()');
   });
 }
 
 test('every async call of the core addon, inputs (and out) in host memory or plain, moved away by transfer() mid-call: no crash, the same results', () => {
-  const r = runScenario('detach-every-core');
-  assert.ok(r, 'detach-every-core reported a skip');
+  const r = hostScenario('detach-every-core');
   assert.is(r.same, true, JSON.stringify(r.calls));
 });
 
-torchTest('every libtorch async call (ValueHead.fit, update, fitBehaviourCloning), inputs in host memory or plain, moved away mid-call: no crash, the same results', () => {
+torchTest('every libtorch async call (ValueHead.fit, ImageValueModel.fit, update, fitBehaviourCloning), inputs in host memory (the core addon\'s, pinned through its table: read in place) or plain, moved away mid-call: no crash, the same results', () => {
   const r = runScenario('detach-every-torch');
   assert.ok(r, 'detach-every-torch reported a skip');
   assert.is(r.same, true, JSON.stringify(r.calls));
@@ -208,27 +216,28 @@ withExternal('a synchronous loop holds at most one turn\'s budget of host memory
 // ---------- the memory target of zero-copy host memory ----------
 // The measurement itself (315 MB episode, RSS and event-loop lag, against
 // SharedArrayBuffer and plain inputs) is `npm run bench -- zero-copy`; lag is
-// a timing on a shared machine, so it is printed here, never asserted. This
-// test asserts the memory: on a [120, 256, 1024] episode (126 MB, sized down
-// for CI) a copy of the input would add 126 MB of RSS, reading it in place
-// adds next to nothing, so "under 100 MB" tells the two apart.
+// a timing on a shared machine, so it is only printed here. This test asserts
+// the memory on a [64, 256, 1024] episode (64 MiB, sized down for CI): read in
+// place, a call adds under a quarter of the input's size to the RSS (on the
+// bench's 315 MB episode the target is 100 MB); a plain input is copied, which
+// adds over three quarters of it (the measure does see a copy).
 const underAsan = (process.env.LD_PRELOAD ?? '').includes('libasan');
 const measured = testIf(external && !underAsan, underAsan
   ? 'resident memory is not meaningful under AddressSanitizer (shadow memory, quarantine)'
   : 'this runtime refuses external ArrayBuffers');
 for (const mode of ['readNpy', 'hostTensor', 'plain']) {
   const copied = mode === 'plain';
-  measured(`await progressTargets on a [120, 256, 1024] episode from ${mode}: ${copied ? 'the input is copied (over 100 MB of extra RSS: the measure sees a copy)' : 'under 100 MB of extra RSS (read in place)'}`, () => {
-    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, '..', 'helpers', 'rss-lag-child.ts'), mode, '120', '256', '1024'],
+  measured(`await progressTargets on a [64, 256, 1024] episode from ${mode}: ${copied ? 'the input is copied (over 3/4 of its size in extra RSS: the measure sees a copy)' : 'under 1/4 of its size in extra RSS (read in place)'}`, () => {
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, '..', 'helpers', 'rss-lag-child.ts'), mode, '64', '256', '1024'],
       { encoding: 'utf8', timeout: 240_000 });
     assert.is(r.status, 0, `${r.stdout}\n${r.stderr}`);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { host: boolean; first: { extraRssMB: number; maxLagMs: number }; second: { extraRssMB: number; maxLagMs: number } };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!) as { host: boolean; inputMB: number; first: { extraRssMB: number; maxLagMs: number }; second: { extraRssMB: number; maxLagMs: number } };
     console.log(`  ${mode}: ${JSON.stringify(out)}`);
     assert.is(out.host, !copied);
     if (copied) {
-      assert.ok(out.first.extraRssMB > 100, `first call: ${out.first.extraRssMB.toFixed(1)} MB of extra RSS for a copied 126 MB input`);
+      assert.ok(out.first.extraRssMB > 0.75 * out.inputMB, `first call: ${out.first.extraRssMB.toFixed(1)} MB of extra RSS for a copied ${out.inputMB} MB input`);
     } else {
-      for (const k of ['first', 'second'] as const) assert.ok(out[k].extraRssMB < 100, `${k} call: ${out[k].extraRssMB.toFixed(1)} MB of extra RSS`);
+      for (const k of ['first', 'second'] as const) assert.ok(out[k].extraRssMB < 0.25 * out.inputMB, `${k} call: ${out[k].extraRssMB.toFixed(1)} MB of extra RSS for a ${out.inputMB} MB input`);
     }
   });
 }
