@@ -5,6 +5,9 @@
 // come from readNpy, hostTensor, readNpy(…, { shared: true }) or a plain
 // Float32Array, on the first call and on a second one. Prints one JSON line.
 // Used by test/unit/zero-copy.test.ts (RSS) and bench/zero-copy.ts (both).
+// With FEAT2GO_RSS_CALL=valueHeadFit the call is instead one epoch of
+// ValueHead.fit on the same memory as [T·N, D] rows (the libtorch addon
+// reading the core addon's host memory).
 //
 //   node --expose-gc --import tsx test/helpers/rss-lag-child.ts <readNpy|hostTensor|shared|plain> [T N D]
 import fs from 'node:fs';
@@ -16,6 +19,17 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => { throw new Error('r
 const [mode = 'readNpy', Ts = '300', Ns = '256', Ds = '1024'] = process.argv.slice(2);
 const shape = [Number(Ts), Number(Ns), Number(Ds)];
 const n = shape[0] * shape[1] * shape[2];
+const callKind = process.env.FEAT2GO_RSS_CALL ?? 'progressTargets';
+if (callKind !== 'progressTargets' && callKind !== 'valueHeadFit') throw new Error(`unknown FEAT2GO_RSS_CALL ${callKind}`);
+const rows = shape[0] * shape[1];
+const targets = Float32Array.from({ length: callKind === 'valueHeadFit' ? rows : 0 }, (_, i) => (i % 100) / 100);
+const fitOptions = { epochs: 1, batchSize: 8192, seed: 1 };
+// The call measured: what it returns is only counted (stages, or epochs).
+async function call(x: Float32Array): Promise<number> {
+  if (callKind === 'progressTargets') return (await lib.progressTargets({ data: x, shape })).segments.length;
+  const head = new lib.ValueHead({ inputDim: shape[2], hiddenDim: 16, bins: 21, seed: 1 });
+  return (await head.fit({ data: x, shape: [rows, shape[2]] }, targets, fitOptions)).losses.length;
+}
 
 // A smooth episode (frames drift towards a goal), written straight into `a`.
 function fill(a: Float32Array): void {
@@ -52,7 +66,8 @@ async function main(): Promise<void> {
   // One small call first: it loads what every first call loads (under tsx,
   // the source maps that the call's stack capture reads: ~20 ms here), which
   // is not what this measures.
-  await lib.progressTargets({ data: new Float32Array(4 * 2 * 8).fill(1), shape: [4, 2, 8] });
+  if (callKind === 'progressTargets') await lib.progressTargets({ data: new Float32Array(4 * 2 * 8).fill(1), shape: [4, 2, 8] });
+  else await new lib.ValueHead({ inputDim: 8, hiddenDim: 4, bins: 5, seed: 1 }).fit({ data: new Float32Array(64 * 8).fill(0.5), shape: [64, 8] }, new Float32Array(64).fill(0.5));
   // The first call on the episode (nothing cached: what labelling one episode
   // costs) and a second one (blocks of the first kept for reuse).
   const measure = async () => {
@@ -74,19 +89,19 @@ async function main(): Promise<void> {
     maxGap = 0;
     last = performance.now();
     const t0 = performance.now();
-    const pending = lib.progressTargets({ data: x, shape });
+    const pending = call(x);
     const returnMs = performance.now() - t0; // the calling thread is blocked this long
     const r = await pending;
     const ms = performance.now() - t0;
     await sleep(10); // one more tick after the call, so a stall at its end is seen
     peak = Math.max(peak, process.memoryUsage.rss());
     clearInterval(sampler);
-    return { extraRssMB: (peak - rss0) / 2 ** 20, maxLagMs: Math.max(0, maxGap - 2), returnMs, callMs: ms, stages: r.segments.length };
+    return { extraRssMB: (peak - rss0) / 2 ** 20, maxLagMs: Math.max(0, maxGap - 2), returnMs, callMs: ms, count: r };
   };
   const first = await measure();
   const second = await measure();
   if (file) fs.rmSync(path.dirname(file), { recursive: true, force: true });
-  console.log(JSON.stringify({ ok: true, mode, host, shape, inputMB: (n * 4) / 2 ** 20, first, second }));
+  console.log(JSON.stringify({ ok: true, call: callKind, mode, host, shape, inputMB: (n * 4) / 2 ** 20, first, second }));
 }
 
 main().catch((err) => { console.error(err); process.exit(1); });
