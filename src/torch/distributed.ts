@@ -169,10 +169,10 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
   const a = addon();
   if (info) throw new Error('initDistributed: a process group is already initialised; call destroyDistributed() first');
   const r = resolveDistributedOptions(opts);
-  await withCallerStack(a.distInit({
+  await withCallerStack(a.distInit({}, Object.freeze({
     backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
     overlapGradients: r.overlapGradients, bucketBytes: Math.round(r.gradientBucketMiB * 1048576),
-  }), stack);
+  })), stack);
   info = r;
   return r;
 }
@@ -225,7 +225,7 @@ function checkArray(v: unknown, what: string): CollectiveArray {
  */
 export function setGradientOverlap(on: boolean): void {
   if (typeof on !== 'boolean') throw typeError('on', 'a boolean', on);
-  group('setGradientOverlap').distSetOverlap(on);
+  group('setGradientOverlap').distSetOverlap({}, { on });
   info!.overlapGradients = on;
 }
 
@@ -272,7 +272,7 @@ export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 's
   if (op === 'avg' && !(array instanceof Float32Array || array instanceof Float64Array)) {
     throw typeError('array', "a Float32Array or Float64Array for op 'avg'", array);
   }
-  return withCallerStack(a.distAllReduce(array, op) as Promise<T>, stack);
+  return withCallerStack(a.distAllReduce({ array }, { op }) as Promise<T>, stack);
 }
 
 /**
@@ -285,7 +285,7 @@ export function broadcast<T extends CollectiveArray>(array: T, root = 0): Promis
   checkArray(array, 'broadcast');
   const r = checkInt(root, 'root', 0);
   if (r >= worldSize()) throw rangeError('root', `a rank in [0, ${worldSize() - 1}]`, r);
-  return withCallerStack(a.distBroadcast(array, r) as Promise<T>, stack);
+  return withCallerStack(a.distBroadcast({ array }, { root: r }) as Promise<T>, stack);
 }
 
 /**
@@ -296,7 +296,7 @@ export function allGather<T extends CollectiveArray>(array: T): Promise<T> {
   const stack = new Error().stack;
   const a = group('allGather');
   checkArray(array, 'allGather');
-  return withCallerStack(a.distAllGather(array) as Promise<T>, stack);
+  return withCallerStack(a.distAllGather({ array }, {}) as Promise<T>, stack);
 }
 
 /**

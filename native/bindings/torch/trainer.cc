@@ -25,9 +25,10 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     exports.Set("TrainerNative", cls);
   }
 
+  // new TrainerNative(input: { policy: PolicyNative }, opts)
   explicit TrainerWrap(const Napi::CallbackInfo& info) : GuardedWrap<TrainerWrap>(info) {
     Guard(info.Env(), "TrainerNative", [&] {
-      std::shared_ptr<Policy> policy = PolicyArg(info[0], "policy");
+      std::shared_ptr<Policy> policy = PolicyArg(Fields(info[0], "input").Maybe("policy"), "policy");
       Fields o(info[1], "opts");
       TrainerOptions t;
       t.clip_low = o.Number("clipLow");
@@ -52,15 +53,15 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
 
  private:
-  RolloutBatch Batch(const Napi::Value& v) {
-    if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
-    Napi::Object o = v.As<Napi::Object>();
+  // (input: { obs, actions, oldLogProbs, advantages, returns?, oldValues?, mask? }, opts: { B, T })
+  RolloutBatch Batch(const Napi::CallbackInfo& info) {
+    Fields in(info[0], "batch"), o(info[1], "opts");
     const Policy& p = *trainer_->policy();
     RolloutBatch b;
-    b.B = static_cast<int64_t>(SizeArg(o.Get("B"), "batch.B", 1));
-    b.T = static_cast<int64_t>(SizeArg(o.Get("T"), "batch.T", 1));
+    b.B = static_cast<int64_t>(SizeArg(o.Need("B"), "batch.B", 1));
+    b.T = static_cast<int64_t>(SizeArg(o.Need("T"), "batch.T", 1));
     auto tensor = [&](const char* key, std::vector<int64_t> shape, bool required, double lo, double hi) {
-      Napi::Value x = o.Get(key);
+      Napi::Value x = in.Maybe(key);
       if (x.IsUndefined() && !required) return torch::Tensor();
       std::string name = std::string("batch.") + key;
       const float* d = TensorArg(x, name.c_str(), shape);
@@ -75,7 +76,7 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     b.advantages = tensor("advantages", {b.B, b.T}, true, -INFINITY, INFINITY);
     b.returns = tensor("returns", {b.B, b.T}, false, -INFINITY, INFINITY);
     b.old_values = tensor("oldValues", {b.B, b.T}, false, -INFINITY, INFINITY);
-    b.mask = tensor("mask", {b.B, b.T}, false, 0.0, 1.0);
+    b.mask = tensor("mask", {b.B, b.T}, false, -INFINITY, INFINITY);  // 0/1: src/torch/trainer.ts checks it
     return b;
   }
 
@@ -94,19 +95,19 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
 
   Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     BusyGuard g(trainer_->policy()->busy, "Policy");
     std::optional<dist::Turn> turn;
     if (trainer_->distributed()) turn.emplace(dist::TakeTicket());
     return Metrics(info.Env(), trainer_->Update(b));
   }
   Napi::Value Losses(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     BusyGuard g(trainer_->policy()->busy, "Policy");
     return Metrics(info.Env(), trainer_->Losses(b));
   }
   Napi::Value Update(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
     auto trainer = trainer_;
     auto out = std::make_shared<UpdateMetrics>();
