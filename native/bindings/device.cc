@@ -51,7 +51,7 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
     exports.Set("DeviceBufferNative", cls);
   }
 
-  // new DeviceBufferNative(bytes, device), or (External of adopted memory) from fromDLPack
+  // new DeviceBufferNative({}, { bytes, device }), or (External of adopted memory) from fromDLPack
   explicit DeviceBufferNative(const Napi::CallbackInfo& info) : GuardedWrap<DeviceBufferNative>(info) {
     Guard(info.Env(), "DeviceTensor", [&] {
       if (info[0].IsExternal() && info[0].As<Napi::External<DeviceMemPtr>>().CheckTypeTag(&kAdoptTag)) {
@@ -60,8 +60,9 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
         return;
       }
       cuda::require_device("DeviceTensor");
-      const std::size_t bytes = SizeArg(info[0], "bytes");
-      const std::size_t device = SizeArg(info[1], "device");
+      Fields o(info[1], "opts");
+      const std::size_t bytes = SizeArg(o.Need("bytes"), "bytes");
+      const std::size_t device = SizeArg(o.Need("device"), "device");
       const int n = cuda::device_count();
       if (device >= static_cast<std::size_t>(n))
         ThrowRange("Expected device < " + std::to_string(n) + " (the CUDA devices) but received " +
@@ -103,28 +104,29 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
     if (!mem_) throw ArgError{ArgError::kPlain, std::string(call) + ": the DeviceTensor was disposed"};
     return *mem_;
   }
-  // upload(typedArray): host → device, whole array from byte 0.
+  // upload({ data: typedArray }, {}): host → device, whole array from byte 0.
   Napi::Value Upload(const Napi::CallbackInfo& info) {
-    return HostCopy(info, "DeviceTensor.fromHost", "data",
+    return HostCopy(info, Fields(info[0], "input").Need("data"), "DeviceTensor.fromHost", "data",
                     [](const DeviceMem& m, char* host, std::size_t n, cuda::Stream s, const char* call) {
                       cuda::copy_h2d(m.ptr, host, n, s, call);
                     });
   }
-  // download(typedArray): device → host, the array's byte length from byte 0.
+  // download({}, {}, { data: typedArray }): device → host, the array's byte length from byte 0.
   Napi::Value Download(const Napi::CallbackInfo& info) {
-    return HostCopy(info, "DeviceTensor.toHost", "out",
+    return HostCopy(info, Fields(info[2], "out").Need("data"), "DeviceTensor.toHost", "out",
                     [](const DeviceMem& m, char* host, std::size_t n, cuda::Stream s, const char* call) {
                       cuda::copy_d2h(host, m.ptr, n, s, call);
                     });
   }
-  // A synchronous copy between this buffer and the typed array info[0] (named
+  // A synchronous copy between this buffer and the typed array `v` (named
   // `name`; all of its bytes, at most the buffer's) on a fresh stream.
   template <class F>
-  Napi::Value HostCopy(const Napi::CallbackInfo& info, const char* call, const char* name, F copy) {
+  Napi::Value HostCopy(const Napi::CallbackInfo& info, const Napi::Value& v, const char* call,
+                       const char* name, F copy) {
     DeviceMem& m = Live(call);
-    if (!info[0].IsTypedArray())
-      ThrowType(std::string("Expected a typed array for ") + name + " but received " + Describe(info[0]));
-    auto a = info[0].As<Napi::TypedArray>();
+    if (!v.IsTypedArray())
+      ThrowType(std::string("Expected a typed array for ") + name + " but received " + Describe(v));
+    auto a = v.As<Napi::TypedArray>();
     const std::size_t n = a.ByteLength();
     if (n > m.bytes)
       ThrowRange(std::string("Expected ") + name + " of at most " + std::to_string(m.bytes) +
@@ -136,11 +138,11 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
     cuda::stream_sync(s.s, call);
     return info.Env().Undefined();
   }
-  // copyFrom(other): device → device, all of other's bytes.
+  // copyFrom({ source }, {}): device → device, all of the source's bytes.
   Napi::Value CopyFrom(const Napi::CallbackInfo& info) {
     const char* call = "DeviceTensor.clone";
     DeviceMem& m = Live(call);
-    DeviceMemPtr src = Get(info[0], "source", 0, -1);
+    DeviceMemPtr src = Get(Fields(info[0], "input").Maybe("source"), "source", 0, -1);
     if (src->bytes > m.bytes) ThrowRange("DeviceTensor.clone: the source is larger than the destination");
     cuda::set_device(m.device, call);
     CallStream s(call);
@@ -148,17 +150,18 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
     cuda::stream_sync(s.s, call);
     return info.Env().Undefined();
   }
-  // toDLPack(dtype, shape) -> capsule: a DLManagedTensor viewing the whole
+  // toDLPack({}, { dtype, shape }) -> capsule: a DLManagedTensor viewing the whole
   // tensor (compact, strides NULL) that keeps the memory alive until its
   // consumer calls the deleter; a capsule nobody adopts is released by its
   // finaliser.
   Napi::Value ToDLPack(const Napi::CallbackInfo& info) {
     Live("DeviceTensor.toDLPack");
-    const std::string dt = info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
-    const int idx = dt == "float32" ? 0 : dt == "uint8" ? 1 : dt == "int32" ? 2 : -1;
-    if (idx < 0) ThrowRange("Expected dtype 'float32', 'uint8' or 'int32' but received " + Describe(info[0]));
-    if (!info[1].IsArray()) ThrowType("Expected an array for shape but received " + Describe(info[1]));
-    auto arr = info[1].As<Napi::Array>();
+    static const char* const kDtypes[] = {"float32", "uint8", "int32"};  // dlpack::make_managed's order
+    Fields o(info[1], "opts");
+    const int idx = o.Enum<int>("dtype", kDtypes);
+    const Napi::Value sv = o.Need("shape");
+    if (!sv.IsArray()) ThrowType("Expected an array for shape but received " + Describe(sv));
+    auto arr = sv.As<Napi::Array>();
     std::vector<std::int64_t> shape(arr.Length());
     std::size_t n = idx == 1 ? 1 : 4;
     for (std::uint32_t i = 0; i < arr.Length(); ++i) {
@@ -194,12 +197,12 @@ class DeviceBufferNative : public GuardedWrap<DeviceBufferNative> {
   DeviceMemPtr mem_;
 };
 
-// DeviceBufferNative.fromDLPack(capsule) -> { buffer, dtype, shape, device }:
+// DeviceBufferNative.fromDLPack({ capsule }, {}) -> { buffer, dtype, shape, device }:
 // adopts the capsule's tensor (the capsule is empty afterwards). A tensor that
 // fails the checks stays in the capsule, whose finaliser releases it.
 Napi::Value FromDLPack(const Napi::CallbackInfo& info) {
   const char* call = "DeviceTensor.fromDLPack";
-  Napi::Value v = info[0];
+  Napi::Value v = Fields(info[0], "input").Maybe("capsule");
   if (!v.IsExternal() || !v.As<Napi::External<dlpack::Slot>>().CheckTypeTag(&kCapsuleTag))
     ThrowType(
         "Expected a DLPack capsule (from DeviceTensor.toDLPack or a producer following docs/cuda.md) for "

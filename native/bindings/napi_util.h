@@ -18,6 +18,8 @@
 //          CUDA twins), with the sizes that belong to one array alone
 //   opts   an object of the shared sizes (B, T, N, D, …) and the resolved options
 //   out    an object of the arrays written, where the caller provides them
+// Class constructors take (input, opts) and methods (input, opts, out?), or
+// no arguments at all; an empty input or opts is `{}`.
 // Names: functions and values are <area><Name> (progressTargets, rlGae,
 // encoderPatchStats, pickPlaceConstants, dist…, system…), the CUDA twin of a
 // function adds Cuda (rlGaeCuda), classes are <Name>Native.

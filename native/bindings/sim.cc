@@ -112,9 +112,10 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     exports.Set("pickPlaceConstants", c);
   }
 
+  // new PickPlaceNative(input: {}, opts: { numEnvs, split, imageSize, horizon, render, threads, task })
   explicit PickPlaceWrap(const Napi::CallbackInfo& info) : GuardedWrap<PickPlaceWrap>(info) {
     Guard(info.Env(), "PickPlaceEnv", [&] {
-      EnvOpts o = ParseOpts(info[0]);
+      EnvOpts o = ParseOpts(info[1]);
       threads_ = o.threads;
       try {
         batch_ = std::make_unique<pp::Batch>(o.n, o.split, o.image, o.horizon, o.render, o.task);
@@ -198,11 +199,11 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
         false);
   }
 
-  // reset(ids: Int32Array [N], -1 = keep). The ids are copied, then checked: what is
-  // checked is what is used, even when another thread writes a SharedArrayBuffer.
+  // reset({ initIds: Int32Array [N], -1 = keep }, {}). The ids are copied, then checked: what
+  // is checked is what is used, even when another thread writes a SharedArrayBuffer.
   Napi::Value Reset(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto arg = Int32Arg(info[0], "initIds");
+    auto arg = Int32Arg(Fields(info[0], "input").Need("initIds"), "initIds");
     const std::size_t n = batch_->size();
     if (arg.length != n)
       ThrowRange("Expected initIds of length " + std::to_string(n) + " (numEnvs) but received " +
@@ -223,10 +224,10 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     return info.Env().Undefined();
   }
 
-  // step(actions: Float32Array [N*3]). Copied, then checked (see Reset).
+  // step({ actions: Float32Array [N*3] }, {}). Copied, then checked (see Reset).
   Napi::Value Step(const Napi::CallbackInfo& info) {
     CheckBuffers();
-    auto arg = Float32Arg(info[0], "actions");
+    auto arg = Float32Arg(Fields(info[0], "input").Need("actions"), "actions");
     const std::size_t n = batch_->size();
     if (arg.length != n * pp::kActionDim)
       ThrowRange("Expected actions of length " + std::to_string(n * pp::kActionDim) +
@@ -249,24 +250,25 @@ class PickPlaceWrap : public GuardedWrap<PickPlaceWrap> {
     return info.Env().Undefined();
   }
 
-  // expert(noise, seed, out: Float32Array [N*3])
+  // expert({}, { noise, seed }, { actions: Float32Array [N*3] }); noise ≥ 0: src/sim/pick-place.ts checks it
   Napi::Value Expert(const Napi::CallbackInfo& info) {
-    double noise = NumberArg(info[0], "noise");
-    if (noise < 0) ThrowRange("Expected a number ≥ 0 for noise but received " + Describe(info[0]));
-    std::size_t seed = SizeArg(info[1], "seed");
-    auto out = Float32Arg(info[2], "out");
+    Fields o(info[1], "opts");
+    double noise = NumberArg(o.Need("noise"), "noise");
+    std::size_t seed = SizeArg(o.Need("seed"), "seed");
+    auto out = Float32Arg(Fields(info[2], "out").Need("actions"), "out");
     RequireLength(out.length, batch_->size() * pp::kActionDim, "out", "[numEnvs, 3]");
     RejectOutputOverlap(out.data, batch_->size() * pp::kActionDim * sizeof(float), "out");
     batch_->expert(noise, static_cast<std::uint64_t>(seed), out.data, threads_);
     return info.Env().Undefined();
   }
 
-  // inspect(i) → snapshot of env i
+  // inspect({}, { env }) → snapshot of env `env`
   Napi::Value Inspect(const Napi::CallbackInfo& info) {
-    std::size_t i = SizeArg(info[0], "env");
+    const Napi::Value env_index = Fields(info[1], "opts").Need("env");
+    std::size_t i = SizeArg(env_index, "env");
     if (i >= batch_->size())
       ThrowRange("Expected an integer in [0, " + std::to_string(batch_->size() - 1) +
-                 "] for env but received " + Describe(info[0]));
+                 "] for env but received " + Describe(env_index));
     pp::EnvInfo e = batch_->info(i);
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);

@@ -126,7 +126,7 @@ export class DeviceTensor {
     requireCuda(call);
     const bytes = s.reduce((a, b) => a * b, 1) * BYTES[dtype];
     const Ctor = native().DeviceBufferNative;
-    return new DeviceTensor(new Ctor(bytes, device), dtype, s, device);
+    return new DeviceTensor(new Ctor({}, { bytes, device }), dtype, s, device);
   }
 
   /**
@@ -144,7 +144,7 @@ export class DeviceTensor {
     if (n !== data.length) throw rangeError('shape', `a shape of ${data.length} elements (data.length)`, shapeStr(s), true);
     const t = DeviceTensor.alloc('DeviceTensor.fromHost', dtype, s, opts);
     try {
-      t.#buf!.upload(data);
+      t.#buf!.upload({ data }, {});
     } catch (e) {
       t.dispose();
       throw e;
@@ -156,7 +156,7 @@ export class DeviceTensor {
   toHost(): HostArray {
     const b = this.buffer('DeviceTensor.toHost');
     const out = this.dtype === 'float32' ? new Float32Array(this.size) : this.dtype === 'uint8' ? new Uint8Array(this.size) : new Int32Array(this.size);
-    b.download(out);
+    b.download({}, {}, { data: out });
     return out;
   }
 
@@ -164,7 +164,7 @@ export class DeviceTensor {
   clone(): DeviceTensor {
     const b = this.buffer('DeviceTensor.clone');
     const t = DeviceTensor.empty(this.dtype, [...this.shape], { device: this.device });
-    t.#buf!.copyFrom(b);
+    t.#buf!.copyFrom({ source: b }, {});
     return t;
   }
 
@@ -179,7 +179,7 @@ export class DeviceTensor {
    * @example const t2 = DeviceTensor.fromDLPack(t.toDLPack()); // same memory
    */
   toDLPack(): DLPackCapsule {
-    return this.buffer('DeviceTensor.toDLPack').toDLPack(this.dtype, this.shape) as DLPackCapsule;
+    return this.buffer('DeviceTensor.toDLPack').toDLPack({}, { dtype: this.dtype, shape: this.shape }) as DLPackCapsule;
   }
 
   /**
@@ -195,7 +195,7 @@ export class DeviceTensor {
   static fromDLPack(capsule: DLPackCapsule): DeviceTensor {
     if (typeof capsule !== 'object' || capsule === null) throw typeError('capsule', 'a DLPack capsule (from DeviceTensor.toDLPack)', capsule);
     requireCuda('DeviceTensor.fromDLPack');
-    const r = native().DeviceBufferNative.fromDLPack(capsule);
+    const r = native().DeviceBufferNative.fromDLPack({ capsule }, {});
     return new DeviceTensor(r.buffer, r.dtype, r.shape, r.device);
   }
 

@@ -10,6 +10,9 @@
 //  * a function is called (input, opts, out?): `input` the arrays read (with
 //    the sizes that belong to one array alone), `opts` the shared sizes and
 //    the resolved options, `out` the arrays written where the caller gives them;
+//    the classes' constructors take (input, opts) and their methods
+//    (input, opts, out?) too, or nothing at all (`{}` for an empty input or
+//    opts: NativeNoOptions); native objects a call reads travel in `input`;
 //  * functions and values are named <area><Name> (area: system, progress,
 //    encoder, rl, pickPlace, dist, torch), the CUDA twin of a function adds
 //    `Cuda`, classes are <Name>Native.
@@ -27,21 +30,25 @@ export interface NativeValueHeadConfig {
   inputDim: number; hiddenDim: number; bins: number; oneHot: boolean; seed: number;
 }
 export interface NativeFitOptions {
-  epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number; distributed?: boolean;
+  epochs: number; batchSize: number; lr: number; weightDecay: number; cosine: boolean; seed: number; distributed: boolean;
   /** A call's cancel flag (element 0 ≠ 0: stop), an Int32Array over a SharedArrayBuffer (src/core/cancel.ts). */
   cancel?: Int32Array;
 }
+/** No options: the `opts` of a method whose input says everything. */
+export type NativeNoOptions = Record<string, never>;
+/** The per-epoch callback of the asynchronous fits: (epoch, epochs, mean loss). */
+export type NativeEpochCallback = (epoch: number, epochs: number, loss: number) => void;
 export interface NativeValueHead {
-  targets(values: Float32Array): Float32Array;
-  predict(hidden: Float32Array, B: number): Float32Array;
-  predictDistribution(hidden: Float32Array, B: number): Float32Array;
-  loss(hidden: Float32Array, B: number, targets: Float32Array): number;
-  trainStep(hidden: Float32Array, B: number, targets: Float32Array, lr: number, weightDecay: number): number;
-  fitSync(hidden: Float32Array, B: number, targets: Float32Array, opts: NativeFitOptions): number[];
-  fit(hidden: Float32Array, B: number, targets: Float32Array, opts: NativeFitOptions,
-    onProgress?: (epoch: number, epochs: number, loss: number) => void): Promise<number[]>;
+  targets(input: { values: Float32Array }, opts: NativeNoOptions): Float32Array;
+  predict(input: { hidden: Float32Array }, opts: { B: number }): Float32Array;
+  predictDistribution(input: { hidden: Float32Array }, opts: { B: number }): Float32Array;
+  loss(input: { hidden: Float32Array; targets: Float32Array }, opts: { B: number }): number;
+  trainStep(input: { hidden: Float32Array; targets: Float32Array }, opts: { B: number; lr: number; weightDecay: number }): number;
+  fitSync(input: { hidden: Float32Array; targets: Float32Array }, opts: NativeFitOptions & { B: number }): number[];
+  fit(input: { hidden: Float32Array; targets: Float32Array },
+    opts: NativeFitOptions & { B: number; onProgress?: NativeEpochCallback }): Promise<number[]>;
   stateDict(): NativeNamedTensor[];
-  loadStateDict(weights: NativeNamedTensor[]): void;
+  loadStateDict(input: { weights: NativeNamedTensor[] }, opts: NativeNoOptions): void;
 }
 
 /** Frames as the addon takes them: RGB bytes [B, H, W, 3] or float32 [B, 3, H, W] in [0, 1]. */
@@ -54,10 +61,10 @@ export interface NativeConvBackboneConfig {
   activation: string; pool: string; embedDim: number; seed: number;
 }
 export interface NativeConvBackbone {
-  embed(frames: NativeFrames, B: number): Float32Array;
+  embed(input: { frames: NativeFrames }, opts: { B: number }): Float32Array;
   featureDim(): number;
   stateDict(): NativeNamedTensor[];
-  loadStateDict(weights: NativeNamedTensor[]): void;
+  loadStateDict(input: { weights: NativeNamedTensor[] }, opts: NativeNoOptions): void;
 }
 export interface NativeImageFitOptions {
   stage: 'head' | 'joint'; epochs: number; batchSize: number; lr: number; backboneLr: number; weightDecay: number;
@@ -66,16 +73,18 @@ export interface NativeImageFitOptions {
   cancel?: Int32Array;
 }
 export interface NativeImageValueModel {
-  predict(frames: NativeFrames, B: number): Float32Array;
-  predictDistribution(frames: NativeFrames, B: number): Float32Array;
-  embed(frames: NativeFrames, B: number): Float32Array;
-  loss(frames: NativeFrames, B: number, targets: Float32Array): number;
-  fitSync(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions): number[];
-  fit(frames: NativeFrames, B: number, targets: Float32Array, opts: NativeImageFitOptions,
-    onProgress?: (epoch: number, epochs: number, loss: number) => void): Promise<number[]>;
+  predict(input: { frames: NativeFrames }, opts: { B: number }): Float32Array;
+  predictDistribution(input: { frames: NativeFrames }, opts: { B: number }): Float32Array;
+  embed(input: { frames: NativeFrames }, opts: { B: number }): Float32Array;
+  loss(input: { frames: NativeFrames; targets: Float32Array }, opts: { B: number }): number;
+  fitSync(input: { frames: NativeFrames; targets: Float32Array }, opts: NativeImageFitOptions & { B: number }): number[];
+  fit(input: { frames: NativeFrames; targets: Float32Array },
+    opts: NativeImageFitOptions & { B: number; onProgress?: NativeEpochCallback }): Promise<number[]>;
   stateDict(): NativeNamedTensor[];
-  loadStateDict(weights: NativeNamedTensor[]): void;
+  loadStateDict(input: { weights: NativeNamedTensor[] }, opts: NativeNoOptions): void;
 }
+/** The head of an {@link NativeImageValueModel} as its constructor takes it. */
+export interface NativeImageHeadConfig { hiddenDim: number; bins: number; oneHot: boolean; seed: number }
 
 /** The image preprocessing plan as the addon takes it (every key resolved by src/encoders/hf-preprocess.ts). */
 export interface NativeImagePrep {
@@ -87,17 +96,17 @@ export interface NativeImagePrep {
 export interface NativePolicy {
   linearModules(): Array<[string, number, number, boolean]>;
   stateDict(): NativeNamedTensor[];
-  loadStateDict(weights: NativeNamedTensor[]): void;
-  addLora(config: { rank: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; seed: number }): void;
+  loadStateDict(input: { weights: NativeNamedTensor[] }, opts: NativeNoOptions): void;
+  addLora(input: NativeNoOptions, opts: { rank: number; alpha: number; dropout: number; targets: string[]; rslora: boolean; seed: number }): void;
   mergeAdapters(): void;
   adapterState(): NativeNamedTensor[];
-  loadAdapterState(adapters: NativeNamedTensor[]): void;
+  loadAdapterState(input: { adapters: NativeNamedTensor[] }, opts: NativeNoOptions): void;
   trainableNames(): string[];
-  act(obs: Float32Array, B: number, deterministic: boolean): { actions: Float32Array; logProbs: Float32Array; values: Float32Array };
-  evaluate(obs: Float32Array, B: number, actions: Float32Array): { logProbs: Float32Array; entropy: Float32Array; values: Float32Array };
-  fitBcSync(obs: Float32Array, B: number, actions: Float32Array, opts: NativeBcOptions): NativeBcResult;
-  fitBc(obs: Float32Array, B: number, actions: Float32Array, opts: NativeBcOptions,
-    onEpoch?: (epoch: number, epochs: number, loss: number) => void): Promise<NativeBcResult>;
+  act(input: { obs: Float32Array }, opts: { B: number; deterministic: boolean }): { actions: Float32Array; logProbs: Float32Array; values: Float32Array };
+  evaluate(input: { obs: Float32Array; actions: Float32Array }, opts: { B: number }): { logProbs: Float32Array; entropy: Float32Array; values: Float32Array };
+  fitBcSync(input: { obs: Float32Array; actions: Float32Array }, opts: NativeBcOptions & { B: number }): NativeBcResult;
+  fitBc(input: { obs: Float32Array; actions: Float32Array },
+    opts: NativeBcOptions & { B: number; onEpoch?: NativeEpochCallback }): Promise<NativeBcResult>;
 }
 export interface NativeBcOptions {
   epochs: number; batchSize: number; lr: number; weightDecay: number; maxGradNorm: number; mse: boolean; seed: number;
@@ -110,8 +119,9 @@ export interface NativeTrainerOptions {
   entropyCoef: number; klCoef: number; maxGradNorm: number; actorLr: number; criticLr: number; weightDecay: number;
   epochs: number; minibatches: number; useCritic: boolean; seed: number; distributed: boolean;
 }
+/** A rollout batch's arrays as the trainer reads them (its sizes travel in opts: `{ B, T }`). */
 export interface NativeBatch {
-  B: number; T: number; obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
+  obs: Float32Array; actions: Float32Array; oldLogProbs: Float32Array; advantages: Float32Array;
   returns?: Float32Array; oldValues?: Float32Array; mask?: Float32Array;
 }
 export interface NativeMetrics {
@@ -119,9 +129,9 @@ export interface NativeMetrics {
   kl: number; loss: number; steps: number;
 }
 export interface NativeTrainer {
-  updateSync(batch: NativeBatch): NativeMetrics;
-  update(batch: NativeBatch, opts?: { cancel?: Int32Array }): Promise<NativeMetrics>;
-  losses(batch: NativeBatch): NativeMetrics;
+  updateSync(input: NativeBatch, opts: { B: number; T: number }): NativeMetrics;
+  update(input: NativeBatch, opts: { B: number; T: number; cancel?: Int32Array }): Promise<NativeMetrics>;
+  losses(input: NativeBatch, opts: { B: number; T: number }): NativeMetrics;
 }
 
 // ---- progress (native/bindings/progress.cc) ----
@@ -148,11 +158,13 @@ export interface NativeProgressResult {
 // ---- CUDA (native/bindings/device.cc, progress_cuda.cc, rl_cuda.cc; in every build, see native/cuda/unavailable.cc) ----
 /** Device memory owned by a JS object (native/bindings/device.cc); the native half of DeviceTensor. */
 export interface NativeDeviceBuffer {
-  upload(data: ArrayBufferView): void;
-  download(out: ArrayBufferView): void;
-  copyFrom(src: NativeDeviceBuffer): void;
+  /** Host → device: all of `input.data`'s bytes, from byte 0. */
+  upload(input: { data: ArrayBufferView }, opts: NativeNoOptions): void;
+  /** Device → host: `out.data`'s byte length, from byte 0. */
+  download(input: NativeNoOptions, opts: NativeNoOptions, out: { data: ArrayBufferView }): void;
+  copyFrom(input: { source: NativeDeviceBuffer }, opts: NativeNoOptions): void;
   /** A DLPack capsule viewing the first `shape` elements of `dtype` (compact). */
-  toDLPack(dtype: string, shape: readonly number[]): object;
+  toDLPack(input: NativeNoOptions, opts: { dtype: 'float32' | 'uint8' | 'int32'; shape: readonly number[] }): object;
   dispose(): void;
   readonly bytes: number;
   readonly device: number;
@@ -160,8 +172,8 @@ export interface NativeDeviceBuffer {
 }
 /** The class of {@link NativeDeviceBuffer}; `fromDLPack` adopts a capsule's tensor (the capsule is consumed). */
 export interface NativeDeviceBufferClass {
-  new (bytes: number, device: number): NativeDeviceBuffer;
-  fromDLPack(capsule: unknown): { buffer: NativeDeviceBuffer; dtype: 'float32' | 'uint8' | 'int32'; shape: number[]; device: number };
+  new (input: NativeNoOptions, opts: { bytes: number; device: number }): NativeDeviceBuffer;
+  fromDLPack(input: { capsule: unknown }, opts: NativeNoOptions): { buffer: NativeDeviceBuffer; dtype: 'float32' | 'uint8' | 'int32'; shape: number[]; device: number };
 }
 /** Segments of every episode of a progressTargetsCuda call, frame-indexed by episode offset. */
 export interface NativeDeviceProgress {
@@ -193,11 +205,11 @@ export interface NativePickPlace {
     frames: Uint8Array; proprio: Float32Array; reward: Float32Array; terminated: Uint8Array; truncated: Uint8Array;
     success: Uint8Array; stage: Int32Array; maxStage: Int32Array; t: Int32Array; progress: Float32Array;
   };
-  reset(ids: Int32Array): void;
-  step(actions: Float32Array): void;
-  expert(noise: number, seed: number, out: Float32Array): void;
-  /** Snapshot of env i (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
-  inspect(i: number): unknown;
+  reset(input: { initIds: Int32Array }, opts: NativeNoOptions): void;
+  step(input: { actions: Float32Array }, opts: NativeNoOptions): void;
+  expert(input: NativeNoOptions, opts: { noise: number; seed: number }, out: { actions: Float32Array }): void;
+  /** Snapshot of env `opts.env` (typed in src/sim/pick-place.ts as PickPlaceEnvState). */
+  inspect(input: NativeNoOptions, opts: { env: number }): unknown;
 }
 
 /** Options of the patch-statistics encoder as the addon takes them. */
@@ -311,7 +323,7 @@ export interface NativeCoreAddon {
   DeviceBufferNative: NativeDeviceBufferClass;
 
   // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
-  PickPlaceNative: new (opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
+  PickPlaceNative: new (input: NativeNoOptions, opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
   pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 
 }
@@ -329,26 +341,28 @@ export interface NativeTorchAddon {
   torchInit(input: { hostApi?: object }, opts: Record<string, never>): { hostMemory: boolean; reason: string };
   /** Stops this addon's running cancellable calls of this environment, or of every environment (`opts.everywhere`). */
   torchCancelCalls(input: Record<string, never>, opts: { everywhere: boolean }): void;
-  // ---- libtorch classes (native/bindings/torch/*.cc) ----
-  ValueHeadNative: new (config: NativeValueHeadConfig) => NativeValueHead;
-  PolicyNative: new (spec: Record<string, unknown>) => NativePolicy;
-  ConvBackboneNative: new (config: NativeConvBackboneConfig) => NativeConvBackbone;
-  ImageValueModelNative: new (backbone: NativeConvBackbone, head: { hiddenDim: number; bins: number; oneHot: boolean; seed: number }) => NativeImageValueModel;
-  TrainerNative: new (policy: NativePolicy, opts: NativeTrainerOptions) => NativeTrainer;
+  // ---- libtorch classes (native/bindings/torch/*.cc); constructors take (input, opts) too ----
+  ValueHeadNative: new (input: NativeNoOptions, opts: NativeValueHeadConfig) => NativeValueHead;
+  PolicyNative: new (input: NativeNoOptions, opts: Record<string, unknown>) => NativePolicy;
+  ConvBackboneNative: new (input: NativeNoOptions, opts: NativeConvBackboneConfig) => NativeConvBackbone;
+  ImageValueModelNative: new (input: { backbone: NativeConvBackbone }, opts: NativeImageHeadConfig) => NativeImageValueModel;
+  TrainerNative: new (input: { policy: NativePolicy }, opts: NativeTrainerOptions) => NativeTrainer;
   // ---- process groups (native/bindings/torch/distributed.cc; distAvailable false without c10d) ----
   distAvailable: boolean;
-  distInit(opts: {
+  distInit(input: NativeNoOptions, opts: {
     backend: string; rank: number; worldSize: number; masterAddr: string; masterPort: number; timeoutMs: number;
-    overlapGradients?: boolean; bucketBytes?: number;
-  }, cancel?: Int32Array): Promise<void>;
+    overlapGradients: boolean; bucketBytes: number; cancel?: Int32Array;
+  }): Promise<void>;
   distDestroy(): Promise<void>;
   distState(): { initialized: boolean; rank: number; worldSize: number };
-  distBarrier(cancel?: Int32Array): Promise<void>;
-  distSetOverlap(on: boolean): void;
+  distBarrier(input: NativeNoOptions, opts: { cancel?: Int32Array }): Promise<void>;
+  distSetOverlap(input: NativeNoOptions, opts: { on: boolean }): void;
   distStats(): { calls: number; ms: number; bytes: number; gradientBuckets: number; bucketsDuringBackward: number };
-  distAllReduce(array: ArrayBufferView, op: string, cancel?: Int32Array): Promise<ArrayBufferView>;
-  distBroadcast(array: ArrayBufferView, root: number, cancel?: Int32Array): Promise<ArrayBufferView>;
-  distAllGather(array: ArrayBufferView, cancel?: Int32Array): Promise<ArrayBufferView>;
+  /** In place: `input.array` holds the result when the promise (of that array) resolves. */
+  distAllReduce(input: { array: ArrayBufferView }, opts: { op: 'sum' | 'avg' | 'max' | 'min' | 'product'; cancel?: Int32Array }): Promise<ArrayBufferView>;
+  /** In place, from rank `opts.root`. */
+  distBroadcast(input: { array: ArrayBufferView }, opts: { root: number; cancel?: Int32Array }): Promise<ArrayBufferView>;
+  distAllGather(input: { array: ArrayBufferView }, opts: { cancel?: Int32Array }): Promise<ArrayBufferView>;
 }
 
 /** Both addons' exports: what the list below covers. */

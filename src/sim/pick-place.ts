@@ -228,9 +228,9 @@ export class PickPlaceEnv {
     const threads = opts.threads === undefined ? 0 : checkInt(opts.threads, 'opts.threads', 0, 4096);
     this.task = opts.task === undefined ? 'pick-place' : checkTask(opts.task, 'opts.task');
     const n = native();
-    this.#native = new n.PickPlaceNative({
+    this.#native = new n.PickPlaceNative({}, Object.freeze({
       numEnvs: this.numEnvs, split: this.split, imageSize: this.imageSize, horizon: this.horizon, render: this.render, threads, task: this.task,
-    });
+    }));
     const v = this.#native.views();
     this.frames = v.frames;
     this.proprio = v.proprio;
@@ -280,7 +280,7 @@ export class PickPlaceEnv {
         ids[i] = x;
       }
     }
-    this.#native.reset(ids);
+    this.#native.reset({ initIds: ids }, {});
   }
 
   /**
@@ -309,7 +309,7 @@ export class PickPlaceEnv {
     } else {
       throw typeError('actions', `a Float32Array of ${this.numEnvs * 3} values ([numEnvs, 3])`, actions);
     }
-    this.#native.step(a);
+    this.#native.step({ actions: a }, {});
   }
 
   /**
@@ -327,7 +327,7 @@ export class PickPlaceEnv {
     const dst = out ?? new Float32Array(this.numEnvs * 3);
     if (!(dst instanceof Float32Array)) throw typeError('out', 'a Float32Array', out);
     if (dst.length !== this.numEnvs * 3) throw new RangeError(`Expected out of length ${this.numEnvs * 3} ([numEnvs, 3]) but received ${dst.length}`);
-    this.#native.expert(noise, seed, dst);
+    this.#native.expert({}, { noise, seed }, { actions: dst });
     return dst;
   }
 
@@ -338,6 +338,6 @@ export class PickPlaceEnv {
    */
   inspect(i: number): PickPlaceEnvState {
     checkInt(i, 'i', 0, this.numEnvs - 1);
-    return this.#native.inspect(i) as PickPlaceEnvState;
+    return this.#native.inspect({}, { env: i }) as PickPlaceEnvState;
   }
 }

@@ -278,7 +278,7 @@ export class ConvBackbone {
       height: c.imageSize[0], width: c.imageSize[1], layers: c.layers.map((l) => ({ ...l })),
       activation: c.activation, pool: c.pool, embedDim: c.embedDim, seed: c.seed,
     };
-    this.native = new addon.ConvBackboneNative(n);
+    this.native = new addon.ConvBackboneNative({}, Object.freeze(n));
     this.embedDim = c.embedDim;
     this.featureDim = this.native.featureDim();
   }
@@ -294,7 +294,7 @@ export class ConvBackbone {
    */
   embed(frames: Frames): Tensor {
     const f = this.checkFrames(frames);
-    return { data: this.native.embed(f.data, f.B), shape: [f.B, this.embedDim] };
+    return { data: this.native.embed({ frames: f.data }, { B: f.B }), shape: [f.B, this.embedDim] };
   }
 
   /** Copies of the weights with the PyTorch names (`conv.0.weight`, …, `norm.bias`). */
@@ -316,7 +316,7 @@ export class ConvBackbone {
   loadWeights(file: string): void {
     const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
-    this.native.loadStateDict(tensors);
+    this.native.loadStateDict({ weights: tensors }, {});
   }
 
   /**

@@ -170,10 +170,10 @@ export async function initDistributed(opts?: DistributedOptions): Promise<Distri
   const a = addon();
   if (info) throw new Error('initDistributed: a process group is already initialised; call destroyDistributed() first');
   const r = resolveDistributedOptions(opts);
-  await withCallerStack(a.distInit({
+  await withCallerStack(a.distInit({}, Object.freeze({
     backend: r.backend, rank: r.rank, worldSize: r.worldSize, masterAddr: r.masterAddr, masterPort: r.masterPort, timeoutMs: r.timeoutMs,
     overlapGradients: r.overlapGradients, bucketBytes: Math.round(r.gradientBucketMiB * 1048576),
-  }), stack);
+  })), stack);
   info = r;
   return r;
 }
@@ -226,7 +226,7 @@ function checkArray(v: unknown, what: string): CollectiveArray {
  */
 export function setGradientOverlap(on: boolean): void {
   if (typeof on !== 'boolean') throw typeError('on', 'a boolean', on);
-  group('setGradientOverlap').distSetOverlap(on);
+  group('setGradientOverlap').distSetOverlap({}, { on });
   info!.overlapGradients = on;
 }
 
@@ -275,7 +275,7 @@ export function barrier(opts?: CollectiveOptions): Promise<void> {
   const stack = new Error().stack;
   const a = group('barrier');
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distBarrier(cancel), stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distBarrier({}, { cancel }), stack));
 }
 
 /**
@@ -294,7 +294,7 @@ export function allReduce<T extends CollectiveArray>(array: T, op: ReduceOp = 's
     throw typeError('array', "a Float32Array or Float64Array for op 'avg'", array);
   }
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distAllReduce(array, op, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllReduce({ array }, { op, cancel }) as Promise<T>, stack));
 }
 
 /**
@@ -309,7 +309,7 @@ export function broadcast<T extends CollectiveArray>(array: T, root = 0, opts?: 
   const r = checkInt(root, 'root', 0);
   if (r >= worldSize()) throw rangeError('root', `a rank in [0, ${worldSize() - 1}]`, r);
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distBroadcast(array, r, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distBroadcast({ array }, { root: r, cancel }) as Promise<T>, stack));
 }
 
 /**
@@ -322,7 +322,7 @@ export function allGather<T extends CollectiveArray>(array: T, opts?: Collective
   const a = group('allGather');
   checkArray(array, 'allGather');
   const signal = collectiveSignal(opts);
-  return cancellable(signal, (cancel) => withCallerStack(a.distAllGather(array, cancel) as Promise<T>, stack));
+  return cancellable(signal, (cancel) => withCallerStack(a.distAllGather({ array }, { cancel }) as Promise<T>, stack));
 }
 
 /**

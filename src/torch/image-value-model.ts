@@ -147,9 +147,9 @@ export class ImageValueModel {
       targets,
       seed: checkSeed(h.seed ?? 0, 'config.head.seed'),
     });
-    this.n = new addon.ImageValueModelNative(this.backbone.native, {
+    this.n = new addon.ImageValueModelNative({ backbone: this.backbone.native }, Object.freeze({
       hiddenDim: this.head.hiddenDim, bins: this.head.bins, oneHot: targets === 'one-hot', seed: this.head.seed,
-    });
+    }));
   }
 
   /**
@@ -158,25 +158,25 @@ export class ImageValueModel {
    */
   predict(frames: Frames): Float32Array {
     const f = this.backbone.checkFrames(frames);
-    return this.n.predict(f.data, f.B);
+    return this.n.predict({ frames: f.data }, { B: f.B });
   }
 
   /** Predicted distributions over the atoms, `[B, bins]`. */
   predictDistribution(frames: Frames): Tensor {
     const f = this.backbone.checkFrames(frames);
-    return { data: this.n.predictDistribution(f.data, f.B), shape: [f.B, this.head.bins] };
+    return { data: this.n.predictDistribution({ frames: f.data }, { B: f.B }), shape: [f.B, this.head.bins] };
   }
 
   /** The backbone's embeddings `[B, E]` (the head's input). */
   embed(frames: Frames): Tensor {
     const f = this.backbone.checkFrames(frames);
-    return { data: this.n.embed(f.data, f.B), shape: [f.B, this.backbone.embedDim] };
+    return { data: this.n.embed({ frames: f.data }, { B: f.B }), shape: [f.B, this.backbone.embedDim] };
   }
 
   /** Mean cross-entropy of the predictions against the targets' distributions (no augmentation, no update). */
   loss(frames: Frames, targets: Float32Array | number[]): number {
     const f = this.backbone.checkFrames(frames);
-    return this.n.loss(f.data, f.B, checkVector(targets, 'targets', f.B));
+    return this.n.loss({ frames: f.data, targets: checkVector(targets, 'targets', f.B) }, { B: f.B });
   }
 
   private fitArgs(frames: Frames, targets: Float32Array | number[], opts?: ImageValueFitOptions) {
@@ -192,7 +192,8 @@ export class ImageValueModel {
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
     const lr = checkNumber(o.lr ?? 1e-3, 'opts.lr', 0);
-    const native: NativeImageFitOptions = {
+    const native: NativeImageFitOptions & { B: number } = {
+      B: f.B,
       stage,
       epochs: checkInt(o.epochs ?? 1, 'opts.epochs', 1),
       batchSize: checkInt(o.batchSize ?? 128, 'opts.batchSize', 1),
@@ -231,7 +232,7 @@ export class ImageValueModel {
     const stack = new Error().stack;
     const { f, t, native, onProgress, signal } = this.fitArgs(frames, targets, opts);
     const cb = onProgress ? (epoch: number, epochs: number, loss: number) => onProgress({ epoch, epochs, loss }) : undefined;
-    return cancellable(signal, (cancel) => withCallerStack(this.n.fit(f.data, f.B, t, { ...native, cancel }, cb)
+    return cancellable(signal, (cancel) => withCallerStack(this.n.fit({ frames: f.data, targets: t }, Object.freeze({ ...native, onProgress: cb, cancel }))
       .then((losses) => ({ losses }), (err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
@@ -241,7 +242,7 @@ export class ImageValueModel {
    */
   fitSync(frames: Frames, targets: Float32Array | number[], opts?: ImageValueFitOptions): ImageValueFitResult {
     const { f, t, native } = this.fitArgs(frames, targets, opts);
-    return { losses: training(() => this.n.fitSync(f.data, f.B, t, native)) };
+    return { losses: training(() => this.n.fitSync({ frames: f.data, targets: t }, Object.freeze(native))) };
   }
 
   /**
@@ -284,7 +285,7 @@ export class ImageValueModel {
   loadWeights(file: string): void {
     const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
-    this.n.loadStateDict(tensors);
+    this.n.loadStateDict({ weights: tensors }, {});
   }
 
   /**

@@ -233,7 +233,7 @@ export class Policy {
     const parsed = typeof spec === 'string' ? (JSON.parse(spec) as PolicySpec) : spec;
     const n = normaliseSpec(parsed);
     this.spec = Object.freeze(structuredClone(parsed));
-    natives.set(this, new addon.PolicyNative(n));
+    natives.set(this, new addon.PolicyNative({}, Object.freeze(n)));
   }
 
   private get n(): NativePolicy { return natives.get(this)!; }
@@ -264,7 +264,7 @@ export class Policy {
   loadWeights(file: string): void {
     const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
-    this.n.loadStateDict(tensors);
+    this.n.loadStateDict({ weights: tensors }, {});
   }
 
   /**
@@ -293,7 +293,7 @@ export class Policy {
     if (full.dropout >= 1) throw rangeError('lora.dropout', 'a number in [0, 1)', full.dropout);
     if (typeof full.rslora !== 'boolean') throw typeError('lora.rslora', 'a boolean', full.rslora);
     if (this.loraConfig) throw new Error('This policy already has LoRA adapters; mergeAdapters() first to add new ones');
-    this.n.addLora(full);
+    this.n.addLora({}, Object.freeze({ ...full, targets: [...full.targets] }));
     this.loraConfig = full;
   }
 
@@ -546,8 +546,8 @@ export class Policy {
       if (g) return g;
       return zeroed.some((z) => n === `${z}.lora_B.weight`) ? [n, new Float32Array(d.length), s] : [n, d, s];
     });
-    this.n.loadAdapterState(adapterState);
-    if (saved.length) this.n.loadStateDict(base.map(([n, d, s]): NamedTensor => given.get(n) ?? [n, d, s]));
+    this.n.loadAdapterState({ adapters: adapterState }, {});
+    if (saved.length) this.n.loadStateDict({ weights: base.map(([n, d, s]): NamedTensor => given.get(n) ?? [n, d, s]) }, {});
   }
 
   private bcArgs(obs: Tensor, actions: Tensor, opts: BehaviourCloningOptions | undefined) {
@@ -557,13 +557,14 @@ export class Policy {
     if (loss === 'mse' && this.spec.head.type === 'categorical') throw rangeError('opts.loss', "'nll' for a categorical head", loss);
     if (c.onEpoch !== undefined && typeof c.onEpoch !== 'function') throw typeError('opts.onEpoch', 'a function', c.onEpoch);
     const signal = checkSignal(c.signal, 'opts.signal');
-    const native: NativeBcOptions = {
+    const resolved: NativeBcOptions = {
       epochs: checkInt(c.epochs ?? 10, 'opts.epochs', 1), batchSize: checkInt(c.batchSize ?? 256, 'opts.batchSize', 1),
       lr: checkNumber(c.lr ?? 1e-3, 'opts.lr', 0), weightDecay: checkNumber(c.weightDecay ?? 0, 'opts.weightDecay', 0),
       maxGradNorm: checkNumber(c.maxGradNorm ?? 0, 'opts.maxGradNorm', 0), mse: loss === 'mse', seed: checkSeed(c.seed ?? 0, 'opts.seed'),
       distributed: resolveDistributedFlag(c.distributed, 'opts.distributed'),
     };
     const o = this.obs(obs);
+    const native: NativeBcOptions & { B: number } = { ...resolved, B: o.B };
     const a = checkTensor(actions, 'actions', 2, '[N, width]');
     if (a.shape[0] !== o.B || a.shape[1] !== this.actionWidth) throw rangeError('actions.shape', shapeStr([o.B, this.actionWidth]), shapeStr(a.shape), true);
     const data = a.data.subarray(0, o.B * this.actionWidth);
@@ -596,14 +597,14 @@ export class Policy {
     const stack = new Error().stack;
     const { o, data, native, onEpoch, signal } = this.bcArgs(obs, actions, opts);
     const cb = onEpoch ? (epoch: number, epochs: number, loss: number) => onEpoch({ epoch, epochs, loss }) : undefined;
-    return cancellable(signal, (cancel) => withCallerStack(this.n.fitBc(o.data, o.B, data, { ...native, cancel }, cb)
+    return cancellable(signal, (cancel) => withCallerStack(this.n.fitBc({ obs: o.data, actions: data }, Object.freeze({ ...native, onEpoch: cb, cancel }))
       .then(bcResult, (err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
   /** Synchronous twin of {@link fitBehaviourCloning} (blocks the event loop; `onEpoch` is not called). */
   fitBehaviourCloningSync(obs: Tensor, actions: Tensor, opts?: BehaviourCloningOptions): BehaviourCloningResult {
     const { o, data, native } = this.bcArgs(obs, actions, opts);
-    return bcResult(training(() => this.n.fitBcSync(o.data, o.B, data, native)));
+    return bcResult(training(() => this.n.fitBcSync({ obs: o.data, actions: data }, Object.freeze(native))));
   }
 
   private obs(obs: Tensor): { data: Float32Array; B: number } {
@@ -617,7 +618,8 @@ export class Policy {
   act(obs: Tensor, opts?: { deterministic?: boolean }): ActResult {
     const o = this.obs(obs);
     const det = checkOptions(opts, 'opts', { deterministic: 1 }).deterministic ?? false;
-    const r = this.n.act(o.data, o.B, det);
+    if (typeof det !== 'boolean') throw typeError('opts.deterministic', 'a boolean', det);
+    const r = this.n.act({ obs: o.data }, { B: o.B, deterministic: det });
     return { actions: { data: r.actions, shape: [o.B, this.actionWidth] }, logProbs: r.logProbs, values: r.values };
   }
 
@@ -630,7 +632,7 @@ export class Policy {
     const a = checkTensor(actions, 'actions', 2, '[B, width]');
     if (a.shape[0] !== o.B || a.shape[1] !== this.actionWidth) throw rangeError('actions.shape', shapeStr([o.B, this.actionWidth]), shapeStr(a.shape), true);
     if (this.spec.head.type === 'categorical') checkClasses(a.data, o.B * this.actionWidth, this.spec.head.bins, 'actions');
-    return this.n.evaluate(o.data, o.B, a.data.subarray(0, o.B * this.actionWidth));
+    return this.n.evaluate({ obs: o.data, actions: a.data.subarray(0, o.B * this.actionWidth) }, { B: o.B });
   }
 }
 

@@ -147,7 +147,7 @@ function maskOf(v: unknown, B: number, T: number): { mask: Float32Array; ones: n
  * of a distributed batch may be all masked when another rank's is not (the
  * native update then refuses a batch masked out on every rank).
  */
-function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean, localShare = false): NativeBatch {
+function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, valueClip: boolean, localShare = false): NativeBatchCall {
   const b = checkOptions(batch, 'batch', { obs: 1, actions: 1, oldLogProbs: 1, advantages: 1, returns: 1, oldValues: 1, mask: 1 }, 'field');
   const obs = checkTensor(b.obs, 'batch.obs');
   let B: number; let T: number;
@@ -164,7 +164,7 @@ function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, val
   const head = policy.spec.head;
   if (head.type === 'categorical') checkClasses(actions, B * T * W, head.bins, 'batch.actions');
   const out: NativeBatch = {
-    B, T, obs: obs.data.subarray(0, B * T * O), actions,
+    obs: obs.data.subarray(0, B * T * O), actions,
     oldLogProbs: perStep(b.oldLogProbs, 'batch.oldLogProbs', B, T),
     advantages: perStep(b.advantages, 'batch.advantages', B, T),
   };
@@ -183,8 +183,11 @@ function toNativeBatch(policy: Policy, batch: RolloutBatch, critic: boolean, val
     }
     out.mask = mask;
   }
-  return out;
+  return { input: out, opts: Object.freeze({ B, T }) };
 }
+
+/** A batch as the native trainer's methods take it: (input, opts). */
+interface NativeBatchCall { input: NativeBatch; opts: { B: number; T: number } }
 
 abstract class TrainerBase {
   /** The policy this trainer updates. */
@@ -219,7 +222,7 @@ abstract class TrainerBase {
       distributed: resolveDistributedFlag(o.distributed, 'opts.distributed'),
     };
     this.policy = policy;
-    this.n = new addon.TrainerNative(nativePolicy(policy), n);
+    this.n = new addon.TrainerNative({ policy: nativePolicy(policy) }, Object.freeze(n));
     this.minibatches = n.minibatches;
     this.distributed = n.distributed === true;
   }
@@ -229,9 +232,10 @@ abstract class TrainerBase {
 
   private readonly minibatches: number;
 
-  private batch(batch: RolloutBatch, local = false): NativeBatch {
+  private batch(batch: RolloutBatch, local = false): NativeBatchCall {
     const b = toNativeBatch(this.policy, batch, this.critic, this.valueClip, this.distributed && !local);
-    if (!this.distributed && this.minibatches > b.B) throw rangeError('opts.minibatches', `at most the batch's ${b.B} sequences`, this.minibatches);
+    const { B } = b.opts;
+    if (!this.distributed && this.minibatches > B) throw rangeError('opts.minibatches', `at most the batch's ${B} sequences`, this.minibatches);
     return b;
   }
 
@@ -268,7 +272,7 @@ abstract class TrainerBase {
     const stack = new Error().stack;
     const b = this.batch(batch);
     const signal = checkSignal(checkOptions(opts, 'opts', { signal: 1 }).signal, 'opts.signal');
-    return cancellable(signal, (cancel) => withCallerStack(this.n.update(b, { cancel }).catch((err: unknown) => { throw asNonFinite(err); }), stack));
+    return cancellable(signal, (cancel) => withCallerStack(this.n.update(b.input, { ...b.opts, cancel }).catch((err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
   /**
@@ -277,12 +281,13 @@ abstract class TrainerBase {
    */
   updateSync(batch: RolloutBatch): UpdateMetrics {
     const b = this.batch(batch);
-    return training(() => this.n.updateSync(b));
+    return training(() => this.n.updateSync(b.input, b.opts));
   }
 
   /** The losses and metrics of the whole batch as one minibatch, without a step (no dropout). Local to this process, also for a distributed trainer (no collective). */
   losses(batch: RolloutBatch): UpdateMetrics {
-    return this.n.losses(this.batch(batch, true));
+    const b = this.batch(batch, true);
+    return this.n.losses(b.input, b.opts);
   }
 }
 

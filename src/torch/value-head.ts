@@ -1,7 +1,7 @@
 // Embodied value head (SPEC §4) on libtorch: Linear → LayerNorm → GELU →
 // Linear over nBins atoms of [0, 1], cross-entropy to two-hot targets.
 import { existsSync } from 'node:fs';
-import type { NativeValueHead } from '../core/native-types.js';
+import type { NativeFitOptions, NativeValueHead } from '../core/native-types.js';
 import { asNonFinite, checkBatch, checkSeed, checkVector, tensor2, torchAddon, training } from './common.js';
 import { checkFileTarget, writeFileAtomic } from '../io/atomic.js';
 import { FileFormatError, parseJsonObject, readJsonObject } from '../io/common.js';
@@ -103,7 +103,10 @@ export class ValueHead {
       targets,
       seed: checkSeed(c.seed ?? 0, 'config.seed'),
     });
-    this.n = new addon.ValueHeadNative({ ...this.config, oneHot: targets === 'one-hot' });
+    const r = this.config;
+    this.n = new addon.ValueHeadNative({}, Object.freeze({
+      inputDim: r.inputDim, hiddenDim: r.hiddenDim, bins: r.bins, oneHot: targets === 'one-hot', seed: r.seed,
+    }));
   }
 
   private batch(hidden: Tensor, name = 'hidden'): { data: Float32Array; B: number } {
@@ -118,7 +121,7 @@ export class ValueHead {
    */
   targetDistribution(values: Float32Array | number[]): Tensor {
     const v = values instanceof Float32Array ? values : checkVector(values, 'values', values?.length ?? 0);
-    return tensor2(this.n.targets(v), v.length, this.config.bins);
+    return tensor2(this.n.targets({ values: v }, {}), v.length, this.config.bins);
   }
 
   /**
@@ -138,19 +141,19 @@ export class ValueHead {
    */
   predict(hidden: Tensor): Float32Array {
     const b = this.batch(hidden);
-    return this.n.predict(b.data, b.B);
+    return this.n.predict({ hidden: b.data }, { B: b.B });
   }
 
   /** Predicted distributions over the atoms, `[B, bins]`. */
   predictDistribution(hidden: Tensor): Tensor {
     const b = this.batch(hidden);
-    return tensor2(this.n.predictDistribution(b.data, b.B), b.B, this.config.bins);
+    return tensor2(this.n.predictDistribution({ hidden: b.data }, { B: b.B }), b.B, this.config.bins);
   }
 
   /** Mean cross-entropy of the predictions against the targets' distributions (no update). */
   loss(hidden: Tensor, targets: Float32Array | number[]): number {
     const b = this.batch(hidden);
-    return this.n.loss(b.data, b.B, checkVector(targets, 'targets', b.B));
+    return this.n.loss({ hidden: b.data, targets: checkVector(targets, 'targets', b.B) }, { B: b.B });
   }
 
   /**
@@ -168,7 +171,7 @@ export class ValueHead {
     const o = checkOptions(opts, 'opts', { lr: 1, weightDecay: 1 });
     const lr = checkNumber(o.lr ?? 1e-3, 'opts.lr', 0);
     const wd = checkNumber(o.weightDecay ?? 0.01, 'opts.weightDecay', 0);
-    return training(() => this.n.trainStep(b.data, b.B, t, lr, wd));
+    return training(() => this.n.trainStep({ hidden: b.data, targets: t }, Object.freeze({ B: b.B, lr, weightDecay: wd })));
   }
 
   private fitArgs(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions) {
@@ -179,7 +182,8 @@ export class ValueHead {
     const schedule = o.schedule ?? 'cosine';
     if (schedule !== 'cosine' && schedule !== 'constant') throw typeError('opts.schedule', "'cosine' or 'constant'", schedule);
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
-    const native = {
+    const native: NativeFitOptions & { B: number } = {
+      B: b.B,
       epochs: checkInt(o.epochs ?? 1, 'opts.epochs', 1),
       batchSize: checkInt(o.batchSize ?? 256, 'opts.batchSize', 1),
       lr: checkNumber(o.lr ?? 1e-3, 'opts.lr', 0),
@@ -217,7 +221,7 @@ export class ValueHead {
     const stack = new Error().stack;
     const { b, t, native, onProgress, signal } = this.fitArgs(hidden, targets, opts);
     const cb = onProgress ? (epoch: number, epochs: number, loss: number) => onProgress({ epoch, epochs, loss }) : undefined;
-    return cancellable(signal, (cancel) => withCallerStack(this.n.fit(b.data, b.B, t, { ...native, cancel }, cb)
+    return cancellable(signal, (cancel) => withCallerStack(this.n.fit({ hidden: b.data, targets: t }, Object.freeze({ ...native, onProgress: cb, cancel }))
       .then((losses) => ({ losses }), (err: unknown) => { throw asNonFinite(err); }), stack));
   }
 
@@ -227,7 +231,7 @@ export class ValueHead {
    */
   fitSync(hidden: Tensor, targets: Float32Array | number[], opts?: ValueFitOptions): ValueFitResult {
     const { b, t, native } = this.fitArgs(hidden, targets, opts);
-    return { losses: training(() => this.n.fitSync(b.data, b.B, t, native)) };
+    return { losses: training(() => this.n.fitSync({ hidden: b.data, targets: t }, Object.freeze(native))) };
   }
 
   /** Copies of the weights with PyTorch `state_dict` names (`net.0.weight`, `net.1.*` LayerNorm, `net.3.*`). */
@@ -254,7 +258,7 @@ export class ValueHead {
   loadWeights(file: string): void {
     const { tensors } = readStateDict(file);
     matchTensors(file, tensors, this.stateDict().map(([n, , s]) => [n, s]));
-    this.n.loadStateDict(tensors);
+    this.n.loadStateDict({ weights: tensors }, {});
   }
 
   /**

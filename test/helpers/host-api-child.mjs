@@ -22,9 +22,9 @@ for (let i = 0; i < x.length; i++) { s = (s * 1103515245 + 12345) % 2147483648; 
 const v = Float32Array.from({ length: B }, (_, i) => (i % 97) / 96);
 
 async function fit() {
-  const h = new torch.ValueHeadNative({ inputDim: D, hiddenDim: 32, bins: 21, oneHot: false, seed: 1 });
-  const o = { epochs: 2, batchSize: 256, lr: 1e-3, weightDecay: 0.01, cosine: true, seed: 0, distributed: false };
-  const p = h.fit(x, B, v, o, () => {});
+  const h = new torch.ValueHeadNative({}, { inputDim: D, hiddenDim: 32, bins: 21, oneHot: false, seed: 1 });
+  const o = { B, epochs: 2, batchSize: 256, lr: 1e-3, weightDecay: 0.01, cosine: true, seed: 0, distributed: false };
+  const p = h.fit({ hidden: x, targets: v }, o);
   const readers = core.systemHostInfo({ view: x }, {}).readers;
   const r = await p;
   return { readers, after: core.systemHostInfo({ view: x }, {}).readers, losses: Array.from(Array.isArray(r) ? r : r.losses) };

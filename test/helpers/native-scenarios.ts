@@ -74,19 +74,19 @@ const bodies: Record<string, string> = {
     parentPort.postMessage('go');
     for (;;) { delete require.cache[workerData.addon]; process.dlopen({ exports: {} }, workerData.addon); }`,
   'value-head-predict': `
-    const h = new torch.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
+    const h = new torch.ValueHeadNative({}, { inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 4096; const x = data(B * 64, 3);
-    parentPort.postMessage('go'); for (;;) h.predict(x, B);`,
+    parentPort.postMessage('go'); for (;;) h.predict({ hidden: x }, { B });`,
   // Host memory (an external ArrayBuffer) read by the async call when the worker is terminated.
   'progress-host': `
     const T = 120, N = 64, D = 128;
     const x = new Float32Array(addon.systemHostBuffer({}, { bytes: T * N * D * 4, always: true })); x.set(data(T * N * D, 7));
     (async () => { parentPort.postMessage('go'); for (;;) await addon.progressTargets({ features: x }, { ...P, T, N, D }); })();`,
   'value-head-fit': `
-    const h = new torch.ValueHeadNative({ inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
+    const h = new torch.ValueHeadNative({}, { inputDim: 64, hiddenDim: 64, bins: 51, oneHot: false, seed: 1 });
     const B = 2048; const x = data(B * 64, 3); const v = new Float32Array(B).fill(0.5);
-    const o = { epochs: 2, batchSize: 256, lr: 1e-3, weightDecay: 0.01, cosine: true, seed: 0 };
-    (async () => { parentPort.postMessage('go'); for (;;) await h.fit(x, B, v, o, () => {}); })();`,
+    const o = { B, epochs: 2, batchSize: 256, lr: 1e-3, weightDecay: 0.01, cosine: true, seed: 0, distributed: false, onProgress: () => {} };
+    (async () => { parentPort.postMessage('go'); for (;;) await h.fit({ hidden: x, targets: v }, o); })();`,
 };
 
 function startWorker(body: string, extra: Record<string, unknown> = {}): Worker {

@@ -242,4 +242,36 @@ torchTest('bad input: TypeError/RangeError naming the argument, the expected and
   assert.throws(() => new ImageValueModel({ heads: {} } as never), (e: Error) => e instanceof TypeError && /did you mean config\.head/.test(e.message));
 });
 
+// The native layer checks memory safety only: these ranges have one owner,
+// the TypeScript options, which refuse them (naming key, bound and value)
+// before anything reaches libtorch; the model is left as it was.
+torchTest('option ranges owned by TypeScript alone: learning rates, augmentation strengths and shift, backbone sizes', () => {
+  const vm = new ImageValueModel({ backbone: small(), head: { hiddenDim: 8, bins: 5 } });
+  const f = frames(4, 12);
+  const t = [0.1, 0.2, 0.3, 0.4];
+  const before = copy(vm.stateDict());
+  const bad: Array<[Record<string, unknown>, RegExp]> = [
+    [{ backboneLr: -1e-3 }, /Expected a finite number ≥ 0 for opts\.backboneLr but received the number -0\.001/],
+    [{ weightDecay: -0.5 }, /Expected a finite number ≥ 0 for opts\.weightDecay but received the number -0\.5/],
+    [{ lr: Number.NaN }, /for opts\.lr but received the number NaN/],
+    [{ augment: { brightness: 1 } }, /≤ 0\.999 for opts\.augment\.brightness but received the number 1$/],
+    [{ augment: { contrast: -0.1 } }, /opts\.augment\.contrast but received the number -0\.1$/],
+    [{ augment: { shift: 1025 } }, /\[0, 1024\] for opts\.augment\.shift but received the number 1025$/],
+  ];
+  for (const [opts, re] of bad) {
+    assert.throws(() => vm.fitSync(f, t, { epochs: 1, batchSize: 4, ...opts }), (e: Error) => e instanceof RangeError && re.test(e.message), JSON.stringify(opts));
+  }
+  assert.ok(sameTensors(before, vm.stateDict()), 'no refused call changed a weight');
+  const sizes: Array<[Record<string, unknown>, RegExp]> = [
+    [{ imageSize: 4097 }, /config\.imageSize but received the number 4097$/],
+    [{ imageSize: 64, layers: [{ channels: 4097, kernel: 3 }] }, /config\.layers\[0\]\.channels but received the number 4097$/],
+    [{ imageSize: 64, layers: [{ channels: 4, kernel: 65 }] }, /config\.layers\[0\]\.kernel but received the number 65$/],
+    [{ imageSize: 64, layers: [{ channels: 4, kernel: 3, padding: 65 }] }, /config\.layers\[0\]\.padding but received the number 65$/],
+    [{ imageSize: 64, layers: [{ channels: 4, kernel: 3, pool: 65 }] }, /config\.layers\[0\]\.pool but received the number 65$/],
+  ];
+  for (const [cfg, re] of sizes) {
+    assert.throws(() => new ConvBackbone(cfg), (e: Error) => e instanceof RangeError && re.test(e.message), JSON.stringify(cfg));
+  }
+});
+
 test.run();

@@ -10,6 +10,7 @@ import {
   capabilities, GrpoTrainer, NonFiniteError, Policy, PpoTrainer, ValueHead,
   type NamedTensor, type PolicySpec, type RolloutBatch,
 } from '../../src/index.js';
+import type { NativePolicy, NativeValueHead } from '../../src/core/native-types.js';
 import { rng } from '../helpers/data.js';
 import { valueHeadPredict } from '../reference/value-head.js';
 
@@ -219,7 +220,7 @@ if (!capabilities().torch) {
     // weights from a file with log_std = 100 (finite): σ is clamped at e^logStdMax, actions finite
     const sd = p.stateDict().map(([n, d, s]): NamedTensor => [n, n === 'head.log_std' ? new Float32Array(d.length).fill(100) : d, s]);
     const q = new Policy({ ...spec, head: { type: 'gaussian', actionDim: 2, initLogStd: 0 } });
-    (q as unknown as { n: { loadStateDict(t: NamedTensor[]): void } }).n.loadStateDict(sd);
+    (q as unknown as { n: NativePolicy }).n.loadStateDict({ weights: sd }, {});
     const a = q.act(obs);
     assert.ok(a.actions.data.every(Number.isFinite) && a.logProbs.every(Number.isFinite));
     const e = q.evaluate(obs, a.actions);
@@ -240,11 +241,11 @@ if (!capabilities().torch) {
   test('non-finite tensors in loaded weights are a RangeError naming the tensor and element', () => {
     const p = new Policy(spec);
     const sd = p.stateDict().map(([n, d, s]): NamedTensor => [n, n === 'critic.0.bias' ? Float32Array.from(d, (x, i) => (i === 3 ? NaN : x)) : d, s]);
-    assert.throws(() => (p as unknown as { n: { loadStateDict(t: NamedTensor[]): void } }).n.loadStateDict(sd),
+    assert.throws(() => (p as unknown as { n: NativePolicy }).n.loadStateDict({ weights: sd }, {}),
       (e: Error) => e instanceof RangeError && /critic\.0\.bias/.test(e.message) && /element 3 is NaN/.test(e.message));
     const head = new ValueHead(headCfg);
     const hs = head.stateDict().map(([n, d, s]): NamedTensor => [n, n === 'net.3.weight' ? Float32Array.from(d, (x, i) => (i === 0 ? -Infinity : x)) : d, s]);
-    assert.throws(() => (head as unknown as { n: { loadStateDict(t: NamedTensor[]): void } }).n.loadStateDict(hs),
+    assert.throws(() => (head as unknown as { n: NativeValueHead }).n.loadStateDict({ weights: hs }, {}),
       (e: Error) => e instanceof RangeError && /net\.3\.weight/.test(e.message) && /-Infinity/.test(e.message));
   });
 }

@@ -164,7 +164,7 @@ torchTest('bad batches and options are refused with clear errors', async () => {
   assert.throws(() => new PpoTrainer(p, { aggregation: 'sum' as Aggregation }), TypeError);
   assert.throws(() => new PpoTrainer(new Policy({ ...spec, critic: null })), /critic/);
   assert.throws(() => new PpoTrainer({} as Policy), TypeError);
-  assert.throws(() => new (torchAddonStatus().addon!.TrainerNative)({ act() {} } as never, {} as never), (e: Error) => e instanceof TypeError && /Expected a Policy/.test(e.message));
+  assert.throws(() => new (torchAddonStatus().addon!.TrainerNative)({ policy: { act() {} } } as never, {} as never), (e: Error) => e instanceof TypeError && /Expected a Policy/.test(e.message));
   const m = await ppo.update(batch);
   assert.is(m.steps, 16);
   p.addLora({ rank: 2, targets: ['trunk.0'] });

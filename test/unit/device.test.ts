@@ -69,7 +69,7 @@ noCudaTest('every CUDA path throws one clear error without a device', async () =
   }
   // The native allocator itself refuses with the same reason (a CUDA build
   // without a driver links the runtime statically, so it loads and says so).
-  assert.throws(() => new n.DeviceBufferNative(16, 0), (e: Error) => e.message.includes(`CUDA is not available (${status.reason}`));
+  assert.throws(() => new n.DeviceBufferNative({}, { bytes: 16, device: 0 }), (e: Error) => e.message.includes(`CUDA is not available (${status.reason}`));
   // Host tensors still take the CPU paths.
   assert.is(patchSimilarity({ data: new Float32Array([1, 0]), shape: [1, 1, 2] }, 0)[0], 1);
 });

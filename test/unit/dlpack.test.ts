@@ -43,7 +43,7 @@ cudaTest('toDLPack/fromDLPack: float32, uint8, int32 round trips share the memor
     if (data.length > 0) {
       // The same memory: a write through t is read through u.
       const other = data.map((x) => x + 1) as typeof data;
-      t.buffer('test').upload(other);
+      t.buffer('test').upload({ data: other }, {});
       assert.equal([...u.toHost()], [...other]);
     }
     t.dispose();

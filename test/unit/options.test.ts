@@ -169,7 +169,7 @@ test('messages show the value received as it is: 2^53 is not a safe integer (rat
   assert.throws(() => env.step(Float32Array.of(0, -Infinity, 0)), (e: Error) => /received -Infinity at index 1/.test(e.message));
   // the native twin of the same check
   const N = native().PickPlaceNative;
-  assert.throws(() => new N({ numEnvs: 2 ** 60 } as never), (e: Error) => e instanceof RangeError && /Expected an integer in \[1, 2\^53\] for opts\.numEnvs but received the number 1152921504606847000/.test(e.message)); // String(2 ** 60)
+  assert.throws(() => new N({}, { numEnvs: 2 ** 60 } as never), (e: Error) => e instanceof RangeError && /Expected an integer in \[1, 2\^53\] for opts\.numEnvs but received the number 1152921504606847000/.test(e.message)); // String(2 ** 60)
   assert.throws(() => progressTargetsSync({ data: Float32Array.of(1, -Infinity, 0, 1), shape: [2, 1, 2] }, { window: 2, maxClusterFrames: 2 }), (e: Error) => /-Infinity/.test(e.message) && !/[^-]Infinity/.test(e.message.replace('-Infinity', '')));
 });
 

@@ -728,8 +728,8 @@ test('bad input: options', () => {
   assert.throws(() => PickPlaceEnv.splitSize('ood' as never), (e: Error) => e instanceof RangeError && /for split but received the string 'ood'/.test(e.message));
   // the native class checks on its own too (unknown keys, ranges)
   const N = native().PickPlaceNative;
-  assert.throws(() => new N({ numEnvs: 1, extra: 1 } as never), (e: Error) => e instanceof TypeError && /'extra'/.test(e.message));
-  assert.throws(() => new N({ numEnvs: 0 } as never), (e: Error) => e instanceof RangeError && /opts\.numEnvs/.test(e.message));
+  assert.throws(() => new N({}, { numEnvs: 1, extra: 1 } as never), (e: Error) => e instanceof TypeError && /'extra'/.test(e.message));
+  assert.throws(() => new N({}, { numEnvs: 0 } as never), (e: Error) => e instanceof RangeError && /opts\.numEnvs/.test(e.message));
 });
 
 test('bad input: reset, step, expertActions, inspect', () => {

@@ -38,17 +38,12 @@ ConvBackboneConfig ParseConfig(const Napi::Value& v) {
     s.stride = static_cast<int64_t>(l.Size("stride", 1));
     s.padding = static_cast<int64_t>(l.Size("padding"));
     s.pool = static_cast<int64_t>(l.Size("pool", 1));
-    if (s.channels > 4096 || s.kernel > 64 || s.stride > 64 || s.padding > 64 || s.pool > 64)
-      ThrowRange("Expected " + name + " with channels ≤ 4096 and kernel, stride, padding, pool ≤ 64");
     c.layers.push_back(s);
   }
   c.activation = o.String("activation");
   c.pool = o.String("pool");
   c.embed_dim = static_cast<int64_t>(o.Size("embedDim", 1));
   c.seed = static_cast<std::uint64_t>(o.Size("seed"));
-  if (c.height > 4096 || c.width > 4096)
-    ThrowRange("Expected config.height and config.width ≤ 4096 but received " + std::to_string(c.height) +
-               "×" + std::to_string(c.width));
   return c;
 }
 
@@ -74,9 +69,10 @@ class ConvBackboneWrap : public GuardedWrap<ConvBackboneWrap> {
     exports.Set("ConvBackboneNative", cls);
   }
 
+  // new ConvBackboneNative(input: {}, config)
   explicit ConvBackboneWrap(const Napi::CallbackInfo& info) : GuardedWrap<ConvBackboneWrap>(info) {
     Guard(info.Env(), "ConvBackboneNative", [&] {
-      ConvBackboneConfig c = ParseConfig(info[0]);
+      ConvBackboneConfig c = ParseConfig(info[1]);
       double params = 0, ch = 3;
       for (const ConvLayerSpec& l : c.layers) {
         params += static_cast<double>(l.channels) * (ch * l.kernel * l.kernel + 1);
@@ -91,13 +87,14 @@ class ConvBackboneWrap : public GuardedWrap<ConvBackboneWrap> {
   std::shared_ptr<ConvBackbone> backbone_;
 
  private:
+  // (input: { frames }, opts: { B })
   FramesView Frames(const Napi::CallbackInfo& info) {
-    const std::size_t n = SizeArg(info[1], "frames.shape[0]", 1);
+    const std::size_t n = SizeArg(Fields(info[1], "opts").Need("B"), "frames.shape[0]", 1);
     const ConvBackboneConfig& c = backbone_->config();
-    return FramesArg(info[0], n, static_cast<std::size_t>(c.height), static_cast<std::size_t>(c.width),
-                     "frames");
+    return FramesArg(Fields(info[0], "input").Need("frames"), n, static_cast<std::size_t>(c.height),
+                     static_cast<std::size_t>(c.width), "frames");
   }
-  // embed(frames, B) → Float32Array [B, E]
+  // embed({ frames }, { B }) → Float32Array [B, E]
   Napi::Value Embed(const Napi::CallbackInfo& info) {
     FramesView f = Frames(info);
     BusyGuard g(backbone_->busy, "ConvBackbone");
@@ -123,8 +120,9 @@ class ConvBackboneWrap : public GuardedWrap<ConvBackboneWrap> {
     BusyGuard g(backbone_->busy, "ConvBackbone");
     return NamedToJs(info.Env(), backbone_->StateDict());
   }
+  // loadStateDict({ weights }, {})
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    NamedTensors src = NamedFromJs(info[0], "weights");
+    NamedTensors src = NamedFromJs(Fields(info[0], "input").Need("weights"), "weights");
     BusyGuard g(backbone_->busy, "ConvBackbone");
     backbone_->LoadStateDict(src);
     return info.Env().Undefined();
@@ -154,12 +152,13 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
     exports.Set("ImageValueModelNative", cls);
   }
 
+  // new ImageValueModelNative(input: { backbone: ConvBackboneNative }, head: { hiddenDim, bins, oneHot, seed })
   explicit ImageValueModelWrap(const Napi::CallbackInfo& info) : GuardedWrap<ImageValueModelWrap>(info) {
     Guard(info.Env(), "ImageValueModelNative", [&] {
-      if (!info[0].IsObject() || !info[0].As<Napi::Object>().CheckTypeTag(&kBackboneTag))
-        ThrowType("Expected a ConvBackbone for backbone but received " + Describe(info[0]));
-      std::shared_ptr<ConvBackbone> backbone =
-          ConvBackboneWrap::Unwrap(info[0].As<Napi::Object>())->backbone_;
+      const Napi::Value b = Fields(info[0], "input").Maybe("backbone");
+      if (!b.IsObject() || !b.As<Napi::Object>().CheckTypeTag(&kBackboneTag))
+        ThrowType("Expected a ConvBackbone for backbone but received " + Describe(b));
+      std::shared_ptr<ConvBackbone> backbone = ConvBackboneWrap::Unwrap(b.As<Napi::Object>())->backbone_;
       Fields o(info[1], "config.head");
       ValueHeadConfig c;
       c.input_dim = backbone->config().embed_dim;
@@ -177,14 +176,15 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
   }
 
  private:
+  // (input: { frames, targets? }, opts: { B, ... })
   FramesView Frames(const Napi::CallbackInfo& info) {
-    const std::size_t n = SizeArg(info[1], "frames.shape[0]", 1);
+    const std::size_t n = SizeArg(Fields(info[1], "opts").Need("B"), "frames.shape[0]", 1);
     const ConvBackboneConfig& c = model_->backbone()->config();
-    return FramesArg(info[0], n, static_cast<std::size_t>(c.height), static_cast<std::size_t>(c.width),
-                     "frames");
+    return FramesArg(Fields(info[0], "input").Need("frames"), n, static_cast<std::size_t>(c.height),
+                     static_cast<std::size_t>(c.width), "frames");
   }
-  torch::Tensor Targets(const Napi::Value& v, std::size_t n) {
-    const float* t = TensorArg(v, "targets", {static_cast<int64_t>(n)});
+  torch::Tensor Targets(const Napi::Value& input, std::size_t n) {
+    const float* t = TensorArg(Fields(input, "input").Need("targets"), "targets", {static_cast<int64_t>(n)});
     CheckValues(t, n, "targets", 0.0, 1.0);
     return Blob(t, {static_cast<int64_t>(n)});
   }
@@ -211,19 +211,17 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
   }
   Napi::Value Loss(const Napi::CallbackInfo& info) {
     FramesView f = Frames(info);
-    torch::Tensor v = Targets(info[2], f.n);
+    torch::Tensor v = Targets(info[0], f.n);
     ModelBusy g(*model_);
     TorchThreadsHere();
     return Napi::Number::New(info.Env(), model_->Loss(SetOf(f, f.data), v));
   }
 
   static ImageFitOptions ParseFit(const Napi::Value& v) {
+    static const char* const kStages[] = {"head", "joint"};
     Fields f(v, "opts");
     ImageFitOptions o;
-    const std::string stage = f.String("stage");
-    if (stage != "head" && stage != "joint")
-      ThrowRange("Expected opts.stage 'head' or 'joint' but received '" + stage + "'");
-    o.joint = stage == "joint";
+    o.joint = f.Enum<int>("stage", kStages) == 1;
     o.epochs = static_cast<int64_t>(f.Size("epochs", 1));
     o.batch_size = static_cast<int64_t>(f.Size("batchSize", 1));
     o.lr = f.Number("lr");
@@ -235,34 +233,34 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
     o.augment = !aug.IsNull();
     if (o.augment) o.aug = AugmentArg(aug, "opts.augment");
     o.distributed = f.Bool("distributed");
-    if (o.lr < 0 || o.backbone_lr < 0 || o.weight_decay < 0)
-      ThrowRange("Expected opts.lr, opts.backboneLr and opts.weightDecay ≥ 0");
     return o;
   }
 
-  // fitSync(frames, B, targets, opts) → number[] (mean loss per epoch)
+  // fitSync({ frames, targets }, { B, ...fit options }) → number[] (mean loss per epoch)
   Napi::Value FitSync(const Napi::CallbackInfo& info) {
     FramesView f = Frames(info);
-    torch::Tensor v = Targets(info[2], f.n);
-    ImageFitOptions o = ParseFit(info[3]);
+    torch::Tensor v = Targets(info[0], f.n);
+    ImageFitOptions o = ParseFit(info[1]);
     ModelBusy g(*model_);
     std::optional<dist::Turn> turn;
     if (o.distributed) turn.emplace(dist::TakeTicket());
     return LossesToJs(info.Env(), model_->Fit(SetOf(f, f.data), v, o, nullptr));
   }
 
-  // fit(frames, B, targets, opts, onProgress?) → Promise<number[]>; onProgress(epoch, epochs, loss)
+  // fit({ frames, targets }, { B, ...fit options, onProgress?, cancel? }) → Promise<number[]>;
+  // onProgress(epoch, epochs, loss)
   Napi::Value Fit(const Napi::CallbackInfo& info) {
     FramesView f = Frames(info);
-    torch::Tensor v = Targets(info[2], f.n);
-    ImageFitOptions o = ParseFit(info[3]);
-    if (!info[4].IsUndefined() && !info[4].IsFunction())
-      ThrowType("Expected a function for opts.onProgress but received " + Describe(info[4]));
+    torch::Tensor v = Targets(info[0], f.n);
+    ImageFitOptions o = ParseFit(info[1]);
+    const Napi::Value on_progress = Fields(info[1], "opts").Maybe("onProgress");
+    if (!on_progress.IsUndefined() && !on_progress.IsFunction())
+      ThrowType("Expected a function for opts.onProgress but received " + Describe(on_progress));
     // The worker reads host memory or a SharedArrayBuffer in place (kept
     // alive) and copies the rest (AsyncInput): the caller may detach its
     // buffers meanwhile.
     std::vector<Napi::Value> keep{info.This()};
-    auto stop = CallStopArg(Fields(info[3], "opts").Maybe("cancel"), "opts.cancel", keep);
+    auto stop = CallStopArg(Fields(info[1], "opts").Maybe("cancel"), "opts.cancel", keep);
     o.stop = &stop->flag;
     std::shared_ptr<void> frames;
     if (f.layout == FrameLayout::kU8HWC) frames = AsyncInput(f.u8, f.count, "frames.data", keep);
@@ -294,7 +292,7 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
           busy.reset();
           return LossesToJs(env, *out);
         },
-        info[4], keep);
+        on_progress, keep);
     w->SetStop(stop);
     return w->Queue();
   }
@@ -303,8 +301,9 @@ class ImageValueModelWrap : public GuardedWrap<ImageValueModelWrap> {
     ModelBusy g(*model_);
     return NamedToJs(info.Env(), model_->StateDict());
   }
+  // loadStateDict({ weights }, {})
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    NamedTensors src = NamedFromJs(info[0], "weights");
+    NamedTensors src = NamedFromJs(Fields(info[0], "input").Need("weights"), "weights");
     ModelBusy g(*model_);
     model_->LoadStateDict(src);
     return info.Env().Undefined();

@@ -119,49 +119,27 @@ Napi::Promise Ordered(Napi::Env env, std::function<void()> body, std::function<N
   return w->Queue();
 }
 
-dist::Op OpArg(const Napi::Value& v) {
-  if (v.IsUndefined()) return dist::Op::kSum;
-  const std::string s = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-  if (s == "sum") return dist::Op::kSum;
-  if (s == "avg") return dist::Op::kAvg;
-  if (s == "max") return dist::Op::kMax;
-  if (s == "min") return dist::Op::kMin;
-  if (s == "product") return dist::Op::kProduct;
-  ThrowType("Expected op 'sum', 'avg', 'max', 'min' or 'product' but received " + Describe(v));
-}
+/// The reduce operations in the order of dist::Op (their one owner is
+/// src/torch/distributed.ts, which checks `op` and sends a name from this list).
+const char* const kOpNames[] = {"sum", "avg", "max", "min", "product"};
 
-std::string StrOpt(const Napi::Object& o, const char* key) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsString())
-    ThrowType(std::string("Expected a string for opts.") + key + " but received " + Describe(v));
-  return v.As<Napi::String>().Utf8Value();
-}
-
-// distInit({ backend, rank, worldSize, masterAddr, masterPort, timeoutMs[, overlapGradients, bucketBytes] }, cancel?)
-// → Promise<void>
+// distInit({}, { backend, rank, worldSize, masterAddr, masterPort, timeoutMs, overlapGradients, bucketBytes,
+// cancel? }) → Promise<void>. Every option is resolved and range-checked by src/torch/distributed.ts.
 Napi::Value DistInit(const Napi::CallbackInfo& info) {
-  if (!info[0].IsObject()) ThrowType("Expected an options object for opts but received " + Describe(info[0]));
-  Napi::Object o = info[0].As<Napi::Object>();
+  Fields o(info[1], "opts");
   dist::InitOptions io;
-  io.backend = StrOpt(o, "backend");
-  io.world_size = static_cast<int64_t>(SizeArg(o.Get("worldSize"), "opts.worldSize", 1));
-  io.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "opts.rank"));
+  io.backend = o.String("backend");
+  io.world_size = static_cast<int64_t>(o.Size("worldSize", 1));
+  io.rank = static_cast<int64_t>(o.Size("rank"));
+  // An index into the group's per-rank state: kept inside it.
   if (io.rank >= io.world_size)
     ThrowRange("Expected opts.rank in [0, " + std::to_string(io.world_size - 1) + "] but received " +
                std::to_string(io.rank));
-  io.master_addr = StrOpt(o, "masterAddr");
-  io.master_port = static_cast<int64_t>(SizeArg(o.Get("masterPort"), "opts.masterPort", 1));
-  if (io.master_port > 65535)
-    ThrowRange("Expected opts.masterPort in [1, 65535] but received " + std::to_string(io.master_port));
-  io.timeout_ms = static_cast<int64_t>(SizeArg(o.Get("timeoutMs"), "opts.timeoutMs", 1));
-  const Napi::Value overlap = o.Get("overlapGradients");
-  if (!overlap.IsUndefined()) {
-    if (!overlap.IsBoolean())
-      ThrowType("Expected a boolean for opts.overlapGradients but received " + Describe(overlap));
-    io.overlap_gradients = overlap.As<Napi::Boolean>().Value();
-  }
-  const Napi::Value bucket = o.Get("bucketBytes");
-  if (!bucket.IsUndefined()) io.bucket_bytes = SizeArg(bucket, "opts.bucketBytes", 4);
+  io.master_addr = o.String("masterAddr");
+  io.master_port = static_cast<int64_t>(o.Size("masterPort", 1));
+  io.timeout_ms = static_cast<int64_t>(o.Size("timeoutMs", 1));
+  io.overlap_gradients = o.Bool("overlapGradients");
+  io.bucket_bytes = o.Size("bucketBytes", 4);
   if (!dist::Available()) {
     try {
       dist::Init(io);
@@ -170,7 +148,8 @@ Napi::Value DistInit(const Napi::CallbackInfo& info) {
     }
   }
   return Ordered(
-      info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {}, info[1]);
+      info.Env(), [io] { dist::Init(io); }, [](Napi::Env env) { return env.Undefined(); }, {},
+      o.Maybe("cancel"));
 }
 
 Napi::Value DistDestroy(const Napi::CallbackInfo& info) {
@@ -187,11 +166,11 @@ Napi::Value DistState(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// distSetOverlap(on): the group's gradient overlap from the next backward on.
+// distSetOverlap({}, { on }): the group's gradient overlap from the next backward on.
 Napi::Value DistSetOverlap(const Napi::CallbackInfo& info) {
-  if (!info[0].IsBoolean()) ThrowType("Expected a boolean for on but received " + Describe(info[0]));
+  const bool on = Fields(info[1], "opts").Bool("on");
   try {
-    dist::SetOverlapGradients(info[0].As<Napi::Boolean>().Value());
+    dist::SetOverlapGradients(on);
   } catch (const std::exception& e) {
     throw Napi::Error::New(info.Env(), e.what());
   }
@@ -209,46 +188,49 @@ Napi::Value DistStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// distBarrier({}, { cancel? }) → Promise<void> (no arguments: no cancel flag)
 Napi::Value DistBarrier(const Napi::CallbackInfo& info) {
   return Ordered(
-      info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {}, info[0]);
+      info.Env(), [] { dist::Barrier(); }, [](Napi::Env env) { return env.Undefined(); }, {},
+      info[1].IsUndefined() ? info[1] : Fields(info[1], "opts").Maybe("cancel"));
 }
 
-/// A collective on `t`, a copy of the typed array info[0]: the result is written
+/// A collective on `t`, a copy of the typed array `array`: the result is written
 /// back into that array, which the promise resolves with.
-Napi::Value InPlace(const Napi::CallbackInfo& info, const torch::Tensor& t, std::function<void()> run,
-                    const Napi::Value& cancel) {
-  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+Napi::Value InPlace(const Napi::CallbackInfo& info, const Napi::Value& array, const torch::Tensor& t,
+                    std::function<void()> run) {
+  auto ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(array));
   return Ordered(
       info.Env(), std::move(run),
       [ref, t](Napi::Env) {
         CopyBack(ref->Value(), t);
         return ref->Value();
       },
-      {info[0]}, cancel);
+      {array}, Fields(info[1], "opts").Maybe("cancel"));
 }
 
-// distAllReduce(array, op, cancel?) → Promise<array> (in place)
+// distAllReduce({ array }, { op, cancel? }) → Promise<array> (in place)
 Napi::Value DistAllReduce(const Napi::CallbackInfo& info) {
-  torch::Tensor t = TypedArg(info[0], "array").tensor;
-  dist::Op op = OpArg(info[1]);
-  return InPlace(
-      info, t, [t, op] { dist::AllReduce(t, op, "allReduce"); }, info[2]);
+  const Napi::Value array = Fields(info[0], "input").Need("array");
+  torch::Tensor t = TypedArg(array, "array").tensor;
+  const dist::Op op = Fields(info[1], "opts").Enum<dist::Op>("op", kOpNames);
+  return InPlace(info, array, t, [t, op] { dist::AllReduce(t, op, "allReduce"); });
 }
 
-// distBroadcast(array, root, cancel?) → Promise<array> (in place)
+// distBroadcast({ array }, { root, cancel? }) → Promise<array> (in place)
 Napi::Value DistBroadcast(const Napi::CallbackInfo& info) {
-  torch::Tensor t = TypedArg(info[0], "array").tensor;
-  const int64_t root = static_cast<int64_t>(SizeArg(info[1], "root"));
-  return InPlace(
-      info, t, [t, root] { dist::Broadcast(t, root, "broadcast"); }, info[2]);
+  const Napi::Value array = Fields(info[0], "input").Need("array");
+  torch::Tensor t = TypedArg(array, "array").tensor;
+  const int64_t root = static_cast<int64_t>(SizeArg(Fields(info[1], "opts").Need("root"), "root"));
+  return InPlace(info, array, t, [t, root] { dist::Broadcast(t, root, "broadcast"); });
 }
 
-// distAllGather(array, cancel?) → Promise<new array of worldSize × length, in rank order>
+// distAllGather({ array }, { cancel? }) → Promise<new array of worldSize × length, in rank order>
 Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
-  ArrayArg a = TypedArg(info[0], "array");
+  const Napi::Value array = Fields(info[0], "input").Need("array");
+  ArrayArg a = TypedArg(array, "array");
   torch::Tensor t = a.tensor;
-  auto like = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(info[0]));
+  auto like = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(array));
   auto out = std::make_shared<torch::Tensor>();
   return Ordered(
       info.Env(), [t, out] { *out = dist::AllGather(t, "allGather"); },
@@ -260,7 +242,7 @@ Napi::Value DistAllGather(const Napi::CallbackInfo& info) {
                       out->nbytes());
         return r;
       },
-      {info[0]}, info[1]);
+      {array}, Fields(info[1], "opts").Maybe("cancel"));
 }
 
 void Init(Napi::Env env, Napi::Object exports) {

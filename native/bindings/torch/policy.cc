@@ -47,33 +47,32 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     exports.Set("PolicyNative", cls);
   }
 
+  // new PolicyNative(input: {}, spec: the spec as src/torch/policy.ts normalises it)
   explicit PolicyWrap(const Napi::CallbackInfo& info) : GuardedWrap<PolicyWrap>(info) {
     Guard(info.Env(), "PolicyNative", [&] {
-      if (!info[0].IsObject())
-        ThrowType("Expected a policy spec object for spec but received " + Describe(info[0]));
-      Napi::Object o = info[0].As<Napi::Object>();
+      Fields o(info[1], "spec");
       PolicySpec s;
-      s.obs_dim = static_cast<int64_t>(SizeArg(o.Get("obsDim"), "spec.obsDim", 1));
-      s.hidden = SizesArg(o.Get("hidden"), "spec.trunk.sizes");
-      s.activation = StringArg(o.Get("activation"), "spec.trunk.activation");
-      s.categorical = o.Get("categorical").ToBoolean().Value();
+      s.obs_dim = static_cast<int64_t>(o.Size("obsDim", 1));
+      s.hidden = SizesArg(o.Need("hidden"), "spec.trunk.sizes");
+      s.activation = StringArg(o.Need("activation"), "spec.trunk.activation");
+      s.categorical = o.Bool("categorical");
       if (s.categorical) {
-        s.action_dims = static_cast<int64_t>(SizeArg(o.Get("actionDims"), "spec.head.actionDims", 1));
-        s.bins = static_cast<int64_t>(SizeArg(o.Get("bins"), "spec.head.bins", 2));
+        s.action_dims = static_cast<int64_t>(SizeArg(o.Need("actionDims"), "spec.head.actionDims", 1));
+        s.bins = static_cast<int64_t>(SizeArg(o.Need("bins"), "spec.head.bins", 2));
       } else {
-        s.action_dim = static_cast<int64_t>(SizeArg(o.Get("actionDim"), "spec.head.actionDim", 1));
-        s.state_dependent_std = o.Get("stateDependentStd").ToBoolean().Value();
-        s.squash = o.Get("squash").ToBoolean().Value();
-        s.init_log_std = NumberArg(o.Get("initLogStd"), "spec.head.initLogStd");
-        s.log_std_min = NumberArg(o.Get("logStdMin"), "spec.head.logStdMin");
-        s.log_std_max = NumberArg(o.Get("logStdMax"), "spec.head.logStdMax");
+        s.action_dim = static_cast<int64_t>(SizeArg(o.Need("actionDim"), "spec.head.actionDim", 1));
+        s.state_dependent_std = BoolArg(o.Need("stateDependentStd"), "spec.head.stateDependentStd");
+        s.squash = BoolArg(o.Need("squash"), "spec.head.squash");
+        s.init_log_std = NumberArg(o.Need("initLogStd"), "spec.head.initLogStd");
+        s.log_std_min = NumberArg(o.Need("logStdMin"), "spec.head.logStdMin");
+        s.log_std_max = NumberArg(o.Need("logStdMax"), "spec.head.logStdMax");
       }
-      s.critic = o.Get("critic").ToBoolean().Value();
+      s.critic = o.Bool("critic");
       if (s.critic) {
-        s.critic_hidden = SizesArg(o.Get("criticHidden"), "spec.critic.sizes");
-        s.critic_activation = StringArg(o.Get("criticActivation"), "spec.critic.activation");
+        s.critic_hidden = SizesArg(o.Need("criticHidden"), "spec.critic.sizes");
+        s.critic_activation = StringArg(o.Need("criticActivation"), "spec.critic.activation");
       }
-      s.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "spec.seed"));
+      s.seed = static_cast<std::uint64_t>(o.Size("seed"));
       double width = static_cast<double>(s.obs_dim);
       double params = 0;
       for (int64_t h : s.hidden) params += width * h + h, width = static_cast<double>(h);
@@ -109,23 +108,23 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     BusyGuard g(policy_->busy, "Policy");
     return NamedToJs(info.Env(), policy_->StateDict());
   }
+  // loadStateDict({ weights }, {})
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    NamedTensors src = NamedFromJs(info[0], "weights");
+    NamedTensors src = NamedFromJs(Fields(info[0], "input").Need("weights"), "weights");
     BusyGuard g(policy_->busy, "Policy");
     policy_->LoadStateDict(src);
     return info.Env().Undefined();
   }
+  // addLora({}, { rank, alpha, dropout, targets, rslora, seed })
   Napi::Value AddLora(const Napi::CallbackInfo& info) {
-    if (!info[0].IsObject())
-      ThrowType("Expected a LoRA config object for lora but received " + Describe(info[0]));
-    Napi::Object o = info[0].As<Napi::Object>();
+    Fields o(info[1], "lora");
     LoraConfig c;
-    c.rank = static_cast<int64_t>(SizeArg(o.Get("rank"), "lora.rank", 1));
-    c.alpha = NumberArg(o.Get("alpha"), "lora.alpha");
-    c.dropout = NumberArg(o.Get("dropout"), "lora.dropout");  // in [0, 1): src/torch/policy.ts checks it
-    c.rslora = o.Get("rslora").ToBoolean().Value();
-    c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "lora.seed"));
-    Napi::Value t = o.Get("targets");
+    c.rank = static_cast<int64_t>(o.Size("rank", 1));
+    c.alpha = o.Number("alpha");
+    c.dropout = o.Number("dropout");  // in [0, 1): src/torch/policy.ts checks it
+    c.rslora = o.Bool("rslora");
+    c.seed = static_cast<std::uint64_t>(o.Size("seed"));
+    Napi::Value t = o.Need("targets");
     if (!t.IsArray())
       ThrowType("Expected an array of module paths for lora.targets but received " + Describe(t));
     Napi::Array ta = t.As<Napi::Array>();
@@ -144,8 +143,9 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     BusyGuard g(policy_->busy, "Policy");
     return NamedToJs(info.Env(), policy_->AdapterState());
   }
+  // loadAdapterState({ adapters }, {})
   Napi::Value LoadAdapterState(const Napi::CallbackInfo& info) {
-    NamedTensors src = NamedFromJs(info[0], "adapters");
+    NamedTensors src = NamedFromJs(Fields(info[0], "input").Need("adapters"), "adapters");
     BusyGuard g(policy_->busy, "Policy");
     policy_->LoadAdapterState(src);
     return info.Env().Undefined();
@@ -157,19 +157,20 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     return out;
   }
 
+  // (input: { obs, actions? }, opts: { B, ... })
   torch::Tensor Obs(const Napi::CallbackInfo& info, int64_t* B) {
-    *B = static_cast<int64_t>(SizeArg(info[1], "obs.shape[0]", 1));
+    *B = static_cast<int64_t>(SizeArg(Fields(info[1], "opts").Need("B"), "obs.shape[0]", 1));
     const int64_t O = policy_->spec().obs_dim;
-    const float* p = TensorArg(info[0], "obs.data", {*B, O});
+    const float* p = TensorArg(Fields(info[0], "input").Need("obs"), "obs.data", {*B, O});
     CheckValues(p, static_cast<std::size_t>(*B * O), "obs");
     return Blob(p, {*B, O});
   }
 
-  // act(obs, B, deterministic) → { actions [B*width], logProbs [B], values [B] }
+  // act({ obs }, { B, deterministic }) → { actions [B*width], logProbs [B], values [B] }
   Napi::Value Act(const Napi::CallbackInfo& info) {
     int64_t B;
     torch::Tensor obs = Obs(info, &B);
-    bool det = info[2].ToBoolean().Value();
+    bool det = Fields(info[1], "opts").Bool("deterministic");
     BusyGuard g(policy_->busy, "Policy");
     TorchThreadsHere();
     Policy::ActOut a = policy_->Act(obs, det);
@@ -179,12 +180,12 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     o.Set("values", ToJs(info.Env(), a.values));
     return o;
   }
-  // evaluate(obs, B, actions) → { logProbs, entropy, values } (no dropout, no gradient)
+  // evaluate({ obs, actions }, { B }) → { logProbs, entropy, values } (no dropout, no gradient)
   Napi::Value Evaluate(const Napi::CallbackInfo& info) {
     int64_t B;
     torch::Tensor obs = Obs(info, &B);
     const int64_t W = policy_->ActionWidth();
-    const float* a = TensorArg(info[2], "actions.data", {B, W});
+    const float* a = TensorArg(Fields(info[0], "input").Need("actions"), "actions.data", {B, W});
     CheckValues(a, static_cast<std::size_t>(B * W), "actions");
     BusyGuard g(policy_->busy, "Policy");
     TorchThreadsHere();
@@ -197,7 +198,7 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     return o;
   }
 
-  // Behaviour cloning: (obs, B, actions, opts[, onProgress]) → { epochLosses, steps }.
+  // Behaviour cloning: ({ obs, actions }, { B, ...options, onEpoch? }) → { epochLosses, steps }.
   struct BcArgs {
     torch::Tensor obs, actions;
     BcOptions o;
@@ -207,20 +208,18 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     int64_t B;
     a.obs = Obs(info, &B);
     const int64_t W = policy_->ActionWidth();
-    const float* act = TensorArg(info[2], "actions.data", {B, W});
+    const float* act = TensorArg(Fields(info[0], "input").Need("actions"), "actions.data", {B, W});
     CheckValues(act, static_cast<std::size_t>(B * W), "actions");
     a.actions = Blob(act, {B, W});
-    if (!info[3].IsObject())
-      ThrowType("Expected an options object for opts but received " + Describe(info[3]));
-    Napi::Object o = info[3].As<Napi::Object>();
-    a.o.epochs = static_cast<int64_t>(SizeArg(o.Get("epochs"), "opts.epochs", 1));
-    a.o.batch_size = static_cast<int64_t>(SizeArg(o.Get("batchSize"), "opts.batchSize", 1));
-    a.o.lr = NumberArg(o.Get("lr"), "opts.lr");
-    a.o.weight_decay = NumberArg(o.Get("weightDecay"), "opts.weightDecay");
-    a.o.max_grad_norm = NumberArg(o.Get("maxGradNorm"), "opts.maxGradNorm");
-    a.o.mse = o.Get("mse").ToBoolean().Value();
-    a.o.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "opts.seed"));
-    a.o.distributed = o.Get("distributed").ToBoolean().Value();
+    Fields o(info[1], "opts");
+    a.o.epochs = static_cast<int64_t>(o.Size("epochs", 1));
+    a.o.batch_size = static_cast<int64_t>(o.Size("batchSize", 1));
+    a.o.lr = o.Number("lr");
+    a.o.weight_decay = o.Number("weightDecay");
+    a.o.max_grad_norm = o.Number("maxGradNorm");
+    a.o.mse = o.Bool("mse");
+    a.o.seed = static_cast<std::uint64_t>(o.Size("seed"));
+    a.o.distributed = o.Bool("distributed");
     return a;
   }
   static Napi::Value BcToJs(Napi::Env env, const BcResult& r) {
@@ -238,18 +237,22 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
     if (a.o.distributed) turn.emplace(dist::TakeTicket());
     return BcToJs(info.Env(), FitBehaviourCloning(*policy_, a.obs, a.actions, a.o, nullptr));
   }
-  // fitBc(obs, B, actions, opts, onEpoch?) → Promise<{ epochLosses, steps }>; onEpoch(epoch, epochs, loss)
+  // fitBc({ obs, actions }, { B, ...options, onEpoch?, cancel? }) → Promise<{ epochLosses, steps }>;
+  // onEpoch(epoch, epochs, loss)
   Napi::Value FitBc(const Napi::CallbackInfo& info) {
     BcArgs a = ParseBc(info);
-    if (!info[4].IsUndefined() && !info[4].IsFunction())
-      ThrowType("Expected a function for opts.onEpoch but received " + Describe(info[4]));
-    // The worker reads pinned memory or copies: the caller may detach its buffers meanwhile.
+    const Napi::Value on_epoch = Fields(info[1], "opts").Maybe("onEpoch");
+    if (!on_epoch.IsUndefined() && !on_epoch.IsFunction())
+      ThrowType("Expected a function for opts.onEpoch but received " + Describe(on_epoch));
+    // The worker reads host memory (pinned) in place and copies the rest: the
+    // caller may detach its buffers meanwhile.
     std::vector<Napi::Value> keep{info.This()};
     std::vector<std::shared_ptr<unsigned char>> pins;
-    auto stop = CallStopArg(info[3].As<Napi::Object>().Get("cancel"), "opts.cancel", keep);
+    auto stop = CallStopArg(Fields(info[1], "opts").Maybe("cancel"), "opts.cancel", keep);
     a.o.stop = &stop->flag;
-    a.obs = AsyncTensor(a.obs, info[0], "obs.data", pins, keep);
-    a.actions = AsyncTensor(a.actions, info[2], "actions.data", pins, keep);
+    Fields in(info[0], "input");
+    a.obs = AsyncTensor(a.obs, in.Need("obs"), "obs.data", pins, keep);
+    a.actions = AsyncTensor(a.actions, in.Need("actions"), "actions.data", pins, keep);
     auto busy = std::make_shared<BusyGuard>(policy_->busy, "Policy");
     auto policy = policy_;
     auto out = std::make_shared<BcResult>();
@@ -272,7 +275,7 @@ class PolicyWrap : public GuardedWrap<PolicyWrap> {
           busy.reset();
           return BcToJs(env, *out);
         },
-        info[4], keep);
+        on_epoch, keep);
     w->SetStop(stop);
     return w->Queue();
   }

@@ -1,7 +1,7 @@
 // N-API class TrainerNative over f2g::Trainer (SPEC §8): PPO / GRPO updates
 // of a PolicyNative. The TS layer (src/torch/trainer.ts) resolves and
 // validates every option once and sends each one; this layer re-checks every
-// size it reads. update(batch, { cancel }) reads the batch's host memory or
+// size it reads. update(batch, { B, T, cancel? }) reads the batch's host memory or
 // SharedArrayBuffers in place and copies the rest (AsyncTensor): the caller
 // may detach its buffers meanwhile. A set cancel flag (CallStopArg) ends it
 // before its next optimizer step, with the policy and trainer restored.
@@ -27,9 +27,10 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     exports.Set("TrainerNative", cls);
   }
 
+  // new TrainerNative(input: { policy: PolicyNative }, opts)
   explicit TrainerWrap(const Napi::CallbackInfo& info) : GuardedWrap<TrainerWrap>(info) {
     Guard(info.Env(), "TrainerNative", [&] {
-      std::shared_ptr<Policy> policy = PolicyArg(info[0], "policy");
+      std::shared_ptr<Policy> policy = PolicyArg(Fields(info[0], "input").Maybe("policy"), "policy");
       Fields o(info[1], "opts");
       TrainerOptions t;
       t.clip_low = o.Number("clipLow");
@@ -54,20 +55,15 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
 
  private:
-  // The typed array of batch key `key` (undefined when absent).
-  static Napi::Value BatchArray(const Napi::Value& v, const char* key) {
-    return v.As<Napi::Object>().Get(key);
-  }
-
-  RolloutBatch Batch(const Napi::Value& v) {
-    if (!v.IsObject()) ThrowType("Expected a batch object for batch but received " + Describe(v));
-    Napi::Object o = v.As<Napi::Object>();
+  // (input: { obs, actions, oldLogProbs, advantages, returns?, oldValues?, mask? }, opts: { B, T })
+  RolloutBatch Batch(const Napi::CallbackInfo& info) {
+    Fields in(info[0], "batch"), o(info[1], "opts");
     const Policy& p = *trainer_->policy();
     RolloutBatch b;
-    b.B = static_cast<int64_t>(SizeArg(o.Get("B"), "batch.B", 1));
-    b.T = static_cast<int64_t>(SizeArg(o.Get("T"), "batch.T", 1));
+    b.B = static_cast<int64_t>(SizeArg(o.Need("B"), "batch.B", 1));
+    b.T = static_cast<int64_t>(SizeArg(o.Need("T"), "batch.T", 1));
     auto tensor = [&](const char* key, std::vector<int64_t> shape, bool required, double lo, double hi) {
-      Napi::Value x = o.Get(key);
+      Napi::Value x = in.Maybe(key);
       if (x.IsUndefined() && !required) return torch::Tensor();
       std::string name = std::string("batch.") + key;
       const float* d = TensorArg(x, name.c_str(), shape);
@@ -82,7 +78,7 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
     b.advantages = tensor("advantages", {b.B, b.T}, true, -INFINITY, INFINITY);
     b.returns = tensor("returns", {b.B, b.T}, false, -INFINITY, INFINITY);
     b.old_values = tensor("oldValues", {b.B, b.T}, false, -INFINITY, INFINITY);
-    b.mask = tensor("mask", {b.B, b.T}, false, 0.0, 1.0);
+    b.mask = tensor("mask", {b.B, b.T}, false, -INFINITY, INFINITY);  // 0/1: src/torch/trainer.ts checks it
     return b;
   }
 
@@ -101,23 +97,23 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
   }
 
   Napi::Value UpdateSync(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     BusyGuard g(trainer_->policy()->busy, "Policy");
     std::optional<dist::Turn> turn;
     if (trainer_->distributed()) turn.emplace(dist::TakeTicket());
     return Metrics(info.Env(), trainer_->Update(b));
   }
   Napi::Value Losses(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     BusyGuard g(trainer_->policy()->busy, "Policy");
     return Metrics(info.Env(), trainer_->Losses(b));
   }
   Napi::Value Update(const Napi::CallbackInfo& info) {
-    RolloutBatch b = Batch(info[0]);
+    RolloutBatch b = Batch(info);
     std::vector<Napi::Value> keep{info.This()};
     std::vector<std::shared_ptr<unsigned char>> pins;
-    auto stop = CallStopArg(info[1].IsUndefined() ? info[1] : Fields(info[1], "opts").Maybe("cancel"),
-                            "opts.cancel", keep);
+    auto stop = CallStopArg(Fields(info[1], "opts").Maybe("cancel"), "opts.cancel", keep);
+    Fields in(info[0], "batch");
     const std::pair<torch::Tensor*, const char*> parts[] = {{&b.obs, "obs"},
                                                             {&b.actions, "actions"},
                                                             {&b.old_logp, "oldLogProbs"},
@@ -125,8 +121,7 @@ class TrainerWrap : public GuardedWrap<TrainerWrap> {
                                                             {&b.returns, "returns"},
                                                             {&b.old_values, "oldValues"},
                                                             {&b.mask, "mask"}};
-    for (auto& [t, key] : parts)
-      *t = AsyncTensor(*t, BatchArray(info[0], key), std::string("batch.") + key, pins, keep);
+    for (auto& [t, key] : parts) *t = AsyncTensor(*t, in.Maybe(key), std::string("batch.") + key, pins, keep);
     auto busy = std::make_shared<BusyGuard>(trainer_->policy()->busy, "Policy");
     auto trainer = trainer_;
     auto out = std::make_shared<UpdateMetrics>();

@@ -29,17 +29,16 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     exports.Set("ValueHeadNative", cls);
   }
 
+  // new ValueHeadNative(input: {}, config: { inputDim, hiddenDim, bins, oneHot, seed })
   explicit ValueHeadWrap(const Napi::CallbackInfo& info) : GuardedWrap<ValueHeadWrap>(info) {
     Guard(info.Env(), "ValueHeadNative", [&] {
-      if (!info[0].IsObject())
-        ThrowType("Expected a config object for config but received " + Describe(info[0]));
-      Napi::Object o = info[0].As<Napi::Object>();
+      Fields o(info[1], "config");
       ValueHeadConfig c;
-      c.input_dim = static_cast<int64_t>(SizeArg(o.Get("inputDim"), "config.inputDim", 1));
-      c.hidden_dim = static_cast<int64_t>(SizeArg(o.Get("hiddenDim"), "config.hiddenDim", 1));
-      c.bins = static_cast<int64_t>(SizeArg(o.Get("bins"), "config.bins", 2));
-      c.one_hot = o.Get("oneHot").ToBoolean().Value();
-      c.seed = static_cast<std::uint64_t>(SizeArg(o.Get("seed"), "config.seed"));
+      c.input_dim = static_cast<int64_t>(o.Size("inputDim", 1));
+      c.hidden_dim = static_cast<int64_t>(o.Size("hiddenDim", 1));
+      c.bins = static_cast<int64_t>(o.Size("bins", 2));
+      c.one_hot = o.Bool("oneHot");
+      c.seed = static_cast<std::uint64_t>(o.Size("seed"));
       // Parameters, their gradients and AdamW's two moments: 4 floats each.
       const double params = static_cast<double>(c.input_dim) * c.hidden_dim + 3.0 * c.hidden_dim +
                             static_cast<double>(c.hidden_dim) * c.bins + c.bins;
@@ -56,24 +55,26 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     int64_t B = 0;
   };
 
+  // (input: { hidden, targets? }, opts: { B, ... })
   Batch Args(const Napi::CallbackInfo& info, bool with_targets) {
+    Fields in(info[0], "input"), o(info[1], "opts");
     Batch b;
-    b.B = static_cast<int64_t>(SizeArg(info[1], "hidden.shape[0]", 1));
+    b.B = static_cast<int64_t>(SizeArg(o.Need("B"), "hidden.shape[0]", 1));
     const int64_t H = head_->config().input_dim;
-    const float* h = TensorArg(info[0], "hidden.data", {b.B, H});
+    const float* h = TensorArg(in.Need("hidden"), "hidden.data", {b.B, H});
     CheckValues(h, static_cast<std::size_t>(b.B * H), "hidden");
     b.h = Blob(h, {b.B, H});
     if (with_targets) {
-      const float* v = TensorArg(info[2], "targets", {b.B});
+      const float* v = TensorArg(in.Need("targets"), "targets", {b.B});
       CheckValues(v, static_cast<std::size_t>(b.B), "targets", 0.0, 1.0);
       b.v = Blob(v, {b.B});
     }
     return b;
   }
 
-  // targets(values: Float32Array) → Float32Array [B*bins]
+  // targets({ values }, {}) → Float32Array [B*bins]
   Napi::Value Targets(const Napi::CallbackInfo& info) {
-    View<float> v = Float32Arg(info[0], "values");
+    View<float> v = Float32Arg(Fields(info[0], "input").Need("values"), "values");
     CheckValues(v.data, v.length, "values", 0.0, 1.0);
     return ToJs(info.Env(), head_->Targets(Blob(v.data, {static_cast<int64_t>(v.length)})));
   }
@@ -95,11 +96,12 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     TorchThreadsHere();
     return Napi::Number::New(info.Env(), head_->Loss(b.h, b.v));
   }
-  // trainStep(h, B, targets, lr, weightDecay) → loss before the step
+  // trainStep({ hidden, targets }, { B, lr, weightDecay }) → loss before the step
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     Batch b = Args(info, true);
-    double lr = NumberArg(info[3], "opts.lr");
-    double wd = NumberArg(info[4], "opts.weightDecay");
+    Fields o(info[1], "opts");
+    double lr = o.Number("lr");
+    double wd = o.Number("weightDecay");
     BusyGuard g(head_->busy, "ValueHead");
     return Napi::Number::New(info.Env(), head_->TrainStep(b.h, b.v, lr, wd));
   }
@@ -117,29 +119,33 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     return o;
   }
 
-  // fitSync(h, B, targets, opts) → number[] (mean loss per epoch)
+  // fitSync({ hidden, targets }, { B, ...fit options }) → number[] (mean loss per epoch)
   Napi::Value FitSync(const Napi::CallbackInfo& info) {
     Batch b = Args(info, true);
-    FitOptions o = ParseFit(info[3]);
+    FitOptions o = ParseFit(info[1]);
     BusyGuard g(head_->busy, "ValueHead");
     std::optional<dist::Turn> turn;
     if (o.distributed) turn.emplace(dist::TakeTicket());
     return LossesToJs(info.Env(), head_->Fit(b.h, b.v, o, nullptr));
   }
 
-  // fit(h, B, targets, opts, onProgress?) → Promise<number[]>; onProgress(epoch, epochs, loss)
+  // fit({ hidden, targets }, { B, ...fit options, onProgress?, cancel? }) → Promise<number[]>;
+  // onProgress(epoch, epochs, loss)
   Napi::Value Fit(const Napi::CallbackInfo& info) {
     Batch b = Args(info, true);
-    FitOptions o = ParseFit(info[3]);
-    if (!info[4].IsUndefined() && !info[4].IsFunction())
-      ThrowType("Expected a function for opts.onProgress but received " + Describe(info[4]));
-    // The worker reads pinned memory or copies: the caller may detach its buffers meanwhile.
+    FitOptions o = ParseFit(info[1]);
+    const Napi::Value on_progress = Fields(info[1], "opts").Maybe("onProgress");
+    if (!on_progress.IsUndefined() && !on_progress.IsFunction())
+      ThrowType("Expected a function for opts.onProgress but received " + Describe(on_progress));
+    // The worker reads host memory (pinned) in place and copies the rest: the
+    // caller may detach its buffers meanwhile.
     std::vector<Napi::Value> keep{info.This()};
     std::vector<std::shared_ptr<unsigned char>> pins;
-    auto stop = CallStopArg(Fields(info[3], "opts").Maybe("cancel"), "opts.cancel", keep);
+    auto stop = CallStopArg(Fields(info[1], "opts").Maybe("cancel"), "opts.cancel", keep);
     o.stop = &stop->flag;
-    b.h = AsyncTensor(b.h, info[0], "hidden.data", pins, keep);
-    b.v = AsyncTensor(b.v, info[2], "targets", pins, keep);
+    Fields in(info[0], "input");
+    b.h = AsyncTensor(b.h, in.Need("hidden"), "hidden.data", pins, keep);
+    b.v = AsyncTensor(b.v, in.Need("targets"), "targets", pins, keep);
     auto busy = std::make_shared<BusyGuard>(head_->busy, "ValueHead");
     auto head = head_;
     auto out = std::make_shared<std::vector<double>>();
@@ -161,7 +167,7 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
           busy.reset();
           return LossesToJs(env, *out);
         },
-        info[4], keep);
+        on_progress, keep);
     w->SetStop(stop);
     // The busy flag is released when the worker (and its lambdas) is destroyed,
     // after it resolved or rejected.
@@ -172,8 +178,9 @@ class ValueHeadWrap : public GuardedWrap<ValueHeadWrap> {
     BusyGuard g(head_->busy, "ValueHead");
     return NamedToJs(info.Env(), head_->StateDict());
   }
+  // loadStateDict({ weights }, {})
   Napi::Value LoadStateDict(const Napi::CallbackInfo& info) {
-    NamedTensors src = NamedFromJs(info[0], "weights");
+    NamedTensors src = NamedFromJs(Fields(info[0], "input").Need("weights"), "weights");
     BusyGuard g(head_->busy, "ValueHead");
     head_->LoadStateDict(src);
     return info.Env().Undefined();
