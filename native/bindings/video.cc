@@ -32,17 +32,20 @@ Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
   const std::size_t W = SizeArg(o.Need("W"), "opts.W", 1);
   const std::size_t H = SizeArg(o.Need("H"), "opts.H", 1);
   const double m = o.Number("matrix");
-  if (m != 601 && m != 709) ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
+  if (m != 601 && m != 709)
+    ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
   const bool full = o.Bool("fullRange");
   const std::size_t threads = o.Size("threads");
   auto rgb = Uint8Arg(res.Need("rgb"), "rgb");
-  const std::size_t fb = CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
+  const std::size_t fb =
+      CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
   const std::size_t in_need = CheckedProduct({n, fb}, "yuv");
   const std::size_t out_need = CheckedProduct({n, H, W, 3}, "rgb");
   RequireLength(yuv.length, in_need, "yuv", "[n, W·H + 2·⌈W/2⌉·⌈H/2⌉]");
   RequireLength(rgb.length, out_need, "rgb", "[n, H, W, 3]");
   RejectOverlap({rgb.data, out_need, "rgb"}, {{yuv.data, in_need, "yuv"}}, false);
-  yuv420p_to_rgb24(yuv.data, n, W, H, m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601, full, rgb.data, threads);
+  yuv420p_to_rgb24(yuv.data, n, W, H, m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601, full, rgb.data,
+                   threads);
   return info.Env().Undefined();
 }
 
@@ -62,16 +65,20 @@ Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
   p.bins = o.Size("bins", 1);
   const std::size_t threads = o.Size("threads");
   const double m = o.Number("matrix");
-  if (m != 601 && m != 709) ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
+  if (m != 601 && m != 709)
+    ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
   const YuvMatrix matrix = m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601;
   const bool full = o.Bool("fullRange");
   if (p.grid_h > H)
-    ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(H) + " but received " + std::to_string(p.grid_h));
+    ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(H) + " but received " +
+               std::to_string(p.grid_h));
   if (p.grid_w > W)
-    ThrowRange("Expected opts.grid[1] ≤ frame width " + std::to_string(W) + " but received " + std::to_string(p.grid_w));
+    ThrowRange("Expected opts.grid[1] ≤ frame width " + std::to_string(W) + " but received " +
+               std::to_string(p.grid_w));
   Napi::Value out_value = res.Need("features");
   auto out = Float32Arg(out_value, "out");
-  const std::size_t fb = CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
+  const std::size_t fb =
+      CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
   const std::size_t in_need = CheckedProduct({T, fb}, "yuv");
   RequireLength(yuv.length, in_need, "yuv", "[T, W·H + 2·⌈W/2⌉·⌈H/2⌉]");
   const std::size_t need = CheckedProduct({T, p.grid_h, p.grid_w, patch_stats_dim(p)}, "out");
@@ -108,7 +115,8 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 #ifdef F2G_HAVE_PIPE
   int fds[2];
 #if defined(__linux__)
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error(std::string("pipe() failed: ") + std::strerror(errno));
+  if (pipe2(fds, O_CLOEXEC) != 0)
+    throw std::runtime_error(std::string("pipe() failed: ") + std::strerror(errno));
 #else
   if (pipe(fds) != 0) throw std::runtime_error(std::string("pipe() failed: ") + std::strerror(errno));
   fcntl(fds[0], F_SETFD, FD_CLOEXEC);

@@ -90,8 +90,9 @@ void yuv420p_to_rgb24(const std::uint8_t* yuv, std::size_t n, std::size_t W, std
   });
 }
 
-void patch_stats_yuv420p(const std::uint8_t* yuv, std::size_t n, std::size_t W, std::size_t H, YuvMatrix matrix,
-                         bool full_range, const PatchStatsParams& p, float* out, std::size_t threads) {
+void patch_stats_yuv420p(const std::uint8_t* yuv, std::size_t n, std::size_t W, std::size_t H,
+                         YuvMatrix matrix, bool full_range, const PatchStatsParams& p, float* out,
+                         std::size_t threads) {
   const std::size_t fb = yuv420p_frame_bytes(W, H);
   const std::size_t per = p.grid_h * p.grid_w * patch_stats_dim(p);
   parallel_for(n, threads, 1, [&](std::size_t s, std::size_t e) {

@@ -33,7 +33,8 @@ void yuv420p_to_rgb24(const std::uint8_t* yuv, std::size_t n, std::size_t W, std
 /// yuv420p_to_rgb24 into a per-thread scratch frame and encoded from there, so the result equals
 /// patch_stats of the converted frames exactly, with no full-size RGB copy. Frames run in parallel
 /// on the shared pool (at most `threads`, 0 = all). out: [n, grid_h*grid_w, 6+bins].
-void patch_stats_yuv420p(const std::uint8_t* yuv, std::size_t n, std::size_t W, std::size_t H, YuvMatrix matrix,
-                         bool full_range, const PatchStatsParams& p, float* out, std::size_t threads);
+void patch_stats_yuv420p(const std::uint8_t* yuv, std::size_t n, std::size_t W, std::size_t H,
+                         YuvMatrix matrix, bool full_range, const PatchStatsParams& p, float* out,
+                         std::size_t threads);
 
 }  // namespace f2g
