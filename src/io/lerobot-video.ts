@@ -377,6 +377,9 @@ const DECODE_THREADS = Math.max(1, Math.floor(availableParallelism() / 4));
 /** Capacity asked for ffmpeg's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default). */
 const PIPE_BYTES = 1 << 20;
 
+/** Videos whose frames only ffmpeg converts to RGB (the last 256 seen). */
+const needsRgb = new Set<string>();
+
 /** At most one parked reader: a decode that ended mid-video, ready for the next episode of the same file. */
 let parked: { reader: FrameReader; timer: NodeJS.Timeout } | undefined;
 /** Largest forward gap (seconds) decoded through rather than seeking anew. */
@@ -430,11 +433,15 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
   }
   const reused = reader !== undefined;
   if (!reader) {
-    reader = new FrameReader(file, times[0] - 0.5 / fps, size);
-    // Frames in a format only ffmpeg converts (10-bit, 4:4:4, other matrices): decode again as rgb24.
+    const ss = times[0] - 0.5 / fps;
+    reader = new FrameReader(file, ss, size, needsRgb.has(file) ? 'rgb24' : undefined);
+    // Frames in a format only ffmpeg converts (10-bit, 4:4:4, other matrices): decode again as
+    // rgb24, and ask for rgb24 from the start in this file from now on.
     if (!(await reader.start(label).catch((err: unknown) => { reader!.kill(); throw err; }))) {
       reader.kill();
-      reader = new FrameReader(file, times[0] - 0.5 / fps, size, 'rgb24');
+      needsRgb.add(file);
+      while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+      reader = new FrameReader(file, ss, size, 'rgb24');
     }
   }
   /**
