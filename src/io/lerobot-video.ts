@@ -10,7 +10,6 @@
 // timestamp, never by counting: a frame is never off by one.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
-import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { native } from '../core/native.js';
 import type { FrameChunk } from './episodes.js';
@@ -213,7 +212,7 @@ class FrameReader {
     const asked = size !== undefined ? 'rgb24' : pixFmt;
     if (asked) this.format = { kind: 'rgb24' };
     const vf = ['showinfo=checksum=0', ...(size === undefined ? [] : [`scale=${size}:${size}:force_original_aspect_ratio=increase:flags=lanczos`, `crop=${size}:${size}`])].join(',');
-    const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', '-threads', String(DECODE_THREADS), ...(ss > 0 ? ['-ss', ss.toFixed(6)] : []), '-copyts', '-noautorotate',
+    const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', ...(ss > 0 ? ['-ss', ss.toFixed(6)] : []), '-copyts', '-noautorotate',
       '-i', file, '-map', '0:v:0', '-vf', vf, '-fps_mode', 'passthrough', '-f', 'rawvideo', ...(asked ? ['-pix_fmt', asked] : []), 'pipe:1'];
     const pipe = native().videoPipe(undefined, { size: PIPE_BYTES });
     try {
@@ -368,12 +367,6 @@ class FrameReader {
 /** Frames read ahead of the consumer (at most READ_AHEAD_BYTES), so that decoding overlaps encoding. */
 const READ_AHEAD_FRAMES = 16;
 const READ_AHEAD_BYTES = 16 << 20;
-/**
- * Decoder threads: a quarter of the cores, at least one. The encoder keeps the cores busy; on a
- * 2-core machine libdav1d's default (a thread per core) cost 0.42 s of CPU for 600 frames of
- * 256² AV1 against 0.33 s with one thread (docs/benchmarks.md).
- */
-const DECODE_THREADS = Math.max(1, Math.floor(availableParallelism() / 4));
 /** Capacity asked for ffmpeg's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default). */
 const PIPE_BYTES = 1 << 20;
 
