@@ -8,6 +8,11 @@
 // never decoded, or held, whole. The `showinfo` filter reports each output
 // frame's own timestamp, so every frame handed out is matched by its
 // timestamp, never by counting: a frame is never off by one.
+//
+// Frames cross the pipe as decoded where that is 8-bit YUV 4:2:0 (half the
+// bytes of RGB) and are converted here, or by the built-in encoder as it
+// encodes (docs/datasets.md, "Frames, by timestamp"); other formats are left
+// to ffmpeg's conversion to rgb24.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -165,15 +170,16 @@ function streamSource(stream: Readable): ByteSource {
 /**
  * One running ffmpeg that decodes a video from a seek point to raw frames (RGB, or YUV 4:2:0
  * converted here), each with its own timestamp (from showinfo). A pump reads ffmpeg's output
- * ahead into a ring of `readAhead` bytes, so decoding overlaps encoding, and stops while the
+ * ahead into a ring of READ_AHEAD_FRAMES frames, so decoding overlaps encoding, and stops while the
  * ring is full, so ffmpeg waits (pipe backpressure) while nobody reads; a reader can be parked
  * between two episodes of a shared video and go on from where it stopped.
  */
 class FrameReader {
   readonly proc: ChildProcessByStdio<null, Readable | null, Readable>;
   private readonly pts: number[] = [];
-  private readonly fmts: string[] = [];
-  private readonly colours: Array<[string, string]> = [];
+  /** The first frame's pixel format and colour range and space (showinfo). */
+  private fmt: string | undefined;
+  private colour: [string, string] | undefined;
   private tb: [number, number] | undefined;
   rate: number | undefined;
   private dims: [number, number] | undefined;
@@ -233,9 +239,9 @@ class FrameReader {
       partial = lines.pop()!;
       for (const line of lines) {
         const m = SHOWINFO.exec(line);
-        if (m) { this.pts.push(Number(m[1])); this.fmts.push(m[2]); this.dims ??= [Number(m[3]), Number(m[4])]; continue; }
+        if (m) { this.pts.push(Number(m[1])); this.fmt ??= m[2]; this.dims ??= [Number(m[3]), Number(m[4])]; continue; }
         const c = COLOUR.exec(line);
-        if (c) { this.colours.push([c[1], c[2]]); continue; }
+        if (c) { this.colour ??= [c[1], c[2]]; continue; }
         const t = TIMEBASE.exec(line);
         if (t) { this.tb = [Number(t[1]), Number(t[2])]; this.rate = Number(t[4]) > 0 ? Number(t[3]) / Number(t[4]) : undefined; continue; }
         const p = PROBLEM.exec(line);
@@ -316,8 +322,8 @@ class FrameReader {
     await this.timeOf(0, label);
     if (!this.format) {
       // The colour line follows the frame's line.
-      while (this.colours.length === 0 && !this.stderrDone) await new Promise<void>((r) => { this.wake = r; });
-      this.format = rawFormatOf(this.fmts[0], this.colours[0]?.[0], this.colours[0]?.[1], this.dims![1]);
+      while (!this.colour && !this.stderrDone) await new Promise<void>((r) => { this.wake = r; });
+      this.format = rawFormatOf(this.fmt!, this.colour?.[0], this.colour?.[1], this.dims![1]);
       if (!this.format) return false;
     }
     this.width = this.size ?? this.dims![0];
