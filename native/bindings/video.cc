@@ -22,7 +22,7 @@
 namespace f2g {
 namespace {
 
-// videoYuv420pToRgb({ yuv: Uint8Array [n frames of W·H + 2·⌈W/2⌉·⌈H/2⌉] },
+// encoderYuvToRgb({ yuv: Uint8Array [n frames of W·H + 2·⌈W/2⌉·⌈H/2⌉] },
 //                   { n, W, H, matrix: 601 | 709, fullRange, threads }, { rgb: Uint8Array [n,H,W,3] })
 // Synchronous (pool-parallel, the JS thread takes a share).
 Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
@@ -49,9 +49,9 @@ Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// encoderPatchStatsYuv420p({ yuv }, { T, H, W, gridH, gridW, bins, threads, matrix, fullRange },
+// encoderPatchStatsYuv({ yuv }, { T, H, W, gridH, gridW, bins, threads, matrix, fullRange },
 //                          { features: Float32Array [T, gh*gw, 6+bins] }) → Promise<void>
-// As encoderPatchStats on the frames videoYuv420pToRgb would make. Reads an owned copy of `yuv`
+// As encoderPatchStats on the frames encoderYuvToRgb would make. Reads an owned copy of `yuv`
 // (taken before it returns) and writes `features` on the JS thread once the work is done.
 Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
   Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
@@ -105,7 +105,7 @@ Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
   return w->Queue();
 }
 
-// videoPipe(undefined, { size }) → { readFd, writeFd, size }: a pipe (both ends close-on-exec),
+// systemPipe(undefined, { size }) → { readFd, writeFd, size }: a pipe (both ends close-on-exec),
 // its capacity raised towards `size` bytes where the OS allows it (Linux), `size` the capacity
 // it has (0 where unknown). The caller passes writeFd to a child and closes both ends.
 Napi::Value Pipe(const Napi::CallbackInfo& info) {
@@ -142,9 +142,9 @@ Napi::Value Pipe(const Napi::CallbackInfo& info) {
 }
 
 void Init(Napi::Env env, Napi::Object exports) {
-  Export<Yuv420pToRgb>(env, exports, "videoYuv420pToRgb");
-  Export<Pipe>(env, exports, "videoPipe");
-  Export<PatchStatsYuv420p>(env, exports, "encoderPatchStatsYuv420p");
+  Export<Yuv420pToRgb>(env, exports, "encoderYuvToRgb");
+  Export<Pipe>(env, exports, "systemPipe");
+  Export<PatchStatsYuv420p>(env, exports, "encoderPatchStatsYuv");
 }
 
 }  // namespace

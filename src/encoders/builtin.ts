@@ -122,7 +122,7 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
       if (H < grid[0]) throw rangeError('frames.shape[1]', `a frame height ≥ the grid's ${grid[0]} rows`, H);
       if (W < grid[1]) throw rangeError('frames.shape[2]', `a frame width ≥ the grid's ${grid[1]} columns`, W);
       const out = new Float32Array(T * N * D);
-      const p = native().encoderPatchStatsYuv420p({ yuv: chunk.data }, { T, H, W, gridH: grid[0], gridW: grid[1], bins, threads, matrix: yuv.matrix, fullRange: yuv.fullRange }, { features: out });
+      const p = native().encoderPatchStatsYuv({ yuv: chunk.data }, { T, H, W, gridH: grid[0], gridW: grid[1], bins, threads, matrix: yuv.matrix, fullRange: yuv.fullRange }, { features: out });
       return withCallerStack(p.then(() => ({ data: out, shape: [T, N, D] })), stack);
     } catch (err) {
       return Promise.reject(err);

@@ -96,7 +96,7 @@ const PROBLEM = /\[(error|fatal|panic)\]\s*(.*)$/;
 
 /**
  * How a frame's raw bytes from ffmpeg become RGB: 'rgb24' as they are (ffmpeg converted them), or
- * 'yuv420p' converted here (videoYuv420pToRgb), as ffmpeg's swscale does by default: BT.709 when
+ * 'yuv420p' converted here (encoderYuvToRgb), as ffmpeg's swscale does by default: BT.709 when
  * the frames say so, else BT.601; full range for 'pc' frames and yuvj420p, else limited.
  */
 type RawFormat = { kind: 'rgb24' } | { kind: 'yuv420p'; matrix: 601 | 709; fullRange: boolean };
@@ -220,7 +220,7 @@ class FrameReader {
     const vf = ['showinfo=checksum=0', ...(size === undefined ? [] : [`scale=${size}:${size}:force_original_aspect_ratio=increase:flags=lanczos`, `crop=${size}:${size}`])].join(',');
     const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', ...(ss > 0 ? ['-ss', ss.toFixed(6)] : []), '-copyts', '-noautorotate',
       '-i', file, '-map', '0:v:0', '-vf', vf, '-fps_mode', 'passthrough', '-f', 'rawvideo', ...(asked ? ['-pix_fmt', asked] : []), 'pipe:1'];
-    const pipe = native().videoPipe(undefined, { size: PIPE_BYTES });
+    const pipe = native().systemPipe(undefined, { size: PIPE_BYTES });
     try {
       this.proc = spawn(ffmpeg, args, { stdio: ['ignore', pipe ? pipe.writeFd : 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable | null, Readable>;
     } finally {
@@ -358,7 +358,7 @@ class FrameReader {
   toRgb(raw: Uint8Array, n: number, out: Uint8Array): void {
     const f = this.format!;
     if (f.kind === 'rgb24') out.set(raw.subarray(0, n * this.frameBytes));
-    else native().videoYuv420pToRgb({ yuv: raw.subarray(0, n * this.frameBytes) }, { n, W: this.width, H: this.height, matrix: f.matrix, fullRange: f.fullRange, threads: 0 }, { rgb: out });
+    else native().encoderYuvToRgb({ yuv: raw.subarray(0, n * this.frameBytes) }, { n, W: this.width, H: this.height, matrix: f.matrix, fullRange: f.fullRange, threads: 0 }, { rgb: out });
   }
 
   kill(): void {

@@ -70,7 +70,7 @@ test('every frame is the right one as RGB; yuv420p chunks only where ffmpeg gave
       // The RGB chunk is exactly the conversion of the YUV chunk.
       assert.is(y.data.length, y.count * (64 * 64 + 2 * 32 * 32));
       const conv = new Uint8Array(y.count * 64 * 64 * 3);
-      native().videoYuv420pToRgb({ yuv: y.data }, { n: y.count, W: 64, H: 64, matrix: y.yuv420p.matrix, fullRange: y.yuv420p.fullRange, threads: 0 }, { rgb: conv });
+      native().encoderYuvToRgb({ yuv: y.data }, { n: y.count, W: 64, H: 64, matrix: y.yuv420p.matrix, fullRange: y.yuv420p.fullRange, threads: 0 }, { rgb: conv });
       assert.ok(Buffer.from(conv).equals(Buffer.from(rgb[j].data)), `${c.name}: chunk ${j}`);
     }
   }

@@ -1,4 +1,4 @@
-// The YUV 4:2:0 → RGB kernel (native/kernels/yuv.cc, videoYuv420pToRgb) that turns
+// The YUV 4:2:0 → RGB kernel (native/kernels/yuv.cc, encoderYuvToRgb) that turns
 // ffmpeg's raw yuv420p frames into RGB: against a float64 reference written from the
 // BT.601 / BT.709 definitions (test/reference/yuv.ts), hand-worked pixels, odd sizes
 // (the last column/row's chroma), several frames, and bad input. Then against
@@ -18,7 +18,7 @@ const frameBytes = (W: number, H: number) => W * H + 2 * Math.ceil(W / 2) * Math
 
 function convert(yuv: Uint8Array, n: number, W: number, H: number, matrix: 601 | 709, fullRange: boolean, threads = 0): Uint8Array {
   const rgb = new Uint8Array(n * H * W * 3);
-  native().videoYuv420pToRgb({ yuv }, { n, W, H, matrix, fullRange, threads }, { rgb });
+  native().encoderYuvToRgb({ yuv }, { n, W, H, matrix, fullRange, threads }, { rgb });
   return rgb;
 }
 
@@ -100,14 +100,14 @@ test('bad input: short or overlapping arrays and unknown matrices are RangeError
   const H = 5;
   const yuv = new Uint8Array(2 * frameBytes(W, H));
   const rgb = new Uint8Array(2 * H * W * 3);
-  const call = (y: Uint8Array, o: Record<string, unknown>, out: Uint8Array) => native().videoYuv420pToRgb({ yuv: y }, { n: 2, W, H, matrix: 601, fullRange: false, threads: 0, ...o } as never, { rgb: out });
+  const call = (y: Uint8Array, o: Record<string, unknown>, out: Uint8Array) => native().encoderYuvToRgb({ yuv: y }, { n: 2, W, H, matrix: 601, fullRange: false, threads: 0, ...o } as never, { rgb: out });
   call(yuv, {}, rgb);
   assert.throws(() => call(yuv.subarray(1), {}, rgb), (e: Error) => e instanceof RangeError && /yuv/.test(e.message) && /118/.test(e.message));
   assert.throws(() => call(yuv, {}, rgb.subarray(3)), (e: Error) => e instanceof RangeError && /rgb/.test(e.message) && /210/.test(e.message));
   assert.throws(() => call(yuv, { n: 3 }, rgb), (e: Error) => e instanceof RangeError && /yuv/.test(e.message));
   assert.throws(() => call(yuv, { matrix: 2020 }, rgb), (e: Error) => e instanceof RangeError && /opts\.matrix/.test(e.message) && /2020/.test(e.message));
   assert.throws(() => call(yuv, { W: 0 }, rgb), (e: Error) => e instanceof RangeError && /opts\.W/.test(e.message));
-  assert.throws(() => native().videoYuv420pToRgb({ yuv: [1, 2, 3] as never }, { n: 1, W: 1, H: 1, matrix: 601, fullRange: false, threads: 0 }, { rgb: new Uint8Array(3) }),
+  assert.throws(() => native().encoderYuvToRgb({ yuv: [1, 2, 3] as never }, { n: 1, W: 1, H: 1, matrix: 601, fullRange: false, threads: 0 }, { rgb: new Uint8Array(3) }),
     (e: Error) => e instanceof TypeError && /yuv/.test(e.message));
   // rgb sharing memory with yuv
   const buf = new Uint8Array(2 * frameBytes(W, H) + 2 * H * W * 3);
