@@ -63,40 +63,11 @@ Napi::Value PatchStatsSync(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-/// Where an async call writes its result: `out` itself when it is host
-/// memory (held by `pin` while the call runs), otherwise a buffer the call
-/// owns, copied into `out` on the JS thread when the work is done.
-struct Result {
-  std::shared_ptr<unsigned char> pin;
-  std::shared_ptr<std::vector<float>> owned;
-  float* data() const { return pin ? reinterpret_cast<float*>(pin.get()) : owned->data(); }
-};
-Result AsyncOutput(const View<float>& out, std::size_t n, const char* name) {
-  Result r;
-  std::vector<Napi::Value> unused;
-  r.pin = PinInPlace(out.data, n * sizeof(float), false, out.env, out.source, unused, false);
-  if (!r.pin)
-    r.owned = Allocating(std::string("the result of ") + name, static_cast<double>(n) * sizeof(float),
-                         [&] { return std::make_shared<std::vector<float>>(n); });
-  return r;
-}
-
-/// Copies an owned result into `out` unless `out` was detached meanwhile.
-Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref, const Result& r) {
-  if (!r.owned) return env.Undefined();  // written in place
-  Napi::Value v = out_ref.Value();
-  auto ta = v.As<Napi::Float32Array>();
-  if (ta.ArrayBuffer().IsDetached() || ta.ElementLength() < r.owned->size())
-    throw Napi::Error::New(env, "out was detached (transferred) while the call ran");
-  std::copy(r.owned->begin(), r.owned->end(), ta.Data());
-  return env.Undefined();
-}
-
 Napi::Value PatchStatsAsync(const Napi::CallbackInfo& info) {
   Call c = Args(info);
   std::vector<Napi::Value> keep;
   auto frames = AsyncInput(c.frames, c.T * c.H * c.W * 3, "frames", keep);
-  auto result = std::make_shared<Result>(AsyncOutput(c.out, c.need, "patchStats"));
+  auto result = std::make_shared<AsyncResult>(AsyncOutput(c.out, c.need, "patchStats"));
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(
       Napi::Persistent(Fields(info[2], "out").Need("features")));
   auto* w = new PromiseWorker(
@@ -128,7 +99,7 @@ Napi::Value FramesToChw(const Napi::CallbackInfo& info) {
   float s[3] = {sd.data[0], sd.data[1], sd.data[2]};
   std::vector<Napi::Value> keep;
   auto copy = AsyncInput(frames, need, "frames", keep);
-  auto result = std::make_shared<Result>(AsyncOutput(out, need, "framesToChw"));
+  auto result = std::make_shared<AsyncResult>(AsyncOutput(out, need, "framesToChw"));
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out_value));
   auto* w = new PromiseWorker(
       info.Env(), "framesToChw",
@@ -187,7 +158,7 @@ Napi::Value ImagePrepAsync(const Napi::CallbackInfo& info) {
   RequireLength(out.length, need, "out.pixels", "[n,3,h,w]");
   std::vector<Napi::Value> keep;
   auto copy = AsyncInput(frames, in_need, "frames", keep);
-  auto result = std::make_shared<Result>(AsyncOutput(out, need, "imagePrep"));
+  auto result = std::make_shared<AsyncResult>(AsyncOutput(out, need, "imagePrep"));
   auto out_ref = std::make_shared<Napi::Reference<Napi::Value>>(Napi::Persistent(out_value));
   auto* w = new PromiseWorker(
       info.Env(), "imagePrep",

@@ -845,4 +845,24 @@ void PromiseWorker::OnError(const Napi::Error& e) {
   } catch (...) {}
 }
 
+AsyncResult AsyncOutput(const View<float>& out, std::size_t n, const char* name) {
+  AsyncResult r;
+  std::vector<Napi::Value> unused;
+  r.pin = PinInPlace(out.data, n * sizeof(float), false, out.env, out.source, unused, false);
+  if (!r.pin)
+    r.owned = Allocating(std::string("the result of ") + name, static_cast<double>(n) * sizeof(float),
+                         [&] { return std::make_shared<std::vector<float>>(n); });
+  return r;
+}
+
+Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref, const AsyncResult& r) {
+  if (!r.owned) return env.Undefined();  // written in place
+  Napi::Value v = out_ref.Value();
+  auto ta = v.As<Napi::Float32Array>();
+  if (ta.ArrayBuffer().IsDetached() || ta.ElementLength() < r.owned->size())
+    throw Napi::Error::New(env, "out was detached (transferred) while the call ran");
+  std::copy(r.owned->begin(), r.owned->end(), ta.Data());
+  return env.Undefined();
+}
+
 }  // namespace f2g

@@ -394,6 +394,21 @@ std::shared_ptr<Owned<T>> AsyncInput(const View<T>& v, std::size_t n, const char
   return o;
 }
 
+/// Where an async call writes its float32 result: `out` itself when it is
+/// host memory (held by `pin` while the call runs), otherwise a buffer the
+/// call owns, copied into `out` on the JS thread when the work is done.
+struct AsyncResult {
+  std::shared_ptr<unsigned char> pin;
+  std::shared_ptr<std::vector<float>> owned;
+  float* data() const { return pin ? reinterpret_cast<float*>(pin.get()) : owned->data(); }
+};
+/// The result of an async call writing the first n floats of `out` (`name`
+/// names the call in an allocation failure).
+AsyncResult AsyncOutput(const View<float>& out, std::size_t n, const char* name);
+/// Copies an owned result into `out` unless `out` was detached meanwhile
+/// (nothing to do when the call wrote in place).
+Napi::Value CopyBack(Napi::Env env, const Napi::Reference<Napi::Value>& out_ref, const AsyncResult& r);
+
 // ---- cancellation ----
 /// The stop flag of one async call (kernels/cancel.h), set when the call's
 /// cancel flag is (an Int32Array over a SharedArrayBuffer that TypeScript

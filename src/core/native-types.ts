@@ -276,6 +276,16 @@ export interface NativeCoreAddon {
   encoderAugmentFrames(input: { frames: NativeFrames }, opts: { n: number; H: number; W: number; augment: NativeAugment | null; seed: number; stream: number },
     out: { augmented: Float32Array }): void;
 
+  // ---- decoded video frames (native/bindings/video.cc) ----
+  /** ffmpeg's raw yuv420p frames → RGB24 `[n, H, W, 3]` (synchronous; BT.601 or BT.709, limited or full range). */
+  encoderYuvToRgb(input: { yuv: Uint8Array }, opts: { n: number; W: number; H: number; matrix: 601 | 709; fullRange: boolean; threads: number },
+    out: { rgb: Uint8Array }): void;
+  /** As encoderPatchStats on the frames encoderYuvToRgb would make from `yuv` (each converted in a per-thread scratch frame); reads a copy of `yuv`. */
+  encoderPatchStatsYuv(input: { yuv: Uint8Array }, opts: { T: number; H: number; W: number; matrix: 601 | 709; fullRange: boolean } & NativePatchStatsOptions,
+    out: { features: Float32Array }): Promise<void>;
+  /** A close-on-exec OS pipe, its capacity raised towards `size` bytes where the OS allows (`size` out: the capacity, 0 when unknown); null where the platform has none. */
+  systemPipe(input: undefined, opts: { size: number }): { readFd: number; writeFd: number; size: number } | null;
+
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(input: { success: Uint8Array; terminalValues: Float32Array }, opts: { failureScale: number },
     out: { rewards: Float32Array }): void;
@@ -405,6 +415,9 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   encoderFramesToChw: ['core', 'function'],
   encoderImagePrep: ['core', 'function'],
   encoderAugmentFrames: ['core', 'function'],
+  encoderYuvToRgb: ['core', 'function'],
+  systemPipe: ['core', 'function'],
+  encoderPatchStatsYuv: ['core', 'function'],
   rlShapeTerminalRewards: ['core', 'function'],
   rlTerminalRewards: ['core', 'function'],
   rlGaeIsa: ['core', 'function'],

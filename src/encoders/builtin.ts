@@ -117,10 +117,26 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
     }
   }
 
+  /** Encodes YUV 4:2:0 frames (a chunk from a source asked for them): each frame is converted in native scratch memory, so the features equal encoding the RGB frames the conversion gives. */
+  function encodeYuv420p(chunk: FrameChunk, yuv: { matrix: 601 | 709; fullRange: boolean }): Promise<Tensor> {
+    const stack = new Error().stack;
+    try {
+      const { count: T, height: H, width: W } = chunk;
+      if (H < grid[0]) throw rangeError('frames.shape[1]', `a frame height ≥ the grid's ${grid[0]} rows`, H);
+      if (W < grid[1]) throw rangeError('frames.shape[2]', `a frame width ≥ the grid's ${grid[1]} columns`, W);
+      const out = hostArray(Float32Array, T * N * D, { zero: false }); // written in place by the async call
+      const p = native().encoderPatchStatsYuv({ yuv: chunk.data }, { T, H, W, gridH: grid[0], gridW: grid[1], bins, threads, matrix: yuv.matrix, fullRange: yuv.fullRange }, { features: out });
+      return withCallerStack(p.then(() => ({ data: out, shape: [T, N, D] })), stack);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
   return {
     name: 'builtin:patch-stats',
     imageSize,
     chunkFrames,
+    acceptsYuv420p: true,
     grid,
     bins,
     dim: D,
@@ -135,7 +151,8 @@ export function patchStatsEncoder(opts?: PatchStatsOptions): PatchStatsEncoder {
             throw new Error(`${label}: frame ${chunk.start} is ${chunk.width}×${chunk.height} but earlier frames are ${size[1]}×${size[0]}`);
           }
           size = [chunk.height, chunk.width];
-          pieces.push(await encode({ data: chunk.data, shape: [chunk.count, chunk.height, chunk.width, 3] }));
+          // Both read the frames before returning (a YUV chunk's data is reused by its source).
+          pieces.push(await (chunk.yuv420p ? encodeYuv420p(chunk, chunk.yuv420p) : encode({ data: chunk.data, shape: [chunk.count, chunk.height, chunk.width, 3] })));
         },
         async finish() {
           if (pieces.length === 0) throw new Error(`${label}: the episode has zero frames`);

@@ -25,6 +25,11 @@ export interface FrameEncoder {
   readonly chunkFrames: number;
   /** Frames per output step (a video model's tubelet); absent: one step per frame. */
   readonly tubelet?: number;
+  /**
+   * Its streams also take YUV 4:2:0 chunks ({@link FrameChunk.yuv420p}) and are done with a
+   * chunk's data once `push` resolves (the source reuses it); absent: RGB only.
+   */
+  readonly acceptsYuv420p?: boolean;
   /** Starts one episode; `label` names it in error messages. */
   begin(label: string): EncoderStream;
 }
@@ -72,7 +77,10 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   };
   let done = 0;
   try {
-    const partial = { ...(o.allowPartial !== undefined ? { allowPartial: o.allowPartial } : {}), ...(o.onWarning !== undefined ? { onWarning: o.onWarning } : {}) };
+    const partial = {
+      ...(o.allowPartial !== undefined ? { allowPartial: o.allowPartial } : {}), ...(o.onWarning !== undefined ? { onWarning: o.onWarning } : {}),
+      ...(encoder.acceptsYuv420p === true ? { yuv420p: true } : {}),
+    };
     for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize, ...partial })) {
       await stream.push(chunk);
       done += chunk.count;

@@ -20,6 +20,12 @@ export interface FrameChunk {
   width: number;
   /** Index of the chunk's first frame in the episode. */
   start: number;
+  /**
+   * Only from a source asked with {@link ChunkOptions.yuv420p}: `data` holds the frames as
+   * decoded, planar YUV 4:2:0 (per frame W·H luma, then ⌈W/2⌉·⌈H/2⌉ Cb and as many Cr bytes),
+   * and this says how they become RGB (the conversion ffmpeg would apply).
+   */
+  yuv420p?: { matrix: 601 | 709; fullRange: boolean };
 }
 
 /** Options of {@link FrameSource.chunks}. */
@@ -36,6 +42,14 @@ export interface ChunkOptions {
   allowPartial?: boolean;
   /** Receives warnings (a partial decode allowed by `allowPartial`). Default: `process.emitWarning`. */
   onWarning?: (message: string) => void;
+  /**
+   * The consumer also takes YUV 4:2:0 chunks (see {@link FrameChunk.yuv420p}): a LeRobot video
+   * may then hand out frames as decoded, saving the RGB conversion and half the bytes; other
+   * sources ignore it. A YUV chunk's `data` is reused for the next chunk, so the consumer is
+   * done with it before asking for the next. `encodeFrames` asks for them when the encoder
+   * accepts them.
+   */
+  yuv420p?: boolean;
 }
 
 /** A streaming source of one episode's frames. */
@@ -69,7 +83,7 @@ interface ResolvedChunkOptions {
 }
 
 function chunkOpts(opts: ChunkOptions | undefined): ResolvedChunkOptions {
-  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1 });
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1 });
   if (o.allowPartial !== undefined && typeof o.allowPartial !== 'boolean') throw typeError('opts.allowPartial', 'a boolean', o.allowPartial);
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('opts.onWarning', 'a function', o.onWarning);
   return {

@@ -8,8 +8,16 @@
 // never decoded, or held, whole. The `showinfo` filter reports each output
 // frame's own timestamp, so every frame handed out is matched by its
 // timestamp, never by counting: a frame is never off by one.
+//
+// Frames cross the pipe as decoded where that is 8-bit YUV 4:2:0 (half the
+// bytes of RGB) and are converted here, or by the built-in encoder as it
+// encodes (docs/datasets.md, "Frames, by timestamp"); other formats are left
+// to ffmpeg's conversion to rgb24.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
+import fs from 'node:fs';
 import type { Readable } from 'node:stream';
+import { hostArray } from '../core/host.js';
+import { native } from '../core/native.js';
 import type { FrameChunk } from './episodes.js';
 import { findOnPath } from './episodes.js';
 
@@ -74,52 +82,152 @@ export interface DecodeAtOptions {
   tolerance: number;
   /** Names the episode in errors, e.g. 'episode 3 (observation.images.top)'. */
   label: string;
+  /** Hand out YUV 4:2:0 chunks as decoded where the video has them ({@link FrameChunk.yuv420p}); default: RGB. */
+  yuv420p?: boolean;
   /** Index given to the first query in the chunks' `start` (default 0). */
   firstIndex?: number;
   /** Receives decoder complaints that did not cost a frame. */
   onWarning?: (message: string) => void;
 }
 
-const SHOWINFO = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*(-?\d+) .* s:(\d+)x(\d+)/;
+const SHOWINFO = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*(-?\d+) .*?fmt:(\S+) .* s:(\d+)x(\d+)/;
+const COLOUR = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] color_range:(\S+) color_space:(\S+)/;
 const TIMEBASE = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] config in time_base: (\d+)\/(\d+), frame_rate: (\d+)\/(\d+)/;
 const PROBLEM = /\[(error|fatal|panic)\]\s*(.*)$/;
 
 /**
- * One running ffmpeg that decodes a video from a seek point to raw RGB frames, each with its
- * own timestamp (from showinfo). Frames are pulled one at a time, so ffmpeg waits (pipe
- * backpressure) while nobody reads; a reader can be parked between two episodes of a shared
- * video and go on from where it stopped.
+ * How a frame's raw bytes from ffmpeg become RGB: 'rgb24' as they are (ffmpeg converted them), or
+ * 'yuv420p' converted here (encoderYuvToRgb), as ffmpeg's swscale does by default: BT.709 when
+ * the frames say so, else BT.601; full range for 'pc' frames and yuvj420p, else limited.
+ */
+type RawFormat = { kind: 'rgb24' } | { kind: 'yuv420p'; matrix: 601 | 709; fullRange: boolean };
+
+/**
+ * The raw format of frames ffmpeg reports as `fmt` with these colour properties and height, or
+ * undefined when only ffmpeg should convert them (an odd height takes swscale's general path,
+ * which interpolates chroma).
+ */
+function rawFormatOf(fmt: string, range: string | undefined, space: string | undefined, height: number): RawFormat | undefined {
+  if (fmt === 'rgb24') return { kind: 'rgb24' };
+  if ((fmt !== 'yuv420p' && fmt !== 'yuvj420p') || height % 2 !== 0) return undefined;
+  const sp = space ?? 'unknown';
+  const matrix = sp === 'bt709' ? 709 : sp === 'unknown' || sp === 'bt470bg' || sp === 'smpte170m' ? 601 : undefined;
+  if (matrix === undefined) return undefined;
+  const fullRange = fmt === 'yuvj420p' || range === 'pc';
+  if (!fullRange && range !== undefined && range !== 'tv' && range !== 'unknown') return undefined;
+  return { kind: 'yuv420p', matrix, fullRange };
+}
+
+/** Where ffmpeg's frame bytes are read from. */
+interface ByteSource {
+  /** Reads up to `length` bytes into `buf` at `offset`; resolves to the count, 0 at the end of the output. */
+  read(buf: Uint8Array, offset: number, length: number): Promise<number>;
+  /** Releases it (after the last read settled). */
+  close(): void;
+}
+
+/** An OS pipe's read end, read with fs.read straight into the caller's buffer (a libuv worker blocks in read(2)). */
+function fdSource(fd: number): ByteSource {
+  let closed = false;
+  return {
+    read: (buf, offset, length) => new Promise((resolve, reject) => {
+      fs.read(fd, buf, offset, length, null, (err, n) => (err ? reject(err) : resolve(n)));
+    }),
+    close() {
+      if (!closed) { closed = true; fs.close(fd, () => undefined); }
+    },
+  };
+}
+
+/** A child's stdout stream (where no OS pipe can be made), read in paused mode. */
+function streamSource(stream: Readable): ByteSource {
+  let rest: Buffer | undefined;
+  let ended = false;
+  let error: Error | undefined;
+  let wake: (() => void) | undefined;
+  stream.on('readable', () => wake?.());
+  stream.on('end', () => { ended = true; wake?.(); });
+  stream.on('error', (err) => { error = err; ended = true; wake?.(); });
+  return {
+    async read(buf, offset, length) {
+      for (;;) {
+        const b = rest ?? (stream.read() as Buffer | null);
+        rest = undefined;
+        if (b) {
+          const n = Math.min(length, b.length);
+          buf.set(n === b.length ? b : b.subarray(0, n), offset);
+          if (n < b.length) rest = b.subarray(n);
+          return n;
+        }
+        if (error) throw error;
+        if (ended) return 0;
+        await new Promise<void>((r) => { wake = r; });
+      }
+    },
+    close() { stream.destroy(); },
+  };
+}
+
+/**
+ * One running ffmpeg that decodes a video from a seek point to raw frames (RGB, or YUV 4:2:0
+ * converted here), each with its own timestamp (from showinfo). A pump reads ffmpeg's output
+ * ahead into a ring of READ_AHEAD_FRAMES frames, so decoding overlaps encoding, and stops while the
+ * ring is full, so ffmpeg waits (pipe backpressure) while nobody reads; a reader can be parked
+ * between two episodes of a shared video and go on from where it stopped.
  */
 class FrameReader {
-  readonly proc: ChildProcessByStdio<null, Readable, Readable>;
+  readonly proc: ChildProcessByStdio<null, Readable | null, Readable>;
   private readonly pts: number[] = [];
+  /** The first frame's pixel format and colour range and space (showinfo). */
+  private fmt: string | undefined;
+  private colour: [string, string] | undefined;
   private tb: [number, number] | undefined;
   rate: number | undefined;
   private dims: [number, number] | undefined;
   readonly problems: string[] = [];
   private stderrDone = false;
   private wake: (() => void) | undefined;
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
+  private readonly src: ByteSource;
+  private ring = new Uint8Array(0);
+  /** Bytes read into the ring, and taken out of it, since the start. */
+  private tail = 0;
+  private head = 0;
   private ended = false;
+  private closed = false;
+  private reading = false;
   private readError: Error | undefined;
   private wakeData: (() => void) | undefined;
-  /** Bytes read ahead of the consumer before ffmpeg is paused (decoding overlaps encoding): 16 frames, at most 16 MiB. */
-  private readAhead = 1 << 20;
+  private wakePump: (() => void) | undefined;
+  /** How raw frames become RGB (known from the first frame unless asked for). */
+  format: RawFormat | undefined;
   /** Frames handed out so far. */
   k = 0;
   /** Time of the last frame handed out (NaN before the first). */
   lastTime = NaN;
   width = 0;
   height = 0;
+  /** Raw bytes per frame. */
+  frameBytes = 0;
   exited: Promise<number | null>;
 
-  constructor(readonly file: string, readonly ss: number, readonly size: number | undefined) {
+  /**
+   * @param pixFmt 'rgb24': ffmpeg converts every frame; undefined: ffmpeg hands out the decoder's
+   *   own format (see {@link rawFormatOf}; with `size`, always rgb24).
+   */
+  constructor(readonly file: string, readonly ss: number, readonly size: number | undefined, pixFmt?: 'rgb24') {
     const ffmpeg = tool('ffmpeg', file);
+    const asked = size !== undefined ? 'rgb24' : pixFmt;
+    if (asked) this.format = { kind: 'rgb24' };
     const vf = ['showinfo=checksum=0', ...(size === undefined ? [] : [`scale=${size}:${size}:force_original_aspect_ratio=increase:flags=lanczos`, `crop=${size}:${size}`])].join(',');
     const args = ['-nostdin', '-hide_banner', '-nostats', '-loglevel', 'level+info', ...(ss > 0 ? ['-ss', ss.toFixed(6)] : []), '-copyts', '-noautorotate',
-      '-i', file, '-map', '0:v:0', '-vf', vf, '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'];
-    this.proc = spawn(ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      '-i', file, '-map', '0:v:0', '-vf', vf, '-fps_mode', 'passthrough', '-f', 'rawvideo', ...(asked ? ['-pix_fmt', asked] : []), 'pipe:1'];
+    const pipe = native().systemPipe(undefined, { size: PIPE_BYTES });
+    try {
+      this.proc = spawn(ffmpeg, args, { stdio: ['ignore', pipe ? pipe.writeFd : 'pipe', 'pipe'] }) as ChildProcessByStdio<null, Readable | null, Readable>;
+    } finally {
+      if (pipe) fs.closeSync(pipe.writeFd);
+    }
+    this.src = pipe ? fdSource(pipe.readFd) : streamSource(this.proc.stdout!);
     this.exited = new Promise((resolve) => {
       this.proc.on('error', (err) => { this.problems.push(err.message); resolve(null); });
       this.proc.on('close', (code) => resolve(code));
@@ -132,7 +240,9 @@ class FrameReader {
       partial = lines.pop()!;
       for (const line of lines) {
         const m = SHOWINFO.exec(line);
-        if (m) { this.pts.push(Number(m[1])); this.dims ??= [Number(m[2]), Number(m[3])]; continue; }
+        if (m) { this.pts.push(Number(m[1])); this.fmt ??= m[2]; this.dims ??= [Number(m[3]), Number(m[4])]; continue; }
+        const c = COLOUR.exec(line);
+        if (c) { this.colour ??= [c[1], c[2]]; continue; }
         const t = TIMEBASE.exec(line);
         if (t) { this.tb = [Number(t[1]), Number(t[2])]; this.rate = Number(t[4]) > 0 ? Number(t[3]) / Number(t[4]) : undefined; continue; }
         const p = PROBLEM.exec(line);
@@ -141,39 +251,53 @@ class FrameReader {
       this.wake?.();
     });
     this.proc.stderr.on('end', () => { this.stderrDone = true; this.wake?.(); });
-    // Read ahead in flowing mode, up to readAhead bytes, so that ffmpeg keeps decoding while
-    // the frames already read are encoded; paused beyond that (backpressure).
-    this.proc.stdout.on('data', (d: Buffer) => {
-      this.pending.push(d);
-      this.pendingBytes += d.length;
-      if (this.pendingBytes > this.readAhead) this.proc.stdout.pause();
+  }
+
+  /** Reads ffmpeg's output into the ring while it has room (runs until the end, an error or close). */
+  private async pump(): Promise<void> {
+    const C = this.ring.length;
+    try {
+      while (!this.closed) {
+        const free = C - (this.tail - this.head);
+        if (free === 0) {
+          await new Promise<void>((r) => { this.wakePump = r; });
+          continue;
+        }
+        const at = this.tail % C;
+        this.reading = true;
+        const n = await this.src.read(this.ring, at, Math.min(free, C - at));
+        this.reading = false;
+        if (n === 0) break;
+        this.tail += n;
+        this.wakeData?.();
+      }
+    } catch (err) {
+      this.readError = err as Error;
+    } finally {
+      this.reading = false;
+      this.ended = true;
+      this.src.close();
       this.wakeData?.();
-    });
-    this.proc.stdout.on('end', () => { this.ended = true; this.wakeData?.(); });
-    this.proc.stdout.on('error', (err) => { this.readError = err; this.ended = true; this.wakeData?.(); });
+    }
   }
 
   /** Waits until `bytes` are read ahead or the output ended. */
   private async fill(bytes: number): Promise<void> {
-    while (this.pendingBytes < bytes && !this.ended) {
-      if (this.proc.stdout.isPaused()) this.proc.stdout.resume();
-      await new Promise<void>((r) => { this.wakeData = r; });
-    }
+    while (this.tail - this.head < bytes && !this.ended) await new Promise<void>((r) => { this.wakeData = r; });
     if (this.readError) throw this.readError;
   }
 
-  /** Moves `n` bytes (n ≤ pendingBytes) off the front of the read-ahead queue into `dest` (or drops them). */
+  /** Moves `n` bytes (n ≤ what is read ahead) off the front of the ring into `dest` (or drops them). */
   private take(n: number, dest: Uint8Array | undefined): void {
-    let off = 0;
-    while (off < n) {
-      const p = this.pending[0];
-      const m = Math.min(p.length, n - off);
-      dest?.set(m === p.length ? p : p.subarray(0, m), off);
-      off += m;
-      if (m === p.length) this.pending.shift(); else this.pending[0] = p.subarray(m);
+    const C = this.ring.length;
+    const at = this.head % C;
+    const first = Math.min(n, C - at);
+    if (dest) {
+      dest.set(this.ring.subarray(at, at + first));
+      if (first < n) dest.set(this.ring.subarray(0, n - first), first);
     }
-    this.pendingBytes -= n;
-    if (this.pendingBytes <= this.readAhead / 2 && this.proc.stdout.isPaused() && !this.ended) this.proc.stdout.resume();
+    this.head += n;
+    this.wakePump?.();
   }
 
   /** Seconds of decoded frame k (waits for showinfo's line). */
@@ -184,33 +308,77 @@ class FrameReader {
   }
 
   /**
+   * Waits for the first frame's description: its size and, where ffmpeg hands out the decoder's
+   * own format, how it becomes RGB. Resolves to false when that format needs ffmpeg's conversion
+   * (the caller starts a reader asking for rgb24), true otherwise (also at an empty output:
+   * `next` then reports the end).
+   */
+  async start(label: string): Promise<boolean> {
+    if (this.width !== 0) return true;
+    while (this.pts.length === 0 && !this.stderrDone) await new Promise<void>((r) => { this.wake = r; });
+    if (this.pts.length === 0) {
+      this.ended = true;
+      return true;
+    }
+    await this.timeOf(0, label);
+    if (!this.format) {
+      // The colour line follows the frame's line.
+      while (!this.colour && !this.stderrDone) await new Promise<void>((r) => { this.wake = r; });
+      this.format = rawFormatOf(this.fmt!, this.colour?.[0], this.colour?.[1], this.dims![1]);
+      if (!this.format) return false;
+    }
+    this.width = this.size ?? this.dims![0];
+    this.height = this.size ?? this.dims![1];
+    const rgb = this.width * this.height * 3;
+    this.frameBytes = this.format.kind === 'rgb24' ? rgb : this.width * this.height + 2 * Math.ceil(this.width / 2) * Math.ceil(this.height / 2);
+    this.ring = new Uint8Array(Math.max(this.frameBytes, Math.min(READ_AHEAD_FRAMES * this.frameBytes, READ_AHEAD_BYTES)));
+    void this.pump();
+    return true;
+  }
+
+  /**
    * Reads the next decoded frame: its time is known first (from showinfo), then `place(time)`
-   * says where its bytes go (a view of width × height × 3 bytes) or returns undefined to drop
-   * them. Resolves to the time, or undefined at the end of the video.
+   * says where its raw bytes ({@link frameBytes}) go, or returns undefined to drop them.
+   * Resolves to the time, or undefined at the end of the video.
    */
   async next(label: string, place: (time: number) => Uint8Array | undefined): Promise<number | undefined> {
     if (this.width === 0) {
-      // The first frame's showinfo line gives the size; wait for output to exist first.
-      await this.fill(1);
-      if (this.pendingBytes === 0) return undefined;
-      await this.timeOf(0, label);
-      this.width = this.size ?? this.dims![0];
-      this.height = this.size ?? this.dims![1];
-      this.readAhead = Math.max(this.width * this.height * 3, Math.min(16 * this.width * this.height * 3, 16 << 20));
+      await this.start(label);
+      if (this.width === 0) return undefined;
     }
-    const fb = this.width * this.height * 3;
+    const fb = this.frameBytes;
     await this.fill(fb);
-    if (this.pendingBytes < fb) return undefined;
+    if (this.tail - this.head < fb) return undefined;
     const time = await this.timeOf(this.k++, label);
     this.take(fb, place(time));
     this.lastTime = time;
     return time;
   }
 
+  /** Converts `n` raw frames to RGB `[n, height, width, 3]`. */
+  toRgb(raw: Uint8Array, n: number, out: Uint8Array): void {
+    const f = this.format!;
+    if (f.kind === 'rgb24') out.set(raw.subarray(0, n * this.frameBytes));
+    else native().encoderYuvToRgb({ yuv: raw.subarray(0, n * this.frameBytes) }, { n, W: this.width, H: this.height, matrix: f.matrix, fullRange: f.fullRange, threads: 0 }, { rgb: out });
+  }
+
   kill(): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    this.closed = true;
+    this.wakePump?.();
+    // A read in flight ends (ffmpeg's end of the pipe closes with it) and the pump closes the source.
+    if (!this.reading && this.ring.length === 0) this.src.close();
   }
 }
+
+/** Frames read ahead of the consumer (at most READ_AHEAD_BYTES), so that decoding overlaps encoding. */
+const READ_AHEAD_FRAMES = 16;
+const READ_AHEAD_BYTES = 16 << 20;
+/** Capacity asked for ffmpeg's output pipe (Linux allows up to /proc/sys/fs/pipe-max-size, 1 MiB by default). */
+const PIPE_BYTES = 1 << 20;
+
+/** Videos whose frames only ffmpeg converts to RGB (the last 256 seen). */
+const needsRgb = new Set<string>();
 
 /** At most one parked reader: a decode that ended mid-video, ready for the next episode of the same file. */
 let parked: { reader: FrameReader; timer: NodeJS.Timeout } | undefined;
@@ -222,8 +390,7 @@ function park(reader: FrameReader): void {
   const timer = setTimeout(() => unpark()?.kill(), 3000);
   timer.unref();
   reader.proc.unref();
-  reader.proc.stdout.pause();
-  (reader.proc.stdout as unknown as { unref?: () => void }).unref?.();
+  (reader.proc.stdout as unknown as { unref?: () => void } | null)?.unref?.();
   (reader.proc.stderr as unknown as { unref?: () => void }).unref?.();
   parked = { reader, timer };
 }
@@ -234,7 +401,7 @@ function unpark(): FrameReader | undefined {
   const r = parked.reader;
   parked = undefined;
   r.proc.ref();
-  (r.proc.stdout as unknown as { ref?: () => void }).ref?.();
+  (r.proc.stdout as unknown as { ref?: () => void } | null)?.ref?.();
   (r.proc.stderr as unknown as { ref?: () => void }).ref?.();
   return r;
 }
@@ -265,26 +432,63 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
     reader = undefined;
   }
   const reused = reader !== undefined;
-  reader ??= new FrameReader(file, times[0] - 0.5 / fps, size);
+  if (!reader) {
+    const ss = times[0] - 0.5 / fps;
+    reader = new FrameReader(file, ss, size, needsRgb.has(file) ? 'rgb24' : undefined);
+    // Frames in a format only ffmpeg converts (10-bit, 4:4:4, other matrices): decode again as
+    // rgb24, and ask for rgb24 from the start in this file from now on.
+    if (!(await reader.start(label).catch((err: unknown) => { reader!.kill(); throw err; }))) {
+      reader.kill();
+      needsRgb.add(file);
+      while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+      reader = new FrameReader(file, ss, size, 'rgb24');
+    }
+  }
+  /**
+   * The chunk handed out next, and the raw frames it is made from: RGB chunks are fresh arrays
+   * (converted from a reused raw buffer, or the raw buffer itself when ffmpeg sends RGB); YUV
+   * chunks ({@link DecodeAtOptions.yuv420p}) hand out the reused raw buffer itself.
+   */
   let out = new Uint8Array(0);
+  let raw = new Uint8Array(0);
+  let cap = 0;
   let outCount = 0;
   let outStart = first;
   let q = 0;
   let lastTime = reader.lastTime;
   let finished = false;
   const r = reader;
-  let fb = 0;
-  /** Where frame bytes at time t go: the next slot of the chunk when t matches query q, else dropped. */
+  let rb = 0;
+  let asYuv = false;
+  const newChunk = (frames: number): void => {
+    cap = frames;
+    // Host memory: the encoders' async calls read the chunk in place (no copy on the event loop).
+    if (!asYuv) out = hostArray(Uint8Array, frames * r.width * r.height * 3, { zero: false });
+    if (r.format!.kind === 'rgb24') raw = out;
+    else if (raw.length < frames * rb) raw = hostArray(Uint8Array, Math.min(chunkFrames, Q) * rb, { zero: false });
+  };
+  /** The chunk so far, as RGB or as the raw YUV frames. */
+  const chunk = (): FrameChunk => {
+    const f = r.format!;
+    if (asYuv && f.kind === 'yuv420p') {
+      return { data: raw.subarray(0, outCount * rb), count: outCount, width: r.width, height: r.height, start: outStart, yuv420p: { matrix: f.matrix, fullRange: f.fullRange } };
+    }
+    if (raw !== out) r.toRgb(raw, outCount, out);
+    const n = outCount * r.width * r.height * 3;
+    return { data: n === out.length ? out : out.subarray(0, n), count: outCount, width: r.width, height: r.height, start: outStart };
+  };
+  /** Where raw frame bytes at time t go: the next slot of the chunk when t matches query q, else dropped. */
   const place = (t: number): Uint8Array | undefined => {
-    if (out.length === 0) {
-      fb = r.width * r.height * 3;
-      out = new Uint8Array(Math.min(chunkFrames, Q) * fb);
+    if (cap === 0) {
+      rb = r.frameBytes;
+      asYuv = opts.yuv420p === true && r.format!.kind === 'yuv420p';
+      newChunk(Math.min(chunkFrames, Q));
     }
     if (q < Q && times[q] < t - tolerance) {
       throw new Error(`${file}: ${label}: no video frame within ${tolerance} s of t = ${times[q]} s (frame ${first + q} of the query); ` +
         `the nearest decoded frames are at ${Number.isNaN(lastTime) ? '(none before)' : `${lastTime} s`} and ${t} s (timestamps disagree with the video, or frames are missing)`);
     }
-    return q < Q && Math.abs(times[q] - t) <= tolerance ? out.subarray(outCount * fb, (outCount + 1) * fb) : undefined;
+    return q < Q && Math.abs(times[q] - t) <= tolerance ? raw.subarray(outCount * rb, (outCount + 1) * rb) : undefined;
   };
   try {
     while (q < Q) {
@@ -297,15 +501,16 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
       let frame: Uint8Array | undefined;
       while (q < Q && Math.abs(times[q] - t) <= tolerance) {
         // A second query on the same frame gets a copy of it.
-        if (frame) out.set(frame, outCount * fb);
-        frame = out.subarray(outCount * fb, (outCount + 1) * fb);
+        if (frame) raw.set(frame, outCount * rb);
+        frame = raw.subarray(outCount * rb, (outCount + 1) * rb);
         outCount++;
         q++;
-        if (outCount === out.length / fb) {
-          yield { data: out, count: outCount, width: reader.width, height: reader.height, start: outStart };
+        if (outCount === cap) {
+          const c = chunk();
           outStart += outCount;
           outCount = 0;
-          out = new Uint8Array(Math.min(chunkFrames, Math.max(1, Q - q)) * fb);
+          yield c;
+          newChunk(Math.min(chunkFrames, Math.max(1, Q - q)));
         }
       }
     }
@@ -317,7 +522,7 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
       throw new Error(`${file}: ${label}: the video is shorter than the episode: its last frame is at ${Number.isNaN(lastTime) ? '(none decoded)' : `${lastTime} s`}, ` +
         `but ${Q - q} of the ${Q} frames asked for lie at ${times[q]} s to ${times[Q - 1]} s${why}`);
     }
-    if (outCount > 0) yield { data: out.subarray(0, outCount * reader.width * reader.height * 3), count: outCount, width: reader.width, height: reader.height, start: outStart };
+    if (outCount > 0) yield chunk();
     finished = true;
     if (reader.problems.length) opts.onWarning?.(`${file}: ${label}: ffmpeg reported problems that did not cost a needed frame: ${reader.problems.join('; ')}`);
   } finally {

@@ -589,11 +589,13 @@ function makeDataset(p: DatasetParts): LeRobotDataset {
   };
 }
 
-function chunkArgs(opts: ChunkOptions | undefined): { chunkFrames: number; size: number | undefined } {
-  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1 });
+function chunkArgs(opts: ChunkOptions | undefined): { chunkFrames: number; size: number | undefined; yuv420p: boolean } {
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1 });
+  if (o.yuv420p !== undefined && typeof o.yuv420p !== 'boolean') throw typeError('opts.yuv420p', 'a boolean', o.yuv420p);
   return {
     chunkFrames: o.chunkFrames === undefined ? 32 : checkInt(o.chunkFrames, 'opts.chunkFrames', 1),
     size: o.size === undefined ? undefined : checkInt(o.size, 'opts.size', 1),
+    yuv420p: o.yuv420p === true,
   };
 }
 
@@ -605,9 +607,9 @@ function checkRange(start: number, count: number, length: number): void {
 function videoSource(file: string, fps: number, times: Float64Array, episode: number, camera: string, label: string, warn: (m: string) => void): LeRobotFrameSource {
   const range = (start: number, count: number, opts?: ChunkOptions): AsyncGenerator<FrameChunk> => {
     checkRange(start, count, times.length);
-    const { chunkFrames, size } = chunkArgs(opts);
+    const { chunkFrames, size, yuv420p } = chunkArgs(opts);
     return decodeAtTimestamps(file, times.subarray(start, start + count), {
-      fps, chunkFrames, ...(size !== undefined ? { size } : {}), tolerance: LEROBOT_TOLERANCE_S, label, firstIndex: start,
+      fps, chunkFrames, ...(size !== undefined ? { size } : {}), yuv420p, tolerance: LEROBOT_TOLERANCE_S, label, firstIndex: start,
       onWarning: opts?.onWarning ?? warn,
     });
   };
