@@ -4,17 +4,12 @@
 // (and trains on exactly as an untouched twin does); an already-aborted
 // signal rejects without work; process.exit() during a fit and
 // worker.terminate() during behaviour cloning end promptly (child processes).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
 import { ImageValueModel, Policy, PpoTrainer, runExperiment, ValueHead, type ExperimentProgress, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { runCancelChild } from '../helpers/cancel-run.js';
 import { rng } from '../helpers/data.js';
 import { torchTest } from '../helpers/skip.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CHILD = path.join(here, '..', 'helpers', 'cancel-child.ts');
 
 function floats(n: number, seed: number, lo = -1, hi = 1): Float32Array {
   const r = rng(seed);
@@ -166,32 +161,6 @@ t('ImageValueModel.fit: an abort after the first epoch rejects with the reason; 
 });
 
 /** Runs the cancel child; resolves with its lines and the ms from its `marker` line to its exit. */
-function runChild(mode: string, marker: string, limitMs = 60_000): Promise<{ lines: string[]; afterMarkerMs: number; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let err = '';
-    let at = 0;
-    let buf = '';
-    const kill = setTimeout(() => child.kill('SIGKILL'), limitMs);
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        lines.push(line);
-        if (line.startsWith(marker) && at === 0) at = Date.now();
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(kill);
-      if (at === 0) reject(new Error(`no ${marker} line (exit ${code}): ${lines.join('\n')}\n${err.slice(-2000)}`));
-      else resolve({ lines, afterMarkerMs: Date.now() - at, code });
-    });
-  });
-}
 
 t('runExperiment: opts.signal stops the run inside a phase (rejects with the reason, no later progress); an aborted signal before any work; a non-signal is a TypeError', async () => {
   const ac = new AbortController();
@@ -226,14 +195,14 @@ t('runExperiment: opts.signal stops the run inside a phase (rejects with the rea
 });
 
 t('process.exit() during ValueHead.fit ends the process within about a second (the fit would run for minutes)', async () => {
-  const r = await runChild('exit-fit', 'EXITING');
+  const r = await runCancelChild('exit-fit', 'EXITING', 60_000);
   assert.is(r.code, 0);
   assert.ok(!r.lines.some((l) => l.startsWith('RESULT')), 'the fit did not finish');
   assert.ok(r.afterMarkerMs < 3000, `the process took ${r.afterMarkerMs} ms to exit`);
 });
 
 t('worker.terminate() during fitBehaviourCloning ends the worker within about a second', async () => {
-  const r = await runChild('terminate-bc', 'STARTED');
+  const r = await runCancelChild('terminate-bc', 'STARTED', 60_000);
   // The process then exits cleanly: the worker alone had loaded the addon, which Node unloads with it (the addon is linked -z nodelete, so its threads do not run on in unmapped code).
   assert.is(r.code, 0, `the process exited with ${r.code}: ${r.lines.join('\n')}`);
   const res = JSON.parse(r.lines.find((l) => l.startsWith('RESULT '))!.slice(7)) as { terminateMs: number };

@@ -3,16 +3,11 @@
 // with the signal's reason; an already-aborted signal rejects without work;
 // process.exit() and worker.terminate() during a long batch end promptly
 // (child processes; the libtorch calls are in test/torch/cancel.test.ts).
-import { spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hostTensor, native, progressTargets, progressTargetsBatch, progressTargetsSync } from '../../src/index.js';
+import { runCancelChild } from '../helpers/cancel-run.js';
 import { rng } from '../helpers/data.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const CHILD = path.join(here, '..', 'helpers', 'cancel-child.ts');
 
 async function rejectsWith(p: Promise<unknown>, reason: unknown): Promise<void> {
   try {
@@ -69,42 +64,16 @@ test('an already-aborted signal rejects with its reason without starting the cal
   assert.equal(Array.from(r.values), Array.from(progressTargetsSync(x, { window: 3 }).values));
 });
 
-function runChild(mode: string, marker: string): Promise<{ lines: string[]; afterMarkerMs: number; code: number | null }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let err = '';
-    let at = 0;
-    let buf = '';
-    const kill = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, i); buf = buf.slice(i + 1);
-        lines.push(line);
-        if (line.startsWith(marker) && at === 0) at = Date.now();
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(kill);
-      if (at === 0) reject(new Error(`no ${marker} line (exit ${code}): ${lines.join('\n')}\n${err.slice(-2000)}`));
-      else resolve({ lines, afterMarkerMs: Date.now() - at, code });
-    });
-  });
-}
 
 test('process.exit() during a long progressTargetsBatch ends the process within about a second', async () => {
-  const r = await runChild('exit-batch', 'EXITING');
+  const r = await runCancelChild('exit-batch', 'EXITING');
   assert.is(r.code, 0);
   assert.ok(!r.lines.some((l) => l.startsWith('RESULT')), 'the batch did not finish');
   assert.ok(r.afterMarkerMs < 3000, `the process took ${r.afterMarkerMs} ms to exit`);
 });
 
 test('worker.terminate() during a long progressTargetsBatch ends the worker within about a second', async () => {
-  const r = await runChild('terminate-batch', 'STARTED');
+  const r = await runCancelChild('terminate-batch', 'STARTED');
   const line = r.lines.find((l) => l.startsWith('RESULT '));
   // The process then exits cleanly: the worker alone had loaded the addon, which Node unloads with it (the addon is linked -z nodelete, so its threads do not run on in unmapped code).
   assert.is(r.code, 0, `the process exited with ${r.code}: ${r.lines.join('\n')}`);
