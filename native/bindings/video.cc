@@ -22,6 +22,14 @@
 namespace f2g {
 namespace {
 
+/// opts.matrix, 601 or 709 (the colour matrix of the video's tags, which TypeScript reads).
+YuvMatrix MatrixArg(const Fields& o) {
+  const double m = o.Number("matrix");
+  if (m != 601 && m != 709)
+    ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
+  return m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601;
+}
+
 // encoderYuvToRgb({ yuv: Uint8Array [n frames of W·H + 2·⌈W/2⌉·⌈H/2⌉] },
 //                   { n, W, H, matrix: 601 | 709, fullRange, threads }, { rgb: Uint8Array [n,H,W,3] })
 // Synchronous (pool-parallel, the JS thread takes a share).
@@ -31,9 +39,7 @@ Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
   const std::size_t n = SizeArg(o.Need("n"), "opts.n", 1);
   const std::size_t W = SizeArg(o.Need("W"), "opts.W", 1);
   const std::size_t H = SizeArg(o.Need("H"), "opts.H", 1);
-  const double m = o.Number("matrix");
-  if (m != 601 && m != 709)
-    ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
+  const YuvMatrix matrix = MatrixArg(o);
   const bool full = o.Bool("fullRange");
   const std::size_t threads = o.Size("threads");
   auto rgb = Uint8Arg(res.Need("rgb"), "rgb");
@@ -44,15 +50,15 @@ Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
   RequireLength(yuv.length, in_need, "yuv", "[n, W·H + 2·⌈W/2⌉·⌈H/2⌉]");
   RequireLength(rgb.length, out_need, "rgb", "[n, H, W, 3]");
   RejectOverlap({rgb.data, out_need, "rgb"}, {{yuv.data, in_need, "yuv"}}, false);
-  yuv420p_to_rgb24(yuv.data, n, W, H, m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601, full, rgb.data,
-                   threads);
+  yuv420p_to_rgb24(yuv.data, n, W, H, matrix, full, rgb.data, threads);
   return info.Env().Undefined();
 }
 
 // encoderPatchStatsYuv({ yuv }, { T, H, W, gridH, gridW, bins, threads, matrix, fullRange },
 //                          { features: Float32Array [T, gh*gw, 6+bins] }) → Promise<void>
-// As encoderPatchStats on the frames encoderYuvToRgb would make. Reads an owned copy of `yuv`
-// (taken before it returns) and writes `features` on the JS thread once the work is done.
+// As encoderPatchStats on the frames encoderYuvToRgb would make. Reads `yuv` in place when it is
+// host memory or shared (else an owned copy taken before it returns) and writes `features` in place
+// when it is host memory (else on the JS thread once the work is done): AsyncInput/AsyncOutput.
 Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
   Fields in(info[0], "input"), o(info[1], "opts"), res(info[2], "out");
   auto yuv = Uint8Arg(in.Need("yuv"), "yuv");
@@ -64,10 +70,7 @@ Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
   p.grid_w = SizeArg(o.Need("gridW"), "opts.grid[1]", 1);
   p.bins = o.Size("bins", 1);
   const std::size_t threads = o.Size("threads");
-  const double m = o.Number("matrix");
-  if (m != 601 && m != 709)
-    ThrowRange("Expected opts.matrix 601 or 709 but received " + Describe(o.Need("matrix")));
-  const YuvMatrix matrix = m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601;
+  const YuvMatrix matrix = MatrixArg(o);
   const bool full = o.Bool("fullRange");
   if (p.grid_h > H)
     ThrowRange("Expected opts.grid[0] ≤ frame height " + std::to_string(H) + " but received " +
