@@ -30,6 +30,11 @@ YuvMatrix MatrixArg(const Fields& o) {
   return m == 709 ? YuvMatrix::kBt709 : YuvMatrix::kBt601;
 }
 
+/// Bytes of one yuv420p frame (yuv420p_frame_bytes), overflow-checked.
+std::size_t FrameBytes(std::size_t W, std::size_t H) {
+  return CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
+}
+
 // encoderYuvToRgb({ yuv: Uint8Array [n frames of W·H + 2·⌈W/2⌉·⌈H/2⌉] },
 //                   { n, W, H, matrix: 601 | 709, fullRange, threads }, { rgb: Uint8Array [n,H,W,3] })
 // Synchronous (pool-parallel, the JS thread takes a share).
@@ -43,8 +48,7 @@ Napi::Value Yuv420pToRgb(const Napi::CallbackInfo& info) {
   const bool full = o.Bool("fullRange");
   const std::size_t threads = o.Size("threads");
   auto rgb = Uint8Arg(res.Need("rgb"), "rgb");
-  const std::size_t fb =
-      CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
+  const std::size_t fb = FrameBytes(W, H);
   const std::size_t in_need = CheckedProduct({n, fb}, "yuv");
   const std::size_t out_need = CheckedProduct({n, H, W, 3}, "rgb");
   RequireLength(yuv.length, in_need, "yuv", "[n, W·H + 2·⌈W/2⌉·⌈H/2⌉]");
@@ -80,8 +84,7 @@ Napi::Value PatchStatsYuv420p(const Napi::CallbackInfo& info) {
                std::to_string(p.grid_w));
   Napi::Value out_value = res.Need("features");
   auto out = Float32Arg(out_value, "out");
-  const std::size_t fb =
-      CheckedProduct({W, H}, "yuv") + 2 * CheckedProduct({(W + 1) / 2, (H + 1) / 2}, "yuv");
+  const std::size_t fb = FrameBytes(W, H);
   const std::size_t in_need = CheckedProduct({T, fb}, "yuv");
   RequireLength(yuv.length, in_need, "yuv", "[T, W·H + 2·⌈W/2⌉·⌈H/2⌉]");
   const std::size_t need = CheckedProduct({T, p.grid_h, p.grid_w, patch_stats_dim(p)}, "out");

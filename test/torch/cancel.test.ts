@@ -7,6 +7,7 @@
 import * as assert from 'uvu/assert';
 import { test } from 'uvu';
 import { ImageValueModel, Policy, PpoTrainer, runExperiment, ValueHead, type ExperimentProgress, type NamedTensor, type PolicySpec, type RolloutBatch } from '../../src/index.js';
+import { rejectsWith } from '../helpers/asserts.js';
 import { runCancelChild } from '../helpers/cancel-run.js';
 import { rng } from '../helpers/data.js';
 import { torchTest } from '../helpers/skip.js';
@@ -25,16 +26,6 @@ function sameBits(a: NamedTensor[], b: NamedTensor[]): boolean {
     const y = new Uint32Array(d2.buffer, d2.byteOffset, d2.length);
     return x.every((v, k) => v === y[k]);
   });
-}
-
-async function rejectsWith(p: Promise<unknown>, reason: unknown): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e === reason, `rejected with ${String(e)} instead of the signal's reason`);
-    return;
-  }
-  assert.unreachable('the call resolved: the abort did not stop it');
 }
 
 const t = torchTest;

@@ -6,18 +6,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hostTensor, native, progressTargets, progressTargetsBatch, progressTargetsSync } from '../../src/index.js';
+import { rejectsWith } from '../helpers/asserts.js';
 import { runCancelChild } from '../helpers/cancel-run.js';
 import { rng } from '../helpers/data.js';
-
-async function rejectsWith(p: Promise<unknown>, reason: unknown): Promise<void> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e === reason, `rejected with ${String(e)} instead of the signal's reason`);
-    return;
-  }
-  assert.unreachable('the call resolved: the abort did not stop it');
-}
 
 function episode(shape: number[], seed: number): { data: Float32Array; shape: number[] } {
   const x = hostTensor(shape, 'float32', { zero: false });
@@ -63,7 +54,6 @@ test('an already-aborted signal rejects with its reason without starting the cal
   const r = await progressTargets(x, { window: 3, signal: new AbortController().signal });
   assert.equal(Array.from(r.values), Array.from(progressTargetsSync(x, { window: 3 }).values));
 });
-
 
 test('process.exit() during a long progressTargetsBatch ends the process within about a second', async () => {
   const r = await runCancelChild('exit-batch', 'EXITING');

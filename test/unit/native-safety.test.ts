@@ -9,20 +9,10 @@ import {
   clippedSurrogate, gae, klPenalty, native, Policy, stepAdvantages, ValueHead,
 } from '../../src/index.js';
 import { refGae } from '../reference/rl.js';
+import { throwsLike } from '../helpers/asserts.js';
 import { rng } from '../helpers/data.js';
 import { runScenario } from '../helpers/run-scenario.js';
 import { torchTest } from '../helpers/skip.js';
-
-function throwsLike(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type, `expected ${type.name} but got ${(e as Error).name}: ${(e as Error).message}`);
-    for (const p of patterns) assert.match((e as Error).message, p);
-    return;
-  }
-  assert.unreachable(`expected a ${type.name}`);
-}
 
 // ---------- detached inputs ----------
 for (const name of ['detach-progress', 'detach-patch-stats', 'detach-value-head-fit', 'detach-ppo-update']) {

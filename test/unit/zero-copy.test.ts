@@ -17,6 +17,7 @@ import {
   gae, hostTensor, isHostMemory, native, patchStatsEncoder, PickPlaceEnv, progressTargets, progressTargetsBatch, progressTargetsSync, readNpy,
   readSafetensors, writeNpy, writeSafetensors,
 } from '../../src/index.js';
+import { throwsLike } from '../helpers/asserts.js';
 import { rng } from '../helpers/data.js';
 import { runScenario } from '../helpers/run-scenario.js';
 import { testIf, torchTest } from '../helpers/skip.js';
@@ -24,17 +25,6 @@ import { testIf, torchTest } from '../helpers/skip.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const external = native().systemHostStats({}, {}).external;
 const withExternal = testIf(external, 'this runtime refuses external ArrayBuffers (or FEAT2GO_HOST_EXTERNAL=0): host memory falls back to plain arrays');
-
-function throwsLike(fn: () => unknown, type: new (...a: never[]) => Error, ...patterns: RegExp[]): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.instance(e, type, `expected ${type.name} but got ${(e as Error).name}: ${(e as Error).message}`);
-    for (const p of patterns) assert.match((e as Error).message, p);
-    return;
-  }
-  assert.unreachable(`expected a ${type.name}`);
-}
 
 function episode(T: number, N: number, D: number, seed: number): Float32Array {
   const r = rng(seed);
