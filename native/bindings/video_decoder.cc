@@ -75,10 +75,10 @@ Napi::Value Status(const Napi::CallbackInfo& info) {
 class VideoDecoderWrap : public GuardedWrap<VideoDecoderWrap> {
  public:
   static void Init(Napi::Env env, Napi::Object exports) {
-    Napi::Function cls =
-        DefineClass(env, "VideoDecoderNative",
-                    {GuardedMethod<&VideoDecoderWrap::Open>("open"), GuardedMethod<&VideoDecoderWrap::Seek>("seek"),
-                     GuardedMethod<&VideoDecoderWrap::Read>("read"), GuardedMethod<&VideoDecoderWrap::Close>("close")});
+    Napi::Function cls = DefineClass(
+        env, "VideoDecoderNative",
+        {GuardedMethod<&VideoDecoderWrap::Open>("open"), GuardedMethod<&VideoDecoderWrap::Seek>("seek"),
+         GuardedMethod<&VideoDecoderWrap::Read>("read"), GuardedMethod<&VideoDecoderWrap::Close>("close")});
     exports.Set("VideoDecoderNative", cls);
   }
 
@@ -98,14 +98,17 @@ class VideoDecoderWrap : public GuardedWrap<VideoDecoderWrap> {
  private:
   /// The state for a new call: refuses a closed decoder and a second call while one runs.
   std::shared_ptr<DecoderState> Begin(const char* what, bool need_open) {
-    if (!state_) throw ArgError{ArgError::kPlain, std::string("VideoDecoderNative.") + what + ": the decoder is closed"};
+    if (!state_)
+      throw ArgError{ArgError::kPlain, std::string("VideoDecoderNative.") + what + ": the decoder is closed"};
     if (state_->busy.exchange(true))
-      throw ArgError{ArgError::kPlain, std::string("VideoDecoderNative.") + what +
-                                           ": another call is still running on this decoder (one call at a time: "
-                                           "await the previous one)"};
+      throw ArgError{ArgError::kPlain,
+                     std::string("VideoDecoderNative.") + what +
+                         ": another call is still running on this decoder (one call at a time: "
+                         "await the previous one)"};
     if (need_open && !state_->dec) {
       state_->busy.store(false);
-      throw ArgError{ArgError::kPlain, std::string("VideoDecoderNative.") + what + ": the decoder is not open (call open first)"};
+      throw ArgError{ArgError::kPlain, std::string("VideoDecoderNative.") + what +
+                                           ": the decoder is not open (call open first)"};
     }
     return state_;
   }
@@ -151,7 +154,8 @@ class VideoDecoderWrap : public GuardedWrap<VideoDecoderWrap> {
     Fields in(info[0], "input"), o(info[1], "opts");
     (void)in;
     const double time = o.Number("time");
-    if (!std::isfinite(time)) ThrowRange("Expected opts.time a finite number of seconds but received " + Describe(o.Need("time")));
+    if (!std::isfinite(time))
+      ThrowRange("Expected opts.time a finite number of seconds but received " + Describe(o.Need("time")));
     std::vector<Napi::Value> keep;
     auto stop = CallStopArg(o.Maybe("cancel"), "opts.cancel", keep);
     auto s = Begin("seek", true);
@@ -163,7 +167,8 @@ class VideoDecoderWrap : public GuardedWrap<VideoDecoderWrap> {
           BusyScope busy(s);
           *found = s->dec->seek(time, fmt.get(), &stop->flag);
         },
-        [fmt, found](Napi::Env env) -> Napi::Value { return *found ? FormatObject(env, *fmt) : env.Null(); }, keep);
+        [fmt, found](Napi::Env env) -> Napi::Value { return *found ? FormatObject(env, *fmt) : env.Null(); },
+        keep);
     w->SetStop(stop);
     return w->Queue();
   }

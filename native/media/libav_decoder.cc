@@ -30,7 +30,8 @@ namespace f2g {
 #ifndef FEAT2GO_HAVE_LIBAV
 
 const LibavStatus& libav_status() {
-  static const LibavStatus s{false, "built without libav headers (libavformat-dev, libavcodec-dev, libavutil-dev)", "", ""};
+  static const LibavStatus s{
+      false, "built without libav headers (libavformat-dev, libavcodec-dev, libavutil-dev)", "", ""};
   return s;
 }
 struct LibavDecoder::Impl {};
@@ -44,7 +45,9 @@ const VideoInfo& LibavDecoder::info() const {
 }
 bool LibavDecoder::seek(double, FrameFormat*, const StopFlag*) { return false; }
 bool LibavDecoder::peek(FrameFormat*, const StopFlag*) { return false; }
-std::size_t LibavDecoder::read(std::uint8_t*, std::size_t, double*, std::size_t, const StopFlag*) { return 0; }
+std::size_t LibavDecoder::read(std::uint8_t*, std::size_t, double*, std::size_t, const StopFlag*) {
+  return 0;
+}
 double LibavDecoder::last_time() const { return std::numeric_limits<double>::quiet_NaN(); }
 const std::vector<std::string>& LibavDecoder::problems() const {
   static const std::vector<std::string> none;
@@ -181,8 +184,9 @@ LibavStatus Load() {
   for (int i = 0; i < 3; ++i) {
     // Same major (the ABI); a minor at least the headers' (fields the headers know exist).
     if ((have[i] >> 16) != (want[i] >> 16) || ((have[i] >> 8) & 0xff) < ((want[i] >> 8) & 0xff)) {
-      s.reason = std::string(names[i]) + " is version " + Version(have[i]) + " but the addon was built against " +
-                 Version(want[i]) + " (same major and at least that minor needed)";
+      s.reason = std::string(names[i]) + " is version " + Version(have[i]) +
+                 " but the addon was built against " + Version(want[i]) +
+                 " (same major and at least that minor needed)";
       return s;
     }
   }
@@ -340,7 +344,8 @@ LibavDecoder::LibavDecoder(const std::string& file) : impl_(std::make_unique<Imp
   d.dec->pkt_timebase = s->time_base;
   d.dec->thread_count = 0;  // "auto", as the CLI sets it
   r = api.avcodec_open2(d.dec, codec, nullptr);
-  if (r < 0) throw std::runtime_error(file + ": cannot open the " + d.info.codec + " decoder (" + AvError(r) + ")");
+  if (r < 0)
+    throw std::runtime_error(file + ": cannot open the " + d.info.codec + " decoder (" + AvError(r) + ")");
   d.pkt = api.av_packet_alloc();
   d.frame = api.av_frame_alloc();
   if (!d.pkt || !d.frame) throw std::bad_alloc();
@@ -388,8 +393,8 @@ bool LibavDecoder::peek(FrameFormat* next, const StopFlag* stop) {
   return true;
 }
 
-std::size_t LibavDecoder::read(std::uint8_t* dst, std::size_t frame_bytes, double* times, std::size_t max_frames,
-                               const StopFlag* stop) {
+std::size_t LibavDecoder::read(std::uint8_t* dst, std::size_t frame_bytes, double* times,
+                               std::size_t max_frames, const StopFlag* stop) {
   Impl& d = *impl_;
   SinkScope sink(&d.problems);
   std::size_t n = 0;

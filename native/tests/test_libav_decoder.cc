@@ -95,7 +95,8 @@ TEST(bad_files_and_sizes_are_errors) {
       f2g::FrameFormat f;
       std::vector<std::uint8_t> buf(f2g::yuv420p_packed_bytes(kS, kS) * kN);
       std::vector<double> times(kN);
-      if (d.seek(0, &f, nullptr)) d.read(buf.data(), f2g::yuv420p_packed_bytes(kS, kS), times.data(), kN, nullptr);
+      if (d.seek(0, &f, nullptr))
+        d.read(buf.data(), f2g::yuv420p_packed_bytes(kS, kS), times.data(), kN, nullptr);
       threw = true;
     } catch (const std::runtime_error& e) {
       threw = std::string(e.what()).rfind(file + ": ", 0) == 0;
@@ -126,9 +127,12 @@ int main() {
   const std::string dir = tmpl;
   g_file = dir + "/v.mp4";
   g_cut = dir + "/cut.mp4";
-  const std::string cmd = "ffmpeg -v error -y -f lavfi -i \"color=c=black:s=32x32:r=30:d=1,format=yuv420p,geq=lum='16+8*N':cb=128:cr=128\" -frames:v 20 "
-                          "-c:v libx264 -qp 0 -bf 2 -g 6 -pix_fmt yuv420p \"" + g_file + "\" 2>/dev/null";
-  if (std::system(cmd.c_str()) != 0) SKIP_ALL("test_libav_decoder", "ffmpeg with libx264 could not make the fixture");
+  const std::string cmd =
+      "ffmpeg -v error -y -f lavfi -i \"color=c=black:s=32x32:r=30:d=1,format=yuv420p,geq=lum='16+8*N':cb=128:cr=128\" -frames:v 20 "
+      "-c:v libx264 -qp 0 -bf 2 -g 6 -pix_fmt yuv420p \"" +
+      g_file + "\" 2>/dev/null";
+  if (std::system(cmd.c_str()) != 0)
+    SKIP_ALL("test_libav_decoder", "ffmpeg with libx264 could not make the fixture");
   {
     std::ifstream in(g_file, std::ios::binary);
     std::vector<char> all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -25,6 +25,7 @@ import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { hostArray } from '../core/host.js';
+import { cancellable } from '../core/cancel.js';
 import { native } from '../core/native.js';
 import type { NativeVideoDecoder } from '../core/native-types.js';
 import type { FrameChunk } from './episodes.js';
@@ -99,6 +100,8 @@ export interface DecodeAtOptions {
   onWarning?: (message: string) => void;
   /** Which decoder runs (see {@link VideoDecoderChoice}); default: FEAT2GO_VIDEO_DECODER, else 'auto'. */
   decoder?: VideoDecoderChoice;
+  /** Stops the in-process decoder's open, seek or read at its next frame (the generator rejects with the signal's reason). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -532,9 +535,10 @@ async function* decodeLibav(file: string, times: ArrayLike<number>, opts: Decode
       const dec = new VideoDecoderNative({}, { file });
       r = { file, dec, rate: NaN, lastTime: NaN, format: undefined, width: 0, height: 0, warned: 0 };
       try {
-        const info = await dec.open({}, {});
+        const info = await cancellable(opts.signal, (cancel) => dec.open({}, { cancel }));
         r.rate = info.fpsNum > 0 && info.fpsDen > 0 ? info.fpsNum / info.fpsDen : NaN;
       } catch (err) {
+        if (opts.signal?.aborted && err === opts.signal.reason) throw err;
         throw new Error(`${file}: ${label}: ${(err as Error).message.replace(`${file}: `, '')}`);
       }
       fresh = true;
@@ -543,7 +547,8 @@ async function* decodeLibav(file: string, times: ArrayLike<number>, opts: Decode
     // (decoding through the gap), else seek as `ffmpeg -ss` would: half a frame early.
     const goOn = !fresh && r.lastTime < times[0] - tolerance && times[0] - r.lastTime <= REUSE_GAP_S;
     if (!goOn) {
-      const f = await r.dec.seek({}, { time: times[0] - 0.5 / fps });
+      const dec = r.dec;
+      const f = await cancellable(opts.signal, (cancel) => dec.seek({}, { time: times[0] - 0.5 / fps, cancel }));
       r.lastTime = NaN;
       if (f) {
         const raw = rawFormatOf(f.pixFmt, f.colorRange, f.colorSpace, f.height);
@@ -593,7 +598,8 @@ async function* decodeLibav(file: string, times: ArrayLike<number>, opts: Decode
       // answers the next query in turn (the usual case) it is already in place.
       const base = outCount;
       const want = Math.min(cap - outCount, Q - q);
-      const got = await rd.dec.read({}, { frames: want, frameBytes: fb }, { data: raw.subarray(base * fb, (base + want) * fb) });
+      const data = raw.subarray(base * fb, (base + want) * fb);
+      const got = await cancellable(opts.signal, (cancel) => rd.dec.read({}, { frames: want, frameBytes: fb, cancel }, { data }));
       problems = got.problems;
       if (got.count === 0) break;
       // Where the decoder now is (a consumer may stop at any chunk and the decoder be parked).

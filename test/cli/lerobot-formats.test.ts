@@ -11,12 +11,10 @@ import * as assert from 'uvu/assert';
 import { encodeFrames, native, patchStatsEncoder, type FrameChunk, type FrameSource } from '../../src/index.js';
 import { decodeAtTimestamps } from '../../src/io/lerobot-video.js';
 import { codeFrame, FRAME_SIZE, readFrameCode, run, videoFixturesUnavailable } from '../fixtures/lerobot.js';
-import { testIf } from '../helpers/skip.js';
 import { eachDecoder } from '../helpers/decoders.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-formats-'));
 const unavailable = videoFixturesUnavailable();
-const test = testIf(unavailable === undefined, unavailable ?? '');
 const decoderBase = { cond: unavailable === undefined, reason: unavailable ?? '' };
 const N = 23;
 const codes = Array.from({ length: N }, (_, k) => (k * 2654435761) & 0xffff);

@@ -15,7 +15,7 @@ import { hostArray } from '../../src/core/host.js';
 import { decodeAtTimestamps } from '../../src/io/lerobot-video.js';
 import type { FrameChunk } from '../../src/io/episodes.js';
 import { FRAME_SIZE, encodeVideos, frameCode, readFrameCode, videoFixturesUnavailable } from '../fixtures/lerobot.js';
-import { throwsLike } from '../helpers/asserts.js';
+import { rejectsWith, throwsLike } from '../helpers/asserts.js';
 import { testIf } from '../helpers/skip.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-video-decoder-'));
@@ -182,6 +182,20 @@ test('a missing file, a file that is not a video, a truncated video, a cancelled
   cancel[0] = 1;
   await d.seek({}, { time: 0, cancel }).then(() => assert.unreachable(), (e: Error) => { assert.is(e.name, 'AbortError'); assert.match(e.message, /cancelled/); });
   d.close();
+});
+
+test('decodeAtTimestamps: an AbortSignal stops the decode between chunks and the generator rejects with its reason', async () => {
+  const times = Float64Array.from({ length: N }, (_, i) => i / FPS);
+  const ac = new AbortController();
+  const g = decodeAtTimestamps(files.av1, times, { fps: FPS, chunkFrames: 4, tolerance: 1e-4, label: 'episode 0 (cam)', decoder: 'libav', signal: ac.signal });
+  const c = await g.next();
+  assert.is((c.value as FrameChunk).count, 4);
+  const reason = new Error('stop here');
+  ac.abort(reason);
+  await rejectsWith(g.next(), reason);
+  const pre = new AbortController();
+  pre.abort(reason);
+  await rejectsWith(decodeAtTimestamps(files.h264, times, { fps: FPS, chunkFrames: 4, tolerance: 1e-4, label: 'e', decoder: 'libav', signal: pre.signal }).next(), reason);
 });
 
 test('decodeAtTimestamps: a video shorter than the episode names the file, the episode and the frames missing', async () => {
