@@ -184,6 +184,27 @@ test('a missing file, a file that is not a video, a truncated video, a cancelled
   d.close();
 });
 
+test('decoders dropped without close() are freed when collected: their open files are closed', () => {
+  // A child with --expose-gc: 40 opened decoders hold 40 open files; dropped and collected, none is left.
+  const code = `
+    import fs from 'node:fs';
+    import { native } from './src/index.ts';
+    const fds = () => fs.readdirSync('/proc/self/fd').length;
+    const { VideoDecoderNative } = native();
+    const base = fds();
+    let ds = [];
+    for (let i = 0; i < 40; i++) { const d = new VideoDecoderNative({}, { file: ${JSON.stringify(files.h264)} }); await d.open({}, {}); ds.push(d); }
+    const open = fds();
+    ds = null;
+    for (let i = 0; i < 20 && fds() > base + 2; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+    console.log(JSON.stringify({ base, open, after: fds() }));`;
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', cwd: path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..') });
+  assert.is(r.status, 0, r.stderr);
+  const { base, open, after } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { base: number; open: number; after: number };
+  assert.ok(open >= base + 40, `40 open decoders hold their files (${base} → ${open})`);
+  assert.ok(after <= base + 2, `after collection ${after} descriptors are open (base ${base})`);
+});
+
 test('decodeAtTimestamps: an AbortSignal stops the decode between chunks and the generator rejects with its reason', async () => {
   const times = Float64Array.from({ length: N }, (_, i) => i / FPS);
   const ac = new AbortController();
