@@ -17,7 +17,7 @@ import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
-import type { VideoDecoderChoice } from '../io/lerobot-video.js';
+import { resolveVideoDecoder, type VideoDecoderChoice } from '../io/lerobot-video.js';
 import { checkLeRobotOutput, writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
 import { findLeRobotEpisodes, isLeRobotInput, perFrameLabels, type LeRobotEpisodeRef } from './lerobot-inputs.js';
 
@@ -614,6 +614,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     throw new TypeError(`Expected an array of episode indices (integers ≥ 0) for opts.episodes but received ${JSON.stringify(episodeList)}`);
   }
   if (writeLeRobot !== undefined && (typeof writeLeRobot !== 'string' || writeLeRobot === '')) throw new TypeError(`Expected an output folder path for opts.writeLeRobot but received ${JSON.stringify(writeLeRobot)}`);
+  if (videoDecoder !== undefined) resolveVideoDecoder(videoDecoder, 'opts.videoDecoder');
   if (writeLeRobot !== undefined && shard !== undefined) throw new RangeError('Expected opts.writeLeRobot without opts.shard (one process must write the whole dataset) but received both');
   if (writeLeRobot !== undefined && !encoder) throw new RangeError('Expected opts.encoder with opts.writeLeRobot (LeRobot datasets hold frames) but received none');
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
-import { native, videoDecoderStatus } from '../../src/index.js';
+import { labelPaths, native, openLeRobot, videoDecoderStatus } from '../../src/index.js';
 import { hostArray } from '../../src/core/host.js';
 import { decodeAtTimestamps } from '../../src/io/lerobot-video.js';
 import type { FrameChunk } from '../../src/io/episodes.js';
@@ -52,6 +52,14 @@ async function collect(g: AsyncGenerator<FrameChunk>): Promise<{ data: Uint8Arra
   for (const p of parts) { data.set(p, o); o += p.length; }
   return { data, starts };
 }
+
+uvuTest('the decoder option: a RangeError naming it for anything but auto, libav or ffmpeg', async () => {
+  await labelPaths([dir], { out: path.join(dir, 'out'), videoDecoder: 'gpu' as never }).then(() => assert.unreachable(), (e: Error) => {
+    assert.instance(e, RangeError);
+    assert.match(e.message, /Expected opts\.videoDecoder 'auto', 'libav' or 'ffmpeg' but received 'gpu'/);
+  });
+  await openLeRobot(dir, { decoder: 3 as never }).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /Expected opts\.decoder 'auto', 'libav' or 'ffmpeg' but received 3/));
+});
 
 uvuTest('videoDecoderStatus says whether in-process decoding is available, and names the libraries', () => {
   assert.type(status.available, 'boolean');
