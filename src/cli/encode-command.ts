@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { findFrameInputs, reasonOf, type LabelFailure } from '../jobs/label.js';
 import { LeRobotError } from '../io/lerobot.js';
+import type { VideoDecoderChoice } from '../io/lerobot-video.js';
 import { LEROBOT_OPTION_SPECS, lerobotOptionsFrom } from './lerobot-options.js';
 import { encodeFrames } from '../encoders/encoder.js';
 import type { EncoderSpecOptions } from '../encoders/create.js';
@@ -24,8 +25,8 @@ interface EncodeArgs {
   spec: EncoderSpecOptions;
   /** Use the frames of a partly decodable video (with a warning) instead of skipping it. */
   allowPartial: boolean;
-  /** LeRobot inputs: camera and episodes. */
-  lerobot: { camera?: string; episodes?: number[] };
+  /** LeRobot inputs: camera, episodes and the video decoder. */
+  lerobot: { camera?: string; episodes?: number[]; videoDecoder?: VideoDecoderChoice };
 }
 
 function encodeArgsFrom(values: OptionValues, positionals: string[]): EncodeArgs {

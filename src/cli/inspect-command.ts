@@ -2,7 +2,7 @@
 // layout, fps, cameras, episodes, frames, tasks) and what keeps episodes
 // from being read, without decoding any frame.
 import { LeRobotError, openLeRobot, type LeRobotDataset } from '../io/lerobot.js';
-import type { VideoStreamInfo } from '../io/lerobot-video.js';
+import { videoDecoderStatus, type VideoDecoderStatus, type VideoStreamInfo } from '../io/lerobot-video.js';
 import { UsageError, type Command } from './command.js';
 
 /** The summary `inspect` prints, also its --json output. */
@@ -18,6 +18,8 @@ interface InspectSummary {
   tasks: Array<{ index: number; task: string; episodes: number }>;
   problems: Array<{ file: string; episode?: number; camera?: string; reason: string }>;
   warnings: string[];
+  /** Who would decode the videos: in process (FFmpeg's libraries) when available, else the ffmpeg CLI, and why. */
+  decoder: VideoDecoderStatus;
 }
 
 function summarize(ds: LeRobotDataset, probe: boolean): InspectSummary {
@@ -44,6 +46,7 @@ function summarize(ds: LeRobotDataset, probe: boolean): InspectSummary {
     episodes: { listed: ds.episodes.length, infoTotal: num(ds.info.total_episodes), first: ds.episodes[0]?.index ?? null, last: ds.episodes[ds.episodes.length - 1]?.index ?? null },
     frames: { listed: ds.episodes.reduce((a, e) => a + (Number.isFinite(e.length) ? e.length : 0), 0), infoTotal: num(ds.info.total_frames) },
     tasks, problems: ds.problems.map((p) => ({ ...p })), warnings: [...ds.warnings],
+    decoder: videoDecoderStatus(),
   };
 }
 
@@ -60,6 +63,10 @@ function text(s: InspectSummary, fps: number): string {
     const v = c.video && 'codec' in c.video ? ` — first video: ${c.video.codec} ${c.video.width}×${c.video.height} at ${Number(c.video.fps.toFixed(4))} fps${Math.abs(c.video.fps - fps) > 1e-3 * fps ? ` (≠ info.json fps ${fps})` : ''}`
       : c.video && 'error' in c.video ? ` — first video unreadable: ${c.video.error}` : '';
     lines.push(`    ${c.key.padEnd(w)}  ${c.kind}${c.shape.length ? ` ${c.shape.join('×')}` : ''}${c.codec ? ` ${c.codec}` : ''}${v}`);
+  }
+  if (s.cameras.some((c) => c.kind === 'video')) {
+    const d = s.decoder;
+    lines.push(`  decoder     ${d.available ? `in process (${d.versions})` : `the ffmpeg CLI (in process unavailable: ${d.reason})`}`);
   }
   lines.push(`  tasks       ${s.tasks.length}`);
   for (const t of s.tasks.slice(0, 20)) lines.push(`    ${t.index >= 0 ? String(t.index).padStart(3) : '  ?'}  ${JSON.stringify(t.task)} (${t.episodes} episode${t.episodes === 1 ? '' : 's'})`);
@@ -82,7 +89,7 @@ export const inspectCommand: Command = {
   summary: 'Describe a LeRobot dataset: version, fps, cameras, episodes, frames, tasks and any problems.',
   usage: '<lerobot-root> [options]',
   description: [
-    'Opens a LeRobot dataset (a folder with meta/info.json; the v2.x layout with meta/episodes.jsonl or the v3.0 layout with meta/episodes/*.parquet, told by the files present) and prints its codebase version and layout, fps, cameras (video and image features; the first video of each camera is probed with ffprobe), the episodes and frames the metadata lists (and what info.json claims, when it differs), and the tasks with their episode counts.',
+    'Opens a LeRobot dataset (a folder with meta/info.json; the v2.x layout with meta/episodes.jsonl or the v3.0 layout with meta/episodes/*.parquet, told by the files present) and prints its codebase version and layout, fps, cameras (video and image features; the first video of each camera is probed with ffprobe), which decoder would read the videos (in process through the FFmpeg libraries, or the ffmpeg CLI and why), the episodes and frames the metadata lists (and what info.json claims, when it differs), and the tasks with their episode counts.',
     'It also lists what keeps episodes from being read: files named by the path templates that are missing, duplicate or missing episode indices. No frame is decoded and no data file is read.',
     'Exit status: 0 for a dataset without problems, 1 when problems were found or the dataset cannot be opened (the message names the file), 2 for a bad command line.',
   ].join('\n\n'),

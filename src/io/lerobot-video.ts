@@ -147,7 +147,9 @@ export function videoDecoderStatus(): VideoDecoderStatus {
   return { ...libavStatus };
 }
 
-const DECODERS: readonly VideoDecoderChoice[] = ['auto', 'libav', 'ffmpeg'];
+/** Every {@link VideoDecoderChoice}, the default first. */
+export const VIDEO_DECODERS: readonly VideoDecoderChoice[] = Object.freeze(['auto', 'libav', 'ffmpeg']);
+const DECODERS = VIDEO_DECODERS;
 
 /**
  * The decoder asked for: `value`, else the FEAT2GO_VIDEO_DECODER environment variable, else 'auto'.

@@ -12,7 +12,7 @@ import * as arrow from 'apache-arrow';
 import { test as uvuTest } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  labelPaths, openLeRobot, patchStatsEncoder, progressTargetsSync, readNpy, encodeFrames, type LeRobotDataset, type Tensor,
+  labelPaths, openLeRobot, patchStatsEncoder, progressTargetsSync, readNpy, encodeFrames, videoDecoderStatus, type LeRobotDataset, type Tensor,
 } from '../../src/index.js';
 import { encodeCommand, inspectCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { captureIO } from '../helpers/cli.js';
@@ -285,11 +285,31 @@ test('encode: a LeRobot root → OUT/episode_NNNNNN.npy for the chosen episodes;
   for (const re of [/version\s+v3\.0 \(files in the v3\.0 layout/, /fps\s+30\s+robot so100/, /episodes\s+4 \(0…3\)/, /frames\s+22\n/, /observation\.images\.top\s+video 64×64×3 av1 — first video: av1 64×64 at 30 fps/, /observation\.images\.wrist\s+video 64×64×3 h264 — first video: h264/, /0\s+"pick up the cube" \(2 episodes\)/]) {
     assert.match(i1.out.stdout, re);
   }
+  const st = videoDecoderStatus();
+  assert.match(i1.out.stdout, st.available ? /decoder\s+in process \(libavformat / : /decoder\s+the ffmpeg CLI \(in process unavailable: /);
   const i2 = captureIO();
   assert.is(await runCommand(inspectCommand, [v2.root, '--json', '--no-probe'], i2.io), 0);
   const j = JSON.parse(i2.out.stdout);
+  assert.equal(j.decoder, st);
   assert.equal([j.version, j.layout, j.fps, j.cameras.map((c: { key: string; kind: string }) => `${c.key}:${c.kind}`), j.episodes, j.frames, j.tasks.length, j.problems],
     ['v2.1', 'v2', 30, [`${TOP}:video`, `${WRIST}:image`], { listed: 3, infoTotal: 3, first: 0, last: 2 }, { listed: 17, infoTotal: 17 }, 2, []]);
+});
+
+test('encode --video-decoder: the CLI and the in-process decoder write the same features; an unknown decoder is a usage error', async () => {
+  const runs: Record<string, Float32Array> = {};
+  for (const d of videoDecoderStatus().available ? ['ffmpeg', 'libav'] : ['ffmpeg']) {
+    const feats = path.join(dir, `feats-${d}`);
+    const { out: o, io } = captureIO();
+    assert.is(await runCommand(encodeCommand, [v3.root, '--camera', TOP, '--episodes', '2', '--grid', '4', '--video-decoder', d, '--out', feats], io), 0, o.stderr);
+    runs[d] = readNpy(path.join(feats, 'episode_000002.npy')).data as Float32Array;
+  }
+  if (runs.libav) assert.equal(Array.from(runs.libav), Array.from(runs.ffmpeg));
+  const bad = captureIO();
+  assert.is(await runCommand(encodeCommand, [v3.root, '--camera', TOP, '--video-decoder', 'gstreamer', '--out', path.join(dir, 'feats-bad')], bad.io), 2);
+  assert.match(bad.out.stderr, /--video-decoder expects auto, libav, ffmpeg but received 'gstreamer'/);
+  const noEnc = captureIO();
+  assert.is(await runCommand(labelCommand, [v3.root, '--video-decoder', 'ffmpeg', '--out', path.join(dir, 'labels-bad')], noEnc.io), 2);
+  assert.match(noEnc.out.stderr, /--video-decoder needs --encoder/);
 });
 
 uvuTest.after(() => fs.rmSync(dir, { recursive: true, force: true }));
