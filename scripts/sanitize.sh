@@ -8,7 +8,7 @@
 #   FEAT2GO_SANITIZE_TESTS='rl\.test'   another test pattern (under test/unit)
 #
 # The subset is the unit tests that exercise native code (rl, progress,
-# progress-numeric, properties, sim, encoders-builtin, native-safety): a few
+# progress-numeric, properties, sim, encoders-builtin, native-safety, augment): a few
 # minutes on 2 cores. Left out: encoders-onnx (onnxruntime is not instrumented
 # and slow under ASan), episodes (ffmpeg child processes), worker-threads (one
 # child process per scenario), and the file readers (TypeScript only).
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-sanitize
 addon="$BUILD/Release/feat2go.node"
-pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|progress-numeric|properties|sim|encoders-builtin|native-safety)\.test\.ts$}"
+pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|progress-numeric|properties|sim|encoders-builtin|native-safety|augment)\.test\.ts$}"
 
 echo "== sanitizer build (address,undefined) in $BUILD =="
 FEAT2GO_SANITIZE=address,undefined FEAT2GO_TORCH=OFF npx cmake-js compile --out "$BUILD" --parallel "${JOBS:-2}" >"$BUILD.log" 2>&1 ||
