@@ -27,6 +27,7 @@ import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EXPERIMENT_HYPERPARAMETERS, resolveExperimentConfig } from '../dist/jobs/experiment-config.js';
 import { Features, collectDemonstrations, trainValueModels, cloneBasePolicy, probeValueModels } from '../dist/jobs/experiment-phases.js';
+import { progressTargets, stepsToGoTargets } from '../dist/index.js';
 import { spearman } from '../dist/jobs/experiment-stats.js';
 import { PickPlaceEnv } from '../dist/sim/pick-place.js';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -44,6 +45,7 @@ const args = process.argv.slice(2);
 const opt = (k) => { const i = args.indexOf(k); return i < 0 ? undefined : args[i + 1]; };
 
 if (args[0] === '--combine') combine(args[1], args.slice(2));
+else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
 else await run(opt('--seeds').split(',').map(Number), opt('--out'));
 
 async function run(seeds, out) {
@@ -115,4 +117,38 @@ function combine(dir, files) {
   lines.push('', `Chosen by the rule fixed before the study: **${out.chosen}**.`);
   writeFileSync(path.join(dir, 'study.md'), lines.join('\n') + '\n');
   console.log(lines.join('\n'));
+}
+
+// The targets themselves, before any value model: on each calibration seed's
+// successful demonstrations, every frame's Feat2Go and Steps-To-Go target
+// against the simulator's true stage at that frame (Spearman, mean by stage).
+async function labels(seeds, out) {
+  const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: 1 });
+  const hp = EXPERIMENT_HYPERPARAMETERS;
+  const acc = { stage: [], feat2go: [], 'steps-to-go': [] };
+  for (const seed of seeds) {
+    const ctx = {
+      cfg, hp, E: PickPlaceEnv, seed, keepPictures: false, rank: 0, world: 1, sumRanks: async (v) => Float64Array.from(v), report: () => {}, tmp: tmpdir(),
+      feat: new Features(hp.encoderGrid, hp.encoderBins, hp.poolGrid, 1), horizon: cfg.horizon,
+      record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
+    };
+    ctx.cfg = { ...cfg, valueModel: 'pooled-head' }; // no RGB kept: the labels only
+    await collectDemonstrations(ctx);
+    const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
+    for (const i of ok) {
+      const T = r.lengths[i] + 1;
+      const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
+      const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
+      acc.feat2go.push(...values); acc['steps-to-go'].push(...stepsToGoTargets(T));
+      acc.stage.push(...r.stages.subarray(i * H1, i * H1 + T));
+    }
+  }
+  const res = { seeds, frames: acc.stage.length };
+  for (const t of ['feat2go', 'steps-to-go']) {
+    const v = acc[t];
+    res[t] = { spearman: spearman(v, acc.stage), byStage: [0, 1, 2, 3].map((k) => { const x = v.filter((_, i) => acc.stage[i] === k); return x.length ? x.reduce((a, b) => a + b, 0) / x.length : null; }) };
+  }
+  res.framesByStage = [0, 1, 2, 3].map((k) => acc.stage.filter((s) => s === k).length);
+  console.log(JSON.stringify(res, null, 1));
+  if (out) writeFileSync(out, JSON.stringify(res, null, 1) + '\n');
 }
