@@ -1,7 +1,9 @@
 // LeRobot datasets: listing a 1,000-episode v3.0 dataset (openLeRobot: info,
 // episode metadata with its stats columns, tasks, every file named checked),
 // and labelling with the built-in encoder from AV1 videos, decoding
-// included, against labelling the same frames from uint8 .npy files.
+// included (by the ffmpeg CLI, and in process with FFmpeg's libraries where
+// the addon can load them), against labelling the same frames from uint8
+// .npy files.
 // Fixed settings: 1,000 episodes of 50 frames in 10 data files, 2 cameras;
 // 6 episodes × 100 frames of 256×256 video at 30 fps (libsvtav1, g=2,
 // crf 30, as lerobot encodes); the label cases run alternately, 3 times
@@ -9,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labelPaths, openLeRobot, patchStatsEncoder, writeNpy } from '../src/index.js';
+import { labelPaths, openLeRobot, patchStatsEncoder, videoDecoderStatus, writeNpy } from '../src/index.js';
 import { run, writeParquetRows, type FixtureColumn } from '../test/fixtures/lerobot.js';
 import * as arrow from 'apache-arrow';
 
@@ -151,10 +153,16 @@ export async function run_(): Promise<void> {
     }
     const enc = patchStatsEncoder();
     const opts = { threshold: 0.003 };
+    const status = videoDecoderStatus();
     const cases: Array<[string, () => Promise<unknown>]> = [
       ['label from .npy frames (builtin encoder)', () => labelPaths([npys], { ...opts, out: path.join(dir, 'out-npy'), encoder: enc })],
-      ['label the LeRobot dataset (AV1 decode + builtin encoder)', () => labelPaths([vids], { ...opts, out: path.join(dir, 'out-lr'), encoder: enc })],
+      ['label the LeRobot dataset, AV1 decoded by the ffmpeg CLI (+ builtin encoder)', () => labelPaths([vids], { ...opts, out: path.join(dir, 'out-lr'), encoder: enc, videoDecoder: 'ffmpeg' })],
     ];
+    if (status.available) {
+      cases.push(['label the LeRobot dataset, AV1 decoded in process by libav (+ builtin encoder)', () => labelPaths([vids], { ...opts, out: path.join(dir, 'out-lr2'), encoder: enc, videoDecoder: 'libav' })]);
+    } else {
+      console.log(`\n(in-process decoding unavailable: ${status.reason}; that case is left out)`);
+    }
     const res = new Map<string, number[]>(cases.map(([k]) => [k, []]));
     const cpu = new Map<string, number[]>(cases.map(([k]) => [k, []]));
     const kids = new Map<string, number[]>(cases.map(([k]) => [k, []]));
@@ -176,9 +184,20 @@ export async function run_(): Promise<void> {
     console.log('\n| case | median wall ms | runs (ms) | median CPU ms (incl. ffmpeg) | of which ffmpeg | load |');
     console.log('|---|---:|---|---:|---:|---:|');
     for (const [k, xs] of res) console.log(`| ${k}: ${E} episodes × ${T} frames, 256×256 | ${median(xs).toFixed(0)} | ${xs.map((x) => x.toFixed(0)).join(', ')} | ${median(cpu.get(k)!).toFixed(0)} | ${median(kids.get(k)!).toFixed(0)} | ${load()} |`);
-    const [a, b] = [...res.values()].map(median);
-    const [ca, cb] = [...cpu.values()].map(median);
-    console.log(`\n- LeRobot (decode included) / .npy: ${(b / a).toFixed(2)}× wall, ${(cb / ca).toFixed(2)}× CPU (target ≤ 1.5×)`);
+    const walls = [...res.values()].map(median);
+    const cpus = [...cpu.values()].map(median);
+    console.log('');
+    const names = ['AV1 via the ffmpeg CLI', 'AV1 in process (libav)'];
+    for (let i = 1; i < walls.length; i++) {
+      console.log(`- LeRobot, ${names[i - 1]} (decode included) / .npy: ${(walls[i] / walls[0]).toFixed(2)}× wall, ${(cpus[i] / cpus[0]).toFixed(2)}× CPU (target ≤ 1.5×)`);
+    }
+    if (walls.length > 2) {
+      console.log(`- in process / CLI: ${(walls[2] / walls[1]).toFixed(2)}× wall, ${(cpus[2] / cpus[1]).toFixed(2)}× CPU (${status.versions})`);
+      // Both decoders hand out the same frames, so the labels are the same files.
+      const differ = fs.readdirSync(path.join(dir, 'out-lr')).filter((e) => e.startsWith('episode_'))
+        .filter((e) => !fs.readFileSync(path.join(dir, 'out-lr', e, 'values.npy')).equals(fs.readFileSync(path.join(dir, 'out-lr2', e, 'values.npy'))));
+      console.log(`- labels (values.npy) of the two decoders: ${differ.length === 0 ? `identical for all ${E} episodes` : `DIFFER for ${differ.join(', ')}`}`);
+    }
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -71,7 +71,7 @@ export {
   type LeRobotDataset, type LeRobotEpisode, type LeRobotCamera, type LeRobotVideoLocation, type LeRobotProblem, type LeRobotRows,
   type LeRobotFrameSource, type OpenLeRobotOptions,
 } from './io/lerobot.js';
-export { probeVideoStream, type VideoStreamInfo } from './io/lerobot-video.js';
+export { probeVideoStream, videoDecoderStatus, type VideoStreamInfo, type VideoDecoderChoice, type VideoDecoderStatus } from './io/lerobot-video.js';
 export { writeLeRobotLabels, checkLeRobotOutput, FEAT2GO_FEATURES, type LeRobotEpisodeLabels, type WriteLeRobotReport } from './io/lerobot-write.js';
 export { readParquetColumns, readParquetInfo, appendParquetColumns, type ParquetColumns, type ParquetInfo, type NewColumn } from './io/parquet.js';
 export { openEpisode, framesFromArray, naturalSort, resizeCropFrame, findOnPath, IMAGE_EXTENSIONS, VIDEO_EXTENSIONS } from './io/episodes.js';

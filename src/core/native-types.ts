@@ -212,6 +212,36 @@ export interface NativePickPlace {
   inspect(input: NativeNoOptions, opts: { env: number }): unknown;
 }
 
+/** Whether in-process video decoding (FFmpeg's libraries, dlopen'ed) is available, and why not. */
+export interface NativeLibavStatus {
+  available: boolean;
+  /** Why not ('' when available). */
+  reason: string;
+  /** The sonames loaded or looked for. */
+  libraries: string;
+  /** The run-time versions found ('' when not loaded). */
+  versions: string;
+}
+
+/** The format of decoded frames, as the first frame after a seek has them (names as ffmpeg's showinfo prints them). */
+export interface NativeFrameFormat {
+  width: number; height: number; pixFmt: string; colorRange: string; colorSpace: string;
+}
+
+/**
+ * One video opened in process (native/bindings/video_decoder.cc): one call at a time (a second
+ * call while one runs is an Error); close() frees it (a call still running keeps it until it ends).
+ */
+export interface NativeVideoDecoder {
+  open(input: NativeNoOptions, opts: { cancel?: Int32Array }): Promise<{ codec: string; width: number; height: number; fpsNum: number; fpsDen: number; timeBaseNum: number; timeBaseDen: number }>;
+  /** To the keyframe at or before `time` (s), dropping frames before it (time ≤ 0: from the start); the next frame's format, null at the end. */
+  seek(input: NativeNoOptions, opts: { time: number; cancel?: Int32Array }): Promise<NativeFrameFormat | null>;
+  /** Up to `frames` packed yuv420p frames of `frameBytes` into `out.data` (in place when host memory), with their times; count 0 at the end. */
+  read(input: NativeNoOptions, opts: { frames: number; frameBytes: number; cancel?: Int32Array }, out: { data: Uint8Array }):
+    Promise<{ count: number; times: Float64Array; lastTime: number; problems: string[] }>;
+  close(): void;
+}
+
 /** Options of the patch-statistics encoder as the addon takes them. */
 export interface NativePatchStatsOptions {
   gridH: number; gridW: number; bins: number; threads: number;
@@ -285,6 +315,8 @@ export interface NativeCoreAddon {
     out: { features: Float32Array }): Promise<void>;
   /** A close-on-exec OS pipe, its capacity raised towards `size` bytes where the OS allows (`size` out: the capacity, 0 when unknown); null where the platform has none. */
   systemPipe(input: undefined, opts: { size: number }): { readFd: number; writeFd: number; size: number } | null;
+  /** Whether in-process video decoding is available (FFmpeg's libraries loaded by the sonames the addon was built against), and why not. */
+  systemLibavStatus(input: undefined, opts: NativeNoOptions): NativeLibavStatus;
 
   // ---- reinforcement learning (native/bindings/rl.cc) ----
   rlShapeTerminalRewards(input: { success: Uint8Array; terminalValues: Float32Array }, opts: { failureScale: number },
@@ -334,6 +366,7 @@ export interface NativeCoreAddon {
 
   // ---- built-in pick-and-place task (native/bindings/sim.cc) ----
   PickPlaceNative: new (input: NativeNoOptions, opts: { numEnvs: number; split: string; imageSize: number; horizon: number; render: boolean; threads: number; task: string }) => NativePickPlace;
+  VideoDecoderNative: new (input: NativeNoOptions, opts: { file: string }) => NativeVideoDecoder;
   pickPlaceConstants: { numStages: number; proprioDim: number; actionDim: number; splitSize: number; maxStep: number };
 
 }
@@ -417,6 +450,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   encoderAugmentFrames: ['core', 'function'],
   encoderYuvToRgb: ['core', 'function'],
   systemPipe: ['core', 'function'],
+  systemLibavStatus: ['core', 'function'],
   encoderPatchStatsYuv: ['core', 'function'],
   rlShapeTerminalRewards: ['core', 'function'],
   rlTerminalRewards: ['core', 'function'],
@@ -437,6 +471,7 @@ export const NATIVE_EXPORTS: { readonly [K in keyof NativeAddon]-?: NativeExport
   rlKlPenaltyCuda: ['core', 'function'],
   DeviceBufferNative: ['core', 'class'],
   PickPlaceNative: ['core', 'class'],
+  VideoDecoderNative: ['core', 'class'],
   pickPlaceConstants: ['core', 'value'],
   torchCapabilities: ['torch', 'function'],
   torchInit: ['torch', 'function'],

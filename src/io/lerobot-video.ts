@@ -13,11 +13,21 @@
 // bytes of RGB) and are converted here, or by the built-in encoder as it
 // encodes (docs/datasets.md, "Frames, by timestamp"); other formats are left
 // to ffmpeg's conversion to rgb24.
+//
+// In-process decoding: where the core addon can load FFmpeg's own libraries
+// (libavformat/libavcodec/libavutil, dlopen'ed: videoDecoderStatus), the same
+// demuxer and decoder run inside the process (native/media/libav_decoder.h):
+// the same seek and trim as `ffmpeg -ss`, each frame's time from the same
+// best-effort timestamp, and 8-bit 4:2:0 frames written straight into host
+// memory, so no process is started and nothing crosses a pipe. Frames that
+// need ffmpeg's conversion (other formats, resizing with `size`) keep the CLI.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { hostArray } from '../core/host.js';
+import { cancellable } from '../core/cancel.js';
 import { native } from '../core/native.js';
+import type { NativeVideoDecoder } from '../core/native-types.js';
 import type { FrameChunk } from './episodes.js';
 import { findOnPath } from './episodes.js';
 
@@ -88,6 +98,70 @@ export interface DecodeAtOptions {
   firstIndex?: number;
   /** Receives decoder complaints that did not cost a frame. */
   onWarning?: (message: string) => void;
+  /** Which decoder runs (see {@link VideoDecoderChoice}); default: FEAT2GO_VIDEO_DECODER, else 'auto'. */
+  decoder?: VideoDecoderChoice;
+  /** Stops the in-process decoder's open, seek or read at its next frame (the generator rejects with the signal's reason). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Which decoder reads LeRobot videos: 'libav' decodes inside the process with FFmpeg's own
+ * libraries (an error when {@link videoDecoderStatus} says they are unavailable), 'ffmpeg' runs
+ * the ffmpeg CLI, 'auto' (the default) the first where available, else the second. Either way,
+ * frames that only ffmpeg's conversion handles (formats other than 8-bit YUV 4:2:0, resizing)
+ * go through the CLI.
+ */
+export type VideoDecoderChoice = 'auto' | 'libav' | 'ffmpeg';
+
+/** Whether in-process video decoding is available (see {@link videoDecoderStatus}). */
+export interface VideoDecoderStatus {
+  available: boolean;
+  /** Why not ('' when available). */
+  reason: string;
+  /** The FFmpeg libraries (sonames) the addon loads, or looked for. */
+  libraries: string;
+  /** Their versions as loaded ('' when not loaded). */
+  versions: string;
+}
+
+let libavStatus: VideoDecoderStatus | undefined;
+
+/**
+ * Whether LeRobot videos can be decoded inside the process: the core addon loads FFmpeg's
+ * libraries (libavformat, libavcodec, libavutil) at run time by the sonames of the headers it
+ * was built against, and reports why not when they are missing, of other major versions, or
+ * the addon was built without their headers. Where unavailable, videos are decoded by the
+ * ffmpeg CLI. Checked once per process.
+ *
+ * @example
+ * const s = videoDecoderStatus();
+ * console.log(s.available ? `in process (${s.versions})` : `ffmpeg CLI: ${s.reason}`);
+ */
+export function videoDecoderStatus(): VideoDecoderStatus {
+  if (!libavStatus) {
+    const n = native() as Partial<ReturnType<typeof native>>;
+    libavStatus = typeof n.systemLibavStatus === 'function'
+      ? { ...n.systemLibavStatus(undefined, {}) }
+      : { available: false, reason: 'the loaded addon has no in-process decoder (an older build)', libraries: '', versions: '' };
+  }
+  return { ...libavStatus };
+}
+
+const DECODERS: readonly VideoDecoderChoice[] = ['auto', 'libav', 'ffmpeg'];
+
+/**
+ * The decoder asked for: `value`, else the FEAT2GO_VIDEO_DECODER environment variable, else 'auto'.
+ * @throws {RangeError} naming `name` for any other value
+ */
+export function resolveVideoDecoder(value: unknown, name = 'opts.decoder'): VideoDecoderChoice {
+  if (value === undefined) {
+    const env = process.env.FEAT2GO_VIDEO_DECODER;
+    if (env === undefined || env === '') return 'auto';
+    if (!DECODERS.includes(env as VideoDecoderChoice)) throw new RangeError(`Expected FEAT2GO_VIDEO_DECODER 'auto', 'libav' or 'ffmpeg' but received '${env}'`);
+    return env as VideoDecoderChoice;
+  }
+  if (!DECODERS.includes(value as VideoDecoderChoice)) throw new RangeError(`Expected ${name} 'auto', 'libav' or 'ffmpeg' but received ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+  return value as VideoDecoderChoice;
 }
 
 const SHOWINFO = /\[Parsed_showinfo_\d+ @ [^\]]*\] \[info\] n:\s*\d+ pts:\s*(-?\d+) .*?fmt:(\S+) .* s:(\d+)x(\d+)/;
@@ -406,6 +480,190 @@ function unpark(): FrameReader | undefined {
   return r;
 }
 
+
+/** An in-process decoder of one file, positioned after the last frame it handed out. */
+interface LibavReader {
+  file: string;
+  dec: NativeVideoDecoder;
+  /** The video's frame rate (av_guess_frame_rate), NaN when unknown. */
+  rate: number;
+  /** Time of the last frame read (NaN before the first). */
+  lastTime: number;
+  /** The frames' format once known (after the first seek). */
+  format: { kind: 'yuv420p'; matrix: 601 | 709; fullRange: boolean } | undefined;
+  width: number;
+  height: number;
+  /** Problems reported so far (warned about once each). */
+  warned: number;
+}
+
+/** At most one parked in-process decoder (the next episode of the same file goes on or seeks in it). */
+let parkedLibav: { reader: LibavReader; timer: NodeJS.Timeout } | undefined;
+
+function parkLibav(r: LibavReader): void {
+  unparkLibav()?.dec.close();
+  const timer = setTimeout(() => unparkLibav()?.dec.close(), 3000);
+  timer.unref();
+  parkedLibav = { reader: r, timer };
+}
+
+function unparkLibav(): LibavReader | undefined {
+  if (!parkedLibav) return undefined;
+  clearTimeout(parkedLibav.timer);
+  const r = parkedLibav.reader;
+  parkedLibav = undefined;
+  return r;
+}
+
+/**
+ * {@link decodeAtTimestamps} with the in-process decoder. Resolves to false, having handed out
+ * nothing, when the video's frames need ffmpeg's conversion (the caller then runs the CLI, and
+ * does so for this file from now on); true when every query was answered.
+ */
+async function* decodeLibav(file: string, times: ArrayLike<number>, opts: DecodeAtOptions): AsyncGenerator<FrameChunk, boolean> {
+  const Q = times.length;
+  const { chunkFrames, tolerance, label, fps } = opts;
+  const first = opts.firstIndex ?? 0;
+  let r = unparkLibav();
+  if (r && r.file !== file) { r.dec.close(); r = undefined; }
+  /** Closed at the end (an error, frames only ffmpeg converts) rather than parked. */
+  let drop = false;
+  let fresh = false;
+  try {
+    if (!r) {
+      const { VideoDecoderNative } = native();
+      const dec = new VideoDecoderNative({}, { file });
+      r = { file, dec, rate: NaN, lastTime: NaN, format: undefined, width: 0, height: 0, warned: 0 };
+      try {
+        const info = await cancellable(opts.signal, (cancel) => dec.open({}, { cancel }));
+        r.rate = info.fpsNum > 0 && info.fpsDen > 0 ? info.fpsNum / info.fpsDen : NaN;
+      } catch (err) {
+        if (opts.signal?.aborted && err === opts.signal.reason) throw err;
+        throw new Error(`${file}: ${label}: ${(err as Error).message.replace(`${file}: `, '')}`);
+      }
+      fresh = true;
+    }
+    // Go on from where the last episode stopped when that is a little before the first query
+    // (decoding through the gap), else seek as `ffmpeg -ss` would: half a frame early.
+    const goOn = !fresh && r.lastTime < times[0] - tolerance && times[0] - r.lastTime <= REUSE_GAP_S;
+    if (!goOn) {
+      const dec = r.dec;
+      const f = await cancellable(opts.signal, (cancel) => dec.seek({}, { time: times[0] - 0.5 / fps, cancel }));
+      r.lastTime = NaN;
+      if (f) {
+        const raw = rawFormatOf(f.pixFmt, f.colorRange, f.colorSpace, f.height);
+        if (!raw || raw.kind !== 'yuv420p') {
+          needsRgb.add(file);
+          while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+          drop = true;
+          return false;
+        }
+        if (r.format && (f.width !== r.width || f.height !== r.height)) throw new Error(`${file}: ${label}: the video changes frame size (${r.width}×${r.height} to ${f.width}×${f.height})`);
+        r.format ??= raw;
+        r.width = f.width;
+        r.height = f.height;
+      }
+      if (fresh && f && Number.isFinite(r.rate) && !(Math.abs(r.rate - fps) <= 1e-3 * fps)) {
+        throw new Error(`${file}: ${label}: the video runs at ${Number(r.rate.toFixed(4))} fps but meta/info.json says fps ${fps}`);
+      }
+    }
+    const rd = r;
+    const W = rd.width;
+    const H = rd.height;
+    const fb = W * H + 2 * Math.ceil(W / 2) * Math.ceil(H / 2);
+    const asYuv = opts.yuv420p === true;
+    let raw = new Uint8Array(0);
+    let cap = 0;
+    let outCount = 0;
+    let outStart = first;
+    let q = 0;
+    let lastTime = rd.lastTime;
+    let problems: string[] = [];
+    const newChunk = (frames: number): void => {
+      cap = frames;
+      // Host memory: the decoder writes in place, and the encoders' async calls read it in place.
+      if (raw.length < frames * fb) raw = hostArray(Uint8Array, Math.min(chunkFrames, Q) * fb, { zero: false });
+    };
+    /** The chunk so far: the YUV frames themselves (reused for the next chunk), or a fresh RGB array. */
+    const chunk = (): FrameChunk => {
+      const f = rd.format!;
+      if (asYuv) return { data: raw.subarray(0, outCount * fb), count: outCount, width: W, height: H, start: outStart, yuv420p: { matrix: f.matrix, fullRange: f.fullRange } };
+      const out = hostArray(Uint8Array, outCount * W * H * 3, { zero: false });
+      native().encoderYuvToRgb({ yuv: raw.subarray(0, outCount * fb) }, { n: outCount, W, H, matrix: f.matrix, fullRange: f.fullRange, threads: 0 }, { rgb: out });
+      return { data: out, count: outCount, width: W, height: H, start: outStart };
+    };
+    if (rd.format) newChunk(Math.min(chunkFrames, Q));
+    while (q < Q && rd.format) {
+      // The decoder writes the next frames into the free slots of the chunk: where each frame
+      // answers the next query in turn (the usual case) it is already in place.
+      const base = outCount;
+      const want = Math.min(cap - outCount, Q - q);
+      const data = raw.subarray(base * fb, (base + want) * fb);
+      const got = await cancellable(opts.signal, (cancel) => rd.dec.read({}, { frames: want, frameBytes: fb, cancel }, { data }));
+      problems = got.problems;
+      if (got.count === 0) break;
+      // Where the decoder now is (a consumer may stop at any chunk and the decoder be parked).
+      rd.lastTime = got.times[got.count - 1];
+      // Frames not placed yet lie in their slots (from `base`), or in `spill` once moved away.
+      let spill: Uint8Array | undefined;
+      let spillFrom = 0;
+      const frameAt = (i: number): Uint8Array => (spill
+        ? spill.subarray((i - spillFrom) * fb, (i - spillFrom + 1) * fb)
+        : raw.subarray((base + i) * fb, (base + i + 1) * fb));
+      for (let i = 0; i < got.count; i++) {
+        const t = got.times[i];
+        if (q < Q && times[q] < t - tolerance) {
+          throw new Error(`${file}: ${label}: no video frame within ${tolerance} s of t = ${times[q]} s (frame ${first + q} of the query); ` +
+            `the nearest decoded frames are at ${Number.isNaN(lastTime) ? '(none before)' : `${lastTime} s`} and ${t} s (timestamps disagree with the video, or frames are missing)`);
+        }
+        lastTime = t;
+        let frame: Uint8Array | undefined;
+        while (q < Q && Math.abs(times[q] - t) <= tolerance) {
+          if (frame) {
+            // A second query on the same frame gets a copy of it: first move the frames not placed yet out of the way.
+            if (!spill && i + 1 < got.count) { spillFrom = i + 1; spill = raw.slice((base + i + 1) * fb, (base + got.count) * fb); }
+          } else {
+            frame = frameAt(i);
+          }
+          if (frame.buffer !== raw.buffer || frame.byteOffset !== raw.byteOffset + outCount * fb) raw.set(frame, outCount * fb);
+          frame = raw.subarray(outCount * fb, (outCount + 1) * fb);
+          outCount++;
+          q++;
+          if (outCount === cap) {
+            const repeat = q < Q && Math.abs(times[q] - t) <= tolerance;
+            const keep = repeat ? frame.slice() : undefined;
+            const c = chunk();
+            outStart += outCount;
+            outCount = 0;
+            yield c;
+            newChunk(Math.min(chunkFrames, Math.max(1, Q - q)));
+            frame = keep;
+          }
+        }
+      }
+    }
+    const why = problems.length ? ` (libav: ${problems.join('; ')})` : '';
+    if (q < Q) {
+      throw new Error(`${file}: ${label}: the video is shorter than the episode: its last frame is at ${Number.isNaN(lastTime) ? '(none decoded)' : `${lastTime} s`}, ` +
+        `but ${Q - q} of the ${Q} frames asked for lie at ${times[q]} s to ${times[Q - 1]} s${why}`);
+    }
+    if (outCount > 0) yield chunk();
+    if (problems.length > rd.warned) {
+      opts.onWarning?.(`${file}: ${label}: libav reported problems that did not cost a needed frame: ${problems.slice(rd.warned).join('; ')}`);
+      rd.warned = problems.length;
+    }
+    return true;
+  } catch (err) {
+    drop = true;
+    throw err;
+  } finally {
+    if (r) {
+      if (drop) r.dec.close();
+      else parkLibav(r);
+    }
+  }
+}
+
 /**
  * Streams the frames of `file` at the query times `times` (seconds, non-decreasing):
  * chunk frame i is the frame for query `firstIndex + i`. Two queries within the tolerance of
@@ -426,6 +684,12 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
   const { chunkFrames, size, tolerance, label } = opts;
   const first = opts.firstIndex ?? 0;
   const fps = opts.fps;
+  const choice = resolveVideoDecoder(opts.decoder);
+  if (choice !== 'ffmpeg' && size === undefined && !needsRgb.has(file)) {
+    const status = videoDecoderStatus();
+    if (choice === 'libav' && !status.available) throw new Error(`${file}: ${label}: in-process decoding (decoder 'libav') is unavailable: ${status.reason}`);
+    if (status.available && (yield* decodeLibav(file, times, opts))) return;
+  }
   let reader = unpark();
   if (reader && !(reader.file === file && reader.size === size && reader.lastTime < times[0] - tolerance && times[0] - reader.lastTime <= REUSE_GAP_S)) {
     reader.kill();

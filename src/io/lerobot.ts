@@ -16,7 +16,7 @@ import sharp from 'sharp';
 import { checkInt, checkOptions, typeError } from '../core/validate.js';
 import { resizeCropFrame, type ChunkOptions, type FrameChunk, type FrameSource } from './episodes.js';
 import { readParquetColumns, readParquetInfo, type ParquetInfo } from './parquet.js';
-import { decodeAtTimestamps, probeVideoStream, type VideoStreamInfo } from './lerobot-video.js';
+import { decodeAtTimestamps, probeVideoStream, resolveVideoDecoder, type VideoDecoderChoice, type VideoStreamInfo } from './lerobot-video.js';
 
 /** lerobot's tolerance between a frame's timestamp and the video frame used for it (`tolerance_s`). */
 export const LEROBOT_TOLERANCE_S = 1e-4;
@@ -112,6 +112,12 @@ export interface LeRobotFrameSource extends FrameSource {
 export interface OpenLeRobotOptions {
   /** Receives warnings (metadata that disagrees with the files, a version string that disagrees with the layout…). Default: collected in `warnings` only. */
   onWarning?: (message: string) => void;
+  /**
+   * Which decoder reads the videos: 'libav' inside the process with FFmpeg's libraries, 'ffmpeg'
+   * the ffmpeg CLI, 'auto' the first where {@link videoDecoderStatus} says it is available.
+   * Default: the FEAT2GO_VIDEO_DECODER environment variable, else 'auto'.
+   */
+  decoder?: VideoDecoderChoice;
 }
 
 /** An opened LeRobot dataset (see {@link openLeRobot}). */
@@ -284,7 +290,8 @@ interface DataFileCache { info: ParquetInfo; episode: Float64Array; frameIndex?:
  */
 export async function openLeRobot(root: string, opts: OpenLeRobotOptions = {}): Promise<LeRobotDataset> {
   if (typeof root !== 'string' || root === '') throw typeError('root', 'the folder of a LeRobot dataset', root);
-  checkOptions(opts, 'opts', { onWarning: 1 });
+  checkOptions(opts, 'opts', { onWarning: 1, decoder: 1 });
+  const decoder = resolveVideoDecoder(opts.decoder);
   const warnings: string[] = [];
   const warn = (m: string) => { warnings.push(m); opts.onWarning?.(m); };
   const infoFile = path.join(root, 'meta', 'info.json');
@@ -452,13 +459,13 @@ export async function openLeRobot(root: string, opts: OpenLeRobotOptions = {}): 
   const sumLengths = episodes.reduce((a, e) => a + (Number.isFinite(e.length) ? e.length : 0), 0);
   if (totalFrames !== undefined && totalFrames !== sumLengths) warn(`${infoFile}: total_frames is ${totalFrames} but the listed episodes hold ${sumLengths} frames`);
 
-  return makeDataset({ root, version, layout, info, fps, features, cameras, episodes, tasks, problems, warnings, warn });
+  return makeDataset({ root, version, layout, info, fps, features, cameras, episodes, tasks, problems, warnings, warn, decoder });
 }
 
 interface DatasetParts {
   root: string; version: string; layout: 'v2' | 'v3'; info: Record<string, unknown>; fps: number;
   features: Record<string, Record<string, unknown>>; cameras: LeRobotCamera[]; episodes: LeRobotEpisode[];
-  tasks: Map<number, string>; problems: LeRobotProblem[]; warnings: string[]; warn: (m: string) => void;
+  tasks: Map<number, string>; problems: LeRobotProblem[]; warnings: string[]; warn: (m: string) => void; decoder: VideoDecoderChoice;
 }
 
 function makeDataset(p: DatasetParts): LeRobotDataset {
@@ -566,7 +573,7 @@ function makeDataset(p: DatasetParts): LeRobotDataset {
     if (cam.kind === 'video') {
       const loc = e.videos[cam.key];
       const times = Float64Array.from(r.timestamps, (t) => loc.from + t);
-      return videoSource(loc.file, p.fps, times, index, cam.key, label, p.warn);
+      return videoSource(loc.file, p.fps, times, index, cam.key, label, p.warn, p.decoder);
     }
     return imageSource(e.dataFile, cam.key, r, index, label, p.root);
   };
@@ -604,13 +611,13 @@ function checkRange(start: number, count: number, length: number): void {
   checkInt(count, 'count', 0, length - start);
 }
 
-function videoSource(file: string, fps: number, times: Float64Array, episode: number, camera: string, label: string, warn: (m: string) => void): LeRobotFrameSource {
+function videoSource(file: string, fps: number, times: Float64Array, episode: number, camera: string, label: string, warn: (m: string) => void, decoder: VideoDecoderChoice): LeRobotFrameSource {
   const range = (start: number, count: number, opts?: ChunkOptions): AsyncGenerator<FrameChunk> => {
     checkRange(start, count, times.length);
     const { chunkFrames, size, yuv420p } = chunkArgs(opts);
     return decodeAtTimestamps(file, times.subarray(start, start + count), {
       fps, chunkFrames, ...(size !== undefined ? { size } : {}), yuv420p, tolerance: LEROBOT_TOLERANCE_S, label, firstIndex: start,
-      onWarning: opts?.onWarning ?? warn,
+      onWarning: opts?.onWarning ?? warn, decoder,
     });
   };
   return {

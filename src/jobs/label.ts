@@ -17,6 +17,7 @@ import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
 import { LeRobotError } from '../io/lerobot.js';
+import { resolveVideoDecoder, type VideoDecoderChoice } from '../io/lerobot-video.js';
 import { checkLeRobotOutput, writeLeRobotLabels, type LeRobotEpisodeLabels, type WriteLeRobotReport } from '../io/lerobot-write.js';
 import { findLeRobotEpisodes, isLeRobotInput, perFrameLabels, type LeRobotEpisodeRef } from './lerobot-inputs.js';
 
@@ -68,6 +69,8 @@ export interface LabelPathsOptions extends ProgressOptions {
   camera?: string;
   /** LeRobot dataset inputs: the episode_index values to label (default all). */
   episodes?: readonly number[];
+  /** LeRobot inputs: which decoder reads their videos ('auto', 'libav' in process, 'ffmpeg' the CLI); default: FEAT2GO_VIDEO_DECODER, else 'auto'. */
+  videoDecoder?: VideoDecoderChoice;
   /**
    * With one LeRobot dataset input: also write a copy of it at this path with the labels as
    * per-frame features `feat2go.progress`, `feat2go.stage` and `feat2go.similarity` (see
@@ -78,7 +81,7 @@ export interface LabelPathsOptions extends ProgressOptions {
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
   lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, segmenter: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1,
-  encoder: 1, onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1,
+  encoder: 1, onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1, videoDecoder: 1,
 };
 
 /**
@@ -418,10 +421,10 @@ export function findFrameEpisodes(inputs: readonly string[], skipDir?: string): 
  *
  * @returns the episodes, the failures (naming the file and, for a dataset, the episode) and the datasets opened
  */
-export async function findFrameInputs(inputs: readonly string[], opts: { skipDir?: string; camera?: string; episodes?: readonly number[]; onWarning?: (message: string) => void } = {}): Promise<{ episodes: EpisodeSource[]; failures: LabelFailure[]; datasets: LeRobotEpisodeRef['dataset'][] }> {
+export async function findFrameInputs(inputs: readonly string[], opts: { skipDir?: string; camera?: string; episodes?: readonly number[]; onWarning?: (message: string) => void; videoDecoder?: VideoDecoderChoice } = {}): Promise<{ episodes: EpisodeSource[]; failures: LabelFailure[]; datasets: LeRobotEpisodeRef['dataset'][] }> {
   const found = findFrameEpisodes(inputs, opts.skipDir);
   if (found.lerobot.length === 0) return { episodes: found.episodes, failures: found.failures, datasets: [] };
-  const lr = await findLeRobotEpisodes(found.lerobot, { ...(opts.camera !== undefined ? { camera: opts.camera } : {}), ...(opts.episodes ? { episodes: opts.episodes } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}) },
+  const lr = await findLeRobotEpisodes(found.lerobot, { ...(opts.camera !== undefined ? { camera: opts.camera } : {}), ...(opts.episodes ? { episodes: opts.episodes } : {}), ...(opts.onWarning ? { onWarning: opts.onWarning } : {}), ...(opts.videoDecoder !== undefined ? { videoDecoder: opts.videoDecoder } : {}) },
     inputs.length > 1 || found.lerobot.length > 1 || found.episodes.length > 0);
   return {
     episodes: [...found.episodes, ...lr.episodes.map((e) => ({ name: e.name, file: e.file, kind: 'frames' as const, lerobot: e.ref }))],
@@ -602,7 +605,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, progress, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, videoDecoder, progress, ...progressOpts } = opts;
   if (progress !== undefined && Object.keys(progressOpts).length > 0) {
     throw new TypeError(`Expected the progress options either as opts.progress or flat (opts.${Object.keys(progressOpts)[0]}), not both`);
   }
@@ -611,6 +614,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
     throw new TypeError(`Expected an array of episode indices (integers ≥ 0) for opts.episodes but received ${JSON.stringify(episodeList)}`);
   }
   if (writeLeRobot !== undefined && (typeof writeLeRobot !== 'string' || writeLeRobot === '')) throw new TypeError(`Expected an output folder path for opts.writeLeRobot but received ${JSON.stringify(writeLeRobot)}`);
+  if (videoDecoder !== undefined) resolveVideoDecoder(videoDecoder, 'opts.videoDecoder');
   if (writeLeRobot !== undefined && shard !== undefined) throw new RangeError('Expected opts.writeLeRobot without opts.shard (one process must write the whole dataset) but received both');
   if (writeLeRobot !== undefined && !encoder) throw new RangeError('Expected opts.encoder with opts.writeLeRobot (LeRobot datasets hold frames) but received none');
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
@@ -623,7 +627,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   // resolved options, which progressTargets takes as they are.
   const options = progress === undefined ? resolveProgressOptions(progressOpts) : resolveProgressOptions(progress, 'opts.progress');
   const found = encoder
-    ? await findFrameInputs(inputs, { skipDir: out, ...(camera !== undefined ? { camera } : {}), ...(episodeList ? { episodes: episodeList } : {}), ...(onWarning ? { onWarning: (m: string) => onWarning(m, '') } : {}) })
+    ? await findFrameInputs(inputs, { skipDir: out, ...(camera !== undefined ? { camera } : {}), ...(episodeList ? { episodes: episodeList } : {}), ...(onWarning ? { onWarning: (m: string) => onWarning(m, '') } : {}), ...(videoDecoder !== undefined ? { videoDecoder } : {}) })
     : { ...findEpisodes(inputs, out), datasets: [] };
   if (writeLeRobot !== undefined && found.datasets.length > 1) {
     throw new RangeError(`Expected one LeRobot dataset among the inputs with opts.writeLeRobot but received ${found.datasets.length} (${found.datasets.map((d) => d.root).join(', ')})`);

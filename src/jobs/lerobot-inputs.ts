@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { LeRobotError, lerobotRootKind, openLeRobot, type LeRobotDataset } from '../io/lerobot.js';
 import type { LeRobotEpisodeLabels } from '../io/lerobot-write.js';
+import type { VideoDecoderChoice } from '../io/lerobot-video.js';
 import type { ProgressResult } from '../core/types.js';
 
 /** A LeRobot episode to label: the dataset, its episode_index and the camera. */
@@ -26,6 +27,8 @@ export interface LeRobotSelection {
   episodes?: readonly number[];
   /** Receives the datasets' warnings (metadata that disagrees with the files…). */
   onWarning?: (message: string) => void;
+  /** Which decoder reads the videos (see OpenLeRobotOptions.decoder); default: FEAT2GO_VIDEO_DECODER, else 'auto'. */
+  videoDecoder?: VideoDecoderChoice;
 }
 
 /** One LeRobot episode found in the inputs. */
@@ -75,7 +78,7 @@ export async function findLeRobotEpisodes(roots: readonly string[], sel: LeRobot
   for (const root of roots) {
     let ds: LeRobotDataset;
     try {
-      ds = await openLeRobot(root, sel.onWarning ? { onWarning: sel.onWarning } : {});
+      ds = await openLeRobot(root, { ...(sel.onWarning ? { onWarning: sel.onWarning } : {}), ...(sel.videoDecoder !== undefined ? { decoder: sel.videoDecoder } : {}) });
     } catch (err) {
       failures.push(err instanceof LeRobotError ? { file: err.file, reason: err.reason } : { file: root, reason: (err as Error).message });
       continue;

@@ -14,6 +14,7 @@ import { labelPaths, openLeRobot, patchStatsEncoder, type LabelFailure } from '.
 import { inspectCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { captureIO } from '../helpers/cli.js';
 import { testIf } from '../helpers/skip.js';
+import { eachDecoder } from '../helpers/decoders.js';
 import { makeLeRobotDataset, type FixtureInfo, videoFixturesUnavailable } from '../fixtures/lerobot.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-bad-'));
@@ -38,6 +39,7 @@ function replace(file: string, data: string | Uint8Array): void {
 
 const unavailable = videoFixturesUnavailable();
 const test = testIf(unavailable === undefined, unavailable ?? '');
+const decoderBase = { cond: unavailable === undefined, reason: unavailable ?? '' };
 
 uvuTest.before(async () => {
   if (unavailable) return;
@@ -62,7 +64,7 @@ uvuTest.before(async () => {
 
 const byEpisode = (fs2: LabelFailure[]) => new Map(fs2.filter((f) => f.episode !== undefined).map((f) => [f.episode!, f]));
 
-test('v2.1 with one fault per episode: each failure names the file and the episode; episodes 0 and 7 are labelled; exit 1', async () => {
+eachDecoder(decoderBase, 'v2.1 with one fault per episode: each failure names the file and the episode; episodes 0 and 7 are labelled; exit 1', async () => {
   const out = path.join(dir, 'labels');
   const { out: o, io } = captureIO();
   const code = await runCommand(labelCommand, [broken.root, ...args, '--out', out, '--json'], io);

@@ -11,11 +11,11 @@ import * as assert from 'uvu/assert';
 import { encodeFrames, native, patchStatsEncoder, type FrameChunk, type FrameSource } from '../../src/index.js';
 import { decodeAtTimestamps } from '../../src/io/lerobot-video.js';
 import { codeFrame, FRAME_SIZE, readFrameCode, run, videoFixturesUnavailable } from '../fixtures/lerobot.js';
-import { testIf } from '../helpers/skip.js';
+import { eachDecoder } from '../helpers/decoders.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-formats-'));
 const unavailable = videoFixturesUnavailable();
-const test = testIf(unavailable === undefined, unavailable ?? '');
+const decoderBase = { cond: unavailable === undefined, reason: unavailable ?? '' };
 const N = 23;
 const codes = Array.from({ length: N }, (_, k) => (k * 2654435761) & 0xffff);
 
@@ -41,7 +41,7 @@ async function collect(g: AsyncGenerator<FrameChunk>, copy: boolean): Promise<Fr
   return out;
 }
 
-test('every frame is the right one as RGB; yuv420p chunks only where ffmpeg gave 4:2:0 of an even height, and they convert to the same frames', async () => {
+eachDecoder(decoderBase, 'every frame is the right one as RGB; yuv420p chunks only where ffmpeg gave 4:2:0 of an even height, and they convert to the same frames', async () => {
   for (const c of CASES) {
     const file = await video(c.name, c.fps, c.args);
     const times = Array.from({ length: N }, (_, k) => k / c.fps);
@@ -76,7 +76,7 @@ test('every frame is the right one as RGB; yuv420p chunks only where ffmpeg gave
   }
 });
 
-test('the built-in encoder gives the same features from the YUV chunks as from the RGB frames (encodeFrames asks for YUV)', async () => {
+eachDecoder(decoderBase, 'the built-in encoder gives the same features from the YUV chunks as from the RGB frames (encodeFrames asks for YUV)', async () => {
   for (const c of CASES.filter((x) => x.yuv)) {
     const file = path.join(dir, c.name);
     const times = Array.from({ length: N }, (_, k) => k / c.fps);

@@ -17,6 +17,7 @@ import {
 import { encodeCommand, inspectCommand, labelCommand, runCommand } from '../../src/cli/index.js';
 import { captureIO } from '../helpers/cli.js';
 import { testIf } from '../helpers/skip.js';
+import { eachDecoder } from '../helpers/decoders.js';
 import { decodeFrameCode, duckdb, makeLeRobotDataset, readFrameCode, type FixtureInfo, videoFixturesUnavailable } from '../fixtures/lerobot.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'feat2go-lerobot-'));
@@ -31,6 +32,7 @@ let port: FixtureInfo;
 
 const unavailable = videoFixturesUnavailable();
 const test = testIf(unavailable === undefined, unavailable ?? '');
+const decoderBase = { cond: unavailable === undefined, reason: unavailable ?? '' };
 
 uvuTest.before(async () => {
   if (unavailable) return;
@@ -78,7 +80,7 @@ async function allCodes(ds: LeRobotDataset, e: number, cam: string, salt: number
 
 const expected = (e: number, n: number) => Array.from({ length: n }, (_, f) => `${e}:${f}`);
 
-test('v3.0: layout told by the files; every frame of every episode and camera is the right one (AV1, H.264 with B-frames, shared files, chunk boundaries)', async () => {
+eachDecoder(decoderBase, 'v3.0: layout told by the files; every frame of every episode and camera is the right one (AV1, H.264 with B-frames, shared files, chunk boundaries)', async () => {
   const ds = await openLeRobot(v3.root);
   assert.is(ds.layout, 'v3');
   assert.is(ds.version, 'v3.0');
@@ -116,7 +118,7 @@ test('v3.0: layout told by the files; every frame of every episode and camera is
   await ds.frames(0).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /which has 2: observation.images.top, observation.images.wrist/));
 });
 
-test('v2.1 (a file per episode) with an image feature, and a v3.0 port with v2 templates: every frame right', async () => {
+eachDecoder(decoderBase, 'v2.1 (a file per episode) with an image feature, and a v3.0 port with v2 templates: every frame right', async () => {
   const ds = await openLeRobot(v2.root);
   assert.is(ds.layout, 'v2');
   for (const e of ds.episodes) {
