@@ -162,13 +162,15 @@ def backbone_case(joint):
     minibatches of 128, default ConvBackbone (16 k4s4, 32 k3s2 p1, 32 k3s1 p1,
     ReLU, flatten, Linear 2048->64, LayerNorm, tanh), value head 64->128->201,
     two-hot cross-entropy, AdamW (two groups), the default augmentation
-    (shift 4 by edge padding and crop, contrast/brightness 0.2, gain 0.1)."""
+    (shift 4 by edge padding and crop, contrast/brightness 0.2, gain 0.1);
+    channels-last convolutions, as feat2go runs them."""
     N, S, B, E, Hh, nb = 1024, 64, 128, 64, 128, 201
     g = torch.Generator().manual_seed(3)
     convs = [torch.nn.Conv2d(3, 16, 4, 4, 0), torch.nn.Conv2d(16, 32, 3, 2, 1), torch.nn.Conv2d(32, 32, 3, 1, 1)]
     for c in convs:
         torch.nn.init.orthogonal_(c.weight, math.sqrt(2))
         torch.nn.init.zeros_(c.bias)
+        c.to(memory_format=torch.channels_last)  # PyTorch's faster CPU layout, as feat2go uses
     proj = torch.nn.Linear(32 * 8 * 8, E)
     norm = torch.nn.LayerNorm(E)
     head = torch.nn.Sequential(torch.nn.Linear(E, Hh), torch.nn.LayerNorm(Hh), torch.nn.GELU(), torch.nn.Linear(Hh, nb))
@@ -190,17 +192,22 @@ def backbone_case(joint):
             x = F.relu(c(x))
         return torch.tanh(norm(proj(x.flatten(1))))
 
+    ar = torch.arange(S)
+
     def augment(idx):
-        x = frames.index_select(0, idx).permute(0, 3, 1, 2).float().div_(255)
-        n = x.shape[0]
-        xp = F.pad(x, (shift,) * 4, mode="replicate")
-        d = torch.randint(0, 2 * shift + 1, (n, 2), generator=g).tolist()
-        x = torch.stack([xp[i, :, dy:dy + S, dx:dx + S] for i, (dx, dy) in enumerate(d)])
+        # the shift as one gather with clamped (edge-padded) coordinates, on the
+        # bytes; [n, S, S, 3] memory = channels last
+        n = idx.shape[0]
+        d = torch.randint(-shift, shift + 1, (n, 2), generator=g)
+        rows = (ar[None, :] + d[:, 1:2]).clamp_(0, S - 1)
+        cols = (ar[None, :] + d[:, 0:1]).clamp_(0, S - 1)
+        img = frames.index_select(0, idx)
+        x = img[torch.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]].float().div_(255).permute(0, 3, 1, 2)
         u = torch.rand(n, 5, generator=g) * 2 - 1
         m = x.mean((1, 2, 3), keepdim=True)
         c = (1 + 0.2 * u[:, 0]).view(n, 1, 1, 1)
         bg = (1 + 0.2 * u[:, 1]).view(n, 1, 1, 1) * (1 + 0.1 * u[:, 2:5]).view(n, 3, 1, 1)
-        return (((x - m) * c + m) * bg).clamp_(0, 1)
+        return (((x - m) * c + m) * bg).clamp_(0, 1).contiguous(memory_format=torch.channels_last)
 
     def epoch():
         perm = torch.randperm(N, generator=g)

@@ -8,7 +8,7 @@
 #   FEAT2GO_SANITIZE_TESTS='rl\.test'   another test pattern (under test/unit)
 #
 # The subset is the unit tests that exercise native code (rl, progress, motion,
-# progress-numeric, properties, sim, encoders-builtin, native-safety,
+# progress-numeric, properties, sim, encoders-builtin, native-safety, augment,
 # zero-copy: host memory under detach/GC/teardown, cancel): a few minutes on
 # 2 cores. Left out: encoders-onnx (onnxruntime is not instrumented
 # and slow under ASan), episodes (ffmpeg child processes), worker-threads (one
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=build-sanitize
 addon="$BUILD/Release/feat2go.node"
-pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|progress-numeric|motion|properties|sim|encoders-builtin|native-safety|zero-copy|cancel)\.test\.ts$}"
+pattern="${FEAT2GO_SANITIZE_TESTS:-(rl|progress|progress-numeric|motion|properties|sim|encoders-builtin|native-safety|augment|zero-copy|cancel)\.test\.ts$}"
 
 echo "== sanitizer build (address,undefined) in $BUILD =="
 FEAT2GO_SANITIZE=address,undefined FEAT2GO_TORCH=OFF npx cmake-js compile --out "$BUILD" --parallel "${JOBS:-2}" >"$BUILD.log" 2>&1 ||

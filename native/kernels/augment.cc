@@ -58,38 +58,35 @@ namespace {
 
 /// One image: gather (with the shift's clamped coordinates), convert, then
 /// the colour jitter as one affine map per channel, x·a_c + b_c with
-/// a_c = c·b·g_c and b_c = (1 − c)·m·b·g_c, clamped to [0, 1].
+/// a_c = c·b·g_c and b_c = (1 − c)·m·b·g_c, clamped to [0, 1]. Channel c of
+/// pixel p goes to o[c·cs + p·ps]: (cs, ps) = (H·W, 1) for [3, H, W], (1, 3)
+/// for [H, W, 3].
 F2G_MULTIVERSION
 void AugmentOne(const void* src, FrameLayout layout, std::size_t row, std::size_t H, std::size_t W,
                 const ImageJitter& j, bool jitter, bool contrast, const std::int64_t* xs, const float* lut,
-                float* o) {
+                bool hwc, float* o) {
   const std::size_t px = H * W;
-  float* o0 = o;
-  float* o1 = o + px;
-  float* o2 = o + 2 * px;
+  const std::size_t cs = hwc ? 1 : px, ps = hwc ? 3 : 1;
   std::uint64_t isum = 0;
   double fsum = 0;
   for (std::size_t y = 0; y < H; ++y) {
     const auto sy = static_cast<std::size_t>(
         std::clamp<std::int64_t>(static_cast<std::int64_t>(y) + j.dy, 0, static_cast<std::int64_t>(H) - 1));
-    const std::size_t d = y * W;
+    float* d = o + y * W * ps;
     if (layout == FrameLayout::kU8HWC) {
       const std::uint8_t* line = static_cast<const std::uint8_t*>(src) + (row * px + sy * W) * 3;
       std::uint32_t lsum = 0;
-      if (j.dx == 0) {
-        for (std::size_t x = 0; x < W; ++x) {
-          const std::uint8_t r = line[3 * x], g = line[3 * x + 1], b = line[3 * x + 2];
-          o0[d + x] = lut[r];
-          o1[d + x] = lut[g];
-          o2[d + x] = lut[b];
-          lsum += static_cast<std::uint32_t>(r) + g + b;
+      if (hwc && j.dx == 0) {
+        for (std::size_t k = 0; k < 3 * W; ++k) {
+          d[k] = lut[line[k]];
+          lsum += line[k];
         }
       } else {
         for (std::size_t x = 0; x < W; ++x) {
           const std::uint8_t* p = line + 3 * static_cast<std::size_t>(xs[x]);
-          o0[d + x] = lut[p[0]];
-          o1[d + x] = lut[p[1]];
-          o2[d + x] = lut[p[2]];
+          d[x * ps] = lut[p[0]];
+          d[x * ps + cs] = lut[p[1]];
+          d[x * ps + 2 * cs] = lut[p[2]];
           lsum += static_cast<std::uint32_t>(p[0]) + p[1] + p[2];
         }
       }
@@ -97,12 +94,10 @@ void AugmentOne(const void* src, FrameLayout layout, std::size_t row, std::size_
     } else {
       for (std::size_t c = 0; c < 3; ++c) {
         const float* line = static_cast<const float*>(src) + (row * 3 + c) * px + sy * W;
-        float* dst = o + c * px + d;
-        if (j.dx == 0) std::copy(line, line + W, dst);
-        else
-          for (std::size_t x = 0; x < W; ++x) dst[x] = line[xs[x]];
+        float* dc = d + c * cs;
+        for (std::size_t x = 0; x < W; ++x) dc[x * ps] = line[xs[x]];
         if (contrast)
-          for (std::size_t x = 0; x < W; ++x) fsum += dst[x];
+          for (std::size_t x = 0; x < W; ++x) fsum += dc[x * ps];
       }
     }
   }
@@ -111,14 +106,25 @@ void AugmentOne(const void* src, FrameLayout layout, std::size_t row, std::size_
   if (contrast)
     m = layout == FrameLayout::kU8HWC ? static_cast<float>(static_cast<double>(isum) / (255.0 * 3.0 * px))
                                       : static_cast<float>(fsum / (3.0 * px));
+  float a[3], b[3];
   for (int c = 0; c < 3; ++c) {
     const float bg = j.brightness * j.gain[c];
-    const float a = j.contrast * bg, b = (1.0f - j.contrast) * m * bg;
-    float* dst = o + c * px;
+    a[c] = j.contrast * bg;
+    b[c] = (1.0f - j.contrast) * m * bg;
+  }
+  auto affine = [](float v, float ac, float bc) {
+    const float r = v * ac + bc;
+    return r < 0.0f ? 0.0f : (r > 1.0f ? 1.0f : r);
+  };
+  if (hwc) {
+    for (std::size_t k = 0; k < px; ++k)
+      for (int c = 0; c < 3; ++c) o[3 * k + c] = affine(o[3 * k + c], a[c], b[c]);
+  } else {
+    for (int c = 0; c < 3; ++c) {
+      float* dst = o + c * px;
+      const float ac = a[c], bc = b[c];
 #pragma omp simd
-    for (std::size_t k = 0; k < px; ++k) {
-      const float v = dst[k] * a + b;
-      dst[k] = v < 0.0f ? 0.0f : (v > 1.0f ? 1.0f : v);
+      for (std::size_t k = 0; k < px; ++k) dst[k] = affine(dst[k], ac, bc);
     }
   }
 }
@@ -127,7 +133,8 @@ void AugmentOne(const void* src, FrameLayout layout, std::size_t row, std::size_
 
 void augment_frames(const void* src, FrameLayout layout, std::size_t n_src, std::size_t H, std::size_t W,
                     const std::int64_t* rows, std::size_t n, const AugmentSpec* aug, std::uint64_t seed,
-                    std::uint64_t stream, const std::int64_t* keys, float* out, std::size_t threads) {
+                    std::uint64_t stream, const std::int64_t* keys, float* out, std::size_t threads,
+                    bool hwc_out) {
   (void)n_src;
   static const ByteTable table;
   const std::size_t px = H * W;
@@ -142,7 +149,7 @@ void augment_frames(const void* src, FrameLayout layout, std::size_t n_src, std:
         xs[x] = std::clamp<std::int64_t>(static_cast<std::int64_t>(x) + j.dx, 0,
                                          static_cast<std::int64_t>(W) - 1);
       AugmentOne(src, layout, static_cast<std::size_t>(rows[i]), H, W, j, jitter, contrast, xs.data(),
-                 table.v, out + i * 3 * px);
+                 table.v, hwc_out, out + i * 3 * px);
     }
   });
 }

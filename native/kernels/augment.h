@@ -40,7 +40,8 @@ struct ImageJitter {
 /// Parts that are off keep their identity value and draw nothing.
 ImageJitter draw_jitter(const AugmentSpec& spec, std::uint64_t seed, std::uint64_t stream, std::uint64_t key);
 
-/// out[i] = image rows[i] of `src` (n_src images of H×W) as float32 [3, H, W]:
+/// out[i] = image rows[i] of `src` (n_src images of H×W) as float32 [3, H, W]
+/// (or [H, W, 3] with hwc_out: the channels-last memory the convolutions use):
 ///   x = src / 255 (bytes) or src (floats), sampled at (y + dy, x + dx) with
 ///   coordinates clamped to the image (edge padding); then, with a jitter,
 ///   x ← ((x − m)·c + m)·b·g_ch clamped to [0, 1], computed as x·a + b' with
@@ -52,6 +53,7 @@ ImageJitter draw_jitter(const AugmentSpec& spec, std::uint64_t seed, std::uint64
 /// 0 = all).
 void augment_frames(const void* src, FrameLayout layout, std::size_t n_src, std::size_t H, std::size_t W,
                     const std::int64_t* rows, std::size_t n, const AugmentSpec* aug, std::uint64_t seed,
-                    std::uint64_t stream, const std::int64_t* keys, float* out, std::size_t threads);
+                    std::uint64_t stream, const std::int64_t* keys, float* out, std::size_t threads,
+                    bool hwc_out = false);
 
 }  // namespace f2g

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "check.h"
+#include "kernels/augment.h"
 #include "kernels/progress.h"
 #include "kernels/rl.h"
 #include "kernels/stages.h"
@@ -495,6 +496,66 @@ TEST(kl_estimators_hand_worked) {
       rl::kl_penalty(lp.data(), ref.data(), {}, 1, 1, rl::KlEstimator::kK3, rl::Aggregation::kTokenMean, 1)
           .loss,
       std::exp(-x) - 1 + x, 1e-8);
+}
+
+// ---------------------------------------------------------------- frame augmentation
+
+TEST(augment_frames_hand_worked) {
+  // Two 2×3 RGB byte images; out[i] = image rows[i].
+  const std::size_t H = 2, W = 3, px = H * W;
+  std::vector<std::uint8_t> src(2 * px * 3);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<std::uint8_t>(10 * i);
+  const std::int64_t rows[] = {1, 0, 1};
+  // Conversion only: channel-first bytes / 255, exactly.
+  Vec chw(3 * 3 * px), hwc(3 * 3 * px);
+  augment_frames(src.data(), FrameLayout::kU8HWC, 2, H, W, rows, 3, nullptr, 0, 0, nullptr, chw.data(), 1);
+  augment_frames(src.data(), FrameLayout::kU8HWC, 2, H, W, rows, 3, nullptr, 0, 0, nullptr, hwc.data(), 1,
+                 true);
+  for (std::size_t i = 0; i < 3; ++i)
+    for (std::size_t c = 0; c < 3; ++c)
+      for (std::size_t p = 0; p < px; ++p) {
+        const float want = static_cast<float>(src[(rows[i] * px + p) * 3 + c]) / 255.0f;
+        CHECK(chw[(i * 3 + c) * px + p] == want);
+        CHECK(hwc[(i * px + p) * 3 + c] == want);
+      }
+  // Everything on: the draws of draw_jitter, applied as documented, in both output layouts.
+  AugmentSpec a;
+  a.shift = 1;
+  a.brightness = 0.3;
+  a.contrast = 0.4;
+  a.gain = 0.2;
+  const std::int64_t keys[] = {7, 8, 9};
+  augment_frames(src.data(), FrameLayout::kU8HWC, 2, H, W, rows, 3, &a, 5, 2, keys, chw.data(), 1);
+  augment_frames(src.data(), FrameLayout::kU8HWC, 2, H, W, rows, 3, &a, 5, 2, keys, hwc.data(), 1, true);
+  for (std::size_t i = 0; i < 3; ++i) {
+    const ImageJitter j = draw_jitter(a, 5, 2, static_cast<std::uint64_t>(keys[i]));
+    CHECK(j.dx >= -1 && j.dx <= 1 && j.dy >= -1 && j.dy <= 1);
+    CHECK(j.brightness >= 0.7f && j.brightness <= 1.3f && j.contrast >= 0.6f && j.contrast <= 1.4f);
+    auto at = [&](std::size_t y, std::size_t x, std::size_t c) {
+      const std::size_t sy = std::min<std::size_t>(
+          H - 1, static_cast<std::size_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(y) + j.dy)));
+      const std::size_t sx = std::min<std::size_t>(
+          W - 1, static_cast<std::size_t>(std::max<std::int64_t>(0, static_cast<std::int64_t>(x) + j.dx)));
+      return static_cast<double>(src[(rows[i] * px + sy * W + sx) * 3 + c]) / 255.0;
+    };
+    double m = 0;
+    for (std::size_t y = 0; y < H; ++y)
+      for (std::size_t x = 0; x < W; ++x)
+        for (std::size_t c = 0; c < 3; ++c) m += at(y, x, c) / (3.0 * px);
+    for (std::size_t y = 0; y < H; ++y)
+      for (std::size_t x = 0; x < W; ++x)
+        for (std::size_t c = 0; c < 3; ++c) {
+          const double want =
+              std::min(1.0, std::max(0.0, ((at(y, x, c) - m) * j.contrast + m) * j.brightness * j.gain[c]));
+          CHECK_NEAR(chw[(i * 3 + c) * px + y * W + x], want, 2e-6);
+          CHECK(hwc[(i * px + y * W + x) * 3 + c] == chw[(i * 3 + c) * px + y * W + x]);
+        }
+  }
+  // The draws depend on (seed, stream, key) only: rows 1 and 0 keyed alike give the same jitter.
+  const ImageJitter j1 = draw_jitter(a, 5, 2, 7), j2 = draw_jitter(a, 5, 3, 7), j3 = draw_jitter(a, 6, 2, 7);
+  CHECK(j1.brightness == draw_jitter(a, 5, 2, 7).brightness);
+  CHECK(j1.brightness != j2.brightness || j1.contrast != j2.contrast);
+  CHECK(j1.brightness != j3.brightness || j1.contrast != j3.contrast);
 }
 
 int main() { return f2gtest::run_all("test_kernels"); }

@@ -77,7 +77,7 @@ struct FrameSet {
 };
 
 /// Frames `rows` (int64, each in [0, n)) of `f` as float32 [rows, 3, H, W] in
-/// [0, 1]; augmented when `aug` is set, the draws of row i keyed by
+/// [0, 1] (channels-last memory); augmented when `aug` is set, the draws of row i keyed by
 /// (seed, stream, keys[i]) (keys int64 like rows; undefined: the rows).
 torch::Tensor PrepareFrames(const FrameSet& f, const torch::Tensor& rows, const AugmentSpec* aug,
                             std::uint64_t seed = 0, std::uint64_t stream = 0,
