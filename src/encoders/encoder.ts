@@ -6,6 +6,7 @@ import { openEpisode, type FrameChunk, type FrameSource } from '../io/episodes.j
 import { hostArray, isHostMemory } from '../core/host.js';
 import type { Tensor } from '../core/types.js';
 import { checkInt, checkOptions, typeError } from '../core/validate.js';
+import { checkSignal } from '../core/cancel.js';
 
 /** One episode being encoded: frames are pushed in order, features come out at the end. */
 export interface EncoderStream {
@@ -44,6 +45,11 @@ export interface EncodeFramesOptions {
   allowPartial?: boolean;
   /** Receives warnings such as an allowed partial decode (default: `process.emitWarning`). */
   onWarning?: (message: string) => void;
+  /**
+   * Stops the call between chunks (and a LeRobot video's in-process decoder at its next frame;
+   * an ffmpeg child is killed): the promise rejects with the signal's reason, unchanged.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -63,14 +69,17 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   if (encoder === null || typeof encoder !== 'object' || typeof (encoder as FrameEncoder).begin !== 'function') {
     throw typeError('encoder', 'a FrameEncoder (patchStatsEncoder() or OnnxVisualEncoder)', encoder);
   }
-  const o = checkOptions(opts, 'opts', { chunkFrames: 1, onProgress: 1, allowPartial: 1, onWarning: 1 });
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, onProgress: 1, allowPartial: 1, onWarning: 1, signal: 1 });
   const chunkFrames = o.chunkFrames === undefined ? encoder.chunkFrames : checkInt(o.chunkFrames, 'opts.chunkFrames', 1);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw typeError('opts.onProgress', 'a function', o.onProgress);
+  const signal = checkSignal(o.signal, 'opts.signal');
+  signal?.throwIfAborted();
   const src = typeof source === 'string' ? await openEpisode(source) : source;
   if (src === null || typeof src !== 'object' || typeof src.chunks !== 'function') throw typeError('source', 'a path or a FrameSource', source);
   const stream = encoder.begin(src.path);
   /** Prefixes an error with the episode's path unless it already names it. */
-  const named = (err: unknown): Error => {
+  const named = (err: unknown): unknown => {
+    if (signal?.aborted && err === signal.reason) return err; // the caller's reason, as given
     const e = err instanceof Error ? err : new Error(String(err));
     if (!e.message.includes(src.path)) e.message = `${src.path}: ${e.message}`;
     return e;
@@ -79,12 +88,14 @@ export async function encodeFrames(source: string | FrameSource, encoder: FrameE
   try {
     const partial = {
       ...(o.allowPartial !== undefined ? { allowPartial: o.allowPartial } : {}), ...(o.onWarning !== undefined ? { onWarning: o.onWarning } : {}),
-      ...(encoder.acceptsYuv420p === true ? { yuv420p: true } : {}),
+      ...(encoder.acceptsYuv420p === true ? { yuv420p: true } : {}), ...(signal ? { signal } : {}),
     };
     for await (const chunk of src.chunks({ chunkFrames, size: encoder.imageSize, ...partial })) {
+      signal?.throwIfAborted(); // a source of the user's own may not check it
       await stream.push(chunk);
       done += chunk.count;
       o.onProgress?.(done, src.length);
+      signal?.throwIfAborted();
     }
   } catch (err) {
     throw named(err);

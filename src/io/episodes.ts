@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { readNpyHeader } from './npy.js';
 import { fileKind, unreadableReason } from './common.js';
 import { checkInt, checkOptions, rangeError, shapeStr, typeError } from '../core/validate.js';
+import { checkSignal } from '../core/cancel.js';
 
 /** A chunk of consecutive RGB frames, `[count, height, width, 3]` uint8, row-major. */
 export interface FrameChunk {
@@ -50,6 +51,12 @@ export interface ChunkOptions {
    * accepts them.
    */
   yuv420p?: boolean;
+  /**
+   * Stops the stream: checked before every chunk (LeRobot videos decoded in process also stop
+   * at the next frame, and an ffmpeg child is killed); the generator then rejects with the
+   * signal's reason (an `AbortError` unless the caller gave another).
+   */
+  signal?: AbortSignal;
 }
 
 /** A streaming source of one episode's frames. */
@@ -80,10 +87,11 @@ interface ResolvedChunkOptions {
   size: number | undefined;
   allowPartial: boolean;
   onWarning: (message: string) => void;
+  signal: AbortSignal | undefined;
 }
 
 function chunkOpts(opts: ChunkOptions | undefined): ResolvedChunkOptions {
-  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1 });
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1, signal: 1 });
   if (o.allowPartial !== undefined && typeof o.allowPartial !== 'boolean') throw typeError('opts.allowPartial', 'a boolean', o.allowPartial);
   if (o.onWarning !== undefined && typeof o.onWarning !== 'function') throw typeError('opts.onWarning', 'a function', o.onWarning);
   return {
@@ -91,6 +99,7 @@ function chunkOpts(opts: ChunkOptions | undefined): ResolvedChunkOptions {
     size: o.size === undefined ? undefined : checkInt(o.size, 'opts.size', 1),
     allowPartial: o.allowPartial ?? false,
     onWarning: o.onWarning ?? ((m: string) => process.emitWarning(m, 'Feat2GoPartialVideo')),
+    signal: checkSignal(o.signal, 'opts.signal'),
   };
 }
 
@@ -158,8 +167,9 @@ export function framesFromArray(frames: { data: Uint8Array; shape: number[] }, n
  */
 async function* rawChunks(T: number, H: number, W: number, opts: ChunkOptions | undefined,
   read: (start: number, count: number) => Uint8Array | Promise<Uint8Array>): AsyncGenerator<FrameChunk> {
-  const { chunkFrames, size } = chunkOpts(opts);
+  const { chunkFrames, size, signal } = chunkOpts(opts);
   for (let start = 0; start < T; start += chunkFrames) {
+    signal?.throwIfAborted();
     const count = Math.min(chunkFrames, T - start);
     const data = await read(start, count);
     if (size === undefined) yield { data, count, height: H, width: W, start };
@@ -209,9 +219,10 @@ async function imageFolder(dir: string): Promise<FrameSource> {
     kind: 'images',
     length: files.length,
     async *chunks(opts) {
-      const { chunkFrames, size } = chunkOpts(opts);
+      const { chunkFrames, size, signal } = chunkOpts(opts);
       let first: { width: number; height: number; file: string } | undefined;
       for (let start = 0; start < files.length; start += chunkFrames) {
+        signal?.throwIfAborted();
         const batch = files.slice(start, start + chunkFrames);
         const decoded = await Promise.all(batch.map(decodeImage));
         first ??= { width: decoded[0].width, height: decoded[0].height, file: batch[0] };
@@ -325,7 +336,8 @@ async function videoEpisode(file: string): Promise<FrameSource> {
     kind: 'video',
     length: undefined,
     async *chunks(opts) {
-      const { chunkFrames, size, allowPartial, onWarning } = chunkOpts(opts);
+      const { chunkFrames, size, allowPartial, onWarning, signal } = chunkOpts(opts);
+      signal?.throwIfAborted();
       const W = size ?? dims.width;
       const H = size ?? dims.height;
       const vf = size === undefined ? [] : ['-vf', `scale=${size}:${size}:force_original_aspect_ratio=increase:flags=lanczos,crop=${size}:${size}`];
@@ -355,6 +367,7 @@ async function videoEpisode(file: string): Promise<FrameSource> {
             fill += n;
             off += n;
             if (fill === buf.length) {
+              signal?.throwIfAborted(); // the finally below kills ffmpeg
               yield { data: buf, count: chunkFrames, height: H, width: W, start };
               start += chunkFrames;
               buf = new Uint8Array(chunkFrames * fb);
@@ -378,6 +391,7 @@ async function videoEpisode(file: string): Promise<FrameSource> {
           if (!allowPartial) throw new Error(`${what}; pass allowPartial (CLI: --allow-partial) to use the frames that decode`);
           onWarning(`${what}; using the ${decoded} frames that decoded (allowPartial)`);
         }
+        signal?.throwIfAborted();
         if (count > 0) yield { data: buf.subarray(0, count * fb), count, height: H, width: W, start };
         finished = true;
       } finally {

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { checkInt, checkOptions, typeError } from '../core/validate.js';
+import { checkSignal } from '../core/cancel.js';
 import { resizeCropFrame, type ChunkOptions, type FrameChunk, type FrameSource } from './episodes.js';
 import { readParquetColumns, readParquetInfo, type ParquetInfo } from './parquet.js';
 import { decodeAtTimestamps, probeVideoStream, resolveVideoDecoder, type VideoDecoderChoice, type VideoStreamInfo } from './lerobot-video.js';
@@ -596,13 +597,14 @@ function makeDataset(p: DatasetParts): LeRobotDataset {
   };
 }
 
-function chunkArgs(opts: ChunkOptions | undefined): { chunkFrames: number; size: number | undefined; yuv420p: boolean } {
-  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1 });
+function chunkArgs(opts: ChunkOptions | undefined): { chunkFrames: number; size: number | undefined; yuv420p: boolean; signal: AbortSignal | undefined } {
+  const o = checkOptions(opts, 'opts', { chunkFrames: 1, size: 1, allowPartial: 1, onWarning: 1, yuv420p: 1, signal: 1 });
   if (o.yuv420p !== undefined && typeof o.yuv420p !== 'boolean') throw typeError('opts.yuv420p', 'a boolean', o.yuv420p);
   return {
     chunkFrames: o.chunkFrames === undefined ? 32 : checkInt(o.chunkFrames, 'opts.chunkFrames', 1),
     size: o.size === undefined ? undefined : checkInt(o.size, 'opts.size', 1),
     yuv420p: o.yuv420p === true,
+    signal: checkSignal(o.signal, 'opts.signal'),
   };
 }
 
@@ -614,11 +616,11 @@ function checkRange(start: number, count: number, length: number): void {
 function videoSource(file: string, fps: number, times: Float64Array, episode: number, camera: string, label: string, warn: (m: string) => void, decoder: VideoDecoderChoice): LeRobotFrameSource {
   const range = (start: number, count: number, opts?: ChunkOptions): AsyncGenerator<FrameChunk> => {
     checkRange(start, count, times.length);
-    const { chunkFrames, size, yuv420p } = chunkArgs(opts);
-    return decodeAtTimestamps(file, times.subarray(start, start + count), {
+    const { chunkFrames, size, yuv420p, signal } = chunkArgs(opts);
+    return stopOnAbort(decodeAtTimestamps(file, times.subarray(start, start + count), {
       fps, chunkFrames, ...(size !== undefined ? { size } : {}), yuv420p, tolerance: LEROBOT_TOLERANCE_S, label, firstIndex: start,
-      onWarning: opts?.onWarning ?? warn, decoder,
-    });
+      onWarning: opts?.onWarning ?? warn, decoder, ...(signal ? { signal } : {}),
+    }), signal);
   };
   return {
     path: file, kind: 'video', length: times.length, episode, camera, times,
@@ -626,6 +628,16 @@ function videoSource(file: string, fps: number, times: Float64Array, episode: nu
     chunks: (opts) => range(0, times.length, opts),
     frame: async (k, opts) => firstChunk(range(k, 1, { ...(opts?.size !== undefined ? { size: opts.size } : {}), chunkFrames: 1 })),
   };
+}
+
+/** `g`'s chunks, with `signal` checked before each (leaving the loop ends `g`, which stops its decoder). */
+async function* stopOnAbort(g: AsyncGenerator<FrameChunk>, signal: AbortSignal | undefined): AsyncGenerator<FrameChunk> {
+  if (!signal) return yield* g;
+  signal.throwIfAborted();
+  for await (const c of g) {
+    signal.throwIfAborted();
+    yield c;
+  }
 }
 
 async function firstChunk(g: AsyncGenerator<FrameChunk>): Promise<FrameChunk> {
@@ -656,9 +668,10 @@ function imageSource(file: string, camera: string, r: LeRobotRows, episode: numb
   };
   async function* range(start: number, count: number, opts?: ChunkOptions): AsyncGenerator<FrameChunk> {
     checkRange(start, count, n);
-    const { chunkFrames, size } = chunkArgs(opts);
+    const { chunkFrames, size, signal } = chunkArgs(opts);
     let first: { width: number; height: number } | undefined;
     for (let s = start; s < start + count; s += chunkFrames) {
+      signal?.throwIfAborted();
       const c = Math.min(chunkFrames, start + count - s);
       const lo = r.rows[s];
       const hi = r.rows[s + c - 1] + 1;

@@ -13,6 +13,7 @@ import { readNpyFloat32, writeNpy } from '../io/npy.js';
 import { readSafetensors, readSafetensorsHeader } from '../io/safetensors.js';
 import { plotEpisodeSvg } from './plot.js';
 import { checkOptions, type OptionKeys } from '../core/validate.js';
+import { checkSignal } from '../core/cancel.js';
 import { IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, openEpisode } from '../io/episodes.js';
 import { encodeFrames, type FrameEncoder } from '../encoders/encoder.js';
 import type { ProgressOptions, ProgressResult, ResolvedProgressOptions, Tensor } from '../core/types.js';
@@ -77,11 +78,18 @@ export interface LabelPathsOptions extends ProgressOptions {
    * {@link writeLeRobotLabels}). Not with `shard`.
    */
   writeLeRobot?: string;
+  /**
+   * Stops the run: checked before each episode, between an episode's chunks (a LeRobot
+   * video's in-process decoder stops at its next frame, an ffmpeg child is killed) and inside
+   * its labelling; the promise then rejects with the signal's reason. Episodes finished before
+   * stay written (each atomically); the summary and `writeLeRobot` are not written.
+   */
+  signal?: AbortSignal;
 }
 
 const LABEL_KEYS: OptionKeys<LabelPathsOptions> = {
   lambda: 1, window: 1, maxClusterFrames: 1, threshold: 1, segmenter: 1, threads: 1, progress: 1, out: 1, onProgress: 1, onFailure: 1,
-  encoder: 1, onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1, videoDecoder: 1,
+  encoder: 1, onFrames: 1, allowPartial: 1, onWarning: 1, shard: 1, camera: 1, episodes: 1, writeLeRobot: 1, videoDecoder: 1, signal: 1,
 };
 
 /**
@@ -605,7 +613,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (!Array.isArray(inputs) || inputs.some((i) => typeof i !== 'string')) throw new TypeError('Expected an array of file or folder paths for inputs');
   checkOptions(opts, 'opts', LABEL_KEYS);
-  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, videoDecoder, progress, ...progressOpts } = opts;
+  const { out, onProgress, onFailure, encoder, onFrames, allowPartial, onWarning, shard, camera, episodes: episodeList, writeLeRobot, videoDecoder, signal, progress, ...progressOpts } = opts;
   if (progress !== undefined && Object.keys(progressOpts).length > 0) {
     throw new TypeError(`Expected the progress options either as opts.progress or flat (opts.${Object.keys(progressOpts)[0]}), not both`);
   }
@@ -615,6 +623,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   }
   if (writeLeRobot !== undefined && (typeof writeLeRobot !== 'string' || writeLeRobot === '')) throw new TypeError(`Expected an output folder path for opts.writeLeRobot but received ${JSON.stringify(writeLeRobot)}`);
   if (videoDecoder !== undefined) resolveVideoDecoder(videoDecoder, 'opts.videoDecoder');
+  checkSignal(signal, 'opts.signal');
+  signal?.throwIfAborted();
   if (writeLeRobot !== undefined && shard !== undefined) throw new RangeError('Expected opts.writeLeRobot without opts.shard (one process must write the whole dataset) but received both');
   if (writeLeRobot !== undefined && !encoder) throw new RangeError('Expected opts.encoder with opts.writeLeRobot (LeRobot datasets hold frames) but received none');
   if (allowPartial !== undefined && typeof allowPartial !== 'boolean') throw new TypeError(`Expected a boolean for opts.allowPartial but received ${typeof allowPartial}`);
@@ -649,6 +659,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
   const episodeOrder: number[] = [];
   let done = 0;
   for (const src of sources) {
+    signal?.throwIfAborted();
     try {
       let features: Tensor;
       let enc: EncodeInfo | undefined;
@@ -664,6 +675,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
           onProgress: (d, total) => { framesIn = d; onFrames?.(d, total, src.name, index, sources.length); },
           allowPartial: allowPartial ?? false,
           onWarning: (m) => { warnings.push(m); onWarning?.(m, src.name); },
+          ...(signal ? { signal } : {}),
         });
         enc = { encoder: encoder.name, framesIn, encodeMs: performance.now() - t };
         source = sourceRecord(src, out, frames.kind, { frames: framesIn, framesPerStep: encoder.tubelet ?? 1 });
@@ -672,7 +684,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
         source = sourceRecord(src, out, 'features');
       }
       const t0 = performance.now();
-      const r = await progressTargets(features, options);
+      const r = await progressTargets(features, signal ? { ...options, signal } : options);
       const ms = performance.now() - t0;
       const cap = capWarning(r);
       if (cap) { warnings.push(cap); onWarning?.(cap, src.name); }
@@ -682,6 +694,7 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       episodes.push(writeEpisode(path.join(out, ...src.name.split('/')), src, source, features.shape, r, ms, options, enc, warnings, cleaned));
       episodeOrder.push(sourceOrder.get(src)!);
     } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err; // cancelled: not an episode's failure
       const lr = err instanceof LeRobotError ? err : undefined;
       const file = lr ? lr.file : src.file;
       const f: LabelFailure = {
@@ -692,7 +705,8 @@ export async function labelPaths(inputs: readonly string[], opts: LabelPathsOpti
       failureOrder.set(f, sourceOrder.get(src)!);
       onFailure?.(f);
     }
-    onProgress?.(++done, sources.length, src.name);
+    done++; // not inside the optional call: its arguments are not evaluated without onProgress
+    onProgress?.(done, sources.length, src.name);
   }
   let lerobot: WriteLeRobotReport | undefined;
   if (writeLeRobot !== undefined && found.datasets.length === 1 && lerobotLabels.size > 0) {
