@@ -100,7 +100,7 @@ export interface DecodeAtOptions {
   onWarning?: (message: string) => void;
   /** Which decoder runs (see {@link VideoDecoderChoice}); default: FEAT2GO_VIDEO_DECODER, else 'auto'. */
   decoder?: VideoDecoderChoice;
-  /** Stops the in-process decoder's open, seek or read at its next frame (the generator rejects with the signal's reason). */
+  /** Stops decoding at the next frame — the in-process decoder's open, seek or read, or the ffmpeg CLI (killed) — and the generator rejects with the signal's reason. */
   signal?: AbortSignal;
 }
 
@@ -149,7 +149,6 @@ export function videoDecoderStatus(): VideoDecoderStatus {
 
 /** Every {@link VideoDecoderChoice}, the default first. */
 export const VIDEO_DECODERS: readonly VideoDecoderChoice[] = Object.freeze(['auto', 'libav', 'ffmpeg']);
-const DECODERS = VIDEO_DECODERS;
 
 /**
  * The decoder asked for: `value`, else the FEAT2GO_VIDEO_DECODER environment variable, else 'auto'.
@@ -159,10 +158,10 @@ export function resolveVideoDecoder(value: unknown, name = 'opts.decoder'): Vide
   if (value === undefined) {
     const env = process.env.FEAT2GO_VIDEO_DECODER;
     if (env === undefined || env === '') return 'auto';
-    if (!DECODERS.includes(env as VideoDecoderChoice)) throw new RangeError(`Expected FEAT2GO_VIDEO_DECODER 'auto', 'libav' or 'ffmpeg' but received '${env}'`);
+    if (!VIDEO_DECODERS.includes(env as VideoDecoderChoice)) throw new RangeError(`Expected FEAT2GO_VIDEO_DECODER 'auto', 'libav' or 'ffmpeg' but received '${env}'`);
     return env as VideoDecoderChoice;
   }
-  if (!DECODERS.includes(value as VideoDecoderChoice)) throw new RangeError(`Expected ${name} 'auto', 'libav' or 'ffmpeg' but received ${typeof value === 'string' ? `'${value}'` : String(value)}`);
+  if (!VIDEO_DECODERS.includes(value as VideoDecoderChoice)) throw new RangeError(`Expected ${name} 'auto', 'libav' or 'ffmpeg' but received ${typeof value === 'string' ? `'${value}'` : String(value)}`);
   return value as VideoDecoderChoice;
 }
 
@@ -406,7 +405,7 @@ class FrameReader {
     this.width = this.size ?? this.dims![0];
     this.height = this.size ?? this.dims![1];
     const rgb = this.width * this.height * 3;
-    this.frameBytes = this.format.kind === 'rgb24' ? rgb : this.width * this.height + 2 * Math.ceil(this.width / 2) * Math.ceil(this.height / 2);
+    this.frameBytes = this.format.kind === 'rgb24' ? rgb : yuv420pBytes(this.width, this.height);
     this.ring = new Uint8Array(Math.max(this.frameBytes, Math.min(READ_AHEAD_FRAMES * this.frameBytes, READ_AHEAD_BYTES)));
     void this.pump();
     return true;
@@ -455,6 +454,17 @@ const PIPE_BYTES = 1 << 20;
 
 /** Videos whose frames only ffmpeg converts to RGB (the last 256 seen). */
 const needsRgb = new Set<string>();
+
+/** Remembers that `file` needs ffmpeg's RGB conversion (the 256 most recent files). */
+function rememberNeedsRgb(file: string): void {
+  needsRgb.add(file);
+  while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+}
+
+/** Bytes of one packed yuv420p frame: W·H luma, then ⌈W/2⌉·⌈H/2⌉ Cb and as many Cr (as the decoder writes them). */
+function yuv420pBytes(W: number, H: number): number {
+  return W * H + 2 * Math.ceil(W / 2) * Math.ceil(H / 2);
+}
 
 /** At most one parked reader: a decode that ended mid-video, ready for the next episode of the same file. */
 let parked: { reader: FrameReader; timer: NodeJS.Timeout } | undefined;
@@ -555,8 +565,7 @@ async function* decodeLibav(file: string, times: ArrayLike<number>, opts: Decode
       if (f) {
         const raw = rawFormatOf(f.pixFmt, f.colorRange, f.colorSpace, f.height);
         if (!raw || raw.kind !== 'yuv420p') {
-          needsRgb.add(file);
-          while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+          rememberNeedsRgb(file);
           drop = true;
           return false;
         }
@@ -572,7 +581,7 @@ async function* decodeLibav(file: string, times: ArrayLike<number>, opts: Decode
     const rd = r;
     const W = rd.width;
     const H = rd.height;
-    const fb = W * H + 2 * Math.ceil(W / 2) * Math.ceil(H / 2);
+    const fb = yuv420pBytes(W, H);
     const asYuv = opts.yuv420p === true;
     let raw = new Uint8Array(0);
     let cap = 0;
@@ -687,6 +696,7 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
   const first = opts.firstIndex ?? 0;
   const fps = opts.fps;
   const choice = resolveVideoDecoder(opts.decoder);
+  opts.signal?.throwIfAborted();
   if (choice !== 'ffmpeg' && size === undefined && !needsRgb.has(file)) {
     const status = videoDecoderStatus();
     if (choice === 'libav' && !status.available) throw new Error(`${file}: ${label}: in-process decoding (decoder 'libav') is unavailable: ${status.reason}`);
@@ -705,8 +715,7 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
     // rgb24, and ask for rgb24 from the start in this file from now on.
     if (!(await reader.start(label).catch((err: unknown) => { reader!.kill(); throw err; }))) {
       reader.kill();
-      needsRgb.add(file);
-      while (needsRgb.size > 256) needsRgb.delete(needsRgb.values().next().value!);
+      rememberNeedsRgb(file);
       reader = new FrameReader(file, ss, size, 'rgb24');
     }
   }
@@ -758,6 +767,7 @@ export async function* decodeAtTimestamps(file: string, times: ArrayLike<number>
   };
   try {
     while (q < Q) {
+      opts.signal?.throwIfAborted(); // the finally below kills ffmpeg
       const t = await reader.next(label, place);
       if (t === undefined) break;
       if (!reused && reader.k === 1 && reader.rate !== undefined && !(Math.abs(reader.rate - fps) <= 1e-3 * fps)) {

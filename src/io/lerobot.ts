@@ -617,10 +617,10 @@ function videoSource(file: string, fps: number, times: Float64Array, episode: nu
   const range = (start: number, count: number, opts?: ChunkOptions): AsyncGenerator<FrameChunk> => {
     checkRange(start, count, times.length);
     const { chunkFrames, size, yuv420p, signal } = chunkArgs(opts);
-    return stopOnAbort(decodeAtTimestamps(file, times.subarray(start, start + count), {
+    return decodeAtTimestamps(file, times.subarray(start, start + count), {
       fps, chunkFrames, ...(size !== undefined ? { size } : {}), yuv420p, tolerance: LEROBOT_TOLERANCE_S, label, firstIndex: start,
       onWarning: opts?.onWarning ?? warn, decoder, ...(signal ? { signal } : {}),
-    }), signal);
+    });
   };
   return {
     path: file, kind: 'video', length: times.length, episode, camera, times,
@@ -628,16 +628,6 @@ function videoSource(file: string, fps: number, times: Float64Array, episode: nu
     chunks: (opts) => range(0, times.length, opts),
     frame: async (k, opts) => firstChunk(range(k, 1, { ...(opts?.size !== undefined ? { size: opts.size } : {}), chunkFrames: 1 })),
   };
-}
-
-/** `g`'s chunks, with `signal` checked before each (leaving the loop ends `g`, which stops its decoder). */
-async function* stopOnAbort(g: AsyncGenerator<FrameChunk>, signal: AbortSignal | undefined): AsyncGenerator<FrameChunk> {
-  if (!signal) return yield* g;
-  signal.throwIfAborted();
-  for await (const c of g) {
-    signal.throwIfAborted();
-    yield c;
-  }
 }
 
 async function firstChunk(g: AsyncGenerator<FrameChunk>): Promise<FrameChunk> {
