@@ -48,19 +48,24 @@ if (args[0] === '--combine') combine(args[1], args.slice(2));
 else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
 else await run(opt('--seeds').split(',').map(Number), opt('--out'));
 
+/** One seed's context for the experiment's phases, as runExperimentSeeds builds it (one rank, no pictures). */
+function seedContext(cfg, seed, tmp) {
+  const hp = EXPERIMENT_HYPERPARAMETERS;
+  return {
+    cfg, hp, E: PickPlaceEnv, seed, keepPictures: false, rank: 0, world: 1, sumRanks: async (v) => Float64Array.from(v), report: () => {}, tmp,
+    feat: new Features(hp.encoderGrid, hp.encoderBins, hp.poolGrid, cfg.threads), horizon: cfg.horizon,
+    record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
+  };
+}
+
 async function run(seeds, out) {
   if (seeds.some((s) => s < 1000)) throw new RangeError(`Expected calibration seeds (≥ 1000) but received ${seeds}`);
   const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: Number(opt('--threads') ?? 1) });
-  const E = PickPlaceEnv;
   const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-value-study-'));
   const rows = [];
   for (const seed of seeds) {
     const t0 = performance.now();
-    const ctx = {
-      cfg, hp: EXPERIMENT_HYPERPARAMETERS, E, seed, keepPictures: false, rank: 0, world: 1, sumRanks: async (v) => Float64Array.from(v), report: () => {}, tmp,
-      feat: new Features(EXPERIMENT_HYPERPARAMETERS.encoderGrid, EXPERIMENT_HYPERPARAMETERS.encoderBins, EXPERIMENT_HYPERPARAMETERS.poolGrid, cfg.threads), horizon: cfg.horizon,
-      record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
-    };
+    const ctx = seedContext(cfg, seed, tmp);
     await collectDemonstrations(ctx);
     const models = {}; const fitSeconds = {};
     for (const [name, c] of Object.entries(CANDIDATES)) {
@@ -127,12 +132,7 @@ async function labels(seeds, out) {
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const acc = { stage: [], feat2go: [], 'steps-to-go': [] };
   for (const seed of seeds) {
-    const ctx = {
-      cfg, hp, E: PickPlaceEnv, seed, keepPictures: false, rank: 0, world: 1, sumRanks: async (v) => Float64Array.from(v), report: () => {}, tmp: tmpdir(),
-      feat: new Features(hp.encoderGrid, hp.encoderBins, hp.poolGrid, 1), horizon: cfg.horizon,
-      record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
-    };
-    ctx.cfg = { ...cfg, valueModel: 'pooled-head' }; // no RGB kept: the labels only
+    const ctx = seedContext({ ...cfg, valueModel: 'pooled-head' }, seed, tmpdir()); // no RGB kept: the labels only
     await collectDemonstrations(ctx);
     const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
     for (const i of ok) {
