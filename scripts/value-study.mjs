@@ -23,6 +23,9 @@
 //
 //   node scripts/value-study.mjs --seeds 1000,1001 --out /tmp/part-a.json
 //   node scripts/value-study.mjs --combine results/value-study /tmp/part-*.json
+//   node scripts/value-study.mjs --labels --seeds 1000,1001 --out labels.json
+//   node scripts/value-study.mjs --why --seeds 1000,1001 --out /tmp/why-a.json
+//   node scripts/value-study.mjs --why-combine results/value-study /tmp/why-*.json
 import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { EXPERIMENT_HYPERPARAMETERS, resolveExperimentConfig } from '../dist/jobs/experiment-config.js';
@@ -46,6 +49,8 @@ const opt = (k) => { const i = args.indexOf(k); return i < 0 ? undefined : args[
 
 if (args[0] === '--combine') combine(args[1], args.slice(2));
 else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
+else if (args[0] === '--why') await why(opt('--seeds').split(',').map(Number), opt('--out'));
+else if (args[0] === '--why-combine') whyCombine(args[1], args.slice(2));
 else await run(opt('--seeds').split(',').map(Number), opt('--out'));
 
 /** One seed's context for the experiment's phases, as runExperimentSeeds builds it (one rank, no pictures). */
@@ -151,4 +156,105 @@ async function labels(seeds, out) {
   res.framesByStage = [0, 1, 2, 3].map((k) => acc.stage.filter((s) => s === k).length);
   console.log(JSON.stringify(res, null, 1));
   if (out) writeFileSync(out, JSON.stringify(res, null, 1) + '\n');
+}
+
+// Why the Feat2Go model's Spearman stays below Steps-To-Go's (a diagnostic
+// after the study, nothing chosen from it): with the current settings, on the
+// same calibration seeds, (1) each demonstration frame's two targets against
+// the simulator's true stage k and the fraction f done within it (dense true
+// progress (k + f) / 4), in quarters of f; (2) on the base's failed probe
+// rollouts, each model's last-frame value with the true stage and f there.
+// (function declarations: the dispatch above runs before any const down here)
+function quarters() { return 4; }
+function bin(k, f) { const Q = quarters(); return k * Q + Math.min(Q - 1, Math.floor(f * Q)); }
+
+async function why(seeds, out) {
+  if (seeds.some((s) => s < 1000)) throw new RangeError(`Expected calibration seeds (≥ 1000) but received ${seeds}`);
+  const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: Number(opt('--threads') ?? 1) });
+  const hp = EXPERIMENT_HYPERPARAMETERS;
+  const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-value-why-'));
+  const rows = [];
+  for (const seed of seeds) {
+    const t0 = performance.now();
+    const ctx = seedContext(cfg, seed, tmp);
+    await collectDemonstrations(ctx);
+    // (1) the targets on the demonstrations, summed per (stage, quarter of f)
+    const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
+    const demo = { count: new Array(4 * quarters()).fill(0), feat2go: new Array(4 * quarters()).fill(0), 'steps-to-go': new Array(4 * quarters()).fill(0) };
+    for (const i of ok) {
+      const T = r.lengths[i] + 1;
+      const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
+      const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
+      const stg = stepsToGoTargets(T);
+      for (let t = 0; t < T; t++) {
+        const k = r.stages[i * H1 + t];
+        if (k > 3) continue; // placed: the last frame, not a stage of a failure
+        const b = bin(k, r.progress[i * H1 + t] * 4 - k);
+        demo.count[b]++; demo.feat2go[b] += values[t]; demo['steps-to-go'][b] += stg[t];
+      }
+    }
+    // (2) the current models on the base's failed probe rollouts
+    await trainValueModels(ctx);
+    await cloneBasePolicy(ctx);
+    await probeValueModels(ctx);
+    const p = ctx.record.probe;
+    rows.push({ seed, demo, stage: p.stage, progress: p.progress, values: p.values });
+    console.error(`seed ${seed}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+    writeFileSync(out, JSON.stringify(rows));
+  }
+  rmSync(tmp, { recursive: true, force: true });
+}
+
+function whyCombine(dir, files) {
+  const rows = files.flatMap((f) => JSON.parse(readFileSync(f, 'utf8'))).sort((a, b) => a.seed - b.seed);
+  const T = ['feat2go', 'steps-to-go'];
+  const mean = (x) => (x.length ? x.reduce((a, b) => a + b, 0) / x.length : null);
+  const f = (x, d = 2) => (x === null ? '–' : x.toFixed(d));
+  const stage = rows.flatMap((r) => r.stage); const prog = rows.flatMap((r) => r.progress);
+  const frac = stage.map((k, i) => Math.max(0, Math.min(1, prog[i] * 4 - k)));
+  const res = { seeds: rows.map((r) => r.seed), failed: stage.length, demo: {}, failures: {} };
+  // (1) demonstrations
+  const cnt = new Array(4 * quarters()).fill(0);
+  for (const r of rows) r.demo.count.forEach((c, b) => { cnt[b] += c; });
+  res.demo.count = cnt;
+  for (const t of T) {
+    const sum = new Array(4 * quarters()).fill(0);
+    for (const r of rows) r.demo[t].forEach((v, b) => { sum[b] += v; });
+    res.demo[t] = sum.map((v, b) => (cnt[b] ? v / cnt[b] : null));
+  }
+  // (2) failures
+  const failCount = new Array(4 * quarters()).fill(0);
+  stage.forEach((k, i) => { if (k <= 3) failCount[bin(k, frac[i])]++; });
+  res.failures.count = failCount;
+  for (const t of T) {
+    const v = rows.flatMap((r) => r.values[t]);
+    const byBin = Array.from({ length: 4 * quarters() }, (_, b) => mean(v.filter((_, i) => stage[i] <= 3 && bin(stage[i], frac[i]) === b)));
+    const s0 = stage.map((k, i) => (k === 0 ? i : -1)).filter((i) => i >= 0);
+    // the target a model would return if it gave each failure its cell's demonstration mean
+    const cellTarget = stage.map((k, i) => (k <= 3 ? res.demo[t][bin(k, frac[i])] : null));
+    const has = stage.map((_, i) => i).filter((i) => cellTarget[i] !== null);
+    res.failures[t] = {
+      spearmanStage: spearman(v, stage), spearmanProgress: spearman(v, prog), byBin,
+      byStage: [0, 1, 2, 3].map((k) => mean(v.filter((_, i) => stage[i] === k))),
+      stage0SpearmanFraction: spearman(s0.map((i) => v[i]), s0.map((i) => frac[i])),
+      cellTargetByStage: [0, 1, 2, 3].map((k) => mean(has.filter((i) => stage[i] === k).map((i) => cellTarget[i]))),
+      cellTargetSpearman: spearman(has.map((i) => cellTarget[i]), has.map((i) => stage[i])),
+    };
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, 'why.json'), JSON.stringify(res, null, 1) + '\n');
+  const head = ['true stage', 'f in', 'demo frames', 'Feat2Go target', 'Steps-To-Go target', 'failed rollouts', 'Feat2Go model', 'Steps-To-Go model'];
+  const lines = [`# Where the two value targets part (calibration seeds ${res.seeds.join(', ')}, current settings)`, '',
+    `Failed probe rollouts: ${res.failed}. Spearman of the last-frame value with the true stage: Feat2Go ${f(res.failures.feat2go.spearmanStage, 3)}, Steps-To-Go ${f(res.failures['steps-to-go'].spearmanStage, 3)}; with the dense true progress: Feat2Go ${f(res.failures.feat2go.spearmanProgress, 3)}, Steps-To-Go ${f(res.failures['steps-to-go'].spearmanProgress, 3)}; within stage-0 failures, with the fraction of the reach done: Feat2Go ${f(res.failures.feat2go.stage0SpearmanFraction, 3)}, Steps-To-Go ${f(res.failures['steps-to-go'].stage0SpearmanFraction, 3)}.`, '',
+    'Mean by last stage 0 / 1 / 2 / 3 on the failures — the model, and the target in the failures\' cells (each failure given the demonstrations\' mean target of its cell; the Spearman such a model would reach):',
+    ...T.map((t) => { const x = res.failures[t]; return `- ${t === 'feat2go' ? 'Feat2Go' : 'Steps-To-Go'}: model ${x.byStage.map((y) => f(y)).join(' / ')}; target in the cells ${x.cellTargetByStage.map((y) => f(y)).join(' / ')}, Spearman ${f(x.cellTargetSpearman, 3)}`; }), '',
+    `| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
+  const names = ['reach', 'grasp', 'carry', 'over goal'];
+  for (let b = 0; b < 4 * quarters(); b++) {
+    const k = Math.floor(b / quarters()); const q = b % quarters();
+    lines.push(`| ${k} ${names[k]} | [${q / quarters()}, ${(q + 1) / quarters()}) | ${cnt[b]} | ${f(res.demo.feat2go[b])} | ${f(res.demo['steps-to-go'][b])} | ${failCount[b]} | ${f(res.failures.feat2go.byBin[b])} | ${f(res.failures['steps-to-go'].byBin[b])} |`);
+  }
+  lines.push('', 'f: the fraction done within the true stage (the simulator\'s dense progress (k + f) / 4). Targets: mean over the demonstrations\' frames in the cell; models: mean last-frame value of the failed rollouts ending in the cell.');
+  writeFileSync(path.join(dir, 'why.md'), lines.join('\n') + '\n');
+  console.log(lines.join('\n'));
 }
