@@ -26,15 +26,25 @@
 //   node scripts/value-study.mjs --labels --seeds 1000,1001 --out labels.json
 //   node scripts/value-study.mjs --why --seeds 1000,1001 --out /tmp/why-a.json
 //   node scripts/value-study.mjs --why-combine results/value-study /tmp/why-*.json
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { writeFileSync, readFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { EXPERIMENT_HYPERPARAMETERS, resolveExperimentConfig } from '../dist/jobs/experiment-config.js';
-import { Features, collectDemonstrations, trainValueModels, cloneBasePolicy, probeValueModels } from '../dist/jobs/experiment-phases.js';
-import { progressTargets, stepsToGoTargets } from '../dist/index.js';
-import { spearman } from '../dist/jobs/experiment-stats.js';
-import { PickPlaceEnv } from '../dist/sim/pick-place.js';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+
+const args = process.argv.slice(2);
+const opt = (k) => { const i = args.indexOf(k); return i < 0 ? undefined : args[i + 1]; };
+// Threads as in the experiment's workers (--workers 2: one each), for libtorch
+// and for the OpenMP/BLAS below it: the counts change the rounding, and so the
+// values (current settings, seeds 1000–1004: Spearman 0.802/0.855 with one
+// thread each, 0.807/0.854 with the defaults). Both are read when the addons
+// load, so they are set before the library is imported.
+const threads = opt('--threads') ?? '1';
+process.env.FEAT2GO_TORCH_THREADS ??= threads;
+process.env.OMP_NUM_THREADS ??= threads;
+const { EXPERIMENT_HYPERPARAMETERS, resolveExperimentConfig } = await import('../dist/jobs/experiment-config.js');
+const { Features, collectDemonstrations, trainValueModels, cloneBasePolicy, probeValueModels } = await import('../dist/jobs/experiment-phases.js');
+const { progressTargets, stepsToGoTargets } = await import('../dist/index.js');
+const { spearman } = await import('../dist/jobs/experiment-stats.js');
+const { PickPlaceEnv } = await import('../dist/sim/pick-place.js');
 
 const base = EXPERIMENT_HYPERPARAMETERS.value;
 export const CANDIDATES = {
@@ -43,9 +53,6 @@ export const CANDIDATES = {
   'augment+': { value: { ...base, backbone: { ...base.backbone, augment: { shift: 4, brightness: 0.3, contrast: 0.3, gain: 0.15 } } }, valueEpochs: 40 },
   batch64: { value: { ...base, backbone: { ...base.backbone, batchSize: 64 } }, valueEpochs: 40 },
 };
-
-const args = process.argv.slice(2);
-const opt = (k) => { const i = args.indexOf(k); return i < 0 ? undefined : args[i + 1]; };
 
 if (args[0] === '--combine') combine(args[1], args.slice(2));
 else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
@@ -136,6 +143,12 @@ async function labels(seeds, out) {
   const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: 1 });
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const acc = { stage: [], feat2go: [], 'steps-to-go': [] };
+  // Per step t → t+1 of each demonstration, by the true stage at t: the steps, the
+  // encoder features' motion (L2 distance of the frame's patch features), and each
+  // target's rise — summed, so each stage's share of the whole can be read.
+  const steps = { count: [0, 0, 0, 0], motion: [0, 0, 0, 0], feat2go: [0, 0, 0, 0], 'steps-to-go': [0, 0, 0, 0] };
+  // Feat2Go's local subgoals (each segment's last frame but the episode's), by the true stage there
+  const subgoals = [0, 0, 0, 0]; let segmentCount = 0; let episodes = 0;
   for (const seed of seeds) {
     const ctx = seedContext({ ...cfg, valueModel: 'pooled-head' }, seed, tmpdir()); // no RGB kept: the labels only
     await collectDemonstrations(ctx);
@@ -143,12 +156,27 @@ async function labels(seeds, out) {
     for (const i of ok) {
       const T = r.lengths[i] + 1;
       const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
-      const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
-      acc.feat2go.push(...values); acc['steps-to-go'].push(...stepsToGoTargets(T));
+      const { values, segments } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
+      const stg = stepsToGoTargets(T);
+      acc.feat2go.push(...values); acc['steps-to-go'].push(...stg);
+      for (const seg of segments.slice(0, -1)) subgoals[Math.min(3, r.stages[i * H1 + seg.end])]++; // the last ends at T − 1
+      segmentCount += segments.length; episodes++;
       acc.stage.push(...r.stages.subarray(i * H1, i * H1 + T));
+      for (let t = 0; t + 1 < T; t++) {
+        const k = r.stages[i * H1 + t];
+        if (k > 3) continue;
+        let d = 0;
+        for (let j = 0; j < F; j++) { const e = fine[(t + 1) * F + j] - fine[t * F + j]; d += e * e; }
+        steps.count[k]++; steps.motion[k] += Math.sqrt(d);
+        steps.feat2go[k] += values[t + 1] - values[t]; steps['steps-to-go'][k] += stg[t + 1] - stg[t];
+      }
     }
   }
   const res = { seeds, frames: acc.stage.length };
+  const share = (x) => { const tot = x.reduce((a, b) => a + b, 0); return x.map((v) => v / tot); };
+  res.segmentsPerEpisode = segmentCount / episodes;
+  res.subgoalsByStage = share(subgoals);
+  res.stepsByStage = { steps: share(steps.count), featureMotion: share(steps.motion), feat2goRise: share(steps.feat2go), stepsToGoRise: share(steps['steps-to-go']) };
   for (const t of ['feat2go', 'steps-to-go']) {
     const v = acc[t];
     res[t] = { spearman: spearman(v, acc.stage), byStage: [0, 1, 2, 3].map((k) => { const x = v.filter((_, i) => acc.stage[i] === k); return x.length ? x.reduce((a, b) => a + b, 0) / x.length : null; }) };
