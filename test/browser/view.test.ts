@@ -76,7 +76,18 @@ async function openEpisode(name: string, t = 0): Promise<void> {
   } else {
     await page.goto(`${server.url}${hash}`);
   }
-  await page.waitForFunction((n) => document.querySelector('#episode-name')?.textContent === n && document.querySelector('main[data-ready] svg.episode-chart .plot-area'), name);
+  try {
+    // 30 s, not the page's 10: a clean CI machine once took longer than 10 s here (cause not found); a real hang still fails
+    await page.waitForFunction((n) => document.querySelector('#episode-name')?.textContent === n && document.querySelector('main[data-ready] svg.episode-chart .plot-area'), name, { timeout: 30_000 });
+  } catch (err) {
+    // What the page showed instead, so a failure here says where it stopped.
+    const seen = await page.evaluate(() => ({
+      url: location.href, name: document.querySelector('#episode-name')?.textContent ?? null,
+      ready: document.querySelector('main')?.dataset.ready ?? null, message: document.querySelector('.frame-msg')?.textContent ?? null,
+      pending: performance.getEntriesByType('resource').filter((e) => (e as PerformanceResourceTiming).responseEnd === 0).map((e) => e.name),
+    })).catch((e: unknown) => String(e));
+    throw new Error(`episode ${name} did not open: ${(err as Error).message}; the page: ${JSON.stringify(seen)}; console: ${JSON.stringify(consoleProblems)}`);
+  }
 }
 
 /** The plot area's box in page coordinates. */
