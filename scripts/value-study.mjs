@@ -60,6 +60,12 @@ else if (args[0] === '--why') await why(opt('--seeds').split(',').map(Number), o
 else if (args[0] === '--why-combine') whyCombine(args[1], args.slice(2));
 else await run(opt('--seeds').split(',').map(Number), opt('--out'));
 
+/** The --full configuration with the three rewards whose value models are studied; only calibration seeds (1000 and up). */
+function calibrationConfig(seeds) {
+  if (seeds.some((s) => !(s >= 1000))) throw new RangeError(`Expected calibration seeds (≥ 1000) but received ${seeds}`);
+  return resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: Number(threads) });
+}
+
 /** One seed's context for the experiment's phases, as runExperimentSeeds builds it (one rank, no pictures). */
 function seedContext(cfg, seed, tmp) {
   const hp = EXPERIMENT_HYPERPARAMETERS;
@@ -71,8 +77,7 @@ function seedContext(cfg, seed, tmp) {
 }
 
 async function run(seeds, out) {
-  if (seeds.some((s) => s < 1000)) throw new RangeError(`Expected calibration seeds (≥ 1000) but received ${seeds}`);
-  const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: Number(opt('--threads') ?? 1) });
+  const cfg = calibrationConfig(seeds);
   const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-value-study-'));
   const rows = [];
   for (const seed of seeds) {
@@ -140,7 +145,7 @@ function combine(dir, files) {
 // successful demonstrations, every frame's Feat2Go and Steps-To-Go target
 // against the simulator's true stage at that frame (Spearman, mean by stage).
 async function labels(seeds, out) {
-  const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: 1 });
+  const cfg = calibrationConfig(seeds);
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const acc = { stage: [], feat2go: [], 'steps-to-go': [] };
   // Per step t → t+1 of each demonstration, by the true stage at t: the steps, the
@@ -197,8 +202,7 @@ function quarters() { return 4; }
 function bin(k, f) { const Q = quarters(); return k * Q + Math.min(Q - 1, Math.floor(f * Q)); }
 
 async function why(seeds, out) {
-  if (seeds.some((s) => s < 1000)) throw new RangeError(`Expected calibration seeds (≥ 1000) but received ${seeds}`);
-  const cfg = resolveExperimentConfig({ preset: 'full', rewards: ['sparse', 'steps-to-go', 'feat2go'], threads: Number(opt('--threads') ?? 1) });
+  const cfg = calibrationConfig(seeds);
   const hp = EXPERIMENT_HYPERPARAMETERS;
   const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-value-why-'));
   const rows = [];
