@@ -352,24 +352,40 @@ bool PeerCancelled(State& s) {
 // this rank's cancellation ends it, and so (within about a second) does a
 // cancellation recorded by another rank.
 void Wait(State& s, const char* what, c10d::Work& work, std::uint64_t number, double bytes) {
+  // Test hook: FEAT2GO_DIST_WAIT_SLICE_MS=N cuts the wait into N ms slices instead of 100, so
+  // a test can make completions land at the end of a slice often (see the catch below).
+  static const long slice_ms = [] {
+    const char* e = std::getenv("FEAT2GO_DIST_WAIT_SLICE_MS");
+    const long v = e ? std::strtol(e, nullptr, 10) : 0;
+    return v > 0 ? v : 100L;
+  }();
+  const long slices_per_check = std::max(1L, 1000L / slice_ms);  // peers' cancellations: about once a second
   enum class End { kDone, kStopped, kPeerCancelled } end = End::kDone;
   const auto t0 = std::chrono::steady_clock::now();
   try {
     if (t_stop == nullptr) {
       work.wait();
     } else {
-      for (int slice = 1;; ++slice) {
+      for (long slice = 1;; ++slice) {
         if (StopRequested(t_stop)) {
           end = End::kStopped;
           break;
         }
         try {
-          work.wait(std::chrono::milliseconds(100));
+          work.wait(std::chrono::milliseconds(slice_ms));
           break;
         } catch (const std::exception&) {
-          if (work.isCompleted()) throw;  // the collective itself failed; else the slice ran out
+          // The slice ran out, or the collective failed. It may also have completed, and
+          // succeeded, between the slice running out and this check (a CI run once failed a
+          // rank with the slice's own "Operation timed out!" while its peer had gone on), so
+          // a completed Work is asked again without a time limit: that returns at once and
+          // throws only the collective's own failure.
+          if (work.isCompleted()) {
+            work.wait();
+            break;
+          }
         }
-        if (slice % 10 == 0 && PeerCancelled(s)) {
+        if (slice % slices_per_check == 0 && PeerCancelled(s)) {
           end = End::kPeerCancelled;
           break;
         }

@@ -203,6 +203,23 @@ async function killed() {
   }
 }
 
+/**
+ * Rank 1 comes to each collective up to 2 ms late, so rank 0 waits through short wait slices
+ * (FEAT2GO_DIST_WAIT_SLICE_MS, set by the test) and completions often land at a slice's end.
+ */
+async function slices() {
+  const r = rank(); const rounds = Number(process.env.SLICE_ROUNDS ?? 400);
+  let ok = 0;
+  for (let i = 0; i < rounds; i++) {
+    if (r === 1) { const until = performance.now() + (i % 5) * 0.5; while (performance.now() < until); }
+    const a = Float32Array.of(r + 1, i);
+    await allReduce(a);
+    if (a[0] === 3 && a[1] === 2 * i) ok++;
+  }
+  out('RESULT', { rank: r, ok, rounds });
+  await destroyDistributed();
+}
+
 async function main() {
   capabilities(); // load the addon first: the timings below are the rendezvous's own
   // With GO_FILE set, wait for it: the parent starts the rendezvous once every rank has loaded
@@ -224,6 +241,7 @@ async function main() {
   else if (scenario === 'killed') await killed();
   else if (scenario === 'bc') await bc();
   else if (scenario === 'overlap') await overlap();
+  else if (scenario === 'slices') await slices();
   else if (scenario === 'longest-timeout') {
     // the largest timeoutMs (set by the test through FEAT2GO_DIST_TIMEOUT_MS) joins and runs collectives
     out('RESULT', { timeoutMs: distributedInfo()!.timeoutMs, sum: Array.from(await allReduce(Float32Array.of(rank() + 1))) });

@@ -339,6 +339,14 @@ if (!distributedAvailable()) {
     assert.ok(b.unchanged, 'the failed update left the weights unchanged');
   });
 
+  test('a collective that completes as a wait slice runs out is a success, not the slice\'s "Operation timed out!" (1 ms slices, 400 late arrivals)', async () => {
+    const ranks = await group('slices', 2, { FEAT2GO_DIST_WAIT_SLICE_MS: '1', SLICE_ROUNDS: '400' });
+    for (const [r, rk] of ranks.entries()) {
+      assert.is(rk.child.exitCode, 0, `rank ${r}: ${rk.out}`);
+      assert.equal(result(rk), { rank: r, ok: 400, rounds: 400 });
+    }
+  });
+
   test('timeoutMs: the largest (2^31 − 1 ms) joins and runs collectives; a longer one is a RangeError naming it, never blamed on the port', async () => {
     const ranks = await group('longest-timeout', 2, { FEAT2GO_DIST_TIMEOUT_MS: String(MAX_DISTRIBUTED_TIMEOUT_MS) });
     for (const rk of ranks) assert.equal(result(rk), { timeoutMs: 2147483647, sum: [3] });
