@@ -54,11 +54,6 @@ export const CANDIDATES = {
   batch64: { value: { ...base, backbone: { ...base.backbone, batchSize: 64 } }, valueEpochs: 40 },
 };
 
-if (args[0] === '--combine') combine(args[1], args.slice(2));
-else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
-else if (args[0] === '--why') await why(opt('--seeds').split(',').map(Number), opt('--out'));
-else if (args[0] === '--why-combine') whyCombine(args[1], args.slice(2));
-else await run(opt('--seeds').split(',').map(Number), opt('--out'));
 
 /** The --full configuration with the three rewards whose value models are studied; only calibration seeds (1000 and up). */
 function calibrationConfig(seeds) {
@@ -74,6 +69,22 @@ function seedContext(cfg, seed, tmp) {
     feat: new Features(hp.encoderGrid, hp.encoderBins, hp.poolGrid, cfg.threads), horizon: cfg.horizon,
     record: { seed, demoSuccess: 0, success: {}, curves: {}, probe: { success: 0, stage: [], progress: [], values: {} }, valueCurves: [], episodes: {}, timings: {} },
   };
+}
+
+/**
+ * Each successful demonstration of a seed context (after collectDemonstrations) with its two
+ * targets, labelled as trainValueModels labels them: `at` is its first frame's index into the
+ * per-frame arrays (r.stages, r.progress), `fine` its patch features [T, F].
+ */
+async function* labelledDemos(ctx) {
+  const hp = EXPERIMENT_HYPERPARAMETERS;
+  const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
+  for (const i of ok) {
+    const T = r.lengths[i] + 1;
+    const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
+    const { values, segments } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
+    yield { T, at: i * H1, fine, F, values, segments, stg: stepsToGoTargets(T) };
+  }
 }
 
 async function run(seeds, out) {
@@ -146,7 +157,6 @@ function combine(dir, files) {
 // against the simulator's true stage at that frame (Spearman, mean by stage).
 async function labels(seeds, out) {
   const cfg = calibrationConfig(seeds);
-  const hp = EXPERIMENT_HYPERPARAMETERS;
   const acc = { stage: [], feat2go: [], 'steps-to-go': [] };
   // Per step t → t+1 of each demonstration, by the true stage at t: the steps, the
   // encoder features' motion (L2 distance of the frame's patch features), and each
@@ -157,18 +167,14 @@ async function labels(seeds, out) {
   for (const seed of seeds) {
     const ctx = seedContext({ ...cfg, valueModel: 'pooled-head' }, seed, tmpdir()); // no RGB kept: the labels only
     await collectDemonstrations(ctx);
-    const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
-    for (const i of ok) {
-      const T = r.lengths[i] + 1;
-      const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
-      const { values, segments } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
-      const stg = stepsToGoTargets(T);
+    const { r } = ctx.demo;
+    for await (const { T, at, fine, F, values, segments, stg } of labelledDemos(ctx)) {
       acc.feat2go.push(...values); acc['steps-to-go'].push(...stg);
-      for (const seg of segments.slice(0, -1)) subgoals[Math.min(3, r.stages[i * H1 + seg.end])]++; // the last ends at T − 1
+      for (const seg of segments.slice(0, -1)) subgoals[Math.min(3, r.stages[at + seg.end])]++; // the last ends at T − 1
       segmentCount += segments.length; episodes++;
-      acc.stage.push(...r.stages.subarray(i * H1, i * H1 + T));
+      acc.stage.push(...r.stages.subarray(at, at + T));
       for (let t = 0; t + 1 < T; t++) {
-        const k = r.stages[i * H1 + t];
+        const k = r.stages[at + t];
         if (k > 3) continue;
         let d = 0;
         for (let j = 0; j < F; j++) { const e = fine[(t + 1) * F + j] - fine[t * F + j]; d += e * e; }
@@ -197,13 +203,11 @@ async function labels(seeds, out) {
 // the simulator's true stage k and the fraction f done within it (dense true
 // progress (k + f) / 4), in quarters of f; (2) on the base's failed probe
 // rollouts, each model's last-frame value with the true stage and f there.
-// (function declarations: the dispatch above runs before any const down here)
-function quarters() { return 4; }
-function bin(k, f) { const Q = quarters(); return k * Q + Math.min(Q - 1, Math.floor(f * Q)); }
+const QUARTERS = 4;
+const bin = (k, f) => k * QUARTERS + Math.min(QUARTERS - 1, Math.floor(f * QUARTERS));
 
 async function why(seeds, out) {
   const cfg = calibrationConfig(seeds);
-  const hp = EXPERIMENT_HYPERPARAMETERS;
   const tmp = mkdtempSync(path.join(tmpdir(), 'feat2go-value-why-'));
   const rows = [];
   for (const seed of seeds) {
@@ -211,17 +215,13 @@ async function why(seeds, out) {
     const ctx = seedContext(cfg, seed, tmp);
     await collectDemonstrations(ctx);
     // (1) the targets on the demonstrations, summed per (stage, quarter of f)
-    const { r, ok } = ctx.demo; const H1 = r.H + 1; const F = ctx.feat.fineDim;
-    const demo = { count: new Array(4 * quarters()).fill(0), feat2go: new Array(4 * quarters()).fill(0), 'steps-to-go': new Array(4 * quarters()).fill(0) };
-    for (const i of ok) {
-      const T = r.lengths[i] + 1;
-      const fine = r.fineFrames.subarray(i * H1 * F, (i * H1 + T) * F);
-      const { values } = await progressTargets({ data: fine, shape: [T, hp.encoderGrid * hp.encoderGrid, ctx.feat.enc.dim] }, { ...hp.progress, threads: 1 });
-      const stg = stepsToGoTargets(T);
+    const { r } = ctx.demo;
+    const demo = { count: new Array(4 * QUARTERS).fill(0), feat2go: new Array(4 * QUARTERS).fill(0), 'steps-to-go': new Array(4 * QUARTERS).fill(0) };
+    for await (const { T, at, values, stg } of labelledDemos(ctx)) {
       for (let t = 0; t < T; t++) {
-        const k = r.stages[i * H1 + t];
+        const k = r.stages[at + t];
         if (k > 3) continue; // placed: the last frame, not a stage of a failure
-        const b = bin(k, r.progress[i * H1 + t] * 4 - k);
+        const b = bin(k, r.progress[at + t] * 4 - k);
         demo.count[b]++; demo.feat2go[b] += values[t]; demo['steps-to-go'][b] += stg[t];
       }
     }
@@ -246,21 +246,21 @@ function whyCombine(dir, files) {
   const frac = stage.map((k, i) => Math.max(0, Math.min(1, prog[i] * 4 - k)));
   const res = { seeds: rows.map((r) => r.seed), failed: stage.length, demo: {}, failures: {} };
   // (1) demonstrations
-  const cnt = new Array(4 * quarters()).fill(0);
+  const cnt = new Array(4 * QUARTERS).fill(0);
   for (const r of rows) r.demo.count.forEach((c, b) => { cnt[b] += c; });
   res.demo.count = cnt;
   for (const t of T) {
-    const sum = new Array(4 * quarters()).fill(0);
+    const sum = new Array(4 * QUARTERS).fill(0);
     for (const r of rows) r.demo[t].forEach((v, b) => { sum[b] += v; });
     res.demo[t] = sum.map((v, b) => (cnt[b] ? v / cnt[b] : null));
   }
   // (2) failures
-  const failCount = new Array(4 * quarters()).fill(0);
+  const failCount = new Array(4 * QUARTERS).fill(0);
   stage.forEach((k, i) => { if (k <= 3) failCount[bin(k, frac[i])]++; });
   res.failures.count = failCount;
   for (const t of T) {
     const v = rows.flatMap((r) => r.values[t]);
-    const byBin = Array.from({ length: 4 * quarters() }, (_, b) => mean(v.filter((_, i) => stage[i] <= 3 && bin(stage[i], frac[i]) === b)));
+    const byBin = Array.from({ length: 4 * QUARTERS }, (_, b) => mean(v.filter((_, i) => stage[i] <= 3 && bin(stage[i], frac[i]) === b)));
     const s0 = stage.map((k, i) => (k === 0 ? i : -1)).filter((i) => i >= 0);
     // the target a model would return if it gave each failure its cell's demonstration mean
     const cellTarget = stage.map((k, i) => (k <= 3 ? res.demo[t][bin(k, frac[i])] : null));
@@ -282,11 +282,18 @@ function whyCombine(dir, files) {
     ...T.map((t) => { const x = res.failures[t]; return `- ${t === 'feat2go' ? 'Feat2Go' : 'Steps-To-Go'}: model ${x.byStage.map((y) => f(y)).join(' / ')}; target in the cells ${x.cellTargetByStage.map((y) => f(y)).join(' / ')}, Spearman ${f(x.cellTargetSpearman, 3)}`; }), '',
     `| ${head.join(' | ')} |`, `|${head.map((_, i) => (i < 2 ? '---' : '---:')).join('|')}|`];
   const names = ['reach', 'grasp', 'carry', 'over goal'];
-  for (let b = 0; b < 4 * quarters(); b++) {
-    const k = Math.floor(b / quarters()); const q = b % quarters();
-    lines.push(`| ${k} ${names[k]} | [${q / quarters()}, ${(q + 1) / quarters()}) | ${cnt[b]} | ${f(res.demo.feat2go[b])} | ${f(res.demo['steps-to-go'][b])} | ${failCount[b]} | ${f(res.failures.feat2go.byBin[b])} | ${f(res.failures['steps-to-go'].byBin[b])} |`);
+  for (let b = 0; b < 4 * QUARTERS; b++) {
+    const k = Math.floor(b / QUARTERS); const q = b % QUARTERS;
+    lines.push(`| ${k} ${names[k]} | [${q / QUARTERS}, ${(q + 1) / QUARTERS}) | ${cnt[b]} | ${f(res.demo.feat2go[b])} | ${f(res.demo['steps-to-go'][b])} | ${failCount[b]} | ${f(res.failures.feat2go.byBin[b])} | ${f(res.failures['steps-to-go'].byBin[b])} |`);
   }
   lines.push('', 'f: the fraction done within the true stage (the simulator\'s dense progress (k + f) / 4). Targets: mean over the demonstrations\' frames in the cell; models: mean last-frame value of the failed rollouts ending in the cell.');
   writeFileSync(path.join(dir, 'why.md'), lines.join('\n') + '\n');
   console.log(lines.join('\n'));
 }
+
+// Dispatch last, so every declaration above is initialised.
+if (args[0] === '--combine') combine(args[1], args.slice(2));
+else if (args[0] === '--labels') await labels(opt('--seeds').split(',').map(Number), opt('--out'));
+else if (args[0] === '--why') await why(opt('--seeds').split(',').map(Number), opt('--out'));
+else if (args[0] === '--why-combine') whyCombine(args[1], args.slice(2));
+else await run(opt('--seeds').split(',').map(Number), opt('--out'));
